@@ -1,0 +1,10 @@
+"""Command line: `gitops-bot check`, and later serve / web / worker / policy test."""
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="gitops-bot")
+def main() -> None:
+    """gitops-bot: review and deploy Kubernetes changes from Git."""

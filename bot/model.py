@@ -1,0 +1,253 @@
+"""Plain values shared by every part of the bot: targets, manifests, findings, states."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any
+
+
+class State(IntEnum):
+    """Outcome of a check, ordered so that the worst one wins (`worst`)."""
+
+    SKIPPED = 0
+    SUCCESS = 1
+    PENDING = 2
+    WARNING = 3
+    FAILURE = 4
+    ERROR = 5
+
+
+def worst(states: Iterable[State], default: State = State.SUCCESS) -> State:
+    """Fold states to the worst one; `default` when there are none."""
+    return max(states, default=default)
+
+
+class Severity(IntEnum):
+    """How much a finding matters; ERROR findings fail the check."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+    @property
+    def state(self) -> State:
+        """The check state this severity implies."""
+        return {Severity.INFO: State.SUCCESS, Severity.WARNING: State.WARNING,
+                Severity.ERROR: State.FAILURE}[self]
+
+
+@dataclass(frozen=True, order=True)
+class ObjKey:
+    """Identity of a Kubernetes object: API group, kind, namespace and name.
+
+    The API version is not part of identity: `apps/v1` and `apps/v1beta1` Deployments
+    with the same name are the same object.
+    """
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+    @staticmethod
+    def of(body: Mapping[str, Any]) -> "ObjKey":
+        """The key of a manifest body (missing fields become empty strings)."""
+        api_version = str(body.get("apiVersion") or "")
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
+        return ObjKey(
+            group=group,
+            kind=str(body.get("kind") or ""),
+            namespace=str(meta.get("namespace") or ""),  # type: ignore[union-attr]
+            name=str(meta.get("name") or meta.get("generateName") or ""),  # type: ignore[union-attr]
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One rendered Kubernetes object and where it came from.
+
+    `file` is relative to the repository root (or names the renderer output such as
+    `helm:charts/shop/templates/deploy.yaml`); `line` is the 1-based line where the YAML
+    document starts, when known.
+    """
+
+    body: Mapping[str, Any] = field(compare=False, hash=False)
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def key(self) -> ObjKey:
+        return ObjKey.of(self.body)
+
+    @property
+    def api_version(self) -> str:
+        return str(self.body.get("apiVersion") or "")
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("kind") or "")
+
+    @property
+    def location(self) -> str:
+        """`file:line` (or just the file) for messages."""
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or "<unknown>"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a check found: a render refusal, a schema error, a policy denial."""
+
+    severity: Severity
+    check: str  # "render", "sandbox", "validate", "policy", "config", "diff"
+    message: str
+    file: str | None = None
+    line: int | None = None
+    object: ObjKey | None = None
+    rule: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "severity": self.severity.name.lower(),
+            "check": self.check,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "object": str(self.object) if self.object else None,
+            "rule": self.rule,
+        }
+
+
+RENDERERS = ("plain", "kustomize", "helm")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One app in one environment: what to render and how.
+
+    `path` is the directory to render (repo-relative, POSIX separators): the manifests
+    folder (plain), the kustomization folder (kustomize) or the chart folder (helm).
+    """
+
+    app: str
+    environment: str
+    renderer: str
+    path: str
+    values: tuple[str, ...] = ()
+    release: str | None = None
+    namespace: str | None = None
+    kubernetes_version: str = "1.35"
+
+    @property
+    def id(self) -> str:
+        return f"{self.app}/{self.environment}"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """The objects a target renders to, or the findings explaining why it did not."""
+
+    target: Target
+    manifests: tuple[Manifest, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+class DiffStatus(str, Enum):
+    """What a change does to one object."""
+
+    CREATED = "created"
+    CHANGED = "changed"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class ObjectDiff:
+    """The difference for one object between two renders (base or live -> head).
+
+    `diff` is a unified diff of the normalised YAML with Secret values masked; it is empty
+    for unchanged objects. `changed_fields` lists dotted paths (`spec.replicas`,
+    `spec.template.spec.containers[0].image`). `file`/`line` locate the head object (the
+    base object for deletions).
+    """
+
+    key: ObjKey
+    status: DiffStatus
+    diff: str = ""
+    changed_fields: tuple[str, ...] = ()
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRequirement:
+    """Who must approve: `count` approvals from members of `group`, and why."""
+
+    group: str
+    count: int
+    reason: str
+    satisfied_by: tuple[str, ...] = ()
+
+    @property
+    def satisfied(self) -> bool:
+        return len(self.satisfied_by) >= self.count
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """Everything the review found for one target."""
+
+    target: Target
+    state: State
+    diffs: tuple[ObjectDiff, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    cached: bool = False
+    seconds: float = 0.0
+
+    def count(self, status: DiffStatus) -> int:
+        return sum(1 for d in self.diffs if d.status is status)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.WARNING)
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """The review of one change: per-target results plus change-level findings."""
+
+    base: str | None
+    head: str | None
+    targets: tuple[TargetResult, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+    approvals: tuple[ApprovalRequirement, ...] = ()
+
+    @property
+    def state(self) -> State:
+        states = [t.state for t in self.targets]
+        states += [f.severity.state for f in self.findings]
+        states += [State.FAILURE for a in self.approvals if not a.satisfied]
+        return worst(states, default=State.SUCCESS)

@@ -1,0 +1,158 @@
+"""The only subprocess wrapper: argv lists, clean environment, timeout, output cap.
+
+Every external tool (helm, kubectl, git, kubeconform) runs through `run`. The child gets
+its own process group so a timeout kills everything it started, an environment with
+only allowlisted variables (no forge tokens, no kubeconfig, no cloud keys), and its
+output is capped while it is read, not after.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from bot.errors import BudgetExceeded, ToolError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
+STDERR_TAIL = 4000
+# Variables a tool may inherit; everything else (tokens, KUBECONFIG, AWS_*, ...) is dropped.
+SAFE_ENV = ("LANG", "LC_ALL", "TZ")
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished process: exit code, captured output, wall time in seconds."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+
+    @property
+    def stderr_tail(self) -> str:
+        return self.stderr.decode("utf-8", "replace")[-STDERR_TAIL:]
+
+
+def clean_env(home: str | os.PathLike[str], path_dirs: Sequence[str] = (),
+              extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: PATH, HOME (a private dir) and the allowlisted locale vars."""
+    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
+    env["PATH"] = os.pathsep.join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin"])
+    env["HOME"] = os.fspath(home)
+    env.update(extra or {})
+    return env
+
+
+@functools.cache
+def network_isolation_available() -> bool:
+    """True when `unshare -n` can give a child an empty network namespace here."""
+    unshare = shutil.which("unshare")
+    if not unshare:
+        return False
+    try:
+        return subprocess.run([unshare, "-n", "true"], capture_output=True,
+                              timeout=5).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _pump(stream: IO[bytes], sink: bytearray, cap: int, over: threading.Event) -> None:
+    while chunk := stream.read(65536):
+        if len(sink) + len(chunk) > cap:
+            over.set()
+            sink.extend(chunk[: max(0, cap - len(sink))])
+            return
+        sink.extend(chunk)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+        max_output: int = DEFAULT_MAX_OUTPUT, stdin: bytes | None = None,
+        no_network: bool = False, check: bool = True) -> Completed:
+    """Run `argv` (a list, never a shell string) and return its output.
+
+    Raises ToolError when the tool is missing, exits non-zero (if `check`) or times out,
+    and BudgetExceeded when stdout or stderr grows past `max_output` bytes. With
+    `no_network`, the child runs in a new network namespace where only a down loopback
+    exists (when the machine allows it).
+    """
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv must be a list of arguments, not a string")
+    args = [os.fspath(a) for a in argv]
+    if no_network and network_isolation_available():
+        args = ["unshare", "-n", "--", *args]
+    if env is None:
+        env = clean_env(home=cwd or "/nonexistent")
+    started = time.monotonic()
+    log.debug("run %s (cwd=%s)", args, cwd)
+    try:
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=dict(env), stdin=subprocess.PIPE if stdin is not None else
+            subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, close_fds=True)
+    except FileNotFoundError as exc:
+        raise ToolError(f"{Path(args[0]).name}: not found ({exc.filename})", argv=args) from exc
+    out, err = bytearray(), bytearray()
+    over = threading.Event()
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [threading.Thread(target=_pump, args=(proc.stdout, out, max_output, over),
+                                daemon=True),
+               threading.Thread(target=_pump, args=(proc.stderr, err, max_output, over),
+                                daemon=True)]
+    for t in readers:
+        t.start()
+    if stdin is not None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    deadline = started + timeout
+    timed_out = False
+    while True:
+        try:
+            proc.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            if over.is_set() or time.monotonic() > deadline:
+                timed_out = not over.is_set()
+                _kill_group(proc)
+                proc.wait()
+                break
+    _kill_group(proc)  # reap anything the tool left running in its group
+    for t in readers:
+        t.join(timeout=5)
+    seconds = time.monotonic() - started
+    name = Path(args[0]).name if args[0] != "unshare" else Path(args[3]).name
+    if over.is_set():
+        raise BudgetExceeded(f"{name}: output exceeded {max_output} bytes; stopped")
+    if timed_out:
+        raise ToolError(f"{name}: timed out after {timeout:g}s and was killed", argv=args,
+                        stderr=bytes(err).decode("utf-8", "replace")[-STDERR_TAIL:],
+                        timed_out=True)
+    done = Completed(tuple(args), proc.returncode, bytes(out), bytes(err), seconds)
+    if check and proc.returncode != 0:
+        raise ToolError(f"{name} exited with code {proc.returncode}", argv=args,
+                        returncode=proc.returncode, stderr=done.stderr_tail)
+    return done

@@ -1,0 +1,74 @@
+"""Shared test helpers: the real tools and real git repositories made on the fly."""
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from bot.tools import Tools
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    """The real helm and kubectl; a missing one fails the test (never skips)."""
+    found = Tools.discover()
+    assert found.helm and found.kubectl, "helm/kubectl missing: run ./scripts/setup"
+    return found
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` and return stdout (tests only)."""
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes | None]) -> None:
+    """Write files under root; a None value deletes the file."""
+    for rel, content in files.items():
+        path = root / rel
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+class GitRepo:
+    """A real git repository for a test: write files, commit, branch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        git(path, "init", "-q", "-b", "main")
+        git(path, "config", "user.email", "test@example.com")
+        git(path, "config", "user.name", "Test")
+        git(path, "config", "commit.gpgsign", "false")
+
+    def commit(self, files: Mapping[str, str | bytes | None], message: str = "change") -> str:
+        write_tree(self.path, files)
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "--allow-empty", "-m", message)
+        return git(self.path, "rev-parse", "HEAD")
+
+    def checkout(self, ref: str, create: bool = False) -> None:
+        git(self.path, "checkout", "-q", *(["-b"] if create else []), ref)
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
+    """Factory for real git repositories under the test's tmp_path."""
+    counter = iter(range(1000))
+
+    def factory(files: Mapping[str, str | bytes | None] | None = None) -> GitRepo:
+        repo = GitRepo(tmp_path / f"repo{next(counter)}")
+        if files:
+            repo.commit(files, "initial")
+        return repo
+    return factory

@@ -1,0 +1,59 @@
+"""The subprocess wrapper: timeouts kill the group, output is capped, env is clean."""
+import os
+import time
+
+import pytest
+
+from bot import proc
+from bot.errors import BudgetExceeded, ToolError
+
+
+def test_timeout_kills_whole_process_group(tmp_path):
+    marker = tmp_path / "child.pid"
+    started = time.monotonic()
+    with pytest.raises(ToolError) as err:
+        proc.run(["sh", "-c", f"sleep 60 & echo $! > {marker}; wait"], timeout=1)
+    assert err.value.timed_out
+    assert time.monotonic() - started < 5
+    child = int(marker.read_text())
+    time.sleep(0.1)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_output_cap_stops_the_tool():
+    with pytest.raises(BudgetExceeded, match="output exceeded"):
+        proc.run(["sh", "-c", "yes"], max_output=100_000, timeout=10)
+
+
+def test_environment_holds_no_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITOPS_BOT_GITHUB_TOKEN", "ghp_secretvalue")
+    monkeypatch.setenv("KUBECONFIG", "/root/.kube/config")
+    out = proc.run(["env"], env=proc.clean_env(home=tmp_path)).stdout.decode()
+    assert "ghp_secretvalue" not in out and "KUBECONFIG" not in out
+    assert f"HOME={tmp_path}" in out
+
+
+def test_argv_string_is_refused():
+    with pytest.raises(TypeError):
+        proc.run("echo hi")  # type: ignore[arg-type]
+
+
+def test_nonzero_exit_carries_stderr_tail():
+    with pytest.raises(ToolError) as err:
+        proc.run(["sh", "-c", "echo boom >&2; exit 3"])
+    assert err.value.returncode == 3 and "boom" in err.value.stderr
+
+
+def test_missing_tool_is_named():
+    with pytest.raises(ToolError, match="no-such-tool"):
+        proc.run(["no-such-tool-xyz"])
+
+
+def test_no_network_namespace_has_no_usable_interface():
+    if not proc.network_isolation_available():
+        pytest.fail("unshare -n is not available on this machine")
+    out = proc.run(["cat", "/proc/net/dev"], no_network=True).stdout.decode()
+    # Only the loopback device exists in a fresh network namespace.
+    devices = [line.split(":")[0].strip() for line in out.splitlines()[2:]]
+    assert devices == ["lo"]
