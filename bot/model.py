@@ -251,3 +251,70 @@ class ReviewResult:
         states += [f.severity.state for f in self.findings]
         states += [State.FAILURE for a in self.approvals if not a.satisfied]
         return worst(states, default=State.SUCCESS)
+
+
+FORGES = ("github", "gitlab")
+
+
+class EventKind(str, Enum):
+    """What a forge event asks the bot to do, once normalised."""
+
+    REVIEW = "review"    # change opened / updated / reopened / ready / approvals changed
+    RECHECK = "recheck"  # `/gitops-bot recheck` comment command
+    PUSH = "push"        # push to (or merge into) a branch: deploy candidates
+    CLOSED = "closed"    # change closed or merged (cancel pending work)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A verified webhook delivery reduced to what the bot acts on (forge-neutral).
+
+    Payloads are hints: the worker re-reads the change from the forge by number/SHA.
+    """
+
+    forge: str                 # "github" | "gitlab"
+    delivery_id: str
+    kind: EventKind
+    action: str                # the forge's own action/event name, for logs
+    host: str                  # forge host, e.g. "github.com" (part of every cache key)
+    repo: str                  # "owner/name" (GitLab: path_with_namespace)
+    sender: str
+    number: int | None = None  # PR number / MR iid
+    head_sha: str | None = None
+    base_ref: str | None = None
+    is_fork: bool = False
+    installation_id: int | None = None
+    project_id: int | None = None  # GitLab project id
+    ref: str | None = None         # push: "refs/heads/main"
+    before: str | None = None      # push: old SHA
+    after: str | None = None       # push: new SHA
+    comment: str | None = None     # comment command text
+
+
+@dataclass(frozen=True)
+class Change:
+    """A pull / merge request as the forge reports it now (the truth, not the payload)."""
+
+    repo: str
+    number: int
+    title: str
+    author: str
+    base_ref: str
+    base_sha: str
+    head_sha: str
+    is_fork: bool = False
+    draft: bool = False
+    state: str = "open"        # "open" | "closed" | "merged"
+    labels: tuple[str, ...] = ()
+    changed_files: tuple[str, ...] = ()
+    web_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approving review bound to the SHA it approved, with the reviewer's teams."""
+
+    user: str
+    sha: str
+    teams: tuple[str, ...] = ()
+    can_write: bool = False
