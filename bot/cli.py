@@ -8,3 +8,8 @@ import click
 @click.version_option(package_name="gitops-bot")
 def main() -> None:
     """gitops-bot: review and deploy Kubernetes changes from Git."""
+
+
+from bot.cli_check import check  # noqa: E402  (commands register after the group exists)
+
+main.add_command(check)
