@@ -6,6 +6,10 @@
      +-- ToolError        an external tool (helm, kubectl, git) failed or timed out
      |    +-- ToolMissing  the tool is not installed where the bot looks
      +-- BudgetExceeded   input larger or deeper than the configured budget
+ +-- Ignored          an event the bot does not act on (carries .reason; not a failure)
+ +-- Transient        a temporary failure worth retrying (carries .retry_after)
+
+`retry_after(exc)` is the only place that decides whether (and when) to retry.
 """
 from __future__ import annotations
 
@@ -52,3 +56,41 @@ class ToolMissing(ToolError):
 
 class BudgetExceeded(GitopsBotError):
     """Input exceeded a size, depth, alias or time budget."""
+
+
+class Ignored(GitopsBotError):
+    """An event the bot deliberately does not act on; `reason` says why (for logs, 2xx)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Transient(GitopsBotError):
+    """A temporary failure (forge 5xx, rate limit, timeout) that may succeed later.
+
+    `retry_after` is the delay in seconds the remote asked for (`Retry-After`,
+    `x-ratelimit-reset`), or None when it did not say.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Without a server hint, wait this long before the first retry; callers back off from there.
+DEFAULT_RETRY_SECONDS = 10.0
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds to wait before retrying after `exc`, or None when it must not be retried.
+
+    Only `Transient` errors are retried: with the server's delay when it gave one
+    (never less than 1 s), else `DEFAULT_RETRY_SECONDS`. Everything else (user errors,
+    bugs, ignored events, 4xx answers) is final.
+    """
+    if isinstance(exc, Transient):
+        if exc.retry_after is None:
+            return DEFAULT_RETRY_SECONDS
+        return max(1.0, float(exc.retry_after))
+    return None
