@@ -156,3 +156,44 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
         raise ToolError(f"{name} exited with code {proc.returncode}", argv=args,
                         returncode=proc.returncode, stderr=done.stderr_tail)
     return done
+
+
+class Pipe:
+    """A long-lived tool speaking a line protocol on stdin/stdout (`git cat-file --batch`).
+
+    Same rules as `run`: argv list, clean environment, own process group; `close()` kills
+    the group. Use as a context manager.
+    """
+
+    def __init__(self, argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv must be a list of arguments, not a string")
+        self.argv = [os.fspath(a) for a in argv]
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=cwd, env=dict(env if env is not None else
+                                             clean_env(home=cwd or "/nonexistent")),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True)
+        except FileNotFoundError as exc:
+            raise ToolError(f"{Path(self.argv[0]).name}: not found", argv=self.argv) from exc
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
+
+    def close(self) -> None:
+        """Stop the tool and everything it started."""
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
+        _kill_group(self.proc)
+        self.proc.wait()
+        self.stdout.close()
+
+    def __enter__(self) -> "Pipe":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
