@@ -1,0 +1,63 @@
+"""Rendering a target to Kubernetes objects: plain YAML, kustomize or helm, in a sandbox."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.errors import BudgetExceeded, GitopsBotError, ToolError
+from bot.model import Finding, Manifest, RenderResult, Severity, Target
+from bot.render.helm import render_helm
+from bot.render.kustomize import render_kustomize
+from bot.render.plain import render_plain
+from bot.render.sandbox import Budgets, Refused, repo_path, resolve_inside, scan_checkout
+from bot.tools import Tools
+
+__all__ = ["Budgets", "render_target", "resolve_inside", "scan_checkout"]
+
+
+def _shown(root: Path, filename: object) -> str:
+    if not isinstance(filename, str):
+        return ""
+    return repo_path(root.resolve(), Path(filename))
+
+
+def _tool_finding(exc: ToolError, target: Target, budgets: Budgets) -> Finding:
+    if exc.timed_out:
+        message = f"render timed out after {budgets.render_timeout:g}s"
+    else:
+        message = f"{target.renderer} failed: {exc}"
+        if exc.stderr.strip():
+            message += f"\n{exc.stderr.strip()}"
+    return Finding(Severity.ERROR, "render", message, file=target.path)
+
+
+def render_target(root: Path, target: Target, tools: Tools,
+                  budgets: Budgets = Budgets()) -> RenderResult:
+    """Render one target; every refusal or tool failure is an ERROR finding, never a raise."""
+    root = Path(root).resolve()
+    manifests: list[Manifest] = []
+    findings: list[Finding] = []
+    try:
+        if target.renderer == "plain":
+            manifests, findings = render_plain(root, target, budgets)
+        elif target.renderer == "kustomize":
+            manifests, findings = render_kustomize(root, target, tools.require("kubectl"),
+                                                   budgets)
+        elif target.renderer == "helm":
+            manifests, findings = render_helm(root, target, tools.require("helm"), budgets)
+        else:
+            findings = [Finding(Severity.ERROR, "render",
+                                f"unknown renderer {target.renderer!r}", file=target.path)]
+    except ToolError as exc:
+        findings = [_tool_finding(exc, target, budgets)]
+    except Refused as exc:
+        findings = [Finding(Severity.ERROR, "sandbox", str(exc), file=target.path)]
+    except (BudgetExceeded, GitopsBotError) as exc:
+        findings = [Finding(Severity.ERROR, "render", str(exc), file=target.path)]
+    except OSError as exc:  # unreadable files: name them, nothing more
+        findings = [Finding(Severity.ERROR, "render",
+                            f"cannot read {_shown(root, exc.filename) or target.path}: "
+                            f"{exc.strerror}",
+                            file=target.path)]
+    if any(f.severity is Severity.ERROR for f in findings):
+        manifests = []
+    return RenderResult(target, tuple(manifests), tuple(findings))
