@@ -85,8 +85,7 @@ def _mask_one(body: Mapping[str, Any] | None, other: Mapping[str, Any] | None,
     if isinstance(annotations, dict) and LAST_APPLIED in annotations:
         annotations[LAST_APPLIED] = MASKED
     if _is_secret(body):
-        peer = other if _is_secret(other) else {}
-        assert peer is not None
+        peer: Mapping[str, Any] = other if other is not None and _is_secret(other) else {}
         for section in SECRET_SECTIONS:
             if section in out:
                 out[section] = _mask_section(body.get(section), peer.get(section), marker)
