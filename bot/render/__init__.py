@@ -13,6 +13,8 @@ from bot.tools import Tools
 
 __all__ = ["Budgets", "render_target", "resolve_inside", "scan_checkout"]
 
+DEFAULT_BUDGETS = Budgets()
+
 
 def _shown(root: Path, filename: object) -> str:
     if not isinstance(filename, str):
@@ -31,7 +33,7 @@ def _tool_finding(exc: ToolError, target: Target, budgets: Budgets) -> Finding:
 
 
 def render_target(root: Path, target: Target, tools: Tools,
-                  budgets: Budgets = Budgets()) -> RenderResult:
+                  budgets: Budgets = DEFAULT_BUDGETS) -> RenderResult:
     """Render one target; every refusal or tool failure is an ERROR finding, never a raise."""
     root = Path(root).resolve()
     manifests: list[Manifest] = []

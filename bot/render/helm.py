@@ -11,13 +11,21 @@ from typing import Any
 from bot import proc
 from bot.errors import BudgetExceeded, ToolError, UserError
 from bot.model import Finding, Manifest, Severity, Target
-from bot.render.sandbox import (Budgets, Refused, private_dir, read_limited, repo_path,
-                                resolve_inside, scan_dir, scrub)
+from bot.render.sandbox import (
+    Budgets,
+    Refused,
+    private_dir,
+    read_limited,
+    repo_path,
+    resolve_inside,
+    scan_dir,
+    scrub,
+)
 from bot.render.yamlload import load_documents, load_manifests
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 KUBE_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
-SOURCE = re.compile(rb"^# Source: (.+?)\s*$", re.M)
+SOURCE = re.compile(rb"^# Source: (.+?)\s*$", re.MULTILINE)
 
 
 def helm_argv(helm: str, release: str, chart: str | os.PathLike[str], namespace: str,

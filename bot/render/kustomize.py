@@ -12,8 +12,16 @@ import yaml
 from bot import proc
 from bot.errors import BudgetExceeded, ToolError
 from bot.model import Finding, Manifest, Severity, Target
-from bot.render.sandbox import (Budgets, Refused, private_dir, read_limited, repo_path,
-                                resolve_inside, scan_dir, scrub)
+from bot.render.sandbox import (
+    Budgets,
+    Refused,
+    private_dir,
+    read_limited,
+    repo_path,
+    resolve_inside,
+    scan_dir,
+    scrub,
+)
 from bot.render.yamlload import load_documents, load_manifests
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -22,7 +30,7 @@ MAX_KUSTOMIZATIONS = 1000
 # URLs, scp-style git, go-getter and the host shorthands kustomize treats as remote.
 REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*::?//|[a-z][a-z0-9+.-]*::|git@|gh:|ssh:|"
                     r"(github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com)([/:]|$))|"
-                    r"\?(ref|version|submodules|timeout)=|/_git/|\.git(/|\?|$)", re.I)
+                    r"\?(ref|version|submodules|timeout)=|/_git/|\.git(/|\?|$)", re.IGNORECASE)
 HELM_FIELDS = ("helmCharts", "helmChartInflationGenerator", "helmGlobals")
 FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
 

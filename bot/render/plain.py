@@ -14,7 +14,7 @@ SKIP_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Chart.yaml"}
 
 
 def _wanted(name: str) -> bool:
-    if name.startswith(".") or name in SKIP_NAMES or name.startswith("values"):
+    if name.startswith((".", "values")) or name in SKIP_NAMES:
         return False
     return name.endswith((".yaml", ".yml"))
 
