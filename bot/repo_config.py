@@ -293,7 +293,8 @@ def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
     else:
         envs = (Environment(DEFAULT_ENVIRONMENT),)
     names = tuple(e.name for e in envs)
-    apps = tuple(_app(n, r, names, where) for n, r in data["apps"].items())
+    # without `apps:` the apps are discovered from the files (environments still apply)
+    apps = tuple(_app(n, r, names, where) for n, r in (data.get("apps") or {}).items())
     validation = data.get("validation") or {}
     return RepoConfig(
         environments=envs, apps=apps,
@@ -303,4 +304,4 @@ def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
             skip_kinds=tuple(validation.get("skip_kinds", ())),
             crd_dirs=_paths(validation.get("crd_dirs")),
             kubeconform=validation.get("kubeconform", "auto")),
-        file=where.file, lines=config_yaml.key_lines(where.root))
+        discovered="apps" not in data, file=where.file, lines=config_yaml.key_lines(where.root))

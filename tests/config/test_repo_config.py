@@ -172,7 +172,6 @@ BAD = [
      "apps.web.path", "invalid YAML: while parsing a flow sequence (line 3)"),
     ("empty file", "", 1, "apps", "empty"),
     ("comments only", "# nothing yet\n", 1, "apps", "empty"),
-    ("no apps", "environments: {staging: {}}\n", 1, "apps", "missing required key"),
     ("missing deploy branch", ("environments:\n  prod:\n    deploy:\n      target: git\n"
      "apps: {web: {path: x}}\n"), 3, "environments.prod.deploy.branch", "missing required key"),
     ("duplicate key", "apps:\n  web: {path: a}\n  web: {path: b}\n", 3, "apps.web", "duplicate"),
@@ -223,3 +222,10 @@ def test_anchors_and_merge_keys_work() -> None:
                                "  b:\n    <<: *common\n    path: charts/b\n")
     assert [(a.name, a.path, a.renderer, a.namespace) for a in config.apps] == [
         ("a", "charts/a", "helm", "x"), ("b", "charts/b", "helm", "x")]
+
+
+def test_config_without_apps_keeps_settings_and_asks_for_discovery() -> None:
+    config = parse_repo_config("environments: {staging: {}}\nvalidation: {skip_kinds: [Foo]}\n")
+    assert config.discovered and config.apps == ()
+    assert config.environment_names == ("staging",)
+    assert config.validation.skip_kinds == ("Foo",)

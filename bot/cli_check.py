@@ -1,0 +1,102 @@
+"""`gitops-bot check`: review a change in a local Git repository, or a tree as it stands."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from bot.errors import GitopsBotError, ToolMissing, UserError
+from bot.model import ReviewResult, State
+from bot.pipeline.review import ReviewOptions, review_revisions, review_worktree
+from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
+from bot.tools import Tools
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gitops-bot" / "render"
+
+
+@click.command("check")
+@click.argument("repo", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--base", help="Base revision (the protected branch side of the change).")
+@click.option("--head", help="Head revision (the proposed change). Defaults to HEAD with --base.")
+@click.option("--env", "environment", help="Review only this environment.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here instead of standard output.")
+@click.option("--full-report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where the untruncated Markdown report goes when the comment-sized one "
+                   "had to be cut (default: beside --output, or the cache folder).")
+@click.option("--max-chars", type=int, default=GITHUB_COMMENT_LIMIT, show_default=True,
+              help="Size limit of the Markdown report (GitHub comments hold 65,536).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Render cache folder (default: ~/.cache/gitops-bot/render).")
+@click.option("--no-cache", is_flag=True, help="Render everything again.")
+@click.option("--tools-dir", type=click.Path(file_okay=False), help="Where helm/kubectl are.")
+@click.option("--validator", type=click.Choice(["auto", "embedded", "kubeconform"]),
+              default="auto", show_default=True)
+@click.option("--jobs", type=int, default=4, show_default=True,
+              help="Targets rendered in parallel.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on standard error.")
+def check(repo: Path, base: str | None, head: str | None, environment: str | None, fmt: str,
+          output: Path | None, full_report: Path | None, max_chars: int,
+          cache_dir: Path | None, no_cache: bool, tools_dir: str | None, validator: str,
+          jobs: int, quiet: bool) -> None:
+    """Review the change BASE..HEAD in REPO (or REPO's files as they stand).
+
+    Exit status: 0 when every target passes, 1 when any check fails, 2 on usage or
+    configuration errors.
+    """
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"gitops-bot: {message}", err=True)
+
+    if head and not base:
+        raise click.UsageError("--head needs --base")
+    try:
+        tools = Tools.discover(tools_dir=tools_dir)
+        options = ReviewOptions(tools=tools, environment=environment,
+                                cache_dir=None if no_cache else (cache_dir or _default_cache_dir()),
+                                parallelism=jobs, validator=validator, progress=progress)
+        if base:
+            result = review_revisions(repo, base, head or "HEAD", options)
+        else:
+            result = review_worktree(repo, options)
+    except (UserError, ToolMissing) as exc:
+        click.echo(f"gitops-bot: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except GitopsBotError as exc:
+        click.echo(f"gitops-bot: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    _emit(result, fmt, output, full_report, max_chars, options.cache_dir, progress)
+    sys.exit(EXIT_PASS if result.state < State.FAILURE else EXIT_FAIL)
+
+
+def _emit(result: ReviewResult, fmt: str, output: Path | None, full_report: Path | None,
+          max_chars: int, cache_dir: Path | None, progress: Callable[[str], None]) -> None:
+    if fmt == "json":
+        text = json.dumps(render_json(result), indent=2, sort_keys=True) + "\n"
+    else:
+        full = render_markdown(result, max_chars=10**12)
+        if len(full) <= max_chars:
+            text = full
+        else:
+            where = full_report or (output.with_suffix(".full.md") if output else
+                                    (cache_dir or Path(".")).parent / "last-full-report.md")
+            where.parent.mkdir(parents=True, exist_ok=True)
+            where.write_text(full)
+            progress(f"report cut to {max_chars} characters; full report: {where}")
+            text = render_markdown(result, max_chars=max_chars, full_report_url=str(where))
+    if output:
+        output.write_text(text)
+        progress(f"report written to {output}")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,80 @@
+"""On-disk render cache: one JSON file per (target, inputs, tools, options) key.
+
+The key is computed from the git blob ids of everything a target reads, so a change that
+leaves an app's inputs alone never re-renders it. Files are written atomically in the
+bot's private data directory; a corrupt or unreadable entry is a miss, never an error.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bot.model import Finding, Manifest, ObjKey, Severity, Target
+
+CACHE_FORMAT = "1"
+
+
+def cache_key(*parts: Any) -> str:
+    """A stable sha256 key over JSON-serialisable parts."""
+    blob = json.dumps([CACHE_FORMAT, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def target_fingerprint(target: Target) -> dict[str, Any]:
+    """The target's settings that change what it renders to."""
+    return asdict(target)
+
+
+def _finding_to_json(f: Finding) -> dict[str, Any]:
+    return {"severity": int(f.severity), "check": f.check, "message": f.message, "file": f.file,
+            "line": f.line, "rule": f.rule,
+            "object": [f.object.group, f.object.kind, f.object.namespace, f.object.name]
+            if f.object else None}
+
+
+def _finding_from_json(d: Mapping[str, Any]) -> Finding:
+    obj = d.get("object")
+    return Finding(severity=Severity(d["severity"]), check=d["check"], message=d["message"],
+                   file=d.get("file"), line=d.get("line"), rule=d.get("rule"),
+                   object=ObjKey(*obj) if obj else None)
+
+
+class RenderCache:
+    """Cached (manifests, findings) per key; `None` directory disables caching."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def get(self, key: str) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]] | None:
+        """The cached entry, or None on a miss (or an unreadable entry)."""
+        if self.directory is None:
+            return None
+        try:
+            data = json.loads((self.directory / f"{key}.json").read_bytes())
+            manifests = tuple(Manifest(m["body"], m["file"], m["line"]) for m in data["manifests"])
+            findings = tuple(_finding_from_json(f) for f in data["findings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return manifests, findings
+
+    def put(self, key: str, manifests: Sequence[Manifest], findings: Sequence[Finding]) -> None:
+        """Store an entry atomically; failures to write are ignored (a cache is optional)."""
+        if self.directory is None:
+            return
+        data = {"manifests": [{"body": m.body, "file": m.file, "line": m.line} for m in manifests],
+                "findings": [_finding_to_json(f) for f in findings]}
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "w") as out:
+                json.dump(data, out, separators=(",", ":"), default=str)
+            os.replace(tmp, self.directory / f"{key}.json")
+        except (OSError, TypeError, ValueError):
+            pass

@@ -1,0 +1,242 @@
+"""Review of one change: affected targets, render base and head, validate, diff.
+
+Orchestration only: the decisions live in targets, render, validate, diff and report.
+Configuration comes from the base revision (the judge is not on trial); the head's
+`.gitops-bot.yaml` is reported when it differs, never obeyed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import gitrepo
+from bot.diff import diff_manifests
+from bot.errors import ConfigError, GitopsBotError
+from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
+from bot.model import (Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult,
+                       worst)
+from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
+from bot.render import render_target
+from bot.kustomize_refs import RepoIndex
+from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
+from bot.repo_config import CONFIG_FILE, RepoConfig, discover_config, parse_repo_config
+from bot.targets import affected_targets, expand_targets, target_inputs
+from bot.tools import Tools, tool_version
+from bot.validate import Validator, duplicate_findings, make_validator
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    """How to review: which environment, tools, budgets, cache and parallelism."""
+
+    tools: Tools
+    environment: str | None = None
+    budgets: Budgets = field(default_factory=Budgets)
+    cache_dir: Path | None = None
+    parallelism: int = 4
+    validator: str = "auto"  # "auto" | "embedded" | "kubeconform"
+    progress: Progress | None = None
+
+
+class _Side:
+    """One revision being reviewed: its snapshot, a lazily materialised checkout."""
+
+    def __init__(self, name: str, snapshot: Snapshot, workdir: Path) -> None:
+        self.name, self.snapshot, self._workdir = name, snapshot, workdir
+        self._root: Path | None = None
+        self._scan: list[Finding] = []
+        self._lock = threading.Lock()
+
+    def checkout(self) -> tuple[Path, list[Finding]]:
+        """The materialised tree and the sandbox scan's findings (done once)."""
+        with self._lock:
+            if self._root is None:
+                self._root = self.snapshot.materialize(self._workdir / self.name)
+                self._scan = scan_checkout(self._root)
+            return self._root, self._scan
+
+
+def _read_union(head: Snapshot, base: Snapshot) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        data = head.read(path)
+        return data if data is not None else base.read(path)
+    return read
+
+
+def load_config(base: Snapshot, head: Snapshot) -> tuple[RepoConfig, list[str]]:
+    """The repository config from the base revision (discovered when it has none)."""
+    notes: list[str] = []
+    base_text, head_text = base.read(CONFIG_FILE), head.read(CONFIG_FILE)
+    source = base_text if not isinstance(base, EmptySnapshot) else head_text
+    if head_text != base_text and not isinstance(base, EmptySnapshot):
+        notes.append(f"This change edits {CONFIG_FILE}; it is reviewed with the base "
+                     "revision's configuration. The new configuration applies after merge.")
+    files = gitrepo.all_paths([base, head])
+    if source is None:
+        return discover_config(files, _read_union(head, base)), notes
+    config = parse_repo_config(source, CONFIG_FILE)
+    if config.discovered:  # no `apps:` key: find the apps, keep environments and settings
+        found = discover_config(files, _read_union(head, base), config.policies_dir)
+        config = dataclasses.replace(config, apps=found.apps)
+    return config, notes
+
+
+class Reviewer:
+    """Reviews one change between two snapshots."""
+
+    def __init__(self, base: Snapshot, head: Snapshot, options: ReviewOptions) -> None:
+        self.options = options
+        self.cache = RenderCache(options.cache_dir)
+        self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
+        self.base = _Side("base", base, self._tmp)
+        self.head = _Side("head", head, self._tmp)
+
+    def close(self) -> None:
+        """Remove the private workspace."""
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def say(self, message: str) -> None:
+        if self.options.progress:
+            self.options.progress(message)
+
+    def run(self, changed: Collection[str] | None) -> ReviewResult:
+        """Review the change; `changed=None` means every target counts as touched."""
+        config, notes = load_config(self.base.snapshot, self.head.snapshot)
+        files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
+        read = _read_union(self.head.snapshot, self.base.snapshot)
+        targets = expand_targets(config, files, read, self.options.environment)
+        head_files = RepoIndex(self.head.snapshot.files)
+        base_files = RepoIndex(self.base.snapshot.files)
+        inputs = {t: target_inputs(t, head_files, self.head.snapshot.read)
+                  | target_inputs(t, base_files, self.base.snapshot.read)
+                  for t in targets}
+        touched = targets if changed is None else affected_targets(targets, inputs, changed)
+        if not touched:
+            notes.append("No apps affected by this change.")
+        self.say(f"{len(touched)} of {len(targets)} targets affected")
+        validator = self._validator(config) if touched else None
+        with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
+            results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
+                                    touched))
+        return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
+                            targets=tuple(results), notes=tuple(notes))
+
+    def _validator(self, config: RepoConfig) -> Validator:
+        """The validator the trusted config asks for; CRD folders read from its revision."""
+        settings = config.validation
+        prefer = self.options.validator
+        if prefer == "auto":
+            prefer = {"always": "kubeconform", "never": "embedded"}.get(settings.kubeconform,
+                                                                        "auto")
+        crd_dirs: list[Path] = []
+        if settings.crd_dirs:
+            trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
+            root, _ = trusted.checkout()
+            crd_dirs = [resolve_inside(root, d, "validation.crd_dirs entry")
+                        for d in settings.crd_dirs]
+        return make_validator(self.options.tools, prefer=prefer, strict=settings.strict,
+                              skip_kinds=settings.skip_kinds, crd_dirs=crd_dirs)
+
+    def _render(self, side: _Side, target: Target, inputs: frozenset[str],
+                validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
+        snapshot = side.snapshot
+        if not any(p == target.path or p.startswith(target.path.rstrip("/") + "/")
+                   for p in snapshot.files):
+            return (), ()  # the app does not exist on this side: nothing rendered
+        key = cache_key(side.name, target_fingerprint(target), self._tool_id(target),
+                        self.options.budgets, gitrepo.input_digest(snapshot, inputs),
+                        getattr(validator, "cache_id", type(validator).__name__))
+        cached = self.cache.get(key) if not isinstance(snapshot, WorktreeSnapshot) else None
+        if cached is not None:
+            return cached
+        root, scan = side.checkout()
+        blocked = [f for f in scan if f.file and _covered(f.file, inputs)]
+        if blocked:
+            return (), tuple(blocked)
+        rendered = render_target(root, target, self.options.tools, self.options.budgets)
+        findings = list(rendered.findings)
+        if validator is not None and rendered.ok:
+            findings += duplicate_findings(rendered.manifests)
+            findings += validator.validate(rendered.manifests, target.kubernetes_version)
+        self.cache.put(key, rendered.manifests, findings)
+        return rendered.manifests, tuple(findings)
+
+    def _tool_id(self, target: Target) -> str:
+        tools = self.options.tools
+        try:
+            if target.renderer == "helm" and tools.helm:
+                return f"helm {tool_version(tools.helm)}"
+            if target.renderer == "kustomize" and tools.kubectl:
+                return f"kubectl {tool_version(tools.kubectl)}"
+        except GitopsBotError:
+            return "unknown"
+        return target.renderer
+
+    def _review_target(self, target: Target, inputs: frozenset[str],
+                       validator: Validator | None) -> TargetResult:
+        started = time.monotonic()
+        self.say(f"rendering {target.id} ({target.renderer})")
+        try:
+            before, base_findings = self._render(self.base, target, inputs, None)
+            after, findings = self._render(self.head, target, inputs, validator)
+        except GitopsBotError as exc:  # a target's failure is that target's error only
+            finding = Finding(Severity.ERROR, "render", str(exc), file=target.path)
+            return TargetResult(target, State.FAILURE, findings=(finding,),
+                                seconds=time.monotonic() - started)
+        all_findings = list(findings)
+        if any(f.severity is Severity.ERROR for f in base_findings):
+            all_findings.append(Finding(
+                Severity.WARNING, "render", "the base revision does not render cleanly, so the "
+                "diff may show more than this change", file=target.path))
+        diffs = diff_manifests(before, after) if not _failed(findings) else []
+        state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
+        return TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
+                            seconds=time.monotonic() - started)
+
+
+def _failed(findings: Sequence[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR and f.check in ("render", "sandbox")
+               for f in findings)
+
+
+def _covered(path: str, inputs: Collection[str]) -> bool:
+    return any(path == p or (p.endswith("/") and path.startswith(p)) or p == "" for p in inputs)
+
+
+def _sha(snapshot: Snapshot) -> str | None:
+    return getattr(snapshot, "sha", None)
+
+
+def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -> ReviewResult:
+    """Review the change from `base` to `head` in a local git repository."""
+    base_sha, head_sha = gitrepo.rev_parse(repo, base), gitrepo.rev_parse(repo, head)
+    changed = gitrepo.changed_files(repo, base_sha, head_sha)
+    base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
+    return _review(base_snap, head_snap, changed, options)
+
+
+def review_worktree(root: Path, options: ReviewOptions) -> ReviewResult:
+    """Review a directory as it stands: every object counts as created."""
+    if not root.is_dir():
+        raise ConfigError(f"{root} is not a directory")
+    return _review(EmptySnapshot(), WorktreeSnapshot(root), None, options)
+
+
+def _review(base: Snapshot, head: Snapshot, changed: Collection[str] | None,
+            options: ReviewOptions) -> ReviewResult:
+    reviewer = Reviewer(base, head, options)
+    try:
+        return reviewer.run(changed)
+    finally:
+        reviewer.close()
+        for snap in (base, head):
+            snap.close()  # type: ignore[attr-defined]
