@@ -14,6 +14,7 @@ from bot.model import Finding, Manifest, Severity, Target
 from bot.render.sandbox import (
     Budgets,
     Refused,
+    output_budgets,
     private_dir,
     read_limited,
     repo_path,
@@ -127,10 +128,11 @@ def values_files(root: Path, target: Target,
     return paths, findings
 
 
-def _source_file(target: Target, source: str) -> str:
+def _source_file(chart: str, source: str) -> str:
+    """`shop/templates/x.yaml` from helm's `# Source:` -> `<chart dir>/templates/x.yaml`."""
     parts = PurePosixPath(source).parts
     inner = PurePosixPath(*parts[1:]) if len(parts) > 1 else PurePosixPath(source)
-    return (PurePosixPath(target.path) / inner).as_posix().removeprefix("./")
+    return (PurePosixPath(chart) / inner).as_posix().removeprefix("./")
 
 
 def render_helm(root: Path, target: Target, helm: str,
@@ -174,11 +176,11 @@ def render_helm(root: Path, target: Target, helm: str,
     lines = [at for at, _ in marks]
     shown = repo_path(real_root, chart)
     objs, problems = load_manifests(out, shown,
-                                    replace(budgets, max_file_bytes=budgets.max_render_bytes))
+                                    output_budgets(budgets))
 
     def origin(line: int | None) -> str:
         at = bisect.bisect_right(lines, line or 0) - 1
-        return _source_file(target, marks[at][1]) if at >= 0 else shown
+        return _source_file(shown, marks[at][1]) if at >= 0 else shown
     manifests = [Manifest(body=o.body, file=origin(o.line)) for o in objs]
     findings = [replace(f, file=origin(f.line), line=None) for f in problems]
     return manifests, findings

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from bot.model import Finding, Manifest, Severity, Target
 from bot.render.sandbox import (
     Budgets,
     Refused,
+    output_budgets,
     private_dir,
     read_limited,
     repo_path,
@@ -214,13 +215,13 @@ class Walk:
                             "(only builtin generators and transformers)", shown)
 
 
-def _origin(body: dict[str, Any], base: Path, real_root: Path) -> str | None:
-    """Pop kustomize's origin annotation and return the repo-relative file it names."""
+def _origin(body: dict[str, Any], base: Path, real_root: Path, keep: bool) -> str | None:
+    """The repo-relative file kustomize's origin annotation names; drop it unless `keep`."""
     meta = body.get("metadata")
     notes = meta.get("annotations") if isinstance(meta, dict) else None
     if not isinstance(meta, dict) or not isinstance(notes, dict) or ORIGIN not in notes:
         return None
-    raw = notes.pop(ORIGIN)
+    raw = notes[ORIGIN] if keep else notes.pop(ORIGIN)
     if not notes:
         del meta["annotations"]
     try:
@@ -272,10 +273,11 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
                                os.path.relpath(real_root, wrap))
             raise
         objs, findings = load_manifests(done.stdout, shown,
-                                        replace(budgets, max_file_bytes=budgets.max_render_bytes))
+                                        output_budgets(budgets))
         out = []
         for obj in objs:  # output lines say nothing about the sources: drop them
             body = dict(obj.body)
-            origin = _origin(body, wrap, real_root) if build == wrap else None
+            # The user's own originAnnotations stay; paths are then relative to the target.
+            origin = _origin(body, build, real_root, keep=build != wrap)
             out.append(Manifest(body=body, file=origin or shown))
         return out, findings

@@ -7,7 +7,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.errors import BudgetExceeded, UserError
@@ -26,6 +26,13 @@ class Budgets:
 
 class Refused(UserError):
     """The sandbox said no: a path escape, a remote reference, a plugin, a bad file type."""
+
+
+def output_budgets(budgets: Budgets) -> Budgets:
+    """Budgets for parsing a renderer's whole output: one 'file' of up to max_render_bytes."""
+    scale = max(1, budgets.max_render_bytes // max(1, budgets.max_file_bytes))
+    return replace(budgets, max_file_bytes=budgets.max_render_bytes,
+                   max_yaml_nodes=budgets.max_yaml_nodes * scale)
 
 
 def _inside(root: Path, path: Path) -> bool:

@@ -249,3 +249,19 @@ def test_output_budget_and_timeout(tmp_path: Path, tools: Tools) -> None:
     result = render_target(tmp_path, kust("app"), tools, Budgets(render_timeout=0.3))
     assert [f.message for f in result.findings] == ["render timed out after 0.3s"]
     assert time.monotonic() - started < 3
+
+
+def test_component_root_and_users_own_origin_annotations(tmp_path: Path, tools: Tools) -> None:
+    write_tree(tmp_path, {
+        "comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\n"
+                                   "kind: Component\nresources: [cm.yaml]\n",
+        "comp/cm.yaml": CM.format("a"),
+        "own/kustomization.yaml": "buildMetadata: [originAnnotations]\nresources: [sub/cm.yaml]\n",
+        "own/sub/cm.yaml": CM.format("b")})
+    comp = render_target(tmp_path, kust("comp"), tools)
+    assert comp.ok and [(m.key.name, m.file) for m in comp.manifests] == [("a", "comp")]
+    own = render_target(tmp_path, kust("own"), tools)
+    (obj,) = own.manifests
+    assert obj.file == "own/sub/cm.yaml"
+    assert obj.body["metadata"]["annotations"] == {
+        "config.kubernetes.io/origin": "path: sub/cm.yaml\n"}
