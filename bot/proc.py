@@ -130,16 +130,21 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
             pass
     deadline = started + timeout
     timed_out = False
-    while True:
-        try:
-            proc.wait(timeout=0.05)
+    # The readers return at end of output or when the cap is hit, so joining them wakes us
+    # exactly when there is something to do (no polling latency on short commands).
+    for t in readers:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+        if over.is_set() or t.is_alive():
             break
-        except subprocess.TimeoutExpired:
-            if over.is_set() or time.monotonic() > deadline:
-                timed_out = not over.is_set()
-                _kill_group(proc)
-                proc.wait()
-                break
+    try:
+        if not over.is_set():
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
+    if over.is_set() or proc.poll() is None:
+        timed_out = not over.is_set()
+        _kill_group(proc)
+        proc.wait()
     _kill_group(proc)  # reap anything the tool left running in its group
     for t in readers:
         t.join(timeout=5)

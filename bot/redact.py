@@ -35,11 +35,19 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
 )
 
 
+# One combined search first: most text holds no credential, and one scan is ~10x cheaper
+# than running every substitution (reports redact thousands of strings).
+_ANY = re.compile("|".join(f"(?:{p.pattern.removeprefix('(?i)')})" for p, _ in _RULES),
+                  re.IGNORECASE | re.DOTALL)
+
+
 def redact(text: str) -> str:
     """Mask credentials in `text` (URL passwords, forge tokens, auth headers, JWTs, keys).
 
     Idempotent: `redact(redact(t)) == redact(t)`.
     """
+    if not _ANY.search(text):
+        return text
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text

@@ -15,7 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.model import Finding, Manifest, ObjKey, Severity, Target
+from bot.model import (DiffStatus, Finding, Manifest, ObjectDiff, ObjKey, Severity, State,
+                       Target, TargetResult)
 
 CACHE_FORMAT = "1"
 
@@ -45,8 +46,21 @@ def _finding_from_json(d: Mapping[str, Any]) -> Finding:
                    object=ObjKey(*obj) if obj else None)
 
 
+def _diff_to_json(d: ObjectDiff) -> list[Any]:
+    k = d.key
+    return [[k.group, k.kind, k.namespace, k.name], d.status.value, d.diff,
+            list(d.changed_fields), d.file, d.line]
+
+
+def _diff_from_json(v: Sequence[Any]) -> ObjectDiff:
+    return ObjectDiff(ObjKey(*v[0]), DiffStatus(v[1]), v[2], tuple(v[3]), v[4], v[5])
+
+
 class RenderCache:
-    """Cached (manifests, findings) per key; `None` directory disables caching."""
+    """Cached renders (manifests, findings) and whole target results, per key.
+
+    A `None` directory disables caching.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
@@ -65,16 +79,38 @@ class RenderCache:
             return None
         return manifests, findings
 
+    def get_result(self, key: str, target: Target) -> TargetResult | None:
+        """A whole target result (diffs and findings) stored by `put_result`, marked cached."""
+        if self.directory is None:
+            return None
+        try:
+            data = json.loads((self.directory / f"result-{key}.json").read_bytes())
+            return TargetResult(target, State(data["state"]),
+                                diffs=tuple(_diff_from_json(d) for d in data["diffs"]),
+                                findings=tuple(_finding_from_json(f) for f in data["findings"]),
+                                cached=True)
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return None
+
+    def put_result(self, key: str, result: TargetResult) -> None:
+        """Store a target result (without timing) for `get_result`."""
+        self._write(f"result-{key}", {
+            "state": int(result.state), "diffs": [_diff_to_json(d) for d in result.diffs],
+            "findings": [_finding_to_json(f) for f in result.findings]})
+
     def put(self, key: str, manifests: Sequence[Manifest], findings: Sequence[Finding]) -> None:
         """Store an entry atomically; failures to write are ignored (a cache is optional)."""
+        self._write(key, {
+            "manifests": [{"body": m.body, "file": m.file, "line": m.line} for m in manifests],
+            "findings": [_finding_to_json(f) for f in findings]})
+
+    def _write(self, name: str, data: Mapping[str, Any]) -> None:
         if self.directory is None:
             return
-        data = {"manifests": [{"body": m.body, "file": m.file, "line": m.line} for m in manifests],
-                "findings": [_finding_to_json(f) for f in findings]}
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "w") as out:
                 json.dump(data, out, separators=(",", ":"), default=str)
-            os.replace(tmp, self.directory / f"{key}.json")
+            os.replace(tmp, self.directory / f"{name}.json")
         except (OSError, TypeError, ValueError):
             pass

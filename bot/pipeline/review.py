@@ -99,6 +99,7 @@ class Reviewer:
         self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
         self.base = _Side("base", base, self._tmp)
         self.head = _Side("head", head, self._tmp)
+        self._validator_id = ""
 
     def close(self) -> None:
         """Remove the private workspace."""
@@ -124,6 +125,11 @@ class Reviewer:
             notes.append("No apps affected by this change.")
         self.say(f"{len(touched)} of {len(targets)} targets affected")
         validator = self._validator(config) if touched else None
+        trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
+        self._validator_id = cache_key(
+            type(validator).__name__, config.validation,
+            gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
+                                                    for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
                                     touched))
@@ -146,16 +152,22 @@ class Reviewer:
         return make_validator(self.options.tools, prefer=prefer, strict=settings.strict,
                               skip_kinds=settings.skip_kinds, crd_dirs=crd_dirs)
 
-    def _render(self, side: _Side, target: Target, inputs: frozenset[str],
-                validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
+    def _render_key(self, side: _Side, target: Target, inputs: frozenset[str],
+                    validator: Validator | None) -> str | None:
+        """Cache key of one side's render, or None when the app is absent on that side."""
         snapshot = side.snapshot
-        if not any(p == target.path or p.startswith(target.path.rstrip("/") + "/")
-                   for p in snapshot.files):
+        prefix = target.path.rstrip("/") + "/"
+        if not any(p == target.path or p.startswith(prefix) for p in snapshot.files):
+            return None
+        return cache_key(side.name, target_fingerprint(target), self._tool_id(target),
+                         self.options.budgets, gitrepo.input_digest(snapshot, inputs),
+                         self._validator_id if validator is not None else None)
+
+    def _render(self, side: _Side, target: Target, inputs: frozenset[str], key: str | None,
+                validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
+        if key is None:
             return (), ()  # the app does not exist on this side: nothing rendered
-        key = cache_key(side.name, target_fingerprint(target), self._tool_id(target),
-                        self.options.budgets, gitrepo.input_digest(snapshot, inputs),
-                        getattr(validator, "cache_id", type(validator).__name__))
-        cached = self.cache.get(key) if not isinstance(snapshot, WorktreeSnapshot) else None
+        cached = self.cache.get(key)
         if cached is not None:
             return cached
         root, scan = side.checkout()
@@ -186,8 +198,14 @@ class Reviewer:
         started = time.monotonic()
         self.say(f"rendering {target.id} ({target.renderer})")
         try:
-            before, base_findings = self._render(self.base, target, inputs, None)
-            after, findings = self._render(self.head, target, inputs, validator)
+            base_key = self._render_key(self.base, target, inputs, None)
+            head_key = self._render_key(self.head, target, inputs, validator)
+            result_key = cache_key("result", base_key, head_key)
+            hit = self.cache.get_result(result_key, target)
+            if hit is not None:  # neither side's inputs changed since a previous review
+                return hit
+            before, base_findings = self._render(self.base, target, inputs, base_key, None)
+            after, findings = self._render(self.head, target, inputs, head_key, validator)
         except GitopsBotError as exc:  # a target's failure is that target's error only
             finding = Finding(Severity.ERROR, "render", str(exc), file=target.path)
             return TargetResult(target, State.FAILURE, findings=(finding,),
@@ -199,8 +217,10 @@ class Reviewer:
                 "diff may show more than this change", file=target.path))
         diffs = diff_manifests(before, after) if not _failed(findings) else []
         state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
-        return TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
-                            seconds=time.monotonic() - started)
+        result = TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
+                              seconds=time.monotonic() - started)
+        self.cache.put_result(result_key, result)
+        return result
 
 
 def _failed(findings: Sequence[Finding]) -> bool:
