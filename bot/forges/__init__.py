@@ -4,8 +4,15 @@ Importing this package does not import PyGithub or python-gitlab: the adapters i
 when an adapter is constructed or used.
 """
 from bot.forges.base import (
-    COMMAND_PREFIX, DEPLOY_CONTEXT, RECHECK_COMMAND, REVIEW_CONTEXT, REVIEW_MARKER, Annotation,
-    BadPayload, Forge, ForgeError,
+    COMMAND_PREFIX,
+    DEPLOY_CONTEXT,
+    RECHECK_COMMAND,
+    REVIEW_CONTEXT,
+    REVIEW_MARKER,
+    Annotation,
+    BadPayload,
+    Forge,
+    ForgeError,
 )
 from bot.forges.github import GitHubForge, parse_github
 from bot.forges.gitlab import GitLabForge, parse_gitlab

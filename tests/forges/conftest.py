@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.forgeserver import GitHubServer, GitLabServer
 from tests.forges.payloads import GH_TOKEN, GL_TOKEN
+from tests.forgeserver import GitHubServer, GitLabServer
 
 
 @pytest.fixture(scope="session")

@@ -30,4 +30,4 @@ def gl_payload(kind: str, name: str) -> dict[str, Any]:
 def gl_event_header(kind: str, name: str) -> str:
     """The X-Gitlab-Event value recorded for a GitLab payload example."""
     index = json.loads((GL_HOOKS / "index.json").read_text())
-    return next(e["X-Gitlab-Event"] for e in index if e["file"] == f"{kind}/{name}.json")
+    return str(next(e["X-Gitlab-Event"] for e in index if e["file"] == f"{kind}/{name}.json"))

@@ -7,14 +7,15 @@ import pytest
 
 from bot.errors import Ignored
 from bot.forges import BadPayload, parse_github
-from bot.model import EventKind
+from bot.model import Event, EventKind
 from tests.forges.payloads import gh_payload
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # pull_request.head.sha in the examples
 HOST = "github.com"
 
 
-def parse(event: str, payload: dict[str, Any], delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958"):  # noqa: ANN201
+def parse(event: str, payload: dict[str, Any],
+          delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958") -> Event:
     return parse_github(event, delivery, payload, HOST)
 
 

@@ -7,14 +7,14 @@ import pytest
 
 from bot.errors import Ignored
 from bot.forges import BadPayload, parse_gitlab
-from bot.model import EventKind
+from bot.model import Event, EventKind
 from tests.forges.payloads import gl_event_header, gl_payload
 
 HOST = "gitlab.example.com"
 UUID = "9cf6a8c8-6cde-4b23-a6c1-4f1e7c1b3a11"
 
 
-def parse(kind: str, name: str, payload: dict[str, Any] | None = None):  # noqa: ANN201
+def parse(kind: str, name: str, payload: dict[str, Any] | None = None) -> Event:
     return parse_gitlab(gl_event_header(kind, name), UUID,
                         payload if payload is not None else gl_payload(kind, name), HOST)
 

@@ -86,7 +86,7 @@ class ForgeServer:
         self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> "ForgeServer":
+    def start(self) -> ForgeServer:
         server = self
 
         class _H(BaseHTTPRequestHandler):
@@ -177,7 +177,7 @@ class ForgeServer:
     def handle(self, method: str, target: str, headers: dict[str, str],
                raw: bytes) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(target)
-        path = split.path[len(self.prefix):] if split.path.startswith(self.prefix) else split.path
+        path = split.path.removeprefix(self.prefix)
         query = parse_qs(split.query, keep_blank_values=True)
         try:
             body = json.loads(raw) if raw else None
@@ -188,7 +188,7 @@ class ForgeServer:
             self.requests.append(rec)
             try:
                 reply = self._dispatch(method, path, query, body, raw, headers)
-            except Exception as exc:  # a bug in the test server: fail the test, loudly
+            except Exception as exc:  # noqa: BLE001 - a test-server bug must fail the test
                 self.violations.append(f"{method} {path}: server error {exc!r}")
                 reply = Reply(500, {"message": f"test server error: {exc!r}"})
             rec.status = reply.status

@@ -10,7 +10,7 @@ import itertools
 import secrets
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -24,7 +24,7 @@ NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.c
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class GitHubServer(ForgeServer):
@@ -100,7 +100,7 @@ class GitHubServer(ForgeServer):
         u.update(login=login, id=uid, url=f"{self.url}/users/{login}",
                  html_url=f"https://github.com/{login}",
                  type="Bot" if login.endswith("[bot]") else "User")
-        return u  # type: ignore[no-any-return]
+        return dict(u)
 
     def add_pull(self, repo: str, number: int, *, head_sha: str, base_sha: str,
                  files: list[str] | None = None, renamed: dict[str, str] | None = None,
@@ -133,7 +133,7 @@ class GitHubServer(ForgeServer):
         self.pulls[(repo, number)] = pr
         self.files[(repo, number)] = entries
         self.reviews.setdefault((repo, number), [])
-        return pr
+        return dict(pr)
 
     def add_review(self, repo: str, number: int, user: str, state: str, commit_id: str) -> None:
         """A review by `user` on `commit_id` with state APPROVED / CHANGES_REQUESTED / ..."""
@@ -151,7 +151,7 @@ class GitHubServer(ForgeServer):
                        issue_url=f"{self.url}/repos/{repo}/issues/{number}")
         self.comments[cid] = comment
         self.comment_on[cid] = (repo, number)
-        return comment
+        return dict(comment)
 
     def add_team(self, repo: str, slug: str, members: list[str]) -> None:
         tid = next(self._ids)

@@ -76,7 +76,7 @@ class GitLabServer(ForgeServer):
         author = example("commit-statuses/post-projects-id-statuses-sha.response.json")["author"]
         author.update(id=uid, username=username, name=username.title(),
                       web_url=f"https://gitlab.example.com/{username}")
-        return author  # type: ignore[no-any-return]
+        return dict(author)
 
     def add_project(self, path: str, *, group_id: int | None = None,
                     shared_with: dict[str, int] | None = None) -> dict[str, Any]:
@@ -117,7 +117,7 @@ class GitLabServer(ForgeServer):
                     for old, new in (renamed or {}).items()]
         self.diffs[(path, iid)] = entries
         self.approved.setdefault((path, iid), [])
-        return mr
+        return dict(mr)
 
     def add_note(self, path: str, iid: int, author: str, body: str,
                  system: bool = False) -> dict[str, Any]:
@@ -127,7 +127,7 @@ class GitLabServer(ForgeServer):
                     noteable_iid=iid, project_id=self.projects[path]["id"])
         self.notes[nid] = note
         self.note_on[nid] = (path, iid)
-        return note
+        return dict(note)
 
     def mr_notes(self, path: str, iid: int) -> list[dict[str, Any]]:
         return [n for nid, n in self.notes.items() if self.note_on[nid] == (path, iid)]
