@@ -163,3 +163,13 @@ def test_unauthorised_is_final_and_never_shows_the_token(gitlab: GitLabServer) -
     with pytest.raises(Transient) as err3:
         closed.get_change(REPO, 3)
     assert GL_TOKEN not in str(err3.value) and err3.value.__cause__ is None
+
+
+def test_head_moving_while_approvals_are_read_is_transient(gitlab: GitLabServer,
+                                                           forge: GitLabForge) -> None:
+    """The approvals API names no commit: a push between the two reads must not be bound."""
+    gitlab.approved[(REPO, 3)] = ["dev"]
+    moved = {**gitlab.mrs[(REPO, 3)], "sha": "7" * 40}
+    gitlab.fail("GET", "/merge_requests/3$", 200, body=moved)  # first read: older head
+    with pytest.raises(Transient, match="moved"):
+        forge.approvals(REPO, 3)
