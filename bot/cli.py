@@ -13,3 +13,7 @@ def main() -> None:
 from bot.cli_check import check  # noqa: E402  (commands register after the group exists)
 
 main.add_command(check)
+
+from bot.cli_service import register as _register_service  # noqa: E402
+
+_register_service(main)

@@ -1,0 +1,229 @@
+"""Server configuration, read once from the environment (and an optional YAML file)."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from bot.errors import ConfigError
+
+PREFIX = "GITOPS_BOT_"
+FORK_MODES = ("validate", "render", "skip")
+DEFAULT_MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
+class Secret:
+    """A credential that never shows itself in repr(), str() or logs; `reveal()` gets it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret text, for the one place that needs it (HMAC key, auth header)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def mask_url(url: str) -> str:
+    """`scheme://user:***@host/...`: a URL safe to print."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service needs to know, fixed for the life of the process."""
+
+    data_dir: Path = Path(".gitops-bot-data")
+    github_api_url: str = "https://api.github.com"
+    github_token: Secret | None = None
+    github_app_id: int | None = None
+    github_private_key_file: Path | None = None
+    github_webhook_secret: Secret | None = None
+    gitlab_url: str = "https://gitlab.com"
+    gitlab_token: Secret | None = None
+    gitlab_webhook_secret: Secret | None = None
+    clone_url_template: str = "https://{host}/{owner}/{repo}.git"
+    repo_allowlist: tuple[str, ...] = ()
+    database_url: str = ""   # empty: sqlite:///<data_dir>/gitops-bot.db
+    queue_url: str = ""      # empty: SqliteHuey at <data_dir>/queue.db; redis://... -> RedisHuey
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    fork_mode: str = "validate"
+    # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.jobs).
+    job_handlers: str = "bot.jobs:default_handlers"
+    job_lease_seconds: float = 300.0
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("database_url", "queue_url"):
+                value = mask_url(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"Config({', '.join(parts)})"
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL of the store."""
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'gitops-bot.db'}"
+
+    @property
+    def queue(self) -> str:
+        """The queue URL: `sqlite:///<path>` or `redis://...`."""
+        return self.queue_url or f"sqlite:///{self.data_dir.resolve() / 'queue.db'}"
+
+    @property
+    def github_host(self) -> str:
+        """Web host of GitHub: api.github.com -> github.com, GHES https://h/api/v3 -> h."""
+        host = urlsplit(self.github_api_url).hostname or "github.com"
+        return "github.com" if host == "api.github.com" else host
+
+    @property
+    def gitlab_host(self) -> str:
+        """Host of the GitLab instance."""
+        return urlsplit(self.gitlab_url).hostname or "gitlab.com"
+
+    @property
+    def github_enabled(self) -> bool:
+        """Whether any GitHub setting is present (then its webhook secret is mandatory)."""
+        return bool(self.github_token or self.github_app_id or self.github_private_key_file
+                    or self.github_webhook_secret)
+
+    @property
+    def gitlab_enabled(self) -> bool:
+        """Whether any GitLab setting is present (then its webhook secret is mandatory)."""
+        return bool(self.gitlab_token or self.gitlab_webhook_secret)
+
+    def webhook_secret(self, forge: str) -> Secret | None:
+        """The webhook secret of `forge`, None when that forge is not configured."""
+        return {"github": self.github_webhook_secret,
+                "gitlab": self.gitlab_webhook_secret}.get(forge)
+
+    def forge_host(self, forge: str) -> str:
+        """The host name events from `forge` belong to."""
+        return self.github_host if forge == "github" else self.gitlab_host
+
+    def allows(self, host: str, repo: str) -> bool:
+        """Whether `host/repo` matches the allowlist (`*` globs, case-insensitive)."""
+        name = f"{host}/{repo}".lower()
+        return any(fnmatchcase(name, pattern.lower()) for pattern in self.repo_allowlist)
+
+    def check_service(self) -> None:
+        """Raise ConfigError unless the webhook service may start (fail closed, P2/P3)."""
+        problems = []
+        if not (self.github_enabled or self.gitlab_enabled):
+            problems.append("no forge is configured: set GITOPS_BOT_GITHUB_WEBHOOK_SECRET "
+                            "and/or GITOPS_BOT_GITLAB_WEBHOOK_SECRET")
+        for forge, enabled in (("github", self.github_enabled),
+                               ("gitlab", self.gitlab_enabled)):
+            secret = self.webhook_secret(forge)
+            if enabled and not (secret and secret.reveal()):
+                problems.append(f"{forge} is configured but GITOPS_BOT_{forge.upper()}"
+                                "_WEBHOOK_SECRET is empty; refusing to accept unsigned webhooks")
+        if not self.repo_allowlist:
+            problems.append("GITOPS_BOT_REPO_ALLOWLIST is empty; list the repositories the bot "
+                            "may act on, e.g. 'github.com/acme/*' ('*' allows every repository)")
+        if self.github_app_id and not self.github_private_key_file:
+            problems.append("GITOPS_BOT_GITHUB_APP_ID needs GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    # -- loading --------------------------------------------------------------------------
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Read the config once: GITOPS_BOT_CONFIG (YAML) first, GITOPS_BOT_* variables over it."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        path = env.get(PREFIX + "CONFIG")
+        if path:
+            values.update(_read_yaml(Path(path)))
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = raw
+        return cls.from_mapping(values, source=path)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str | None = None) -> Config:
+        """Build a Config from plain values (strings are converted, unknown keys refused)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}", file=source)
+        kwargs: dict[str, Any] = {}
+        for name, raw in values.items():
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue  # empty means "not set": the default applies
+            try:
+                kwargs[name] = _convert(name, raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(str(exc), file=source, key=PREFIX + name.upper()) from None
+        config = cls(**kwargs)
+        if config.fork_mode not in FORK_MODES:
+            raise ConfigError(f"must be one of {', '.join(FORK_MODES)}", file=source,
+                              key=PREFIX + "FORK_MODE")
+        return config
+
+    def with_(self, **changes: Any) -> Config:
+        """A copy with some fields replaced (tests, CLI overrides)."""
+        return replace(self, **changes)
+
+
+_SECRETS = {"github_token", "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret"}
+_PATHS = {"data_dir", "github_private_key_file"}
+
+
+def _convert(name: str, raw: Any) -> Any:
+    if name in _SECRETS:
+        return raw if isinstance(raw, Secret) else Secret(str(raw))
+    if name in _PATHS:
+        return Path(raw)
+    if name == "repo_allowlist":
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return tuple(str(i).strip() for i in items if str(i).strip())
+    if name in ("github_app_id", "max_body_bytes"):
+        value = int(raw)
+        if value <= 0:
+            raise ValueError("must be a positive integer")
+        return value
+    if name == "job_lease_seconds":
+        seconds = float(raw)
+        if seconds <= 0:
+            raise ValueError("must be positive")
+        return seconds
+    return str(raw).strip()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=str(path)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("must be a mapping of setting: value", file=str(path))
+    # Accept both `github_webhook_secret:` and `GITOPS_BOT_GITHUB_WEBHOOK_SECRET:` keys.
+    return {str(k).lower().removeprefix(PREFIX.lower()): v for k, v in data.items()}

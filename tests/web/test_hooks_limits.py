@@ -1,0 +1,156 @@
+"""Bounded input: body size (Content-Length and chunked), content type, JSON depth (P16)."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from urllib.parse import urlsplit
+
+from conftest import Bot
+from hookclient import SECRET, fixture, post, sign
+
+MB = 1024 * 1024
+PR_OPENED = fixture("github/pull_request/opened.payload.json")
+
+
+def _headers(body: bytes, content_type: str = "application/json") -> list[tuple[str, str]]:
+    return [("Content-Type", content_type), ("X-GitHub-Event", "pull_request"),
+            ("X-GitHub-Delivery", "limits-1"), ("X-Hub-Signature-256", sign(body))]
+
+
+def _raw_request(bot: Bot, head: bytes, send_body: None | object = None) -> bytes:
+    """Send raw bytes; return everything the server answers (until it closes)."""
+    parts = urlsplit(bot.url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    answer = bytearray()
+
+    def reader() -> None:
+        try:
+            while chunk := sock.recv(65536):
+                answer.extend(chunk)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        sock.sendall(head)
+        if callable(send_body):
+            send_body(sock)
+    except OSError:
+        pass  # the server stopped reading and closed: its answer is what matters
+    thread.join(30)
+    sock.close()
+    return bytes(answer)
+
+
+def test_content_length_over_cap_is_413_before_the_body_is_read(bot: Bot) -> None:
+    head = (b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: big-1\r\n"
+            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\n"
+            b"Content-Length: " + str(30 * MB).encode() + b"\r\nConnection: close\r\n\r\n")
+    # No body is ever sent: the answer can only come from the Content-Length check.
+    answer = _raw_request(bot, head, lambda sock: sock.shutdown(socket.SHUT_WR))
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert bot.store.count("deliveries") == 0
+
+
+def test_chunked_body_over_cap_is_413(bot: Bot) -> None:
+    head = (b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: big-2\r\n"
+            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    chunk = b"%x\r\n" % MB + b" " * MB + b"\r\n"
+
+    def send(sock: socket.socket) -> None:
+        for _ in range(30):
+            sock.sendall(chunk)
+        sock.sendall(b"0\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+
+    answer = _raw_request(bot, head, send)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert bot.store.count("deliveries") == 0
+
+
+def test_body_just_under_cap_is_read(tmp_path, serve) -> None:
+    from conftest import make_config
+    bot = serve(make_config(tmp_path, max_body_bytes=len(PR_OPENED)), None)
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED, _headers(PR_OPENED))
+    assert status == 202
+    bigger = PR_OPENED + b" "
+    status, _ = post(bot.url, "/hooks/github", bigger, _headers(bigger))
+    assert status == 413
+
+
+def test_form_encoded_is_415(bot: Bot) -> None:
+    body = b"payload=" + json.dumps(json.loads(PR_OPENED)).encode()
+    status, answer = post(bot.url, "/hooks/github", body,
+                          _headers(body, "application/x-www-form-urlencoded"))
+    assert status == 415
+    assert "application/json" in answer["error"]
+    assert bot.store.count("deliveries") == 0
+
+
+def test_missing_content_type_is_415(bot: Bot) -> None:
+    headers = [h for h in _headers(PR_OPENED) if h[0] != "Content-Type"]
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED, headers)
+    assert status == 415
+
+
+def test_json_with_charset_is_accepted(bot: Bot) -> None:
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED,
+                     _headers(PR_OPENED, "application/json; charset=utf-8"))
+    assert status == 202
+
+
+def test_json_nested_100000_levels_is_400(bot: Bot) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    status, answer = post(bot.url, "/hooks/github", body, _headers(body))
+    assert status == 400
+    assert "nested" in answer["error"]
+    # The server survived it and still works.
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED, _headers(PR_OPENED))
+    assert status == 202
+
+
+def test_json_nested_beyond_the_depth_budget_is_400(bot: Bot) -> None:
+    body = b'{"action": "opened", "x": ' + b"[" * 100 + b"]" * 100 + b"}"
+    status, answer = post(bot.url, "/hooks/github", body, _headers(body))
+    assert (status, "nested" in answer["error"]) == (400, True)
+
+
+def test_invalid_json_and_non_object_are_400(bot: Bot) -> None:
+    for body in (b"{not json", b"[1, 2]", b"\xff\xfe", b'"text"'):
+        status, _ = post(bot.url, "/hooks/github", body, _headers(body))
+        assert status == 400, body
+    assert bot.store.count("deliveries") == 0
+
+
+def test_missing_event_or_delivery_header_is_400(bot: Bot) -> None:
+    base = [("Content-Type", "application/json"), ("X-Hub-Signature-256", sign(PR_OPENED))]
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED,
+                     base + [("X-GitHub-Delivery", "d-9")])
+    assert status == 400
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED,
+                     base + [("X-GitHub-Event", "pull_request")])
+    assert status == 400
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED, base + [
+        ("X-GitHub-Event", "pull_request"), ("X-GitHub-Delivery", "../../etc/passwd")])
+    assert status == 400
+    assert bot.store.count("deliveries") == 0
+
+
+def test_payload_with_bad_head_sha_is_400(bot: Bot) -> None:
+    data = json.loads(PR_OPENED)
+    data["pull_request"]["head"]["sha"] = "not-a-sha"
+    body = json.dumps(data).encode()
+    status, _ = post(bot.url, "/hooks/github", body, _headers(body))
+    assert status == 400
+    data["pull_request"]["head"]["sha"] = "a" * 40
+    data["number"] = data["pull_request"]["number"] = -1
+    body = json.dumps(data).encode()
+    status, _ = post(bot.url, "/hooks/github", body, _headers(body))
+    assert status == 400
+    assert bot.store.count("deliveries") == 0
+    assert SECRET  # the secret is only ever used to sign

@@ -1,0 +1,65 @@
+"""The SQL store: migrations (packaged, idempotent, concurrent), runs, audit."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from bot.migrations import current
+from bot.store import Store, metadata
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_migrations_create_exactly_the_declared_schema(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/a.db")
+    assert current(store.engine) is None
+    store.upgrade()
+    store.upgrade()  # idempotent
+    assert current(store.engine) == "0001"
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/w.db")
+    store.upgrade()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_concurrent_upgrades_from_several_processes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    code = f"from bot.store import Store; Store.from_url({url!r}).upgrade()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT) for _ in range(4)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    assert current(Store.from_url(url).engine) == "0001"
+
+
+def test_runs_are_unique_per_sha_and_listed_newest_first(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/r.db")
+    store.upgrade()
+    first = store.start_run("github", "github.com", "a/b", 1, "a" * 40)
+    store.finish_run(first, "failure", "1 error", [{"message": "bad"}], "# report", "c-1")
+    again = store.start_run("github", "github.com", "a/b", 1, "a" * 40)
+    other = store.start_run("gitlab", "gitlab.com", "g/p", 7, "b" * 40)
+    assert again == first and other != first
+    run = store.get_run("github", "github.com", "a/b", 1, "a" * 40)
+    assert run is not None and (run.state, run.attempts, run.finished_at) == ("running", 2, None)
+    assert [r.id for r in store.latest_runs()] == [other, first]
+    assert [r.repo for r in store.latest_runs(repo="a/b")] == ["a/b"]
+    store.finish_run(first, "success", "ok", [], "report", "c-1")
+    done = store.get_run("github", "github.com", "a/b", 1, "a" * 40)
+    assert done is not None and done.state == "success" and done.started_at.tzinfo is not None
+
+
+def test_audit_log(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/l.db")
+    store.upgrade()
+    store.audit("alice", "deploy.refused", "github.com/a/b", 3, "c" * 40, {"why": Path("x")})
+    [entry] = store.audit_log()
+    assert (entry["actor"], entry["number"], entry["detail"]) == ("alice", 3, {"why": "x"})
