@@ -17,3 +17,7 @@ main.add_command(check)
 from bot.cli_service import register as _register_service  # noqa: E402
 
 _register_service(main)
+
+from bot.policy.cli import policy_group  # noqa: E402
+
+main.add_command(policy_group)

@@ -1,0 +1,118 @@
+"""The embedded policy engine (default): regopy in-process, one compiled bundle per revision."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.model import Finding, Manifest
+from bot.policy import conventions as conv
+from bot.policy.conventions import ChangeDecision
+from bot.policy.policyset import PolicySet
+from bot.policy.rego import Program, RegoFailure, prepare_modules, probe
+
+RESOURCE = f"{conv.ENTRY_PACKAGE}/resource"
+CHANGE = f"{conv.ENTRY_PACKAGE}/change"
+
+
+class _Compiled:
+    def __init__(self, plan: conv.Plan, program: Program | None, error: str | None) -> None:
+        self.plan, self.program, self.error = plan, program, error
+
+
+class EmbeddedEngine:
+    """Evaluates policy sets with regopy; bundles are built once per (revision, namespaces).
+
+    With `probe` (the default) each new revision is compiled once in a child process
+    before the bot compiles it in-process, because regopy aborts on some inputs.
+    """
+
+    name = "embedded"
+
+    def __init__(self, *, probe: bool = True, cache_size: int = 16) -> None:
+        self._probe = probe
+        self._cache: OrderedDict[tuple[str, tuple[str, ...]], _Compiled] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _compile(self, policies: PolicySet) -> _Compiled:
+        plan = conv.plan(policies)
+        problems = conv.security_errors(policies)
+        if problems:
+            return _Compiled(plan, None, "; ".join(problems))
+        modules = [*prepare_modules(policies.modules),
+                   ("gitops_bot_entry.rego", conv.entry_module(plan))]
+        data = conv.json_safe(policies.data)
+        if self._probe:
+            reason = probe(modules, data, (RESOURCE, CHANGE))
+            if reason:
+                return _Compiled(plan, None, reason)
+        try:
+            return _Compiled(plan, Program(modules, data, (RESOURCE, CHANGE)), None)
+        except RegoFailure as exc:
+            return _Compiled(plan, None, str(exc))
+
+    def compiled(self, policies: PolicySet) -> _Compiled:
+        """The compiled form of a set (cached); `.error` says why it cannot be used."""
+        key = (policies.revision, policies.namespaces)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        built = self._compile(policies)
+        with self._lock:
+            self._cache[key] = built
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return built
+
+    def prepare(self, policies: PolicySet) -> str | None:
+        """Compile ahead of time; the reason the set is unusable, or None."""
+        return None if policies.empty else self.compiled(policies).error
+
+    def resource_findings(self, policies: PolicySet,
+                          manifests: Sequence[Manifest]) -> list[Finding]:
+        """Evaluate resource rules on each object; engine problems become ERROR findings."""
+        if policies.empty or not manifests:
+            return []
+        compiled = self.compiled(policies)
+        if compiled.error or compiled.program is None:
+            return [conv.engine_error(compiled.error or "not compiled", policies=policies)]
+        if not compiled.plan.resource:
+            return []
+        found: list[Finding] = []
+        for manifest in manifests:
+            try:
+                defined, value = compiled.program.evaluate(RESOURCE,
+                                                           conv.json_safe(manifest.body))
+            except RegoFailure as exc:
+                found.append(conv.engine_error(str(exc), policies=policies, manifest=manifest))
+                continue
+            if not defined:
+                found.append(conv.engine_error("the resource rules gave no result",
+                                               policies=policies, manifest=manifest))
+                continue
+            found.extend(conv.resource_findings_from(value, manifest))
+        return conv.sort_findings(found)
+
+    def change_decision(self, policies: PolicySet,
+                        change_input: Mapping[str, Any]) -> ChangeDecision:
+        """Evaluate `gitops.change` on the whole change input."""
+        if policies.empty:
+            return ChangeDecision()
+        compiled = self.compiled(policies)
+        if compiled.error or compiled.program is None:
+            return ChangeDecision((conv.engine_error(compiled.error or "not compiled",
+                                                     policies=policies),))
+        if not compiled.plan.change:
+            return ChangeDecision()
+        try:
+            defined, value = compiled.program.evaluate(CHANGE, conv.json_safe(change_input))
+        except RegoFailure as exc:
+            return ChangeDecision((conv.engine_error(str(exc), policies=policies),))
+        if not defined:
+            return ChangeDecision((conv.engine_error("the change rules gave no result",
+                                                     policies=policies),))
+        return conv.change_decision_from(value, change_input)

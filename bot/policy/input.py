@@ -1,0 +1,87 @@
+"""PURE: the documented input document of change policies (bot/schemas/policy-input.schema.json)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.model import Finding, ObjectDiff, TargetResult
+
+INPUT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ChangeInfo:
+    """The change request under review, in forge-neutral terms."""
+
+    author: str
+    base_sha: str
+    head_sha: str
+    labels: tuple[str, ...] = ()
+    changed_files: tuple[str, ...] = ()
+    number: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    """One review event: `state` in GitHub's vocabulary (APPROVED, CHANGES_REQUESTED,
+    COMMENTED, DISMISSED; a GitLab approval is APPROVED), `sha` the commit it was given on,
+    `teams` the reviewer's team slugs at review time."""
+
+    user: str
+    state: str
+    sha: str
+    teams: tuple[str, ...] = ()
+
+
+def approving_reviews(reviews: Sequence[Review], change: ChangeInfo) -> list[Review]:
+    """Reviews that approve the head SHA: each user's latest review, APPROVED, on the head
+    commit, not by the author. An approval of an older commit lapses on every push, and
+    an author cannot approve their own change (SECURITY.md P12, cases 20-21)."""
+    latest: dict[str, Review] = {}
+    for review in reviews:  # chronological: a later review replaces an earlier one
+        if review.state.upper() in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[review.user.lower()] = review
+    return [r for r in latest.values()
+            if r.state.upper() == "APPROVED" and r.sha == change.head_sha
+            and r.user.lower() != change.author.lower()]
+
+
+def _object(diff: ObjectDiff) -> dict[str, Any]:
+    return {"group": diff.key.group, "kind": diff.key.kind, "namespace": diff.key.namespace,
+            "name": diff.key.name, "status": diff.status.value,
+            "changed_fields": list(diff.changed_fields), "file": diff.file, "line": diff.line}
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return finding.to_dict()
+
+
+def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
+                       reviews: Sequence[Review] = ()) -> dict[str, Any]:
+    """The `input` of `gitops.change` policies: targets with their objects' diff status and
+    findings, the change's metadata and the approvals of the head SHA (see the schema)."""
+    return {
+        "version": INPUT_VERSION,
+        "change": {
+            "number": change.number, "title": change.title, "author": change.author,
+            "labels": sorted(change.labels), "base_sha": change.base_sha,
+            "head_sha": change.head_sha, "changed_files": sorted(change.changed_files),
+        },
+        "targets": [
+            {
+                "id": result.target.id, "app": result.target.app,
+                "environment": result.target.environment,
+                "kubernetes_version": result.target.kubernetes_version,
+                "renderer": result.target.renderer, "path": result.target.path,
+                "namespace": result.target.namespace, "state": result.state.name.lower(),
+                "objects": [_object(d) for d in result.diffs],
+                "findings": [_finding(f) for f in result.findings],
+            }
+            for result in targets
+        ],
+        "reviews": [{"user": r.user, "state": "APPROVED", "sha": r.sha,
+                     "teams": sorted(r.teams)}
+                    for r in sorted(approving_reviews(reviews, change), key=lambda r: r.user)],
+    }

@@ -1,0 +1,178 @@
+"""The OPA server engine: uploads each policy revision under its own prefix, then queries it.
+
+Every `data` reference and package of a revision is moved under
+`gitops_bot.r_<digest>` (policy API ids `gitops-bot/<digest>/<path>`), so two revisions
+(base and head, server and repository) never mix in one OPA. The set's data travels as a
+generated module in the same prefix, so no data API write can collide with a package.
+The entry module is uploaded last and marks the revision complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from opa_client.opa import OpaClient
+
+from bot.model import Finding, Manifest
+from bot.policy import conventions as conv
+from bot.policy import source
+from bot.policy.conventions import ChangeDecision
+from bot.policy.policyset import PolicySet
+
+ROOT = "gitops_bot"
+log = logging.getLogger(__name__)
+_IDENT_OK = str.isidentifier
+
+
+class OpaError(Exception):
+    """The OPA server refused, failed or was unreachable."""
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+    details = [str(e.get("message", "")) for e in getattr(exc, "errors", None) or []
+               if isinstance(e, dict)]
+    if details:
+        message = f"{message}: {'; '.join(details)}"
+    return f"OPA server: {message[:500]}"
+
+
+class OpaServerEngine:
+    """Evaluates policy sets on an OPA server through its REST policy and data APIs."""
+
+    name = "opa"
+
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0,
+                 client: OpaClient | None = None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"OPA URL must be http(s)://host[:port], got {url!r}")
+        self._client = client or OpaClient(
+            host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8181),
+            ssl=parts.scheme == "https", token=token, timeout=timeout, retries=1)
+        self._uploaded: set[str] = set()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def prefix(policies: PolicySet) -> str:
+        """The package prefix of one revision (and its namespaces) on the server."""
+        key = f"{policies.revision}\0{','.join(policies.namespaces)}"
+        return f"{ROOT}.r_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+
+    def _modules(self, policies: PolicySet, plan: conv.Plan) -> list[tuple[str, str]]:
+        prefix = self.prefix(policies)
+        data = conv.json_safe(policies.data)
+        bad = [k for k in data if not _IDENT_OK(k)]
+        if bad:
+            raise OpaError(f"data keys {bad} are not Rego identifiers")
+        data_rules = "".join(f"{k} := {json.dumps(v)}\n" for k, v in sorted(data.items()))
+        modules = [(p, source.rewrite(s, data_prefix=prefix)) for p, s in policies.modules]
+        if data_rules:
+            modules.append(("gitops_bot_data.rego", f"package {prefix}\n\n{data_rules}"))
+        modules.append(("gitops_bot_entry.rego",
+                        source.rewrite(conv.entry_module(plan), data_prefix=prefix)))
+        return modules
+
+    def _policy_id(self, policies: PolicySet, path: str) -> str:
+        digest = self.prefix(policies).rpartition(".r_")[2]
+        return f"gitops-bot/{digest}/{path}"
+
+    def _ensure(self, policies: PolicySet, plan: conv.Plan) -> str:
+        prefix = self.prefix(policies)
+        if prefix in self._uploaded:
+            return prefix
+        with self._lock:
+            modules = self._modules(policies, plan)
+            pending = list(modules)
+            errors: dict[str, str] = {}
+            # Upload in any order and retry: a module calling a function of another
+            # module is rejected until that module is there.
+            while pending:
+                progress, still = False, []
+                for path, src in pending:
+                    try:
+                        self._client.update_policy_from_string(
+                            src, self._policy_id(policies, path))
+                        progress = True
+                    except requests.RequestException:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - opa-client raises plain types
+                        errors[path] = _describe(exc)
+                        still.append((path, src))
+                pending = still
+                if not progress:
+                    break
+            if pending:
+                raise OpaError("; ".join(f"{p}: {errors.get(p, 'rejected')}"
+                                         for p, _ in pending))
+            self._uploaded.add(prefix)
+        return prefix
+
+    def _query(self, policies: PolicySet, plan: conv.Plan, rule: str, value: Any) -> Any:
+        for _attempt in (1, 2):
+            prefix = self._ensure(policies, plan)
+            answer = self._client.query_rule(value, f"{prefix}.{conv.ENTRY_PACKAGE}", rule)
+            if isinstance(answer, dict) and "result" in answer:
+                return answer["result"]
+            # Undefined: the server lost the revision (restart) -- upload again, once.
+            self._uploaded.discard(prefix)
+        raise OpaError(f"{rule} is undefined on the server after re-uploading the policies")
+
+    def forget(self, policies: PolicySet) -> None:
+        """Delete a revision's modules from the server (best effort)."""
+        plan = conv.plan(policies)
+        for path, _ in self._modules(policies, plan):
+            try:
+                self._client.delete_policy(self._policy_id(policies, path))
+            except Exception as exc:  # noqa: BLE001 - already gone is fine
+                log.debug("could not delete %s: %s", path, exc)
+        self._uploaded.discard(self.prefix(policies))
+
+    def resource_findings(self, policies: PolicySet,
+                          manifests: Sequence[Manifest]) -> list[Finding]:
+        """Evaluate resource rules on each object; an OPA problem is an ERROR finding."""
+        if policies.empty or not manifests:
+            return []
+        problems = conv.security_errors(policies)
+        if problems:
+            return [conv.engine_error("; ".join(problems), policies=policies)]
+        plan = conv.plan(policies)
+        try:
+            self._ensure(policies, plan)  # a broken module fails the check even without rules
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything
+            return [conv.engine_error(_describe(exc), policies=policies)]
+        if not plan.resource:
+            return []
+        found: list[Finding] = []
+        for manifest in manifests:
+            try:
+                value = self._query(policies, plan, "resource", conv.json_safe(manifest.body))
+            except Exception as exc:  # noqa: BLE001 - fail closed on anything
+                # One error for the set: an unreachable server would fail every object.
+                return [conv.engine_error(_describe(exc), policies=policies)]
+            found.extend(conv.resource_findings_from(value, manifest))
+        return conv.sort_findings(found)
+
+    def change_decision(self, policies: PolicySet,
+                        change_input: Mapping[str, Any]) -> ChangeDecision:
+        """Evaluate `gitops.change` on the whole change input."""
+        if policies.empty:
+            return ChangeDecision()
+        problems = conv.security_errors(policies)
+        if problems:
+            return ChangeDecision((conv.engine_error("; ".join(problems), policies=policies),))
+        plan = conv.plan(policies)
+        try:
+            self._ensure(policies, plan)
+            if not plan.change:
+                return ChangeDecision()
+            value = self._query(policies, plan, "change", conv.json_safe(change_input))
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything
+            return ChangeDecision((conv.engine_error(_describe(exc), policies=policies),))
+        return conv.change_decision_from(value, change_input)

@@ -1,0 +1,11 @@
+# Why: production is where a mistake costs most; two people other than the author must
+# have looked at the exact commit that will be deployed.
+package gitops.change
+
+import rego.v1
+
+production_targets := {t.id | some t in input.targets; t.environment in production_environments; some o in t.objects; o.status != "unchanged"}
+
+approvals contains {"group": "*", "count": 2, "reason": concat("", ["changes production (", concat(", ", production_targets), ")"])} if {
+	count(production_targets) > 0
+}

@@ -1,0 +1,26 @@
+# Settings the change policies share, read from data.gitops_settings (policies/data.json)
+# with safe defaults, so a missing data file never opens a gate.
+package gitops.change
+
+import rego.v1
+
+default platform_apps := ["platform"]
+
+platform_apps := data.gitops_settings.platform_apps
+
+default platform_team := "platform"
+
+platform_team := data.gitops_settings.platform_team
+
+default production_environments := ["production", "prod"]
+
+production_environments := data.gitops_settings.production_environments
+
+is_platform_app(app) if app in platform_apps
+
+# Objects a change touches (created, changed or deleted), with their target.
+touched contains [t, o] if {
+	some t in input.targets
+	some o in t.objects
+	o.status in {"created", "changed", "deleted"}
+}

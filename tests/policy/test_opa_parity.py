@@ -1,0 +1,129 @@
+"""The OPA server engine against an OPA REST test server: same findings as the embedded one."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from bot.model import DiffStatus, Manifest, Severity
+from bot.policy import (
+    ChangeInfo,
+    EmbeddedEngine,
+    OpaServerEngine,
+    PolicySet,
+    Review,
+    build_change_input,
+    load_policy_set,
+)
+from bot.policy.policyset import policy_set_from_files
+from tests.policy.opa_server import OpaTestServer
+from tests.policy.samples import (
+    CONFTEST,
+    DEFAULT_POLICIES,
+    INSTRUMENTA,
+    load_manifests,
+    mixed_objects,
+    target_result,
+)
+
+CASES = {
+    "conftest-kubernetes": (CONFTEST / "kubernetes" / "policy",
+                            CONFTEST / "kubernetes" / "deployment+service.yaml"),
+    "conftest-exceptions": (CONFTEST / "exceptions" / "policy",
+                            CONFTEST / "exceptions" / "deployments.yaml"),
+    "instrumenta": (INSTRUMENTA, CONFTEST / "kubernetes" / "deployment+service.yaml"),
+}
+
+
+def change_input() -> dict[str, object]:
+    targets = [
+        target_result("shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)]),
+        target_result("shop", "staging", [
+            ("rbac.authorization.k8s.io", "ClusterRole", "admin", DiffStatus.CREATED),
+            ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
+        target_result("platform", "staging", [
+            ("rbac.authorization.k8s.io", "ClusterRole", "view", DiffStatus.CHANGED)]),
+    ]
+    info = ChangeInfo("alice", "b" * 40, "h" * 40, labels=("shop",),
+                      changed_files=("apps/shop/production/web.yaml",), number=7)
+    reviews = [Review("bob", "APPROVED", "h" * 40, ("platform",)),
+               Review("carol", "APPROVED", "h" * 40, ())]
+    return build_change_input(targets, info, reviews)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_libraries_agree(case: str, embedded: EmbeddedEngine,
+                         opa_engine: OpaServerEngine) -> None:
+    folder, manifests_file = CASES[case]
+    policies = load_policy_set(folder, "repository")
+    manifests = load_manifests(manifests_file)
+    expected = embedded.resource_findings(policies, manifests)
+    assert expected and opa_engine.resource_findings(policies, manifests) == expected
+
+
+def test_default_policies_agree(embedded: EmbeddedEngine,
+                                opa_engine: OpaServerEngine) -> None:
+    policies = load_policy_set(DEFAULT_POLICIES, "server")
+    manifests = mixed_objects(25)
+    expected = embedded.resource_findings(policies, manifests)
+    assert any(f.severity is Severity.ERROR for f in expected)
+    assert opa_engine.resource_findings(policies, manifests) == expected
+    ci = change_input()
+    decision = embedded.change_decision(policies, ci)
+    assert decision.findings and decision.approvals
+    assert opa_engine.change_decision(policies, ci) == decision
+
+
+def test_engine_errors_agree_on_bad_policies(embedded: EmbeddedEngine,
+                                             opa_engine: OpaServerEngine) -> None:
+    forbidden = policy_set_from_files(
+        {"main.rego": b'package main\nimport rego.v1\nx := opa.runtime()\n'}, "repository")
+    pod = [Manifest({"kind": "Pod"})]
+    assert opa_engine.resource_findings(forbidden, pod) == embedded.resource_findings(
+        forbidden, pod)
+    broken = policy_set_from_files({"main.rego": b"package main\nx := = 1\n"}, "repository")
+    for engine in (embedded, opa_engine):
+        [finding] = engine.resource_findings(broken, pod)
+        assert finding.severity is Severity.ERROR and "policy engine error" in finding.message
+
+
+def test_revisions_never_mix(opa: OpaTestServer, opa_engine: OpaServerEngine) -> None:
+    def deny(message: str) -> PolicySet:
+        return policy_set_from_files(
+            {"main.rego": f'package main\ndeny["{message}"] {{ true }}\n'.encode()}, "repository")
+
+    old, new = deny("old"), deny("new")
+    pod = [Manifest({"kind": "Pod"})]
+    assert [f.message for f in opa_engine.resource_findings(old, pod)] == ["old"]
+    assert [f.message for f in opa_engine.resource_findings(new, pod)] == ["new"]
+    assert [f.message for f in opa_engine.resource_findings(old, pod)] == ["old"]
+    prefixes = {pid.split("/")[1] for pid in opa.state.policies}
+    assert len(prefixes) == 2
+    opa_engine.forget(old)
+    assert len({pid.split("/")[1] for pid in opa.state.policies}) == 1
+
+
+def test_lost_policies_are_uploaded_again(opa: OpaTestServer,
+                                          opa_engine: OpaServerEngine) -> None:
+    ps = policy_set_from_files({"main.rego": b'package main\ndeny["x"] { true }\n'}, "server")
+    pod = [Manifest({"kind": "Pod"})]
+    assert len(opa_engine.resource_findings(ps, pod)) == 1
+    opa.state.policies.clear()  # an OPA restart
+    assert len(opa_engine.resource_findings(ps, pod)) == 1
+
+
+def test_opa_down_is_a_failing_check() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    engine = OpaServerEngine(f"http://127.0.0.1:{port}", timeout=1.0)
+    ps = load_policy_set(DEFAULT_POLICIES, "server")
+    [finding] = engine.resource_findings(ps, mixed_objects(3))
+    assert finding.severity is Severity.ERROR and "OPA server" in finding.message
+    [finding] = engine.change_decision(ps, change_input()).findings
+    assert finding.severity is Severity.ERROR and "OPA server" in finding.message
+
+
+def test_bad_url_is_refused() -> None:
+    with pytest.raises(ValueError):
+        OpaServerEngine("opa:8181")
