@@ -11,6 +11,7 @@ import click
 
 from bot.errors import GitopsBotError, ToolMissing, UserError
 from bot.model import ReviewResult, State
+from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
 from bot.pipeline.review import ReviewOptions, review_revisions, review_worktree
 from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
 from bot.tools import Tools
@@ -45,11 +46,15 @@ def _default_cache_dir() -> Path:
               default="auto", show_default=True)
 @click.option("--jobs", type=int, default=4, show_default=True,
               help="Targets rendered in parallel.")
+@click.option("--policies", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The server's policy folder (default: the bot's own policies/).")
+@click.option("--no-server-policies", is_flag=True,
+              help="Evaluate only the repository's own policies.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on standard error.")
 def check(repo: Path, base: str | None, head: str | None, environment: str | None, fmt: str,
           output: Path | None, full_report: Path | None, max_chars: int,
           cache_dir: Path | None, no_cache: bool, tools_dir: str | None, validator: str,
-          jobs: int, quiet: bool) -> None:
+          jobs: int, policies: Path | None, no_server_policies: bool, quiet: bool) -> None:
     """Review the change BASE..HEAD in REPO (or REPO's files as they stand).
 
     Exit status: 0 when every target passes, 1 when any check fails, 2 on usage or
@@ -65,7 +70,10 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
         tools = Tools.discover(tools_dir=tools_dir)
         options = ReviewOptions(tools=tools, environment=environment,
                                 cache_dir=None if no_cache else (cache_dir or _default_cache_dir()),
-                                parallelism=jobs, validator=validator, progress=progress)
+                                parallelism=jobs, validator=validator, progress=progress,
+                                server_policies=None if no_server_policies else
+                                (policies or DEFAULT_SERVER_POLICIES),
+                                enforce_approvals=False)
         if base:
             result = review_revisions(repo, base, head or "HEAD", options)
         else:

@@ -235,8 +235,21 @@ class TargetResult:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A block of text shown folded in the report, e.g. the diff of a policy change."""
+
+    title: str
+    body: str
+    lang: str = "diff"
+
+
+@dataclass(frozen=True)
 class ReviewResult:
-    """The review of one change: per-target results plus change-level findings."""
+    """The review of one change: per-target results plus change-level findings.
+
+    `approvals_enforced` is False where no forge reviews exist (`gitops-bot check` on a
+    local repository): required approvals are then listed but do not fail the review.
+    """
 
     base: str | None
     head: str | None
@@ -244,12 +257,15 @@ class ReviewResult:
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
     approvals: tuple[ApprovalRequirement, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    approvals_enforced: bool = True
 
     @property
     def state(self) -> State:
         states = [t.state for t in self.targets]
         states += [f.severity.state for f in self.findings]
-        states += [State.FAILURE for a in self.approvals if not a.satisfied]
+        if self.approvals_enforced:
+            states += [State.FAILURE for a in self.approvals if not a.satisfied]
         return worst(states, default=State.SUCCESS)
 
 

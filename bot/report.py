@@ -9,6 +9,7 @@ from typing import Any
 from bot import markdown as md
 from bot.model import (
     ApprovalRequirement,
+    Attachment,
     DiffStatus,
     Finding,
     ObjectDiff,
@@ -121,7 +122,15 @@ def _overview(result: ReviewResult, *, with_findings: bool) -> str:
         out += ("#### Required approvals\n\n| Group | Approvals | Reason | Status |\n"
                 "| :-- | --: | :-- | :-- |\n")
         out += "".join(_approval(a) for a in result.approvals) + "\n"
+        if not result.approvals_enforced:
+            out += ("_Approvals are given on the pull / merge request; this local check "
+                    "lists them without enforcing them._\n\n")
     return out
+
+
+def _attachment(a: Attachment) -> str:
+    return (f"<details>\n<summary>{md.html(redact(a.title))}</summary>\n\n"
+            f"{md.fence(redact(a.body), a.lang)}\n</details>\n\n")
 
 
 def _footer(result: ReviewResult, url: str | None) -> str:
@@ -156,6 +165,10 @@ def _parts(result: ReviewResult, title: str, url: str | None, *, diffs: bool) ->
     headline = (f"{MARKER}\n### {ICON[state]} {md.text(title)}: {WORD[state]} · "
                 f"{md.code(_short(result.base))}..{md.code(_short(result.head))}\n\n")
     parts = [md.Part(headline), md.Part(_overview(result, with_findings=diffs))]
+    if result.attachments:
+        parts.append(md.Part("", [((-1, 1, j), _attachment(a))
+                                  for j, a in enumerate(result.attachments)], "",
+                             _more("attachment", url)))
     if not diffs and result.findings:
         parts.append(md.Part("#### Findings for the whole change\n\n",
                            [((-1, 0, j), _finding(f)) for j, f in enumerate(result.findings)],
@@ -244,6 +257,9 @@ def render_json(result: ReviewResult) -> dict[str, Any]:
         "targets": [_target_json(t) for t in result.targets],
         "findings": [f.to_dict() for f in result.findings],
         "notes": [redact(n) for n in result.notes],
+        "attachments": [{"title": redact(a.title), "body": redact(a.body)}
+                        for a in result.attachments],
+        "approvals_enforced": result.approvals_enforced,
         "approvals": [{"group": a.group, "count": a.count, "reason": a.reason,
                        "satisfied_by": list(a.satisfied_by), "satisfied": a.satisfied}
                       for a in result.approvals],

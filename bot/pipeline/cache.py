@@ -15,8 +15,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.model import (DiffStatus, Finding, Manifest, ObjectDiff, ObjKey, Severity, State,
-                       Target, TargetResult)
+from bot.model import (
+    DiffStatus,
+    Finding,
+    Manifest,
+    ObjectDiff,
+    ObjKey,
+    Severity,
+    State,
+    Target,
+    TargetResult,
+)
 
 CACHE_FORMAT = "1"
 

@@ -20,11 +20,12 @@ from bot import gitrepo
 from bot.diff import diff_manifests
 from bot.errors import ConfigError, GitopsBotError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.model import (Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult,
-                       worst)
-from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
-from bot.render import render_target
 from bot.kustomize_refs import RepoIndex
+from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
+from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
+from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
+from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
+from bot.render import render_target
 from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
 from bot.repo_config import CONFIG_FILE, RepoConfig, discover_config, parse_repo_config
 from bot.targets import affected_targets, expand_targets, target_inputs
@@ -45,6 +46,11 @@ class ReviewOptions:
     parallelism: int = 4
     validator: str = "auto"  # "auto" | "embedded" | "kubeconform"
     progress: Progress | None = None
+    policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
+    server_policies: Path | None = DEFAULT_SERVER_POLICIES
+    change: ChangeInfo | None = None  # the change request's metadata (forge) if known
+    reviews: tuple[Review, ...] = ()
+    enforce_approvals: bool = True  # False for local checks, where no reviews exist
 
 
 class _Side:
@@ -100,6 +106,8 @@ class Reviewer:
         self.base = _Side("base", base, self._tmp)
         self.head = _Side("head", head, self._tmp)
         self._validator_id = ""
+        self._policy: PolicyStep | None = None
+        self._manifests: dict[str, tuple[Manifest, ...]] = {}
 
     def close(self) -> None:
         """Remove the private workspace."""
@@ -126,6 +134,10 @@ class Reviewer:
         self.say(f"{len(touched)} of {len(targets)} targets affected")
         validator = self._validator(config) if touched else None
         trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
+        policy = PolicyStep.load(self.options.policy_engine or EmbeddedEngine(),
+                                 self.options.server_policies, config.policies_dir,
+                                 trusted.snapshot, self.head.snapshot)
+        self._policy = policy
         self._validator_id = cache_key(
             type(validator).__name__, config.validation,
             gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
@@ -133,8 +145,19 @@ class Reviewer:
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
                                     touched))
+        change = self.options.change or ChangeInfo(
+            author="", base_sha=_sha(self.base.snapshot) or "",
+            head_sha=_sha(self.head.snapshot) or "",
+            changed_files=tuple(sorted(changed if changed is not None else files)))
+        findings, approvals, change_input = policy.change_outcome(results, change,
+                                                                  self.options.reviews)
+        more_notes, attachments = policy.proposal_report(self._manifests, change_input,
+                                                         config.policies_dir)
         return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
-                            targets=tuple(results), notes=tuple(notes))
+                            targets=tuple(results), findings=tuple(findings),
+                            notes=tuple(notes + more_notes), approvals=tuple(approvals),
+                            attachments=tuple(attachments),
+                            approvals_enforced=self.options.enforce_approvals)
 
     def _validator(self, config: RepoConfig) -> Validator:
         """The validator the trusted config asks for; CRD folders read from its revision."""
@@ -159,9 +182,10 @@ class Reviewer:
         prefix = target.path.rstrip("/") + "/"
         if not any(p == target.path or p.startswith(prefix) for p in snapshot.files):
             return None
+        checks = (self._validator_id, self._policy.cache_id if self._policy else None)
         return cache_key(side.name, target_fingerprint(target), self._tool_id(target),
                          self.options.budgets, gitrepo.input_digest(snapshot, inputs),
-                         self._validator_id if validator is not None else None)
+                         checks if validator is not None else None)
 
     def _render(self, side: _Side, target: Target, inputs: frozenset[str], key: str | None,
                 validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
@@ -179,6 +203,8 @@ class Reviewer:
         if validator is not None and rendered.ok:
             findings += duplicate_findings(rendered.manifests)
             findings += validator.validate(rendered.manifests, target.kubernetes_version)
+            if self._policy is not None:
+                findings += self._policy.resource_findings(rendered.manifests)
         self.cache.put(key, rendered.manifests, findings)
         return rendered.manifests, tuple(findings)
 
@@ -201,11 +227,14 @@ class Reviewer:
             base_key = self._render_key(self.base, target, inputs, None)
             head_key = self._render_key(self.head, target, inputs, validator)
             result_key = cache_key("result", base_key, head_key)
-            hit = self.cache.get_result(result_key, target)
+            # a policy edit needs the head's objects for its blast radius: no result cache then
+            proposal = self._policy is not None and self._policy.proposed is not None
+            hit = None if proposal else self.cache.get_result(result_key, target)
             if hit is not None:  # neither side's inputs changed since a previous review
                 return hit
             before, base_findings = self._render(self.base, target, inputs, base_key, None)
             after, findings = self._render(self.head, target, inputs, head_key, validator)
+            self._manifests[target.id] = after
         except GitopsBotError as exc:  # a target's failure is that target's error only
             finding = Finding(Severity.ERROR, "render", str(exc), file=target.path)
             return TargetResult(target, State.FAILURE, findings=(finding,),
@@ -240,6 +269,11 @@ def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -
     """Review the change from `base` to `head` in a local git repository."""
     base_sha, head_sha = gitrepo.rev_parse(repo, base), gitrepo.rev_parse(repo, head)
     changed = gitrepo.changed_files(repo, base_sha, head_sha)
+    if options.change is None:
+        author = gitrepo.git(repo, "log", "-1", "--format=%ae", head_sha).decode().strip()
+        options = dataclasses.replace(options, change=ChangeInfo(
+            author=author, base_sha=base_sha, head_sha=head_sha,
+            changed_files=tuple(changed)))
     base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
     return _review(base_snap, head_snap, changed, options)
 

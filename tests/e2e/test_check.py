@@ -176,6 +176,11 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     git(flux, "add", "-A")
     git(flux, "commit", "-qm", "config")
     code, report = check_json(flux)
+    assert code == 1  # the bot's default policies want app.kubernetes.io/name labels
+    policy = {f["message"] for t in report["targets"] for f in t["findings"]
+              if f["check"] == "policy"}
+    assert "Namespace/podinfo: missing the label app.kubernetes.io/name" in policy
+    code, report = check_json(flux, "--no-server-policies")
     assert code == 0, [f for t in report["targets"] for f in t["findings"]]
     created = {k: t["counts"]["created"] for k, t in by_target(report).items()}
     assert created["apps-staging/default"] == 3 and created["apps-production/default"] == 3
@@ -185,7 +190,7 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     release = flux / "apps/base/podinfo/release.yaml"
     release.write_text(release.read_text().replace("interval: 50m", "interval: 10m"))
     git(flux, "commit", "-qam", "podinfo: reconcile every 10m")
-    code, report = check_json(flux, "--base", "main", "--head", "bump")
+    code, report = check_json(flux, "--base", "main", "--head", "bump", "--no-server-policies")
     assert code == 0
     targets = by_target(report)
     assert set(targets) == {"apps-staging/default", "apps-production/default"}
@@ -193,3 +198,57 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
         [diff] = [d for d in target["diffs"] if d["status"] != "unchanged"]
         assert diff["key"] == "HelmRelease/podinfo/podinfo" and diff["status"] == "changed"
         assert diff["changed_fields"] == ["spec.interval"]
+
+
+REPLICA_POLICY = """package main
+
+import rego.v1
+
+# Our cluster is small: more than five replicas needs a capacity review first.
+deny contains msg if {
+\tinput.kind == "Deployment"
+\tinput.spec.replicas > %d
+\tmsg := sprintf("%%s: at most %d replicas", [input.metadata.name])
+}
+"""
+
+
+def test_weakening_repository_policy_does_not_weaken_the_check(shop: Path) -> None:
+    policy = shop / "policies" / "replicas.rego"
+    policy.parent.mkdir()
+    policy.write_text(REPLICA_POLICY % (5, 5))
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "policy: at most 5 replicas")
+    git(shop, "checkout", "-q", "-b", "weaken")
+    policy.write_text(REPLICA_POLICY % (50, 50))  # the change relaxes the policy ...
+    deploy = shop / "apps/web/deployment.yaml"
+    deploy.write_text(deploy.read_text().replace("replicas: 2", "replicas: 10"))  # ... and uses it
+    git(shop, "commit", "-qam", "web: 10 replicas")
+
+    code, report = check_json(shop, "--base", "main", "--head", "weaken")
+    assert code == 1
+    web = by_target(report)["web/staging"]
+    [denial] = [f for f in web["findings"] if f["check"] == "policy"]
+    assert denial["rule"] == "main.deny" and "at most 5 replicas" in denial["message"]
+    assert denial["severity"] == "error" and denial["object"] == "Deployment/web/web"
+    assert any("edits the repository policies" in n for n in report["notes"])
+    assert any("would lose" in n and "at most 5 replicas" in n for n in report["notes"])
+    [attachment] = report["attachments"]
+    assert "-\tinput.spec.replicas > 5" in attachment["body"]
+    assert "+\tinput.spec.replicas > 50" in attachment["body"]
+
+
+def test_default_policies_flag_a_privileged_change(shop: Path) -> None:
+    git(shop, "checkout", "-q", "-b", "priv")
+    deploy = shop / "apps/web/deployment.yaml"
+    deploy.write_text(deploy.read_text().replace(
+        "      securityContext:\n        runAsNonRoot: true\n",
+        "      hostNetwork: true\n").replace("nginx-unprivileged:1.27.3", "nginx-unprivileged"))
+    git(shop, "commit", "-qam", "web: host network")
+    code, report = check_json(shop, "--base", "main", "--head", "priv")
+    assert code == 1
+    rules = {(f["rule"], f["message"]) for f in by_target(report)["web/staging"]["findings"]
+             if f["check"] == "policy"}
+    text = " ".join(m for _, m in rules)
+    assert "host" in text.lower() and "tag" in text.lower() and "runAsNonRoot" in text
+    assert {r for r, _ in rules} <= {"main.deny", "main.violation", "main.warn"}
