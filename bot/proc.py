@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -197,7 +197,7 @@ class Pipe:
         self.proc.wait()
         self.stdout.close()
 
-    def __enter__(self) -> "Pipe":
+    def __enter__(self) -> Pipe:
         return self
 
     def __exit__(self, *exc: object) -> None:
