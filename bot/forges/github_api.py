@@ -109,6 +109,12 @@ class GitHubForge:
                     from None
         raise AssertionError("unreachable")
 
+    def clone_token(self) -> str:
+        """A token `git fetch` may use over HTTPS (user `x-access-token`), minted if needed."""
+        self._client()
+        assert self._token is not None
+        return self._token
+
     def _scrub(self, text: str) -> str:
         return scrub(text, (self._token, self._key))
 

@@ -79,6 +79,10 @@ class GitLabForge:
         # Project paths are URL-encoded ids: https://docs.gitlab.com/api/rest/#namespaced-paths
         return "/projects/" + quote(p.repo_name(repo, "repo", max_segments=21), safe="")
 
+    def clone_token(self) -> str:
+        """A token `git fetch` may use over HTTPS (GitLab expects user `oauth2`)."""
+        return self._token
+
     def bot_username(self) -> str:
         """The username the token writes as (GET /user)."""
         if self._bot is None:

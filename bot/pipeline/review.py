@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot import gitrepo
 from bot.diff import diff_manifests
-from bot.errors import ConfigError, GitopsBotError
+from bot.errors import ConfigError, GitopsBotError, ToolError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.kustomize_refs import RepoIndex
 from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
@@ -236,7 +236,8 @@ class Reviewer:
             after, findings = self._render(self.head, target, inputs, head_key, validator)
             self._manifests[target.id] = after
         except GitopsBotError as exc:  # a target's failure is that target's error only
-            finding = Finding(Severity.ERROR, "render", str(exc), file=target.path)
+            detail = f": {exc.stderr.strip()[-500:]}" if isinstance(exc, ToolError) else ""
+            finding = Finding(Severity.ERROR, "render", f"{exc}{detail}", file=target.path)
             return TargetResult(target, State.FAILURE, findings=(finding,),
                                 seconds=time.monotonic() - started)
         all_findings = list(findings)

@@ -1,0 +1,73 @@
+"""The job handlers of the real pipeline (GITOPS_BOT_JOB_HANDLERS default): review on
+change events and recheck commands; pushes and closes are recorded for the deploy step."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.forges.base import Forge
+from bot.jobs import Handlers, JobContext, audit_only
+from bot.model import Event, EventKind
+from bot.pipeline.job import JobSettings, ReviewJob
+from bot.store import Store
+
+
+def forge_factory(config: Config) -> Callable[[Event], Forge]:
+    """Build the forge adapter an event needs, from the server configuration."""
+    def make(event: Event) -> Forge:
+        if event.forge == "github":
+            from bot.forges.github import GitHubForge
+            if config.github_app_id:
+                if event.installation_id is None or config.github_private_key_file is None:
+                    raise ConfigError("GitHub App events need an installation id and "
+                                      "GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
+                key = config.github_private_key_file.read_text()
+                return GitHubForge(config.github_api_url, app_id=config.github_app_id,
+                                   private_key=key, installation_id=event.installation_id)
+            if config.github_token is None:
+                raise ConfigError("set GITOPS_BOT_GITHUB_TOKEN or a GitHub App")
+            return GitHubForge(config.github_api_url, token=config.github_token.reveal())
+        from bot.forges.gitlab import GitLabForge
+        if config.gitlab_token is None:
+            raise ConfigError("set GITOPS_BOT_GITLAB_TOKEN")
+        return GitLabForge(config.gitlab_url, token=config.gitlab_token.reveal())
+    return make
+
+
+def _clone_token(forge: Forge) -> str | None:
+    getter = getattr(forge, "clone_token", None)
+    return str(getter()) if callable(getter) else None
+
+
+def review_handler(config: Config) -> Callable[[Event, JobContext], None]:
+    """A job handler running ReviewJob and recording the run in the store."""
+    job = ReviewJob(JobSettings(clone_url_template=config.clone_url_template,
+                                data_dir=config.data_dir, fork_mode=config.fork_mode,
+                                clone_token=_clone_token),
+                    forge_factory(config))
+
+    def handle(event: Event, ctx: JobContext) -> None:
+        run_id = None
+        if event.number is not None and event.head_sha is not None:
+            run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number,
+                                         event.head_sha)
+        outcome = job(event)
+        if run_id is None and outcome.head_sha and event.number is not None:
+            run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number,
+                                         outcome.head_sha)
+        if run_id is not None:
+            ctx.store.finish_run(run_id, outcome.state, status_line=outcome.status_line,
+                                 findings=outcome.findings, report=outcome.report,
+                                 comment_id=outcome.comment_id)
+        ctx.store.audit(event.sender, f"review.{outcome.state}", f"{event.host}/{event.repo}",
+                        event.number, outcome.head_sha, {"delivery": ctx.delivery,
+                                                         "status": outcome.status_line})
+    return handle
+
+
+def pipeline_handlers(config: Config, store: Store) -> Handlers:
+    """Handlers for `bot.jobs.Queue`: the review pipeline for change events."""
+    review = review_handler(config)
+    return {EventKind.REVIEW: review, EventKind.RECHECK: review,
+            EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only}

@@ -1,0 +1,167 @@
+"""The review job: one change at one head SHA, from forge event to comment and status.
+
+Order matters: pending status first; the change is re-read from the forge (payloads are
+hints); work stops when the head moved (a newer job will come); the comment is written
+before the final status, so a green status always has its comment.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import GitopsBotError, Transient
+from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
+from bot.model import Change, Event, EventKind, ReviewResult, Severity, State
+from bot.pipeline.review import ReviewOptions, review_revisions
+from bot.pipeline.workspace import change_workspace, clone_url, merge_base, workspace_root
+from bot.policy import ChangeInfo, Review
+from bot.redact import redact
+from bot.report import render_markdown, status_line
+from bot.tools import Tools
+
+log = logging.getLogger(__name__)
+
+REFUSAL_MARKER = "<!-- gitops-bot:refusal -->"
+MAX_ANNOTATIONS = 500
+LEVEL = {Severity.ERROR: "failure", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What the review job needs from the server configuration."""
+
+    clone_url_template: str
+    data_dir: Path
+    fork_mode: str = "validate"        # "validate"/"render": review; "skip": not rendered
+    clone_token: Callable[[Forge], str | None] = lambda forge: None
+    clone_username: str = "x-access-token"
+    dashboard_url: str | None = None   # base URL of the dashboard, for full-report links
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job did, for the store and the logs."""
+
+    state: str
+    status_line: str
+    report: str = ""
+    findings: Any = None
+    comment_id: str | None = None
+    head_sha: str | None = None
+
+
+def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
+    # Approvals from users without write access never count (P21, case 13).
+    return tuple(Review(a.user, "APPROVED", a.sha, a.teams)
+                 for a in forge.approvals(repo, number) if a.can_write)
+
+
+def _annotations(result: ReviewResult) -> list[Annotation]:
+    notes = []
+    for target in result.targets:
+        for f in target.findings:
+            if f.file and f.line and not f.file.startswith(("helm:", "/")):
+                notes.append(Annotation(path=f.file, start_line=f.line, level=LEVEL[f.severity],
+                                        message=redact(f.message)[:4000],
+                                        title=f"{target.target.id}: {f.check}"))
+    return notes[:MAX_ANNOTATIONS]
+
+
+class ReviewJob:
+    """Runs the review of one change; forge access through the given factory."""
+
+    def __init__(self, settings: JobSettings, forge_for: Callable[[Event], Forge],
+                 tools: Tools | None = None) -> None:
+        self.settings, self.forge_for = settings, forge_for
+        self.tools = tools or Tools.discover()
+
+    def __call__(self, event: Event) -> Outcome:
+        """Review the change `event` points at; Transient errors propagate for a retry."""
+        if event.number is None:
+            return Outcome("ignored", "no change number")
+        forge = self.forge_for(event)
+        change = forge.get_change(event.repo, event.number)
+        if change.state != "open":
+            return Outcome("skipped", f"change is {change.state}", head_sha=change.head_sha)
+        if event.kind is EventKind.RECHECK and not forge.can_write(event.repo, event.sender):
+            forge.upsert_comment(event.repo, event.number, (
+                f"{REFUSAL_MARKER}\n@{event.sender}: `/gitops-bot recheck` needs write access "
+                "to this repository; ask a maintainer to run it."), REFUSAL_MARKER)
+            return Outcome("refused", f"{event.sender} may not run commands",
+                           head_sha=change.head_sha)
+        if event.head_sha and event.head_sha != change.head_sha:
+            return Outcome("superseded", f"head moved to {change.head_sha[:12]}",
+                           head_sha=event.head_sha)
+        head = change.head_sha
+        if change.is_fork and self.settings.fork_mode == "skip":
+            forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE,
+                             "not rendered: change from a fork (a maintainer reviews it)")
+            return Outcome("failure", "not rendered: fork", head_sha=head)
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, State.PENDING, "reviewing the change")
+        try:
+            result = self._review(event, forge, change)
+        except Transient:
+            raise
+        except GitopsBotError as exc:  # a user-fixable problem: say it, fail closed
+            return self._fail(forge, event, head, f"review failed: {exc}")
+        except Exception:
+            log.exception("review of %s#%s crashed", event.repo, event.number)
+            self._fail(forge, event, head, "internal error while reviewing; the bot's "
+                       "operators have the details. Comment `/gitops-bot recheck` to retry.",
+                       state=State.ERROR)
+            raise
+        return self._report(forge, event, change, result)
+
+    def _review(self, event: Event, forge: Forge, change: Change) -> ReviewResult:
+        url = clone_url(self.settings.clone_url_template, event.host, event.repo)
+        token = self.settings.clone_token(forge)
+        root = workspace_root(self.settings.data_dir)
+        with change_workspace(url, (change.base_sha, change.head_sha), token=token,
+                              username=self.settings.clone_username, root=root) as repo:
+            base = merge_base(repo, change.base_sha, change.head_sha)
+            info = ChangeInfo(author=change.author, base_sha=base, head_sha=change.head_sha,
+                              labels=change.labels, changed_files=change.changed_files,
+                              number=change.number, title=change.title)
+            cache = self.settings.data_dir / "cache" / event.host / event.repo.replace("/", "__")
+            options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
+                                    reviews=_reviews(forge, event.repo, change.number))
+            return review_revisions(repo, base, change.head_sha, options)
+
+    def _report(self, forge: Forge, event: Event, change: Change,
+                result: ReviewResult) -> Outcome:
+        assert event.number is not None
+        head = change.head_sha
+        link = (f"{self.settings.dashboard_url.rstrip('/')}/reviews/{event.host}/{event.repo}/"
+                f"{event.number}/{head}" if self.settings.dashboard_url else None)
+        full = render_markdown(result, max_chars=10**9)
+        body = render_markdown(result, max_chars=forge.comment_limit - 200,
+                               full_report_url=link)
+        if forge.get_change(event.repo, event.number).head_sha != head:
+            # The head moved while we worked: the status stays on this SHA only and the
+            # comment is left to the newer job, so it never mixes two heads (case 23).
+            forge.set_status(event.repo, head, REVIEW_CONTEXT, result.state,
+                             status_line(result))
+            return Outcome("superseded", status_line(result), full, head_sha=head)
+        comment_id = forge.upsert_comment(event.repo, event.number, body, REVIEW_MARKER)
+        state = State.SUCCESS if result.state < State.FAILURE else State.FAILURE
+        forge.publish_check(event.repo, head, "gitops-bot review", state, status_line(result),
+                            _annotations(result))
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, state, status_line(result),
+                         target_url=link)
+        findings = [f.to_dict() for t in result.targets for f in t.findings]
+        findings += [f.to_dict() for f in result.findings]
+        return Outcome(state.name.lower(), status_line(result), full, findings, comment_id, head)
+
+    def _fail(self, forge: Forge, event: Event, head: str, message: str,
+              state: State = State.FAILURE) -> Outcome:
+        assert event.number is not None
+        text = redact(message)
+        body = f"{REVIEW_MARKER}\n### ❌ gitops-bot review: failed\n\n{text}\n"
+        comment_id = forge.upsert_comment(event.repo, event.number, body, REVIEW_MARKER)
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, state, text[:140])
+        return Outcome(state.name.lower(), text[:140], body, None, comment_id, head)
+
+

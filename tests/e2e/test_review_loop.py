@@ -1,0 +1,200 @@
+"""The webhook review loop end to end: signed GitHub deliveries in, one comment and one
+required status out, against the GitHub test server (every request checked against the
+official OpenAPI description) and real git repositories."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from bot.app import create_app
+from bot.config import Config, Secret
+from bot.jobs import Services
+from tests.conftest import git
+from tests.forgeserver import GitHubServer
+from tests.web.hookclient import SECRET, fixture, github_headers, post
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO = "Codertocat/Hello-World"  # the repository of GitHub's payload examples
+TOKEN = "ghp_e2eTestToken0123456789abcdefABCDEF01"
+STATUS = "gitops-bot/review"
+
+
+@dataclass
+class Loop:
+    """The bot (intake + queue, run in-process), the forge, and the repository it clones."""
+
+    url: str
+    services: Services
+    forge: GitHubServer
+    repo: Path
+
+    def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None
+                ) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(payload).encode()
+        return post(self.url, "/hooks/github", body, github_headers(event, body, delivery))
+
+    def work(self) -> list[Any]:
+        """Run every queued job, as `gitops-bot worker` would."""
+        huey, results = self.services.queue.huey, []
+        while (task := huey.dequeue()) is not None:
+            results.append(huey.execute(task))
+        return results
+
+    def statuses(self, sha: str) -> list[dict[str, Any]]:
+        return [s for s in self.forge.statuses if s["sha"] == sha and s["context"] == STATUS]
+
+    def comments(self, number: int = 1) -> list[dict[str, Any]]:
+        return self.forge.issue_comments(REPO, number)
+
+    def head(self, branch: str) -> str:
+        return git(self.repo, "rev-parse", branch)
+
+
+def pr_payload(action: str, head: str, base: str, number: int = 1,
+               fork: bool = False) -> dict[str, Any]:
+    data = json.loads(fixture(f"github/pull_request/{'opened' if action == 'opened' else action}"
+                              ".payload.json"))
+    pr = data["pull_request"]
+    pr["number"] = data["number"] = number
+    pr["head"]["sha"], pr["base"]["sha"] = head, base
+    if fork:
+        pr["head"]["repo"]["full_name"] = "mallory/Hello-World"
+    return data
+
+
+@pytest.fixture
+def loop(tmp_path: Path) -> Iterator[Loop]:
+    forge = GitHubServer()
+    forge.tokens[TOKEN] = "gitops-bot"
+    forge.start()
+    remotes = tmp_path / "remotes"
+    repo = remotes / "Codertocat" / "Hello-World.git"
+    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
+                   check=True, capture_output=True)
+    config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
+                    github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
+                    repo_allowlist=("127.0.0.1/Codertocat/*",),
+                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
+                    job_handlers="bot.pipeline.handlers:pipeline_handlers")
+    services = Services.build(config)
+    server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield Loop(f"http://127.0.0.1:{server.server_port}", services, forge, repo)
+    server.shutdown()
+    server.server_close()
+    forge.stop()
+    assert forge.violations == [], forge.violations
+    shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+def open_pr(loop: Loop, branch: str, number: int = 1, **kw: Any) -> str:
+    head, base = loop.head(branch), loop.head("main")
+    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat",
+                        files=["apps/web/deployment.yaml"], **kw)
+    code, answer = loop.deliver("pull_request", pr_payload("opened", head, base, number))
+    assert code == 202, answer
+    return head
+
+
+def test_opened_then_fixed_edits_one_comment(loop: Loop) -> None:
+    head = open_pr(loop, "change")
+    loop.work()
+    [comment] = loop.comments()
+    assert comment["body"].startswith("<!-- gitops-bot:review -->")
+    assert "spec.replicas" in comment["body"] and comment["user"]["login"] == "gitops-bot"
+    states = [s["state"] for s in loop.statuses(head)]
+    assert states == ["pending", "failure"]
+
+    # The author fixes the manifest and pushes: the same comment is edited, status success.
+    git(loop.repo, "checkout", "-q", "change")
+    deploy = loop.repo / "apps/web/deployment.yaml"
+    deploy.write_text(deploy.read_text().replace('replicas: "3"', "replicas: 3"))
+    git(loop.repo, "commit", "-qam", "web: replicas is a number")
+    fixed = loop.head("change")
+    loop.forge.pulls[(REPO, 1)]["head"]["sha"] = fixed
+    assert loop.deliver("pull_request", pr_payload("synchronize", fixed, loop.head("main")))[0] \
+        == 202
+    loop.work()
+    [comment] = loop.comments()
+    assert "spec.replicas" not in comment["body"] or "is not of type" not in comment["body"]
+    final = loop.statuses(fixed)[-1]
+    # production changes need two approvals (default policy): not success without them
+    assert final["state"] == "failure" and "approval" in final["description"]
+
+
+def test_approvals_on_the_head_open_the_gate_and_stale_ones_do_not(loop: Loop) -> None:
+    git(loop.repo, "checkout", "-q", "-b", "good", "main")
+    values = loop.repo / "charts/shop/values-production.yaml"
+    values.write_text("replicas: 4\n")
+    git(loop.repo, "commit", "-qam", "shop: 4 replicas in production")
+    head = open_pr(loop, "good")
+    for user in ("alice", "bob"):
+        loop.forge.permissions[(REPO, user)] = "write"
+    loop.forge.add_review(REPO, 1, "alice", "APPROVED", loop.head("main"))  # stale SHA
+    loop.forge.add_review(REPO, 1, "bob", "APPROVED", head)
+    loop.work()
+    assert loop.statuses(head)[-1]["state"] == "failure"
+    assert "1 of 2" in loop.comments()[0]["body"]
+
+    loop.forge.add_review(REPO, 1, "alice", "APPROVED", head)  # alice approves the head
+    code, _ = loop.deliver("pull_request_review", review_payload(head))
+    assert code == 202
+    loop.work()
+    assert loop.statuses(head)[-1]["state"] == "success"
+    assert len(loop.comments()) == 1
+
+
+def review_payload(head: str) -> dict[str, Any]:
+    data = json.loads(fixture("github/pull_request_review/submitted.payload.json"))
+    data["pull_request"]["number"] = 1
+    data["pull_request"]["head"]["sha"] = head
+    data["review"]["commit_id"] = head
+    return data
+
+
+def test_redelivery_creates_no_second_job(loop: Loop) -> None:
+    head, base = loop.head("change"), loop.head("main")
+    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base, files=["apps/web/x.yaml"])
+    body = pr_payload("opened", head, base)
+    assert loop.deliver("pull_request", body, delivery="d-1")[0] == 202
+    assert loop.deliver("pull_request", body, delivery="d-1")[0] in (200, 202)
+    loop.work()
+    assert [s["state"] for s in loop.statuses(head)] == ["pending", "failure"]
+    assert len(loop.comments()) == 1
+
+
+def test_recheck_from_a_read_only_user_is_refused(loop: Loop) -> None:
+    head = open_pr(loop, "change")
+    loop.work()
+    loop.forge.permissions[(REPO, "mallory")] = "read"
+    data = json.loads(fixture("github/issue_comment/created.payload.json"))
+    data["issue"]["number"] = 1
+    data["issue"]["pull_request"] = {"url": f"{loop.forge.url}/repos/{REPO}/pulls/1"}
+    data["comment"]["body"] = "/gitops-bot recheck"
+    data["sender"]["login"] = "mallory"
+    code, answer = loop.deliver("issue_comment", data)
+    assert code == 202, answer
+    loop.work()
+    bodies = [c["body"] for c in loop.comments()]
+    assert any("needs write access" in b for b in bodies)
+    assert len(loop.statuses(head)) == 2  # no new review ran
+
+
+def test_fork_is_reviewed_without_credentials_by_default(loop: Loop) -> None:
+    head, base = loop.head("change"), loop.head("main")
+    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base, fork="mallory/Hello-World",
+                        files=["apps/web/deployment.yaml"])
+    assert loop.deliver("pull_request", pr_payload("opened", head, base, fork=True))[0] == 202
+    loop.work()
+    assert loop.statuses(head)[-1]["state"] == "failure"  # the schema error is still found
+    assert "spec.replicas" in loop.comments()[0]["body"]
