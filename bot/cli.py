@@ -21,3 +21,7 @@ _register_service(main)
 from bot.policy.cli import policy_group  # noqa: E402
 
 main.add_command(policy_group)
+
+from bot.doctor import doctor  # noqa: E402
+
+main.add_command(doctor)
