@@ -67,8 +67,10 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=1, show_default=True,
+              help="Threads per worker (more than 1 selects gunicorn's gthread worker).")
 @click.option("--timeout", default=30, show_default=True, help="gunicorn worker timeout (s).")
-def web(host: str, port: int, workers: int, timeout: int) -> None:
+def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     """Web intake only, under gunicorn (run `gitops-bot worker` for the jobs)."""
     from gunicorn.app.base import BaseApplication
 
@@ -77,14 +79,15 @@ def web(host: str, port: int, workers: int, timeout: int) -> None:
     from bot.store import Store
     _logging()
     config = _config(service=True)
-    store = Store.from_url(config.database)
+    store = Store.from_url(config.database, config.sqlite_synchronous)
     store.upgrade()  # once, in the master, before any worker forks
     store.engine.dispose()
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            options = {"bind": f"{host}:{port}", "workers": workers, "timeout": timeout,
-                       "worker_class": "sync", "accesslog": None, "graceful_timeout": timeout}
+            options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                       "worker_class": "gthread" if threads > 1 else "sync",
+                       "timeout": timeout, "accesslog": None, "graceful_timeout": timeout}
             for key, value in options.items():
                 self.cfg.set(key, value)
 

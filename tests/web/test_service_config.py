@@ -53,6 +53,7 @@ def test_yaml_file_then_environment_over_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key,value", [("GITOPS_BOT_MAX_BODY_BYTES", "lots"),
                                        ("GITOPS_BOT_MAX_BODY_BYTES", "-1"),
                                        ("GITOPS_BOT_FORK_MODE", "always"),
+                                       ("GITOPS_BOT_SQLITE_SYNCHRONOUS", "off"),
                                        ("GITOPS_BOT_JOB_LEASE_SECONDS", "0")])
 def test_invalid_values_name_the_variable(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=key):
@@ -107,7 +108,8 @@ def test_create_app_refuses_an_empty_secret(tmp_path: Path) -> None:
         create_app(make_config(tmp_path, github_webhook_secret=Secret("")))
 
 
-MY_MODULES = ["bot/config.py", "bot/app.py", "bot/store.py", "bot/jobs.py", "bot/cli_service.py",
+MY_MODULES = ["bot/config.py", "bot/app.py", "bot/store/__init__.py", "bot/store/schema.py",
+              "bot/store/engine.py", "bot/jobs.py", "bot/cli_service.py",
               "bot/web/__init__.py", "bot/web/hooks.py", "bot/web/health.py",
               "bot/migrations/__init__.py"]
 

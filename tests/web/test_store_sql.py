@@ -30,6 +30,10 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL by default
+    normal = Store.from_url(f"sqlite:///{tmp_path}/w.db", "normal")
+    with normal.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
 
 
 def test_concurrent_upgrades_from_several_processes(tmp_path: Path) -> None:

@@ -1,144 +1,24 @@
 """Durable state in SQL (SQLAlchemy Core): deliveries and their job leases, review runs, audit."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from bot.model import Event, EventKind
+from bot.model import Event
+from bot.store.engine import WriteLock, make_engine, utc
+from bot.store.schema import (FINAL, Run, audit_events, deliveries, delivery_key, event_from_dict,
+                              event_to_dict, metadata, review_runs)
 
-metadata = sa.MetaData()
-
-deliveries = sa.Table(
-    "deliveries", metadata,
-    sa.Column("id", sa.String(300), primary_key=True),   # "<forge>:<delivery id>"
-    sa.Column("forge", sa.String(16), nullable=False),
-    sa.Column("event", sa.String(64), nullable=False),   # the forge's event header value
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),    # EventKind value
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("repo", sa.String(255), nullable=False),
-    sa.Column("number", sa.Integer),
-    sa.Column("head_sha", sa.String(64)),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    # queued -> claimed -> done | superseded | failed | dead (queued again on retry)
-    sa.Column("outcome", sa.String(16), nullable=False),
-    sa.Column("event_data", sa.JSON, nullable=False),    # the Event, to re-enqueue after a crash
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("lease_until", sa.Float),                  # epoch seconds; a claim expires then
-    sa.Column("run_after", sa.Float),                    # epoch seconds; retry not before
-    sa.Column("worker", sa.String(200)),
-    sa.Column("error", sa.Text),
-    sa.Index("ix_deliveries_change", "forge", "host", "repo", "number", "received_at"),
-    sa.Index("ix_deliveries_outcome", "outcome", "lease_until"),
-)
-
-review_runs = sa.Table(
-    "review_runs", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("forge", sa.String(16), nullable=False),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("repo", sa.String(255), nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("head_sha", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("status_line", sa.Text),
-    sa.Column("findings", sa.JSON),
-    sa.Column("report", sa.Text),
-    sa.Column("comment_id", sa.String(64)),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.UniqueConstraint("forge", "host", "repo", "number", "head_sha", name="uq_review_runs_sha"),
-)
-
-audit_events = sa.Table(
-    "audit_events", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.String(255), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("repo", sa.String(255)),
-    sa.Column("number", sa.Integer),
-    sa.Column("sha", sa.String(64)),
-    sa.Column("detail", sa.JSON),
-    sa.Index("ix_audit_events_at", "at"),
-)
-
-# Terminal outcomes: nothing will run this delivery again unless the forge redelivers it.
-FINAL = ("done", "superseded", "failed", "dead")
-
-
-def delivery_key(forge: str, delivery_id: str) -> str:
-    """The primary key of a delivery: forge and the forge's delivery id."""
-    return f"{forge}:{delivery_id}"
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """The Event as JSON-ready plain data (what the queue and the store carry)."""
-    data = dataclasses.asdict(event)
-    data["kind"] = event.kind.value
-    return data
-
-
-def event_from_dict(data: Mapping[str, Any]) -> Event:
-    """The inverse of `event_to_dict`."""
-    return Event(**{**data, "kind": EventKind(data["kind"])})
-
-
-@dataclass(frozen=True)
-class Run:
-    """One review of one change at one head SHA."""
-
-    id: int
-    forge: str
-    host: str
-    repo: str
-    number: int
-    head_sha: str
-    state: str
-    status_line: str | None
-    findings: Any
-    report: str | None
-    comment_id: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    attempts: int
-
-
-def make_engine(url: str) -> Engine:
-    """An Engine for `url`: SQLite in WAL mode with a busy timeout, or PostgreSQL via psycopg 3."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    # FULL: a 202 means the row survived even a power cut, not only a process crash.
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.close()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+__all__ = ["FINAL", "Run", "Store", "WriteLock", "audit_events", "deliveries", "delivery_key",
+           "event_from_dict", "event_to_dict", "make_engine", "metadata", "review_runs"]
 
 
 class Store:
@@ -147,11 +27,20 @@ class Store:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.clock = clock
+        database = engine.url.database
+        self._record = self._insert(deliveries).on_conflict_do_nothing()
+        self._lock = WriteLock(f"{database}.lock" if engine.dialect.name == "sqlite"
+                               and database and database != ":memory:" else None)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._lock, self.engine.begin() as conn:
+            yield conn
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        """A Store on a new Engine for `url`."""
-        return cls(make_engine(url))
+    def from_url(cls, url: str, sqlite_synchronous: str = "full") -> Store:
+        """A Store on a new Engine for `url` (see `make_engine`)."""
+        return cls(make_engine(url, sqlite_synchronous))
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc)
@@ -179,19 +68,18 @@ class Store:
             number=event.number, head_sha=event.head_sha, received_at=self._now(),
             outcome="queued", event_data=event_to_dict(event), attempts=0)
         # ON CONFLICT DO NOTHING keeps concurrent identical deliveries race-free: one row wins.
-        stmt = self._insert(deliveries).values(**row).on_conflict_do_nothing()
-        with self.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+        with self._write() as conn:
+            return conn.execute(self._record, row).rowcount == 1
 
     def forget_delivery(self, key: str) -> None:
         """Drop a queued delivery whose enqueue failed, so the forge's redelivery is accepted."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(deliveries.delete().where(
                 deliveries.c.id == key, deliveries.c.outcome == "queued"))
 
     def requeue_final(self, key: str) -> bool:
         """Reopen a failed/dead delivery on redelivery; True for exactly one caller."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(deliveries.update().where(
                 deliveries.c.id == key, deliveries.c.outcome.in_(("failed", "dead"))
             ).values(outcome="queued", attempts=0, error=None, run_after=None, worker=None))
@@ -200,7 +88,7 @@ class Store:
     def claim(self, key: str, worker: str, lease_seconds: float) -> int | None:
         """Take the job for `key`; its attempt number, or None when it is not ours to run."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(deliveries.update().where(
                 deliveries.c.id == key,
                 sa.or_(deliveries.c.outcome == "queued",
@@ -216,7 +104,7 @@ class Store:
 
     def renew(self, key: str, worker: str, lease_seconds: float) -> bool:
         """Extend our lease; False when the claim was lost (expired and taken over)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return conn.execute(deliveries.update().where(
                 deliveries.c.id == key, deliveries.c.worker == worker,
                 deliveries.c.outcome == "claimed",
@@ -225,7 +113,7 @@ class Store:
     def release(self, key: str, worker: str, outcome: str, *, error: str | None = None,
                 run_after: float | None = None) -> bool:
         """End our claim with `outcome` (a final one, or "queued" to retry after `run_after`)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return conn.execute(deliveries.update().where(
                 deliveries.c.id == key, deliveries.c.worker == worker,
                 deliveries.c.outcome == "claimed",
@@ -244,7 +132,7 @@ class Store:
     def expire_claims(self) -> list[tuple[str, dict[str, Any]]]:
         """Turn claims whose lease ran out (dead worker) back into queued jobs; returns them."""
         c = deliveries.c
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             rows = conn.execute(deliveries.update().where(
                 c.outcome == "claimed", c.lease_until < self.clock(),
             ).values(outcome="queued", worker=None, lease_until=None)
@@ -287,14 +175,14 @@ class Store:
             set_=dict(state="running", started_at=values["started_at"], finished_at=None,
                       attempts=review_runs.c.attempts + 1),
         ).returning(review_runs.c.id)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return int(conn.execute(stmt).scalar_one())
 
     def finish_run(self, run_id: int, state: str, status_line: str | None = None,
                    findings: Any = None, report: str | None = None,
                    comment_id: str | None = None) -> None:
         """Record the outcome of a run."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(review_runs.update().where(review_runs.c.id == run_id).values(
                 state=state, status_line=status_line, findings=findings, report=report,
                 comment_id=comment_id, finished_at=self._now()))
@@ -321,7 +209,7 @@ class Store:
     def audit(self, actor: str, action: str, repo: str | None = None, number: int | None = None,
               sha: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
         """Append one audit event."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(audit_events.insert().values(
                 at=self._now(), actor=actor, action=action, repo=repo, number=number, sha=sha,
                 detail=json.loads(json.dumps(dict(detail or {}), default=str))))
@@ -336,6 +224,6 @@ class Store:
 
 def _run(row: Any) -> Run:
     data = dict(row)
-    data["started_at"] = _utc(data["started_at"])
-    data["finished_at"] = _utc(data["finished_at"])
+    data["started_at"] = utc(data["started_at"])
+    data["finished_at"] = utc(data["finished_at"])
     return Run(**data)
