@@ -179,8 +179,10 @@ class Reviewer:
                     validator: Validator | None) -> str | None:
         """Cache key of one side's render, or None when the app is absent on that side."""
         snapshot = side.snapshot
+        root = target.path.strip("/") in ("", ".")
         prefix = target.path.rstrip("/") + "/"
-        if not any(p == target.path or p.startswith(prefix) for p in snapshot.files):
+        if not (root and snapshot.files) and not any(
+                p == target.path or p.startswith(prefix) for p in snapshot.files):
             return None
         checks = (self._validator_id, self._policy.cache_id if self._policy else None)
         return cache_key(side.name, target_fingerprint(target), self._tool_id(target),

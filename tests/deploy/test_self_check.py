@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,8 +62,6 @@ def test_check_deploy_kubernetes_from_the_repo_root(tmp_path):
     assert scale_out["counts"]["created"] > 10 and scale_out["state"] == "success"
 
 
-@pytest.mark.xfail(strict=True, reason="bot/pipeline/review.py _render_key: an app at the "
-                   "checked folder's root (path '.') counts as absent and renders 0 objects")
 def test_root_app_of_deploy_kubernetes_is_rendered(tools, tmp_path):
     _, report, _ = check("deploy/kubernetes", tmp_path)
     root = next(t for t in report["targets"] if t["path"] == ".")
