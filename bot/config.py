@@ -73,7 +73,7 @@ class Config:
     max_body_bytes: int = DEFAULT_MAX_BODY
     fork_mode: str = "validate"
     # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.jobs).
-    job_handlers: str = "bot.jobs:default_handlers"
+    job_handlers: str = "bot.pipeline.handlers:pipeline_handlers"
     job_lease_seconds: float = 300.0
 
     def __repr__(self) -> str:

@@ -64,7 +64,7 @@ def audit_only(event: Event, ctx: JobContext) -> None:
 
 
 def default_handlers(config: Config, store: Store) -> Handlers:
-    """Handlers used until the pipeline is wired: explicit no-ops that leave a trace."""
+    """No-op handlers that only leave a trace (intake tests, dry runs of the service)."""
     return {EventKind.REVIEW: record_run_only, EventKind.RECHECK: record_run_only,
             EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only}
 

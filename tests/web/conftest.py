@@ -23,7 +23,9 @@ def make_config(data_dir: Path, **changes: Any) -> Config:
     """A service config for tests: both forges, test secrets, short leases."""
     base = Config(data_dir=data_dir, github_webhook_secret=Secret(SECRET),
                   gitlab_webhook_secret=Secret(GL_TOKEN), repo_allowlist=ALLOW,
-                  job_lease_seconds=2.0)
+                  job_lease_seconds=2.0,
+                  # intake tests use the no-op handlers: no forge API is reachable here
+                  job_handlers="bot.jobs:default_handlers")
     return base.with_(**changes)
 
 

@@ -30,8 +30,8 @@ def drain(queue: Queue) -> list[str]:
     return results
 
 
-def test_default_handler_records_a_run_and_nothing_else(bot: Bot) -> None:
-    """The seam the review pipeline plugs into: today it only leaves a 'skipped' run."""
+def test_noop_handlers_record_a_run_and_nothing_else(bot: Bot) -> None:
+    """The seam the review pipeline plugs into; the no-op set only leaves a 'skipped' run."""
     assert bot.services.config.job_handlers == "bot.jobs:default_handlers"
     assert bot.github("pull_request", PR_OPENED, delivery="seam-1")[0] == 202
     assert bot.drain() == ["done"]
@@ -41,7 +41,12 @@ def test_default_handler_records_a_run_and_nothing_else(bot: Bot) -> None:
     assert bot.store.delivery("github:seam-1")["outcome"] == "done"
 
 
-def test_default_handler_audits_pushes(bot: Bot) -> None:
+def test_pipeline_is_the_default_handler_set() -> None:
+    from bot.config import Config
+    assert Config().job_handlers == "bot.pipeline.handlers:pipeline_handlers"
+
+
+def test_noop_handlers_audit_pushes(bot: Bot) -> None:
     assert bot.github("push", fixture("github/push/with-new-branch.payload.json"))[0] == 202
     assert bot.drain() == ["done"]
     assert [e["action"] for e in bot.store.audit_log()] == ["push.unhandled"]
