@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from werkzeug.serving import make_server
 from bot.app import create_app
 from bot.config import Config, Secret
 from bot.jobs import Services
-from tests.conftest import git
+from tests.conftest import GitRepo, git
 from tests.forgeserver import GitHubServer
 from tests.web.hookclient import SECRET, fixture, github_headers, post
 
@@ -198,3 +199,73 @@ def test_fork_is_reviewed_without_credentials_by_default(loop: Loop) -> None:
     loop.work()
     assert loop.statuses(head)[-1]["state"] == "failure"  # the schema error is still found
     assert "spec.replicas" in loop.comments()[0]["body"]
+
+
+SLOW_TEMPLATE = """{{- $n := 0 }}
+{{- range $i := until (int .Values.spin) }}{{- $n = add $n 1 }}{{- end }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: slow
+  namespace: slow
+  labels:
+    app.kubernetes.io/name: slow
+data:
+  n: "{{ $n }}"
+"""
+
+
+def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -> None:
+    """kill -9 of a real `gitops-bot worker` while it renders; a new worker finishes the
+    review: exactly one comment and one final status (SECURITY case 99)."""
+    from tests.web.procs import bot_process, env_for, stop, wait_for
+
+    forge = GitHubServer()
+    forge.tokens[TOKEN] = "gitops-bot"
+    forge.start()
+    remotes = tmp_path / "remotes"
+    repo = GitRepo(remotes / "Codertocat" / "Hello-World.git")
+    base = repo.commit({"charts/slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
+                        "charts/slow/values.yaml": "spin: 10\n",
+                        "charts/slow/templates/cm.yaml": SLOW_TEMPLATE})
+    repo.checkout("slow", create=True)
+    head = repo.commit({"charts/slow/values.yaml": "spin: 7000000\n"})  # a render of seconds
+    config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
+                    github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
+                    repo_allowlist=("127.0.0.1/Codertocat/*",), job_lease_seconds=1.0,
+                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git")
+    services = Services.build(config)
+    server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    env = env_for(config, GITOPS_BOT_GITHUB_API_URL=forge.url, GITOPS_BOT_GITHUB_TOKEN=TOKEN,
+                  GITOPS_BOT_CLONE_URL_TEMPLATE=config.clone_url_template)
+    try:
+        forge.add_pull(REPO, 1, head_sha=head, base_sha=base, files=["charts/slow/values.yaml"])
+        body = json.dumps(pr_payload("opened", head, base)).encode()
+        assert post(url, "/hooks/github", body, github_headers("pull_request", body))[0] == 202
+        first = bot_process(["worker", "--workers", "1"], env)
+        try:
+            wait_for(lambda: [s for s in forge.statuses if s["state"] == "pending"],
+                     timeout=60, what="the first worker to start reviewing")
+            time.sleep(0.5)  # inside the slow render now
+            first.kill()
+            first.wait(10)
+        finally:
+            stop(first)
+        assert not forge.issue_comments(REPO, 1)  # it died before reporting
+        second = bot_process(["worker", "--workers", "1"], env)
+        try:
+            wait_for(lambda: [s for s in forge.statuses if s["state"] != "pending"],
+                     timeout=120, what="the second worker to finish the review")
+        finally:
+            assert stop(second) == 0
+        final = [s for s in forge.statuses if s["state"] != "pending"]
+        assert len(final) == 1 and final[0]["sha"] == head
+        [comment] = forge.issue_comments(REPO, 1)
+        assert "slow/default" in comment["body"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        forge.stop()
+    assert forge.violations == [], forge.violations
