@@ -51,6 +51,7 @@ class ReviewOptions:
     change: ChangeInfo | None = None  # the change request's metadata (forge) if known
     reviews: tuple[Review, ...] = ()
     enforce_approvals: bool = True  # False for local checks, where no reviews exist
+    keep_manifests: bool = False  # deploys need every head render (no result-cache shortcut)
 
 
 class _Side:
@@ -108,6 +109,11 @@ class Reviewer:
         self._validator_id = ""
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
+
+    @property
+    def manifests(self) -> dict[str, tuple[Manifest, ...]]:
+        """Head renders by target id (complete only with `keep_manifests`)."""
+        return self._manifests
 
     def close(self) -> None:
         """Remove the private workspace."""
@@ -231,7 +237,8 @@ class Reviewer:
             result_key = cache_key("result", base_key, head_key)
             # a policy edit needs the head's objects for its blast radius: no result cache then
             proposal = self._policy is not None and self._policy.proposed is not None
-            hit = None if proposal else self.cache.get_result(result_key, target)
+            skip = proposal or self.options.keep_manifests
+            hit = None if skip else self.cache.get_result(result_key, target)
             if hit is not None:  # neither side's inputs changed since a previous review
                 return hit
             before, base_findings = self._render(self.base, target, inputs, base_key, None)
@@ -279,6 +286,20 @@ def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -
             changed_files=tuple(changed)))
     base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
     return _review(base_snap, head_snap, changed, options)
+
+
+def render_revision(repo: Path, sha: str, options: ReviewOptions
+                    ) -> tuple[ReviewResult, dict[str, tuple[Manifest, ...]]]:
+    """Render, validate and policy-check every target of a commit (all objects created);
+    also returns each target's rendered objects by target id (what a deploy applies)."""
+    options = dataclasses.replace(options, keep_manifests=True)
+    reviewer = Reviewer(EmptySnapshot(), GitSnapshot(repo, sha), options)
+    try:
+        result = reviewer.run(None)
+        return result, dict(reviewer.manifests)
+    finally:
+        reviewer.close()
+        reviewer.head.snapshot.close()  # type: ignore[attr-defined]
 
 
 def review_worktree(root: Path, options: ReviewOptions) -> ReviewResult:
