@@ -4,14 +4,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from bot.errors import ConfigError
 from bot.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
 from bot.model import Target
 from bot.repo_config import CONFIG_FILE, App, RepoConfig
+from bot.safeyaml import load_one
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_CHARTS = 200
 _CHART_DIRS = ("templates/", "charts/", "crds/")
 _CHART_FILES = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock",
@@ -69,10 +67,7 @@ def _chart_dependencies(chart: str, read: Read) -> list[str]:
         content = read(f"{chart}/{name}" if chart != "." else name)
         if content is None:
             continue
-        try:
-            data: Any = yaml.load(content, Loader=_Loader)
-        except yaml.YAMLError:
-            continue
+        data: Any = load_one(content)
         deps = data.get("dependencies") if isinstance(data, dict) else None
         for dep in deps if isinstance(deps, list) else ():
             repo = dep.get("repository") if isinstance(dep, dict) else None

@@ -9,35 +9,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.model import Finding, Manifest, Severity
 from bot.render.sandbox import Budgets
-
-if not getattr(yaml, "__with_libyaml__", False) or not hasattr(yaml, "CSafeLoader"):
-    raise ImportError("PyYAML was built without libyaml; gitops-bot needs yaml.CSafeLoader")
-
-_T = "tag:yaml.org,2002:"
-# Only plain JSON-like data: no python/*, set, omap, pairs or application tags.
-SAFE_TAGS = frozenset(_T + t for t in ("null", "bool", "int", "float", "str", "seq", "map",
-                                        "timestamp", "binary", "merge"))
-
-
-class _Loader(yaml.CSafeLoader):
-    """CSafeLoader that keeps timestamps and binaries as strings, as Kubernetes does."""
-
-
-def _as_string(loader: _Loader, node: Node) -> str:
-    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
-
-
-_Loader.add_constructor(_T + "timestamp", _as_string)
-_Loader.add_constructor(_T + "binary", _as_string)
-
-
-class _Refused(Exception):
-    """A document graph that must not be constructed."""
-
-    def __init__(self, message: str, line: int | None, fatal: bool = False) -> None:
-        super().__init__(message)
-        self.line, self.fatal = line, fatal
-
+from bot.safeyaml import Loader as _Loader
+from bot.safeyaml import Refused as _Refused
+from bot.safeyaml import check_graph as _check_graph
+from bot.safeyaml import line_of as _line
 
 @dataclass(frozen=True)
 class Document:
@@ -46,77 +21,6 @@ class Document:
     data: Any
     line: int
     item_lines: tuple[int, ...] | None = None
-
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _children(node: Node) -> list[Node]:
-    if type(node) is MappingNode:
-        return [n for pair in node.value for n in pair]
-    return list(node.value)
-
-
-def _check_graph(root: Node, budget: int) -> tuple[int, list[_Refused]]:
-    """Expanded node count of `root` (aliases at full size) and the problems found.
-
-    Iterative, memoised per node so a billion-laughs graph costs only its distinct nodes;
-    raises a fatal _Refused for a recursive alias or once the count passes `budget`.
-    """
-    if type(root) is ScalarNode:
-        bad = root.tag not in SAFE_TAGS
-        return 1, [_Refused(_tag_message(root), _line(root))] if bad else []
-    sizes: dict[int, int] = {}
-    problems: list[_Refused] = []
-    on_stack: set[int] = set()
-    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]
-    while stack:
-        node, kids = stack.pop()
-        key = id(node)
-        if kids is not None:  # second visit: every child is sized
-            on_stack.discard(key)
-            total = 1
-            for c in kids:
-                total += 1 if type(c) is ScalarNode else sizes[id(c)]
-            if total > budget:
-                raise _Refused(f"YAML expands to more than {budget} nodes (alias bomb?); "
-                               "refused", _line(node), fatal=True)
-            sizes[key] = total
-            continue
-        if key in sizes:
-            continue
-        if key in on_stack:
-            raise _Refused("recursive YAML alias; refused", _line(node), fatal=True)
-        on_stack.add(key)
-        kids = _children(node)
-        stack.append((node, kids))
-        if node.tag not in SAFE_TAGS:
-            problems.append(_Refused(_tag_message(node), _line(node)))
-        if type(node) is MappingNode:
-            seen: set[tuple[str, str]] = set()
-            for k, _ in node.value:
-                if type(k) is ScalarNode:
-                    ident = (k.tag, k.value)
-                    if ident in seen:
-                        problems.append(_Refused(
-                            f"duplicate key {k.value!r} at line {_line(k)}", _line(k)))
-                    seen.add(ident)
-        for c in kids:
-            if type(c) is ScalarNode:
-                if c.tag not in SAFE_TAGS:
-                    problems.append(_Refused(_tag_message(c), _line(c)))
-            elif id(c) in on_stack:
-                raise _Refused("recursive YAML alias; refused", _line(c), fatal=True)
-            elif id(c) not in sizes:
-                stack.append((c, None))
-    return sizes[id(root)], problems
-
-
-def _tag_message(node: Node) -> str:
-    tag = str(node.tag)
-    shown = "!!" + tag[len(_T):] if tag.startswith(_T) else tag
-    return f"unsupported YAML tag {shown}; only plain data is allowed"
 
 
 def _error(message: str, file: str, line: int | None) -> Finding:
@@ -196,7 +100,7 @@ def load_manifests(data: bytes, file: str,
             known = doc.item_lines
             lines = (list(known) if known is not None and len(known) == len(items)
                      else [doc.line] * len(items))
-            results = [_object(item, file, ln) for item, ln in zip(items, lines)]
+            results = [_object(item, file, ln) for item, ln in zip(items, lines, strict=True)]
         else:
             results = [_object(body, file, doc.line)]
         for result in results:

@@ -186,3 +186,17 @@ def test_flux_example_repository() -> None:
     assert ids(affected_targets(targets, inputs, ["clusters/staging/apps.yaml"])) == [
         "clusters-staging/default"]
     assert affected_targets(targets, inputs, ["README.md"]) == []
+
+
+def test_hostile_kustomization_does_not_stall_planning() -> None:
+    """A billion-laughs kustomization is read with the YAML budget: planning stays fast and
+    the renderer (not the planner) reports the file."""
+    import time
+
+    from bot.kustomize_refs import load_kustomization
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "resources: *i\n"
+    started = time.monotonic()
+    assert load_kustomization("k/kustomization.yaml", lambda p: bomb.encode()) == {}
+    assert time.monotonic() - started < 2
