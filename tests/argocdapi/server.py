@@ -1,0 +1,156 @@
+"""An Argo CD API test server: `GET /api/v1/applications/{name}` and `POST .../{name}/sync`.
+
+There is no Argo CD here. Shapes follow Argo CD's API (server/application, swagger):
+the sync body is an `applicationApplicationSyncRequest` (unknown fields are refused), both
+calls answer a `v1alpha1Application`, errors are grpc-gateway bodies `{error, code,
+message}`. After a sync, each GET moves the Application one step along a scripted status
+progression (for example Synced/Progressing, then Synced/Healthy, or Degraded).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+SYNC_REQUEST_FIELDS = {"name", "revision", "dryRun", "prune", "strategy", "resources",
+                       "manifests", "infos", "retryStrategy", "syncOptions", "appNamespace",
+                       "project", "sourcePositions", "revisions"}
+HEALTHY = [("Synced", "Healthy", "Succeeded")]
+PROGRESSING = [("OutOfSync", "Healthy", "Running"), ("Synced", "Progressing", "Succeeded"),
+               ("Synced", "Healthy", "Succeeded")]
+DEGRADED = [("Synced", "Progressing", "Succeeded"), ("Synced", "Degraded", "Succeeded")]
+STUCK = [("OutOfSync", "Progressing", "Running")]
+
+
+@dataclass
+class App:
+    """One Application: its revision, scripted steps and per-resource statuses."""
+
+    name: str
+    revision: str = ""
+    sync: str = "OutOfSync"
+    health: str = "Healthy"
+    phase: str = ""
+    script: list[tuple[str, str, str]] = field(default_factory=lambda: list(PROGRESSING))
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+    def document(self) -> dict[str, Any]:
+        op: dict[str, Any] = {}
+        if self.phase:
+            op = {"phase": self.phase, "message": self.message or f"sync {self.phase.lower()}",
+                  "operation": {"sync": {"revision": self.revision}},
+                  "syncResult": {"revision": self.revision}}
+        return {"metadata": {"name": self.name, "namespace": "argocd"},
+                "spec": {"project": "default",
+                         "source": {"repoURL": "https://git.example/env.git", "path": "deploy",
+                                    "targetRevision": "env/prod"},
+                         "destination": {"server": "https://kubernetes.default.svc"}},
+                "status": {"sync": {"status": self.sync, "revision": self.revision},
+                           "health": {"status": self.health,
+                                      **({"message": self.message} if self.message else {})},
+                           "operationState": op, "resources": self.resources}}
+
+
+class ArgoCDServer:
+    """Serves Applications added with `add()`; `token` must come as a Bearer header."""
+
+    def __init__(self, token: str = "argocd-test-token") -> None:
+        self.token = token
+        self.apps: dict[str, App] = {}
+        self.requests: list[tuple[str, str, dict[str, str], Any]] = []
+        self.in_progress = False
+        self.lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    def add(self, name: str, script: list[tuple[str, str, str]] | None = None,
+            resources: list[dict[str, Any]] | None = None, message: str = "") -> App:
+        app = App(name, script=list(script if script is not None else PROGRESSING),
+                  resources=resources or [], message=message)
+        self.apps[name] = app
+        return app
+
+    def start(self) -> ArgoCDServer:
+        server = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                code, body = server.handle(self.command, self.path, dict(self.headers), raw)
+                payload = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._httpd
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def syncs(self) -> list[Any]:
+        return [body for method, path, _, body in self.requests if path.endswith("/sync")]
+
+    @staticmethod
+    def _error(code: int, grpc: int, message: str) -> tuple[int, Any]:
+        return code, {"error": message, "code": grpc, "message": message}
+
+    def handle(self, method: str, target: str, headers: dict[str, str],
+               raw: bytes) -> tuple[int, Any]:
+        path = urlsplit(target).path
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return self._error(400, 3, "invalid JSON body")
+        self.requests.append((method, path, headers, body))
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return self._error(401, 16, "no session information")
+        parts = [unquote(p) for p in path.split("/") if p]
+        if parts[:3] != ["api", "v1", "applications"] or len(parts) not in (4, 5):
+            return self._error(404, 5, "Not Found")
+        with self.lock:
+            app = self.apps.get(parts[3])
+            if app is None:
+                return self._error(404, 5, f'applications.argoproj.io "{parts[3]}" not found')
+            if method == "GET" and len(parts) == 4:
+                if app.steps:
+                    app.sync, app.health, app.phase = app.steps.pop(0)
+                return 200, app.document()
+            if method == "POST" and len(parts) == 5 and parts[4] == "sync":
+                return self._sync(app, body)
+        return self._error(405, 12, "Method Not Allowed")
+
+    def _sync(self, app: App, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or set(body) - SYNC_REQUEST_FIELDS:
+            return self._error(400, 3, f"unknown fields in sync request: "
+                                       f"{sorted(set(body or {}) - SYNC_REQUEST_FIELDS)}")
+        if self.in_progress:
+            return self._error(400, 9, "another operation is already in progress")
+        app.revision = str(body.get("revision") or "HEAD")
+        app.sync, app.health, app.phase = "OutOfSync", app.health, "Running"
+        app.steps = list(app.script)
+        return 200, app.document()
