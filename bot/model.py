@@ -324,6 +324,9 @@ class Change:
     labels: tuple[str, ...] = ()
     changed_files: tuple[str, ...] = ()
     web_url: str | None = None
+    # The commit the merge put on the base branch (merge, squash or rebase result; the head
+    # itself for a fast-forward), when the change is merged and the forge says which.
+    merge_sha: str | None = None
 
 
 @dataclass(frozen=True)

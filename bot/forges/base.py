@@ -13,6 +13,8 @@ REVIEW_CONTEXT = "gitops-bot/review"
 DEPLOY_CONTEXT = "gitops-bot/deploy"
 # The hidden marker that identifies the bot's single review comment (plus the bot's identity).
 REVIEW_MARKER = "<!-- gitops-bot:review -->"
+# The marker of the bot's single deploy comment on the merged change request.
+DEPLOY_MARKER = "<!-- gitops-bot:deploy -->"
 # Comment command prefix; the rest of the line is the command.
 COMMAND_PREFIX = "/gitops-bot"
 RECHECK_COMMAND = "/gitops-bot recheck"
@@ -86,6 +88,24 @@ class Forge(Protocol):
     def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
                       annotations: Sequence[Annotation]) -> None:
         """Publish a check run with file:line annotations where the forge supports it."""
+        ...
+
+    def start_deployment(self, repo: str, sha: str, environment: str, description: str) -> str:
+        """Record that `sha` is being deployed to `environment` (state in progress); its id.
+
+        An upsert: a running deployment of the same SHA and environment made by the bot is
+        reused, so a retried job does not leave a second one behind.
+        """
+        ...
+
+    def finish_deployment(self, repo: str, deployment_id: str, state: State, description: str,
+                          environment_url: str | None = None,
+                          log_url: str | None = None) -> None:
+        """Set the outcome of deployment `deployment_id` (PENDING: still in progress)."""
+        ...
+
+    def merged_change_for(self, repo: str, sha: str) -> Change | None:
+        """The merged change request whose merge put `sha` on its base branch, else None."""
         ...
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot.errors import Transient
 from bot.forges import payload as p
 from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
+from bot.forges.github_deploy import GitHubDeployments
 from bot.forges.retry import classify, scrub
 from bot.model import Approval, Change, State
 
@@ -40,9 +41,10 @@ _REVIEW_VERDICTS = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
 _TOKEN_MARGIN = 300.0  # mint a new installation token 5 minutes before it expires
 
 
-class GitHubForge:
+class GitHubForge(GitHubDeployments):
     """GitHub through PyGithub. Give `token` (PAT / token mode) or `app_id` + `private_key` +
-    `installation_id` (GitHub App mode, which also publishes check runs)."""
+    `installation_id` (GitHub App mode, which also publishes check runs). Deployments and
+    the merged pull request of a commit come from GitHubDeployments (github_deploy.py)."""
 
     name = "github"
     comment_limit = 65536  # issue comment body limit (GitHub answers 422 above it)
@@ -163,7 +165,8 @@ class GitHubForge:
                 is_fork=head_repo != pull.base.repo.full_name, draft=bool(pull.draft),
                 state="merged" if pull.merged else pull.state,
                 labels=tuple(label.name for label in pull.labels),
-                changed_files=tuple(dict.fromkeys(files)), web_url=pull.html_url)
+                changed_files=tuple(dict.fromkeys(files)), web_url=pull.html_url,
+                merge_sha=pull.merge_commit_sha if pull.merged else None)
         return self._run(op)
 
     def approvals(self, repo: str, number: int) -> list[Approval]:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from bot.errors import Transient
 from bot.forges import payload as p
 from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
+from bot.forges.gitlab_deploy import GitLabDeployments
 from bot.forges.retry import classify, scrub
 from bot.model import Approval, Change, State
 
@@ -28,8 +29,11 @@ DEVELOPER = 30
 _MR_STATE = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
 
 
-class GitLabForge:
-    """GitLab through python-gitlab with a personal, project or group access token."""
+class GitLabForge(GitLabDeployments):
+    """GitLab through python-gitlab with a personal, project or group access token.
+
+    Deployments and the merged MR of a commit come from GitLabDeployments (gitlab_deploy.py).
+    """
 
     name = "gitlab"
     comment_limit = 1_000_000  # note body limit (Atlantis uses the same figure)
@@ -115,7 +119,9 @@ class GitLabForge:
             draft=bool(mr.get("draft") or mr.get("work_in_progress")),
             state=_MR_STATE.get(str(mr["state"]), "closed"),
             labels=tuple(str(label) for label in mr.get("labels") or ()),
-            changed_files=tuple(dict.fromkeys(files)), web_url=mr.get("web_url"))
+            changed_files=tuple(dict.fromkeys(files)), web_url=mr.get("web_url"),
+            merge_sha=(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
+                       if mr["state"] == "merged" else None))
 
     def approvals(self, repo: str, number: int) -> list[Approval]:
         """Users who approved the MR, bound to the MR's head SHA when they were read.

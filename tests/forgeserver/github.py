@@ -17,6 +17,7 @@ import jwt
 
 from tests.forgeserver import github_spec
 from tests.forgeserver.core import Call, ForgeServer, Invalid, Reply
+from tests.forgeserver.github_deploy import DeploymentsMixin
 
 BAD_CREDENTIALS = {"message": "Bad credentials",
                    "documentation_url": "https://docs.github.com/rest"}
@@ -27,7 +28,7 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class GitHubServer(ForgeServer):
+class GitHubServer(DeploymentsMixin, ForgeServer):
     """In-memory GitHub. Configure with add_pull/add_review/add_comment/...; read the state."""
 
     prefix = "/api/v3"
@@ -67,6 +68,7 @@ class GitHubServer(ForgeServer):
             ("GET", "/organizations/{org}/team/{tid}/members", self._team_members),
         ]:
             self.route(method, pattern, handler)
+        self.install_deployments()
 
     # -- checks -----------------------------------------------------------------------------
     def check(self, method: str, path: str, query: dict[str, list[str]], body: Any,
@@ -111,6 +113,7 @@ class GitHubServer(ForgeServer):
         pr = github_spec.example("pull-request")
         base_url = f"{self.url}/repos/{repo}"
         pr.update(number=number, id=next(self._ids), state=state, draft=draft, merged=merged,
+                  merged_at=pr["merged_at"] if merged else None,  # the example's is not null
                   title=f"Change {number}", user=self.user(author),
                   url=f"{base_url}/pulls/{number}", issue_url=f"{base_url}/issues/{number}",
                   html_url=f"https://github.com/{repo}/pull/{number}",

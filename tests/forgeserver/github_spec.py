@@ -48,6 +48,12 @@ EXTRA: list[tuple[str, str, frozenset[str], str]] = [
     # https://docs.github.com/en/rest/teams/members#list-team-members
     ("GET", r"/organizations/\d+/team/\d+/members", frozenset({"per_page", "page", "role"}),
      "teams/list-members-legacy"),
+    # repos/list-pull-requests-associated-with-commit: the merged pull request behind a commit
+    # on the protected branch (deploy reporting). Not in the 2020 subset; items are
+    # pull-request-simple objects (no `merged`, read `merged_at`).
+    # https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
+    ("GET", r"/repos/[^/]+/[^/]+/commits/[0-9a-f]{40}/pulls", frozenset({"per_page", "page"}),
+     "repos/list-pull-requests-associated-with-commit"),
 ]
 
 

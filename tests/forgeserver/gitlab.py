@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from tests.forgeserver import gitlab_shapes
 from tests.forgeserver.core import Call, ForgeServer, Reply
+from tests.forgeserver.gitlab_deploy import DeploymentsMixin
 
 EXAMPLES = Path(__file__).parents[1] / "fixtures" / "gitlab" / "rest-api" / "examples"
 UNAUTHORIZED = {"message": "401 Unauthorized"}
@@ -26,7 +27,7 @@ def example(name: str) -> Any:
     return json.loads((EXAMPLES / name).read_text())
 
 
-class GitLabServer(ForgeServer):
+class GitLabServer(DeploymentsMixin, ForgeServer):
     """In-memory GitLab. Configure with add_project/add_mr/approve/add_note/...; read state."""
 
     prefix = "/api/v4"
@@ -56,6 +57,7 @@ class GitLabServer(ForgeServer):
             ("GET", "/groups/{gid}/members/all/{uid}", self._group_member),
         ]:
             self.route(method, pattern, handler)
+        self.install_deployments()
 
     def check(self, method: str, path: str, query: dict[str, list[str]], body: Any,
               raw: bytes, headers: dict[str, str]) -> None:
@@ -84,6 +86,7 @@ class GitLabServer(ForgeServer):
         pid = next(self._ids)
         namespace = path.rsplit("/", 1)[0]
         project = {"id": pid, "path_with_namespace": path, "name": path.rsplit("/", 1)[1],
+                   "default_branch": "main",
                    "namespace": {"id": group_id or pid, "full_path": namespace,
                                  "kind": "group" if group_id else "user"},
                    "shared_with_groups": [{"group_id": gid, "group_full_path": gpath}

@@ -31,6 +31,8 @@ class Shape:
     body: dict[str, type | tuple[type, ...] | frozenset[str]] = field(default_factory=dict)
 
 
+# deployments.md, Create / Update a deployment: "One of running, success, failed, or canceled".
+DEPLOYMENT_STATUSES = frozenset({"running", "success", "failed", "canceled"})
 P = r"/projects/[^/]+"
 MR = P + r"/merge_requests/\d+"
 SHAPES = [
@@ -56,7 +58,8 @@ SHAPES = [
     # https://docs.gitlab.com/api/notes/#create-new-merge-request-note
     Shape("POST", MR + r"/notes", "notes.md: Create new merge request note",
           required=frozenset({"body"}),
-          body={"body": str, "created_at": str, "internal": bool, "merge_request_diff_head_sha": str}),
+          body={"body": str, "created_at": str, "internal": bool,
+                "merge_request_diff_head_sha": str}),
     # https://docs.gitlab.com/api/notes/#modify-existing-merge-request-note
     Shape("PUT", MR + r"/notes/\d+", "notes.md: Modify existing merge request note",
           required=frozenset({"body"}), body={"body": str}),
@@ -70,6 +73,23 @@ SHAPES = [
     # https://docs.gitlab.com/api/members/ (a member, including inherited and invited)
     Shape("GET", P + r"/members/all/\d+", "members.md: Get a member (inherited)"),
     Shape("GET", r"/groups/[^/]+/members/all/\d+", "members.md: Get a member (inherited)"),
+    # https://docs.gitlab.com/api/commits/#list-merge-requests-associated-with-a-commit
+    Shape("GET", P + r"/repository/commits/[0-9a-f]{40}/merge_requests",
+          "commits.md: List merge requests associated with a commit", query=PAGINATION),
+    # https://docs.gitlab.com/api/deployments/#list-project-deployments
+    Shape("GET", P + r"/deployments", "deployments.md: List project deployments",
+          query=frozenset({"updated_after", "updated_before", "finished_after",
+                           "finished_before", "environment", "status"}) | PAGINATION),
+    # https://docs.gitlab.com/api/deployments/#get-a-specific-deployment
+    Shape("GET", P + r"/deployments/\d+", "deployments.md: Get a specific deployment"),
+    # https://docs.gitlab.com/api/deployments/#create-a-deployment (all five are required)
+    Shape("POST", P + r"/deployments", "deployments.md: Create a deployment",
+          required=frozenset({"environment", "sha", "ref", "tag", "status"}),
+          body={"environment": str, "sha": str, "ref": str, "tag": bool,
+                "status": DEPLOYMENT_STATUSES}),
+    # https://docs.gitlab.com/api/deployments/#update-a-deployment
+    Shape("PUT", P + r"/deployments/\d+", "deployments.md: Update a deployment",
+          required=frozenset({"status"}), body={"status": DEPLOYMENT_STATUSES}),
 ]
 
 
