@@ -235,13 +235,14 @@ class GitLabServer(DeploymentsMixin, ForgeServer):
         return Reply(200, {**self.user(user or ""), "access_level": level})
 
     def _project_member(self, call: Call) -> Reply:
-        # "members/all" includes members inherited from the namespace group and from groups
-        # the project is shared with (members.md), at their highest access level.
+        # "members/all" includes members inherited from the namespace group, its ancestor
+        # groups, and groups the project is shared with (members.md), at the highest level.
         path = self._path_of(call.params["pid"]) or ""
         project = self.projects.get(path, {"namespace": {}, "shared_with_groups": []})
         groups = tuple(g["group_full_path"] for g in project["shared_with_groups"])
         if project["namespace"].get("kind") == "group":
-            groups += (project["namespace"]["full_path"],)
+            parts = project["namespace"]["full_path"].split("/")
+            groups += tuple("/".join(parts[:n]) for n in range(1, len(parts) + 1))
         return self._member(path, call.params["uid"], groups)
 
     def _group_member(self, call: Call) -> Reply:
