@@ -17,6 +17,8 @@ from bot.errors import ConfigError
 PREFIX = "GITOPS_BOT_"
 FORK_MODES = ("validate", "render", "skip")
 SQLITE_SYNC = ("full", "normal")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 _URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
@@ -75,6 +77,20 @@ class Config:
     # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.jobs).
     job_handlers: str = "bot.pipeline.handlers:pipeline_handlers"
     job_lease_seconds: float = 300.0
+    # Deploy targets: `kubernetes` needs a kubeconfig (exec plugins refused); `argocd` a URL
+    # and token. Drift checks run every drift_interval seconds (0: off).
+    kubeconfig: Path | None = None
+    argocd_url: str = ""
+    argocd_token: Secret | None = None
+    drift_interval: float = 0.0
+    # Dashboard and JSON API (read-only): bearer token or basic-auth password. Without a
+    # token they are off (404) unless dashboard_public is true.
+    dashboard_token: Secret | None = None
+    dashboard_public: bool = False
+    public_url: str = ""     # base URL of this bot; review comments link to its dashboard
+    metrics_token: Secret | None = None  # /metrics is open (no repo or user labels) unless set
+    log_format: str = "json"  # "json": one object per line; "text": for a terminal
+    log_level: str = "INFO"
 
     def __repr__(self) -> str:
         parts = []
@@ -183,10 +199,13 @@ class Config:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(str(exc), file=source, key=PREFIX + name.upper()) from None
         config = cls(**kwargs)
-        for name, allowed in (("fork_mode", FORK_MODES), ("sqlite_synchronous", SQLITE_SYNC)):
+        for name, allowed in (("fork_mode", FORK_MODES), ("sqlite_synchronous", SQLITE_SYNC),
+                              ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS)):
             if getattr(config, name) not in allowed:
                 raise ConfigError(f"must be one of {', '.join(allowed)}", file=source,
                                   key=PREFIX + name.upper())
+        if config.public_url and not config.public_url.startswith(("http://", "https://")):
+            raise ConfigError("must be an http(s) URL", file=source, key=PREFIX + "PUBLIC_URL")
         return config
 
     def with_(self, **changes: Any) -> Config:
@@ -194,8 +213,10 @@ class Config:
         return replace(self, **changes)
 
 
-_SECRETS = {"github_token", "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret"}
-_PATHS = {"data_dir", "github_private_key_file"}
+_SECRETS = {"github_token", "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret",
+            "dashboard_token", "metrics_token", "argocd_token"}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_PATHS = {"data_dir", "github_private_key_file", "kubeconfig"}
 
 
 def _convert(name: str, raw: Any) -> Any:
@@ -216,8 +237,22 @@ def _convert(name: str, raw: Any) -> Any:
         if seconds <= 0:
             raise ValueError("must be positive")
         return seconds
-    if name in ("fork_mode", "sqlite_synchronous"):
+    if name == "drift_interval":
+        seconds = float(raw)
+        if seconds < 0:
+            raise ValueError("must be 0 (off) or a number of seconds")
+        return seconds
+    if name in ("fork_mode", "sqlite_synchronous", "log_format"):
         return str(raw).strip().lower()
+    if name == "log_level":
+        return str(raw).strip().upper()
+    if name == "dashboard_public":
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise ValueError("must be true or false")
+        return word in _TRUE
     return str(raw).strip()
 
 

@@ -9,7 +9,9 @@ from bot.errors import ConfigError
 from bot.forges.base import Forge
 from bot.jobs import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
+from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
+from bot.pipeline.ledger import StoreLedger
 from bot.store import Store
 
 
@@ -44,7 +46,8 @@ def review_handler(config: Config) -> Callable[[Event, JobContext], None]:
     """A job handler running ReviewJob and recording the run in the store."""
     job = ReviewJob(JobSettings(clone_url_template=config.clone_url_template,
                                 data_dir=config.data_dir, fork_mode=config.fork_mode,
-                                clone_token=_clone_token),
+                                clone_token=_clone_token,
+                                dashboard_url=config.public_url or None),
                     forge_factory(config))
 
     def handle(event: Event, ctx: JobContext) -> None:
@@ -66,8 +69,26 @@ def review_handler(config: Config) -> Callable[[Event, JobContext], None]:
     return handle
 
 
+def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
+    """A job handler deploying pushes to protected branches (see bot.pipeline.deploy)."""
+    job = DeployJob(DeploySettings(clone_url_template=config.clone_url_template,
+                                   data_dir=config.data_dir, clone_token=_clone_token,
+                                   kubeconfig=config.kubeconfig,
+                                   argocd_url=config.argocd_url or None,
+                                   argocd_token=config.argocd_token),
+                    forge_factory(config), StoreLedger(store))
+
+    def handle(event: Event, ctx: JobContext) -> None:
+        for result in job(event):
+            ctx.store.audit("gitops-bot", f"deploy.job.{result.state}",
+                            f"{event.host}/{event.repo}", None, event.after,
+                            {"delivery": ctx.delivery, "environment": result.environment,
+                             "summary": result.summary})
+    return handle
+
+
 def pipeline_handlers(config: Config, store: Store) -> Handlers:
-    """Handlers for `bot.jobs.Queue`: the review pipeline for change events."""
+    """Handlers for `bot.jobs.Queue`: reviews for change events, deploys for pushes."""
     review = review_handler(config)
     return {EventKind.REVIEW: review, EventKind.RECHECK: review,
-            EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only}
+            EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only}

@@ -7,6 +7,7 @@ before the final status, so a green status always has its comment.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from bot.policy import ChangeInfo, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
 from bot.tools import Tools
+from bot.web.metrics import observe_stage, policy_denied
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ class ReviewJob:
                              "not rendered: change from a fork (a maintainer reviews it)")
             return Outcome("failure", "not rendered: fork", head_sha=head)
         forge.set_status(event.repo, head, REVIEW_CONTEXT, State.PENDING, "reviewing the change")
+        started = time.monotonic()
         try:
             result = self._review(event, forge, change)
         except Transient:
@@ -113,7 +116,15 @@ class ReviewJob:
                        "operators have the details. Comment `/gitops-bot recheck` to retry.",
                        state=State.ERROR)
             raise
-        return self._report(forge, event, change, result)
+        finally:
+            observe_stage("review", time.monotonic() - started)
+        found = [*result.findings, *(f for t in result.targets for f in t.findings)]
+        policy_denied(sum(f.check == "policy" and f.severity is Severity.ERROR for f in found))
+        started = time.monotonic()
+        try:
+            return self._report(forge, event, change, result)
+        finally:
+            observe_stage("report", time.monotonic() - started)
 
     def _review(self, event: Event, forge: Forge, change: Change) -> ReviewResult:
         url = clone_url(self.settings.clone_url_template, event.host, event.repo)

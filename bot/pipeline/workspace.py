@@ -99,3 +99,17 @@ def workspace_root(data_dir: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(root, 0o700)
     return root
+
+
+def branch_tip(url: str, branch: str, token: str | None, username: str,
+               home: Path) -> str | None:
+    """The commit `branch` points at on the remote now (None when it does not exist)."""
+    env = gitrepo.git_env(home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url),
+                                 **_auth_env(token, username)})
+    try:
+        out = proc.run(["git", "ls-remote", "--end-of-options", url, f"refs/heads/{branch}"],
+                       env=env, timeout=60).stdout.decode().split()
+    except ToolError as exc:
+        raise Transient(f"cannot read branch {branch}: {redact(exc.stderr.strip()[-300:])}",
+                        retry_after=30) from None
+    return out[0] if out else None

@@ -1,4 +1,5 @@
-"""Durable state in SQL (SQLAlchemy Core): deliveries and their job leases, review runs, audit."""
+"""Durable state in SQL (SQLAlchemy Core): deliveries and their job leases, review runs, audit,
+deployments and drift."""
 from __future__ import annotations
 
 import json
@@ -13,22 +14,28 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.model import Event
+from bot.store.deploys import DeployRecords
 from bot.store.engine import WriteLock, make_engine, utc
-from bot.store.schema import (FINAL, Run, audit_events, deliveries, delivery_key, event_from_dict,
-                              event_to_dict, metadata, review_runs)
+from bot.store.locks import LockRecords
+from bot.store.schema import (DEPLOY_STATES, FINAL, Deployment, DriftReport, Run, audit_events,
+                              deliveries, delivery_key, deployments, drift_reports,
+                              event_from_dict, event_to_dict, metadata, review_runs)
 
-__all__ = ["FINAL", "Run", "Store", "WriteLock", "audit_events", "deliveries", "delivery_key",
+__all__ = ["DEPLOY_STATES", "FINAL", "Deployment", "DriftReport", "Run", "Store", "WriteLock",
+           "audit_events", "deliveries", "delivery_key", "deployments", "drift_reports",
            "event_from_dict", "event_to_dict", "make_engine", "metadata", "review_runs"]
 
 
-class Store:
+class Store(DeployRecords, LockRecords):
     """All SQL the bot runs; every method is one short transaction with plain-data arguments."""
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.clock = clock
         database = engine.url.database
-        self._record = self._insert(deliveries).on_conflict_do_nothing()
+        # RETURNING, not rowcount: SQLAlchemy reports rowcount -1 for INSERTs on psycopg.
+        self._record = self._insert(deliveries).on_conflict_do_nothing().returning(
+            deliveries.c.id)
         self._lock = WriteLock(f"{database}.lock" if engine.dialect.name == "sqlite"
                                and database and database != ":memory:" else None)
 
@@ -69,7 +76,7 @@ class Store:
             outcome="queued", event_data=event_to_dict(event), attempts=0)
         # ON CONFLICT DO NOTHING keeps concurrent identical deliveries race-free: one row wins.
         with self._write() as conn:
-            return conn.execute(self._record, row).rowcount == 1
+            return conn.execute(self._record, row).first() is not None
 
     def forget_delivery(self, key: str) -> None:
         """Drop a queued delivery whose enqueue failed, so the forge's redelivery is accepted."""
@@ -196,14 +203,28 @@ class Store:
                 c.head_sha == head_sha)).first()
         return _run(row._mapping) if row else None
 
-    def latest_runs(self, limit: int = 50, repo: str | None = None) -> list[Run]:
-        """The most recently started runs, newest first (optionally of one repo)."""
+    def latest_runs(self, limit: int = 50, repo: str | None = None, state: str | None = None,
+                    number: int | None = None) -> list[Run]:
+        """The most recently started runs, newest first (optionally of one repo, state, change)."""
         query = sa.select(review_runs).order_by(review_runs.c.started_at.desc(),
                                                 review_runs.c.id.desc()).limit(limit)
         if repo is not None:
             query = query.where(review_runs.c.repo == repo)
+        if state is not None:
+            query = query.where(review_runs.c.state == state)
+        if number is not None:
+            query = query.where(review_runs.c.number == number)
         with self.engine.connect() as conn:
             return [_run(row._mapping) for row in conn.execute(query)]
+
+    def find_run(self, host: str, repo: str, number: int, head_sha: str) -> Run | None:
+        """The run of this change at this SHA on any forge of `host` (dashboard links)."""
+        c = review_runs.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(review_runs).where(
+                c.host == host, c.repo == repo, c.number == number, c.head_sha == head_sha,
+            ).order_by(c.id.desc()).limit(1)).first()
+        return _run(row._mapping) if row else None
 
     # -- audit -----------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, repo: str | None = None, number: int | None = None,
@@ -214,12 +235,31 @@ class Store:
                 at=self._now(), actor=actor, action=action, repo=repo, number=number, sha=sha,
                 detail=json.loads(json.dumps(dict(detail or {}), default=str))))
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest audit events as dicts, newest first."""
+    def audit_log(self, limit: int = 100, actor: str | None = None, action: str | None = None,
+                  repo: str | None = None) -> list[dict[str, Any]]:
+        """The newest audit events as dicts, newest first.
+
+        Filters: exact `actor`; `repo` as stored ("github.com/acme/shop") or without its host
+        ("acme/shop"); `action` matches itself and its dotted children ("review" matches
+        "review.success").
+        """
+        c = audit_events.c
+        query = sa.select(audit_events).order_by(c.id.desc()).limit(limit)
+        if actor is not None:
+            query = query.where(c.actor == actor)
+        if repo is not None:
+            query = query.where(sa.or_(c.repo == repo,
+                                       c.repo.like("%/" + _like(repo), escape="\\")))
+        if action is not None:
+            query = query.where(sa.or_(c.action == action,
+                                       c.action.like(_like(action) + ".%", escape="\\")))
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(audit_events).order_by(
-                audit_events.c.id.desc()).limit(limit))
+            rows = conn.execute(query)
             return [dict(row._mapping) for row in rows]
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _run(row: Any) -> Run:

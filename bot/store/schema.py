@@ -69,6 +69,39 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_at", "at"),
 )
 
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("forge", sa.String(16), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("repo", sa.String(255), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("sha", sa.String(64), nullable=False),
+    sa.Column("change_number", sa.Integer),              # the merged change, when known
+    sa.Column("state", sa.String(16), nullable=False),   # one of DEPLOY_STATES
+    sa.Column("summary", sa.Text),
+    sa.Column("applied", sa.JSON),                       # what was applied (object keys)
+    sa.Column("failed", sa.JSON),                        # what was not, and why
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_deployments_env", "repo", "environment", "started_at"),
+)
+
+drift_reports = sa.Table(
+    "drift_reports", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("repo", sa.String(255), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),  # the target id, "<app>/<env>"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("objects", sa.JSON, nullable=False),        # [{key, status, changed_fields}]
+    sa.Column("healed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_drift_reports_target", "host", "repo", "environment", "target", "at"),
+)
+
+DEPLOY_STATES = ("queued", "running", "succeeded", "failed", "refused", "superseded")
+
 # Terminal outcomes: nothing will run this delivery again unless the forge redelivers it.
 FINAL = ("done", "superseded", "failed", "dead")
 
@@ -112,3 +145,43 @@ class Run:
     started_at: datetime
     finished_at: datetime | None
     attempts: int
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deploy of one merged SHA to one environment."""
+
+    id: int
+    forge: str
+    host: str
+    repo: str
+    environment: str
+    sha: str
+    change_number: int | None
+    state: str
+    summary: str | None
+    applied: Any
+    failed: Any
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """What differed between live and the protected branch for one target, at one time."""
+
+    id: int
+    host: str
+    repo: str
+    environment: str
+    target: str
+    at: datetime
+    objects: Any   # [{"key": str, "status": str, "changed_fields": [str]}]
+    healed: bool
+
+locks = sa.Table(
+    "locks", metadata,
+    sa.Column("name", sa.String(400), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)

@@ -1,0 +1,268 @@
+"""Deploy on merge: a push to an environment's protected branch deploys that branch's head —
+only when it came from a change whose review passed for exactly what was merged.
+
+Order of checks (each refusal is reported loudly and deploys nothing):
+1. the pushed SHA must still be the branch tip (a newer push deploys the newer tip: never
+   out of order; redelivered or late events are superseded);
+2. the commit must belong to a merged change whose review passed (with its approvals) at its
+   head SHA; when the merge commit differs from that head, both are rendered and must give
+   identical objects (merge-skew guard);
+3. the merged SHA is rendered, validated and policy-checked again;
+4. one deploy per environment at a time (a lease in the store), re-checking the tip once held.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from bot import gitrepo
+from bot.config import Secret
+from bot.errors import ConfigError, GitopsBotError, Transient
+from bot.forges.base import DEPLOY_CONTEXT, Forge
+from bot.live.argocd import ArgoCD, ArgoCDClient
+from bot.live.base import DeployOutcome, Deployer, DeploySource
+from bot.live.gitbranch import GitBranch, GitCredentials
+from bot.live.kubernetes import Kubernetes
+from bot.model import Event, Manifest, State
+from bot.pipeline.review import ReviewOptions, render_revision
+from bot.pipeline.workspace import allowed_protocol, branch_tip, change_workspace, clone_url
+from bot.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
+                             Environment, RepoConfig, parse_repo_config)
+from bot.report import status_line
+from bot.tools import Tools
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Server-side settings of deploys (never from the repository)."""
+
+    clone_url_template: str
+    data_dir: Path
+    clone_token: Callable[[Forge], str | None] = lambda forge: None
+    clone_username: str = "x-access-token"
+    kubeconfig: Path | None = None
+    argocd_url: str | None = None
+    argocd_token: Secret | None = None
+    argocd_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class EnvDeploy:
+    """The result of deploying (or refusing to deploy) one environment."""
+
+    environment: str
+    state: str            # succeeded | failed | refused | superseded | skipped
+    summary: str
+    outcome: DeployOutcome | None = None
+    targets: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def manifests_digest(rendered: Mapping[str, Sequence[Manifest]]) -> str:
+    """A digest of rendered objects per target, independent of source file and line."""
+    h = hashlib.sha256()
+    for target_id in sorted(rendered):
+        bodies = sorted(json.dumps(m.body, sort_keys=True, default=str)
+                        for m in rendered[target_id])
+        h.update(json.dumps([target_id, bodies]).encode())
+    return h.hexdigest()
+
+
+def environments_for(config: RepoConfig, branch: str) -> list[Environment]:
+    """Environments whose protected branch is `branch`."""
+    return [e for e in config.environments if e.branch == branch]
+
+
+class DeployJob:
+    """Deploys the environments of a pushed protected branch; store access via callbacks."""
+
+    def __init__(self, settings: DeploySettings, forge_for: Callable[[Event], Forge],
+                 ledger: "DeployLedger", tools: Tools | None = None) -> None:
+        self.settings, self.forge_for, self.ledger = settings, forge_for, ledger
+        self.tools = tools or Tools.discover()
+
+    def __call__(self, event: Event) -> list[EnvDeploy]:
+        """Handle one push event (Transient errors propagate for a retry)."""
+        if not event.ref or not event.ref.startswith("refs/heads/") or not event.after:
+            return []
+        branch, sha = event.ref.removeprefix("refs/heads/"), event.after
+        forge = self.forge_for(event)
+        url = clone_url(self.settings.clone_url_template, event.host, event.repo)
+        token = self.settings.clone_token(forge)
+        if self._tip(url, branch, token) != sha:
+            return [EnvDeploy("*", "superseded", f"{branch} has moved past {sha[:12]}")]
+        root = self.settings.data_dir / "workspaces"
+        with change_workspace(url, (sha,), token=token, root=root,
+                              username=self.settings.clone_username) as repo:
+            config = self._config(repo, sha)
+            envs = environments_for(config, branch)
+            if not envs:
+                return []
+            reasons, number = self._gate(event, forge, url, token, repo, sha, envs)
+            results = []
+            for env in envs:
+                reason = reasons[env.name]
+                if reason is not None:
+                    results.append(self._refuse(event, forge, env, sha, reason))
+                else:
+                    results.append(self._deploy_env(event, forge, repo, url, token, branch,
+                                                    sha, number, env))
+            return results
+
+    # -- checks -------------------------------------------------------------------------
+    def _tip(self, url: str, branch: str, token: str | None) -> str | None:
+        return branch_tip(url, branch, token, self.settings.clone_username,
+                          self.settings.data_dir)
+
+    @staticmethod
+    def _config(repo: Path, sha: str) -> RepoConfig:
+        snap = gitrepo.GitSnapshot(repo, sha)
+        try:
+            text = snap.read(CONFIG_FILE)
+        finally:
+            snap.close()
+        if text is None:
+            raise ConfigError(f"{CONFIG_FILE} is missing: environments must be configured "
+                              "to deploy")
+        return parse_repo_config(text, CONFIG_FILE)
+
+    def _gate(self, event: Event, forge: Forge, url: str, token: str | None, repo: Path,
+              sha: str, envs: Sequence[Environment]
+              ) -> tuple[dict[str, str | None], int | None]:
+        """Per environment, None when `sha` may deploy there, else the reason it may not;
+        plus the number of the change that produced `sha`."""
+        change = forge.merged_change_for(event.repo, sha)
+        if change is None:
+            reason = (f"{sha[:12]} was pushed to the protected branch without a reviewed "
+                      "change request")
+            return {e.name: reason for e in envs}, None
+        if not self.ledger.review_passed(event, change.number, change.head_sha):
+            reason = (f"change #{change.number} has no passing gitops-bot review (with its "
+                      f"required approvals) at its head {change.head_sha[:12]}")
+            return {e.name: reason for e in envs}, change.number
+        if change.head_sha == sha:
+            return {e.name: None for e in envs}, change.number
+        # Merge commit or squash: what merged must render exactly like what was reviewed.
+        verdicts: dict[str, str | None] = {}
+        with change_workspace(url, (change.head_sha,), token=token,
+                              username=self.settings.clone_username,
+                              root=self.settings.data_dir / "workspaces") as head_repo:
+            for env in envs:
+                options = self._options(env)
+                _, merged = render_revision(repo, sha, options)
+                _, reviewed = render_revision(head_repo, change.head_sha, options)
+                verdicts[env.name] = None if manifests_digest(merged) == manifests_digest(
+                    reviewed) else (
+                    f"the merge result {sha[:12]} renders differently in {env.name} from the "
+                    f"reviewed head {change.head_sha[:12]} of change #{change.number}; update "
+                    "the branch and review it again")
+        return verdicts, change.number
+
+    def _options(self, env: Environment) -> ReviewOptions:
+        return ReviewOptions(tools=self.tools, environment=env.name, enforce_approvals=False,
+                             cache_dir=self.settings.data_dir / "cache" / "deploy")
+
+    # -- actions ------------------------------------------------------------------------
+    def _refuse(self, event: Event, forge: Forge, env: Environment, sha: str,
+                reason: str) -> EnvDeploy:
+        forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
+                         f"not deployed to {env.name}: {reason}"[:140])
+        self.ledger.record(event, env.name, sha, None, "refused", reason, None)
+        return EnvDeploy(env.name, "refused", reason)
+
+    def _deploy_env(self, event: Event, forge: Forge, repo: Path, url: str, token: str | None,
+                    branch: str, sha: str, number: int | None, env: Environment) -> EnvDeploy:
+        if self.ledger.already_deployed(event, env.name, sha):
+            return EnvDeploy(env.name, "skipped", f"{sha[:12]} is already live in {env.name}")
+        result, rendered = render_revision(repo, sha, self._options(env))
+        if result.state >= State.FAILURE:
+            reason = f"{sha[:12]} does not pass its checks: {status_line(result)}"
+            forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason[:140])
+            self.ledger.record(event, env.name, sha, number, "failed", reason, None)
+            return EnvDeploy(env.name, "failed", reason)
+        targets = {t.target: rendered.get(t.target.id, ()) for t in result.targets}
+        with self.ledger.lock(event, env.name):
+            if self._tip(url, branch, token) != sha:  # a newer merge won meanwhile
+                return EnvDeploy(env.name, "superseded", f"{branch} moved past {sha[:12]}")
+            deployer = self.deployer(env, url, token)
+            deployment = forge.start_deployment(event.repo, sha, env.name,
+                                                f"gitops-bot deploy of {sha[:12]}")
+            try:
+                outcome = deployer.deploy(targets, DeploySource(event.repo, sha, number,
+                                                                env.name))
+            except GitopsBotError as exc:
+                forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc)[:140])
+                forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
+                                 f"deploy to {env.name} failed"[:140])
+                self.ledger.record(event, env.name, sha, number, "failed", str(exc), None)
+                if isinstance(exc, Transient):
+                    raise
+                return EnvDeploy(env.name, "failed", str(exc))
+        state = State.SUCCESS if outcome.ok else State.FAILURE
+        summary = f"{'deployed to' if outcome.ok else 'failed to deploy to'} {env.name} " \
+                  f"at {sha[:12]}: {outcome.summary()}"
+        forge.finish_deployment(event.repo, deployment, state, summary[:140])
+        forge.set_status(event.repo, sha, DEPLOY_CONTEXT, state, summary[:140])
+        if number is not None:
+            self.ledger.comment(forge, event, number, env.name, sha, outcome)
+        verdict = "succeeded" if outcome.ok else "failed"
+        self.ledger.record(event, env.name, sha, number, verdict, summary, outcome)
+        return EnvDeploy(env.name, verdict, summary, outcome, tuple(t.id for t in targets))
+
+    def deployer(self, env: Environment, url: str, token: str | None) -> Deployer:
+        """The deployer (and live-state reader) of an environment's deploy target."""
+        target = env.deploy or DeployGit(branch=f"env/{env.name}")
+        creds = (GitCredentials(self.settings.clone_username, Secret(token)) if token
+                 else None)
+        protocols = (allowed_protocol(url),)
+        if isinstance(target, DeployGit):
+            remote = url if not target.repository else clone_url(
+                self.settings.clone_url_template, url_host(url), target.repository)
+            return GitBranch(remote, target.branch, target.path, credentials=creds,
+                             allowed_protocols=protocols)
+        if isinstance(target, DeployKubernetes):
+            if self.settings.kubeconfig is None:
+                raise ConfigError("the kubernetes deploy target needs GITOPS_BOT_KUBECONFIG")
+            return Kubernetes(self.settings.kubeconfig, target.context,
+                              namespace=target.namespace, kubectl=self.tools.require("kubectl"))
+        if isinstance(target, DeployArgoCD):
+            server = target.server or self.settings.argocd_url
+            if not server or self.settings.argocd_token is None:
+                raise ConfigError("the argocd deploy target needs GITOPS_BOT_ARGOCD_URL and "
+                                  "GITOPS_BOT_ARGOCD_TOKEN")
+            git = GitBranch(url, f"env/{env.name}", None, credentials=creds,
+                            allowed_protocols=protocols)
+            return ArgoCD(git, ArgoCDClient(server, self.settings.argocd_token),
+                          target.application, timeout=self.settings.argocd_timeout)
+        raise ConfigError(f"unknown deploy target {target!r}")
+
+
+def url_host(url: str) -> str:
+    """The host part of a clone URL (for another repository on the same forge)."""
+    return urlsplit(url).hostname or ""
+
+
+class DeployLedger(Protocol):
+    """What the deploy job records and asks; `bot.pipeline.ledger` keeps it in the store."""
+
+    def review_passed(self, event: Event, number: int, head_sha: str) -> bool:
+        """Whether change `number` has a passing review (with approvals) at `head_sha`."""
+
+    def already_deployed(self, event: Event, environment: str, sha: str) -> bool:
+        """Whether `sha` is the last successful deploy of `environment`."""
+
+    def lock(self, event: Event, environment: str) -> AbstractContextManager[None]:
+        """Hold the environment's deploy lock (Transient when another deploy holds it)."""
+
+    def record(self, event: Event, environment: str, sha: str, number: int | None,
+               state: str, summary: str, outcome: DeployOutcome | None) -> None:
+        """Record a deploy (succeeded / failed / refused) with what was and was not applied."""
+
+    def comment(self, forge: Forge, event: Event, number: int, environment: str, sha: str,
+                outcome: DeployOutcome) -> None:
+        """Tell the merged change what happened."""

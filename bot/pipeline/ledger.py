@@ -1,0 +1,68 @@
+"""The deploy job's record keeping, in the store: review gate look-ups, deployments, the
+per-environment lock, the audit trail, and the comment on the merged change."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from contextlib import AbstractContextManager
+
+from bot.forges.base import DEPLOY_MARKER, Forge
+from bot.live.base import DeployOutcome
+from bot.model import Event
+from bot.redact import redact
+from bot.store import Store
+
+LOCK_TTL = 120.0
+
+
+def _keys(outcome: DeployOutcome | None) -> tuple[list[str], list[dict[str, str]]]:
+    if outcome is None:
+        return [], []
+    applied = [str(k) for k in (*outcome.applied, *outcome.unchanged)]
+    failed = [{"key": str(k), "error": redact(e)} for k, e in outcome.failed]
+    failed += [{"key": str(k), "error": "not attempted"} for k in outcome.not_attempted]
+    return applied, failed
+
+
+class StoreLedger:
+    """`DeployLedger` over the bot's store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def review_passed(self, event: Event, number: int, head_sha: str) -> bool:
+        run = self.store.get_run(event.forge, event.host, event.repo, number, head_sha)
+        return run is not None and run.state == "success"
+
+    def already_deployed(self, event: Event, environment: str, sha: str) -> bool:
+        done = [d for d in self.store.deployments(limit=20, repo=event.repo,
+                                                  environment=environment)
+                if d.host == event.host and d.state == "succeeded"]
+        return bool(done) and done[0].sha == sha
+
+    def lock(self, event: Event, environment: str) -> AbstractContextManager[None]:
+        return self.store.held(f"deploy:{event.host}/{event.repo}:{environment}", self.owner,
+                               LOCK_TTL)
+
+    def record(self, event: Event, environment: str, sha: str, number: int | None,
+               state: str, summary: str, outcome: DeployOutcome | None) -> None:
+        deployment = self.store.record_deployment(event.forge, event.host, event.repo,
+                                                  environment, sha, number, state="running")
+        applied, failed = _keys(outcome)
+        self.store.finish_deployment(deployment, state, redact(summary), applied, failed)
+        self.store.audit(event.sender, f"deploy.{state}", f"{event.host}/{event.repo}", number,
+                         sha, {"environment": environment, "summary": redact(summary)})
+
+    def comment(self, forge: Forge, event: Event, number: int, environment: str, sha: str,
+                outcome: DeployOutcome) -> None:
+        marker = f"{DEPLOY_MARKER}<!-- {environment} -->"
+        verdict = "✅ deployed" if outcome.ok else "❌ failed to deploy"
+        lines = [marker, f"### {verdict} to `{environment}` at `{sha[:12]}`", "",
+                 outcome.summary()]
+        if outcome.failed:
+            lines += ["", "Failed:"] + [f"- `{k}`: {redact(e)}" for k, e in outcome.failed]
+        if outcome.not_attempted:
+            lines += ["", "Not attempted: " + ", ".join(f"`{k}`" for k in outcome.not_attempted)]
+        forge.upsert_comment(event.repo, number, "\n".join(lines) + "\n", marker)

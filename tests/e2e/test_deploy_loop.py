@@ -1,0 +1,167 @@
+"""Deploy on merge end to end (git target): only reviewed, approved merges reach the
+environment branches, newest merge wins, redeliveries deploy nothing twice, a revert rolls
+back. Real git repositories, the GitHub test server, signed webhook deliveries."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.gitrepo import GitSnapshot
+from bot.render.sandbox import Budgets
+from bot.render.yamlload import load_manifests
+from tests.conftest import git
+from tests.e2e.test_review_loop import REPO, Loop, loop, pr_payload  # noqa: F401 (fixture)
+from tests.web.hookclient import fixture
+
+DEPLOY = "gitops-bot/deploy"
+
+
+def push_payload(before: str, after: str, branch: str = "main") -> dict[str, Any]:
+    data = json.loads(fixture("github/push/with-new-branch.payload.json"))
+    data.update(ref=f"refs/heads/{branch}", before=before, after=after, created=False,
+                deleted=False, forced=False)
+    return data
+
+
+def env_objects(loop: Loop, environment: str) -> dict[str, dict[str, Any]]:
+    """The objects on an environment branch of the remote, by file path."""
+    sha = git(loop.repo, "rev-parse", f"env/{environment}")
+    snap = GitSnapshot(loop.repo, sha)
+    try:
+        out = {}
+        for path in snap.files:
+            [manifest], _ = load_manifests(snap.read(path) or b"", path, Budgets())
+            out[path] = dict(manifest.body)
+        return out
+    finally:
+        snap.close()
+
+
+def reviewed_change(loop: Loop, number: int, branch: str, files: dict[str, str],
+                    approvers: tuple[str, ...] = ("alice", "bob")) -> str:
+    """A change on `branch`, reviewed by the bot with approvals on its head; returns head."""
+    git(loop.repo, "checkout", "-q", "-b", branch, "main")
+    for path, text in files.items():
+        (loop.repo / path).write_text(text)
+    git(loop.repo, "commit", "-qam", f"change {number}")
+    head, base = loop.head(branch), loop.head("main")
+    git(loop.repo, "checkout", "-q", "main")
+    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat",
+                        files=list(files))
+    for user in approvers:
+        loop.forge.permissions[(REPO, user)] = "write"
+        loop.forge.add_review(REPO, number, user, "APPROVED", head)
+    assert loop.deliver("pull_request", pr_payload("opened", head, base, number))[0] == 202
+    loop.work()
+    assert loop.statuses(head)[-1]["state"] == "success", loop.comments(number)[-1]["body"]
+    return head
+
+
+def merge(loop: Loop, number: int, branch: str) -> tuple[str, str]:
+    """Merge `branch` into main with a merge commit; returns (before, after)."""
+    before = loop.head("main")
+    git(loop.repo, "merge", "-q", "--no-ff", "-m", f"Merge #{number}", branch)
+    after = loop.head("main")
+    loop.forge.merge_pull(REPO, number, after)
+    return before, after
+
+
+def deploy_statuses(loop: Loop, sha: str) -> list[str]:
+    return [s["state"] for s in loop.forge.statuses if s["sha"] == sha
+            and s["context"] == DEPLOY]
+
+
+def test_merge_deploys_exactly_the_merged_render_once(loop: Loop) -> None:
+    reviewed_change(loop, 1, "scale", {"charts/shop/values-production.yaml": "replicas: 4\n"})
+    before, after = merge(loop, 1, "scale")
+    body = push_payload(before, after)
+    assert loop.deliver("push", body, delivery="merge-1")[0] == 202
+    loop.work()
+    assert deploy_statuses(loop, after) == ["success", "success"]  # staging, production
+    production = env_objects(loop, "production")
+    deployment = next(o for p, o in production.items() if o["kind"] == "Deployment"
+                      and o["metadata"]["name"] == "shop")
+    assert deployment["spec"]["replicas"] == 4
+    names = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in production.values())
+    assert names == sorted(["ConfigMap/shop-cache", "Deployment/shop", "Service/shop",
+                            "Deployment/api", "Service/api", "Deployment/web", "Service/web",
+                            "ConfigMap/web-site", "ConfigMap/web-banner"])
+    commit = git(loop.repo, "log", "-1", "--format=%B", "env/production")
+    assert after in commit and "Change: 1" in commit
+    comment = [c["body"] for c in loop.comments(1) if "gitops-bot:deploy" in c["body"]]
+    assert comment and "deployed to `production`" in " ".join(comment)
+
+    # The same merge delivered again (a new delivery id): nothing is deployed twice.
+    env_head = git(loop.repo, "rev-parse", "env/production")
+    assert loop.deliver("push", body, delivery="merge-1-again")[0] == 202
+    loop.work()
+    assert git(loop.repo, "rev-parse", "env/production") == env_head
+
+
+def test_unreviewed_direct_push_is_refused_and_audited(loop: Loop) -> None:
+    before = loop.head("main")
+    values = loop.repo / "charts/shop/values-production.yaml"
+    values.write_text("replicas: 9\n")
+    git(loop.repo, "commit", "-qam", "sneaky: straight to main")
+    after = loop.head("main")
+    assert loop.deliver("push", push_payload(before, after))[0] == 202
+    loop.work()
+    assert deploy_statuses(loop, after) == ["failure", "failure"]
+    assert git(loop.repo, "branch", "--list", "env/*") == ""  # nothing was deployed
+    actions = [e["action"] for e in loop.services.store.audit_log()]
+    assert "deploy.refused" in actions
+    refused = loop.services.store.deployments(repo=REPO)
+    assert {d.state for d in refused} == {"refused"}
+
+
+def test_merges_delivered_in_reverse_order_end_at_the_newer(loop: Loop) -> None:
+    reviewed_change(loop, 1, "first", {"charts/shop/values-production.yaml": "replicas: 5\n"})
+    b1, m1 = merge(loop, 1, "first")
+    # the second change is up to date with the first (branch protection's "up to date")
+    reviewed_change(loop, 2, "second", {"charts/shop/values-staging.yaml": "replicas: 2\n"})
+    b2, m2 = merge(loop, 2, "second")
+    assert loop.deliver("push", push_payload(b2, m2))[0] == 202  # the newer one first
+    assert loop.deliver("push", push_payload(b1, m1))[0] == 202
+    loop.work()
+    for environment in ("staging", "production"):
+        assert m2 in git(loop.repo, "log", "-1", "--format=%B", f"env/{environment}")
+    assert deploy_statuses(loop, m1) == []  # superseded: never applied out of order
+
+
+def test_revert_merged_through_the_normal_path_rolls_back(loop: Loop) -> None:
+    reviewed_change(loop, 1, "bump", {"charts/shop/values-production.yaml": "replicas: 6\n"})
+    b1, m1 = merge(loop, 1, "bump")
+    assert loop.deliver("push", push_payload(b1, m1))[0] == 202
+    loop.work()
+    git(loop.repo, "checkout", "-q", "-b", "revert-bump", "main")
+    git(loop.repo, "revert", "--no-edit", "-m", "1", m1)
+    head, base = loop.head("revert-bump"), loop.head("main")
+    git(loop.repo, "checkout", "-q", "main")
+    loop.forge.add_pull(REPO, 2, head_sha=head, base_sha=base, author="octocat",
+                        files=["charts/shop/values-production.yaml"])
+    for user in ("alice", "bob"):
+        loop.forge.add_review(REPO, 2, user, "APPROVED", head)
+    assert loop.deliver("pull_request", pr_payload("opened", head, base, 2))[0] == 202
+    loop.work()
+    b2, m2 = merge(loop, 2, "revert-bump")
+    assert loop.deliver("push", push_payload(b2, m2))[0] == 202
+    loop.work()
+    shop = next(o for o in env_objects(loop, "production").values()
+                if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop")
+    assert shop["spec"]["replicas"] == 3  # the value before the reverted change
+
+
+def test_merge_skew_is_refused_only_where_the_render_differs(loop: Loop) -> None:
+    """Two changes reviewed on the same base, merged one after the other: the second merge
+    renders differently from its reviewed head in production (it now includes the first
+    change), so production refuses it; staging renders identically and deploys."""
+    reviewed_change(loop, 1, "first", {"charts/shop/values-production.yaml": "replicas: 5\n"})
+    reviewed_change(loop, 2, "second", {"charts/shop/values-staging.yaml": "replicas: 2\n"})
+    merge(loop, 1, "first")
+    b2, m2 = merge(loop, 2, "second")
+    assert loop.deliver("push", push_payload(b2, m2))[0] == 202
+    loop.work()
+    states = {s["description"].split(":")[0]: s["state"] for s in loop.forge.statuses
+              if s["sha"] == m2 and s["context"] == DEPLOY}
+    assert states["not deployed to production"] == "failure"
+    assert any(k.startswith("deployed to staging") for k in states)
