@@ -25,3 +25,7 @@ main.add_command(policy_group)
 from bot.doctor import doctor  # noqa: E402
 
 main.add_command(doctor)
+
+from bot.cli_drift import drift_command  # noqa: E402
+
+main.add_command(drift_command)

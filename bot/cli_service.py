@@ -1,7 +1,6 @@
 """Service commands: `serve`, `web`, `worker`, `replay`, `db upgrade` (imports are lazy)."""
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import uuid
@@ -9,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+
+from bot.pipeline.drift import drift_loop
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -31,10 +32,17 @@ def _config(*, service: bool) -> Config:
     return config
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _logging(config: Config) -> None:
+    # JSON lines by default (GITOPS_BOT_LOG_FORMAT=text for a terminal); every configured
+    # Secret is masked wherever it shows up, on top of the redact() patterns.
+    from dataclasses import fields
+
+    from bot.config import Secret
+    from bot.logs import configure_logging
+    secrets = [value for f in fields(config)
+               if isinstance(value := getattr(config, f.name), Secret)]
+    configure_logging(config.log_level, json=config.log_format == "json", stream=sys.stderr,
+                      secrets=secrets)
 
 
 @click.command()
@@ -47,8 +55,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from bot.app import create_app
     from bot.jobs import Services
-    _logging()
     config = _config(service=True)
+    _logging(config)
     services = Services.build(config)
     server = make_server(host, port, create_app(config, services), threaded=True)
     click.echo(f"gitops-bot: listening on http://{host}:{server.server_port}", err=True)
@@ -57,7 +65,7 @@ def serve(host: str, port: int, workers: int) -> None:
     try:
         # The consumer owns the main thread for its signal handling: SIGTERM drains the
         # running jobs while the intake keeps accepting (and persisting) deliveries.
-        with services.queue.recovering():
+        with services.queue.recovering(), drift_loop(services.config, services.store):
             services.queue.consumer(workers).run()
     finally:
         server.shutdown()
@@ -77,8 +85,8 @@ def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     from bot.app import create_app
     from bot.jobs import Services
     from bot.store import Store
-    _logging()
     config = _config(service=True)
+    _logging(config)
     store = Store.from_url(config.database, config.sqlite_synchronous)
     store.upgrade()  # once, in the master, before any worker forks
     store.engine.dispose()
@@ -104,13 +112,13 @@ def worker(workers: int) -> None:
     """Run queued jobs; re-enqueues jobs whose worker died (expired leases)."""
     from bot.errors import ConfigError
     from bot.jobs import Services
-    _logging()
     config = _config(service=False)
+    _logging(config)
     try:
         services = Services.build(config)
     except ConfigError as exc:
         _fail(str(exc))
-    with services.queue.recovering():
+    with services.queue.recovering(), drift_loop(services.config, services.store):
         services.queue.consumer(workers).run()
 
 

@@ -31,7 +31,8 @@ from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, State
 from bot.pipeline.review import ReviewOptions, render_revision
-from bot.pipeline.workspace import allowed_protocol, branch_tip, change_workspace, clone_url
+from bot.pipeline.workspace import (allowed_protocol, branch_tip, change_workspace, clone_url,
+                                   clone_user)
 from bot.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
                              Environment, RepoConfig, parse_repo_config)
 from bot.report import status_line
@@ -44,11 +45,20 @@ class DeploySettings:
     clone_url_template: str
     data_dir: Path
     clone_token: Callable[[Forge], str | None] = lambda forge: None
-    clone_username: str = "x-access-token"
+    clone_username: str | None = None  # None: the forge's own (workspace.clone_user)
     kubeconfig: Path | None = None
     argocd_url: str | None = None
     argocd_token: Secret | None = None
     argocd_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The repository the job works on: clone URL and the credentials to fetch/push it."""
+
+    url: str
+    token: str | None = None
+    user: str = "x-access-token"
 
 
 @dataclass(frozen=True)
@@ -92,35 +102,37 @@ class DeployJob:
             return []
         branch, sha = event.ref.removeprefix("refs/heads/"), event.after
         forge = self.forge_for(event)
-        url = clone_url(self.settings.clone_url_template, event.host, event.repo)
-        token = self.settings.clone_token(forge)
-        if self._tip(url, branch, token) != sha:
+        remote = Remote(clone_url(self.settings.clone_url_template, event.host, event.repo),
+                        self.settings.clone_token(forge),
+                        self.settings.clone_username or clone_user(forge.name))
+        if self._tip(remote, branch) != sha:
             return [EnvDeploy("*", "superseded", f"{branch} has moved past {sha[:12]}")]
         root = self.settings.data_dir / "workspaces"
-        with change_workspace(url, (sha,), token=token, root=root,
-                              username=self.settings.clone_username) as repo:
-            config = self._config(repo, sha)
+        with change_workspace(remote.url, (sha,), token=remote.token, root=root,
+                              username=remote.user) as repo:
+            config = self.read_config(repo, sha)
             envs = environments_for(config, branch)
             if not envs:
                 return []
-            reasons, number = self._gate(event, forge, url, token, repo, sha, envs)
+            reasons, number = self._gate(event, forge, remote, repo, sha, envs)
             results = []
             for env in envs:
                 reason = reasons[env.name]
                 if reason is not None:
                     results.append(self._refuse(event, forge, env, sha, reason))
                 else:
-                    results.append(self._deploy_env(event, forge, repo, url, token, branch,
-                                                    sha, number, env))
+                    results.append(self._deploy_env(event, forge, repo, remote, branch, sha,
+                                                    number, env))
             return results
 
     # -- checks -------------------------------------------------------------------------
-    def _tip(self, url: str, branch: str, token: str | None) -> str | None:
-        return branch_tip(url, branch, token, self.settings.clone_username,
+    def _tip(self, remote: Remote, branch: str) -> str | None:
+        return branch_tip(remote.url, branch, remote.token, remote.user,
                           self.settings.data_dir)
 
     @staticmethod
-    def _config(repo: Path, sha: str) -> RepoConfig:
+    def read_config(repo: Path, sha: str) -> RepoConfig:
+        """`.gitops-bot.yaml` as committed at `sha` (a protected branch commit: trusted)."""
         snap = gitrepo.GitSnapshot(repo, sha)
         try:
             text = snap.read(CONFIG_FILE)
@@ -131,8 +143,8 @@ class DeployJob:
                               "to deploy")
         return parse_repo_config(text, CONFIG_FILE)
 
-    def _gate(self, event: Event, forge: Forge, url: str, token: str | None, repo: Path,
-              sha: str, envs: Sequence[Environment]
+    def _gate(self, event: Event, forge: Forge, remote: Remote, repo: Path, sha: str,
+              envs: Sequence[Environment]
               ) -> tuple[dict[str, str | None], int | None]:
         """Per environment, None when `sha` may deploy there, else the reason it may not;
         plus the number of the change that produced `sha`."""
@@ -149,8 +161,8 @@ class DeployJob:
             return {e.name: None for e in envs}, change.number
         # Merge commit or squash: what merged must render exactly like what was reviewed.
         verdicts: dict[str, str | None] = {}
-        with change_workspace(url, (change.head_sha,), token=token,
-                              username=self.settings.clone_username,
+        with change_workspace(remote.url, (change.head_sha,), token=remote.token,
+                              username=remote.user,
                               root=self.settings.data_dir / "workspaces") as head_repo:
             for env in envs:
                 options = self._options(env)
@@ -175,8 +187,8 @@ class DeployJob:
         self.ledger.record(event, env.name, sha, None, "refused", reason, None)
         return EnvDeploy(env.name, "refused", reason)
 
-    def _deploy_env(self, event: Event, forge: Forge, repo: Path, url: str, token: str | None,
-                    branch: str, sha: str, number: int | None, env: Environment) -> EnvDeploy:
+    def _deploy_env(self, event: Event, forge: Forge, repo: Path, remote: Remote, branch: str,
+                    sha: str, number: int | None, env: Environment) -> EnvDeploy:
         if self.ledger.already_deployed(event, env.name, sha):
             return EnvDeploy(env.name, "skipped", f"{sha[:12]} is already live in {env.name}")
         result, rendered = render_revision(repo, sha, self._options(env))
@@ -187,9 +199,9 @@ class DeployJob:
             return EnvDeploy(env.name, "failed", reason)
         targets = {t.target: rendered.get(t.target.id, ()) for t in result.targets}
         with self.ledger.lock(event, env.name):
-            if self._tip(url, branch, token) != sha:  # a newer merge won meanwhile
+            if self._tip(remote, branch) != sha:  # a newer merge won meanwhile
                 return EnvDeploy(env.name, "superseded", f"{branch} moved past {sha[:12]}")
-            deployer = self.deployer(env, url, token)
+            deployer = self.deployer(env, remote)
             deployment = forge.start_deployment(event.repo, sha, env.name,
                                                 f"gitops-bot deploy of {sha[:12]}")
             try:
@@ -214,16 +226,17 @@ class DeployJob:
         self.ledger.record(event, env.name, sha, number, verdict, summary, outcome)
         return EnvDeploy(env.name, verdict, summary, outcome, tuple(t.id for t in targets))
 
-    def deployer(self, env: Environment, url: str, token: str | None) -> Deployer:
+    def deployer(self, env: Environment, remote: Remote) -> Deployer:
         """The deployer (and live-state reader) of an environment's deploy target."""
         target = env.deploy or DeployGit(branch=f"env/{env.name}")
-        creds = (GitCredentials(self.settings.clone_username, Secret(token)) if token
+        url = remote.url
+        creds = (GitCredentials(remote.user, Secret(remote.token)) if remote.token
                  else None)
         protocols = (allowed_protocol(url),)
         if isinstance(target, DeployGit):
-            remote = url if not target.repository else clone_url(
+            where = url if not target.repository else clone_url(
                 self.settings.clone_url_template, url_host(url), target.repository)
-            return GitBranch(remote, target.branch, target.path, credentials=creds,
+            return GitBranch(where, target.branch, target.path, credentials=creds,
                              allowed_protocols=protocols)
         if isinstance(target, DeployKubernetes):
             if self.settings.kubeconfig is None:

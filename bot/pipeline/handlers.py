@@ -69,14 +69,19 @@ def review_handler(config: Config) -> Callable[[Event, JobContext], None]:
     return handle
 
 
+def deploy_job(config: Config, store: Store) -> DeployJob:
+    """The deploy job, configured from the server settings."""
+    return DeployJob(DeploySettings(clone_url_template=config.clone_url_template,
+                                    data_dir=config.data_dir, clone_token=_clone_token,
+                                    kubeconfig=config.kubeconfig,
+                                    argocd_url=config.argocd_url or None,
+                                    argocd_token=config.argocd_token),
+                     forge_factory(config), StoreLedger(store))
+
+
 def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
     """A job handler deploying pushes to protected branches (see bot.pipeline.deploy)."""
-    job = DeployJob(DeploySettings(clone_url_template=config.clone_url_template,
-                                   data_dir=config.data_dir, clone_token=_clone_token,
-                                   kubeconfig=config.kubeconfig,
-                                   argocd_url=config.argocd_url or None,
-                                   argocd_token=config.argocd_token),
-                    forge_factory(config), StoreLedger(store))
+    job = deploy_job(config, store)
 
     def handle(event: Event, ctx: JobContext) -> None:
         for result in job(event):

@@ -17,7 +17,8 @@ from bot.errors import GitopsBotError, Transient
 from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
 from bot.model import Change, Event, EventKind, ReviewResult, Severity, State
 from bot.pipeline.review import ReviewOptions, review_revisions
-from bot.pipeline.workspace import change_workspace, clone_url, merge_base, workspace_root
+from bot.pipeline.workspace import (change_workspace, clone_url, clone_user, merge_base,
+                                   workspace_root)
 from bot.policy import ChangeInfo, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
@@ -39,7 +40,7 @@ class JobSettings:
     data_dir: Path
     fork_mode: str = "validate"        # "validate"/"render": review; "skip": not rendered
     clone_token: Callable[[Forge], str | None] = lambda forge: None
-    clone_username: str = "x-access-token"
+    clone_username: str | None = None  # None: the forge's own (workspace.clone_user)
     dashboard_url: str | None = None   # base URL of the dashboard, for full-report links
 
 
@@ -131,7 +132,8 @@ class ReviewJob:
         token = self.settings.clone_token(forge)
         root = workspace_root(self.settings.data_dir)
         with change_workspace(url, (change.base_sha, change.head_sha), token=token,
-                              username=self.settings.clone_username, root=root) as repo:
+                              username=self.settings.clone_username or clone_user(forge.name),
+                              root=root) as repo:
             base = merge_base(repo, change.base_sha, change.head_sha)
             info = ChangeInfo(author=change.author, base_sha=base, head_sha=change.head_sha,
                               labels=change.labels, changed_files=change.changed_files,

@@ -46,6 +46,12 @@ def allowed_protocol(url: str) -> str:
     return scheme
 
 
+def clone_user(forge: str) -> str:
+    """The HTTPS user name a forge expects beside a token: GitHub `x-access-token` (App and
+    personal tokens alike); GitLab `oauth2` (which every token type accepts)."""
+    return "oauth2" if forge == "gitlab" else "x-access-token"
+
+
 def _auth_env(token: str | None, username: str) -> dict[str, str]:
     if not token:
         return {}
@@ -113,3 +119,19 @@ def branch_tip(url: str, branch: str, token: str | None, username: str,
         raise Transient(f"cannot read branch {branch}: {redact(exc.stderr.strip()[-300:])}",
                         retry_after=30) from None
     return out[0] if out else None
+
+
+def default_branch(url: str, token: str | None, username: str, home: Path) -> str | None:
+    """The remote's default branch (what its HEAD points at)."""
+    env = gitrepo.git_env(home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url),
+                                 **_auth_env(token, username)})
+    try:
+        out = proc.run(["git", "ls-remote", "--symref", "--end-of-options", url, "HEAD"],
+                       env=env, timeout=60).stdout.decode()
+    except ToolError as exc:
+        raise Transient(f"cannot read the default branch: {redact(exc.stderr.strip()[-300:])}",
+                        retry_after=30) from None
+    for line in out.splitlines():
+        if line.startswith("ref: refs/heads/"):
+            return line.split()[1].removeprefix("refs/heads/")
+    return None

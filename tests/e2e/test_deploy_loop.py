@@ -165,3 +165,44 @@ def test_merge_skew_is_refused_only_where_the_render_differs(loop: Loop) -> None
               if s["sha"] == m2 and s["context"] == DEPLOY}
     assert states["not deployed to production"] == "failure"
     assert any(k.startswith("deployed to staging") for k in states)
+
+
+def test_drift_behind_the_bots_back_is_reported_and_healed(loop: Loop, tmp_path) -> None:
+    from bot.pipeline.drift import drift_runner
+
+    config_file = (loop.repo / ".gitops-bot.yaml").read_text().replace(
+        "  production: {branch: main}", "  production: {branch: main, self_heal: true}")
+    reviewed_change(loop, 1, "heal", {"charts/shop/values-production.yaml": "replicas: 4\n",
+                                      ".gitops-bot.yaml": config_file})
+    before, after = merge(loop, 1, "heal")
+    assert loop.deliver("push", push_payload(before, after))[0] == 202
+    loop.work()
+    runner = drift_runner(loop.services.config, loop.services.store)
+    host = loop.services.config.github_host
+    assert runner.run("github", host, REPO) == []  # freshly deployed: no drift
+
+    # Someone edits both environment branches by hand.
+    for environment in ("staging", "production"):
+        tree = tmp_path / environment
+        git(loop.repo, "worktree", "add", "-q", str(tree), f"env/{environment}")
+        [path] = [p for p in tree.rglob("shop.yaml") if p.parent.name.startswith("Deployment")
+                  and p.relative_to(tree).parts[0] == "shop"]
+        path.write_text(path.read_text().replace("replicas:", "replicas: 7 #"))
+        git(tree, "commit", "-qam", "hotfix by hand")
+        git(loop.repo, "worktree", "remove", "--force", str(tree))
+
+    found = {(d.environment, d.target): d for d in runner.run("github", host, REPO)}
+    assert set(found) == {("staging", "shop/staging"), ("production", "shop/production")}
+    for item in found.values():
+        [obj] = item.as_records()
+        assert obj == {"key": "Deployment/shop/shop", "status": "changed",
+                       "changed_fields": ["spec.replicas"]}
+    assert found[("production", "shop/production")].healed  # self_heal: true
+    assert not found[("staging", "shop/staging")].healed
+    shop = next(o for o in env_objects(loop, "production").values()
+                if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop")
+    assert shop["spec"]["replicas"] == 4  # the branch state is back
+    recorded = {(r.environment, r.target): r for r in loop.services.store.latest_drift(REPO)}
+    assert recorded[("production", "shop/production")].healed
+    actions = [e["action"] for e in loop.services.store.audit_log()]
+    assert "drift.healed" in actions and "drift.found" in actions
