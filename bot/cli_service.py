@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from bot.pipeline.drift import drift_loop
-
 if TYPE_CHECKING:
     from bot.config import Config
 
@@ -65,6 +63,7 @@ def serve(host: str, port: int, workers: int) -> None:
     try:
         # The consumer owns the main thread for its signal handling: SIGTERM drains the
         # running jobs while the intake keeps accepting (and persisting) deliveries.
+        from bot.pipeline.drift import drift_loop
         with services.queue.recovering(), drift_loop(services.config, services.store):
             services.queue.consumer(workers).run()
     finally:
@@ -118,6 +117,7 @@ def worker(workers: int) -> None:
         services = Services.build(config)
     except ConfigError as exc:
         _fail(str(exc))
+    from bot.pipeline.drift import drift_loop
     with services.queue.recovering(), drift_loop(services.config, services.store):
         services.queue.consumer(workers).run()
 
