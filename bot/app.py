@@ -8,11 +8,11 @@ from werkzeug.exceptions import HTTPException
 
 from bot.config import Config
 from bot.jobs import Services
-from bot.web import EXTENSION, health, hooks
+from bot.web import EXTENSION, api, dashboard, health, hooks, metrics
 
 
 def create_app(config: Config, services: Services | None = None) -> Flask:
-    """A Flask app serving the webhook intake and health endpoints.
+    """A Flask app serving the webhook intake, health, metrics, the dashboard and its API.
 
     Refuses to build (ConfigError) when the config would accept unsigned or unscoped
     deliveries. Without `services`, opens the store (running migrations) and the queue.
@@ -27,6 +27,9 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     app.extensions[EXTENSION] = services
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(dashboard.bp)  # read access: bot.web.auth
+    app.register_blueprint(api.bp)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -19,6 +19,7 @@ from huey.storage import SqliteStorage
 
 from bot.config import Config
 from bot.errors import ConfigError, retry_after
+from bot.logs import log_context
 from bot.model import Event, EventKind
 from bot.store import Store, WriteLock, event_from_dict
 
@@ -140,11 +141,16 @@ class Queue:
         return int(self.huey.pending_count())
 
     def recover(self, *, at_start: bool = False) -> int:
-        """Re-enqueue jobs whose worker died; at start also queued rows never enqueued."""
-        jobs = self.store.expire_claims()
-        if at_start:
-            jobs += self.store.stale_queued(older_than=self.config.job_lease_seconds)
-        for key, data in jobs:
+        """Re-enqueue jobs whose worker died, and queued rows the queue does not hold."""
+        # Rows can be queued in the store with no queue entry: a worker killed between
+        # dequeue and claim, a queue that lost its data (Redis without persistence), an
+        # enqueue that failed. Look for them at start and whenever the queue is empty, so
+        # a running worker finds them too without ever duplicating a waiting backlog.
+        orphans = at_start or self.size() == 0
+        jobs = dict(self.store.expire_claims())
+        if orphans:
+            jobs.update(self.store.stale_queued(older_than=self.config.job_lease_seconds))
+        for key, data in jobs.items():
             self.enqueue(key, data)
         if jobs:
             log.warning("re-enqueued %d interrupted job(s)", len(jobs))
@@ -153,6 +159,13 @@ class Queue:
     def run(self, key: str, event_data: dict[str, Any]) -> str:
         """Run the job for delivery `key` once; returns the outcome it recorded."""
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        repo = event_data.get("repo")
+        with log_context(delivery_id=key, job_id=worker,
+                         repository=f"{event_data.get('host')}/{repo}" if repo else None,
+                         change_number=event_data.get("number"), sha=event_data.get("head_sha")):
+            return self._run(key, event_data, worker)
+
+    def _run(self, key: str, event_data: dict[str, Any], worker: str) -> str:
         lease = self.config.job_lease_seconds
         attempt = self.store.claim(key, worker, lease)
         if attempt is None:

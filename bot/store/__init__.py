@@ -247,9 +247,10 @@ class Store(DeployRecords, LockRecords):
         query = sa.select(audit_events).order_by(c.id.desc()).limit(limit)
         if actor is not None:
             query = query.where(c.actor == actor)
-        if repo is not None:
-            query = query.where(sa.or_(c.repo == repo,
-                                       c.repo.like("%/" + _like(repo), escape="\\")))
+        if repo is not None:  # "<host>/<repo>": a host has no "/" in it
+            query = query.where(sa.or_(c.repo == repo, sa.and_(
+                c.repo.like("%/" + _like(repo), escape="\\"),
+                sa.not_(c.repo.like("%/%/" + _like(repo), escape="\\")))))
         if action is not None:
             query = query.where(sa.or_(c.action == action,
                                        c.action.like(_like(action) + ".%", escape="\\")))

@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.config import Secret
 from bot.errors import Ignored, UserError
+from bot.logs import log_context
 from bot.model import Event
 from bot.store import delivery_key, event_to_dict
 from bot.web import services
+from bot.web.metrics import count_delivery
 
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ _DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,63}")
 
 Parser = Callable[[str, str, dict[str, Any], str], Any]
+# The deliveries metric's outcome for refusals, by HTTP status.
+_REFUSED = {400: "bad_request", 401: "unauthorized", 404: "not_configured", 413: "too_large",
+            415: "bad_request", 503: "unavailable"}
 
 
 def github_signature(secret: bytes, body: bytes) -> str:
@@ -98,7 +103,19 @@ def _parser(spec: str) -> Parser:
 
 
 def _reply(code: int, status: str, **fields: Any) -> tuple[Response, int]:
+    g.hook_status = status
     return jsonify(status=status, **fields), code
+
+
+@bp.after_request
+def _count(response: Response) -> Response:
+    # One count per request. The event label is only set once the sender is authenticated
+    # (in _accept), so unsigned requests cannot mint new label values.
+    forge = (request.view_args or {}).get("forge", "")
+    status = g.get("hook_status", "error")
+    count_delivery(forge if forge in INTAKES else "unknown", g.get("hook_event", "unknown"),
+                   status if status != "error" else _REFUSED.get(response.status_code, "error"))
+    return response
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -158,6 +175,7 @@ def _accept(forge: str, intake: Intake, body: bytes) -> tuple[Response, int]:
     delivery_id = intake.delivery_id(request.headers, body) or ""
     if not _EVENT_NAME.fullmatch(event_name):
         return _reply(400, "error", error=f"missing or invalid {intake.event_header} header")
+    g.hook_event = event_name
     if not _DELIVERY_ID.fullmatch(delivery_id):
         return _reply(400, "error", error="missing or invalid delivery id header")
     payload = load_json(body)
@@ -175,7 +193,10 @@ def _accept(forge: str, intake: Intake, body: bytes) -> tuple[Response, int]:
     if isinstance(result, Ignored):
         return _reply(200, "ignored", delivery=delivery_id, reason=result.reason)
     event: Event = result
-    return _enqueue(event, event_name)
+    with log_context(delivery_id=delivery_key(event.forge, event.delivery_id),
+                     repository=f"{event.host}/{event.repo}", change_number=event.number,
+                     sha=event.head_sha):
+        return _enqueue(event, event_name)
 
 
 def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
