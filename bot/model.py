@@ -221,6 +221,10 @@ class TargetResult:
     findings: tuple[Finding, ...] = ()
     cached: bool = False
     seconds: float = 0.0
+    # live -> head (what merging does to what is live); None when live was not compared
+    live_diffs: tuple[ObjectDiff, ...] | None = None
+    # objects where live differs from the base render: drift that predates this change
+    drift: tuple[ObjectDiff, ...] = ()
 
     def count(self, status: DiffStatus) -> int:
         return sum(1 for d in self.diffs if d.status is status)

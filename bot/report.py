@@ -76,6 +76,26 @@ def _counts(t: TargetResult) -> str:
     return " · ".join(bits) + (" · cached" if t.cached else "")
 
 
+def _live(t: TargetResult) -> str:
+    """What merging does to what is live, and drift that predates the change."""
+    if t.live_diffs is None:
+        return ""
+    counts = ", ".join(f"{sum(1 for d in t.live_diffs if d.status is s)} {s.value}"
+                       for s in SHOWN)
+    out = f"**Against what is live** (what merging does): {counts}.\n\n"
+    for d in t.live_diffs:
+        if d.status in SHOWN:
+            fields = ", ".join(md.code(p) for p in d.changed_fields[:FIELDS_SHOWN])
+            out += f"- {d.status.value} {md.code(str(d.key))}{': ' + fields if fields else ''}\n"
+    if t.drift:
+        out += ("\n**Drift already live** (live differs from the base branch; not caused by "
+                "this change):\n\n")
+        for d in t.drift:
+            fields = ", ".join(md.code(p) for p in d.changed_fields[:FIELDS_SHOWN])
+            out += f"- {d.status.value} {md.code(str(d.key))}{': ' + fields if fields else ''}\n"
+    return out + "\n"
+
+
 def _object(d: ObjectDiff) -> str:
     where = f"{d.file}:{d.line}" if d.file and d.line else d.file or ""
     summary = f"{d.status.value} <code>{md.html(str(d.key))}</code>"
@@ -179,7 +199,7 @@ def _parts(result: ReviewResult, title: str, url: str | None, *, diffs: bool) ->
         findings = [_finding(f) for f in t.findings]
         shown = [d for d in t.diffs if d.status in SHOWN]
         if diffs:
-            head += "".join(findings) + ("\n" if findings else "")
+            head += "".join(findings) + ("\n" if findings else "") + _live(t)
             items = [((*_rank(t, i), j), _object(d)) for j, d in enumerate(shown)]
             parts.append(md.Part(head, items, "</details>\n\n", _more("object", url)))
         else:
@@ -244,6 +264,11 @@ def _target_json(t: TargetResult) -> dict[str, Any]:
                    "namespace": d.key.namespace, "name": d.key.name,
                    "status": d.status.value, "changed_fields": list(d.changed_fields),
                    "diff": d.diff, "file": d.file, "line": d.line} for d in t.diffs],
+        "live": None if t.live_diffs is None else [
+            {"key": str(d.key), "status": d.status.value, "changed_fields": list(d.changed_fields),
+             "diff": d.diff} for d in t.live_diffs if d.status in SHOWN],
+        "drift": [{"key": str(d.key), "status": d.status.value,
+                   "changed_fields": list(d.changed_fields)} for d in t.drift],
     }
 
 

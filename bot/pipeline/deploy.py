@@ -31,8 +31,8 @@ from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, State
 from bot.pipeline.review import ReviewOptions, render_revision
-from bot.pipeline.workspace import (allowed_protocol, branch_tip, change_workspace, clone_url,
-                                   clone_user)
+from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
+                                   clone_url, clone_user)
 from bot.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
                              Environment, RepoConfig, parse_repo_config)
 from bot.report import status_line
@@ -50,15 +50,6 @@ class DeploySettings:
     argocd_url: str | None = None
     argocd_token: Secret | None = None
     argocd_timeout: float = 600.0
-
-
-@dataclass(frozen=True)
-class Remote:
-    """The repository the job works on: clone URL and the credentials to fetch/push it."""
-
-    url: str
-    token: str | None = None
-    user: str = "x-access-token"
 
 
 @dataclass(frozen=True)

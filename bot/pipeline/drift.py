@@ -19,10 +19,10 @@ from pathlib import Path
 from bot.config import Config
 from bot.live.base import DeploySource, LiveState, drift
 from bot.model import Event, EventKind, ObjectDiff, State, Target
-from bot.pipeline.deploy import DeployJob, Remote
+from bot.pipeline.deploy import DeployJob
 from bot.pipeline.review import ReviewOptions, render_revision
-from bot.pipeline.workspace import (branch_tip, change_workspace, clone_url, clone_user,
-                                   default_branch)
+from bot.pipeline.workspace import (Remote, branch_tip, change_workspace, clone_url,
+                                   clone_user, default_branch)
 from bot.repo_config import Environment, RepoConfig
 from bot.store import Store
 

@@ -12,6 +12,8 @@ from bot.model import Event, EventKind
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.ledger import StoreLedger
+from bot.pipeline.live_compare import LiveFor
+from bot.pipeline.workspace import Remote
 from bot.store import Store
 
 
@@ -42,11 +44,16 @@ def _clone_token(forge: Forge) -> str | None:
     return str(getter()) if callable(getter) else None
 
 
-def review_handler(config: Config) -> Callable[[Event, JobContext], None]:
+def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
     """A job handler running ReviewJob and recording the run in the store."""
+    deploy = deploy_job(config, store)
+
+    def live_for(remote: Remote) -> LiveFor:
+        return lambda env: deploy.deployer(env, remote)  # type: ignore[return-value]
+
     job = ReviewJob(JobSettings(clone_url_template=config.clone_url_template,
                                 data_dir=config.data_dir, fork_mode=config.fork_mode,
-                                clone_token=_clone_token,
+                                clone_token=_clone_token, live_for=live_for,
                                 dashboard_url=config.public_url or None),
                     forge_factory(config))
 
@@ -94,6 +101,6 @@ def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
 
 def pipeline_handlers(config: Config, store: Store) -> Handlers:
     """Handlers for `bot.jobs.Queue`: reviews for change events, deploys for pushes."""
-    review = review_handler(config)
+    review = review_handler(config, store)
     return {EventKind.REVIEW: review, EventKind.RECHECK: review,
             EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only}

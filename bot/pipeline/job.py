@@ -16,9 +16,10 @@ from typing import Any
 from bot.errors import GitopsBotError, Transient
 from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
 from bot.model import Change, Event, EventKind, ReviewResult, Severity, State
+from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.review import ReviewOptions, review_revisions
-from bot.pipeline.workspace import (change_workspace, clone_url, clone_user, merge_base,
-                                   workspace_root)
+from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
+                                   merge_base, workspace_root)
 from bot.policy import ChangeInfo, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
@@ -42,6 +43,8 @@ class JobSettings:
     clone_token: Callable[[Forge], str | None] = lambda forge: None
     clone_username: str | None = None  # None: the forge's own (workspace.clone_user)
     dashboard_url: str | None = None   # base URL of the dashboard, for full-report links
+    # what is live per environment, for the repository at this remote (None: not compared)
+    live_for: Callable[[Remote], LiveFor] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,19 +131,21 @@ class ReviewJob:
             observe_stage("report", time.monotonic() - started)
 
     def _review(self, event: Event, forge: Forge, change: Change) -> ReviewResult:
-        url = clone_url(self.settings.clone_url_template, event.host, event.repo)
-        token = self.settings.clone_token(forge)
+        remote = Remote(clone_url(self.settings.clone_url_template, event.host, event.repo),
+                        self.settings.clone_token(forge),
+                        self.settings.clone_username or clone_user(forge.name))
         root = workspace_root(self.settings.data_dir)
-        with change_workspace(url, (change.base_sha, change.head_sha), token=token,
-                              username=self.settings.clone_username or clone_user(forge.name),
-                              root=root) as repo:
+        with change_workspace(remote.url, (change.base_sha, change.head_sha),
+                              token=remote.token, username=remote.user, root=root) as repo:
             base = merge_base(repo, change.base_sha, change.head_sha)
             info = ChangeInfo(author=change.author, base_sha=base, head_sha=change.head_sha,
                               labels=change.labels, changed_files=change.changed_files,
                               number=change.number, title=change.title)
             cache = self.settings.data_dir / "cache" / event.host / event.repo.replace("/", "__")
+            live = self.settings.live_for(remote) if self.settings.live_for else None
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
-                                    reviews=_reviews(forge, event.repo, change.number))
+                                    reviews=_reviews(forge, event.repo, change.number),
+                                    live_for=live)
             return review_revisions(repo, base, change.head_sha, options)
 
     def _report(self, forge: Forge, event: Event, change: Change,

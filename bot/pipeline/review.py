@@ -23,6 +23,7 @@ from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.kustomize_refs import RepoIndex
 from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
 from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
+from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
@@ -52,6 +53,7 @@ class ReviewOptions:
     reviews: tuple[Review, ...] = ()
     enforce_approvals: bool = True  # False for local checks, where no reviews exist
     keep_manifests: bool = False  # deploys need every head render (no result-cache shortcut)
+    live_for: LiveFor | None = None  # reads what is live per environment (service reviews)
 
 
 class _Side:
@@ -109,6 +111,7 @@ class Reviewer:
         self._validator_id = ""
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
+        self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -151,6 +154,9 @@ class Reviewer:
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
                                     touched))
+        if self.options.live_for is not None and results:
+            results = compare_with_live(results, config, self._base_manifests,
+                                        self._manifests, self.options.live_for)
         change = self.options.change or ChangeInfo(
             author="", base_sha=_sha(self.base.snapshot) or "",
             head_sha=_sha(self.head.snapshot) or "",
@@ -237,13 +243,15 @@ class Reviewer:
             result_key = cache_key("result", base_key, head_key)
             # a policy edit needs the head's objects for its blast radius: no result cache then
             proposal = self._policy is not None and self._policy.proposed is not None
-            skip = proposal or self.options.keep_manifests
+            skip = (proposal or self.options.keep_manifests
+                    or self.options.live_for is not None)
             hit = None if skip else self.cache.get_result(result_key, target)
             if hit is not None:  # neither side's inputs changed since a previous review
                 return hit
             before, base_findings = self._render(self.base, target, inputs, base_key, None)
             after, findings = self._render(self.head, target, inputs, head_key, validator)
             self._manifests[target.id] = after
+            self._base_manifests[target.id] = before
         except GitopsBotError as exc:  # a target's failure is that target's error only
             detail = f": {exc.stderr.strip()[-500:]}" if isinstance(exc, ToolError) else ""
             finding = Finding(Severity.ERROR, "render", f"{exc}{detail}", file=target.path)

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,6 +27,15 @@ from bot.redact import redact
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 FETCH_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The repository a job works on: clone URL and the credentials to fetch or push it."""
+
+    url: str
+    token: str | None = None
+    user: str = "x-access-token"
 
 
 def clone_url(template: str, host: str, repo: str) -> str:

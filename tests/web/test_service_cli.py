@@ -16,6 +16,16 @@ PR_OPENED = "github/pull_request/opened.payload.json"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 
 
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from bot.migrations import alembic_config
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+HEAD_REVISION = _head_revision()
+
+
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
@@ -37,7 +47,7 @@ def test_db_upgrade(tmp_path: Path) -> None:
     for _ in range(2):
         result = run_cli(["db", "upgrade"], env)
         assert result.returncode == 0, result.stderr
-        assert "revision 0001" in result.stdout
+        assert f"revision {HEAD_REVISION}" in result.stdout
 
 
 def test_serve_end_to_end_with_replay(tmp_path: Path) -> None:

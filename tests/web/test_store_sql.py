@@ -14,12 +14,22 @@ from bot.store import Store, metadata
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from bot.migrations import alembic_config
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+HEAD_REVISION = _head_revision()
+
+
 def test_migrations_create_exactly_the_declared_schema(tmp_path: Path) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path}/a.db")
     assert current(store.engine) is None
     store.upgrade()
     store.upgrade()  # idempotent
-    assert current(store.engine) == "0001"
+    assert current(store.engine) == HEAD_REVISION
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
@@ -41,7 +51,7 @@ def test_concurrent_upgrades_from_several_processes(tmp_path: Path) -> None:
     code = f"from bot.store import Store; Store.from_url({url!r}).upgrade()"
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT) for _ in range(4)]
     assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
-    assert current(Store.from_url(url).engine) == "0001"
+    assert current(Store.from_url(url).engine) == HEAD_REVISION
 
 
 def test_runs_are_unique_per_sha_and_listed_newest_first(tmp_path: Path) -> None:
