@@ -51,23 +51,26 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
     def live_for(remote: Remote) -> LiveFor:
         return lambda env: deploy.deployer(env, remote)  # type: ignore[return-value]
 
+    def reviewed(event: Event, sha: str) -> bool:
+        return event.number is not None and store.get_run(
+            event.forge, event.host, event.repo, event.number, sha) is not None
+
+    def started(event: Event, sha: str) -> int | None:
+        if event.number is None:
+            return None
+        return store.start_run(event.forge, event.host, event.repo, event.number, sha)
+
     job = ReviewJob(JobSettings(clone_url_template=config.clone_url_template,
                                 data_dir=config.data_dir, fork_mode=config.fork_mode,
                                 clone_token=_clone_token, live_for=live_for,
+                                reviewed=reviewed, started=started,
                                 dashboard_url=config.public_url or None),
                     forge_factory(config))
 
     def handle(event: Event, ctx: JobContext) -> None:
-        run_id = None
-        if event.number is not None and event.head_sha is not None:
-            run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number,
-                                         event.head_sha)
         outcome = job(event)
-        if run_id is None and outcome.head_sha and event.number is not None:
-            run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number,
-                                         outcome.head_sha)
-        if run_id is not None:
-            ctx.store.finish_run(run_id, outcome.state, status_line=outcome.status_line,
+        if outcome.run_id is not None:
+            ctx.store.finish_run(outcome.run_id, outcome.state, status_line=outcome.status_line,
                                  findings=outcome.findings, report=outcome.report,
                                  comment_id=outcome.comment_id)
         ctx.store.audit(event.sender, f"review.{outcome.state}", f"{event.host}/{event.repo}",

@@ -6,6 +6,7 @@ before the final status, so a green status always has its comment.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +46,10 @@ class JobSettings:
     dashboard_url: str | None = None   # base URL of the dashboard, for full-report links
     # what is live per environment, for the repository at this remote (None: not compared)
     live_for: Callable[[Remote], LiveFor] | None = None
+    # whether a review of (change, head SHA) exists or runs already (one review per SHA)
+    reviewed: Callable[[Event, str], bool] = lambda event, sha: False
+    # records that the review of (change, head SHA) starts; returns the run's id
+    started: Callable[[Event, str], int | None] = lambda event, sha: None
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Outcome:
     findings: Any = None
     comment_id: str | None = None
     head_sha: str | None = None
+    run_id: int | None = None
 
 
 def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
@@ -98,22 +104,28 @@ class ReviewJob:
                 "to this repository; ask a maintainer to run it."), REFUSAL_MARKER)
             return Outcome("refused", f"{event.sender} may not run commands",
                            head_sha=change.head_sha)
-        if event.head_sha and event.head_sha != change.head_sha:
+        if (event.head_sha and event.head_sha != change.head_sha
+                and self.settings.reviewed(event, change.head_sha)):
             return Outcome("superseded", f"head moved to {change.head_sha[:12]}",
                            head_sha=event.head_sha)
+        # An event for an older head reviews the current one when nothing else has: the
+        # newer head's own delivery may have been coalesced away (deliveries come in any
+        # order), and a head must never be left without a review.
         head = change.head_sha
         if change.is_fork and self.settings.fork_mode == "skip":
             forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE,
                              "not rendered: change from a fork (a maintainer reviews it)")
             return Outcome("failure", "not rendered: fork", head_sha=head)
+        run_id = self.settings.started(event, head)
         forge.set_status(event.repo, head, REVIEW_CONTEXT, State.PENDING, "reviewing the change")
-        started = time.monotonic()
+        clock = time.monotonic()
         try:
             result = self._review(event, forge, change)
         except Transient:
             raise
         except GitopsBotError as exc:  # a user-fixable problem: say it, fail closed
-            return self._fail(forge, event, head, f"review failed: {exc}")
+            outcome = self._fail(forge, event, head, f"review failed: {exc}")
+            return dataclasses.replace(outcome, run_id=run_id)
         except Exception:
             log.exception("review of %s#%s crashed", event.repo, event.number)
             self._fail(forge, event, head, "internal error while reviewing; the bot's "
@@ -121,14 +133,15 @@ class ReviewJob:
                        state=State.ERROR)
             raise
         finally:
-            observe_stage("review", time.monotonic() - started)
+            observe_stage("review", time.monotonic() - clock)
         found = [*result.findings, *(f for t in result.targets for f in t.findings)]
         policy_denied(sum(f.check == "policy" and f.severity is Severity.ERROR for f in found))
-        started = time.monotonic()
+        clock = time.monotonic()
         try:
-            return self._report(forge, event, change, result)
+            outcome = self._report(forge, event, change, result)
         finally:
-            observe_stage("report", time.monotonic() - started)
+            observe_stage("report", time.monotonic() - clock)
+        return dataclasses.replace(outcome, run_id=run_id)
 
     def _review(self, event: Event, forge: Forge, change: Change) -> ReviewResult:
         remote = Remote(clone_url(self.settings.clone_url_template, event.host, event.repo),

@@ -10,7 +10,7 @@ from bot.gitrepo import GitSnapshot
 from bot.render.sandbox import Budgets
 from bot.render.yamlload import load_manifests
 from tests.conftest import git
-from tests.e2e.test_review_loop import REPO, Loop, loop, pr_payload  # noqa: F401 (fixture)
+from tests.e2e.loop import REPO, Loop, open_pr, pr_payload
 from tests.web.hookclient import fixture
 
 DEPLOY = "gitops-bot/deploy"
@@ -206,3 +206,44 @@ def test_drift_behind_the_bots_back_is_reported_and_healed(loop: Loop, tmp_path)
     assert recorded[("production", "shop/production")].healed
     actions = [e["action"] for e in loop.services.store.audit_log()]
     assert "drift.healed" in actions and "drift.found" in actions
+
+
+def test_review_shows_what_merging_does_to_what_is_live_and_drift_apart(loop: Loop,
+                                                                       tmp_path) -> None:
+    reviewed_change(loop, 1, "live", {"charts/shop/values-production.yaml": "replicas: 4\n"})
+    before, after = merge(loop, 1, "live")
+    assert loop.deliver("push", push_payload(before, after))[0] == 202
+    loop.work()
+    # drift by hand on the production branch: the shop cache gets more memory
+    tree = tmp_path / "wt"
+    git(loop.repo, "worktree", "add", "-q", str(tree), "env/production")
+    [cache] = [p for p in tree.rglob("shop-cache.yaml")]
+    cache.write_text(cache.read_text().replace("64Mi", "128Mi"))
+    git(tree, "commit", "-qam", "scaled by hand")
+    git(loop.repo, "worktree", "remove", "--force", str(tree))
+
+    head = reviewed_change(loop, 2, "next", {"charts/shop/values-production.yaml":
+                                             "replicas: 5\n"})
+    body = loop.comments(2)[-1]["body"]
+    assert "Against what is live" in body
+    assert "changed `Deployment/shop/shop`: `spec.replicas`" in body
+    assert "Drift already live" in body
+    assert "changed `ConfigMap/shop/shop-cache`: `data.maxmemory`" in body
+    assert loop.statuses(head)[-1]["state"] == "success"
+
+
+def test_unreadable_live_state_fails_the_review(loop: Loop) -> None:
+    config = (loop.repo / ".gitops-bot.yaml").read_text().replace(
+        "  production: {branch: main}",
+        "  production: {branch: main, deploy: {target: kubernetes, context: prod}}")
+    (loop.repo / ".gitops-bot.yaml").write_text(config)
+    git(loop.repo, "commit", "-qam", "production deploys to a cluster")
+    git(loop.repo, "checkout", "-q", "-b", "scale", "main")
+    (loop.repo / "charts/shop/values-production.yaml").write_text("replicas: 4\n")
+    git(loop.repo, "commit", "-qam", "scale")
+    git(loop.repo, "checkout", "-q", "main")
+    head = open_pr(loop, "scale")
+    loop.work()
+    body = loop.comments()[-1]["body"]
+    assert "live state unavailable" in body and "KUBECONFIG" in body
+    assert loop.statuses(head)[-1]["state"] == "failure"
