@@ -52,8 +52,10 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
         return lambda env: deploy.deployer(env, remote)  # type: ignore[return-value]
 
     def reviewed(event: Event, sha: str) -> bool:
-        return event.number is not None and store.get_run(
-            event.forge, event.host, event.repo, event.number, sha) is not None
+        # finished reviews only: a run left "running" by a crashed worker is redone
+        run = None if event.number is None else store.get_run(
+            event.forge, event.host, event.repo, event.number, sha)
+        return run is not None and run.state != "running"
 
     def started(event: Event, sha: str) -> int | None:
         if event.number is None:

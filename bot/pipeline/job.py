@@ -30,6 +30,10 @@ from bot.web.metrics import observe_stage, policy_denied
 log = logging.getLogger(__name__)
 
 REFUSAL_MARKER = "<!-- gitops-bot:refusal -->"
+# Forge actions meaning "the approvals changed": the same head is reviewed again for them.
+# ("edited" is GitHub's base-branch change: a new comparison, so it is reviewed again too.)
+APPROVAL_ACTIONS = frozenset({"review_submitted", "review_dismissed", "edited", "approved",
+                              "unapproved", "approval", "unapproval"})
 MAX_ANNOTATIONS = 500
 LEVEL = {Severity.ERROR: "failure", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -104,9 +108,13 @@ class ReviewJob:
                 "to this repository; ask a maintainer to run it."), REFUSAL_MARKER)
             return Outcome("refused", f"{event.sender} may not run commands",
                            head_sha=change.head_sha)
-        if (event.head_sha and event.head_sha != change.head_sha
+        if (event.kind is EventKind.REVIEW and event.action not in APPROVAL_ACTIONS
                 and self.settings.reviewed(event, change.head_sha)):
-            return Outcome("superseded", f"head moved to {change.head_sha[:12]}",
+            # One review per head SHA: a stale event, or a second event for the same push
+            # (opened + synchronize, two hooks), finds the head already reviewed. Approval
+            # changes and recheck commands always review again.
+            state = "superseded" if event.head_sha != change.head_sha else "duplicate"
+            return Outcome(state, f"{change.head_sha[:12]} is already reviewed",
                            head_sha=event.head_sha)
         # An event for an older head reviews the current one when nothing else has: the
         # newer head's own delivery may have been coalesced away (deliveries come in any

@@ -19,7 +19,7 @@ from bot.web.metrics import JOB_SECONDS
 from tests.conftest import git
 from tests.dashboard.conftest import Running
 from tests.dashboard.seed import DASH_TOKEN
-from tests.e2e.test_review_loop import REPO, STATUS, TOKEN, pr_payload
+from tests.e2e.loop import REPO, STATUS, TOKEN, pr_payload
 from tests.forgeserver import GitHubServer
 from tests.web.hookclient import SECRET, github_headers, post
 
