@@ -166,7 +166,8 @@ def _naive_render(root: Path, renderer: str, i: int, tools: Tools) -> list[Manif
         for f in sorted((root / f"apps/plain{i}").glob("*.yaml")):
             docs += list(yaml.load_all(f.read_text(), Loader=yaml.SafeLoader))  # pure Python
     elif renderer == "kustomize":
-        out = subprocess.run([tools.require("kubectl"), "kustomize", str(root / f"apps/kust{i}/overlay")],
+        overlay = str(root / f"apps/kust{i}/overlay")
+        out = subprocess.run([tools.require("kubectl"), "kustomize", overlay],
                              check=True, capture_output=True, text=True).stdout
         docs += list(yaml.load_all(out, Loader=yaml.SafeLoader))
     else:

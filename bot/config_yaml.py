@@ -69,7 +69,8 @@ def check_keys(node: yaml.Node, file: str, path: tuple[str | int, ...] = ()) -> 
                 if key.tag == "tag:yaml.org,2002:merge":
                     continue
                 raise ConfigError("keys must be strings (quote it: YAML reads on/off/yes/no, "
-                                  "numbers and null as other types)", file=file, line=key.start_mark.line + 1,
+                                  "numbers and null as other types)", file=file,
+                                  line=key.start_mark.line + 1,
                                   key=key_str([*path, str(getattr(key, "value", "?"))]))
             if key.value in seen:
                 raise ConfigError("duplicate key", file=file, line=key.start_mark.line + 1,
@@ -98,7 +99,8 @@ def find(root: yaml.Node | None, path: Path) -> tuple[yaml.Node | None, yaml.Nod
         child: tuple[yaml.Node | None, yaml.Node] | None = None
         if isinstance(node, yaml.MappingNode):
             child = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
+              and part < len(node.value)):
             child = (None, node.value[part])
         if child is None:
             break

@@ -5,7 +5,6 @@ import importlib
 import logging
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from bot.errors import ConfigError, retry_after
 from bot.logs import log_context
 from bot.model import Event, EventKind
 from bot.store import Store, WriteLock, event_from_dict
+from bot.ticker import every
 
 log = logging.getLogger(__name__)
 
@@ -206,24 +206,14 @@ class Queue:
     @contextmanager
     def _heartbeat(self, key: str, worker: str, lease: float) -> Iterator[None]:
         # Renew the lease while the handler runs, so only a dead worker's claim ever expires.
-        stop = threading.Event()
+        def beat() -> bool:
+            if not self.store.renew(key, worker, lease):
+                log.error("job %s: lease lost", key)
+                return False
+            return True
 
-        def beat() -> None:
-            while not stop.wait(lease / 3):
-                try:
-                    if not self.store.renew(key, worker, lease):
-                        log.error("job %s: lease lost", key)
-                        return
-                except Exception:
-                    log.exception("job %s: lease renewal failed", key)
-
-        thread = threading.Thread(target=beat, name=f"lease-{key}", daemon=True)
-        thread.start()
-        try:
+        with every(lease / 3, beat, f"lease-{key}"):
             yield
-        finally:
-            stop.set()
-            thread.join()
 
     def consumer(self, workers: int = 2) -> Consumer:
         """A huey consumer for this queue: SIGTERM drains (finishes running jobs), P20."""
@@ -235,22 +225,9 @@ class Queue:
     def recovering(self) -> Iterator[None]:
         """Recover at start, then keep re-enqueueing expired claims while the block runs."""
         self.recover(at_start=True)
-        stop = threading.Event()
-        interval = max(0.5, self.config.job_lease_seconds / 2)
-
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    self.recover()
-                except Exception:
-                    log.exception("recovery pass failed")
-
-        thread = threading.Thread(target=loop, name="recovery", daemon=True)
-        thread.start()
-        try:
+        with every(max(0.5, self.config.job_lease_seconds / 2), self.recover, "recovery",
+                   join=False):
             yield
-        finally:
-            stop.set()
 
 
 @dataclass(frozen=True)

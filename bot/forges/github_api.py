@@ -55,7 +55,8 @@ class GitHubForge(GitHubDeployments):
                  timeout: int = 30, seconds_between_writes: float | None = 1.0,
                  now: Callable[[], float] = time.time) -> None:
         self._app = app_id is not None
-        if self._app == (token is not None) or (self._app and not (private_key and installation_id)):
+        if self._app == (token is not None) or (
+                self._app and not (private_key and installation_id)):
             raise ValueError("give either token, or app_id + private_key + installation_id")
         self.api_url = api_url.rstrip("/")
         self._token, self._app_id, self._key = token, app_id, private_key

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from bot.errors import Transient
 from bot.forges import payload as p
 from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
-from bot.forges.gitlab_deploy import GitLabDeployments
+from bot.forges.gitlab_deploy import GitLabDeployments, change_from_mr
 from bot.forges.retry import classify, scrub
 from bot.model import Approval, Change, State
 
@@ -26,7 +26,6 @@ STATUS_STATE = {State.SKIPPED: "success", State.SUCCESS: "success", State.PENDIN
                 State.WARNING: "success", State.FAILURE: "failed", State.ERROR: "failed"}
 # Developer (30) and above may push: https://docs.gitlab.com/user/permissions/
 DEVELOPER = 30
-_MR_STATE = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
 
 
 class GitLabForge(GitLabDeployments):
@@ -110,18 +109,9 @@ class GitLabForge(GitLabDeployments):
             files.append(diff["new_path"])
             if diff.get("old_path") and diff["old_path"] != diff["new_path"]:
                 files.append(diff["old_path"])
-        return Change(
-            repo=repo, number=number, title=str(mr["title"]),
-            author=str(mr["author"]["username"]), base_ref=str(mr["target_branch"]),
-            base_sha=p.sha(refs["base_sha"], "diff_refs.base_sha"),
-            head_sha=p.sha(mr["sha"], "sha"),
-            is_fork=mr["source_project_id"] != mr["target_project_id"],
-            draft=bool(mr.get("draft") or mr.get("work_in_progress")),
-            state=_MR_STATE.get(str(mr["state"]), "closed"),
-            labels=tuple(str(label) for label in mr.get("labels") or ()),
-            changed_files=tuple(dict.fromkeys(files)), web_url=mr.get("web_url"),
-            merge_sha=(mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
-                       if mr["state"] == "merged" else None))
+        return change_from_mr(repo, mr, tuple(dict.fromkeys(files)),
+                              mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
+                              if mr["state"] == "merged" else None)
 
     def approvals(self, repo: str, number: int) -> list[Approval]:
         """Users who approved the MR, bound to the MR's head SHA when they were read.

@@ -1,7 +1,7 @@
 """GitLab environment deployments and the merged merge request of a commit."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,22 @@ def _environment(name: str) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise ValueError("environment must be a non-empty name of at most 255 characters")
     return name
+
+
+def change_from_mr(repo: str, mr: Mapping[str, Any], files: tuple[str, ...],
+                   merge_sha: str | None) -> Change:
+    """A merge request (GET .../merge_requests/:iid, with diff_refs) as a Change."""
+    refs = mr.get("diff_refs") or {}
+    return Change(
+        repo=repo, number=p.number(mr["iid"], "iid"), title=str(mr["title"]),
+        author=str(mr["author"]["username"]), base_ref=str(mr["target_branch"]),
+        base_sha=p.sha(refs["base_sha"], "diff_refs.base_sha"),
+        head_sha=p.sha(mr["sha"], "sha"),
+        is_fork=mr["source_project_id"] != mr["target_project_id"],
+        draft=bool(mr.get("draft") or mr.get("work_in_progress")),
+        state=_MR_STATE.get(str(mr["state"]), "closed"),
+        labels=tuple(str(label) for label in mr.get("labels") or ()),
+        changed_files=files, web_url=mr.get("web_url"), merge_sha=merge_sha)
 
 
 class GitLabDeployments:
@@ -113,13 +129,4 @@ class GitLabDeployments:
         refs = mr.get("diff_refs") or {}
         if not refs.get("base_sha"):
             raise ForgeError(f"merge request !{iid} has no diff_refs")
-        return Change(
-            repo=repo, number=iid, title=str(mr["title"]), author=str(mr["author"]["username"]),
-            base_ref=str(mr["target_branch"]),
-            base_sha=p.sha(refs["base_sha"], "diff_refs.base_sha"),
-            head_sha=p.sha(mr["sha"], "sha"),
-            is_fork=mr["source_project_id"] != mr["target_project_id"],
-            draft=bool(mr.get("draft") or mr.get("work_in_progress")),
-            state=_MR_STATE.get(str(mr["state"]), "closed"),
-            labels=tuple(str(label) for label in mr.get("labels") or ()),
-            web_url=mr.get("web_url"), merge_sha=sha)
+        return change_from_mr(repo, mr, (), sha)

@@ -20,7 +20,8 @@ SECONDARY_LIMIT_WAIT = 60.0
 # 500 is included: both forges answer it for transient backend faults, and every write is an
 # upsert, so a retry cannot duplicate anything.
 RETRYABLE_5XX = frozenset({500, 502, 503, 504})
-_SECONDARY_HINTS = ("secondary rate limit", "abuse detection", "please retry your request again later",
+_SECONDARY_HINTS = ("secondary rate limit", "abuse detection",
+                    "please retry your request again later",
                     "please wait a few minutes before you try again")
 MASK = "***"
 

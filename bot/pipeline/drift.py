@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from bot.pipeline.workspace import (Remote, branch_tip, change_workspace, clone_
                                    clone_user, default_branch)
 from bot.repo_config import Environment, RepoConfig
 from bot.store import Store
+from bot.ticker import every
 
 log = logging.getLogger(__name__)
 
@@ -170,24 +170,17 @@ def drift_loop(config: Config, store: Store) -> Iterator[None]:
     if config.drift_interval <= 0:
         yield
         return
-    stop = threading.Event()
     owner = f"{socket.gethostname()}:{os.getpid()}"
+    runner = drift_runner(config, store)
 
-    def loop() -> None:
-        runner = drift_runner(config, store)
-        while not stop.wait(config.drift_interval):
-            for forge, host, repo in deployed_repos(store):
-                if not store.acquire_lock(f"drift:{host}/{repo}", owner,
-                                          config.drift_interval * 0.9):
-                    continue
-                try:
-                    runner.run(forge, host, repo)
-                except Exception:
-                    log.exception("drift check of %s/%s failed", host, repo)
+    def check_all() -> None:
+        for forge, host, repo in deployed_repos(store):
+            if not store.acquire_lock(f"drift:{host}/{repo}", owner, config.drift_interval * 0.9):
+                continue
+            try:
+                runner.run(forge, host, repo)
+            except Exception:
+                log.exception("drift check of %s/%s failed", host, repo)
 
-    thread = threading.Thread(target=loop, name="drift", daemon=True)
-    thread.start()
-    try:
+    with every(config.drift_interval, check_all, "drift", join=False):
         yield
-    finally:
-        stop.set()

@@ -2,7 +2,6 @@
 a dead holder's lock expires, so a crash never blocks an environment for good."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bot.errors import Transient
 from bot.store.schema import locks
+from bot.ticker import every
 
 
 class LockRecords:
@@ -44,17 +44,8 @@ class LockRecords:
         (the job is retried later, so deploys queue up instead of running side by side)."""
         if not self.acquire_lock(name, owner, ttl):
             raise Transient(f"{name} is locked by another deploy; will retry", retry_after=10)
-        stop = threading.Event()
-
-        def renew() -> None:
-            while not stop.wait(ttl / 3):
-                self.acquire_lock(name, owner, ttl)
-
-        thread = threading.Thread(target=renew, name=f"lock-{name}", daemon=True)
-        thread.start()
         try:
-            yield
+            with every(ttl / 3, lambda: self.acquire_lock(name, owner, ttl), f"lock-{name}"):
+                yield
         finally:
-            stop.set()
-            thread.join()
             self.release_lock(name, owner)

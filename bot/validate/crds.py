@@ -113,8 +113,8 @@ def _convert(node: Any, strict: bool, closable: bool = True) -> Any:
 def to_json_schema(openapi: Mapping[str, Any] | None, gvk: GVK, strict: bool) -> dict[str, Any]:
     """A JSON schema for custom resources of `gvk` (refers to ObjectMeta in `$defs`)."""
     group, version, kind = gvk
-    root: dict[str, Any] = _convert(openapi or {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                    strict)
+    open_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    root: dict[str, Any] = _convert(openapi or open_object, strict)
     props = root.setdefault("properties", {})
     props["apiVersion"] = {"type": "string", "enum": [f"{group}/{version}"]}
     props["kind"] = {"type": "string", "enum": [kind]}

@@ -138,7 +138,8 @@ def served_api_versions(version: str, group: str, kind: str) -> tuple[str, ...]:
     return _served(version).get((group, kind), ())
 
 
-def builtin_schema(version: str, strict: bool, api_version: str, kind: str) -> dict[str, Any] | None:
+def builtin_schema(version: str, strict: bool, api_version: str,
+                   kind: str) -> dict[str, Any] | None:
     """Self-contained schema of a built-in kind, or None when Kubernetes has no such kind."""
     path = _folder(version, strict) / schema_filename(api_version, kind)
     if not path.is_file():

@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 from bot.app import create_app
 from bot.config import Config, Secret
 from bot.jobs import Services
-from hookclient import GL_TOKEN, SECRET, get, gitlab_headers, github_headers, post
+from tests.web.hookclient import GL_TOKEN, SECRET, get, gitlab_headers, github_headers, post
 
 ALLOW = ("github.com/Codertocat/*", "gitlab.com/awesome_space/*", "gitlab.com/gitlab-org/*",
          "gitlab.com/mike/*")

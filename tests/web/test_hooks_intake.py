@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.store import delivery_key
-from conftest import Bot, make_config
-from hookclient import SHA_A, fixture, gitlab_headers, post, with_head
+from tests.web.conftest import Bot, make_config
+from tests.web.hookclient import SHA_A, fixture, gitlab_headers, post, with_head
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")
 

@@ -9,9 +9,9 @@ from bot.errors import ConfigError, Transient
 from bot.jobs import MAX_ATTEMPTS, Queue, Services, backoff, default_handlers, load_handlers
 from bot.model import Event, EventKind
 from bot.store import delivery_key
-from conftest import Bot, make_config
-from hookclient import SHA_A, SHA_B, fixture, with_head
-from jobdoubles import Flaky
+from tests.web.conftest import Bot, make_config
+from tests.web.hookclient import SHA_A, SHA_B, fixture, with_head
+from tests.web.jobdoubles import Flaky
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")
 PR_SYNC = fixture("github/pull_request/synchronize.payload.json")
@@ -54,7 +54,7 @@ def test_noop_handlers_audit_pushes(bot: Bot) -> None:
 
 
 def test_handlers_come_from_the_config(tmp_path: Path) -> None:
-    config = make_config(tmp_path, job_handlers="jobdoubles:always_transient")
+    config = make_config(tmp_path, job_handlers="tests.web.jobdoubles:always_transient")
     services = Services.build(config)
     assert set(services.queue.handlers) == {EventKind.REVIEW}
     assert set(default_handlers(config, services.store)) == set(EventKind)

@@ -5,9 +5,9 @@ import signal
 from pathlib import Path
 
 from bot.store import delivery_key
-from conftest import make_config
-from hookclient import fixture
-from procs import bot_process, env_for, stop, wait_for, wait_stderr
+from tests.web.conftest import make_config
+from tests.web.hookclient import fixture
+from tests.web.procs import bot_process, env_for, stop, wait_for, wait_stderr
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")
 PUSH = fixture("github/push/with-new-branch.payload.json")
@@ -19,7 +19,7 @@ def lines(path: Path) -> list[str]:
 
 def test_job_of_a_killed_worker_is_rerun_and_completes_exactly_once(tmp_path: Path,
                                                                      serve) -> None:
-    config = make_config(tmp_path / "data", job_handlers="jobdoubles:blocking_handlers",
+    config = make_config(tmp_path / "data", job_handlers="tests.web.jobdoubles:blocking_handlers",
                          job_lease_seconds=1.0)
     bot = serve(config, None)
     data = config.data_dir
@@ -53,7 +53,7 @@ def test_job_of_a_killed_worker_is_rerun_and_completes_exactly_once(tmp_path: Pa
 
 
 def test_sigterm_drains_the_running_job_and_takes_no_new_one(tmp_path: Path, serve) -> None:
-    config = make_config(tmp_path / "data", job_handlers="jobdoubles:blocking_handlers")
+    config = make_config(tmp_path / "data", job_handlers="tests.web.jobdoubles:blocking_handlers")
     bot = serve(config, None)
     data = config.data_dir
     (data / "block").touch()

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from bot.store import Store
-from conftest import make_config
-from hookclient import FIXTURES, fixture, get, github_headers, post
-from procs import ROOT, bot_process, env_for, free_port, listening_url, stop, wait_for
+from tests.web.conftest import make_config
+from tests.web.hookclient import FIXTURES, fixture, get, github_headers, post
+from tests.web.procs import ROOT, bot_process, env_for, free_port, listening_url, stop, wait_for
 
 PR_OPENED = "github/pull_request/opened.payload.json"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

@@ -9,7 +9,7 @@ import pytest
 from bot.app import create_app
 from bot.config import Config, Secret
 from bot.errors import ConfigError
-from conftest import make_config
+from tests.web.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "hook-secret-value",

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from bot.jobs import Queue, Services, default_handlers
 from bot.store import Store
-from conftest import make_config
-from hookclient import fixture
+from tests.web.conftest import make_config
+from tests.web.hookclient import fixture
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")
 # Nothing listens on port 1 of the loopback: connections are refused at once.
