@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark: review a change in generated repositories of 20, 200 and 1,000 objects.
 
-Prints, per size: the bot's review time (render + validate + diff + report, cold cache),
-the same work done the naive way in the same run (a renderer process per template file,
+Prints, per size: the bot's review time (render + validate + policy + diff + report, cold
+render cache, policies compiled once per process as in the service), and in the same run
+the same work done the naive way (no policies) (a renderer process per template file,
 a validator built per object via kubernetes_validate.validate(), the pure-Python YAML
 loader), their ratio, and the time to review a new push whose app inputs did not change
 (every render comes from the cache). Figures, not assertions: this is not a test.
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.diff import diff_manifests  # noqa: E402
 from bot.model import Manifest  # noqa: E402
 from bot.pipeline.review import ReviewOptions, review_revisions  # noqa: E402
+from bot.policy import EmbeddedEngine  # noqa: E402
 from bot.report import render_markdown  # noqa: E402
 from bot.tools import Tools  # noqa: E402
 
@@ -43,6 +45,7 @@ def _obj(kind: str, name: str, ns: str, tag: str) -> dict[str, Any]:
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
                 "data": {"setting": f"value-{tag}", "name": name}}
     container = {"name": "app", "image": f"ghcr.io/example/{name}:{tag}",
+                 "securityContext": {"runAsNonRoot": True},
                  "ports": [{"containerPort": 8080}],
                  "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                                "limits": {"cpu": "100m", "memory": "128Mi"}}}
@@ -180,9 +183,13 @@ def _naive_render(root: Path, renderer: str, i: int, tools: Tools) -> list[Manif
     return [Manifest(d) for d in docs if d]
 
 
+ENGINE = EmbeddedEngine()  # the service keeps one per process: policies compile once
+
+
 def bot_review(repo: Path, tools: Tools, cache: Path | None, head: str = "change") -> float:
     started = time.perf_counter()
-    result = review_revisions(repo, "main", head, ReviewOptions(tools=tools, cache_dir=cache))
+    result = review_revisions(repo, "main", head, ReviewOptions(tools=tools, cache_dir=cache,
+                                                                policy_engine=ENGINE))
     render_markdown(result)
     elapsed = time.perf_counter() - started
     assert result.targets and all(not t.errors for t in result.targets), [

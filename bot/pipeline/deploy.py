@@ -31,6 +31,7 @@ from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, State
 from bot.pipeline.review import ReviewOptions, render_revision
+from bot.policy import EmbeddedEngine
 from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
                                    clone_url, clone_user)
 from bot.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
@@ -86,6 +87,7 @@ class DeployJob:
                  ledger: "DeployLedger", tools: Tools | None = None) -> None:
         self.settings, self.forge_for, self.ledger = settings, forge_for, ledger
         self.tools = tools or Tools.discover()
+        self.engine = EmbeddedEngine()  # compiles each policy revision once per process
 
     def __call__(self, event: Event) -> list[EnvDeploy]:
         """Handle one push event (Transient errors propagate for a retry)."""
@@ -168,6 +170,7 @@ class DeployJob:
 
     def _options(self, env: Environment) -> ReviewOptions:
         return ReviewOptions(tools=self.tools, environment=env.name, enforce_approvals=False,
+                             policy_engine=self.engine,
                              cache_dir=self.settings.data_dir / "cache" / "deploy")
 
     # -- actions ------------------------------------------------------------------------

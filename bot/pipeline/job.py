@@ -21,7 +21,7 @@ from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.review import ReviewOptions, review_revisions
 from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
                                    merge_base, workspace_root)
-from bot.policy import ChangeInfo, Review
+from bot.policy import ChangeInfo, EmbeddedEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
 from bot.tools import Tools
@@ -93,6 +93,8 @@ class ReviewJob:
                  tools: Tools | None = None) -> None:
         self.settings, self.forge_for = settings, forge_for
         self.tools = tools or Tools.discover()
+        # One engine per process: it compiles each policy revision once, not per review.
+        self.engine = EmbeddedEngine()
 
     def __call__(self, event: Event) -> Outcome:
         """Review the change `event` points at; Transient errors propagate for a retry."""
@@ -165,6 +167,7 @@ class ReviewJob:
             cache = self.settings.data_dir / "cache" / event.host / event.repo.replace("/", "__")
             live = self.settings.live_for(remote) if self.settings.live_for else None
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
+                                    policy_engine=self.engine,
                                     reviews=_reviews(forge, event.repo, change.number),
                                     live_for=live)
             return review_revisions(repo, base, change.head_sha, options)
