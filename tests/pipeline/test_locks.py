@@ -1,0 +1,49 @@
+"""Leased locks in the store: one deploy per environment across workers."""
+import threading
+import time
+
+import pytest
+
+from bot.errors import Transient
+from bot.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.from_url(f"sqlite:///{tmp_path / 'bot.db'}")
+    s.upgrade()
+    return s
+
+
+def test_one_holder_at_a_time_and_expired_leases_are_taken_over(store):
+    assert store.acquire_lock("deploy:x", "w1", 10)
+    assert not store.acquire_lock("deploy:x", "w2", 10)
+    assert store.acquire_lock("deploy:x", "w1", 10)  # the holder renews
+    assert store.acquire_lock("deploy:y", "w2", 10)  # another environment is independent
+    store.release_lock("deploy:x", "w2")  # not the holder: no effect
+    assert not store.acquire_lock("deploy:x", "w2", 10)
+    assert store.acquire_lock("deploy:z", "dead", 0.05)
+    time.sleep(0.1)
+    assert store.acquire_lock("deploy:z", "w2", 10)  # a dead holder's lease expired
+
+
+def test_held_refuses_a_second_deploy_and_renews_its_lease(store):
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first():
+        with store.held("deploy:prod", "w1", ttl=0.3):
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    assert inside.wait(5)
+    time.sleep(0.5)  # longer than the ttl: only renewal keeps the lock
+    with pytest.raises(Transient, match="locked by another deploy"):
+        with store.held("deploy:prod", "w2", ttl=0.3):
+            pass
+    release.set()
+    worker.join(5)
+    with store.held("deploy:prod", "w2", ttl=0.3):
+        pass
