@@ -12,15 +12,18 @@ cluster_wide(o) if cluster_kinds[o.kind]
 cluster_wide(o) if o.namespace == "kube-system"
 
 deny contains {"msg": msg, "file": o.file, "line": o.line} if {
-	some [t, o] in touched
-	o.status != "deleted"
-	not is_platform_app(t.app)
+	some t in input.targets
+	some o in t.objects
 	cluster_wide(o)
+	o.status in {"created", "changed"}
+	not is_platform_app(t.app)
 	msg := sprintf("%s: %s/%s acts on the whole cluster; app folders may not manage it (move it to a platform app)", [t.id, o.kind, o.name])
 }
 
 approvals contains {"group": platform_team, "count": 1, "reason": sprintf("%s changes %s/%s", [t.id, o.kind, o.name])} if {
-	some [t, o] in touched
-	is_platform_app(t.app)
+	some t in input.targets
+	some o in t.objects
 	cluster_wide(o)
+	o.status in {"created", "changed", "deleted"}
+	is_platform_app(t.app)
 }

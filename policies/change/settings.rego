@@ -17,12 +17,3 @@ default production_environments := ["production", "prod"]
 production_environments := data.gitops_settings.production_environments
 
 is_platform_app(app) if app in platform_apps
-
-# Objects a change touches (created, changed or deleted), with their target.
-# [target summary, object] pairs; the summary is small on purpose: a pair holding the whole
-# target (with all its objects) makes the set quadratic in the number of objects.
-touched contains [{"id": t.id, "app": t.app, "environment": t.environment}, o] if {
-	some t in input.targets
-	some o in t.objects
-	o.status in {"created", "changed", "deleted"}
-}
