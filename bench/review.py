@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark: review a change in generated repositories of 20, 200 and 1,000 objects.
 
-Prints, per size: the bot's review time (render + validate + policy + diff + report, cold
-render cache, policies compiled once per process as in the service), and in the same run
-the same work done the naive way (no policies) (a renderer process per template file,
+Prints, per size: the bot's review time (render + validate + diff + report, cold render
+cache) and in the same run the same work done the naive way (a renderer process per template file,
 a validator built per object via kubernetes_validate.validate(), the pure-Python YAML
 loader), their ratio, and the time to review a new push whose app inputs did not change
-(every render comes from the cache). Figures, not assertions: this is not a test.
+(every render comes from the cache); then both again with the bot's default Rego policies
+(compiled once per process, as in the service). Figures, not assertions: not a test.
 
     .venv/bin/python bench/review.py [--sizes 20,200,1000] [--repeat 3]
 """
@@ -186,10 +186,15 @@ def _naive_render(root: Path, renderer: str, i: int, tools: Tools) -> list[Manif
 ENGINE = EmbeddedEngine()  # the service keeps one per process: policies compile once
 
 
-def bot_review(repo: Path, tools: Tools, cache: Path | None, head: str = "change") -> float:
+def bot_review(repo: Path, tools: Tools, cache: Path | None, head: str = "change",
+               policies: bool = False) -> float:
+    """Seconds for one review; `policies` adds the bot's default Rego policies."""
+    options = ReviewOptions(tools=tools, cache_dir=cache, policy_engine=ENGINE)
+    if not policies:
+        options = ReviewOptions(tools=tools, cache_dir=cache, policy_engine=ENGINE,
+                                server_policies=None)
     started = time.perf_counter()
-    result = review_revisions(repo, "main", head, ReviewOptions(tools=tools, cache_dir=cache,
-                                                                policy_engine=ENGINE))
+    result = review_revisions(repo, "main", head, options)
     render_markdown(result)
     elapsed = time.perf_counter() - started
     assert result.targets and all(not t.errors for t in result.targets), [
@@ -203,7 +208,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     tools = Tools.discover()
-    print(f"{'objects':>8} {'review':>10} {'naive':>10} {'ratio':>7} {'cache hit':>10}  targets")
+    print(f"{'objects':>8} {'review':>10} {'naive':>10} {'ratio':>7} {'cache hit':>10} "
+          f"{'+policies':>10} {'hit+pol':>9}  targets")
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             repo = Path(tmp) / "repo"
@@ -214,8 +220,15 @@ def main() -> None:
             bot_review(repo, tools, cache)  # warm the cache with the `change` review
             hits = [bot_review(repo, tools, cache, head="change2") for _ in range(args.repeat)]
             hit = statistics.median(hits)
+            with_pol = statistics.median(bot_review(repo, tools, None, policies=True)
+                                         for _ in range(args.repeat))
+            pol_cache = Path(tmp) / "cache-policies"
+            bot_review(repo, tools, pol_cache, policies=True)
+            pol_hit = statistics.median(bot_review(repo, tools, pol_cache, "change2", True)
+                                        for _ in range(args.repeat))
             print(f"{size:>8} {cold * 1000:>8.0f}ms {naive * 1000:>8.0f}ms {naive / cold:>6.1f}x "
-                  f"{hit * 1000:>8.1f}ms  {len(plan)} ({', '.join(r for r, _ in plan)})")
+                  f"{hit * 1000:>8.1f}ms {with_pol * 1000:>8.0f}ms {pol_hit * 1000:>7.1f}ms  "
+                  f"{len(plan)} ({', '.join(r for r, _ in plan)})")
 
 
 if __name__ == "__main__":
