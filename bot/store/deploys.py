@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -30,13 +30,10 @@ def _state(state: str) -> str:
 class DeployRecords:
     """Deployments and drift; needs `engine`, `_write()` and `_now()` from the Store."""
 
+    # provided by Store
     engine: Engine
-
-    def _write(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _now(self) -> datetime:
-        raise NotImplementedError
+    _write: Callable[[], AbstractContextManager[Connection]]
+    _now: Callable[[], datetime]
 
     # -- deployments -----------------------------------------------------------------------
     def record_deployment(self, forge: str, host: str, repo: str, environment: str, sha: str,
