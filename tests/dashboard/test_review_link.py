@@ -3,25 +3,19 @@ that link opens the full report of the same review, which the review job recorde
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from bot.app import create_app
-from bot.config import Config, Secret
-from bot.jobs import Services
-from bot.web.metrics import JOB_SECONDS
+from bot.config import Secret
 from tests.conftest import git
+from bot.web.metrics import JOB_SECONDS
 from tests.dashboard.conftest import Running
 from tests.dashboard.seed import DASH_TOKEN
-from tests.e2e.loop import REPO, STATUS, TOKEN, pr_payload
+from tests.e2e.loop import REPO, STATUS, pr_payload, running_loop
 from tests.forgeserver import GitHubServer
-from tests.web.hookclient import SECRET, github_headers, post
+from tests.web.hookclient import github_headers, post
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://gitops-bot.example.com/"
@@ -29,26 +23,9 @@ PUBLIC = "https://gitops-bot.example.com/"
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[tuple[Running, GitHubServer, Path]]:
-    forge = GitHubServer()
-    forge.tokens[TOKEN] = "gitops-bot"
-    forge.start()
-    remotes = tmp_path / "remotes"
-    repo = remotes / "Codertocat" / "Hello-World.git"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
-                   check=True, capture_output=True)
-    config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
-                    github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
-                    repo_allowlist=("127.0.0.1/Codertocat/*",),
-                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
-                    dashboard_token=Secret(DASH_TOKEN), public_url=PUBLIC)
-    services = Services.build(config)
-    server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield Running(f"http://127.0.0.1:{server.server_port}", services), forge, repo
-    server.shutdown()
-    server.server_close()
-    forge.stop()
-    assert forge.violations == [], forge.violations
+    with running_loop(tmp_path, dashboard_token=Secret(DASH_TOKEN),
+                      public_url=PUBLIC) as loop:
+        yield Running(loop.url, loop.services), loop.forge, loop.repo
 
 
 def reviews_observed() -> float:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,10 @@ def pr_payload(action: str, head: str, base: str, number: int = 1,
     return data
 
 
-@pytest.fixture
-def loop(tmp_path: Path) -> Iterator[Loop]:
+@contextmanager
+def running_loop(tmp_path: Path, **settings: Any) -> Iterator[Loop]:
+    """The bot on loopback with the GitHub test server and the example repository;
+    `settings` override Config fields (e.g. a dashboard token)."""
     forge = GitHubServer()
     forge.tokens[TOKEN] = "gitops-bot"
     forge.start()
@@ -84,16 +87,24 @@ def loop(tmp_path: Path) -> Iterator[Loop]:
                     github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
                     repo_allowlist=("127.0.0.1/Codertocat/*",),
                     clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
-                    job_handlers="bot.pipeline.handlers:pipeline_handlers")
+                    job_handlers="bot.pipeline.handlers:pipeline_handlers").with_(**settings)
     services = Services.build(config)
     server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield Loop(f"http://127.0.0.1:{server.server_port}", services, forge, repo)
-    server.shutdown()
-    server.server_close()
-    forge.stop()
+    try:
+        yield Loop(f"http://127.0.0.1:{server.server_port}", services, forge, repo)
+    finally:
+        server.shutdown()
+        server.server_close()
+        forge.stop()
     assert forge.violations == [], forge.violations
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+@pytest.fixture
+def loop(tmp_path: Path) -> Iterator[Loop]:
+    with running_loop(tmp_path) as running:
+        yield running
 
 
 def open_pr(loop: Loop, branch: str, number: int = 1, **kw: Any) -> str:
