@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.loopback import json_reply, serve, shutdown
 
 SYNC_REQUEST_FIELDS = {"name", "revision", "dryRun", "prune", "strategy", "resources",
                        "manifests", "infos", "retryStrategy", "syncOptions", "appNamespace",
@@ -75,37 +77,12 @@ class ArgoCDServer:
         return app
 
     def start(self) -> ArgoCDServer:
-        server = self
-
-        class _H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                code, body = server.handle(self.command, self.path, dict(self.headers), raw)
-                payload = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _serve
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
+        self._httpd = serve(lambda method, target, headers, raw: json_reply(
+            *self.handle(method, target, headers, raw)))
         return self
 
     def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+        shutdown(self._httpd)
 
     @property
     def url(self) -> str:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +25,7 @@ import yaml
 
 from tests.kubeapi import resources as res
 from tests.kubeapi import ssa
+from tests.loopback import json_reply, serve, shutdown
 
 APPLY_TYPE = "application/apply-patch+yaml"
 
@@ -116,42 +116,15 @@ class KubeAPIServer:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> KubeAPIServer:
         """Listen on 127.0.0.1 (the same port again after a `stop`)."""
-        server = self
-
-        class _H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                code, body = server.handle(self.command, self.path,
-                                           self.headers.get("Content-Type", ""), raw)
-                payload = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = _serve
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _H)
-        self._httpd.daemon_threads = True
+        self._httpd = serve(lambda method, target, headers, raw: json_reply(
+            *self.handle(method, target, headers.get("Content-Type", ""), raw)), self.port)
         self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
         return self
 
     def stop(self) -> None:
         """Stop answering: new connections are refused."""
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        shutdown(self._httpd)
+        self._httpd = None
 
     @property
     def url(self) -> str:
