@@ -29,6 +29,22 @@ TOKEN = "ghp_e2eTestToken0123456789abcdefABCDEF01"
 STATUS = "gitops-bot/review"
 
 
+# A Helm template that spins `.Values.spin` times: a render that takes seconds, so a
+# test can kill a worker in the middle of a review.
+SLOW_TEMPLATE = """{{- $n := 0 }}
+{{- range $i := until (int .Values.spin) }}{{- $n = add $n 1 }}{{- end }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: slow
+  namespace: slow
+  labels:
+    app.kubernetes.io/name: slow
+data:
+  n: "{{ $n }}"
+"""
+
+
 @dataclass
 class Loop:
     """The bot (intake + queue, run in-process), the forge, and the repository it clones."""

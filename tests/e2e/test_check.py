@@ -139,11 +139,14 @@ def test_report_cut_to_the_limit_keeps_full_report(shop: Path, tmp_path: Path) -
     assert "web-banner" in full.read_text() and len(full.read_text()) > 3000
 
 
-FLUX_SKIP = ["helm.toolkit.fluxcd.io/v2/HelmRelease", "source.toolkit.fluxcd.io/v1/HelmRepository",
-             "source.toolkit.fluxcd.io/v1/OCIRepository", "kustomize.toolkit.fluxcd.io/v1/Kustomization",
+FLUX_SKIP = ["helm.toolkit.fluxcd.io/v2/HelmRelease",
+             "source.toolkit.fluxcd.io/v1/HelmRepository",
+             "source.toolkit.fluxcd.io/v1/OCIRepository",
+             "kustomize.toolkit.fluxcd.io/v1/Kustomization",
              "source.extensions.fluxcd.io/v1beta1/ArtifactGenerator",
              "cert-manager.io/v1/ClusterIssuer", "gateway.networking.k8s.io/v1/Gateway",
-             "gateway.envoyproxy.io/v1alpha1/EnvoyProxy", "gateway.networking.k8s.io/v1/GatewayClass"]
+             "gateway.envoyproxy.io/v1alpha1/EnvoyProxy",
+             "gateway.networking.k8s.io/v1/GatewayClass"]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from bot.app import create_app
 from bot.config import Config, Secret
 from bot.jobs import Services
 from tests.conftest import GitRepo, git
-from tests.e2e.loop import REPO, TOKEN, Loop, open_pr, pr_payload
+from tests.e2e.loop import REPO, SLOW_TEMPLATE, TOKEN, Loop, open_pr, pr_payload
 from tests.forgeserver import GitHubServer
 from tests.web.hookclient import SECRET, fixture, github_headers, post
 
@@ -113,18 +113,6 @@ def test_fork_is_reviewed_without_credentials_by_default(loop: Loop) -> None:
     assert "spec.replicas" in loop.comments()[0]["body"]
 
 
-SLOW_TEMPLATE = """{{- $n := 0 }}
-{{- range $i := until (int .Values.spin) }}{{- $n = add $n 1 }}{{- end }}
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: slow
-  namespace: slow
-  labels:
-    app.kubernetes.io/name: slow
-data:
-  n: "{{ $n }}"
-"""
 
 
 def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -> None:

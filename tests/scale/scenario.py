@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import GitRepo, git
+from tests.e2e.loop import SLOW_TEMPLATE
 from tests.forgeserver import GitHubServer
 from tests.web.hookclient import fixture, github_headers, post
 
@@ -19,18 +20,6 @@ REPO = "Codertocat/Hello-World"  # the repository of GitHub's payload examples
 TOKEN = "ghp_scaleTestToken0123456789abcdefABCDEF"
 STATUS = "gitops-bot/review"
 
-SLOW_TEMPLATE = """{{- $n := 0 }}
-{{- range $i := until (int .Values.spin) }}{{- $n = add $n 1 }}{{- end }}
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: slow
-  namespace: slow
-  labels:
-    app.kubernetes.io/name: slow
-data:
-  n: "{{ $n }}"
-"""
 
 
 def configmap(name: str, rev: str) -> str:
