@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bot.config import drop_credentials
 from bot.errors import GitopsBotError, ToolMissing, UserError
 from bot.model import ReviewResult, State
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
@@ -66,6 +67,8 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
 
     if head and not base:
         raise click.UsageError("--head needs --base")
+    # CI systems put their tokens in the environment; a review needs none of them.
+    drop_credentials()
     try:
         tools = Tools.discover(tools_dir=tools_dir)
         options = ReviewOptions(tools=tools, environment=environment,

@@ -19,7 +19,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _config(*, service: bool) -> Config:
-    from bot.config import Config
+    from bot.config import Config, drop_credentials
     from bot.errors import ConfigError
     try:
         config = Config.load()
@@ -27,6 +27,7 @@ def _config(*, service: bool) -> Config:
             config.check_service()
     except ConfigError as exc:
         _fail(str(exc))
+    drop_credentials()  # read once; nothing in this process may find them again
     return config
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.errors import ConfigError
+from bot.redact import mask_url, remember
 
 PREFIX = "GITOPS_BOT_"
 FORK_MODES = ("validate", "render", "skip")
@@ -20,7 +21,6 @@ SQLITE_SYNC = ("full", "normal")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
-_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
 
 class Secret:
@@ -30,6 +30,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember(value)  # masked in every output from now on, in any encoding
 
     def reveal(self) -> str:
         """The secret text, for the one place that needs it (HMAC key, auth header)."""
@@ -45,11 +46,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def mask_url(url: str) -> str:
-    """`scheme://user:***@host/...`: a URL safe to print."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 @dataclass(frozen=True)
@@ -211,6 +207,29 @@ class Config:
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields replaced (tests, CLI overrides)."""
         return replace(self, **changes)
+
+
+# Names of variables that hold credentials, besides the bot's own secret settings.
+_CREDENTIAL_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|"
+                              r"API_KEY|ACCESS_KEY|_AUTH\b|AUTHORIZATION)")
+
+
+def drop_credentials(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Remove credentials from the process environment once they have been read.
+
+    Every `GITOPS_BOT_*` setting that may hold a credential (tokens, webhook secrets, the
+    database and queue URLs) and every variable whose name says it holds one is removed,
+    and its value registered with `redact`. Afterwards nothing running in this process
+    (a policy engine's `opa.runtime()` included) can read them from the environment
+    (docs/security.md#credentials-in-the-environment). Returns the names removed.
+    """
+    env = os.environ if environ is None else environ
+    settings = {PREFIX + name.upper() for name in (*_SECRETS, "database_url", "queue_url")}
+    names = sorted(n for n in env if n in settings or _CREDENTIAL_NAME.search(n))
+    for name in names:
+        value = env.pop(name)
+        remember(value)
+    return names
 
 
 _SECRETS = {"github_token", "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret",

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import click
 import yaml
 
+from bot.redact import mask_url, redact
+
 P = "GITOPS_BOT_"
 SECRET_KEYS = (P + "GITHUB_TOKEN", P + "GITHUB_WEBHOOK_SECRET", P + "GITLAB_TOKEN",
                P + "GITLAB_WEBHOOK_SECRET")
@@ -67,25 +69,11 @@ def store_urls(s: Mapping[str, str]) -> tuple[str, str]:
             s.get(P + "QUEUE_URL") or f"sqlite:///{data / 'queue.db'}")
 
 
-def mask_url(url: str) -> str:
-    """`scheme://user:***@host/...`: the URL without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
-
-
 def masker(s: Mapping[str, str]) -> Callable[[str], str]:
     """A function that blanks every secret value (and URL password) in a text."""
     secrets = [s[k] for k in SECRET_KEYS if s.get(k)]
     secrets += [p for k in URL_KEYS if (p := urlsplit(s.get(k, "")).password)]
-    secrets = sorted({x for x in secrets if len(x) >= 3}, key=len, reverse=True)
-
-    def mask(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
-    return mask
+    return lambda text: redact(text, known=secrets)
 
 
 # -- pure rules: facts -> rows ----------------------------------------------------------------

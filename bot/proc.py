@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -166,26 +167,83 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
 class Pipe:
     """A long-lived tool speaking a line protocol on stdin/stdout (`git cat-file --batch`).
 
-    Same rules as `run`: argv list, clean environment, own process group; `close()` kills
-    the group. Use as a context manager.
+    Same rules as `run`: argv list, clean environment, own process group, optional empty
+    network namespace; `close()` kills the group. stderr is kept (capped) for error
+    messages. Use as a context manager.
     """
 
     def __init__(self, argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, no_network: bool = False) -> None:
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a list of arguments, not a string")
         self.argv = [os.fspath(a) for a in argv]
+        args = self.argv
+        if no_network and network_isolation_available():
+            args = ["unshare", "-n", "--", *args]
         try:
             self.proc = subprocess.Popen(
-                self.argv, cwd=cwd, env=dict(env if env is not None else
-                                             clean_env(home=cwd or "/nonexistent")),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                args, cwd=cwd, env=dict(env if env is not None else
+                                        clean_env(home=cwd or "/nonexistent")),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 start_new_session=True, close_fds=True)
         except FileNotFoundError as exc:
             raise ToolError(f"{Path(self.argv[0]).name}: not found", argv=self.argv) from exc
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stderr is not None
         self.stdin: IO[bytes] = self.proc.stdin
         self.stdout: IO[bytes] = self.proc.stdout
+        self._err = bytearray()
+        self._err_over = threading.Event()
+        self._err_reader = threading.Thread(
+            target=_pump, args=(self.proc.stderr, self._err, STDERR_TAIL * 4, self._err_over),
+            daemon=True)
+        self._err_reader.start()
+        self._pending = b""
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last part of what the tool wrote to stderr so far."""
+        return bytes(self._err).decode("utf-8", "replace")[-STDERR_TAIL:]
+
+    def request(self, line: bytes, *, timeout: float, max_line: int = DEFAULT_MAX_OUTPUT
+                ) -> bytes:
+        """Send one line, return the next line of output (without its newline).
+
+        Raises ToolError when the tool exits or answers nothing within `timeout` seconds
+        (the tool is then killed) and BudgetExceeded when the answer is longer than
+        `max_line` bytes.
+        """
+        name = Path(self.argv[0]).name
+        try:
+            self.stdin.write(line if line.endswith(b"\n") else line + b"\n")
+            self.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            self.close()
+            raise ToolError(f"{name} exited before the request", argv=self.argv,
+                            returncode=self.proc.returncode, stderr=self.stderr_tail) from None
+        deadline = time.monotonic() + timeout
+        fd = self.stdout.fileno()
+        buffer = bytearray(self._pending)
+        while b"\n" not in buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], left) if left > 0 else ([], [], [])
+            if not ready:
+                self.close()
+                raise ToolError(f"{name}: no answer within {timeout:g}s; killed",
+                                argv=self.argv, stderr=self.stderr_tail, timed_out=True)
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self.close()
+                raise ToolError(f"{name} exited with code {self.proc.returncode}",
+                                argv=self.argv, returncode=self.proc.returncode,
+                                stderr=self.stderr_tail)
+            buffer.extend(chunk)
+            if len(buffer) > max_line and b"\n" not in buffer:
+                self.close()
+                raise BudgetExceeded(f"{name}: answer exceeded {max_line} bytes; stopped")
+        answer, _, rest = bytes(buffer).partition(b"\n")
+        self._pending = rest
+        return answer
 
     def close(self) -> None:
         """Stop the tool and everything it started."""
@@ -196,6 +254,7 @@ class Pipe:
         _kill_group(self.proc)
         self.proc.wait()
         self.stdout.close()
+        self._err_reader.join(timeout=5)
 
     def __enter__(self) -> Pipe:
         return self

@@ -14,7 +14,8 @@ from bot.errors import Transient
 from bot.forges import payload as p
 from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
 from bot.forges.github_deploy import GitHubDeployments
-from bot.forges.retry import classify, scrub
+from bot.forges.retry import classify
+from bot.redact import redact
 from bot.model import Approval, Change, State
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class GitHubForge(GitHubDeployments):
         return self._token
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, (self._token, self._key))
+        return redact(text, known=[s for s in (self._token, self._key) if s])
 
     def _translate(self, exc: GithubException) -> Exception:
         data = exc.data if isinstance(exc.data, dict) else {}

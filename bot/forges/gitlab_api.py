@@ -15,7 +15,8 @@ from bot.errors import Transient
 from bot.forges import payload as p
 from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
 from bot.forges.gitlab_deploy import GitLabDeployments, change_from_mr
-from bot.forges.retry import classify, scrub
+from bot.forges.retry import classify
+from bot.redact import redact
 from bot.model import Approval, Change, State
 
 if TYPE_CHECKING:
@@ -62,11 +63,11 @@ class GitLabForge(GitLabDeployments):
         try:
             yield
         except GitlabError as exc:
-            message = scrub(str(exc.error_message), (self._token,))[:300]
+            message = redact(str(exc.error_message), known=(self._token,))[:300]
             raise ForgeError(f"GitLab API: HTTP {exc.response_code}: {message}",
                              status=exc.response_code) from None
         except requests.RequestException as exc:
-            raise Transient(scrub(f"GitLab unreachable: {type(exc).__name__}: {exc}",
+            raise Transient(redact(f"GitLab unreachable: {type(exc).__name__}: {exc}",
                                   (self._token,))) from None
 
     def _get(self, path: str, **query: Any) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from bot.errors import Transient
 
@@ -23,7 +23,6 @@ RETRYABLE_5XX = frozenset({500, 502, 503, 504})
 _SECONDARY_HINTS = ("secondary rate limit", "abuse detection",
                     "please retry your request again later",
                     "please wait a few minutes before you try again")
-MASK = "***"
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -77,9 +76,3 @@ def classify(status: int, headers: Mapping[str, str] | None, message: str,
     return None
 
 
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every known secret value replaced by ***."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, MASK)
-    return text

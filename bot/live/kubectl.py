@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +56,6 @@ def check_kubeconfig(data: bytes, context: str, source: str = "kubeconfig") -> d
 def unreachable(stderr: str) -> bool:
     """Whether kubectl's error says the API server could not be reached."""
     return bool(_UNREACHABLE.search(stderr))
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every known secret value (and tokens, via bot.redact) masked."""
-    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return redact(text)
 
 
 class Kubectl:

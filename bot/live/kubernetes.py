@@ -23,7 +23,7 @@ from bot.live import applyplan as plan
 from bot.live.base import (DeployOutcome, DeploySource, EmptyRenderRefused, LiveUnavailable,
                            as_stored, drift)
 from bot.live.fields import (FIELD_MANAGER, TARGET_LABEL, project, target_label, with_labels)
-from bot.live.kubectl import Kubectl, scrub, unreachable
+from bot.live.kubectl import Kubectl, unreachable
 from bot.live.layout import deployable
 from bot.model import DiffStatus, Manifest, ObjKey, Target
 from bot.redact import redact
@@ -210,7 +210,7 @@ class Kubernetes:
             ok = plan.match_printed([m.key for m in group],
                                     result.stdout.decode("utf-8", "replace").splitlines())
             done |= ok
-            err = scrub(result.stderr.decode("utf-8", "replace"), secrets)
+            err = redact(result.stderr.decode("utf-8", "replace"), known=secrets)
             for m in group:
                 if m.key not in ok:
                     failed.append((m.key, "API server unreachable" if unreachable(err)

@@ -158,9 +158,10 @@ class DeployJob:
                               username=remote.user,
                               root=self.settings.data_dir / "workspaces") as head_repo:
             for env in envs:
-                options = self._options(env)
-                _, merged = render_revision(repo, sha, options)
-                _, reviewed = render_revision(head_repo, change.head_sha, options)
+                _, merged = render_revision(repo, sha, self._options(env))
+                # the change's head is pull request content: its policies run sandboxed
+                _, reviewed = render_revision(head_repo, change.head_sha,
+                                              self._options(env, protected=False))
                 verdicts[env.name] = None if manifests_digest(merged) == manifests_digest(
                     reviewed) else (
                     f"the merge result {sha[:12]} renders differently in {env.name} from the "
@@ -168,9 +169,9 @@ class DeployJob:
                     "the branch and review it again")
         return verdicts, change.number
 
-    def _options(self, env: Environment) -> ReviewOptions:
+    def _options(self, env: Environment, *, protected: bool = True) -> ReviewOptions:
         return ReviewOptions(tools=self.tools, environment=env.name, enforce_approvals=False,
-                             policy_engine=self.engine,
+                             policy_engine=self.engine, head_is_protected=protected,
                              cache_dir=self.settings.data_dir / "cache" / "deploy")
 
     # -- actions ------------------------------------------------------------------------

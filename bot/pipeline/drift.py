@@ -53,7 +53,7 @@ def check_environment(repo: Path, sha: str, env: Environment, deploy: DeployJob,
     deployed: it must be the environment's last successful deploy).
     """
     options = ReviewOptions(tools=deploy.tools, environment=env.name, enforce_approvals=False,
-                            policy_engine=deploy.engine,
+                            policy_engine=deploy.engine, head_is_protected=True,
                             cache_dir=deploy.settings.data_dir / "cache" / "drift")
     result, rendered = render_revision(repo, sha, options)
     if result.state >= State.FAILURE:

@@ -2,12 +2,15 @@
 
 The server's policy set and the repository's own set (read from the trusted, base side)
 judge every change. When the change edits the repository's policies, the new policies are
-evaluated too — only to show what they would add or remove, never to judge this change.
+evaluated too — only to show what they would add or remove, never to judge this change, and
+only in a sandboxed child process: they are code from the pull request. So is the
+repository's set when there is no trusted revision (`check DIR` reviews a folder that may be
+a pull request's checkout).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.gitrepo import Snapshot
@@ -16,6 +19,7 @@ from bot.pipeline.cache import cache_key
 from bot.policy import (
     CHANGE_SCOPE,
     ChangeInfo,
+    EmbeddedEngine,
     PolicyEngine,
     PolicySet,
     Review,
@@ -57,11 +61,18 @@ class PolicyStep:
     server: PolicySet
     repository: PolicySet
     proposed: PolicySet | None = None  # the head's repository policies, when they differ
+    # evaluates every set that came from a pull request (sandboxed child processes)
+    sandbox: EmbeddedEngine = field(default_factory=lambda: EmbeddedEngine(isolated=True))
+    repository_trusted: bool = True  # False: the repository set is from an unknown revision
 
     @staticmethod
     def load(engine: PolicyEngine, server_dir: Path | None, folder: str, trusted: Snapshot,
-             head: Snapshot | None) -> "PolicyStep":
-        """Load the server set, the trusted side's repository set and the head's, if edited."""
+             head: Snapshot | None, *, trusted_is_protected: bool = True) -> "PolicyStep":
+        """Load the server set, the trusted side's repository set and the head's, if edited.
+
+        `trusted_is_protected=False` when `trusted` is not a protected revision (a folder
+        reviewed as it stands): its repository policies then run sandboxed too.
+        """
         server = (load_policy_set(server_dir, "server") if server_dir
                   else policy_set_from_files({}, "server"))
         repository = snapshot_policy_set(trusted, folder, "repository")
@@ -70,7 +81,17 @@ class PolicyStep:
             candidate = snapshot_policy_set(head, folder, "repository")
             if candidate.revision != repository.revision:
                 proposed = candidate
-        return PolicyStep(engine, server, repository, proposed)
+        return PolicyStep(engine, server, repository, proposed,
+                          repository_trusted=trusted_is_protected)
+
+    @property
+    def repository_engine(self) -> PolicyEngine:
+        """The engine for the repository set: the judge's, or the sandbox when untrusted."""
+        return self.engine if self.repository_trusted else self.sandbox
+
+    def close(self) -> None:
+        """Stop the sandboxed policy processes."""
+        self.sandbox.close()
 
     @property
     def cache_id(self) -> str:
@@ -80,7 +101,7 @@ class PolicyStep:
     def resource_findings(self, manifests: Sequence[Manifest]) -> list[Finding]:
         """Resource rules of both layers on one target's rendered objects."""
         return (self.engine.resource_findings(self.server, manifests)
-                + self.engine.resource_findings(self.repository, manifests))
+                + self.repository_engine.resource_findings(self.repository, manifests))
 
     def change_outcome(self, results: Sequence[TargetResult], change: ChangeInfo,
                        reviews: Sequence[Review]
@@ -89,8 +110,9 @@ class PolicyStep:
         change_input = build_change_input(results, change, reviews)
         findings: list[Finding] = []
         approvals: list[ApprovalRequirement] = []
-        for policies in (self.server, self.repository):
-            decision = self.engine.change_decision(policies, change_input)
+        for engine, policies in ((self.engine, self.server),
+                                 (self.repository_engine, self.repository)):
+            decision = engine.change_decision(policies, change_input)
             findings += decision.findings
             approvals += [a for a in decision.approvals if a not in approvals]
         return findings, approvals, change_input
@@ -103,8 +125,8 @@ class PolicyStep:
             return [], []
         notes = [f"This change edits the repository policies in `{folder}/`. It is judged by "
                  "the base revision's policies; the new ones apply after merge."]
-        impact = blast_radius(self.engine, self.repository, self.proposed, manifests_by_target,
-                              change_input)
+        impact = blast_radius(self.repository_engine, self.repository, self.proposed,
+                              manifests_by_target, change_input, untrusted=self.sandbox)
         for scope, delta in impact.items():
             where = "the change rules" if scope == CHANGE_SCOPE else scope
             for finding in delta.added:

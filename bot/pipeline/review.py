@@ -54,6 +54,8 @@ class ReviewOptions:
     enforce_approvals: bool = True  # False for local checks, where no reviews exist
     keep_manifests: bool = False  # deploys need every head render (no result-cache shortcut)
     live_for: LiveFor | None = None  # reads what is live per environment (service reviews)
+    # the head is a protected branch's commit (deploys): its repository policies are trusted
+    head_is_protected: bool = False
 
 
 class _Side:
@@ -119,7 +121,9 @@ class Reviewer:
         return self._manifests
 
     def close(self) -> None:
-        """Remove the private workspace."""
+        """Remove the private workspace and stop sandboxed policy processes."""
+        if self._policy is not None:
+            self._policy.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def say(self, message: str) -> None:
@@ -145,7 +149,9 @@ class Reviewer:
         trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
         policy = PolicyStep.load(self.options.policy_engine or EmbeddedEngine(),
                                  self.options.server_policies, config.policies_dir,
-                                 trusted.snapshot, self.head.snapshot)
+                                 trusted.snapshot, self.head.snapshot,
+                                 trusted_is_protected=(trusted is self.base
+                                                       or self.options.head_is_protected))
         self._policy = policy
         self._validator_id = cache_key(
             type(validator).__name__, config.validation,

@@ -9,29 +9,47 @@ from typing import Any
 from bot.model import Finding, Manifest
 from bot.policy import conventions as conv
 from bot.policy.conventions import ChangeDecision
+from bot.policy.capabilities import refused
 from bot.policy.policyset import PolicySet
-from bot.policy.rego import Program, RegoFailure, prepare_modules, probe
+from bot.policy.rego import (
+    ForbiddenBuiltins,
+    IsolatedProgram,
+    Program,
+    RegoFailure,
+    prepare_modules,
+    probe,
+)
 
 RESOURCE = f"{conv.ENTRY_PACKAGE}/resource"
 CHANGE = f"{conv.ENTRY_PACKAGE}/change"
 
 
 class _Compiled:
-    def __init__(self, plan: conv.Plan, program: Program | None, error: str | None) -> None:
+    def __init__(self, plan: conv.Plan, program: Program | IsolatedProgram | None,
+                 error: str | None) -> None:
         self.plan, self.program, self.error = plan, program, error
+
+    def close(self) -> None:
+        if self.program is not None:
+            self.program.close()
 
 
 class EmbeddedEngine:
     """Evaluates policy sets with regopy; bundles are built once per (revision, namespaces).
 
-    With `probe` (the default) each new revision is compiled once in a child process
-    before the bot compiles it in-process, because regopy aborts on some inputs.
+    In-process (trusted sets: the server's and the protected branch's): with `probe` (the
+    default) each new revision is compiled once in the sandboxed child first, because regopy
+    aborts on some inputs. With `isolated=True` (sets from a pull request) the set is
+    compiled and evaluated only in a sandboxed child with an empty environment and no
+    network. Either way a set that calls a forbidden built-in is never evaluated.
     """
 
     name = "embedded"
 
-    def __init__(self, *, probe: bool = True, cache_size: int = 16) -> None:
+    def __init__(self, *, probe: bool = True, cache_size: int = 16,
+                 isolated: bool = False) -> None:
         self._probe = probe
+        self._isolated = isolated
         self._cache: OrderedDict[tuple[str, tuple[str, ...]], _Compiled] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -44,12 +62,18 @@ class EmbeddedEngine:
         modules = [*prepare_modules(policies.modules),
                    ("gitops_bot_entry.rego", conv.entry_module(plan))]
         data = conv.json_safe(policies.data)
-        if self._probe:
-            reason = probe(modules, data, (RESOURCE, CHANGE))
-            if reason:
-                return _Compiled(plan, None, reason)
         try:
-            return _Compiled(plan, Program(modules, data, (RESOURCE, CHANGE)), None)
+            if self._isolated:
+                return _Compiled(plan, IsolatedProgram(modules, data, (RESOURCE, CHANGE)), None)
+            if self._probe:
+                reason = probe(modules, data, (RESOURCE, CHANGE))
+                if reason:
+                    return _Compiled(plan, None, reason)
+            program = Program(modules, data, (RESOURCE, CHANGE))
+            bad = refused(program.builtin_calls())
+            if bad:
+                raise ForbiddenBuiltins(bad)
+            return _Compiled(plan, program, None)
         except RegoFailure as exc:
             return _Compiled(plan, None, str(exc))
 
@@ -65,8 +89,14 @@ class EmbeddedEngine:
         with self._lock:
             self._cache[key] = built
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                self._cache.popitem(last=False)[1].close()
         return built
+
+    def close(self) -> None:
+        """Release every compiled set (sandboxed children are stopped)."""
+        with self._lock:
+            while self._cache:
+                self._cache.popitem(last=False)[1].close()
 
     def prepare(self, policies: PolicySet) -> str | None:
         """Compile ahead of time; the reason the set is unusable, or None."""

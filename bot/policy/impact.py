@@ -61,19 +61,25 @@ def _bare(reqs: Sequence[ApprovalRequirement]) -> list[ApprovalRequirement]:
 
 def blast_radius(engine: PolicyEngine, old: PolicySet, new: PolicySet,
                  manifests_by_target: Mapping[str, Sequence[Manifest]],
-                 change_input: Mapping[str, Any]) -> dict[str, PolicyDelta]:
+                 change_input: Mapping[str, Any], *,
+                 untrusted: PolicyEngine) -> dict[str, PolicyDelta]:
     """Evaluate both revisions; per target id (plus CHANGE_SCOPE for the change rules), the
     findings the new policies would add or remove. Scopes without a difference are left out.
-    The change is still judged by `old` (the base revision); this is for the report only."""
+    The change is still judged by `old` (the base revision); this is for the report only.
+
+    `new` comes from the pull request: it is evaluated only by `untrusted`, a sandboxed
+    engine (`EmbeddedEngine(isolated=True)`), whatever engine judges the change.
+    """
+    sandbox = untrusted
     impact: dict[str, PolicyDelta] = {}
     for target_id, manifests in sorted(manifests_by_target.items()):
         before = engine.resource_findings(old, manifests)
-        after = engine.resource_findings(new, manifests)
+        after = sandbox.resource_findings(new, manifests)
         delta = PolicyDelta(_minus(after, before), _minus(before, after))
         if not delta.empty:
             impact[target_id] = delta
     old_decision = engine.change_decision(old, change_input)
-    new_decision = engine.change_decision(new, change_input)
+    new_decision = sandbox.change_decision(new, change_input)
     old_reqs, new_reqs = _bare(old_decision.approvals), _bare(new_decision.approvals)
     delta = PolicyDelta(_minus(new_decision.findings, old_decision.findings),
                         _minus(old_decision.findings, new_decision.findings),

@@ -1,14 +1,13 @@
 """A small Rego lexer: packages, rule heads, forbidden built-ins and reference rewriting."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-# Built-ins that reach outside the process (network, environment). Policies are data, not
-# programs with I/O: a repository policy must not read the worker's environment (regopy's
-# `opa.runtime()` returns every environment variable) or call out (SECURITY.md case 42).
-FORBIDDEN_BUILTINS = frozenset({"http.send", "opa.runtime", "net.lookup_ip_addr"})
+from bot.policy.capabilities import FORBIDDEN_BUILTINS
+
 KEYWORDS = frozenset({"package", "import", "default", "else", "not", "some", "every", "with",
                       "as", "if", "contains", "in", "true", "false", "null"})
 
@@ -101,17 +100,33 @@ def rule_heads(source: str) -> dict[str, str]:
     return heads
 
 
+def _segment(toks: list[Token], j: int) -> tuple[str, int] | None:
+    """The next part of a reference at `j` (`.name`, `["name"]`, `[`name`]`) and its end."""
+    if j + 1 < len(toks) and toks[j].text == "." and toks[j + 1].kind == "ident":
+        return toks[j + 1].text, j + 2
+    if j + 2 < len(toks) and toks[j].text == "[" and toks[j + 2].text == "]" \
+            and toks[j + 1].kind in ("string", "raw"):
+        text = toks[j + 1].text
+        try:
+            name = json.loads(text) if toks[j + 1].kind == "string" else text[1:-1]
+        except ValueError:
+            name = text[1:-1]
+        return str(name), j + 3
+    return None
+
+
 def _refs(toks: list[Token]) -> Iterator[tuple[str, int]]:
-    """Dotted references (`http.send`, `data.main.deny`) that do not follow a dot."""
+    """References (`http.send`, `opa["runtime"]`, `data.main.deny`) that do not follow a dot,
+    written in dotted form."""
     i = 0
     while i < len(toks):
         tok = toks[i]
         prev = toks[i - 1] if i else None
         if tok.kind == "ident" and not (prev is not None and prev.text == "."):
             parts, j = [tok.text], i + 1
-            while j + 1 < len(toks) and toks[j].text == "." and toks[j + 1].kind == "ident":
-                parts.append(toks[j + 1].text)
-                j += 2
+            while (segment := _segment(toks, j)) is not None:
+                parts.append(segment[0])
+                j = segment[1]
             yield ".".join(parts), tok.line
             i = j
             continue

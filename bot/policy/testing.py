@@ -14,7 +14,8 @@ from pathlib import Path
 from bot.policy import conventions as conv
 from bot.policy import source
 from bot.policy.policyset import load_policy_set
-from bot.policy.rego import Program, RegoFailure, prepare_modules, probe
+from bot.policy.capabilities import refused
+from bot.policy.rego import ForbiddenBuiltins, Program, RegoFailure, prepare_modules, probe
 
 PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
 
@@ -88,6 +89,9 @@ def run_policy_tests(directory: Path, *, use_probe: bool = True) -> TestReport:
             return TestReport(error=reason)
     try:
         program = Program(modules, data, entrypoints)
+        bad = refused(program.builtin_calls())
+        if bad:
+            raise ForbiddenBuiltins(bad)
     except RegoFailure as exc:
         return TestReport(error=str(exc))
     results: list[TestResult] = []

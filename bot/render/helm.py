@@ -20,7 +20,7 @@ from bot.render.sandbox import (
     repo_path,
     resolve_inside,
     scan_dir,
-    scrub,
+    tool_message,
 )
 from bot.render.yamlload import load_documents, load_manifests
 
@@ -164,7 +164,7 @@ def render_helm(root: Path, target: Target, helm: str,
             raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
                                  ) from exc
         except ToolError as exc:
-            exc.stderr = scrub(exc.stderr, 2000, real_root, tmp)
+            exc.stderr = tool_message(exc.stderr, 2000, real_root, tmp)
             raise
     out = done.stdout
     marks: list[tuple[int, str]] = []

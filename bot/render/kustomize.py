@@ -21,7 +21,7 @@ from bot.render.sandbox import (
     repo_path,
     resolve_inside,
     scan_dir,
-    scrub,
+    tool_message,
 )
 from bot.render.yamlload import load_documents, load_manifests
 
@@ -269,7 +269,7 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
             raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
                                  ) from exc
         except ToolError as exc:
-            exc.stderr = scrub(exc.stderr, 2000, real_root, tmp,
+            exc.stderr = tool_message(exc.stderr, 2000, real_root, tmp,
                                os.path.relpath(real_root, wrap))
             raise
         objs, findings = load_manifests(done.stdout, shown,

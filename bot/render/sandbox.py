@@ -140,7 +140,7 @@ def _unlock_and_retry(func: Callable[..., object], name: str, exc: object) -> No
         pass
 
 
-def scrub(text: str, limit: int, *prefixes: str | Path) -> str:
+def tool_message(text: str, limit: int, *prefixes: str | Path) -> str:
     """Tool output fit for a finding: private paths removed, at most `limit` characters."""
     for prefix in sorted((str(p).rstrip("/") for p in prefixes if str(p)), key=len,
                          reverse=True):

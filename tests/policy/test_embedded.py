@@ -100,10 +100,10 @@ def test_with_input_in_a_policy_rule_does_not_crash(embedded: EmbeddedEngine) ->
 
 
 def test_a_compiler_crash_is_a_failing_finding(monkeypatch: Any) -> None:
-    from bot.policy import rego
-    monkeypatch.setattr(rego, "PROBE", rego.PROBE.with_name("no-such-probe.py"))
+    from bot.policy import isolated
+    monkeypatch.setattr(isolated, "CHILD", isolated.CHILD.with_name("no-such-child.py"))
     ps = policies(main='package main\ndeny["x"] { true }\n')
-    assert "probe" in only_error(EmbeddedEngine().resource_findings(ps, [POD]))
+    assert "policy process failed" in only_error(EmbeddedEngine().resource_findings(ps, [POD]))
 
 
 def test_crash_detected_by_probe() -> None:

@@ -59,7 +59,8 @@ def test_a_change_cannot_weaken_the_policy_that_judges_it(
     diff = diff_policy_sets(judge, proposed)
     assert "--- a/network.rego" in diff and "-deny contains msg if {" in diff
     change_input = build_change_input([], ChangeInfo("mallory", base, head))
-    impact = blast_radius(embedded, judge, proposed, {"shop/prod": manifests}, change_input)
+    impact = blast_radius(embedded, judge, proposed, {"shop/prod": manifests}, change_input,
+                          untrusted=EmbeddedEngine(isolated=True))
     assert list(impact) == ["shop/prod"]
     assert impact["shop/prod"].removed == tuple(findings)
     assert impact["shop/prod"].added == ()
@@ -112,7 +113,8 @@ def test_blast_radius_covers_change_rules(embedded: EmbeddedEngine, tmp_path: Pa
         'approvals contains {"group": "sec", "count": 1, "reason": "new rule"} if true\n')
     new = load_policy_set(tmp_path / "new", "repository")
     impact = blast_radius(embedded, old, new, {},
-                          build_change_input([], ChangeInfo("a", "b", "h")))
+                          build_change_input([], ChangeInfo("a", "b", "h")),
+                          untrusted=EmbeddedEngine(isolated=True))
     assert list(impact) == [CHANGE_SCOPE]
     assert [(r.group, r.reason) for r in impact[CHANGE_SCOPE].approvals_added] == [
         ("sec", "new rule")]
