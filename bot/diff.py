@@ -10,15 +10,13 @@ from typing import Any
 import yaml
 
 from bot.model import DiffStatus, Manifest, ObjectDiff, ObjKey
+from bot.secrets import LAST_APPLIED, MASKED, is_secret, mask_secret, value_fields
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Fields the API server owns; they differ between a render and a live object for no reason.
 SERVER_METADATA = ("creationTimestamp", "resourceVersion", "uid", "generation", "managedFields",
                    "selfLink")
-MASKED = "***"
 MASKED_BEFORE = "*** (before)"
 MASKED_AFTER = "*** (after)"
-SECRET_SECTIONS = ("data", "stringData")
 STATUS_ORDER = {DiffStatus.CREATED: 0, DiffStatus.CHANGED: 1, DiffStatus.DELETED: 2,
                 DiffStatus.UNCHANGED: 3}
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -62,33 +60,17 @@ def normalize(body: Mapping[str, Any]) -> dict[str, Any]:
     return pruned
 
 
-def _is_secret(body: Mapping[str, Any] | None) -> bool:
-    # Any apiVersion: a typo in apiVersion must not turn masking off.
-    return body is not None and body.get("kind") == "Secret"
-
-
-def _mask_section(mine: Any, other: Any, changed_marker: str) -> Any:
-    if not isinstance(mine, Mapping):
-        return MASKED
-    theirs = other if isinstance(other, Mapping) else {}
-    return {k: (changed_marker if k in theirs and theirs[k] != v else MASKED)
-            for k, v in mine.items()}
-
-
 def _mask_one(body: Mapping[str, Any] | None, other: Mapping[str, Any] | None,
               marker: str) -> dict[str, Any] | None:
     if body is None:
         return None
     out: dict[str, Any] = _plain(body)
+    if is_secret(body):
+        out = mask_secret(out, other, marker)
     meta = out.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     if isinstance(annotations, dict) and LAST_APPLIED in annotations:
         annotations[LAST_APPLIED] = MASKED
-    if _is_secret(body):
-        peer: Mapping[str, Any] = other if other is not None and _is_secret(other) else {}
-        for section in SECRET_SECTIONS:
-            if section in out:
-                out[section] = _mask_section(body.get(section), peer.get(section), marker)
     items = body.get("items")
     if str(body.get("kind", "")).endswith("List") and isinstance(items, list):
         peers = other.get("items") if other is not None else None
@@ -104,9 +86,10 @@ def mask_secrets(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
                  ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Copies of both bodies with every Secret value replaced by a marker.
 
-    For kind Secret, each `data` / `stringData` value becomes "***" when it is the same on
-    both sides (or exists on one side only), and "*** (before)" / "*** (after)" when it
-    changed, so a diff still shows *that* a key changed but never its value. The kubectl
+    For kind Secret, every value (`data`, `stringData` and any other field but the type and
+    identifying metadata: see bot/secrets.py) becomes "***" when it is the same on both
+    sides (or exists on one side only), and "*** (before)" / "*** (after)" when it changed,
+    so a diff still shows *that* a key changed but never its value. The kubectl
     last-applied annotation (which embeds the whole object) is masked on every kind.
     Secrets inside `*List` items are masked too. SealedSecrets are ciphertext and are shown.
     """
@@ -138,12 +121,12 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple
     """Dotted paths that differ between two normalised bodies (`spec.replicas`,
     `containers[0].image`, `metadata.labels["app.kubernetes.io/name"]`).
 
-    For Secrets, `data` / `stringData` report key names only (`data.password`); paths never
+    For Secrets, value fields report key names only (`data.password`); paths never
     contain values.
     """
     a, b = dict(before), dict(after)
-    if _is_secret(before) or _is_secret(after):
-        for section in SECRET_SECTIONS:
+    if is_secret(before) or is_secret(after):
+        for section in set(value_fields(a)) | set(value_fields(b)):
             sa, sb = a.get(section, {}), b.get(section, {})
             if isinstance(sa, Mapping) and isinstance(sb, Mapping):
                 # Flatten each value to one comparable token so paths stop at the key name.

@@ -1,7 +1,6 @@
 """Pure planning for server-side apply: waves, namespaces, results, prune candidates."""
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,26 +90,6 @@ def failure_reason(key: ObjKey, stderr: str) -> str:
              or f" {key.name} " in f" {ln} "]
     text = "; ".join(named or lines) or "kubectl reported no reason"
     return text[:1000]
-
-
-def secret_values(manifests: Sequence[Manifest]) -> set[str]:
-    """Every Secret value in a render, plain and base64, to scrub from error text (case 65)."""
-    out: set[str] = set()
-    for m in manifests:
-        if m.body.get("kind") != "Secret":
-            continue
-        for section in ("data", "stringData"):
-            values = m.body.get(section)
-            for value in (values.values() if isinstance(values, Mapping) else ()):
-                text = str(value)
-                out.add(text)
-                out.add(base64.b64encode(text.encode()).decode())
-                if section == "data":
-                    try:
-                        out.add(base64.b64decode(text, validate=True).decode())
-                    except (ValueError, UnicodeDecodeError):
-                        pass
-    return {v for v in out if len(v) >= 3}
 
 
 @dataclass(frozen=True)

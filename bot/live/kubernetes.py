@@ -27,6 +27,7 @@ from bot.live.kubectl import Kubectl, unreachable
 from bot.live.layout import deployable
 from bot.model import DiffStatus, Manifest, ObjKey, Target
 from bot.redact import redact
+from bot.secrets import secret_values
 from bot.tools import find_tool
 
 SKIP_KINDS = {("", "Event"), ("events.k8s.io", "Event")}
@@ -168,7 +169,7 @@ class Kubernetes:
         if not manifests and mine and not self.allow_empty:
             raise EmptyRenderRefused(f"{target.id} rendered no objects but {len(mine)} live "
                                      "objects carry its label; refusing to prune them all")
-        secrets = plan.secret_values(manifests)
+        secrets = secret_values(manifests)
         failed: list[tuple[ObjKey, str]] = []
         apply: list[Manifest] = []
         for m in manifests:

@@ -27,6 +27,7 @@ from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
+from bot.secrets import hide_values, secret_values
 from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
 from bot.repo_config import CONFIG_FILE, RepoConfig, discover_config, parse_repo_config
 from bot.targets import affected_targets, expand_targets, target_inputs
@@ -169,6 +170,9 @@ class Reviewer:
             changed_files=tuple(sorted(changed if changed is not None else files)))
         findings, approvals, change_input = policy.change_outcome(results, change,
                                                                   self.options.reviews)
+        findings = hide_values(findings, secret_values(
+            [m for side in (self._base_manifests, self._manifests) for ms in side.values()
+             for m in ms]))
         more_notes, attachments = policy.proposal_report(self._manifests, change_input,
                                                          config.policies_dir)
         return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
@@ -225,6 +229,7 @@ class Reviewer:
             findings += validator.validate(rendered.manifests, target.kubernetes_version)
             if self._policy is not None:
                 findings += self._policy.resource_findings(rendered.manifests)
+        findings = hide_values(findings, secret_values(rendered.manifests))
         self.cache.put(key, rendered.manifests, findings)
         return rendered.manifests, tuple(findings)
 

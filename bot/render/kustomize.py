@@ -36,6 +36,16 @@ HELM_FIELDS = ("helmCharts", "helmChartInflationGenerator", "helmGlobals")
 FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
 
 
+# kustomize echoes secretGenerator literals in its errors ("literal sources [k:v]: invalid
+# literal source k:v"); those are Secret values.
+_LITERALS = re.compile(r"(literal sources? )(\[[^\]\n]*\]|[^,\s]+)")
+
+
+def mask_literals(message: str) -> str:
+    """kustomize's error text with the secretGenerator literals it quotes masked."""
+    return _LITERALS.sub(r"\1***", message)
+
+
 def kustomize_argv(kubectl: str, directory: str | os.PathLike[str]) -> list[str]:
     """The only kustomize command line: default RootOnly loader, no helm, no plugins."""
     return [kubectl, "kustomize", os.fspath(directory)]
@@ -269,8 +279,8 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
             raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
                                  ) from exc
         except ToolError as exc:
-            exc.stderr = tool_message(exc.stderr, 2000, real_root, tmp,
-                               os.path.relpath(real_root, wrap))
+            exc.stderr = mask_literals(tool_message(exc.stderr, 2000, real_root, tmp,
+                                                    os.path.relpath(real_root, wrap)))
             raise
         objs, findings = load_manifests(done.stdout, shown,
                                         output_budgets(budgets))

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.model import Finding, Manifest, Severity
+from bot.secrets import is_secret
 from bot.validate import crds, schemas
 from bot.validate.schemas import CompiledSchema, SchemaUnusable, UnsupportedVersion
 
@@ -161,7 +162,8 @@ class EmbeddedValidator:
         try:
             if schema.is_valid(manifest.body):
                 return []
-            errors = schema.errors(plain(manifest.body))
+            errors = schema.errors(plain(manifest.body),
+                                   quote_values=not is_secret(manifest.body))
         except SchemaUnusable as exc:
             return [finding(manifest, f"{label}: {exc}")]
         return [finding(manifest, f"{label}: {e.path}: {e.message}" if e.path

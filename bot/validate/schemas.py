@@ -179,7 +179,9 @@ def _types(expected: Any) -> str:
     return " or ".join(repr(t) for t in names) or repr("null")
 
 
-def _messages(error: jsonschema.ValidationError) -> list[SchemaError]:
+def _messages(error: jsonschema.ValidationError, quote: bool = True) -> list[SchemaError]:
+    """Readable violations; with `quote=False` (Secrets) a message names the path and what
+    was expected, never the value found."""
     path = format_path(list(error.absolute_path))
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         schema = error.schema if isinstance(error.schema, dict) else {}
@@ -190,13 +192,23 @@ def _messages(error: jsonschema.ValidationError) -> list[SchemaError]:
         if extra:
             return [SchemaError(path, f"additional property {k!r} is not allowed") for k in extra]
     if error.validator == "type":
-        return [SchemaError(path, f"{_short(error.instance)} is not of type "
-                                  f"{_types(error.validator_value)}")]
+        found = _short(error.instance) if quote else f"a value of type {_json_type(error.instance)}"
+        return [SchemaError(path, f"{found} is not of type {_types(error.validator_value)}")]
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return [SchemaError(path, f"missing required property {missing!r}")]
+    if not quote:
+        return [SchemaError(path, f"the value fails the schema's {error.validator!r} rule")]
     return [SchemaError(path, error.message if len(error.message) < 300
                         else error.message[:297] + "...")]
+
+
+def _json_type(value: Any) -> str:
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                       (list, "array"), (dict, "object")):
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else type(value).__name__
 
 
 def _short(value: Any) -> str:
@@ -252,18 +264,20 @@ class CompiledSchema:
             return False
         return True
 
-    def errors(self, body: Any) -> list[SchemaError]:
-        """Every violation in `body`, sorted by path; empty when it is valid."""
+    def errors(self, body: Any, *, quote_values: bool = True) -> list[SchemaError]:
+        """Every violation in `body`, sorted by path; empty when it is valid. With
+        `quote_values=False` no message contains a value of `body`."""
         if self.is_valid(body):
             return []
         found: set[SchemaError] = set()
         for error in self._detailed_check().iter_errors(body):
-            found.update(_messages(error))
+            found.update(_messages(error, quote_values))
         if not found:  # the two engines disagree: still fail, with the fast engine's words
             try:
                 self._fast_check()(body)
             except fastjsonschema.JsonSchemaValueException as exc:
-                found.add(SchemaError(format_path(exc.path[1:]), exc.message))
+                found.add(SchemaError(format_path(exc.path[1:]), exc.message if quote_values
+                                      else "the value fails the schema"))
         return sorted(found)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.secrets import secret_values
 from bot.live import applyplan, fields, layout
 from bot.live.base import DeployOutcome, UnsafeObject, as_stored, drift
 from bot.model import DiffStatus, Manifest, ObjKey
@@ -126,7 +127,7 @@ def test_waves_and_printed_names() -> None:
 
 
 def test_secret_values_cover_plain_and_base64() -> None:
-    values = applyplan.secret_values(manifests(secret(), {
+    values = secret_values(manifests(secret(), {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"},
         "data": {"k": SECRET_B64}}))
     assert {SECRET_PLAIN, SECRET_B64} <= values

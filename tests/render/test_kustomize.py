@@ -265,3 +265,16 @@ def test_component_root_and_users_own_origin_annotations(tmp_path: Path, tools: 
     assert obj.file == "own/sub/cm.yaml"
     assert obj.body["metadata"]["annotations"] == {
         "config.kubernetes.io/origin": "path: sub/cm.yaml\n"}
+
+
+def test_secret_generator_literals_are_not_echoed_in_errors(tmp_path: Path, tools: Tools) -> None:
+    """kustomize quotes a malformed literal ("invalid literal source password:..."): the
+    value must not reach the finding."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "kustomization.yaml").write_text(
+        "secretGenerator:\n- name: s\n  literals:\n  - password:KustomizeLiteral42\n")
+    result = render_target(tmp_path, kust("app"), tools)
+    text = "\n".join(f.message for f in result.findings)
+    assert "invalid literal source ***" in text
+    assert "KustomizeLiteral42" not in text

@@ -203,3 +203,19 @@ def test_sealed_secrets_and_configmaps_are_shown() -> None:
     assert "AgBy3i4OJSWK+PiTy" in d.diff
     [c] = diff_manifests([], [Manifest(configmap("c", a="visible"))])
     assert "visible" in c.diff
+
+
+def test_every_field_of_a_secret_but_its_identity_is_a_value() -> None:
+    """A misspelled section, lists, numbers and odd metadata are masked like `data`."""
+    before = {"apiVersion": "v1", "kind": "secret", "type": "Opaque",
+              "metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"},
+                           "clusterName": "MetaValue-1234"},
+              "stringdata": {"api": "Misspelled-Value-1"}, "extra": ["List-Value-12", 42]}
+    after = copy.deepcopy(before)
+    after["stringdata"]["api"] = "Misspelled-Value-2"
+    [d] = diff_manifests([Manifest(before)], [Manifest(after)], context=50)
+    for value in ("MetaValue-1234", "Misspelled-Value", "List-Value-12", "42"):
+        assert value not in d.diff, value
+    assert "-  api: '*** (before)'" in d.diff.splitlines()
+    assert "    a: b" in d.diff and "name: s" in d.diff and "type: Opaque" in d.diff
+    assert d.changed_fields == ("stringdata.api",)

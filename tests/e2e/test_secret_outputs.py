@@ -1,0 +1,97 @@
+"""Secret values never leave through any output: seeded in every shape a Secret can take
+(and a few it should not), they appear in no report, JSON or message, in any spelling
+(docs/security.md#secrets-in-outputs)."""
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from tests.conftest import GitRepo
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = {
+    "scalar": "TOPSECRETBLOBVALUE",
+    "list": "SuperSecretTok3n",
+    "number": "98765432",
+    "misspelled": "MisspelledSecret77",
+    "listed": "ListNestedSecret9",
+    "duplicate": "DuplicateDocSecret5",
+    "applied": "LastAppliedSecret3",
+    "literal": "KustomizeLiteral42",
+    "policy": "PolicyQuotedSecret6",
+    "meta": "MetadataSecretField8",
+}
+
+
+def forms(value: str) -> list[str]:
+    raw = value.encode()
+    return [value, base64.b64encode(raw).decode().rstrip("="), raw.hex(),
+            quote(value, safe="")]
+
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: app}}\n"
+
+HEAD_FILES = {
+    "app/scalar.yaml": SECRET.format(name="scalar") + f"data: '{SEEDS['scalar']}'\n",
+    "app/list.yaml": SECRET.format(name="list")
+    + f"stringData:\n  token: ['{SEEDS['list']}']\n",
+    "app/number.yaml": SECRET.format(name="number") + f"stringData:\n  pin: {SEEDS['number']}\n",
+    "app/misspelled.yaml": SECRET.format(name="misspelled")
+    + f"stringdata:\n  api: {SEEDS['misspelled']}\n",
+    "app/meta.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: meta\n  namespace: app\n"
+    f"  clusterName: {SEEDS['meta']}\nstringData: {{a: b}}\n",
+    "app/listed.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n"
+    "  metadata: {name: listed, namespace: app}\n"
+    f"  data: {{k: {base64.b64encode(SEEDS['listed'].encode()).decode()}}}\n"
+    "  bogus: 1\n",
+    "app/dup.yaml": "\n---\n".join([SECRET.format(name="dup")
+                                     + f"stringData: {{pw: {SEEDS['duplicate']}}}\n"] * 2),
+    "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: app\n"
+    "  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: "
+    f"'{{\"data\": \"{SEEDS['applied']}\"}}'\ndata: {{a: changed}}\n",
+    "app/policy.yaml": SECRET.format(name="policy") + f"stringData: {{pw: {SEEDS['policy']}}}\n",
+    "kust/kustomization.yaml": "secretGenerator:\n- name: gen\n  namespace: app\n  literals:\n"
+    f"  - password:{SEEDS['literal']}\n",
+}
+
+POLICY = """package main
+import rego.v1
+deny contains sprintf("Secret %v holds %v", [input.metadata.name, input.stringData]) if {
+  input.kind == "Secret"
+  input.metadata.name == "policy"
+}
+"""
+
+
+def test_no_seeded_secret_value_in_any_check_output(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    base = repo.commit({
+        "policies/quote.rego": POLICY,
+        "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: app}\n"
+                       "data: {a: b}\n",
+        "kust/kustomization.yaml": "resources: []\n",
+    }, "base")
+    head = repo.commit(HEAD_FILES, "secrets in every shape")
+    outputs = []
+    for fmt in ("markdown", "json"):
+        done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo.path), "--base",
+                               base, "--head", head, "--no-cache", "--format", fmt],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert done.returncode == 1, done.stderr
+        outputs += [done.stdout, done.stderr]
+    report = json.loads(outputs[2])
+    text = "\n".join(outputs)
+    for name, value in SEEDS.items():
+        for form in forms(value):
+            assert form not in text, f"{name} leaked as {form}"
+    messages = [f["message"] for t in report["targets"] for f in t["findings"]]
+    # the problems are still reported, by path and expected type
+    assert any("data: a value of type string is not of type 'object'" in m for m in messages)
+    assert any("stringData.token" in m for m in messages)
+    assert any("additional property 'stringdata'" in m for m in messages)
+    assert any("Secret policy holds" in m for m in messages)
+    assert any("invalid literal source ***" in m for m in messages), messages
