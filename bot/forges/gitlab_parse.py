@@ -59,6 +59,10 @@ def _sender(payload: Mapping[str, Any]) -> str:
 
 def _mr_fields(mr: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """Fields shared by merge request and note events; `mr` is the MR object."""
+    if mr.get("source_project_id") is None and "source_project_id" in mr:
+        # The fork it came from was deleted. A 4xx would count toward GitLab disabling the
+        # hook, so this is answered 200 "ignored" with the reason.
+        raise Ignored("the merge request's source project was deleted")
     source = p.number(mr.get("source_project_id"), f"{prefix}.source_project_id")
     target = p.number(mr.get("target_project_id"), f"{prefix}.target_project_id")
     return {

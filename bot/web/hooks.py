@@ -130,18 +130,40 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# A UTF-16 surrogate escape (`\ud83d`): valid only as a high + low pair.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def load_json(body: bytes) -> dict[str, Any] | str:
-    """The JSON object in `body`, or a message saying why it is refused."""
+    """The JSON object in `body`, or a message saying why it is refused.
+
+    GitHub and GitLab send UTF-8 JSON (RFC 8259 section 8.1): a byte-order mark, UTF-16 or
+    UTF-32, NaN / Infinity and unpaired surrogates are refused, as no forge sends them.
+    """
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        return "body must be UTF-8 JSON without a byte-order mark"
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-    except ValueError:  # includes UnicodeDecodeError
+    except UnicodeDecodeError:
+        return "body is not valid UTF-8"
+    except ValueError:
         return "body is not valid JSON"
     if not isinstance(payload, dict):
         return "JSON body must be an object"
     if _too_deep(payload, MAX_JSON_DEPTH):  # ~20 us for a 20 KB payload
         return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    if _SURROGATE.search(text):  # rare: check that every escape formed a pair
+        try:
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "JSON contains an unpaired UTF-16 surrogate"
     return payload
 
 

@@ -134,3 +134,24 @@ def test_delivery_is_durable_before_the_202(bot: Bot) -> None:
     row = other.delivery("github:durable-1")
     assert row is not None and row["head_sha"] == SHA_A
     assert row["event_data"]["kind"] == "review"
+
+
+@pytest.mark.parametrize("event,path,mr", [
+    ("Merge Request Hook", "gitlab/merge_request/open.json", ("object_attributes",)),
+    ("Note Hook", "gitlab/note/merge_request.json", ("merge_request",)),
+])
+def test_gitlab_hook_for_a_deleted_source_project_is_200_ignored(
+        bot: Bot, event: str, path: str, mr: tuple[str, ...]) -> None:
+    """GitLab sends `source_project_id: null` once the fork behind a merge request is
+    deleted; a 400 would count toward GitLab disabling the hook (it did before)."""
+    data = json.loads(fixture(path))
+    data["object_attributes"]["note"] = "/gitops-bot recheck"
+    node = data
+    for key in mr:
+        node = node[key]
+    node["source_project_id"] = None
+    node["source"] = None
+    status, answer = bot.gitlab(event, json.dumps(data).encode())
+    assert (status, answer["status"]) == (200, "ignored")
+    assert "source project was deleted" in answer["reason"]
+    assert bot.store.count("deliveries") == 0

@@ -154,3 +154,26 @@ def test_payload_with_bad_head_sha_is_400(bot: Bot) -> None:
     assert status == 400
     assert bot.store.count("deliveries") == 0
     assert SECRET  # the secret is only ever used to sign
+
+
+def test_bodies_that_are_not_utf8_json_are_400(bot: Bot) -> None:
+    """GitHub and GitLab send UTF-8 only: a BOM, UTF-16/32, NaN and unpaired surrogates
+    are refused before anything is queued (they were all queued, 202, before)."""
+    text = PR_OPENED.decode()
+    bodies = {
+        "utf-8 with BOM": b"\xef\xbb\xbf" + PR_OPENED,
+        "utf-16": text.encode("utf-16"),
+        "utf-16-le": text.encode("utf-16-le"),
+        "utf-32": text.encode("utf-32"),
+        "NaN": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": NaN,', 1),
+        "Infinity": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": -Infinity,', 1),
+        "lone surrogate": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": "\\ud800",',
+                                            1),
+    }
+    for name, body in bodies.items():
+        assert body != PR_OPENED, name
+        status, answer = post(bot.url, "/hooks/github", body, _headers(body))
+        assert status == 400, (name, answer)
+    assert bot.store.count("deliveries") == 0
+    paired = PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": "\\ud83d\\ude00",', 1)
+    assert post(bot.url, "/hooks/github", paired, _headers(paired))[0] == 202
