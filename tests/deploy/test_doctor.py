@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import doctor as d
+from bot.cli import doctor as d
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ghp_doctorTestToken0123456789"
