@@ -34,7 +34,7 @@ from bot.pipeline.review import ReviewOptions, render_revision
 from bot.policy import EmbeddedEngine
 from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
                                    clone_url, clone_user)
-from bot.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
+from bot.repo.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
                              Environment, RepoConfig, parse_repo_config)
 from bot.report import status_line
 from bot.tools import Tools

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from config_trees import DEPLOYMENT, REALISTIC, reader
 
-from bot.discovery import app_name, discover_config, looks_like_manifest
-from bot.repo_config import Environment
-from bot.repo_config import discover_config as discover_via_repo_config
+from bot.repo.discovery import app_name, discover_config, looks_like_manifest
+from bot.repo.repo_config import Environment
 
 
 def apps_of(tree: dict[str, str]) -> list[tuple[str, str | None, str | None]]:
@@ -21,11 +20,6 @@ def test_realistic_tree_finds_exactly_the_apps() -> None:
         ("apps-web", "apps/web", "plain"),
         ("charts-shop", "charts/shop", "helm"),
     ]  # not: the base, the component, the vendored redis subchart, policies, docs, .github
-
-
-def test_repo_config_reexports_discovery() -> None:
-    assert discover_via_repo_config(REALISTIC, reader(REALISTIC)) == \
-        discover_config(REALISTIC, reader(REALISTIC))
 
 
 def test_unreferenced_kustomization_is_an_app_and_plain_refs_are_inputs() -> None:

@@ -9,10 +9,10 @@ import pytest
 from config_trees import REALISTIC, SAMPLE_CONFIG, reader
 
 import bot
-from bot import repo_config
+from bot.repo import repo_config
 from bot.errors import ConfigError
 from bot.model import Target
-from bot.repo_config import (
+from bot.repo.repo_config import (
     CONFIG_FILE,
     Approvals,
     DeployArgoCD,
@@ -22,7 +22,7 @@ from bot.repo_config import (
     load_schema,
     parse_repo_config,
 )
-from bot.targets import expand_targets
+from bot.repo.targets import expand_targets
 
 SCHEMA_FILE = Path(bot.__file__).parent / "schemas" / "gitops-bot.schema.json"
 
@@ -150,7 +150,8 @@ ENVS = "environments:\n  staging: {}\n  production: {}\n"
 BAD = [
     ("wrong type", "apps:\n  - web\n", 1, "apps", "expected a mapping, got a list"),
     ("wrong scalar type", (ENVS.replace("{}\n  prod", "{self_heal: yes please}\n  prod", 1)
-                           + "apps: {web: {path: x}}\n"), 2, "environments.staging.self_heal", "expected true or false"),
+                           + "apps: {web: {path: x}}\n"), 2, "environments.staging.self_heal",
+     "expected true or false"),
     ("unknown key", "apps:\n  web:\n    pth: apps/web\n", 3, "apps.web.pth",
      "unknown key (did you mean 'path'?)"),
     ("unknown top-level key", "apps: {web: {path: x}}\nenvironment: {}\n", 2, "environment",
@@ -218,8 +219,9 @@ def test_first_error_in_document_order_is_reported() -> None:
 
 
 def test_anchors_and_merge_keys_work() -> None:
-    config = parse_repo_config("apps:\n  a: &common {path: charts/a, renderer: helm, namespace: x}\n"
-                               "  b:\n    <<: *common\n    path: charts/b\n")
+    config = parse_repo_config(
+        "apps:\n  a: &common {path: charts/a, renderer: helm, namespace: x}\n"
+        "  b:\n    <<: *common\n    path: charts/b\n")
     assert [(a.name, a.path, a.renderer, a.namespace) for a in config.apps] == [
         ("a", "charts/a", "helm", "x"), ("b", "charts/b", "helm", "x")]
 

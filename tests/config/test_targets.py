@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from config_trees import REALISTIC, SAMPLE_CONFIG, load_dir, reader
 
-import bot.targets
-from bot.kustomize_refs import RepoIndex
+import bot.repo.targets
+from bot.repo.kustomize_refs import RepoIndex
 from bot.model import Target
-from bot.repo_config import parse_repo_config
-from bot.targets import affected_targets, expand_targets, is_input, target_inputs
+from bot.repo.repo_config import parse_repo_config
+from bot.repo.targets import affected_targets, expand_targets, is_input, target_inputs
 
 FLUX = Path(__file__).parents[1] / "fixtures/gitops-repos/fluxcd--flux2-kustomize-helm-example"
 
@@ -147,7 +147,7 @@ def test_root_inputs_match_everything_but_the_config() -> None:
 
 
 def test_targets_module_is_pure() -> None:
-    tree = ast.parse(Path(bot.targets.__file__).read_text())
+    tree = ast.parse(Path(bot.repo.targets.__file__).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
@@ -159,7 +159,7 @@ def test_flux_example_repository() -> None:
     """The real fluxcd/flux2-kustomize-helm-example: overlays are apps, the base is an input."""
     tree = load_dir(FLUX)
     read = reader(tree)
-    from bot.discovery import discover_config
+    from bot.repo.discovery import discover_config
     config = discover_config(tree, read)
     assert [(a.path, a.renderer) for a in config.apps] == [
         ("apps/production", "kustomize"),
@@ -193,7 +193,7 @@ def test_hostile_kustomization_does_not_stall_planning() -> None:
     the renderer (not the planner) reports the file."""
     import time
 
-    from bot.kustomize_refs import load_kustomization
+    from bot.repo.kustomize_refs import load_kustomization
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
         for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "resources: *i\n"

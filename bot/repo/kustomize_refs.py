@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.safeyaml import load_one
+from bot.repo.safeyaml import load_one
 
 Read = Callable[[str], bytes | None]
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

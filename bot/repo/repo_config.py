@@ -5,7 +5,7 @@ import functools
 import json
 import posixpath
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from bot import config_yaml
+from bot.repo import config_yaml
 from bot.errors import ConfigError
 
 CONFIG_FILE = ".gitops-bot.yaml"
@@ -174,14 +174,6 @@ def _validator() -> jsonschema.Draft202012Validator:
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
-
-
-def discover_config(files: Collection[str], read: Callable[[str], bytes | None],
-                    policies_dir: str = "policies") -> RepoConfig:
-    """The config of a repository without `.gitops-bot.yaml` (see `bot.discovery`)."""
-    from bot.discovery import discover_config as discover  # discovery imports this module
-
-    return discover(files, read, policies_dir)
 
 
 def normalise_path(path: str) -> str:

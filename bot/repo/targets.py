@@ -5,10 +5,10 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
+from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
 from bot.model import Target
-from bot.repo_config import CONFIG_FILE, App, RepoConfig
-from bot.safeyaml import load_one
+from bot.repo.repo_config import CONFIG_FILE, App, RepoConfig
+from bot.repo.safeyaml import load_one
 
 MAX_CHARTS = 200
 _CHART_DIRS = ("templates/", "charts/", "crds/")

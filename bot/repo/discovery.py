@@ -6,7 +6,7 @@ import posixpath
 import re
 from collections.abc import Collection, Iterable
 
-from bot.kustomize_refs import (
+from bot.repo.kustomize_refs import (
     KUSTOMIZATION_FILES,
     Read,
     RepoIndex,
@@ -14,7 +14,7 @@ from bot.kustomize_refs import (
     direct_refs,
     load_kustomization,
 )
-from bot.repo_config import CONFIG_FILE, App, Environment, RepoConfig
+from bot.repo.repo_config import CONFIG_FILE, App, Environment, RepoConfig
 
 PREFIX_BYTES = 4096  # enough to see apiVersion and kind of a manifest's first document
 _DOC_SPLIT = re.compile(rb"^---[^\n]*$", re.MULTILINE)
