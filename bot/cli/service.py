@@ -52,7 +52,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from werkzeug.serving import make_server
 
     from bot.app import create_app
-    from bot.jobs import Services
+    from bot.services import Services
     config = _config(service=True)
     _logging(config)
     services = Services.build(config)
@@ -82,7 +82,7 @@ def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from bot.app import create_app
-    from bot.jobs import Services
+    from bot.services import Services
     from bot.store import Store
     config = _config(service=True)
     _logging(config)
@@ -110,7 +110,7 @@ def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
 def worker(workers: int) -> None:
     """Run queued jobs; re-enqueues jobs whose worker died (expired leases)."""
     from bot.errors import ConfigError
-    from bot.jobs import Services
+    from bot.services import Services
     config = _config(service=False)
     _logging(config)
     try:

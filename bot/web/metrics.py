@@ -28,7 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from bot.jobs import Services
+from bot.services import Services
 from bot.store import deployments
 from bot.web import services
 from bot.web.auth import token_matches

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.config import Config, Secret
-from bot.jobs import Services
+from bot.services import Services
 from bot.tools import Tools
 from tests.dashboard.seed import DASH_TOKEN, Reviewed, make_reviews, seed
 from tests.web.hookclient import GL_TOKEN, SECRET
@@ -32,7 +32,7 @@ def make_config(data_dir: Path, **changes: Any) -> Config:
     """A service config with the dashboard token set (no forge API is reachable here)."""
     base = Config(data_dir=data_dir, github_webhook_secret=Secret(SECRET),
                   gitlab_webhook_secret=Secret(GL_TOKEN), repo_allowlist=("github.com/*",),
-                  job_handlers="bot.jobs:default_handlers",
+                  job_handlers="bot.queue:default_handlers",
                   dashboard_token=Secret(DASH_TOKEN), public_url="https://bot.example.com")
     return base.with_(**changes)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from bot.config import Config
-from bot.jobs import Handlers, JobContext
+from bot.queue import Handlers, JobContext
 from bot.model import Event, EventKind
 from bot.store import Store
 

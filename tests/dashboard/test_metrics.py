@@ -118,13 +118,13 @@ CHILD = textwrap.dedent("""
     import sys
     from pathlib import Path
     from bot.config import Config
-    from bot.jobs import Services
+    from bot.services import Services
     from bot.web import metrics
     assert metrics.multiprocess_mode()
     metrics.count_delivery("github", "push", "queued")
     metrics.observe_stage("deploy", 2.0)
     if sys.argv[1] == "scrape":
-        config = Config(data_dir=Path(sys.argv[2]), job_handlers="bot.jobs:default_handlers")
+        config = Config(data_dir=Path(sys.argv[2]), job_handlers="bot.queue:default_handlers")
         sys.stdout.write(metrics.exposition(Services.build(config)).decode())
 """)
 

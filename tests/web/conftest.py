@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.config import Config, Secret
-from bot.jobs import Services
+from bot.services import Services
 from tests.web.hookclient import GL_TOKEN, SECRET, get, gitlab_headers, github_headers, post
 
 ALLOW = ("github.com/Codertocat/*", "gitlab.com/awesome_space/*", "gitlab.com/gitlab-org/*",
@@ -25,7 +25,7 @@ def make_config(data_dir: Path, **changes: Any) -> Config:
                   gitlab_webhook_secret=Secret(GL_TOKEN), repo_allowlist=ALLOW,
                   job_lease_seconds=2.0,
                   # intake tests use the no-op handlers: no forge API is reachable here
-                  job_handlers="bot.jobs:default_handlers")
+                  job_handlers="bot.queue:default_handlers")
     return base.with_(**changes)
 
 

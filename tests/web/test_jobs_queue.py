@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, Transient
-from bot.jobs import MAX_ATTEMPTS, Queue, Services, backoff, default_handlers, load_handlers
+from bot.queue import MAX_ATTEMPTS, Queue, backoff, default_handlers
+from bot.services import Services, load_handlers
 from bot.model import Event, EventKind
 from bot.store import delivery_key
 from tests.web.conftest import Bot, make_config
@@ -32,7 +33,7 @@ def drain(queue: Queue) -> list[str]:
 
 def test_noop_handlers_record_a_run_and_nothing_else(bot: Bot) -> None:
     """The seam the review pipeline plugs into; the no-op set only leaves a 'skipped' run."""
-    assert bot.services.config.job_handlers == "bot.jobs:default_handlers"
+    assert bot.services.config.job_handlers == "bot.queue:default_handlers"
     assert bot.github("pull_request", PR_OPENED, delivery="seam-1")[0] == 202
     assert bot.drain() == ["done"]
     run = bot.store.get_run(*REPO, "ec26c3e57ca3a959ca5aad62de7213c562f8c821")

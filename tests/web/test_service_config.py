@@ -109,7 +109,7 @@ def test_create_app_refuses_an_empty_secret(tmp_path: Path) -> None:
 
 
 MY_MODULES = ["bot/config.py", "bot/app.py", "bot/store/__init__.py", "bot/store/schema.py",
-              "bot/store/engine.py", "bot/jobs.py", "bot/cli/service.py",
+              "bot/store/engine.py", "bot/queue.py", "bot/services.py", "bot/cli/service.py",
               "bot/web/__init__.py", "bot/web/hooks.py", "bot/web/health.py",
               "bot/migrations/__init__.py"]
 

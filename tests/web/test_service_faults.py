@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.jobs import Queue, Services, default_handlers
+from bot.queue import Queue, default_handlers
+from bot.services import Services
 from bot.store import Store
 from tests.web.conftest import make_config
 from tests.web.hookclient import fixture

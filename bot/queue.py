@@ -1,7 +1,11 @@
-"""The job queue (huey) and the one task that runs a delivery: claim, coalesce, handle, retry."""
+"""The job queue (huey) and the one task that runs a delivery: claim, coalesce, handle, retry.
+
+Leases and recovery live here too: a claimed job is renewed while its handler runs and
+re-enqueued when its worker dies. What a job does is a handler (`Handlers`) given by the
+caller; `bot.services` wires the configured ones.
+"""
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -68,17 +72,6 @@ def default_handlers(config: Config, store: Store) -> Handlers:
     """No-op handlers that only leave a trace (intake tests, dry runs of the service)."""
     return {EventKind.REVIEW: record_run_only, EventKind.RECHECK: record_run_only,
             EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only}
-
-
-def load_handlers(config: Config, store: Store) -> Handlers:
-    """Build the handlers named by `config.job_handlers` ("package.module:factory")."""
-    module_name, _, attr = config.job_handlers.partition(":")
-    try:
-        factory: HandlerFactory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot load {config.job_handlers!r}: {exc}",
-                          key="GITOPS_BOT_JOB_HANDLERS") from None
-    return factory(config, store)
 
 
 def make_huey(config: Config) -> Huey:
@@ -228,20 +221,3 @@ class Queue:
         with every(max(0.5, self.config.job_lease_seconds / 2), self.recover, "recovery",
                    join=False):
             yield
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything a process needs, built once from the Config and passed down."""
-
-    config: Config
-    store: Store
-    queue: Queue
-
-    @classmethod
-    def build(cls, config: Config, *, migrate: bool = True) -> Services:
-        """Open the store (migrating it) and the queue, and load the job handlers."""
-        store = Store.from_url(config.database, config.sqlite_synchronous)
-        if migrate:
-            store.upgrade()
-        return cls(config, store, Queue(config, store, load_handlers(config, store)))
