@@ -25,7 +25,7 @@ from bot.policy import ChangeInfo, EmbeddedEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
 from bot.tools import Tools
-from bot.web.metrics import observe_stage, policy_denied
+from bot.metrics import observe_stage, policy_denied
 
 log = logging.getLogger(__name__)
 

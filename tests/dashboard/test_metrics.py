@@ -12,7 +12,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Config
-from bot.web.metrics import forge_error, observe_stage, policy_denied, rate_limit_wait
+from bot.metrics import forge_error, observe_stage, policy_denied, rate_limit_wait
 from tests.dashboard.conftest import Running, make_config
 from tests.web.hookclient import fixture, github_headers, post
 
@@ -119,13 +119,14 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from bot.config import Config
     from bot.services import Services
-    from bot.web import metrics
-    assert metrics.multiprocess_mode()
+    from bot import metrics
+    from bot.web.metrics import exposition, multiprocess_mode
+    assert multiprocess_mode()
     metrics.count_delivery("github", "push", "queued")
     metrics.observe_stage("deploy", 2.0)
     if sys.argv[1] == "scrape":
         config = Config(data_dir=Path(sys.argv[2]), job_handlers="bot.queue:default_handlers")
-        sys.stdout.write(metrics.exposition(Services.build(config)).decode())
+        sys.stdout.write(exposition(Services.build(config)).decode())
 """)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Secret
 from tests.conftest import git
-from bot.web.metrics import JOB_SECONDS
+from bot.metrics import JOB_SECONDS
 from tests.dashboard.conftest import Running
 from tests.dashboard.seed import DASH_TOKEN
 from tests.e2e.loop import REPO, STATUS, pr_payload, running_loop
