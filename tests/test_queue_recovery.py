@@ -5,7 +5,7 @@ import signal
 from pathlib import Path
 
 from bot.store import delivery_key
-from tests.web.conftest import make_config
+from tests.web.appserver import make_config
 from tests.web.hookclient import fixture
 from tests.web.procs import bot_process, env_for, stop, wait_for, wait_stderr
 

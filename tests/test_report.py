@@ -26,7 +26,7 @@ from bot.model import (
 )
 from bot.report import GITHUB_COMMENT_LIMIT, MARKER, render_json, render_markdown, status_line
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parent / "fixtures" / "report-golden"
 BASE = "0123456789abcdef0123456789abcdef01234567"
 HEAD = "fedcba9876543210fedcba9876543210fedcba98"
 SHOP = Target("shop", "prod", "kustomize", "apps/shop/overlays/prod")
@@ -35,7 +35,7 @@ DEPLOY = ObjKey("apps", "Deployment", "shop", "web")
 
 
 def check_golden(name: str, text: str) -> None:
-    """Compare with tests/unit/golden/<name>; GOLDEN_UPDATE=1 rewrites the file instead."""
+    """Compare with tests/fixtures/report-golden/<name>; GOLDEN_UPDATE=1 rewrites it instead."""
     path = GOLDEN / name
     if os.environ.get("GOLDEN_UPDATE") == "1":
         path.parent.mkdir(exist_ok=True)
@@ -297,7 +297,7 @@ def test_status_line() -> None:
 def test_pure_modules_import_no_io() -> None:
     banned = {"flask", "requests", "subprocess", "github", "gitlab", "socket", "sqlalchemy",
               "huey", "bot.proc"}
-    root = Path(__file__).parents[2] / "bot"
+    root = Path(__file__).parents[1] / "bot"
     for module in ("diff", "report", "markdown", "redact"):
         tree = ast.parse((root / f"{module}.py").read_text())
         names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.conftest import Running
-from tests.dashboard.seed import DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP, Reviewed
+from tests.web.dashboard.conftest import Running
+from tests.web.dashboard.seed import (DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP,
+                                      Reviewed)
 
 Shoot = Callable[[Any, str], Path]
 

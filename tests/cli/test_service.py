@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.store import Store
-from tests.web.conftest import make_config
+from tests.web.appserver import make_config
 from tests.web.hookclient import FIXTURES, fixture, get, github_headers, post
 from tests.web.procs import ROOT, bot_process, env_for, free_port, listening_url, stop, wait_for
 

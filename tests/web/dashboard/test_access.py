@@ -9,8 +9,8 @@ import pytest
 
 from bot.config import Config, Secret
 from bot.errors import ConfigError
-from tests.dashboard.conftest import Running, make_config
-from tests.dashboard.seed import DASH_TOKEN
+from tests.web.dashboard.conftest import Running, make_config
+from tests.web.dashboard.seed import DASH_TOKEN
 from tests.web.hookclient import fixture, github_headers, post
 
 READ_PATHS = ("/", "/deployments", "/drift", "/audit", "/api/v1/reviews", "/api/v1/deployments",

@@ -10,7 +10,7 @@ from bot.queue import MAX_ATTEMPTS, Queue, backoff, default_handlers
 from bot.services import Services, load_handlers
 from bot.model import Event, EventKind
 from bot.store import delivery_key
-from tests.web.conftest import Bot, make_config
+from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import SHA_A, SHA_B, fixture, with_head
 from tests.web.jobdoubles import Flaky
 

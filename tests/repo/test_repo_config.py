@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from config_trees import REALISTIC, SAMPLE_CONFIG, reader
+from tests.repo.config_trees import REALISTIC, SAMPLE_CONFIG, reader
 
 import bot
 from bot.repo import repo_config

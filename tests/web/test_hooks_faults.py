@@ -6,7 +6,7 @@ from pathlib import Path
 from bot.queue import Queue, default_handlers
 from bot.services import Services
 from bot.store import Store
-from tests.web.conftest import make_config
+from tests.web.appserver import make_config
 from tests.web.hookclient import fixture
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")

@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Config
 from bot.metrics import forge_error, observe_stage, policy_denied, rate_limit_wait
-from tests.dashboard.conftest import Running, make_config
+from tests.web.dashboard.conftest import Running, make_config
 from tests.web.hookclient import fixture, github_headers, post
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERIES = ("gitops_bot_deliveries_total", "gitops_bot_queue_depth",
           "gitops_bot_job_duration_seconds_bucket", "gitops_bot_job_duration_seconds_sum",
           "gitops_bot_job_duration_seconds_count", "gitops_bot_policy_denials_total",

@@ -13,7 +13,7 @@ from bot.store import Store
 from bot.tools import Tools
 from tests.conftest import git
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOST = "github.com"
 SHOP = "acme/shop"
 PAYMENTS = "acme/payments"

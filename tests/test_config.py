@@ -9,9 +9,9 @@ import pytest
 from bot.app import create_app
 from bot.config import Config, Secret
 from bot.errors import ConfigError
-from tests.web.conftest import make_config
+from tests.web.appserver import make_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ENV = {"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "hook-secret-value",
        "GITOPS_BOT_GITHUB_TOKEN": "ghp_tokenvalue123456",
        "GITOPS_BOT_REPO_ALLOWLIST": "github.com/acme/*, github.com/other/repo",

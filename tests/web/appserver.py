@@ -1,4 +1,7 @@
-"""Fixtures for the web tests: a Config, real Services (SQLite + SqliteHuey) and a live server."""
+"""A running intake for tests: a Config, real Services (SQLite + SqliteHuey), a live server.
+
+Its fixtures (`config`, `serve`, `bot`) are registered for every test by `tests/conftest.py`.
+"""
 from __future__ import annotations
 
 import threading

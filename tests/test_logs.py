@@ -13,7 +13,8 @@ import pytest
 
 from bot.config import Config, Secret
 from bot.logs import configure_logging, current_context, log_context
-from tests.dashboard.conftest import Running, make_config
+from bot.services import Services
+from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import SECRET, fixture, github_headers, post
 
 TOKEN = "ghp_" + "T0kenValue" * 4
@@ -101,9 +102,9 @@ def test_text_format_is_masked_too() -> None:
 
 def test_intake_and_job_lines_carry_the_delivery_fields(
         tmp_path: Path, captured: Callable[[], list[Any]],
-        serve_app: Callable[[Config], Running]) -> None:
-    bot = serve_app(make_config(tmp_path / "data",
-                                job_handlers="tests.dashboard.loghandlers:logging_handlers"))
+        serve: Callable[[Config, Services | None], Bot]) -> None:
+    bot = serve(make_config(tmp_path / "data",
+                            job_handlers="tests.web.dashboard.loghandlers:logging_handlers"), None)
     body = fixture("github/pull_request/opened.payload.json")
     payload = json.loads(body)
     status, _ = post(bot.url, "/hooks/github", body,
@@ -120,7 +121,7 @@ def test_intake_and_job_lines_carry_the_delivery_fields(
     [queued] = [line for line in lines if line["logger"] == "bot.web.hooks"]
     assert queued["message"].startswith("delivery github:delivery-logs-1 queued")
     assert {k: queued[k] for k in expected} == expected
-    [job] = [line for line in lines if line["logger"] == "tests.dashboard.job"]
+    [job] = [line for line in lines if line["logger"] == "tests.web.dashboard.job"]
     assert job["message"] == "handling review attempt 1"
     assert {k: job[k] for k in expected} == expected
     assert job["job_id"].count(":") == 2  # host:pid:random, one per run of a job

@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.config import Config, Secret
 from bot.services import Services
 from bot.tools import Tools
-from tests.dashboard.seed import DASH_TOKEN, Reviewed, make_reviews, seed
+from tests.web.dashboard.seed import DASH_TOKEN, Reviewed, make_reviews, seed
 from tests.web.hookclient import GL_TOKEN, SECRET
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,7 +8,7 @@ from bot.queue import Handlers, JobContext
 from bot.model import Event, EventKind
 from bot.store import Store
 
-log = logging.getLogger("tests.dashboard.job")
+log = logging.getLogger("tests.web.dashboard.job")
 
 
 def logging_handlers(config: Config, store: Store) -> Handlers:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.dashboard.conftest import Running
-from tests.dashboard.seed import (DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP,
+from tests.web.dashboard.conftest import Running
+from tests.web.dashboard.seed import (DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP,
                                   Reviewed)
 
 

@@ -1,7 +1,7 @@
 """Discovery of apps in a repository without `.gitops-bot.yaml`."""
 from __future__ import annotations
 
-from config_trees import DEPLOYMENT, REALISTIC, reader
+from tests.repo.config_trees import DEPLOYMENT, REALISTIC, reader
 
 from bot.repo.discovery import app_name, discover_config, looks_like_manifest
 from bot.repo.repo_config import Environment

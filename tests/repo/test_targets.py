@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from config_trees import REALISTIC, SAMPLE_CONFIG, load_dir, reader
+from tests.repo.config_trees import REALISTIC, SAMPLE_CONFIG, load_dir, reader
 
 import bot.repo.targets
 from bot.repo.kustomize_refs import RepoIndex

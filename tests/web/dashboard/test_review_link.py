@@ -11,13 +11,13 @@ import pytest
 from bot.config import Secret
 from tests.conftest import git
 from bot.metrics import JOB_SECONDS
-from tests.dashboard.conftest import Running
-from tests.dashboard.seed import DASH_TOKEN
+from tests.web.dashboard.conftest import Running
+from tests.web.dashboard.seed import DASH_TOKEN
 from tests.e2e.loop import REPO, STATUS, pr_payload, running_loop
 from tests.forgeserver import GitHubServer
 from tests.web.hookclient import github_headers, post
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PUBLIC = "https://gitops-bot.example.com/"
 
 
