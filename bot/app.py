@@ -7,7 +7,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Config
-from bot.jobs import Services
+from bot.services import Services
 from bot.web import EXTENSION, api, dashboard, health, hooks, metrics
 
 

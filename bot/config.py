@@ -70,7 +70,7 @@ class Config:
     queue_url: str = ""      # empty: SqliteHuey at <data_dir>/queue.db; redis://... -> RedisHuey
     max_body_bytes: int = DEFAULT_MAX_BODY
     fork_mode: str = "validate"
-    # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.jobs).
+    # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.services).
     job_handlers: str = "bot.pipeline.handlers:pipeline_handlers"
     job_lease_seconds: float = 300.0
     # Deploy targets: `kubernetes` needs a kubeconfig (exec plugins refused); `argocd` a URL

@@ -11,6 +11,9 @@ from bot.tools import Tools
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# A running intake (`config`, `serve`, `bot`) for the web, queue and CLI tests.
+pytest_plugins = ("tests.web.appserver",)
+
 
 @pytest.fixture(scope="session")
 def tools() -> Tools:

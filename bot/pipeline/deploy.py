@@ -12,6 +12,7 @@ Order of checks (each refusal is reported loudly and deploys nothing):
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from bot import gitrepo
 from bot.config import Secret
+from bot.decide import DeployFacts, asks_render_compare, deploy_gate
 from bot.errors import ConfigError, GitopsBotError, Transient
 from bot.forges.base import DEPLOY_CONTEXT, Forge
 from bot.live.argocd import ArgoCD, ArgoCDClient
@@ -34,7 +36,7 @@ from bot.pipeline.review import ReviewOptions, render_revision
 from bot.policy import EmbeddedEngine
 from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
                                    clone_url, clone_user)
-from bot.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
+from bot.repo.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
                              Environment, RepoConfig, parse_repo_config)
 from bot.report import status_line
 from bot.tools import Tools
@@ -139,35 +141,33 @@ class DeployJob:
     def _gate(self, event: Event, forge: Forge, remote: Remote, repo: Path, sha: str,
               envs: Sequence[Environment]
               ) -> tuple[dict[str, str | None], int | None]:
-        """Per environment, None when `sha` may deploy there, else the reason it may not;
-        plus the number of the change that produced `sha`."""
+        """Per environment, None when `sha` may deploy there, else the reason it may not
+        (`bot.decide.deploy_gate`); plus the number of the change that produced `sha`."""
         change = forge.merged_change_for(event.repo, sha)
-        if change is None:
-            reason = (f"{sha[:12]} was pushed to the protected branch without a reviewed "
-                      "change request")
-            return {e.name: reason for e in envs}, None
-        if not self.ledger.review_passed(event, change.number, change.head_sha):
-            reason = (f"change #{change.number} has no passing gitops-bot review (with its "
-                      f"required approvals) at its head {change.head_sha[:12]}")
-            return {e.name: reason for e in envs}, change.number
-        if change.head_sha == sha:
-            return {e.name: None for e in envs}, change.number
-        # Merge commit or squash: what merged must render exactly like what was reviewed.
-        verdicts: dict[str, str | None] = {}
-        with change_workspace(remote.url, (change.head_sha,), token=remote.token,
-                              username=remote.user,
+        facts = DeployFacts(sha, tuple(e.name for e in envs))
+        if change is not None:
+            facts = dataclasses.replace(
+                facts, change_number=change.number, change_head=change.head_sha,
+                review_passed=self.ledger.review_passed(event, change.number, change.head_sha))
+        if change is not None and asks_render_compare(facts):
+            facts = dataclasses.replace(facts, digests=self._digests(remote, repo, sha,
+                                                                     change.head_sha, envs))
+        return deploy_gate(facts), facts.change_number
+
+    def _digests(self, remote: Remote, repo: Path, sha: str, head: str,
+                 envs: Sequence[Environment]) -> dict[str, tuple[str, str]]:
+        """Per environment, the digests of what renders at `sha` and at the reviewed `head`
+        (merge commit or squash: what merged must render exactly like what was reviewed)."""
+        digests = {}
+        with change_workspace(remote.url, (head,), token=remote.token, username=remote.user,
                               root=self.settings.data_dir / "workspaces") as head_repo:
             for env in envs:
                 _, merged = render_revision(repo, sha, self._options(env))
                 # the change's head is pull request content: its policies run sandboxed
-                _, reviewed = render_revision(head_repo, change.head_sha,
+                _, reviewed = render_revision(head_repo, head,
                                               self._options(env, protected=False))
-                verdicts[env.name] = None if manifests_digest(merged) == manifests_digest(
-                    reviewed) else (
-                    f"the merge result {sha[:12]} renders differently in {env.name} from the "
-                    f"reviewed head {change.head_sha[:12]} of change #{change.number}; update "
-                    "the branch and review it again")
-        return verdicts, change.number
+                digests[env.name] = (manifests_digest(merged), manifests_digest(reviewed))
+        return digests
 
     def _options(self, env: Environment, *, protected: bool = True) -> ReviewOptions:
         return ReviewOptions(tools=self.tools, environment=env.name, enforce_approvals=False,

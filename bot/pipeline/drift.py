@@ -22,7 +22,7 @@ from bot.pipeline.deploy import DeployJob
 from bot.pipeline.review import ReviewOptions, render_revision
 from bot.pipeline.workspace import (Remote, branch_tip, change_workspace, clone_url,
                                    clone_user, default_branch)
-from bot.repo_config import Environment, RepoConfig
+from bot.repo.repo_config import Environment, RepoConfig
 from bot.store import Store
 from bot.ticker import every
 

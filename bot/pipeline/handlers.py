@@ -7,7 +7,7 @@ from collections.abc import Callable
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.forges.base import Forge
-from bot.jobs import Handlers, JobContext, audit_only
+from bot.queue import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
@@ -105,7 +105,7 @@ def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
 
 
 def pipeline_handlers(config: Config, store: Store) -> Handlers:
-    """Handlers for `bot.jobs.Queue`: reviews for change events, deploys for pushes."""
+    """Handlers for `bot.queue.Queue`: reviews for change events, deploys for pushes."""
     review = review_handler(config, store)
     return {EventKind.REVIEW: review, EventKind.RECHECK: review,
             EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only}

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.decide import (ReviewFacts, asks_review_record, asks_write_access, review_gate,
+                        review_verdict)
 from bot.errors import GitopsBotError, Transient
 from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
-from bot.model import Change, Event, EventKind, ReviewResult, Severity, State
+from bot.metrics import observe_stage, policy_denied
+from bot.model import Change, Event, ReviewResult, Severity, State
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.review import ReviewOptions, review_revisions
 from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
@@ -25,15 +28,10 @@ from bot.policy import ChangeInfo, EmbeddedEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
 from bot.tools import Tools
-from bot.web.metrics import observe_stage, policy_denied
 
 log = logging.getLogger(__name__)
 
 REFUSAL_MARKER = "<!-- gitops-bot:refusal -->"
-# Forge actions meaning "the approvals changed": the same head is reviewed again for them.
-# ("edited" is GitHub's base-branch change: a new comparison, so it is reviewed again too.)
-APPROVAL_ACTIONS = frozenset({"review_submitted", "review_dismissed", "edited", "approved",
-                              "unapproved", "approval", "unapproval"})
 MAX_ANNOTATIONS = 500
 LEVEL = {Severity.ERROR: "failure", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -98,34 +96,32 @@ class ReviewJob:
 
     def __call__(self, event: Event) -> Outcome:
         """Review the change `event` points at; Transient errors propagate for a retry."""
+        facts = ReviewFacts(event.kind, event.action, event.number, event.head_sha,
+                            fork_mode=self.settings.fork_mode, sender=event.sender)
         if event.number is None:
-            return Outcome("ignored", "no change number")
+            gate = review_gate(facts)
+            return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
         forge = self.forge_for(event)
         change = forge.get_change(event.repo, event.number)
-        if change.state != "open":
-            return Outcome("skipped", f"change is {change.state}", head_sha=change.head_sha)
-        if event.kind is EventKind.RECHECK and not forge.can_write(event.repo, event.sender):
+        facts = dataclasses.replace(facts, change_state=change.state,
+                                    change_head=change.head_sha, is_fork=change.is_fork)
+        if asks_write_access(facts):
+            facts = dataclasses.replace(
+                facts, sender_can_write=forge.can_write(event.repo, event.sender))
+        if asks_review_record(facts):
+            facts = dataclasses.replace(
+                facts, already_reviewed=self.settings.reviewed(event, change.head_sha))
+        gate = review_gate(facts)
+        if gate.state == "refused":
             forge.upsert_comment(event.repo, event.number, (
                 f"{REFUSAL_MARKER}\n@{event.sender}: `/gitops-bot recheck` needs write access "
                 "to this repository; ask a maintainer to run it."), REFUSAL_MARKER)
-            return Outcome("refused", f"{event.sender} may not run commands",
-                           head_sha=change.head_sha)
-        if (event.kind is EventKind.REVIEW and event.action not in APPROVAL_ACTIONS
-                and self.settings.reviewed(event, change.head_sha)):
-            # One review per head SHA: a stale event, or a second event for the same push
-            # (opened + synchronize, two hooks), finds the head already reviewed. Approval
-            # changes and recheck commands always review again.
-            state = "superseded" if event.head_sha != change.head_sha else "duplicate"
-            return Outcome(state, f"{change.head_sha[:12]} is already reviewed",
-                           head_sha=event.head_sha)
-        # An event for an older head reviews the current one when nothing else has: the
-        # newer head's own delivery may have been coalesced away (deliveries come in any
-        # order), and a head must never be left without a review.
-        head = change.head_sha
-        if change.is_fork and self.settings.fork_mode == "skip":
-            forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE,
+        elif gate.state == "failure":  # a fork, not rendered
+            forge.set_status(event.repo, change.head_sha, REVIEW_CONTEXT, State.FAILURE,
                              "not rendered: change from a fork (a maintainer reviews it)")
-            return Outcome("failure", "not rendered: fork", head_sha=head)
+        if not gate.go:
+            return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
+        head = change.head_sha
         run_id = self.settings.started(event, head)
         forge.set_status(event.repo, head, REVIEW_CONTEXT, State.PENDING, "reviewing the change")
         clock = time.monotonic()
@@ -181,21 +177,22 @@ class ReviewJob:
         full = render_markdown(result, max_chars=10**9)
         body = render_markdown(result, max_chars=forge.comment_limit - 200,
                                full_report_url=link)
-        if forge.get_change(event.repo, event.number).head_sha != head:
+        verdict = review_verdict(result.state, head,
+                                 forge.get_change(event.repo, event.number).head_sha)
+        if not verdict.publish:
             # The head moved while we worked: the status stays on this SHA only and the
             # comment is left to the newer job, so it never mixes two heads (case 23).
-            forge.set_status(event.repo, head, REVIEW_CONTEXT, result.state,
+            forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status,
                              status_line(result))
-            return Outcome("superseded", status_line(result), full, head_sha=head)
+            return Outcome(verdict.state, status_line(result), full, head_sha=head)
         comment_id = forge.upsert_comment(event.repo, event.number, body, REVIEW_MARKER)
-        state = State.SUCCESS if result.state < State.FAILURE else State.FAILURE
-        forge.publish_check(event.repo, head, "gitops-bot review", state, status_line(result),
-                            _annotations(result))
-        forge.set_status(event.repo, head, REVIEW_CONTEXT, state, status_line(result),
+        forge.publish_check(event.repo, head, "gitops-bot review", verdict.status,
+                            status_line(result), _annotations(result))
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, status_line(result),
                          target_url=link)
         findings = [f.to_dict() for t in result.targets for f in t.findings]
         findings += [f.to_dict() for f in result.findings]
-        return Outcome(state.name.lower(), status_line(result), full, findings, comment_id, head)
+        return Outcome(verdict.state, status_line(result), full, findings, comment_id, head)
 
     def _fail(self, forge: Forge, event: Event, head: str, message: str,
               state: State = State.FAILURE) -> Outcome:

@@ -10,7 +10,7 @@ from bot.errors import GitopsBotError
 from bot.live.base import LiveState, as_stored
 from bot.model import DiffStatus, Finding, Manifest, Severity, State, TargetResult, worst
 from bot.redact import redact
-from bot.repo_config import Environment, RepoConfig
+from bot.repo.repo_config import Environment, RepoConfig
 
 LiveFor = Callable[[Environment], LiveState]
 

@@ -20,7 +20,6 @@ from bot import gitrepo
 from bot.diff import diff_manifests
 from bot.errors import ConfigError, GitopsBotError, ToolError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.kustomize_refs import RepoIndex
 from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
 from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
 from bot.pipeline.live_compare import LiveFor, compare_with_live
@@ -29,8 +28,10 @@ from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
 from bot.secrets import hide_values, secret_values
 from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
-from bot.repo_config import CONFIG_FILE, RepoConfig, discover_config, parse_repo_config
-from bot.targets import affected_targets, expand_targets, target_inputs
+from bot.repo.discovery import discover_config
+from bot.repo.kustomize_refs import RepoIndex
+from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
+from bot.repo.targets import affected_targets, expand_targets, target_inputs
 from bot.tools import Tools, tool_version
 from bot.validate import Validator, duplicate_findings, make_validator
 

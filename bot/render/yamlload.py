@@ -9,10 +9,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.model import Finding, Manifest, Severity
 from bot.render.sandbox import Budgets
-from bot.safeyaml import Loader as _Loader
-from bot.safeyaml import Refused as _Refused
-from bot.safeyaml import check_graph as _check_graph
-from bot.safeyaml import line_of as _line
+from bot.repo.safeyaml import Loader as _Loader
+from bot.repo.safeyaml import Refused as _Refused
+from bot.repo.safeyaml import check_graph as _check_graph
+from bot.repo.safeyaml import line_of as _line
 
 @dataclass(frozen=True)
 class Document:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from bot.jobs import Services
+from bot.services import Services
 
 EXTENSION = "gitops_bot"
 

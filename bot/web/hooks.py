@@ -22,7 +22,7 @@ from bot.logs import log_context
 from bot.model import Event
 from bot.store import delivery_key, event_to_dict
 from bot.web import services
-from bot.web.metrics import count_delivery
+from bot.metrics import count_delivery
 
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)

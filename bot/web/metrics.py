@@ -1,4 +1,4 @@
-"""Prometheus metrics: the `gitops_bot_*` series, helpers the pipeline calls, and `/metrics`.
+"""The `/metrics` endpoint: every `gitops_bot_*` series (recorded through `bot.metrics`).
 
 Access: `/metrics` is open, like the health endpoints, because Prometheus scrapes without a
 login and no label carries a repository, user or SHA (only forge, event, outcome, stage,
@@ -21,14 +21,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, request
-from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
-                               values)
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, values
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from bot.jobs import Services
+from bot import metrics as _series  # noqa: F401  (every series exists before the first scrape)
+from bot.services import Services
 from bot.store import deployments
 from bot.web import services
 from bot.web.auth import token_matches
@@ -36,54 +36,7 @@ from bot.web.auth import token_matches
 bp = Blueprint("metrics", __name__)
 log = logging.getLogger(__name__)
 
-STAGES = ("review", "render", "validate", "policy", "report", "deploy")
 DEPLOY_OUTCOMES = ("succeeded", "failed", "refused", "superseded")
-_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-
-DELIVERIES = Counter("gitops_bot_deliveries", "Webhook deliveries by forge, event and outcome.",
-                     ["forge", "event", "outcome"])
-JOB_SECONDS = Histogram("gitops_bot_job_duration_seconds", "Time spent per job stage.",
-                        ["stage"], buckets=_BUCKETS)
-POLICY_DENIALS = Counter("gitops_bot_policy_denials", "Policy denials found by reviews.")
-FORGE_ERRORS = Counter("gitops_bot_forge_api_errors", "Failed forge API calls by kind.",
-                       ["forge", "kind"])
-RATE_LIMIT_WAITS = Counter("gitops_bot_rate_limit_waits", "Waits for a forge rate limit.",
-                           ["forge"])
-RATE_LIMIT_SECONDS = Counter("gitops_bot_rate_limit_wait_seconds",
-                             "Seconds spent waiting for forge rate limits.", ["forge"])
-for _stage in STAGES:  # zero series from the start, so rate() works before the first job
-    JOB_SECONDS.labels(_stage)
-
-
-def _label(value: str | None, limit: int = 64) -> str:
-    return (value or "unknown")[:limit]
-
-
-def observe_stage(stage: str, seconds: float) -> None:
-    """Record how long one stage of a job took (stage: one of STAGES; others count as "other")."""
-    JOB_SECONDS.labels(stage if stage in STAGES else "other").observe(max(0.0, seconds))
-
-
-def count_delivery(forge: str, event: str, outcome: str) -> None:
-    """Count one webhook delivery (the intake calls this once per request)."""
-    DELIVERIES.labels(_label(forge, 16), _label(event), _label(outcome, 32)).inc()
-
-
-def policy_denied(count: int = 1) -> None:
-    """Count policy denials (ERROR findings of the policy check)."""
-    if count > 0:
-        POLICY_DENIALS.inc(count)
-
-
-def forge_error(forge: str, kind: str) -> None:
-    """Count one failed forge API call; `kind`: a short class such as "5xx", "timeout", "401"."""
-    FORGE_ERRORS.labels(_label(forge, 16), _label(kind, 32)).inc()
-
-
-def rate_limit_wait(forge: str, seconds: float) -> None:
-    """Count one wait for a forge rate limit and the seconds it lasted."""
-    RATE_LIMIT_WAITS.labels(_label(forge, 16)).inc()
-    RATE_LIMIT_SECONDS.labels(_label(forge, 16)).inc(max(0.0, seconds))
 
 
 class _ReadAtScrape(Collector):

@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.config import Config, Secret
-from bot.jobs import Services
+from bot.services import Services
 from tests.conftest import GitRepo, git
 from tests.e2e.loop import REPO, SLOW_TEMPLATE, TOKEN, Loop, open_pr, pr_payload
 from tests.forgeserver import GitHubServer

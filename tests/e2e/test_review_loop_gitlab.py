@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.config import Config, Secret
-from bot.jobs import Services
+from bot.services import Services
 from tests.conftest import git
 from tests.forgeserver import GitLabServer
 from tests.web.hookclient import GL_TOKEN as HOOK_TOKEN

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.jobs import make_huey
+from bot.queue import make_huey
 from bot.store import Store, delivery_key
 from tests.scale.cluster import BotProcess, Web, bot_env, get_json, wait_until
 from tests.services import RedisServer
@@ -42,7 +42,7 @@ class Deployment:
         self.settings = {"database_url": database_url, "queue_url": redis.url(0),
                          "github_webhook_secret": SECRET,
                          "repo_allowlist": "github.com/Codertocat/*",
-                         "job_handlers": "bot.jobs:default_handlers", **settings}
+                         "job_handlers": "bot.queue:default_handlers", **settings}
         self.store = Store.from_url(database_url)
         self.huey = make_huey(Config(queue_url=redis.url(0)))
         self.procs: list[BotProcess] = []

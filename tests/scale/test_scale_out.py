@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.config import Config
-from bot.jobs import make_huey
+from bot.queue import make_huey
 from bot.store import Store, deliveries, delivery_key, review_runs
 from tests.forgeserver import GitHubServer
 from tests.scale.cluster import BotProcess, Web, bot_env, wait_until

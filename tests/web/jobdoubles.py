@@ -6,7 +6,7 @@ import time
 
 from bot.config import Config
 from bot.errors import Transient
-from bot.jobs import Handlers, JobContext, record_run_only
+from bot.queue import Handlers, JobContext, record_run_only
 from bot.model import Event, EventKind
 from bot.store import Store
 

@@ -12,7 +12,7 @@ from werkzeug.datastructures import EnvironHeaders, Headers
 
 from bot.config import Secret
 from bot.web.hooks import github_authentic, gitlab_authentic
-from tests.web.conftest import Bot, make_config
+from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import GL_TOKEN, SECRET, fixture, gitlab_headers, post, sign
 
 KAT_SECRET = "It's a Secret to Everybody"

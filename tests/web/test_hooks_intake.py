@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import delivery_key
-from tests.web.conftest import Bot, make_config
+from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import SHA_A, fixture, gitlab_headers, post, with_head
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")

@@ -6,7 +6,7 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from tests.web.conftest import Bot
+from tests.web.appserver import Bot
 from tests.web.hookclient import SECRET, fixture, post, sign
 
 MB = 1024 * 1024
@@ -74,7 +74,7 @@ def test_chunked_body_over_cap_is_413(bot: Bot) -> None:
 
 
 def test_body_just_under_cap_is_read(tmp_path, serve) -> None:
-    from tests.web.conftest import make_config
+    from tests.web.appserver import make_config
     bot = serve(make_config(tmp_path, max_body_bytes=len(PR_OPENED)), None)
     status, _ = post(bot.url, "/hooks/github", PR_OPENED, _headers(PR_OPENED))
     assert status == 202

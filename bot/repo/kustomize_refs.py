@@ -1,0 +1,193 @@
+"""Local files a kustomization reads: its direct references and the transitive walk."""
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.repo.safeyaml import load_one
+
+Read = Callable[[str], bytes | None]
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MAX_DIRS = 2000  # a walk through more kustomizations than this is surely a cycle or abuse
+_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)"
+                     r"|\?(ref|version|timeout|submodules)=", re.IGNORECASE)
+
+
+def join(base: str, ref: str) -> str | None:
+    """`ref` relative to directory `base`, normalised; None when it leaves the repository."""
+    if not ref or ref.startswith("/") or "\\" in ref:
+        return None
+    path = posixpath.normpath(posixpath.join(base, ref))
+    if path == ".." or path.startswith("../"):
+        return None
+    return path
+
+
+def dir_prefix(path: str) -> str:
+    """The prefix that matches every file under directory `path` (`""` for the root)."""
+    return "" if path in ("", ".") else path.rstrip("/") + "/"
+
+
+class RepoIndex(Collection[str]):
+    """The files of one revision with their directories, for `is_dir`/`is_file` look-ups.
+
+    It is itself a collection of the file paths: build it once and pass it wherever `files`
+    is expected to avoid re-indexing per target.
+    """
+
+    def __init__(self, files: Collection[str]) -> None:
+        self.files: frozenset[str] = frozenset(files)
+        dirs: set[str] = {"."}
+        for f in self.files:
+            parent = posixpath.dirname(f)
+            while parent and parent not in dirs:
+                dirs.add(parent)
+                parent = posixpath.dirname(parent)
+        self.dirs = frozenset(dirs)
+
+    @staticmethod
+    def of(files: Collection[str]) -> RepoIndex:
+        """`files` itself when already indexed, else a new index (reused for immutable input)."""
+        if isinstance(files, RepoIndex):
+            return files
+        if isinstance(files, (frozenset, tuple)):
+            return _index_of_immutable(files)
+        return RepoIndex(files)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def is_dir(self, path: str) -> bool:
+        return path in self.dirs
+
+    def is_file(self, path: str) -> bool:
+        return path in self.files
+
+    def kustomization_file(self, directory: str) -> str | None:
+        """The kustomization file of `directory`, if it has one."""
+        for name in KUSTOMIZATION_FILES:
+            path = name if directory in ("", ".") else f"{directory}/{name}"
+            if path in self.files:
+                return path
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _index_of_immutable(files: frozenset[str] | tuple[str, ...]) -> RepoIndex:
+    return RepoIndex(files)
+
+
+def load_kustomization(path: str, read: Read) -> dict[str, Any]:
+    """The kustomization at `path` as a mapping ({} when unreadable: the renderer reports it)."""
+    content = read(path)
+    if content is None:
+        return {}
+    data = load_one(content)  # budgeted: a PR's kustomization may be hostile
+    return data if isinstance(data, dict) else {}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str))
+
+
+def _is_ref(value: str) -> bool:
+    """A local path reference (not an inline patch or a remote base)."""
+    return bool(value) and "\n" not in value and not _REMOTE.search(value)
+
+
+def raw_refs(k: dict[str, Any]) -> Iterator[tuple[str, bool]]:
+    """(reference, may be a kustomization dir) for every local path a kustomization names."""
+    for key in ("resources", "bases", "components", "transformers", "generators", "validators"):
+        for ref in _strings(k.get(key)):
+            yield ref, True
+    for ref in _strings(k.get("patchesStrategicMerge")):
+        yield ref, False
+    for key in ("patchesJson6902", "patches", "replacements"):
+        for item in k.get(key) or ():
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                yield item["path"], False
+            elif isinstance(item, str):
+                yield item, False
+    for key in ("configMapGenerator", "secretGenerator"):
+        for gen in k.get(key) or ():
+            if not isinstance(gen, dict):
+                continue
+            for entry in _strings(gen.get("files")):
+                yield entry.split("=", 1)[-1], False
+            yield from ((e, False) for e in _strings(gen.get("envs")))
+            yield from ((e, False) for e in _strings(gen.get("env")))
+    yield from ((c, False) for c in _strings(k.get("crds")))
+    yield from ((c, False) for c in _strings(k.get("configurations")))
+    openapi = k.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield openapi["path"], False
+    helm_globals = k.get("helmGlobals")
+    if isinstance(helm_globals, dict) and isinstance(helm_globals.get("chartHome"), str):
+        yield helm_globals["chartHome"], False
+    for chart in k.get("helmCharts") or ():
+        if isinstance(chart, dict):
+            yield from ((v, False) for v in _strings(chart.get("valuesFile")))
+            yield from ((v, False) for v in _strings(chart.get("additionalValuesFiles")))
+
+
+@dataclass
+class Walk:
+    """Result of walking kustomizations: inputs (files exact, dirs as `dir/`) and visited dirs."""
+
+    inputs: set[str] = field(default_factory=set)
+    kustomizations: list[str] = field(default_factory=list)
+
+
+def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str], set[str]]:
+    """(files, kustomization dirs) that the kustomization in `directory` names directly."""
+    files: set[str] = set()
+    dirs: set[str] = set()
+    kfile = index.kustomization_file(directory)
+    if kfile is None:
+        return files, dirs
+    for ref, may_be_dir in raw_refs(load_kustomization(kfile, read)):
+        if not _is_ref(ref):
+            continue
+        path = join(directory, ref)
+        if path is None:
+            continue
+        if index.is_dir(path):
+            if may_be_dir:
+                dirs.add(path)
+            else:
+                files.add(dir_prefix(path))
+        elif index.is_file(path):
+            files.add(path)
+        else:  # missing at this revision: match it either way so adding it later counts
+            files.update({path, dir_prefix(path)})
+    return files, dirs
+
+
+def walk(directory: str, index: RepoIndex, read: Read) -> Walk:
+    """Everything the kustomization in `directory` reads, following local dirs recursively."""
+    result = Walk()
+    todo, seen = [directory], {directory}
+    while todo and len(seen) <= MAX_DIRS:
+        current = todo.pop()
+        result.kustomizations.append(current)
+        result.inputs.add(dir_prefix(current))
+        files, dirs = direct_refs(current, index, read)
+        result.inputs.update(files)
+        for d in sorted(dirs):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return result

@@ -1,0 +1,142 @@
+"""PURE: RepoConfig + files of a revision -> Targets (app x env), their inputs, affected ones."""
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
+from bot.model import Target
+from bot.repo.repo_config import CONFIG_FILE, App, RepoConfig
+from bot.repo.safeyaml import load_one
+
+MAX_CHARTS = 200
+_CHART_DIRS = ("templates/", "charts/", "crds/")
+_CHART_FILES = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock",
+                "values.yaml", "values.schema.json", ".helmignore")
+
+
+def detect_renderer(path: str, files: Collection[str]) -> str:
+    """kustomize when `path` holds a kustomization, helm when it holds Chart.yaml, else plain."""
+    index = RepoIndex.of(files)
+    if index.kustomization_file(path):
+        return "kustomize"
+    if index.is_file("Chart.yaml" if path == "." else f"{path}/Chart.yaml"):
+        return "helm"
+    return "plain"
+
+
+def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex) -> Target:
+    override = app.override(env_name)
+    path = (override.path if override else None) or app.path
+    assert path is not None  # the parser guarantees a path for every covered environment
+    renderer = app.renderer or detect_renderer(path, index)
+    values = app.values + (override.values if override else ())
+    if values and renderer != "helm":
+        key = f"apps.{app.name}.values"
+        raise ConfigError(f"values files need renderer helm, but {path} renders with {renderer}",
+                          file=config.file, line=config.lines.get(key), key=key)
+    return Target(
+        app=app.name, environment=env_name, renderer=renderer, path=path, values=values,
+        release=((override.release if override else None) or app.release or app.name)
+        if renderer == "helm" else None,
+        namespace=(override.namespace if override else None) or app.namespace,
+        kubernetes_version=config.environment(env_name).kubernetes_version)
+
+
+def expand_targets(config: RepoConfig, files: Collection[str], read: Read,
+                   environment: str | None = None) -> list[Target]:
+    """Every app x environment it covers (apps, then environments, in config order).
+
+    `read` is unused today (detection needs file names only) but keeps the signature stable.
+    """
+    del read
+    if environment is not None and environment not in config.environment_names:
+        raise ConfigError(f"unknown environment {environment!r} "
+                          f"(known: {', '.join(config.environment_names)})", file=config.file)
+    index = RepoIndex.of(files)
+    return [_target(config, app, env.name, index)
+            for app in config.apps for env in config.environments
+            if (environment is None or env.name == environment) and app.covers(env.name)]
+
+
+def _chart_dependencies(chart: str, read: Read) -> list[str]:
+    """Repository-relative folders of a chart's `file://` dependencies."""
+    out: list[str] = []
+    for name in ("Chart.yaml", "requirements.yaml"):
+        content = read(f"{chart}/{name}" if chart != "." else name)
+        if content is None:
+            continue
+        data: Any = load_one(content)
+        deps = data.get("dependencies") if isinstance(data, dict) else None
+        for dep in deps if isinstance(deps, list) else ():
+            repo = dep.get("repository") if isinstance(dep, dict) else None
+            if isinstance(repo, str) and repo.startswith("file://"):
+                path = join(chart, repo[len("file://"):])
+                if path is not None:
+                    out.append(path)
+    return out
+
+
+def _is_other_values(rel: str, path: str, ours: Collection[str]) -> bool:
+    """A values file of another environment lying in the chart folder (helm never reads it
+    unless given with -f), so a change to it must not touch this target."""
+    return (rel != "values.yaml" and "values" in rel.lower() and rel.endswith((".yaml", ".yml"))
+            and not rel.startswith(_CHART_DIRS) and path not in ours)
+
+
+def _chart_files(chart: str, files: Collection[str], values: Collection[str]) -> set[str]:
+    prefix = dir_prefix(chart)
+    out = {prefix + name for name in _CHART_DIRS + _CHART_FILES}
+    for path in files:
+        if path.startswith(prefix) and not _is_other_values(path[len(prefix):], path, values):
+            rel = path[len(prefix):]
+            out.add(prefix + rel.split("/", 1)[0] + "/" if rel.startswith(_CHART_DIRS) else path)
+    return out
+
+
+def _helm_inputs(target: Target, files: Collection[str], read: Read) -> set[str]:
+    inputs = set(target.values) | _chart_files(target.path, files, target.values)
+    todo, seen = _chart_dependencies(target.path, read), {target.path}
+    while todo and len(seen) <= MAX_CHARTS:
+        chart = todo.pop()
+        if chart not in seen:
+            seen.add(chart)
+            inputs.add(dir_prefix(chart))
+            todo.extend(_chart_dependencies(chart, read))
+    return inputs
+
+
+def target_inputs(target: Target, files: Collection[str], read: Read) -> frozenset[str]:
+    """Every repo path the render of `target` reads: files exact, folders as `dir/` prefixes.
+
+    helm: the chart's files and folders except other environments' values files in it,
+    plus the target's values files and `file://` dependencies (whole folders).
+
+    Remote references are left out (the renderer refuses them). `.gitops-bot.yaml` is never an
+    input: config changes are handled by the pipeline.
+    """
+    if target.renderer == "kustomize":
+        inputs = walk(target.path, RepoIndex.of(files), read).inputs
+    elif target.renderer == "helm":
+        inputs = _helm_inputs(target, files, read)
+    else:
+        inputs = {dir_prefix(target.path)}
+    inputs.discard(CONFIG_FILE)
+    return frozenset(inputs)
+
+
+def is_input(path: str, inputs: Collection[str]) -> bool:
+    """Whether repo file `path` equals an input file or lies under an input folder."""
+    if path == CONFIG_FILE:
+        return False
+    return any(path == i or (i.endswith("/") or i == "") and path.startswith(i) for i in inputs)
+
+
+def affected_targets(targets: Sequence[Target], inputs: Mapping[Target, frozenset[str]],
+                     changed_files: Collection[str]) -> list[Target]:
+    """Targets with at least one changed (added, modified or deleted) input, in input order."""
+    def of(t: Target) -> Collection[str]:
+        # a target nobody computed inputs for still counts by its own folder (fail closed)
+        return inputs.get(t) or {dir_prefix(t.path), *t.values}
+    return [t for t in targets if any(is_input(f, of(t)) for f in changed_files)]

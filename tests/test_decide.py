@@ -1,0 +1,136 @@
+"""The go / no-go decisions (bot.decide): one table row per branch of each ladder."""
+from __future__ import annotations
+
+import pytest
+
+from bot.decide import (APPROVAL_ACTIONS, DeployFacts, ReviewFacts, ReviewGate, ReviewVerdict,
+                        asks_render_compare, asks_review_record, asks_write_access,
+                        deploy_gate, review_gate, review_verdict)
+from bot.model import EventKind, State
+
+HEAD, OLD = "a" * 40, "b" * 40
+REVIEW, RECHECK = EventKind.REVIEW, EventKind.RECHECK
+
+
+def open_change(kind: EventKind = REVIEW, **facts: object) -> ReviewFacts:
+    base: dict[str, object] = {"number": 7, "event_head": HEAD, "change_state": "open",
+                               "change_head": HEAD, "sender": "mallory"}
+    return ReviewFacts(kind, **{**base, **facts})  # type: ignore[arg-type]
+
+
+REVIEW_LADDER = [
+    ("no change number", ReviewFacts(REVIEW, number=None),
+     ReviewGate("ignored", "no change number")),
+    ("closed change", open_change(change_state="closed"),
+     ReviewGate("skipped", "change is closed", HEAD)),
+    ("merged change, even a recheck", open_change(RECHECK, change_state="merged"),
+     ReviewGate("skipped", "change is merged", HEAD)),
+    ("recheck without write access", open_change(RECHECK, sender_can_write=False),
+     ReviewGate("refused", "mallory may not run commands", HEAD)),
+    ("recheck, write access not known: refused", open_change(RECHECK),
+     ReviewGate("refused", "mallory may not run commands", HEAD)),
+    ("recheck with write access, head already reviewed", open_change(
+        RECHECK, sender_can_write=True, already_reviewed=True), ReviewGate("review", "", HEAD)),
+    ("second event for the same head", open_change(already_reviewed=True),
+     ReviewGate("duplicate", f"{HEAD[:12]} is already reviewed", HEAD)),
+    ("stale event for an older head, current head reviewed", open_change(
+        event_head=OLD, already_reviewed=True),
+     ReviewGate("superseded", f"{HEAD[:12]} is already reviewed", OLD)),
+    ("stale event, current head not reviewed yet: review it", open_change(
+        event_head=OLD, already_reviewed=False), ReviewGate("review", "", HEAD)),
+    ("approvals changed: review the same head again", open_change(
+        action="review_submitted", already_reviewed=True), ReviewGate("review", "", HEAD)),
+    ("fork, fork_mode skip", open_change(is_fork=True, fork_mode="skip"),
+     ReviewGate("failure", "not rendered: fork", HEAD)),
+    ("fork, fork_mode validate", open_change(is_fork=True, already_reviewed=False),
+     ReviewGate("review", "", HEAD)),
+    ("new head", open_change(already_reviewed=False), ReviewGate("review", "", HEAD)),
+]
+
+
+@pytest.mark.parametrize(("facts", "gate"), [row[1:] for row in REVIEW_LADDER],
+                         ids=[row[0] for row in REVIEW_LADDER])
+def test_review_gate(facts: ReviewFacts, gate: ReviewGate) -> None:
+    assert review_gate(facts) == gate
+    assert review_gate(facts).go is (gate.state == "review")
+
+
+LOOKUPS = [  # which facts the job must look up: (facts, write access?, review record?)
+    ("closed change: neither", open_change(RECHECK, change_state="closed"), False, False),
+    ("recheck: write access only", open_change(RECHECK), True, False),
+    ("review: review record only", open_change(), False, True),
+    ("approval change: neither", open_change(action="approved"), False, False),
+    ("push: neither", open_change(EventKind.PUSH), False, False),
+]
+
+
+@pytest.mark.parametrize(("facts", "write", "record"), [row[1:] for row in LOOKUPS],
+                         ids=[row[0] for row in LOOKUPS])
+def test_review_lookups(facts: ReviewFacts, write: bool, record: bool) -> None:
+    assert (asks_write_access(facts), asks_review_record(facts)) == (write, record)
+
+
+def test_every_approval_action_reviews_again() -> None:
+    for action in APPROVAL_ACTIONS:
+        assert review_gate(open_change(action=action, already_reviewed=True)).go
+
+
+VERDICTS = [
+    ("passed", State.SUCCESS, HEAD, ReviewVerdict("success", State.SUCCESS, True)),
+    ("warnings pass", State.WARNING, HEAD, ReviewVerdict("success", State.SUCCESS, True)),
+    ("failed", State.FAILURE, HEAD, ReviewVerdict("failure", State.FAILURE, True)),
+    ("error counts as failure", State.ERROR, HEAD, ReviewVerdict("failure", State.FAILURE, True)),
+    ("head moved: own state, no comment", State.WARNING, OLD,
+     ReviewVerdict("superseded", State.WARNING, False)),
+]
+
+
+@pytest.mark.parametrize(("result", "current", "verdict"), [row[1:] for row in VERDICTS],
+                         ids=[row[0] for row in VERDICTS])
+def test_review_verdict(result: State, current: str, verdict: ReviewVerdict) -> None:
+    assert review_verdict(result, HEAD, current) == verdict
+
+
+SHA, REVIEWED = "c" * 40, "d" * 40
+ENVS = ("staging", "prod")
+SKEW = (f"the merge result {SHA[:12]} renders differently in prod from the reviewed head "
+        f"{REVIEWED[:12]} of change #4; update the branch and review it again")
+NO_CHANGE = (f"{SHA[:12]} was pushed to the protected branch without a reviewed change "
+             "request")
+NO_REVIEW = ("change #4 has no passing gitops-bot review (with its required approvals) at its "
+             f"head {REVIEWED[:12]}")
+
+DEPLOY_GATE = [
+    ("direct push, no change", DeployFacts(SHA, ENVS), {"staging": NO_CHANGE, "prod": NO_CHANGE}),
+    ("review did not pass", DeployFacts(SHA, ENVS, 4, REVIEWED, review_passed=False),
+     {"staging": NO_REVIEW, "prod": NO_REVIEW}),
+    ("review not looked up: refused", DeployFacts(SHA, ENVS, 4, REVIEWED),
+     {"staging": NO_REVIEW, "prod": NO_REVIEW}),
+    ("fast-forward merge of the reviewed head", DeployFacts(SHA, ENVS, 4, SHA, True),
+     {"staging": None, "prod": None}),
+    ("merge commit renders like the head in one environment only", DeployFacts(
+        SHA, ENVS, 4, REVIEWED, True, {"staging": ("x", "x"), "prod": ("x", "y")}),
+     {"staging": None, "prod": SKEW}),
+    ("merge commit not rendered: refused", DeployFacts(SHA, ("prod",), 4, REVIEWED, True),
+     {"prod": SKEW}),
+]
+
+
+@pytest.mark.parametrize(("facts", "reasons"), [row[1:] for row in DEPLOY_GATE],
+                         ids=[row[0] for row in DEPLOY_GATE])
+def test_deploy_gate(facts: DeployFacts, reasons: dict[str, str | None]) -> None:
+    assert deploy_gate(facts) == reasons
+
+
+RENDER_COMPARE = [
+    ("no change", DeployFacts(SHA, ENVS), False),
+    ("review failed", DeployFacts(SHA, ENVS, 4, REVIEWED, False), False),
+    ("reviewed head is the pushed SHA", DeployFacts(SHA, ENVS, 4, SHA, True), False),
+    ("merge commit of a passed review", DeployFacts(SHA, ENVS, 4, REVIEWED, True), True),
+]
+
+
+@pytest.mark.parametrize(("facts", "asks"), [row[1:] for row in RENDER_COMPARE],
+                         ids=[row[0] for row in RENDER_COMPARE])
+def test_render_compare_only_when_it_decides(facts: DeployFacts, asks: bool) -> None:
+    assert asks_render_compare(facts) is asks

@@ -1,0 +1,156 @@
+"""Jobs: the handler seam, coalescing to the newest head, retries, dead letters, leases."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError, Transient
+from bot.queue import MAX_ATTEMPTS, Queue, backoff, default_handlers
+from bot.services import Services, load_handlers
+from bot.model import Event, EventKind
+from bot.store import delivery_key
+from tests.web.appserver import Bot, make_config
+from tests.web.hookclient import SHA_A, SHA_B, fixture, with_head
+from tests.web.jobdoubles import Flaky
+
+PR_OPENED = fixture("github/pull_request/opened.payload.json")
+PR_SYNC = fixture("github/pull_request/synchronize.payload.json")
+REPO = ("github", "github.com", "Codertocat/Hello-World", 2)
+
+
+def with_handler(bot: Bot, handler) -> Queue:
+    """A second consumer-side queue on the same store and queue files, with `handler`."""
+    return Queue(bot.services.config, bot.store, {EventKind.REVIEW: handler})
+
+
+def drain(queue: Queue) -> list[str]:
+    results = []
+    while (task := queue.huey.dequeue()) is not None:
+        results.append(queue.huey.execute(task))
+    return results
+
+
+def test_noop_handlers_record_a_run_and_nothing_else(bot: Bot) -> None:
+    """The seam the review pipeline plugs into; the no-op set only leaves a 'skipped' run."""
+    assert bot.services.config.job_handlers == "bot.queue:default_handlers"
+    assert bot.github("pull_request", PR_OPENED, delivery="seam-1")[0] == 202
+    assert bot.drain() == ["done"]
+    run = bot.store.get_run(*REPO, "ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+    assert run is not None and run.state == "skipped" and run.finished_at is not None
+    assert "not configured" in run.status_line
+    assert bot.store.delivery("github:seam-1")["outcome"] == "done"
+
+
+def test_pipeline_is_the_default_handler_set() -> None:
+    from bot.config import Config
+    assert Config().job_handlers == "bot.pipeline.handlers:pipeline_handlers"
+
+
+def test_noop_handlers_audit_pushes(bot: Bot) -> None:
+    assert bot.github("push", fixture("github/push/with-new-branch.payload.json"))[0] == 202
+    assert bot.drain() == ["done"]
+    assert [e["action"] for e in bot.store.audit_log()] == ["push.unhandled"]
+    assert bot.store.count("review_runs") == 0
+
+
+def test_handlers_come_from_the_config(tmp_path: Path) -> None:
+    config = make_config(tmp_path, job_handlers="tests.web.jobdoubles:always_transient")
+    services = Services.build(config)
+    assert set(services.queue.handlers) == {EventKind.REVIEW}
+    assert set(default_handlers(config, services.store)) == set(EventKind)
+    with pytest.raises(ConfigError, match="GITOPS_BOT_JOB_HANDLERS"):
+        load_handlers(config.with_(job_handlers="no.such.module:factory"), services.store)
+
+
+def test_an_older_head_is_skipped_when_a_newer_one_was_delivered(bot: Bot) -> None:
+    assert bot.github("pull_request", with_head(PR_SYNC, SHA_A), delivery="head-a")[0] == 202
+    assert bot.github("pull_request", with_head(PR_SYNC, SHA_B), delivery="head-b")[0] == 202
+    assert bot.drain() == ["superseded", "done"]
+    assert bot.store.get_run(*REPO, SHA_A) is None
+    assert bot.store.get_run(*REPO, SHA_B).state == "skipped"
+    assert bot.store.delivery("github:head-a")["outcome"] == "superseded"
+
+
+def test_same_head_twice_gives_one_run_row(bot: Bot) -> None:
+    assert bot.github("pull_request", PR_OPENED)[0] == 202
+    assert bot.github("pull_request", PR_SYNC)[0] == 202
+    assert bot.drain() == ["done", "done"]
+    assert bot.store.count("review_runs") == 1
+
+
+def test_transient_errors_are_retried_with_backoff_then_succeed(bot: Bot) -> None:
+    flaky = Flaky(Transient("502 from forge"), Transient("rate limited", retry_after=120))
+    queue = with_handler(bot, flaky)
+    assert bot.github("pull_request", PR_OPENED, delivery="flaky-1")[0] == 202
+    key = delivery_key("github", "flaky-1")
+    data = bot.store.delivery(key)["event_data"]
+    now = bot.store.clock()
+    assert queue.run(key, data) == "retry"
+    row = bot.store.delivery(key)
+    assert row["outcome"] == "queued" and "502" in row["error"]
+    assert 9 <= row["run_after"] - now <= 12                  # the default 10 s
+    # Re-enqueued with an ETA (next to the intake's original message, not run here).
+    assert [t.eta is not None for t in queue.huey.pending()] == [False, True]
+    assert queue.run(key, data) == "retry"
+    assert bot.store.delivery(key)["run_after"] - now >= 239  # server's 120 s, doubled
+    assert queue.run(key, data) == "done"
+    assert flaky.calls == 3 and bot.store.delivery(key)["attempts"] == 3
+
+
+def test_backoff_grows_and_never_undercuts_the_server() -> None:
+    assert [backoff(10, n) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
+    assert backoff(10, 20) == 900
+    assert backoff(3600, 1) == 3600  # x-ratelimit-reset an hour away: wait the hour
+
+
+def test_poison_job_goes_to_the_dead_letter_state(bot: Bot) -> None:
+    queue = with_handler(bot, Flaky(*[Transient("down")] * (MAX_ATTEMPTS + 1)))
+    assert bot.github("pull_request", PR_OPENED, delivery="poison-1")[0] == 202
+    key = delivery_key("github", "poison-1")
+    data = bot.store.delivery(key)["event_data"]
+    outcomes = [queue.run(key, data) for _ in range(MAX_ATTEMPTS)]
+    assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["dead"]
+    assert bot.store.delivery(key)["outcome"] == "dead"
+    # Other deliveries keep flowing.
+    assert bot.github("pull_request", with_head(PR_OPENED, SHA_B), delivery="next-1")[0] == 202
+
+
+def test_a_bug_fails_at_once_and_a_redelivery_retries_it(bot: Bot) -> None:
+    queue = with_handler(bot, Flaky(RuntimeError("bug")))
+    assert bot.github("pull_request", PR_OPENED, delivery="bug-1")[0] == 202
+    assert drain(queue) == ["failed"]
+    assert "RuntimeError: bug" in bot.store.delivery("github:bug-1")["error"]
+    # GitHub redelivery keeps the GUID: the existing job is retried, no second row (case 79).
+    status, answer = bot.github("pull_request", PR_OPENED, delivery="bug-1")
+    assert (status, answer["status"]) == (202, "requeued")
+    assert drain(queue) == ["done"]
+    assert bot.store.count("deliveries") == 1
+    assert queue.handlers[EventKind.REVIEW].calls == 2
+
+
+def test_a_claimed_job_is_not_run_twice(bot: Bot) -> None:
+    assert bot.github("pull_request", PR_OPENED, delivery="claim-1")[0] == 202
+    key = delivery_key("github", "claim-1")
+    assert bot.store.claim(key, "other-worker", 60) == 1
+    assert bot.drain() == ["not-claimed"]
+    assert bot.store.delivery(key)["worker"] == "other-worker"
+
+
+def test_an_expired_claim_is_recovered(tmp_path: Path) -> None:
+    clock = [1_000_000.0]
+    services = Services.build(make_config(tmp_path))
+    services.store.clock = lambda: clock[0]
+    ev = Event(forge="github", delivery_id="lease-1", kind=EventKind.REVIEW, action="opened",
+               host="github.com", repo="Codertocat/Hello-World", sender="u", number=2,
+               head_sha=SHA_A)
+    assert services.store.record_delivery(ev, "pull_request")
+    assert services.store.claim("github:lease-1", "dead-worker", 30) == 1
+    assert services.queue.recover() == 0          # lease still running
+    clock[0] += 31
+    assert services.queue.recover() == 1          # worker presumed dead
+    assert services.queue.size() == 1
+    assert services.queue.recover() == 0          # not enqueued twice
+    assert services.queue.run("github:lease-1", services.store.delivery(
+        "github:lease-1")["event_data"]) == "done"
+    assert services.store.delivery("github:lease-1")["attempts"] == 2
