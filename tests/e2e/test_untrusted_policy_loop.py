@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Secret
 from tests.conftest import git
-from tests.dashboard.seed import DASH_TOKEN
+from tests.web.dashboard.seed import DASH_TOKEN
 from tests.e2e.loop import REPO, TOKEN, Loop, pr_payload, running_loop
 from tests.web.hookclient import SECRET
 
