@@ -139,6 +139,19 @@ def test_set_status_maps_states(github: GitHubServer, forge: GitHubForge, state:
     assert len(status["description"]) == 140 and status["target_url"] == "https://bot/runs/1"
 
 
+def test_writes_are_one_at_a_time_a_second_apart_by_default(github: GitHubServer) -> None:
+    """docs/security.md#case-91: GitHub asks for mutations one at a time, at least a second
+    apart; the adapter's default spacing does it (tests elsewhere turn it off for speed)."""
+    github.add_pull(REPO, 7, head_sha=HEAD, base_sha=BASE)
+    forge = GitHubForge(github.url, token=GH_TOKEN)
+    forge.set_status(REPO, HEAD, "gitops-bot/review", State.PENDING, "reviewing")
+    forge.upsert_comment(REPO, 7, f"{MARKER}\nrun 1", MARKER)
+    forge.set_status(REPO, HEAD, "gitops-bot/review", State.SUCCESS, "passed")
+    writes = [r.at for r in github.requests if r.method in ("POST", "PATCH")]
+    assert len(writes) == 3
+    assert all(later - earlier >= 0.95 for earlier, later in zip(writes, writes[1:]))
+
+
 def test_set_status_refuses_a_short_sha(forge: GitHubForge) -> None:
     with pytest.raises(ValueError):
         forge.set_status(REPO, "abc123", "gitops-bot/review", State.SUCCESS, "ok")
