@@ -117,7 +117,7 @@ def test_fork_is_reviewed_without_credentials_by_default(loop: Loop) -> None:
 
 def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -> None:
     """kill -9 of a real `gitops-bot worker` while it renders; a new worker finishes the
-    review: exactly one comment and one final status (SECURITY case 99)."""
+    review: exactly one comment and one final status (docs/security.md#case-99)."""
     from tests.web.procs import bot_process, env_for, stop, wait_for
 
     forge = GitHubServer()

@@ -1,4 +1,5 @@
-"""From verified delivery to queued job: handled vs ignored, allowlist, idempotency (P3-P5)."""
+"""From verified delivery to queued job: handled vs ignored, allowlist, idempotency
+(docs/security.md#allowlisted-scope, docs/security.md#idempotent-effects)."""
 from __future__ import annotations
 
 import json
