@@ -145,7 +145,8 @@ class Config:
         return any(fnmatchcase(name, pattern.lower()) for pattern in self.repo_allowlist)
 
     def check_service(self) -> None:
-        """Raise ConfigError unless the webhook service may start (fail closed, P2/P3)."""
+        """Raise ConfigError unless the webhook service may start
+        (docs/security.md#no-secret-no-service)."""
         problems = []
         if not (self.github_enabled or self.gitlab_enabled):
             problems.append("no forge is configured: set GITOPS_BOT_GITHUB_WEBHOOK_SECRET "

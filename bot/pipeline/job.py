@@ -68,7 +68,7 @@ class Outcome:
 
 
 def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
-    # Approvals from users without write access never count (P21, case 13).
+    # Approvals from users without write access never count (docs/security.md#case-13).
     return tuple(Review(a.user, "APPROVED", a.sha, a.teams)
                  for a in forge.approvals(repo, number) if a.can_write)
 
@@ -181,7 +181,8 @@ class ReviewJob:
                                  forge.get_change(event.repo, event.number).head_sha)
         if not verdict.publish:
             # The head moved while we worked: the status stays on this SHA only and the
-            # comment is left to the newer job, so it never mixes two heads (case 23).
+            # comment is left to the newer job, so it never mixes two heads
+            # (docs/security.md#case-23).
             forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status,
                              status_line(result))
             return Outcome(verdict.state, status_line(result), full, head_sha=head)

@@ -129,6 +129,48 @@ def test_vendored_dependencies_render(tmp_path: Path, tools: Tools, canary: Cana
     assert canary.hits == []
 
 
+class _Zeros(io.RawIOBase):
+    """`size` zero bytes, produced as they are read (nothing held in memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def test_vendored_archive_that_expands_1000_times_is_stopped(tmp_path: Path,
+                                                             tools: Tools) -> None:
+    """docs/security.md#case-56: a vendored chart archive of ~120 KB expanding to 120 MiB
+    stops at helm's decompressed-size cap; the render fails, quickly and in bounded memory."""
+    chart(tmp_path, **{"Chart.yaml": CHART.format("shop") +
+                       "dependencies:\n- name: bomb\n  version: 0.1.0\n"})
+    archive = tmp_path / "charts/shop/charts/bomb-0.1.0.tgz"
+    archive.parent.mkdir()
+    big = 120 * 1024 * 1024
+    with tarfile.open(archive, mode="w:gz", compresslevel=9) as tar:
+        meta = CHART.format("bomb").encode()
+        info = tarfile.TarInfo("bomb/Chart.yaml")
+        info.size = len(meta)
+        tar.addfile(info, io.BytesIO(meta))
+        info = tarfile.TarInfo("bomb/files/zeros.bin")
+        info.size = big
+        tar.addfile(info, _Zeros(big))
+    assert archive.stat().st_size * 800 < big
+    started = time.monotonic()
+    result = render_target(tmp_path, helm(), tools)
+    assert time.monotonic() - started < 30
+    assert not result.ok and result.manifests == ()
+    (finding,) = result.findings
+    assert finding.check == "render" and "larger than the maximum size" in finding.message
+
+
 def test_symlinked_chart_lock_is_refused(tmp_path: Path, tools: Tools) -> None:
     chart(tmp_path)
     write_tree(tmp_path, {"rc": "export PS1=x\n"})
