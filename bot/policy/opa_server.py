@@ -4,7 +4,8 @@ Every `data` reference and package of a revision is moved under
 `gitops_bot.r_<digest>` (policy API ids `gitops-bot/<digest>/<path>`), so two revisions
 (base and head, server and repository) never mix in one OPA. The set's data travels as a
 generated module in the same prefix, so no data API write can collide with a package.
-The entry module is uploaded last and marks the revision complete.
+The entry module is uploaded last and marks the revision complete. Modules are uploaded in
+Rego v1 (OPA 1.x's default syntax): v0 rule heads are rewritten first (see regov1).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from opa_client.opa import OpaClient
 
 from bot.model import Finding, Manifest
 from bot.policy import conventions as conv
-from bot.policy import source
+from bot.policy import regov1, source
 from bot.policy.conventions import ChangeDecision
 from bot.policy.policyset import PolicySet
 
@@ -72,7 +73,8 @@ class OpaServerEngine:
         if bad:
             raise OpaError(f"data keys {bad} are not Rego identifiers")
         data_rules = "".join(f"{k} := {json.dumps(v)}\n" for k, v in sorted(data.items()))
-        modules = [(p, source.rewrite(s, data_prefix=prefix)) for p, s in policies.modules]
+        modules = [(p, source.rewrite(regov1.to_v1(s), data_prefix=prefix))
+                   for p, s in policies.modules]
         if data_rules:
             modules.append(("gitops_bot_data.rego", f"package {prefix}\n\n{data_rules}"))
         modules.append(("gitops_bot_entry.rego",
@@ -97,8 +99,10 @@ class OpaServerEngine:
                 progress, still = False, []
                 for path, src in pending:
                     try:
+                        # rego_compat off: opa-client's own line-based v0 upgrade would
+                        # retry a refused module with other text (regov1 did it already)
                         self._client.update_policy_from_string(
-                            src, self._policy_id(policies, path))
+                            src, self._policy_id(policies, path), rego_compat=False)
                         progress = True
                     except requests.RequestException:
                         raise
@@ -125,13 +129,28 @@ class OpaServerEngine:
         raise OpaError(f"{rule} is undefined on the server after re-uploading the policies")
 
     def forget(self, policies: PolicySet) -> None:
-        """Delete a revision's modules from the server (best effort)."""
+        """Delete a revision's modules from the server (best effort).
+
+        OPA refuses to delete a module others still call, so modules go in reverse upload
+        order, and a refused one is tried again after the rest.
+        """
         plan = conv.plan(policies)
-        for path, _ in self._modules(policies, plan):
-            try:
-                self._client.delete_policy(self._policy_id(policies, path))
-            except Exception as exc:  # noqa: BLE001 - already gone is fine
-                log.debug("could not delete %s: %s", path, exc)
+        pending = [path for path, _ in reversed(self._modules(policies, plan))]
+        while pending:
+            still = []
+            for path in pending:
+                try:
+                    self._client.delete_policy(self._policy_id(policies, path))
+                except requests.RequestException as exc:
+                    log.debug("could not delete %s: %s", path, exc)
+                    return
+                except Exception as exc:  # noqa: BLE001 - 404 (already gone) or refused
+                    if getattr(exc, "expression", None) != "resource_not_found":  # its code
+                        still.append(path)
+                    log.debug("could not delete %s: %s", path, exc)
+            if len(still) == len(pending):
+                break
+            pending = still
         self._uploaded.discard(self.prefix(policies))
 
     def resource_findings(self, policies: PolicySet,
