@@ -1,77 +1,16 @@
-"""The OPA server engine against an OPA REST test server: same findings as the embedded one."""
+"""The OPA server engine against the OPA REST test server (real OPA): errors, revisions,
+restarts, outages. The findings table of every policy library is test_real_opa_parity.py."""
 from __future__ import annotations
 
 import socket
 
 import pytest
 
-from bot.model import DiffStatus, Manifest, Severity
-from bot.policy import (
-    ChangeInfo,
-    EmbeddedEngine,
-    OpaServerEngine,
-    PolicySet,
-    Review,
-    build_change_input,
-    load_policy_set,
-)
+from bot.model import Manifest, Severity
+from bot.policy import EmbeddedEngine, OpaServerEngine, PolicySet, load_policy_set
 from bot.policy.policyset import policy_set_from_files
 from tests.policy.opa_server import OpaTestServer
-from tests.policy.samples import (
-    CONFTEST,
-    DEFAULT_POLICIES,
-    INSTRUMENTA,
-    load_manifests,
-    mixed_objects,
-    target_result,
-)
-
-CASES = {
-    "conftest-kubernetes": (CONFTEST / "kubernetes" / "policy",
-                            CONFTEST / "kubernetes" / "deployment+service.yaml"),
-    "conftest-exceptions": (CONFTEST / "exceptions" / "policy",
-                            CONFTEST / "exceptions" / "deployments.yaml"),
-    "instrumenta": (INSTRUMENTA, CONFTEST / "kubernetes" / "deployment+service.yaml"),
-}
-
-
-def change_input() -> dict[str, object]:
-    targets = [
-        target_result("shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)]),
-        target_result("shop", "staging", [
-            ("rbac.authorization.k8s.io", "ClusterRole", "admin", DiffStatus.CREATED),
-            ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
-        target_result("platform", "staging", [
-            ("rbac.authorization.k8s.io", "ClusterRole", "view", DiffStatus.CHANGED)]),
-    ]
-    info = ChangeInfo("alice", "b" * 40, "h" * 40, labels=("shop",),
-                      changed_files=("apps/shop/production/web.yaml",), number=7)
-    reviews = [Review("bob", "APPROVED", "h" * 40, ("platform",)),
-               Review("carol", "APPROVED", "h" * 40, ())]
-    return build_change_input(targets, info, reviews)
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_libraries_agree(case: str, embedded: EmbeddedEngine,
-                         opa_engine: OpaServerEngine) -> None:
-    folder, manifests_file = CASES[case]
-    policies = load_policy_set(folder, "repository")
-    manifests = load_manifests(manifests_file)
-    expected = embedded.resource_findings(policies, manifests)
-    assert expected and opa_engine.resource_findings(policies, manifests) == expected
-
-
-def test_default_policies_agree(embedded: EmbeddedEngine,
-                                opa_engine: OpaServerEngine) -> None:
-    policies = load_policy_set(DEFAULT_POLICIES, "server")
-    manifests = mixed_objects(25)
-    expected = embedded.resource_findings(policies, manifests)
-    assert any(f.severity is Severity.ERROR for f in expected)
-    assert opa_engine.resource_findings(policies, manifests) == expected
-    ci = change_input()
-    decision = embedded.change_decision(policies, ci)
-    assert decision.findings and decision.approvals
-    assert opa_engine.change_decision(policies, ci) == decision
+from tests.policy.samples import DEFAULT_POLICIES, mixed_objects, sample_change_input
 
 
 def test_engine_errors_agree_on_bad_policies(embedded: EmbeddedEngine,
@@ -108,7 +47,7 @@ def test_lost_policies_are_uploaded_again(opa: OpaTestServer,
     ps = policy_set_from_files({"main.rego": b'package main\ndeny["x"] { true }\n'}, "server")
     pod = [Manifest({"kind": "Pod"})]
     assert len(opa_engine.resource_findings(ps, pod)) == 1
-    opa.state.policies.clear()  # an OPA restart
+    opa.state.restart()
     assert len(opa_engine.resource_findings(ps, pod)) == 1
 
 
@@ -120,7 +59,7 @@ def test_opa_down_is_a_failing_check() -> None:
     ps = load_policy_set(DEFAULT_POLICIES, "server")
     [finding] = engine.resource_findings(ps, mixed_objects(3))
     assert finding.severity is Severity.ERROR and "OPA server" in finding.message
-    [finding] = engine.change_decision(ps, change_input()).findings
+    [finding] = engine.change_decision(ps, sample_change_input()).findings
     assert finding.severity is Severity.ERROR and "OPA server" in finding.message
 
 
