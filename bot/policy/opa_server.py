@@ -35,13 +35,23 @@ class OpaError(Exception):
     """The OPA server refused, failed or was unreachable."""
 
 
-def _describe(exc: BaseException) -> str:
+def _detail(error: dict[str, Any]) -> str:
+    # OPA's error objects: {"code", "message", "location": {"file", "row", "col"}}; the
+    # uploaded modules keep the repository file's lines, so the row points into it
+    row = (error.get("location") or {}).get("row")
+    return f"line {row}: {error.get('message', '')}" if row else str(error.get("message", ""))
+
+
+def _reason(exc: BaseException) -> str:
     message = str(getattr(exc, "message", None) or exc or type(exc).__name__)
-    details = [str(e.get("message", "")) for e in getattr(exc, "errors", None) or []
-               if isinstance(e, dict)]
+    details = [_detail(e) for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)]
     if details:
         message = f"{message}: {'; '.join(details)}"
-    return f"OPA server: {message[:500]}"
+    return message
+
+
+def _describe(exc: BaseException) -> str:
+    return f"OPA server: {_reason(exc)[:500]}"
 
 
 class OpaServerEngine:
@@ -107,12 +117,16 @@ class OpaServerEngine:
                     except requests.RequestException:
                         raise
                     except Exception as exc:  # noqa: BLE001 - opa-client raises plain types
-                        errors[path] = _describe(exc)
+                        # the revision's prefix means nothing to the policy's author
+                        errors[path] = _reason(exc).replace(f"{prefix}.", "")
                         still.append((path, src))
                 pending = still
                 if not progress:
                     break
             if pending:
+                reasons = {errors.get(p, "rejected") for p, _ in pending}
+                if len(pending) > 1 and len(reasons) == 1:  # e.g. refused credentials
+                    raise OpaError(f"{reasons.pop()} (all {len(pending)} modules)")
                 raise OpaError("; ".join(f"{p}: {errors.get(p, 'rejected')}"
                                          for p, _ in pending))
             self._uploaded.add(prefix)

@@ -116,11 +116,17 @@ def _error(status: int, code: str, message: str, **extra: Any) -> Reply:
 
 
 class OpaTestServer:
-    """Start with `with OpaTestServer() as opa:`; `opa.url` is http://127.0.0.1:<port>."""
+    """Start with `with OpaTestServer() as opa:`; `opa.url` is http://127.0.0.1:<port>.
 
-    def __init__(self) -> None:
+    With `token`, every request needs `Authorization: Bearer <token>`, as with
+    `opa run --server --authentication=token` and an authz policy checking it.
+    """
+
+    def __init__(self, token: str | None = None) -> None:
         self.state = OpaState()
+        self.token = token
         self._httpd: Any = None
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -134,8 +140,9 @@ class OpaTestServer:
         self.stop()
 
     def stop(self) -> None:
+        """Stop as OPA does: no new connections, and kept-alive ones are dropped."""
+        self._stopped = True
         shutdown(self._httpd)
-        self._httpd = None
 
     def _refuse(self, message: str) -> Reply:
         self.state.violations.append(message)
@@ -143,11 +150,15 @@ class OpaTestServer:
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         """Answer one request (called by the loopback plumbing)."""
+        if self._stopped:  # a kept-alive connection of a stopped server: drop it unanswered
+            raise ConnectionAbortedError("the OPA test server is stopped")
         parts = urlsplit(target)
         path, params = unquote(parts.path), dict(parse_qsl(parts.query, keep_blank_values=True))
         state = self.state
         with state.lock:
             state.requests.append((method, path))
+            if self.token and headers.get("Authorization") != f"Bearer {self.token}":
+                return _error(401, "unauthorized", "request rejected by administrative policy")
             if path == "/health" and method == "GET":
                 return json_reply(200, {})
             if path == "/v1/policies" or path.startswith("/v1/policies/"):

@@ -24,6 +24,13 @@ def test_engine_errors_agree_on_bad_policies(embedded: EmbeddedEngine,
     for engine in (embedded, opa_engine):
         [finding] = engine.resource_findings(broken, pod)
         assert finding.severity is Severity.ERROR and "policy engine error" in finding.message
+    # OPA's error names the repository's file and line, without the revision's prefix
+    unknown = policy_set_from_files({"main.rego": (
+        b"package main\nimport rego.v1\n\ndeny contains m if {\n  m := data.lib.f(1)\n}\n")},
+        "repository")
+    [finding] = opa_engine.resource_findings(unknown, pod)
+    assert "main.rego: " in finding.message and "line 5: undefined function data.lib.f" \
+        in finding.message and "gitops_bot" not in finding.message
 
 
 def test_revisions_never_mix(opa: OpaTestServer, opa_engine: OpaServerEngine) -> None:

@@ -92,7 +92,8 @@ def test_v0_rules_become_v1_on_the_same_lines() -> None:
 
 @pytest.mark.parametrize("src", [
     V1,
-    "package m\nimport rego.v1\n\np[x] if { some x in input }\nq[k] := v if { some k, v in input }\n",
+    "package m\nimport rego.v1\n\np[x] if { some x in input }\n"
+    "q[k] := v if { some k, v in input }\n",
     "package m\n\nr contains x if {\n  some x in input\n}\ns := {x | some x in input}\n",
 ])
 def test_v1_modules_are_unchanged(src: str) -> None:
