@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,8 +28,14 @@ from bot.policy.conventions import ChangeDecision
 from bot.policy.policyset import PolicySet
 
 ROOT = "gitops_bot"
+BATCH_PACKAGE = "gitops_bot_batch"
+BATCH_SIZE = 100  # objects per data API request
+# Every object of a request judged in one evaluation: one round trip per BATCH_SIZE objects.
+_BATCH_MODULE = (f"package {BATCH_PACKAGE}\n\nresources := {{i: r | some i, o in input.objects; "
+                 f"r := data.{conv.ENTRY_PACKAGE}.resource with input as o}}\n")
 log = logging.getLogger(__name__)
 _IDENT_OK = str.isidentifier
+_REVISION = re.compile(rf"gitops-bot/[0-9a-f]{{20}}/|{ROOT}\.r_[0-9a-f]{{20}}\.")
 
 
 class OpaError(Exception):
@@ -44,10 +51,20 @@ def _detail(error: dict[str, Any]) -> str:
 
 def _reason(exc: BaseException) -> str:
     message = str(getattr(exc, "message", None) or exc or type(exc).__name__)
-    details = [_detail(e) for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)]
+    errors = getattr(exc, "errors", None) or []
+    response = getattr(exc, "response", None)
+    if isinstance(exc, requests.HTTPError) and response is not None:
+        try:  # OPA's error body says why: {"code", "message", "errors"}
+            body = response.json()
+            message = f"{response.status_code} {body['code']}: {body['message']}"
+            errors = body.get("errors") or []
+        except (ValueError, KeyError, TypeError):
+            pass
+    details = [_detail(e) for e in errors if isinstance(e, dict)]
     if details:
         message = f"{message}: {'; '.join(details)}"
-    return message
+    # policy ids and packages of a revision mean nothing to the policy's author
+    return _REVISION.sub("", message)
 
 
 def _describe(exc: BaseException) -> str:
@@ -87,6 +104,7 @@ class OpaServerEngine:
                    for p, s in policies.modules]
         if data_rules:
             modules.append(("gitops_bot_data.rego", f"package {prefix}\n\n{data_rules}"))
+        modules.append(("gitops_bot_batch.rego", source.rewrite(_BATCH_MODULE, data_prefix=prefix)))
         modules.append(("gitops_bot_entry.rego",
                         source.rewrite(conv.entry_module(plan), data_prefix=prefix)))
         return modules
@@ -117,8 +135,7 @@ class OpaServerEngine:
                     except requests.RequestException:
                         raise
                     except Exception as exc:  # noqa: BLE001 - opa-client raises plain types
-                        # the revision's prefix means nothing to the policy's author
-                        errors[path] = _reason(exc).replace(f"{prefix}.", "")
+                        errors[path] = _reason(exc)
                         still.append((path, src))
                 pending = still
                 if not progress:
@@ -132,10 +149,11 @@ class OpaServerEngine:
             self._uploaded.add(prefix)
         return prefix
 
-    def _query(self, policies: PolicySet, plan: conv.Plan, rule: str, value: Any) -> Any:
+    def _query(self, policies: PolicySet, plan: conv.Plan, rule: str, value: Any,
+               package: str = conv.ENTRY_PACKAGE) -> Any:
         for _attempt in (1, 2):
             prefix = self._ensure(policies, plan)
-            answer = self._client.query_rule(value, f"{prefix}.{conv.ENTRY_PACKAGE}", rule)
+            answer = self._client.query_rule(value, f"{prefix}.{package}", rule)
             if isinstance(answer, dict) and "result" in answer:
                 return answer["result"]
             # Undefined: the server lost the revision (restart) -- upload again, once.
@@ -183,14 +201,38 @@ class OpaServerEngine:
         if not plan.resource:
             return []
         found: list[Finding] = []
-        for manifest in manifests:
+        for start in range(0, len(manifests), BATCH_SIZE):
+            batch = manifests[start:start + BATCH_SIZE]
+            objects = [conv.json_safe(m.body) for m in batch]
             try:
-                value = self._query(policies, plan, "resource", conv.json_safe(manifest.body))
+                values = self._query(policies, plan, "resources", {"objects": objects},
+                                     BATCH_PACKAGE)
+            except requests.HTTPError as exc:
+                if len(batch) == 1 or exc.response is None or exc.response.status_code != 500:
+                    return [conv.engine_error(_describe(exc), policies=policies)]
+                # an evaluation error in some object: find which, one object at a time
+                values = {str(i): self._one(policies, plan, m) for i, m in enumerate(batch)}
             except Exception as exc:  # noqa: BLE001 - fail closed on anything
                 # One error for the set: an unreachable server would fail every object.
                 return [conv.engine_error(_describe(exc), policies=policies)]
-            found.extend(conv.resource_findings_from(value, manifest))
+            for i, manifest in enumerate(batch):
+                value = values.get(str(i)) if isinstance(values, dict) else None
+                if isinstance(value, Finding):
+                    found.append(value)
+                    continue
+                if value is None:
+                    found.append(conv.engine_error("the resource rules gave no result",
+                                                   policies=policies, manifest=manifest))
+                    continue
+                found.extend(conv.resource_findings_from(value, manifest))
         return conv.sort_findings(found)
+
+    def _one(self, policies: PolicySet, plan: conv.Plan, manifest: Manifest) -> Any:
+        """The `resource` document of one object, or the engine error that object causes."""
+        try:
+            return self._query(policies, plan, "resource", conv.json_safe(manifest.body))
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything
+            return conv.engine_error(_describe(exc), policies=policies, manifest=manifest)
 
     def change_decision(self, policies: PolicySet,
                         change_input: Mapping[str, Any]) -> ChangeDecision:

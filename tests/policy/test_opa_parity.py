@@ -73,3 +73,18 @@ def test_opa_down_is_a_failing_check() -> None:
 def test_bad_url_is_refused() -> None:
     with pytest.raises(ValueError):
         OpaServerEngine("opa:8181")
+
+
+def test_an_evaluation_error_is_pinned_to_its_object(embedded: EmbeddedEngine,
+                                                     opa_engine: OpaServerEngine) -> None:
+    # Two definitions of a complete rule that disagree for one object only.
+    policies = policy_set_from_files({"main.rego": (
+        b"package main\nimport rego.v1\n\nteam = input.metadata.labels.a\n"
+        b"team = input.metadata.labels.b\n\ndeny contains team if team\n")}, "repository")
+    objects = [Manifest({"kind": "Pod", "metadata": {"labels": {"a": "x", "b": "y"}}}, "a.yaml", 1),
+               Manifest({"kind": "Pod", "metadata": {"labels": {"a": "z", "b": "z"}}}, "b.yaml", 1)]
+    for engine in (embedded, opa_engine):
+        error, deny = engine.resource_findings(policies, objects)
+        assert (error.severity, error.file) == (Severity.ERROR, "a.yaml"), engine.name
+        assert "policy engine error" in error.message
+        assert (deny.file, deny.message, deny.rule) == ("b.yaml", "z", "main.deny")
