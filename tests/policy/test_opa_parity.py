@@ -10,7 +10,9 @@ from bot.model import Manifest, Severity
 from bot.policy import EmbeddedEngine, OpaServerEngine, PolicySet, load_policy_set
 from bot.policy.policyset import policy_set_from_files
 from tests.policy.opa_server import OpaTestServer
+from tests.policy.realopa import RealOpa
 from tests.policy.samples import DEFAULT_POLICIES, mixed_objects, sample_change_input
+from tests.policy.test_untrusted import SPELLINGS, _module
 
 
 def test_engine_errors_agree_on_bad_policies(embedded: EmbeddedEngine,
@@ -88,3 +90,21 @@ def test_an_evaluation_error_is_pinned_to_its_object(embedded: EmbeddedEngine,
         assert (error.severity, error.file) == (Severity.ERROR, "a.yaml"), engine.name
         assert "policy engine error" in error.message
         assert (deny.file, deny.message, deny.rule) == ("b.yaml", "z", "main.deny")
+
+
+@pytest.mark.parametrize(("body", "builtin"), SPELLINGS)
+def test_a_forbidden_builtin_never_reaches_the_server(body: str, builtin: str, opa: OpaTestServer,
+                                                      opa_engine: OpaServerEngine) -> None:
+    policies = policy_set_from_files({"p.rego": _module(body).encode()}, "repository")
+    [finding] = opa_engine.resource_findings(policies, [Manifest({"kind": "Pod"}, "p.yaml", 1)])
+    assert finding.severity is Severity.ERROR and f"{builtin} is not allowed" in finding.message
+    assert [r for r in opa.state.requests if r[0] != "GET"] == []  # nothing uploaded
+
+
+def test_real_opa_would_run_the_bracket_and_escaped_spellings() -> None:
+    # Why the text scan must read them: OPA resolves these to the built-in (regopy does not
+    # resolve the escaped one, so only the text scan stands between it and the OPA server).
+    for body in ('x := opa["run\\u0074ime"]()', 'x := http["send"]({"method": "get"})'):
+        with RealOpa() as real:
+            real.add_module("p.rego", _module(body))
+            real.compile()
