@@ -14,6 +14,7 @@ from bot.errors import GitopsBotError, ToolMissing, UserError
 from bot.model import ReviewResult, State
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
 from bot.pipeline.review import ReviewOptions, review_revisions, review_worktree
+from bot.policy import ENGINES, make_engine
 from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
 from bot.tools import Tools
 
@@ -51,11 +52,16 @@ def _default_cache_dir() -> Path:
               help="The server's policy folder (default: the bot's own policies/).")
 @click.option("--no-server-policies", is_flag=True,
               help="Evaluate only the repository's own policies.")
+@click.option("--engine", type=click.Choice(ENGINES), default="embedded", show_default=True,
+              help="Policy engine: regopy in this process, or an OPA server (--opa-url).")
+@click.option("--opa-url", help="The OPA server for --engine opa, e.g. http://localhost:8181 "
+                                "(a bearer token is read from GITOPS_BOT_OPA_TOKEN).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on standard error.")
 def check(repo: Path, base: str | None, head: str | None, environment: str | None, fmt: str,
           output: Path | None, full_report: Path | None, max_chars: int,
           cache_dir: Path | None, no_cache: bool, tools_dir: str | None, validator: str,
-          jobs: int, policies: Path | None, no_server_policies: bool, quiet: bool) -> None:
+          jobs: int, policies: Path | None, no_server_policies: bool, engine: str,
+          opa_url: str | None, quiet: bool) -> None:
     """Review the change BASE..HEAD in REPO (or REPO's files as they stand).
 
     Exit status: 0 when every target passes, 1 when any check fails, 2 on usage or
@@ -67,6 +73,9 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
 
     if head and not base:
         raise click.UsageError("--head needs --base")
+    if (engine == "opa") != bool(opa_url):
+        raise click.UsageError("--engine opa needs --opa-url (and --opa-url needs --engine opa)")
+    opa_token = os.environ.get("GITOPS_BOT_OPA_TOKEN") or None  # read before it is dropped
     # CI systems put their tokens in the environment; a review needs none of them.
     drop_credentials()
     try:
@@ -76,7 +85,8 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
                                 parallelism=jobs, validator=validator, progress=progress,
                                 server_policies=None if no_server_policies else
                                 (policies or DEFAULT_SERVER_POLICIES),
-                                enforce_approvals=False)
+                                enforce_approvals=False,
+                                policy_engine=make_engine(engine, opa_url or "", opa_token))
         if base:
             result = review_revisions(repo, base, head or "HEAD", options)
         else:

@@ -24,7 +24,7 @@ from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.review import ReviewOptions, review_revisions
 from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
                                    merge_base, workspace_root)
-from bot.policy import ChangeInfo, EmbeddedEngine, Review
+from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
 from bot.tools import Tools
@@ -52,6 +52,7 @@ class JobSettings:
     reviewed: Callable[[Event, str], bool] = lambda event, sha: False
     # records that the review of (change, head SHA) starts; returns the run's id
     started: Callable[[Event, str], int | None] = lambda event, sha: None
+    policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class ReviewJob:
         self.settings, self.forge_for = settings, forge_for
         self.tools = tools or Tools.discover()
         # One engine per process: it compiles each policy revision once, not per review.
-        self.engine = EmbeddedEngine()
+        self.engine = settings.policy_engine or EmbeddedEngine()
 
     def __call__(self, event: Event) -> Outcome:
         """Review the change `event` points at; Transient errors propagate for a retry."""
