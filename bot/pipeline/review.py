@@ -27,7 +27,7 @@ from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
 from bot.secrets import hide_values, secret_values
-from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
+from bot.render.sandbox import Budgets, resolve_inside, scan_checkout, unreadable_findings
 from bot.repo.discovery import discover_config
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
@@ -74,7 +74,8 @@ class _Side:
         with self._lock:
             if self._root is None:
                 self._root = self.snapshot.materialize(self._workdir / self.name)
-                self._scan = scan_checkout(self._root)
+                self._scan = scan_checkout(self._root) + \
+                    unreadable_findings(self.snapshot.unreadable)
             return self._root, self._scan
 
 
@@ -288,7 +289,8 @@ def _failed(findings: Sequence[Finding]) -> bool:
 
 
 def _covered(path: str, inputs: Collection[str]) -> bool:
-    return any(path == p or (p.endswith("/") and path.startswith(p)) or p == "" for p in inputs)
+    return any(path in (p, p.removesuffix("/")) or (p.endswith("/") and path.startswith(p))
+               or p == "" for p in inputs)
 
 
 def _sha(snapshot: Snapshot) -> str | None:
