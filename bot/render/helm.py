@@ -12,6 +12,7 @@ from bot import proc
 from bot.errors import BudgetExceeded, ToolError, UserError
 from bot.model import Finding, Manifest, Severity, Target
 from bot.render.appfiles import copy_app, walk_app
+from bot.render.helmschema import schema_findings
 from bot.render.sandbox import (
     Budgets,
     Refused,
@@ -166,7 +167,7 @@ def render_helm(root: Path, target: Target, helm: str,
         # helm sees a copy of the chart alone: no link out of it, no .git, nothing else
         copy = tmp / "chart" / (chart.name or "chart")
         copy.parent.mkdir()
-        findings = copy_app(tree, copy)
+        findings = copy_app(tree, copy) or schema_findings(copy, tree.label, budgets)
         if findings:
             return [], findings
         argv = helm_argv(helm, release, copy, namespace, values, target.kubernetes_version)
