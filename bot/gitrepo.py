@@ -192,10 +192,15 @@ class WorktreeSnapshot:
         return self._files
 
     def read(self, path: str) -> bytes | None:
+        """A regular file's bytes; None when absent or a symlink; UserError when unreadable."""
         full = self.root / path
         if path not in self._files or full.is_symlink() or not full.is_file():
             return None
-        return full.read_bytes()
+        try:
+            return full.read_bytes()
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise UserError(f"cannot read {path}: {reason}") from None
 
     def materialize(self, dest: Path) -> Path:
         """Copy the listed files into `dest` as `git checkout-index` would: symlinks kept as

@@ -125,3 +125,21 @@ def test_unreadable_paths_are_errors_in_worktree_mode(tmp_path: Path, renderer: 
     assert findings(report) == [("render", locked, f"cannot read {locked}: permission denied")]
     code, report, _ = check(repo, "--no-server-policies", as_user=True)
     assert code == 0, findings(report)
+
+
+def test_unreadable_config_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    """An unreadable `.gitops-bot.yaml` crashed `check DIR` with a traceback; it is a usage
+    error naming the file (run with the read override dropped, as above)."""
+    repo = ci_checkout(tmp_path / "ci", {"path": "apps/shop", "renderer": "plain",
+                                         "apps/shop/cm.yaml": CM.format("a")})
+    os.chmod(repo / ".gitops-bot.yaml", 0)
+    prefix = NO_DAC if os.geteuid() == 0 else []
+    try:
+        done = subprocess.run([*prefix, sys.executable, "-m", "bot", "check", str(repo),
+                               "--no-cache"], capture_output=True, text=True, cwd=ROOT,
+                              timeout=300)
+    finally:
+        os.chmod(repo / ".gitops-bot.yaml", 0o644)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("gitops-bot: error: cannot read .gitops-bot.yaml: "
+                                   "permission denied")
