@@ -27,7 +27,7 @@ from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
 from bot.secrets import hide_values, secret_values
-from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
+from bot.render.sandbox import Budgets, resolve_inside, scan_checkout, unreadable_findings
 from bot.repo.discovery import discover_config
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
@@ -74,7 +74,8 @@ class _Side:
         with self._lock:
             if self._root is None:
                 self._root = self.snapshot.materialize(self._workdir / self.name)
-                self._scan = scan_checkout(self._root)
+                self._scan = scan_checkout(self._root) + \
+                    unreadable_findings(self.snapshot.unreadable)
             return self._root, self._scan
 
 
@@ -116,6 +117,7 @@ class Reviewer:
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
+        self._deploy_namespaces: dict[str, str] = {}
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -135,6 +137,8 @@ class Reviewer:
     def run(self, changed: Collection[str] | None) -> ReviewResult:
         """Review the change; `changed=None` means every target counts as touched."""
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
+        self._deploy_namespaces = {e.name: ns for e in config.environments
+                                   if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
         targets = expand_targets(config, files, read, self.options.environment)
@@ -207,7 +211,8 @@ class Reviewer:
         if not (root and snapshot.files) and not any(
                 p == target.path or p.startswith(prefix) for p in snapshot.files):
             return None
-        checks = (self._validator_id, self._policy.cache_id if self._policy else None)
+        checks = (self._validator_id, self._policy.cache_id if self._policy else None,
+                  self._namespace(target))
         return cache_key(side.name, target_fingerprint(target), self._tool_id(target),
                          self.options.budgets, gitrepo.input_digest(snapshot, inputs),
                          checks if validator is not None else None)
@@ -226,13 +231,17 @@ class Reviewer:
         rendered = render_target(root, target, self.options.tools, self.options.budgets)
         findings = list(rendered.findings)
         if validator is not None and rendered.ok:
-            findings += duplicate_findings(rendered.manifests)
+            findings += duplicate_findings(rendered.manifests, self._namespace(target))
             findings += validator.validate(rendered.manifests, target.kubernetes_version)
             if self._policy is not None:
                 findings += self._policy.resource_findings(rendered.manifests)
         findings = hide_values(findings, secret_values(rendered.manifests))
         self.cache.put(key, rendered.manifests, findings)
         return rendered.manifests, tuple(findings)
+
+    def _namespace(self, target: Target) -> str:
+        """Where a namespaced object without a namespace lands, as deploys place it."""
+        return target.namespace or self._deploy_namespaces.get(target.environment) or "default"
 
     def _tool_id(self, target: Target) -> str:
         tools = self.options.tools
@@ -288,7 +297,8 @@ def _failed(findings: Sequence[Finding]) -> bool:
 
 
 def _covered(path: str, inputs: Collection[str]) -> bool:
-    return any(path == p or (p.endswith("/") and path.startswith(p)) or p == "" for p in inputs)
+    return any(path in (p, p.removesuffix("/")) or (p.endswith("/") and path.startswith(p))
+               or p == "" for p in inputs)
 
 
 def _sha(snapshot: Snapshot) -> str | None:

@@ -172,12 +172,17 @@ def test_vendored_archive_that_expands_1000_times_is_stopped(tmp_path: Path,
 
 
 def test_symlinked_chart_lock_is_refused(tmp_path: Path, tools: Tools) -> None:
-    chart(tmp_path)
+    chart(tmp_path, **{"files/lock": "dependencies: []\n"})
     write_tree(tmp_path, {"rc": "export PS1=x\n"})
-    os.symlink("../../rc", tmp_path / "charts/shop/Chart.lock")
+    os.symlink("files/lock", tmp_path / "charts/shop/Chart.lock")
     result = render_target(tmp_path, helm(), tools)
     assert not result.ok
     assert "Chart.lock is a symlink" in result.findings[0].message
+    (tmp_path / "charts/shop/Chart.lock").unlink()
+    os.symlink("../../rc", tmp_path / "charts/shop/Chart.lock")
+    result = render_target(tmp_path, helm(), tools)
+    assert [f.message for f in result.findings] == [
+        "symlink charts/shop/Chart.lock -> ../../rc leaves the app charts/shop; refused"]
 
 
 @pytest.mark.parametrize("given", ["../secret.yaml", "../../../../../../{tmp}/secret.yaml",

@@ -278,3 +278,18 @@ def test_secret_generator_literals_are_not_echoed_in_errors(tmp_path: Path, tool
     text = "\n".join(f.message for f in result.findings)
     assert "invalid literal source ***" in text
     assert "KustomizeLiteral42" not in text
+
+
+def test_references_into_git_are_refused(tmp_path: Path, tools: Tools) -> None:
+    """A kustomization at the root of a working tree reaching `.git/config` through a linked
+    folder (the name alone never says `.git`) is refused before kustomize runs."""
+    write_tree(tmp_path, {"kustomization.yaml": "configMapGenerator:\n- name: x\n"
+                                                "  files: [meta/config]\n",
+                          ".git/config": "[http]\n\textraheader = AUTHORIZATION: basic X\n"})
+    os.symlink(".git", tmp_path / "meta")
+    result = render_target(tmp_path, kust("."), tools)
+    assert not result.ok and result.manifests == ()
+    assert [f.message for f in result.findings] == [
+        "symlink meta -> .git points into .git; refused",
+        "configMapGenerator entry meta/config is inside .git; refused"]
+    assert "extraheader" not in repr(result)
