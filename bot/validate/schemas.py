@@ -107,16 +107,21 @@ def _rewrite(node: Any, refs: list[str], names: bool = False) -> Any:
 
 
 def self_contained(top: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
-    """`top` with refs rewritten to `#/$defs/...` and only the reachable definitions included."""
+    """`top` with refs rewritten to `#/$defs/...` and only the reachable definitions included
+    (`top`'s own `$defs` first, then `defs`)."""
     refs: list[str] = []
     root: dict[str, Any] = _rewrite(dict(top), refs)
+    own: dict[str, Any] = root.pop("$defs", {})
     included: dict[str, Any] = {}
     while refs:
         name = refs.pop()
         if name not in included:
-            if name not in defs:
+            if name in own:
+                included[name] = own[name]
+            elif name in defs:
+                included[name] = _rewrite(defs[name], refs)
+            else:
                 raise KeyError(f"schema refers to unknown definition {name}")
-            included[name] = _rewrite(defs[name], refs)
     if included:
         root["$defs"] = included
     return root
