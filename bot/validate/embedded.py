@@ -1,5 +1,5 @@
 """In-process schema validation: bundled Kubernetes schemas, repository CRDs and the shipped
-CRD catalogue, compiled once per kind."""
+CRD catalogue, compiled once per kind; SOPS-encrypted objects against a relaxed variant."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +14,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.model import Finding, Manifest, Severity
 from bot.secrets import is_secret
-from bot.validate import catalogue, compact, crds, schemas
+from bot.validate import catalogue, compact, crds, schemas, sops
 from bot.validate.schemas import CompiledSchema, SchemaUnusable, UnsupportedVersion
 
 CHECK = "validate"
@@ -70,7 +70,8 @@ def plain(value: Any) -> Any:
 class Plan:
     """What validating one manifest means: check against `schema`, or report `findings`.
 
-    Neither set means the object is skipped (its kind is on the skip list).
+    Neither set means the object is skipped (its kind is on the skip list); both set means
+    notes (INFO) about how it is checked.
     """
 
     manifest: Manifest
@@ -150,6 +151,16 @@ class EmbeddedValidator:
                 "CustomResourceDefinition to the render or to a CRD folder, or list the kind "
                 "in skip_kinds")
 
+    def _encrypted(self, manifest: Manifest,
+                   schema: CompiledSchema) -> tuple[CompiledSchema, tuple[Finding, ...]]:
+        """The SOPS variant of `schema` for an encrypted object, and the finding saying so."""
+        label = object_label(manifest)
+        note = Finding(Severity.INFO, CHECK, f"{label}: SOPS-encrypted: checked with its `sops` "
+                       "block allowed and encrypted values accepted in place of any scalar "
+                       "(their decrypted contents are not checked)", file=manifest.file,
+                       line=manifest.line, object=manifest.key)
+        return schema.derived("sops", sops.variant), (note,)
+
     def plan(self, manifests: Sequence[Manifest], version: str) -> list[Plan]:
         """Decide, per manifest, which compiled schema checks it (`version` is normalised)."""
         local = crds.schemas_from([m.body for m in manifests], self.strict)
@@ -157,6 +168,12 @@ class EmbeddedValidator:
         plans: list[Plan] = []
         for manifest in manifests:
             problem = identity_problem(manifest.body)
+            hidden = sops.encrypted_identity(manifest.body) \
+                if not problem and sops.is_encrypted(manifest.body) else []
+            if hidden:
+                problem = (f"SOPS encrypted {' and '.join(hidden)}, so the object cannot be "
+                           "identified: leave them in clear (e.g. encrypted_regex: "
+                           "^(data|stringData)$)")
             if problem:
                 plans.append(Plan(manifest, findings=(finding(manifest, problem),)))
                 continue
@@ -171,6 +188,9 @@ class EmbeddedValidator:
             if isinstance(outcome, str):
                 msg = f"{object_label(manifest)}: {outcome}"
                 plans.append(Plan(manifest, findings=(finding(manifest, msg),)))
+            elif sops.is_encrypted(manifest.body):
+                variant, notes = self._encrypted(manifest, outcome)
+                plans.append(Plan(manifest, schema=variant, findings=notes))
             else:
                 plans.append(Plan(manifest, schema=outcome))
         return plans
