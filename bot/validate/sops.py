@@ -5,7 +5,8 @@ metadata under `sops` (always with `mac`, `lastmodified` and `version`). Such an
 checked against a variant of its kind's schema: `sops` is allowed at the root and every
 value position that holds a scalar (string, integer, number, boolean, or an enum) also
 accepts an encrypted string, whatever type the plain value would have. Objects and lists
-keep their full checks, so a typo'd field name is still an error.
+keep their full checks, so a typo'd field name is still an error. (Plain string positions
+already accept an encrypted string and stay as they are.)
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ _ENCRYPTED = {"type": "string", "pattern": ENCRYPTED_PATTERN,
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
 _VALUE_MAPS = frozenset({"properties", "patternProperties"})
 _JUNCTORS = ("allOf", "anyOf", "oneOf")
+_STRING_LIMITS = frozenset({"pattern", "enum", "const", "format", "minLength", "maxLength"})
 
 
 def is_encrypted(body: Any) -> bool:
@@ -53,10 +55,27 @@ def _scalar(node: Any, defs: Mapping[str, Any], seen: frozenset[str] = frozenset
     return "enum" in node
 
 
+def _any_string(node: Any, defs: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:
+    """True when `node` already accepts every string (an encrypted one passes unchanged)."""
+    if not isinstance(node, Mapping):
+        return False
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rpartition("/")[2]
+        return name not in seen and _any_string(defs.get(name), defs, seen | {name})
+    types = node.get("type")
+    if types is not None:
+        listed = types if isinstance(types, list) else [types]
+        return "string" in listed and not _STRING_LIMITS & set(node)
+    return any(_any_string(b, defs, seen) for j in _JUNCTORS[1:] for b in node.get(j, ()))
+
+
 def _value(node: Any, defs: Mapping[str, Any]) -> Any:
     """A schema in a value position, opened to encrypted strings where it is scalar."""
     inner = _walk(node, defs)
-    return {"anyOf": [inner, _ENCRYPTED]} if _scalar(node, defs) else inner
+    if _scalar(node, defs) and not _any_string(node, defs):
+        return {"anyOf": [inner, _ENCRYPTED]}
+    return inner
 
 
 def _walk(node: Any, defs: Mapping[str, Any]) -> Any:

@@ -97,10 +97,11 @@ def test_encrypted_kind_cannot_be_identified() -> None:
     assert message.startswith("SOPS encrypted kind, so the object cannot be identified")
 
 
-def test_sops_sealed_custom_resource_from_the_catalogue() -> None:
+def test_encrypted_custom_resource_from_the_catalogue() -> None:
     body = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": "apps", "namespace": "flux-system"},
-            "spec": {"interval": "10m", "prune": ENC_BOOL, "path": "./apps",
+            "spec": {"interval": ENC_INT.replace("type:int", "type:str"),  # has a pattern
+                     "prune": ENC_BOOL, "path": "./apps",
                      "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
             "sops": copy.deepcopy(SECRET["sops"])}
     assert findings(body) == [note("Kustomization/flux-system/apps")]
@@ -116,3 +117,17 @@ def test_kubeconform_path_checks_both_variants_of_a_kind(tmp_path: Path) -> None
     found = KubeconformValidator(exe).validate(manifests, "1.35")
     assert [(f.line, f.severity) for f in found] == [
         (1, Severity.INFO), (40, Severity.ERROR), (40, Severity.ERROR), (40, Severity.ERROR)]
+
+
+def test_an_encrypted_secret_s_errors_never_quote_its_values() -> None:
+    body = copy.deepcopy(SECRET)
+    body["immutable"] = "s3cr3t-looking"
+    body["stringData"]["other"] = 12345
+    found = findings(body)
+    assert found == [
+        note("Secret/age"),
+        (Severity.ERROR, "Secret/age: immutable: a value of type string is not of type "
+                         "'boolean' (nor a SOPS-encrypted value)"),
+        (Severity.ERROR, 'Secret/age: stringData.other: a value of type integer is not of '
+                         "type 'string'")]
+    assert not any("s3cr3t" in m or "12345" in m for _, m in found)
