@@ -168,8 +168,8 @@ class EmbeddedValidator:
         plans: list[Plan] = []
         for manifest in manifests:
             problem = identity_problem(manifest.body)
-            hidden = sops.encrypted_identity(manifest.body) \
-                if not problem and sops.is_encrypted(manifest.body) else []
+            encrypted = sops.is_encrypted(manifest.body)
+            hidden = sops.encrypted_identity(manifest.body) if encrypted and not problem else []
             if hidden:
                 problem = (f"SOPS encrypted {' and '.join(hidden)}, so the object cannot be "
                            "identified: leave them in clear (e.g. encrypted_regex: "
@@ -188,7 +188,7 @@ class EmbeddedValidator:
             if isinstance(outcome, str):
                 msg = f"{object_label(manifest)}: {outcome}"
                 plans.append(Plan(manifest, findings=(finding(manifest, msg),)))
-            elif sops.is_encrypted(manifest.body):
+            elif encrypted:
                 variant, notes = self._encrypted(manifest, outcome)
                 plans.append(Plan(manifest, schema=variant, findings=notes))
             else:

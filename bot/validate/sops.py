@@ -27,8 +27,10 @@ _STRING_LIMITS = frozenset({"pattern", "enum", "const", "format", "minLength", "
 
 def is_encrypted(body: Any) -> bool:
     """True for an object carrying SOPS metadata (a top-level `sops` mapping with a `mac`)."""
-    return isinstance(body, Mapping) and isinstance(body.get("sops"), Mapping) \
-        and "mac" in body["sops"]
+    if not isinstance(body, dict | Mapping):
+        return False
+    meta = body.get("sops")  # None for nearly every object: keep that path short
+    return meta is not None and isinstance(meta, Mapping) and "mac" in meta
 
 
 def encrypted_identity(body: Mapping[str, Any]) -> list[str]:
