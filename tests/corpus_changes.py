@@ -116,6 +116,9 @@ def apply_change(repo: Path, name: str, change_name: str,
     try:
         for index, edit in enumerate(change["edits"]):
             _apply_edit(repo, edit, f"{name}/{change_name} edit {index + 1}")
+        # Re-hash every file: a copied-in file of the same size, mtime and (reused) inode
+        # as the one it replaces would otherwise look unchanged to git's stat check.
+        _git(repo, "read-tree", "--empty")
         _git(repo, "add", "-A")
         if not _git(repo, "status", "--porcelain"):
             raise CorpusError(f"{name}/{change_name}: the edits change nothing")

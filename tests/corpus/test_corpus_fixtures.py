@@ -65,6 +65,12 @@ def test_the_argo_cd_upgrade_replaces_the_whole_manifests_folder(tmp_path: Path)
     repo = build_repo("argo-cd-manifests", tmp_path / "argo")
     apply_change(repo, "argo-cd-manifests", "upgrade")
     versions = CORPUS / "argoproj--argo-cd"
+    old, new = versions / "v3.4.7", versions / "v3.5.1"
+    differing = sorted(str(p.relative_to(new)) for p in new.rglob("*") if p.is_file()
+                       and p.read_bytes() != (old / p.relative_to(new)).read_bytes())
+    # Every differing file, also those of equal size (v3.4.7 -> v3.5.1 newTag lines).
+    assert len(differing) == 25
+    assert git(repo, "diff", "--name-only", "main", "change/upgrade").splitlines() == differing
     after = (versions / "v3.5.1/manifests/install.yaml").read_text()
     assert git(repo, "show", "change/upgrade:manifests/install.yaml") == after.strip()
     assert git(repo, "diff", "--name-only", "main", "change/upgrade", "--", ":!manifests") == ""
