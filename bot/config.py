@@ -59,6 +59,9 @@ class Config:
     github_app_id: int | None = None
     github_private_key_file: Path | None = None
     github_webhook_secret: Secret | None = None
+    # Seconds PyGithub waits between two writes (GitHub asks integrators to space writes
+    # out, against its secondary rate limits); 0 only against a test server.
+    github_write_spacing: float = 1.0
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: Secret | None = None
     gitlab_webhook_secret: Secret | None = None
@@ -264,6 +267,11 @@ def _convert(name: str, raw: Any) -> Any:
         seconds = float(raw)
         if seconds <= 0:
             raise ValueError("must be positive")
+        return seconds
+    if name == "github_write_spacing":
+        seconds = float(raw)
+        if seconds < 0:
+            raise ValueError("must be 0 or a number of seconds")
         return seconds
     if name == "drift_interval":
         seconds = float(raw)

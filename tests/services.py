@@ -22,14 +22,10 @@ from typing import Any
 
 import pytest
 
+from tests.loopback import free_port
+
 SETUP_HINT = "run ./scripts/setup (it installs Debian's redis-server and postgresql)"
 PG_USER = "gitops-bot-test"  # created by ./scripts/setup; PostgreSQL refuses to run as root
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -23,16 +23,19 @@ def forge_factory(config: Config) -> Callable[[Event], Forge]:
     def make(event: Event) -> Forge:
         if event.forge == "github":
             from bot.forges.github import GitHubForge
+            spacing = config.github_write_spacing or None  # PyGithub: None turns it off
             if config.github_app_id:
                 if event.installation_id is None or config.github_private_key_file is None:
                     raise ConfigError("GitHub App events need an installation id and "
                                       "GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
                 key = config.github_private_key_file.read_text()
                 return GitHubForge(config.github_api_url, app_id=config.github_app_id,
-                                   private_key=key, installation_id=event.installation_id)
+                                   private_key=key, installation_id=event.installation_id,
+                                   seconds_between_writes=spacing)
             if config.github_token is None:
                 raise ConfigError("set GITOPS_BOT_GITHUB_TOKEN or a GitHub App")
-            return GitHubForge(config.github_api_url, token=config.github_token.reveal())
+            return GitHubForge(config.github_api_url, token=config.github_token.reveal(),
+                               seconds_between_writes=spacing)
         from bot.forges.gitlab import GitLabForge
         if config.gitlab_token is None:
             raise ConfigError("set GITOPS_BOT_GITLAB_TOKEN")
