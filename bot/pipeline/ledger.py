@@ -7,7 +7,8 @@ import socket
 import uuid
 from contextlib import AbstractContextManager
 
-from bot.forges.base import DEPLOY_MARKER, Forge
+from bot import markers, notices
+from bot.forges.base import Forge
 from bot.live.base import DeployOutcome
 from bot.model import Event
 from bot.redact import redact
@@ -57,12 +58,7 @@ class StoreLedger:
 
     def comment(self, forge: Forge, event: Event, number: int, environment: str, sha: str,
                 outcome: DeployOutcome) -> None:
-        marker = f"{DEPLOY_MARKER}<!-- {environment} -->"
-        verdict = "✅ deployed" if outcome.ok else "❌ failed to deploy"
-        lines = [marker, f"### {verdict} to `{environment}` at `{sha[:12]}`", "",
-                 outcome.summary()]
-        if outcome.failed:
-            lines += ["", "Failed:"] + [f"- `{k}`: {redact(e)}" for k, e in outcome.failed]
-        if outcome.not_attempted:
-            lines += ["", "Not attempted: " + ", ".join(f"`{k}`" for k in outcome.not_attempted)]
-        forge.upsert_comment(event.repo, number, "\n".join(lines) + "\n", marker)
+        body = notices.deploy_result(environment, sha, outcome.ok, outcome.summary(),
+                                     [(str(k), e) for k, e in outcome.failed],
+                                     [str(k) for k in outcome.not_attempted])
+        forge.upsert_comment(event.repo, number, body, markers.deploy(environment))
