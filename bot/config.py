@@ -76,7 +76,9 @@ class Config:
     fork_mode: str = "validate"
     # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.services).
     job_handlers: str = "bot.pipeline.handlers:pipeline_handlers"
-    job_lease_seconds: float = 300.0
+    # A running job renews its lease every third of it; a dead worker's job runs again
+    # within the lease plus a recovery pass (bot.queue.Queue.recovery_interval): < 60 s.
+    job_lease_seconds: float = 45.0
     # Deploy targets: `kubernetes` needs a kubeconfig (exec plugins refused); `argocd` a URL
     # and token. Drift checks run every drift_interval seconds (0: off).
     kubeconfig: Path | None = None

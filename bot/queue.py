@@ -20,6 +20,7 @@ from huey.api import Huey
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
+from bot import scratch
 from bot.config import Config
 from bot.errors import ConfigError, retry_after
 from bot.logs import log_context
@@ -172,7 +173,7 @@ class Queue:
         handler = self.handlers.get(event.kind)
         ctx = JobContext(key, attempt, self.config, self.store)
         try:
-            with self._heartbeat(key, worker, lease):
+            with self._heartbeat(key, worker, lease), scratch.job_dir(self.config.data_dir, key):
                 if handler is not None:
                     handler(event, ctx)
         except Exception as exc:
@@ -214,10 +215,23 @@ class Queue:
                                          graceful_signal="TERM", initial_delay=0.05,
                                          max_delay=1.0)
 
+    @property
+    def recovery_interval(self) -> float:
+        """Seconds between recovery passes: a dead worker's job runs again within its lease
+        plus this (45 + 11.25 s with the default lease)."""
+        return max(0.5, self.config.job_lease_seconds / 4)
+
+    def tidy(self, *, at_start: bool = False) -> int:
+        """One recovery pass: the folders of dead jobs removed (`bot.scratch`), interrupted
+        jobs re-enqueued; returns how many were re-enqueued."""
+        removed = scratch.collect(self.config.data_dir)
+        if removed:
+            log.warning("removed the folders of %d interrupted job(s)", removed)
+        return self.recover(at_start=at_start)
+
     @contextmanager
     def recovering(self) -> Iterator[None]:
         """Recover at start, then keep re-enqueueing expired claims while the block runs."""
-        self.recover(at_start=True)
-        with every(max(0.5, self.config.job_lease_seconds / 2), self.recover, "recovery",
-                   join=False):
+        self.tidy(at_start=True)
+        with every(self.recovery_interval, self.tidy, "recovery", join=False):
             yield

@@ -17,7 +17,7 @@ from typing import Any
 from bot.decide import (ReviewFacts, asks_review_record, asks_write_access, review_gate,
                         review_verdict)
 from bot.errors import GitopsBotError, Transient
-from bot import markers, notices
+from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
 from bot.model import Change, Event, ReviewResult, Severity, State
@@ -123,6 +123,7 @@ class ReviewJob:
             return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
         head = change.head_sha
         run_id = self.settings.started(event, head)
+        faults.point("before_pending")
         forge.set_status(event.repo, head, REVIEW_CONTEXT, State.PENDING, "reviewing the change")
         clock = time.monotonic()
         try:
@@ -185,6 +186,7 @@ class ReviewJob:
                              status_line(result))
             return Outcome(verdict.state, status_line(result), full, head_sha=head)
         comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
+        faults.point("after_comment")
         forge.publish_check(event.repo, head, "gitops-bot review", verdict.status,
                             status_line(result), _annotations(result))
         forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, status_line(result),
