@@ -79,6 +79,9 @@ class Config:
     # A running job renews its lease every third of it; a dead worker's job runs again
     # within the lease plus a recovery pass (bot.queue.Queue.recovery_interval): < 60 s.
     job_lease_seconds: float = 45.0
+    # Jobs wait (unclaimed, retried every recovery pass) while the data dir has less free
+    # space than this: a full disk must not fail a change's review.
+    data_min_free_mb: int = 100
     # Deploy targets: `kubernetes` needs a kubeconfig (exec plugins refused); `argocd` a URL
     # and token. Drift checks run every drift_interval seconds (0: off).
     kubeconfig: Path | None = None
@@ -260,6 +263,11 @@ def _convert(name: str, raw: Any) -> Any:
     if name == "repo_allowlist":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(str(i).strip() for i in items if str(i).strip())
+    if name == "data_min_free_mb":
+        value = int(raw)
+        if value < 0:
+            raise ValueError("must be 0 or a number of megabytes")
+        return value
     if name in ("github_app_id", "max_body_bytes"):
         value = int(raw)
         if value <= 0:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot import faults
-from bot.errors import BudgetExceeded, ToolError
+from bot.errors import BudgetExceeded, DiskFull, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 STDERR_TAIL = 4000
 # Variables a tool may inherit; everything else (tokens, KUBECONFIG, AWS_*, ...) is dropped.
 SAFE_ENV = ("LANG", "LC_ALL", "TZ")
+_NO_SPACE = os.strerror(28)  # "No space left on device" (ENOSPC), as tools print it
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,9 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     """
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string")
-    args = [os.fspath(a) for a in argv]
-    if no_network and network_isolation_available():
-        args = ["unshare", "-n", "--", *args]
+    tool = [os.fspath(a) for a in argv]
+    args = ["unshare", "-n", "--", *tool] if no_network and network_isolation_available() \
+        else tool
     if env is None:
         env = clean_env(home=cwd or "/nonexistent")
     started = time.monotonic()
@@ -152,14 +153,14 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     out, err = bytearray(), bytearray()
     over = threading.Event()
     assert proc.stdout is not None and proc.stderr is not None
-    name = Path(args[0]).name if args[0] != "unshare" else Path(args[3]).name
+    name = Path(tool[0]).name
     readers = [threading.Thread(target=_pump, args=(proc.stdout, out, max_output, over),
                                 daemon=True),
                threading.Thread(target=_pump, args=(proc.stderr, err, max_output, over),
                                 daemon=True)]
     for t in readers:
         t.start()
-    faults.point(f"run:{name}")
+    faults.point(f"run:{name} {tool[1] if len(tool) > 1 else ''}".rstrip())
     if stdin is not None:
         assert proc.stdin is not None
         try:
@@ -195,6 +196,8 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
                         stderr=bytes(err).decode("utf-8", "replace")[-STDERR_TAIL:],
                         timed_out=True)
     done = Completed(tuple(args), proc.returncode, bytes(out), bytes(err), seconds)
+    if proc.returncode != 0 and _NO_SPACE in done.stderr_tail:
+        raise DiskFull(f"{name}: no space left on the bot's disk")
     if check and proc.returncode != 0:
         raise ToolError(f"{name} exited with code {proc.returncode}", argv=args,
                         returncode=proc.returncode, stderr=done.stderr_tail)

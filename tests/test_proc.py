@@ -1,4 +1,5 @@
 """The subprocess wrapper: timeouts kill the group, output is capped, env is clean."""
+import errno
 import subprocess
 import sys
 import threading
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import proc
-from bot.errors import BudgetExceeded, ToolError
+from bot.errors import BudgetExceeded, DiskFull, ToolError, retry_after
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,3 +111,13 @@ def test_a_pipe_outlives_the_thread_that_opened_it(tmp_path: Path) -> None:
     thread.join()
     with opened[0] as pipe:
         assert pipe.request(b"still here", timeout=5) == b"still here"
+
+
+def test_a_tool_failing_for_a_full_disk_is_a_retry_not_a_finding() -> None:
+    """A tool that ran out of space on the bot's disk says nothing about the change: the
+    job is retried later instead of failing the review."""
+    with pytest.raises(DiskFull) as err:
+        proc.run(["sh", "-c", "echo 'fatal: write error: No space left on device' >&2; exit 128"])
+    assert retry_after(err.value) == 60.0
+    assert retry_after(OSError(errno.ENOSPC, "No space left on device")) == 60.0
+    assert retry_after(OSError(errno.EACCES, "Permission denied")) is None
