@@ -4,7 +4,7 @@ Comment bodies are Markdown: text that is not the bot's own goes through `text`,
 `fence`, `html` or `link`, so it can't open HTML, links, mentions or close a block early.
 Plain-text fields (commit status and deployment descriptions, check-run and annotation
 titles and messages) go through `plain`, which the forge adapters apply to every such field
-(docs/security.md#forge-output).
+(docs/security.md#case-106).
 """
 from __future__ import annotations
 

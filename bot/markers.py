@@ -4,7 +4,7 @@ A marker is the first line of a comment the bot owns, one marker per comment kin
 deploy comment has one per environment). The bot edits a comment only when it wrote it and
 its first line is exactly the marker (`owns`): a marker quoted further down — a manifest
 annotation shown in a diff, an error message — never makes one kind of comment replace
-another (docs/security.md#comment-markers).
+another (docs/security.md#case-107).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ refused command, a deploy result. Pure functions of plain data.
 Like the report (bot/report.py), they start with their kind's marker (bot.markers) and put
 every piece of text that is not the bot's own through bot.markdown: error messages in a
 fence, names in code spans, so a file name holding `@team`, `<img onerror=…>`,
-`</details>` or a link goes out inert (docs/security.md#forge-output).
+`</details>` or a link goes out inert (docs/security.md#case-106).
 """
 from __future__ import annotations
 

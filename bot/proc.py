@@ -5,7 +5,7 @@ its own process group so a timeout kills everything it started, an environment w
 only allowlisted variables (no forge tokens, no kubeconfig, no cloud keys), and its
 output is capped while it is read, not after. It also gets a parent-death signal
 (util-linux `setpriv --pdeathsig KILL`): when the bot dies, even by `kill -9`, the tool
-dies with it instead of running on (docs/security.md#crash-hygiene).
+dies with it instead of running on (docs/security.md#case-109).
 """
 from __future__ import annotations
 

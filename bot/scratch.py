@@ -1,5 +1,5 @@
 """Where a job's files live: one folder per job under the data dir, removed when the job ends
-and collected when its worker died (docs/security.md#crash-hygiene).
+and collected when its worker died (docs/security.md#case-109).
 
 `job_dir(data_dir, job_id)` makes `<data_dir>/jobs/<job_id>/` and holds an exclusive
 `flock` on its `.lock` file while the job runs; the kernel drops that lock when the process

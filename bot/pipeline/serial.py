@@ -3,7 +3,7 @@
 An upsert lists the bot's comments and creates one when its marker is not found; two jobs
 on one change doing that at once would both create. `SerialComments` wraps a Forge so each
 upsert holds a lease in the store named after the change while it lists and writes
-(docs/security.md#one-comment-per-change).
+(docs/security.md#case-108).
 """
 from __future__ import annotations
 
