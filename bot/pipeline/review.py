@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -16,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import gitrepo
+from bot import gitrepo, scratch
 from bot.diff import diff_manifests
 from bot.errors import ConfigError, GitopsBotError, ToolError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
@@ -110,7 +109,7 @@ class Reviewer:
     def __init__(self, base: Snapshot, head: Snapshot, options: ReviewOptions) -> None:
         self.options = options
         self.cache = RenderCache(options.cache_dir)
-        self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
+        self._tmp = scratch.mkdtemp("gitops-bot-review-")
         self.base = _Side("base", base, self._tmp)
         self.head = _Side("head", head, self._tmp)
         self._validator_id = ""
@@ -164,8 +163,8 @@ class Reviewer:
             gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
                                                     for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
-            results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
-                                    touched))
+            results = list(pool.map(scratch.in_context(
+                lambda t: self._review_target(t, inputs[t], validator)), touched))
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
