@@ -116,14 +116,21 @@ class Walk:
     kustomizations: list[str] = field(default_factory=list)
 
 
-def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str], set[str]]:
-    """(files, kustomization dirs) that the kustomization in `directory` names directly."""
+def _own_files(directory: str, kust: dict[str, Any]) -> set[str]:
+    """What of `directory` itself a build reads: only its kustomization file (under any of
+    its names, so adding a second one counts), or the whole folder when that file is
+    missing or unreadable (fail closed)."""
+    if not kust:
+        return {dir_prefix(directory)}
+    base = dir_prefix(directory)
+    return {base + name for name in KUSTOMIZATION_FILES}
+
+
+def _resolve(directory: str, kust: dict[str, Any],
+             index: RepoIndex) -> tuple[set[str], set[str]]:
     files: set[str] = set()
     dirs: set[str] = set()
-    kfile = index.kustomization_file(directory)
-    if kfile is None:
-        return files, dirs
-    for ref, may_be_dir in raw_refs(load_kustomization(kfile, read)):
+    for ref, may_be_dir in raw_refs(kust):
         if not _is_ref(ref):
             continue
         path = join(directory, ref)
@@ -141,15 +148,29 @@ def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str],
     return files, dirs
 
 
+def _load(directory: str, index: RepoIndex, read: Read) -> dict[str, Any]:
+    kfile = index.kustomization_file(directory)
+    return load_kustomization(kfile, read) if kfile is not None else {}
+
+
+def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str], set[str]]:
+    """(files, kustomization dirs) that the kustomization in `directory` names directly."""
+    return _resolve(directory, _load(directory, index, read), index)
+
+
 def walk(directory: str, index: RepoIndex, read: Read) -> Walk:
-    """Everything the kustomization in `directory` reads, following local dirs recursively."""
+    """Everything the kustomization in `directory` reads, following local dirs recursively.
+
+    A kustomization reads only what it names: a file added beside it changes nothing.
+    """
     result = Walk()
     todo, seen = [directory], {directory}
     while todo and len(seen) <= MAX_DIRS:
         current = todo.pop()
         result.kustomizations.append(current)
-        result.inputs.add(dir_prefix(current))
-        files, dirs = direct_refs(current, index, read)
+        kust = _load(current, index, read)
+        result.inputs.update(_own_files(current, kust))
+        files, dirs = _resolve(current, kust, index)
         result.inputs.update(files)
         for d in sorted(dirs):
             if d not in seen:

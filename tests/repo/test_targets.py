@@ -26,19 +26,25 @@ def ids(targets: list[Target]) -> list[str]:
     return [t.id for t in targets]
 
 
+def kfiles(*dirs: str) -> set[str]:
+    """The kustomization file names of each folder (a build reads only that of its folder)."""
+    return {f"{d}/{n}" for d in dirs for n in ("kustomization.yaml", "kustomization.yml",
+                                              "Kustomization")}
+
+
 def test_kustomize_overlay_inputs_reach_base_component_patches_and_generators() -> None:
     targets, inputs = realistic()
     staging = inputs[targets[2]]
     assert targets[2].id == "api/staging"
-    assert staging == {
-        "apps/api/overlays/staging/", "apps/api/base/", "apps/api/components/monitoring/",
+    assert staging == kfiles("apps/api/overlays/staging", "apps/api/base",
+                             "apps/api/components/monitoring") | {
         "apps/api/overlays/staging/replicas.yaml",
         "apps/api/overlays/staging/config/settings.ini",
         "apps/api/overlays/staging/config/api.env",
         "apps/api/base/deployment.yaml", "apps/api/base/service.yaml",
         "apps/api/components/monitoring/servicemonitor.yaml"}
     # bases:, patchesStrategicMerge files; inline patches and remote resources are no inputs
-    assert inputs[targets[3]] == {"apps/api/overlays/production/", "apps/api/base/",
+    assert inputs[targets[3]] == kfiles("apps/api/overlays/production", "apps/api/base") | {
                                   "apps/api/overlays/production/replicas.yaml",
                                   "apps/api/base/deployment.yaml",
                                   "apps/api/base/service.yaml"}
@@ -95,8 +101,8 @@ transformers: [labels.yaml]
         "k/s.env": "", "k/tls.crt": "", "k/conf.yaml": "", "k/labels.yaml": "",
     }
     target = Target("k", "default", "kustomize", "k")
-    assert target_inputs(target, tree, reader(tree)) == {
-        "k/", "a/", "missing", "missing/", "k/crds/crd.yaml", "k/schema.json", "k/repl.yaml",
+    assert target_inputs(target, tree, reader(tree)) == kfiles("k", "a") | {
+        "missing", "missing/", "k/crds/crd.yaml", "k/schema.json", "k/repl.yaml",
         "k/json.yaml", "k/s.env", "k/tls.crt", "k/conf.yaml", "k/labels.yaml"}
 
 
@@ -112,7 +118,8 @@ def test_unreadable_kustomization_yields_its_folder() -> None:
     (["charts/shop/values-production.yaml"], ["shop/production"]),
     (["charts/shop/templates/deployment.yaml"], ["shop/staging", "shop/production"]),
     (["charts/shop/values.yaml"], ["shop/staging", "shop/production"]),
-    (["apps/api/base/removed.yaml"], ["api/staging", "api/production"]),  # deleted file
+    (["apps/api/base/removed.yaml"], []),  # a file no kustomization names
+    (["apps/api/base/kustomization.yml"], ["api/staging", "api/production"]),  # a 2nd one
     (["charts/shop/charts/redis/templates/sts.yaml"], ["shop/staging", "shop/production"]),
     (["README.md"], []),
     ([".gitops-bot.yaml", "policies/deny_latest.rego", ".github/workflows/ci.yaml"], []),
@@ -139,6 +146,21 @@ def test_a_prebuilt_index_is_a_files_collection() -> None:
 def test_target_without_inputs_counts_by_its_folder() -> None:
     target = Target("web", "default", "plain", "apps/web")
     assert affected_targets([target], {}, ["apps/web/a.yaml"]) == [target]
+
+
+def test_a_root_kustomization_is_affected_only_by_what_it_reads() -> None:
+    tree = {"kustomization.yaml": "resources: [deploy.yaml, sub]\n", "deploy.yaml": "",
+            "sub/kustomization.yaml": "resources: [cm.yaml]\n", "sub/cm.yaml": "",
+            "sub/unused.yaml": "", "other/cm.yaml": "", "README.md": ""}
+    target = Target("root", "default", "kustomize", ".")
+    inputs = {target: target_inputs(target, tree, reader(tree))}
+    assert inputs[target] == kfiles("sub") | {
+        "kustomization.yaml", "kustomization.yml", "Kustomization", "deploy.yaml",
+        "sub/cm.yaml"}
+    for unread in ("other/cm.yaml", "README.md", "sub/unused.yaml", "new/file.yaml"):
+        assert affected_targets([target], inputs, [unread]) == [], unread
+    for read in ("deploy.yaml", "sub/cm.yaml", "kustomization.yaml", "sub/kustomization.yml"):
+        assert affected_targets([target], inputs, [read]) == [target], read
 
 
 def test_root_inputs_match_everything_but_the_config() -> None:
@@ -175,8 +197,8 @@ def test_flux_example_repository() -> None:
     targets = expand_targets(config, tree, read)
     inputs = {t: target_inputs(t, tree, read) for t in targets}
     by_app = {t.app: t for t in targets}
-    assert inputs[by_app["apps-staging"]] == {
-        "apps/staging/", "apps/staging/podinfo-values.yaml", "apps/base/podinfo/",
+    assert inputs[by_app["apps-staging"]] == kfiles("apps/staging", "apps/base/podinfo") | {
+        "apps/staging/podinfo-values.yaml",
         "apps/base/podinfo/namespace.yaml", "apps/base/podinfo/repository.yaml",
         "apps/base/podinfo/release.yaml"}
     assert ids(affected_targets(targets, inputs, ["apps/base/podinfo/release.yaml"])) == [
