@@ -139,8 +139,9 @@ RENDERERS = ("plain", "kustomize", "helm")
 class Target:
     """One app in one environment: what to render and how.
 
-    `path` is the directory to render (repo-relative, POSIX separators): the manifests
-    folder (plain), the kustomization folder (kustomize) or the chart folder (helm).
+    `path` is what to render (repo-relative, POSIX separators): the manifests folder or
+    file (plain), the kustomization folder (kustomize) or the chart folder (helm).
+    `exclude`: subfolders of a plain folder that belong to other apps (left out).
     """
 
     app: str
@@ -151,6 +152,7 @@ class Target:
     release: str | None = None
     namespace: str | None = None
     kubernetes_version: str = "1.35"
+    exclude: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

@@ -222,3 +222,25 @@ def test_hostile_kustomization_does_not_stall_planning() -> None:
     started = time.monotonic()
     assert load_kustomization("k/kustomization.yaml", lambda p: bomb.encode()) == {}
     assert time.monotonic() - started < 2
+
+
+def test_a_plain_app_leaves_out_subfolders_of_other_apps_kustomizations_and_charts() -> None:
+    tree = {"apps/web/d.yaml": "", "apps/web/sub/x.yaml": "", "apps/web/sub/deep/y.yaml": "",
+            "apps/web/api/d.yaml": "", "apps/web/api/more/e.yaml": "",
+            "apps/web/sub/k/kustomization.yaml": "resources: [a.yaml]\n",
+            "apps/web/sub/k/a.yaml": "", "apps/web/chart/Chart.yaml": "",
+            "apps/web/chart/templates/t.yaml": "", "apps/webhooks/d.yaml": ""}
+    config = parse_repo_config("apps:\n  web: {path: apps/web, renderer: plain}\n"
+                               "  api: {path: apps/web/api}\n"
+                               "  hooks: {path: apps/webhooks}\n")
+    web, api, hooks = expand_targets(config, tree, reader(tree))
+    assert web.exclude == ("apps/web/api",) and api.exclude == () == hooks.exclude
+    inputs = {t: target_inputs(t, tree, reader(tree)) for t in (web, api, hooks)}
+    assert inputs[web] == {"apps/web/d.yaml", "apps/web/sub/x.yaml", "apps/web/sub/deep/"}
+    assert inputs[api] == {"apps/web/api/"}
+    assert ids(affected_targets([web, api], inputs, ["apps/web/api/d.yaml"])) == ["api/default"]
+    assert ids(affected_targets([web, api], inputs, ["apps/web/sub/k/a.yaml"])) == []
+    head = {**tree, "apps/web/new.yaml": ""}  # an added file is among the head's inputs
+    assert "apps/web/new.yaml" in target_inputs(web, head, reader(head))
+    assert target_inputs(Target("i", "install", "plain", "apps/web/d.yaml"), tree,
+                         reader(tree)) == {"apps/web/d.yaml"}
