@@ -27,7 +27,7 @@ from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
 from bot.secrets import hide_values, secret_values
 from bot.render.sandbox import Budgets, resolve_inside, scan_checkout, unreadable_findings
-from bot.repo.discovery import discover_config
+from bot.repo.discovery import discover_config, with_discovered_apps
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from bot.repo.targets import affected_targets, expand_targets, target_inputs
@@ -99,7 +99,7 @@ def load_config(base: Snapshot, head: Snapshot) -> tuple[RepoConfig, list[str]]:
     config = parse_repo_config(source, CONFIG_FILE)
     if config.discovered:  # no `apps:` key: find the apps, keep environments and settings
         found = discover_config(files, _read_union(head, base), config.policies_dir)
-        config = dataclasses.replace(config, apps=found.apps)
+        config = with_discovered_apps(config, found)
     return config, notes
 
 

@@ -183,30 +183,32 @@ def test_flux_example_repository() -> None:
     read = reader(tree)
     from bot.repo.discovery import discover_config
     config = discover_config(tree, read)
-    assert [(a.path, a.renderer) for a in config.apps] == [
-        ("apps/production", "kustomize"),
-        ("apps/staging", "kustomize"),
-        ("clusters/production", "plain"),  # the Flux Kustomization objects themselves
-        ("clusters/production/flux-system", "kustomize"),
-        ("clusters/staging", "plain"),
-        ("clusters/staging/flux-system", "kustomize"),
-        ("infrastructure/configs", "kustomize"),
-        ("infrastructure/controllers", "kustomize"),
+    targets = expand_targets(config, tree, read)
+    assert [(t.id, t.renderer, t.path) for t in targets] == [
+        ("apps/production", "kustomize", "apps/production"),  # apps/base + apps/<env>
+        ("apps/staging", "kustomize", "apps/staging"),
+        # the Flux Kustomization objects themselves, in clusters/<env>
+        ("clusters/production", "plain", "clusters/production"),
+        ("clusters/staging", "plain", "clusters/staging"),
+        ("clusters-production-flux-system/default", "kustomize",
+         "clusters/production/flux-system"),
+        ("clusters-staging-flux-system/default", "kustomize", "clusters/staging/flux-system"),
+        ("infrastructure-configs/default", "kustomize", "infrastructure/configs"),
+        ("infrastructure-controllers/default", "kustomize", "infrastructure/controllers"),
     ]
     assert "apps-base-podinfo" not in {a.name for a in config.apps}
-    targets = expand_targets(config, tree, read)
     inputs = {t: target_inputs(t, tree, read) for t in targets}
-    by_app = {t.app: t for t in targets}
-    assert inputs[by_app["apps-staging"]] == kfiles("apps/staging", "apps/base/podinfo") | {
+    by_id = {t.id: t for t in targets}
+    assert inputs[by_id["apps/staging"]] == kfiles("apps/staging", "apps/base/podinfo") | {
         "apps/staging/podinfo-values.yaml",
         "apps/base/podinfo/namespace.yaml", "apps/base/podinfo/repository.yaml",
         "apps/base/podinfo/release.yaml"}
     assert ids(affected_targets(targets, inputs, ["apps/base/podinfo/release.yaml"])) == [
-        "apps-production/default", "apps-staging/default"]
+        "apps/production", "apps/staging"]
     assert ids(affected_targets(targets, inputs, ["apps/staging/podinfo-values.yaml"])) == [
-        "apps-staging/default"]
+        "apps/staging"]
     assert ids(affected_targets(targets, inputs, ["clusters/staging/apps.yaml"])) == [
-        "clusters-staging/default"]
+        "clusters/staging"]
     assert affected_targets(targets, inputs, ["README.md"]) == []
 
 
