@@ -8,7 +8,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
 from bot.model import Target
-from bot.repo.repo_config import CONFIG_FILE, App, RepoConfig
+from bot.repo.repo_config import CONFIG_FILE, App, DeployKubernetes, RepoConfig
 from bot.repo.safeyaml import load_one
 
 MAX_CHARTS = 200
@@ -38,6 +38,13 @@ def _inside(path: str, folder: str) -> bool:
     return folder in ("", ".") and path not in ("", ".") or path.startswith(folder + "/")
 
 
+def _deploy_namespace(config: RepoConfig, env_name: str) -> str | None:
+    """The namespace the environment deploys into, when its deploy target names one (helm
+    renders `.Release.Namespace` as that, not `default`)."""
+    deploy = config.environment(env_name).deploy
+    return deploy.namespace if isinstance(deploy, DeployKubernetes) else None
+
+
 def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex,
             app_paths: Collection[str]) -> Target:
     override = app.override(env_name)
@@ -53,7 +60,8 @@ def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex,
         app=app.name, environment=env_name, renderer=renderer, path=path, values=values,
         release=((override.release if override else None) or app.release or app.name)
         if renderer == "helm" else None,
-        namespace=(override.namespace if override else None) or app.namespace,
+        namespace=(override.namespace if override else None) or app.namespace
+        or (_deploy_namespace(config, env_name) if renderer == "helm" else None),
         kubernetes_version=config.environment(env_name).kubernetes_version,
         exclude=tuple(sorted(p for p in app_paths if _inside(p, path)))
         if renderer == "plain" else ())

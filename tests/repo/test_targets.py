@@ -246,3 +246,15 @@ def test_a_plain_app_leaves_out_subfolders_of_other_apps_kustomizations_and_char
     assert "apps/web/new.yaml" in target_inputs(web, head, reader(head))
     assert target_inputs(Target("i", "install", "plain", "apps/web/d.yaml"), tree,
                          reader(tree)) == {"apps/web/d.yaml"}
+
+
+def test_a_chart_is_released_in_the_namespace_its_environment_deploys_into() -> None:
+    tree = {"charts/web/Chart.yaml": "", "apps/a.yaml": ""}
+    config = parse_repo_config(
+        "environments:\n  lab: {deploy: {target: kubernetes, context: lab, namespace: apps}}\n"
+        "  prod: {}\n"
+        "apps:\n  web: {path: charts/web}\n  pinned: {path: charts/web, namespace: web}\n"
+        "  plain: {path: apps}\n")
+    assert [(t.id, t.namespace) for t in expand_targets(config, tree, reader(tree))] == [
+        ("web/lab", "apps"), ("web/prod", None), ("pinned/lab", "web"), ("pinned/prod", "web"),
+        ("plain/lab", None), ("plain/prod", None)]
