@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from bot.render import render_target
 from bot.repo.discovery import discover_config
 from bot.repo.targets import expand_targets
+from bot.tools import Tools
+from bot.validate.duplicates import duplicate_findings
 from tests.corpus_changes import CORPUS, load_corpus
 from tests.repo.config_trees import load_dir, reader
 
@@ -45,3 +48,24 @@ def test_targets_found_are_the_targets_expected(name: str) -> None:
     not_targets = {t["path"] for t in spec.get("not_targets", [])}
     assert not {t.path for t in found.values()} & not_targets
 
+
+
+@pytest.mark.parametrize("name,path,objects", [
+    ("argo-cd-manifests", "manifests/install.yaml", 59),  # its 59 `kind:` documents
+    ("podinfo", "deploy/webapp", 11),
+    ("podinfo", "deploy/secure", 13),
+    ("kustomize-examples", "examples/mySql", 3),
+])
+def test_plain_targets_of_the_corpus_render_whole_and_once(name: str, path: str, objects: int,
+                                                            tools: Tools) -> None:
+    """Argo CD's install.yaml was never diffed: its folder was one app with the kustomize
+    variants' JSON-patch files in it, and one such file dropped every object."""
+    spec = REPOS[name]
+    root = CORPUS / spec["root"]
+    tree = load_dir(root)
+    config = discover_config(tree, reader(tree))
+    (target,) = [t for t in expand_targets(config, tree, reader(tree)) if t.path == path]
+    result = render_target(root, target, tools)
+    assert result.ok and result.findings == ()
+    assert len(result.manifests) == objects
+    assert duplicate_findings(result.manifests, "default") == []
