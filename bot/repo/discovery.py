@@ -135,6 +135,15 @@ def _kustomize(kust: _Kustomizations, found: dict[tuple[str, str], Found]) -> No
         _add(found, folder, "kustomize", env, AppEnvironment(env, path=kdir))
 
 
+def _subchart(chart: str, charts: Collection[str]) -> bool:
+    folder = layout.parent(chart)
+    while folder != ".":
+        if posixpath.basename(folder) == "charts" and layout.parent(folder) in charts:
+            return True
+        folder = layout.parent(folder)
+    return False
+
+
 def _release(chart: str, read: Read) -> str | None:
     """The chart's folder name; for a chart at the root, the name in its Chart.yaml."""
     if chart != ".":
@@ -147,9 +156,9 @@ def _release(chart: str, read: Read) -> str | None:
 def _helm(charts: Collection[str], index: RepoIndex, read: Read, kust: _Kustomizations,
           found: dict[tuple[str, str], Found]) -> None:
     for chart in sorted(charts):
-        # a chart inside another chart is a vendored subchart (charts/), rendered by its parent
+        # a chart in another chart's charts/ folder is a vendored subchart, rendered by it
         if (layout.covered(chart + "/", kust.inputs) or layout.is_dev_tool(chart)
-                or (chart != "." and layout.under(layout.parent(chart), charts))):
+                or _subchart(chart, charts)):
             continue
         placed = layout.env_parent_layout(chart)
         if placed:

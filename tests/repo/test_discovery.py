@@ -195,6 +195,10 @@ def test_chart_inside_chart_is_not_an_app_but_sibling_charts_are() -> None:
             "charts/a/charts/sub/templates/x.yaml": "apiVersion: v1\nkind: ConfigMap\n",
             "charts/b/Chart.yaml": CHART, "charts/b/templates/x.yaml": "apiVersion: v1\nkind: X\n"}
     assert paths_of(tree) == [("charts/a", "default"), ("charts/b", "default")]
+    # a chart in a chart's folder but not in its charts/ is a chart of its own (helm would
+    # not render it as part of the outer one)
+    tree |= {"charts/a/yelb/Chart.yaml": CHART, "charts/a/yelb/templates/x.yaml": ""}
+    assert ("charts/a/yelb", "default") in paths_of(tree)
 
 
 def test_names_are_unique_and_valid() -> None:
