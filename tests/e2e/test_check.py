@@ -187,7 +187,8 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     code, report = check_json(flux, "--no-server-policies")
     assert code == 0, [f for t in report["targets"] for f in t["findings"]]
     created = {k: t["counts"]["created"] for k, t in by_target(report).items()}
-    assert created["apps-staging/default"] == 3 and created["apps-production/default"] == 3
+    # apps/base + apps/<env>: one app, one target per environment
+    assert created["apps/staging"] == 3 and created["apps/production"] == 3
     assert created["infrastructure-controllers/default"] == 6
 
     git(flux, "checkout", "-q", "-b", "bump")
@@ -197,7 +198,7 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     code, report = check_json(flux, "--base", "main", "--head", "bump", "--no-server-policies")
     assert code == 0
     targets = by_target(report)
-    assert set(targets) == {"apps-staging/default", "apps-production/default"}
+    assert set(targets) == {"apps/staging", "apps/production"}
     for target in targets.values():
         [diff] = [d for d in target["diffs"] if d["status"] != "unchanged"]
         assert diff["key"] == "HelmRelease/podinfo/podinfo" and diff["status"] == "changed"
