@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from bot.repo.options import mapping
 from bot.model import Finding, Manifest, Severity
 from bot.render.envsubst import SubstitutionError
 from bot.render.envsubst_eval import substitute
+from bot.repo.options import mapping
 from bot.repo.safeyaml import load_one
 
 DISABLE = "kustomize.toolkit.fluxcd.io/substitute"

@@ -10,16 +10,23 @@ caller lists the ApplicationSet as not rendered, with the reason.
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import posixpath
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from bot.repo.options import mapping
 from bot.repo import gotemplate
+from bot.repo.appset_params import (
+    fill,
+    flatten,
+    go_path_match,
+    merge_override,
+    pathspec_match,
+    selected,
+)
 from bot.repo.gofuncs import go_str, normalize
+from bot.repo.options import mapping
 from bot.repo.safeyaml import load_one
 
 Read = Callable[[str], bytes | None]
@@ -52,53 +59,6 @@ class Context:
         self.dirs = sorted(d for d in dirs if not any(p.startswith(".") for p in d.split("/")))
 
 
-def go_path_match(pattern: str, name: str) -> bool:
-    """Go's `path.Match`: `*` and `?` never cross `/`, `[...]` classes (`^` negates)."""
-    out, i = "", 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out += "[^/]*"
-        elif c == "?":
-            out += "[^/]"
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j < 0:
-                return False
-            body = pattern[i + 1:j].replace("\\", "\\\\")
-            out += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
-            i = j
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out += re.escape(pattern[i])
-        else:
-            out += re.escape(c)
-        i += 1
-    return re.fullmatch(out, name) is not None
-
-
-def pathspec_match(pattern: str, path: str) -> bool:
-    """`git ls-files -- PATTERN` as Argo CD runs it: a glob whose `*` crosses `/`, or a
-    leading directory."""
-    pattern = pattern.removeprefix("./")
-    return (fnmatch.fnmatchcase(path, pattern) or path == pattern
-            or path.startswith(pattern.rstrip("/") + "/"))
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(value, Mapping):
-        out: dict[str, str] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(value, list):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_flatten(v, f"{prefix}.{i}" if prefix else str(i)))
-        return out
-    return {prefix: go_str(value)}
-
-
 def _replace(text: str, params: Mapping[str, Any], go: bool, options: list[str]) -> str:
     if go:
         try:
@@ -121,51 +81,6 @@ def render_tree(value: Any, params: Mapping[str, Any], go: bool, options: list[s
     if isinstance(value, list):
         return [render_tree(v, params, go, options) for v in value]
     return value
-
-
-def _zero(value: Any) -> bool:
-    return value is None or value in ("", 0, False) or value == {} or value == []
-
-
-def fill(dest: Any, src: Any) -> Any:
-    """mergo.Merge without override: `dest` keeps what it sets, `src` fills the rest."""
-    if not isinstance(dest, Mapping) or not isinstance(src, Mapping):
-        return copy.deepcopy(src) if _zero(dest) else dest
-    out = dict(dest)
-    for key, value in src.items():
-        out[key] = fill(out.get(key), value)
-    return out
-
-
-def _merge_override(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """mergo.Merge with override: nested maps merged, other values of `over` win."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge_override(out[key], value)
-        elif not _zero(value):
-            out[key] = value
-    return out
-
-
-def _selected(params: Mapping[str, Any], selector: Mapping[str, Any] | None) -> bool:
-    if not selector:
-        return True
-    flat = _flatten(params)
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if flat.get(key) != str(value):
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and flat.get(key) not in values:
-            return False
-        if op == "NotIn" and flat.get(key) in values:
-            return False
-        if op == "Exists" and key not in flat:
-            return False
-        if op == "DoesNotExist" and key in flat:
-            return False
-    return True
 
 
 class Expander:
@@ -203,7 +118,7 @@ class Expander:
             raise Unresolvable(f"unknown generator {kind!r}")
         if len(params) > MAX_PARAMS:
             raise Unresolvable(f"more than {MAX_PARAMS} parameter sets")
-        return [p for p in params if _selected(p, gen.get("selector"))]
+        return [p for p in params if selected(p, gen.get("selector"))]
 
     def list_params(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -288,7 +203,7 @@ class Expander:
             if not all(isinstance(o, Mapping) for o in objects):
                 raise Unresolvable(f"{file} is not a YAML/JSON object or list of objects")
             for obj in objects:
-                params = dict(mapping(obj)) if self.go else _flatten(obj)
+                params = dict(mapping(obj)) if self.go else flatten(obj)
                 params.update(self._path_params(posixpath.dirname(file),
                                                 posixpath.basename(file), prefix))
                 self._with_values(params, body.get("values"))
@@ -303,7 +218,7 @@ class Expander:
         for a in self.generate(gens[0]):
             for b in self.generate(gens[1], a):
                 if self.go:
-                    out.append(_merge_override(_merge_override({}, b), a))
+                    out.append(merge_override(merge_override({}, b), a))
                     continue
                 merged = {k: go_str(v) for k, v in a.items()}
                 for k, v in b.items():
@@ -329,7 +244,7 @@ class Expander:
         for gen in gens[1:]:
             for k, over in keyed(self.generate(gen)).items():
                 if k in base:
-                    base[k] = _merge_override(base[k], over) if self.go else {**base[k], **over}
+                    base[k] = merge_override(base[k], over) if self.go else {**base[k], **over}
         return list(base.values())
 
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.repo.options import mapping
 from bot.model import Target
 from bot.repo import appset, options
 from bot.repo.gitops_objects import Found
 from bot.repo.kustomize_refs import KUSTOMIZATION_FILES, join
+from bot.repo.options import mapping
 from bot.repo.repourl import ThisRepo
 
 IN_CLUSTER = "https://kubernetes.default.svc"

@@ -15,21 +15,20 @@ by everything its render declares.
 """
 from __future__ import annotations
 
-import functools
 import posixpath
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from bot.repo.options import deep_merge, mapping
 from bot.model import Target
 from bot.repo import options
 from bot.repo.argocd import DEFAULT_ENVIRONMENT, Result
-from bot.repo.gitops_objects import FLUX_EXT, FLUX_HELM, FLUX_KS, Found
+from bot.repo.flux_sources import BOOTSTRAP, Sources, env_of, sub_map
+from bot.repo.gitops_objects import FLUX_HELM, FLUX_KS, Found
 from bot.repo.kustomize_refs import KUSTOMIZATION_FILES, join
+from bot.repo.options import deep_merge, mapping
 from bot.repo.repourl import ThisRepo
 from bot.repo.safeyaml import load_one
 
-BOOTSTRAP = "flux-system"
 _KS_FIELDS = ("patches", "images", "namePrefix", "nameSuffix", "components")
 
 Resolved = tuple[Callable[[str], str | None] | None, str, str]  # (to repo path, why not, url)
@@ -63,102 +62,14 @@ def _generate(path: str, files: Collection[str]) -> bool:
     return not any(prefix + name in files for name in KUSTOMIZATION_FILES)
 
 
-def _env(found: Found, roots: Mapping[str, str]) -> tuple[str, str]:
-    if found.parent is not None:
-        return found.parent.environment, "parent"
-    parent = posixpath.dirname(found.file)
-    while True:
-        if (parent or ".") in roots:
-            return roots[parent or "."], "cluster-folder"
-        if not parent:
-            return DEFAULT_ENVIRONMENT, ""
-        parent = posixpath.dirname(parent)
-
-
-def _ref(spec: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = spec.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-class Reader:
+class Reader(Sources):
     """Flux objects of one revision (sources, generators, ConfigMaps) -> targets."""
-
-    def __init__(self, found: Iterable[Found], files: Collection[str], this: ThisRepo,
-                 roots: Mapping[str, str]) -> None:
-        self.files, self.this, self.roots = files, this, roots
-        self.dirs = {"."}
-        for f in files:
-            d = posixpath.dirname(f)
-            while d and d not in self.dirs:
-                self.dirs.add(d)
-                d = posixpath.dirname(d)
-        # The same object name exists once per cluster: look in the asker's cluster first.
-        self.by_key: dict[tuple[str, str, str, str], Found] = {}
-        for item in found:
-            env = _env(item, roots)[0]
-            self.by_key.setdefault((env, item.kind, item.namespace, item.name), item)
-            self.by_key.setdefault(("", item.kind, item.namespace, item.name), item)
-        self.env = ""
-
-    def find(self, kind: str, namespace: str, name: str) -> Found | None:
-        return self.by_key.get((self.env, kind, namespace, name)) or \
-            self.by_key.get(("", kind, namespace, name))
-
-    def source(self, kind: str, namespace: str, name: str) -> Resolved:
-        """(artifact path -> repo path, reason it is not this repository, URL)."""
-        if kind == "GitRepository":
-            repo = self.find("GitRepository", namespace, name)
-            if repo is None and name == BOOTSTRAP:
-                return (lambda p: join(".", p)), "", ""
-            if repo is None:
-                return None, f"GitRepository {namespace}/{name} is not in the repository", ""
-            url, ref = str(repo.spec.get("url") or ""), _ref(repo.spec, "ref")
-            if not self.this.is_this(url):
-                return None, f"GitRepository {name}: another repository", url
-            other = {k: v for k, v in ref.items() if k != "branch"}
-            if other or not self.this.follows(str(ref.get("branch") or "")):
-                what = ", ".join(f"{k} {v}" for k, v in ref.items())
-                return None, (f"GitRepository {name} of this repository at {what} (not the "
-                              "reviewed branch)"), url
-            return (lambda p: join(".", p)), "", url
-        if kind == "ExternalArtifact":
-            return self.artifact(namespace, name)
-        found = self.find(kind, namespace, name)
-        url = str(found.spec.get("url") or "") if found is not None else ""
-        return None, f"{kind} {namespace}/{name}" + (f" {url}" if url else ""), url
-
-    def artifact(self, namespace: str, name: str) -> Resolved:
-        gens = {id(f): f for (env, k, ns, _), f in self.by_key.items()
-                if k == "ArtifactGenerator" and ns == namespace and f.group == FLUX_EXT
-                and env in (self.env, "")}
-        ordered = sorted(gens.values(), key=lambda f: _env(f, self.roots)[0] != self.env)
-        for gen in ordered:
-            for art in gen.spec.get("artifacts") or []:
-                if not isinstance(art, Mapping) or art.get("name") != name:
-                    continue
-                rules = []
-                for src in gen.spec.get("sources") or []:
-                    if not isinstance(src, Mapping):
-                        continue
-                    mapper, why, url = self.source(str(src.get("kind") or ""),
-                                                   str(src.get("namespace") or namespace),
-                                                   str(src.get("name") or ""))
-                    if mapper is None:
-                        return None, f"ExternalArtifact {name}: {why}", url
-                    for rule in art.get("copy") or []:
-                        frm, to = str(rule.get("from") or ""), str(rule.get("to") or "")
-                        alias = f"@{src.get('alias')}/"
-                        if frm.startswith(alias) and to.startswith("@artifact/"):
-                            rules.append((_glob_dir(frm[len(alias):]),
-                                          to[len("@artifact/"):].strip("/")))
-                return functools.partial(_map_artifact, rules=list(rules)), "", ""
-        return None, f"ExternalArtifact {namespace}/{name} has no ArtifactGenerator here", ""
 
     def kustomization(self, found: Found, result: Result) -> None:
         spec, ns = found.spec, found.namespace or BOOTSTRAP
-        env, env_from = _env(found, self.roots)
+        env, env_from = env_of(found, self.roots)
         self.env = env
-        ref = _ref(spec, "sourceRef")
+        ref = sub_map(spec, "sourceRef")
         mapper, why, url = self.source(str(ref.get("kind") or ""),
                                        str(ref.get("namespace") or ns), str(ref.get("name") or ""))
         raw_path = str(spec.get("path") or "./")
@@ -173,12 +84,12 @@ class Reader:
         kust = {k: spec[k] for k in _KS_FIELDS if spec.get(k)}
         if spec.get("targetNamespace"):
             kust["namespace"] = spec["targetNamespace"]
-        post = _ref(spec, "postBuild")
+        post = sub_map(spec, "postBuild")
         vars_, keep, inputs = self.variables(found, post, ns, result)
         opts = {"flux": {"kind": "Kustomization", "name": found.name, "namespace": ns},
                 "kustomize": kust, "kustomize_style": "flux",
                 "generate": _generate(path, self.files),
-                "common_metadata": dict(_ref(spec, "commonMetadata")),
+                "common_metadata": dict(sub_map(spec, "commonMetadata")),
                 "substitute": {"vars": vars_, "keep_unknown": keep} if post else None,
                 "inputs": sorted(inputs | ({found.file} if found.parent is None else set())),
                 "parent": found.parent.path if found.parent else "", "env_from": env_from,
@@ -214,15 +125,15 @@ class Reader:
             data = mapping(cm.body.get("data"))
             out.update({str(k): str(v).replace("\n", "") for k, v in data.items()})
         out.update({str(k): str(v).replace("\n", "")
-                    for k, v in (_ref(post, "substitute")).items()})
+                    for k, v in (sub_map(post, "substitute")).items()})
         return out, keep, inputs
 
     def helm_release(self, found: Found, result: Result) -> None:
         spec, ns = found.spec, found.namespace or "default"
-        env, env_from = _env(found, self.roots)
+        env, env_from = env_of(found, self.roots)
         self.env = env
-        chart = _ref(_ref(spec, "chart"), "spec")
-        ref = _ref(chart, "sourceRef") if chart else _ref(spec, "chartRef")
+        chart = sub_map(sub_map(spec, "chart"), "spec")
+        ref = sub_map(chart, "sourceRef") if chart else sub_map(spec, "chartRef")
         kind = str(ref.get("kind") or "")
         mapper, why, url = self.source(kind, str(ref.get("namespace") or ns),
                                        str(ref.get("name") or ""))
@@ -304,28 +215,6 @@ def _set_path(values: dict[str, Any], path: str, value: str) -> None:
     for key in keys[:-1]:
         here = here.setdefault(key, {}) if isinstance(here.get(key, {}), dict) else {}
     here[keys[-1]] = value
-
-
-def _glob_dir(pattern: str) -> str:
-    """`apps/base/**` -> `apps/base` (the folder a copy rule takes everything from)."""
-    parts = []
-    for part in pattern.strip("/").split("/"):
-        if any(c in part for c in "*?["):
-            break
-        parts.append(part)
-    return "/".join(parts)
-
-
-def _map_artifact(path: str, rules: list[tuple[str, str]]) -> str | None:
-    rel = join(".", path)
-    if rel is None:
-        return None
-    for source_dir, dest in rules:
-        if rel == dest or dest in ("", ".") or rel.startswith(dest + "/"):
-            rest = rel[len(dest):].strip("/") if dest not in ("", ".") else (
-                "" if rel == "." else rel)
-            return join(source_dir or ".", rest or ".")
-    return None
 
 
 def _key(found: Found) -> str:

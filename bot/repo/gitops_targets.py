@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from bot.model import Manifest, Target
 from bot.repo import argocd, flux, options
 from bot.repo.gitops_objects import Found, from_render, mentions, scan_files
-from bot.repo.kustomize_refs import (KUSTOMIZATION_FILES, RepoIndex, dir_prefix, direct_refs,
-                                     walk)
+from bot.repo.kustomize_refs import KUSTOMIZATION_FILES, RepoIndex, dir_prefix, direct_refs, walk
 from bot.repo.repourl import ThisRepo, decide
 
 Read = Callable[[str], bytes | None]
