@@ -240,6 +240,8 @@ def _unique(targets: Sequence[Target]) -> list[Target]:
                t.namespace or "", _render_options(t))
         if key not in by_def:
             by_def[key] = t
+        elif t.origin not in by_def[key].origin:
+            by_def[key] = replace(by_def[key], origin=f"{by_def[key].origin}; {t.origin}")
     return list(by_def.values())
 
 
