@@ -341,6 +341,8 @@ def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -
         options = dataclasses.replace(options, change=ChangeInfo(
             author=author, base_sha=base_sha, head_sha=head_sha,
             changed_files=tuple(changed)))
+    if not options.repo_urls:
+        options = dataclasses.replace(options, repo_urls=gitrepo.remote_urls(repo))
     base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
     return _review(base_snap, head_snap, changed, options)
 

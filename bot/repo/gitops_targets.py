@@ -158,7 +158,7 @@ def plan_targets(base: Sequence[Target], files: Collection[str], read: Read,
     planner = Planner(files, read, render)
     roots = [flux.bootstrap_target(folder, env, planner.index)
              for folder, env in sorted(flux.bootstrap_roots(planner.index).items())]
-    base = [_app_of_apps_root(t, planner) for t in base]
+    base = _name_roots(base, planner)
     plan.targets = list(base)
     seeds = [*roots, *base]
     first = [f for t in seeds for f in planner.objects(t)] + planner.raw
@@ -208,20 +208,36 @@ def _with_parent_inputs(target: Target, current: Sequence[Target], planner: Plan
     return replace(target, options=options.encode(opts))
 
 
-def _app_of_apps_root(target: Target, planner: Planner) -> Target:
-    """A folder target of no named environment that holds Argo CD Applications is what one
-    cluster's root Application points at (app of apps): its folder names the environment
-    (`envs/dev` -> `dev`), which the Applications it holds inherit."""
-    if target.environment != argocd.DEFAULT_ENVIRONMENT or target.path in ("", ".") or \
-            _is_gitops(target):
-        return target
-    if not any(f.kind == "Application" and f.group == "argoproj.io"
-               for f in planner.objects(target)):
-        return target
-    named = replace(target, environment=posixpath.basename(target.path),
-                    options=options.encode({**options.of(target), "env_from": "folder"}))
-    planner.rendered[named] = [replace(f, parent=named) for f in planner.rendered[target]]
-    return named
+ENV_PARENTS = ("envs", "environments", "env", "clusters")
+
+
+def _holds_applications(target: Target, planner: Planner) -> bool:
+    return target.environment == argocd.DEFAULT_ENVIRONMENT and \
+        target.path not in ("", ".") and not _is_gitops(target) and \
+        any(f.kind == "Application" and f.group == "argoproj.io"
+            for f in planner.objects(target))
+
+
+def _name_roots(base: Sequence[Target], planner: Planner) -> list[Target]:
+    """Per-environment copies of an app of apps (`envs/dev`, `envs/prod`: folders of no named
+    environment holding Argo CD Applications, under an `envs`-like folder or beside each
+    other) are named for their folder, and the Applications they hold inherit it."""
+    roots = [t for t in base if _holds_applications(t, planner)]
+    parents = [posixpath.dirname(t.path) for t in roots]
+    out = []
+    for target in base:
+        if target not in roots:
+            out.append(target)
+            continue
+        parent = posixpath.dirname(target.path)
+        if posixpath.basename(parent) not in ENV_PARENTS and parents.count(parent) < 2:
+            out.append(target)
+            continue
+        named = replace(target, environment=posixpath.basename(target.path),
+                        options=options.encode({**options.of(target), "env_from": "folder"}))
+        planner.rendered[named] = [replace(f, parent=named) for f in planner.rendered[target]]
+        out.append(named)
+    return out
 
 
 def _keep(target: Target, mode: str) -> bool:
