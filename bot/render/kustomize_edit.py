@@ -19,8 +19,6 @@ from bot.repo.kustomize_refs import KUSTOMIZATION_FILES
 # files source-controller leaves out of an artifact, and so out of a generated kustomization
 _IGNORED = re.compile(r"(^|/)(\.[^/]*|appveyor\.yml|cloudbuild\.yaml|codeship-services\.yml|"
                       r"codeship-steps\.yml)$")
-_IMAGE = re.compile(r"^(?P<name>[^=@]+?)(?:=(?P<new>[^@]*?))?(?::(?P<tag>[^:@/=]+))?"
-                    r"(?:@(?P<digest>.+))?$")
 
 
 def generated(folder: str, files: Collection[str]) -> dict[str, Any]:
@@ -50,22 +48,24 @@ def generated(folder: str, files: Collection[str]) -> dict[str, Any]:
 
 
 def parse_image(spec: str) -> dict[str, str]:
-    """`kustomize edit set image` arguments: `name=new:tag@digest`, `name:tag`, `name@d`."""
-    m = _IMAGE.match(spec.strip())
-    if not m:
+    """`kustomize edit set image` arguments: `name=new:tag@digest`, `name:tag`, `name@d`
+    (a `:` before the last `/` is a registry port, not a tag)."""
+    spec = spec.strip()
+    name, eq, rest = spec.partition("=")
+    rest = rest if eq else spec
+    rest, _, digest = rest.partition("@")
+    tag = ""
+    if rest.rfind(":") > rest.rfind("/"):
+        rest, _, tag = rest.rpartition(":")
+    if not rest or (eq and not name):
         raise ValueError(f"invalid image {spec!r}")
-    name, new = m.group("name"), m.group("new")
-    if new is not None and ":" in new and m.group("tag") is None:
-        new, _, tag = new.rpartition(":")
-    else:
-        tag = m.group("tag")
-    image = {"name": name}
-    if new:
-        image["newName"] = new
+    image = {"name": name if eq else rest}
+    if eq and rest:
+        image["newName"] = rest
     if tag:
         image["newTag"] = tag
-    if m.group("digest"):
-        image["digest"] = m.group("digest")
+    if digest:
+        image["digest"] = digest
     return image
 
 

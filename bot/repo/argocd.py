@@ -161,15 +161,14 @@ class Reader:
             values = tuple(files)
             release = str(helm.get("releaseName") or "") or name
             namespace = str(helm.get("namespace") or "") or namespace
-            opts["helm"] = {"values": helm.get("values") if isinstance(helm.get("values"), str)
-                            else None,
-                            "values_object": helm.get("valuesObject")
-                            if isinstance(helm.get("valuesObject"), Mapping) else
-                            (helm.get("values") if isinstance(helm.get("values"), Mapping)
-                             else None),
-                            "parameters": [dict(p) for p in helm.get("parameters") or []
-                                           if isinstance(p, Mapping)],
-                            "skip_crds": bool(helm.get("skipCrds"))}
+            values_text = helm.get("values") if isinstance(helm.get("values"), str) else None
+            obj = helm.get("valuesObject") if isinstance(helm.get("valuesObject"), Mapping) \
+                else helm.get("values") if isinstance(helm.get("values"), Mapping) else None
+            settings = {"values": values_text, "values_object": obj,
+                        "parameters": [dict(p) for p in helm.get("parameters") or []
+                                       if isinstance(p, Mapping)],
+                        "skip_crds": bool(helm.get("skipCrds"))}
+            opts["helm"] = {k: v for k, v in settings.items() if v}
             if helm.get("fileParameters"):
                 return self.remote(found, app, env, "helm fileParameters are not supported",
                                    url, path)
