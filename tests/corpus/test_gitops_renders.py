@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.model import Target
-from bot.pipeline.gitops import list_targets
+from bot.pipeline.listing import list_targets
 from bot.render import render_target
 from bot.tools import Tools
 from tests.corpus_changes import build_repo

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.model import Target
-from bot.pipeline.gitops import list_targets
+from bot.pipeline.listing import list_targets
 from bot.repo import options
 from bot.tools import Tools
 from tests.corpus_changes import build_repo, load_corpus

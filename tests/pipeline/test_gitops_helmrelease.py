@@ -114,7 +114,7 @@ def test_helmrelease_values_change_shows_the_rendered_deployment_diff(tools: Too
 
 def test_helmrelease_renders_what_helm_renders_with_the_merged_values(
         tools: Tools, tmp_path: Path) -> None:
-    from bot.pipeline.gitops import list_targets
+    from bot.pipeline.listing import list_targets
     from bot.render import render_target
     repo = flux_repo_with_chart(tmp_path / "repo")
     [target] = [t for t in list_targets(repo, tools).targets if t.id == "podinfo/staging"]
