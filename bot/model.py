@@ -132,15 +132,19 @@ class Finding:
         }
 
 
-RENDERERS = ("plain", "kustomize", "helm")
+RENDERERS = ("plain", "kustomize", "helm", "remote")
 
 
 @dataclass(frozen=True)
 class Target:
     """One app in one environment: what to render and how.
 
-    `path` is what to render (repo-relative, POSIX separators): the manifests folder or
-    file (plain), the kustomization folder (kustomize) or the chart folder (helm).
+    `path` is the directory to render (repo-relative, POSIX separators): the manifests
+    folder (plain), the kustomization folder (kustomize) or the chart folder (helm); for
+    `remote` (a source outside the repository, listed but never rendered) the file that
+    declares it. `origin` says where the target came from (`config`, `folders`, or the
+    Argo CD / Flux object and file that define it); `options` holds the renderer settings
+    such an object adds (canonical JSON, see `bot.render.options`).
     `exclude`: subfolders of a plain folder that belong to other apps (left out).
     """
 
@@ -153,6 +157,8 @@ class Target:
     namespace: str | None = None
     kubernetes_version: str = "1.35"
     exclude: tuple[str, ...] = ()
+    origin: str = ""
+    options: str = ""
 
     @property
     def id(self) -> str:

@@ -164,7 +164,8 @@ class ReviewJob:
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
                                     policy_engine=self.engine,
                                     reviews=_reviews(forge, event.repo, change.number),
-                                    live_for=live)
+                                    live_for=live,
+                                    repo_urls=(f"https://{event.host}/{event.repo}",))
             return review_revisions(repo, base, change.head_sha, options)
 
     def _report(self, forge: Forge, event: Event, change: Change,

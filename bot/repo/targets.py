@@ -8,6 +8,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
 from bot.model import Target
+from bot.repo import options
 from bot.repo.repo_config import CONFIG_FILE, App, DeployKubernetes, RepoConfig
 from bot.repo.safeyaml import load_one
 
@@ -187,8 +188,11 @@ def target_inputs(target: Target, files: Collection[str], read: Read) -> frozens
         inputs = walk(target.path, RepoIndex.of(files), read).inputs
     elif target.renderer == "helm":
         inputs = _helm_inputs(target, files, read)
+    elif target.renderer == "remote":
+        inputs = {target.path}  # the file declaring it
     else:
         inputs = _plain_inputs(target, RepoIndex.of(files))
+    inputs |= set(options.inputs(target))  # what Argo CD / Flux objects add (bot.repo.options)
     inputs.discard(CONFIG_FILE)
     return frozenset(inputs)
 
