@@ -13,7 +13,8 @@ from bot.config import drop_credentials
 from bot.errors import GitopsBotError, ToolMissing, UserError
 from bot.model import ReviewResult, State
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
-from bot.pipeline.review import ReviewOptions, review_revisions, review_worktree
+from bot.pipeline.change import review_change
+from bot.pipeline.review import ReviewOptions, review_worktree
 from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
 from bot.tools import Tools
 
@@ -78,7 +79,7 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
                                 (policies or DEFAULT_SERVER_POLICIES),
                                 enforce_approvals=False)
         if base:
-            result = review_revisions(repo, base, head or "HEAD", options)
+            result = review_change(repo, base, head or "HEAD", options)
         else:
             result = review_worktree(repo, options)
     except (UserError, ToolMissing) as exc:

@@ -41,6 +41,21 @@ def target_fingerprint(target: Target) -> dict[str, Any]:
     return asdict(target)
 
 
+def render_key(*, target: Target, tool: str, budgets: Any, inputs: str,
+               checks: Any) -> str:
+    """The one key of a cached render: everything that can change what a target renders to
+    and what its checks find.
+
+    `target`: app, environment, renderer, path, values files, release, namespace and
+    Kubernetes version; `tool`: the renderer and its version; `budgets`: the render options
+    and limits; `inputs`: the digest of every file the render reads (`gitrepo.input_digest`
+    over `repo.targets.target_inputs`); `checks`: None for a render without checks, else the
+    validator's identity (kind, validation settings, the schema package's version, the CRD
+    folders' digest) and the policy revisions (engine, server set, repository set).
+    """
+    return cache_key("render", target_fingerprint(target), tool, budgets, inputs, checks)
+
+
 def _finding_to_json(f: Finding) -> dict[str, Any]:
     return {"severity": int(f.severity), "check": f.check, "message": f.message, "file": f.file,
             "line": f.line, "rule": f.rule,

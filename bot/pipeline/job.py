@@ -21,9 +21,10 @@ from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
 from bot.model import Change, Event, ReviewResult, Severity, State
 from bot.pipeline.live_compare import LiveFor
-from bot.pipeline.review import ReviewOptions, review_revisions
+from bot.pipeline.change import branch_ref, review_change
+from bot.pipeline.review import ReviewOptions
 from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
-                                   merge_base, workspace_root)
+                                   workspace_root)
 from bot.policy import ChangeInfo, EmbeddedEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
@@ -154,19 +155,23 @@ class ReviewJob:
                         self.settings.clone_token(forge),
                         self.settings.clone_username or clone_user(forge.name))
         root = workspace_root(self.settings.data_dir)
-        with change_workspace(remote.url, (change.base_sha, change.head_sha),
-                              token=remote.token, username=remote.user, root=root) as repo:
-            base = merge_base(repo, change.base_sha, change.head_sha)
-            info = ChangeInfo(author=change.author, base_sha=base, head_sha=change.head_sha,
-                              labels=change.labels, changed_files=change.changed_files,
-                              number=change.number, title=change.title)
+        # The rules come from the protected branch's tip as it is now (fetched by name, not
+        # the SHA a payload or an older API answer named); the proposal is the head merged
+        # into it (bot.pipeline.change).
+        base = branch_ref(change.base_ref)
+        with change_workspace(remote.url, (change.head_sha,), token=remote.token,
+                              username=remote.user, root=root,
+                              refspecs=(f"+refs/heads/{change.base_ref}:{base}",)) as repo:
+            info = ChangeInfo(author=change.author, base_sha="", head_sha=change.head_sha,
+                              labels=change.labels, number=change.number, title=change.title)
             cache = self.settings.data_dir / "cache" / event.host / event.repo.replace("/", "__")
             live = self.settings.live_for(remote) if self.settings.live_for else None
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
                                     policy_engine=self.engine,
                                     reviews=_reviews(forge, event.repo, change.number),
                                     live_for=live)
-            return review_revisions(repo, base, change.head_sha, options)
+            return review_change(repo, base, change.head_sha, options,
+                                 base_name=change.base_ref)
 
     def _report(self, forge: Forge, event: Event, change: Change,
                 result: ReviewResult) -> Outcome:

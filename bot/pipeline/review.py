@@ -2,7 +2,10 @@
 
 Orchestration only: the decisions live in targets, render, validate, diff and report.
 Configuration comes from the base revision (the judge is not on trial); the head's
-`.gitops-bot.yaml` is reported when it differs, never obeyed.
+`.gitops-bot.yaml` is reported when it differs, never obeyed. What base and head are for a
+change request is decided in `bot.pipeline.change` (base tip and merge result). Each stage
+of each target runs under `bot.pipeline.stages.run_stage`: one target's failure is that
+target's ERROR finding only.
 """
 from __future__ import annotations
 
@@ -14,16 +17,19 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from bot import gitrepo
 from bot.diff import diff_manifests
-from bot.errors import ConfigError, GitopsBotError, ToolError
+from bot.errors import ConfigError, GitopsBotError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
-from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
+from bot.model import (Finding, Manifest, ObjectDiff, RenderResult, ReviewResult, Severity,
+                       State, Target, TargetResult, worst)
+from bot.pipeline.cache import RenderCache, cache_key, render_key
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
+from bot.pipeline.stages import run_stage
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
 from bot.secrets import hide_values, secret_values
@@ -31,7 +37,8 @@ from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
 from bot.repo.discovery import discover_config
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
-from bot.repo.targets import affected_targets, expand_targets, target_inputs
+from bot.repo.targets import (affected_targets, expand_targets, missing_paths, target_inputs,
+                              uncovered_files)
 from bot.tools import Tools, tool_version
 from bot.validate import Validator, duplicate_findings, make_validator
 
@@ -137,17 +144,21 @@ class Reviewer:
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
-        targets = expand_targets(config, files, read, self.options.environment)
+        every = expand_targets(config, files, read)
+        missing = missing_paths(config, every, files)
+        if missing:
+            raise missing[0]
+        targets = (every if self.options.environment is None else
+                   expand_targets(config, files, read, self.options.environment))
         head_files = RepoIndex(self.head.snapshot.files)
         base_files = RepoIndex(self.base.snapshot.files)
         inputs = {t: target_inputs(t, head_files, self.head.snapshot.read)
                   | target_inputs(t, base_files, self.base.snapshot.read)
-                  for t in targets}
+                  for t in every}
         touched = targets if changed is None else affected_targets(targets, inputs, changed)
-        if not touched:
-            notes.append("No apps affected by this change.")
+        uncovered = () if changed is None else tuple(uncovered_files(changed, inputs.values(),
+                                                                     config))
         self.say(f"{len(touched)} of {len(targets)} targets affected")
-        validator = self._validator(config) if touched else None
         trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
         policy = PolicyStep.load(self.options.policy_engine or EmbeddedEngine(),
                                  self.options.server_policies, config.policies_dir,
@@ -155,13 +166,20 @@ class Reviewer:
                                  trusted_is_protected=(trusted is self.base
                                                        or self.options.head_is_protected))
         self._policy = policy
+        # a policy edit is judged over every target, so every target needs a checked render
+        everywhere = policy.proposed is not None
+        validator = self._validator(config) if touched or everywhere else None
         self._validator_id = cache_key(
-            type(validator).__name__, config.validation,
+            type(validator).__name__, config.validation, _schemas_version(),
             gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
                                                     for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
                                     touched))
+            if everywhere:
+                rest = [t for t in targets if t not in touched]
+                renders = dict(pool.map(lambda t: self._checked_render(t, inputs[t],
+                                                                       validator), rest))
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
@@ -171,16 +189,30 @@ class Reviewer:
             changed_files=tuple(sorted(changed if changed is not None else files)))
         findings, approvals, change_input = policy.change_outcome(results, change,
                                                                   self.options.reviews)
+        findings = [*policy.load_findings, *findings, *_uncovered_findings(uncovered)]
         findings = hide_values(findings, secret_values(
             [m for side in (self._base_manifests, self._manifests) for ms in side.values()
              for m in ms]))
-        more_notes, attachments = policy.proposal_report(self._manifests, change_input,
-                                                         config.policies_dir)
+        manifests, found = {}, {}
+        if everywhere:
+            manifests = {r.target.id: self._manifests.get(r.target.id, ()) for r in results}
+            found = {r.target.id: r.findings for r in results}
+            for target_id, (objects, target_findings) in renders.items():
+                manifests[target_id], found[target_id] = objects, target_findings
+        more_notes, attachments, impacts = policy.proposal_report(
+            manifests, found, change_input, config.policies_dir)
+        if uncovered:
+            notes.append(f"No app reads these changed files: {', '.join(uncovered[:20])}"
+                         + (f" and {len(uncovered) - 20} more" if len(uncovered) > 20 else "")
+                         + " (not part of any app).")
+        elif not touched and not impacts:
+            notes.append("No apps affected by this change.")
         return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
                             targets=tuple(results), findings=tuple(findings),
                             notes=tuple(notes + more_notes), approvals=tuple(approvals),
                             attachments=tuple(attachments),
-                            approvals_enforced=self.options.enforce_approvals)
+                            approvals_enforced=self.options.enforce_approvals,
+                            uncovered=uncovered, policy_impact=tuple(impacts))
 
     def _validator(self, config: RepoConfig) -> Validator:
         """The validator the trusted config asks for; CRD folders read from its revision."""
@@ -208,9 +240,10 @@ class Reviewer:
                 p == target.path or p.startswith(prefix) for p in snapshot.files):
             return None
         checks = (self._validator_id, self._policy.cache_id if self._policy else None)
-        return cache_key(side.name, target_fingerprint(target), self._tool_id(target),
-                         self.options.budgets, gitrepo.input_digest(snapshot, inputs),
-                         checks if validator is not None else None)
+        return render_key(target=target, tool=self._tool_id(target),
+                          budgets=self.options.budgets,
+                          inputs=gitrepo.input_digest(snapshot, inputs),
+                          checks=checks if validator is not None else None)
 
     def _render(self, side: _Side, target: Target, inputs: frozenset[str], key: str | None,
                 validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
@@ -223,16 +256,39 @@ class Reviewer:
         blocked = [f for f in scan if f.file and _covered(f.file, inputs)]
         if blocked:
             return (), tuple(blocked)
-        rendered = render_target(root, target, self.options.tools, self.options.budgets)
-        findings = list(rendered.findings)
-        if validator is not None and rendered.ok:
-            findings += duplicate_findings(rendered.manifests)
-            findings += validator.validate(rendered.manifests, target.kubernetes_version)
+        rendered, findings = run_stage(
+            target, "render", lambda: render_target(root, target, self.options.tools,
+                                                    self.options.budgets),
+            RenderResult(target))
+        findings += rendered.findings
+        if validator is not None and rendered.ok and not _failed(findings):
+            objects = rendered.manifests
+            findings += self._checked(target, "duplicates", lambda: duplicate_findings(objects))
+            findings += self._checked(target, "validate", lambda: validator.validate(
+                objects, target.kubernetes_version))
             if self._policy is not None:
-                findings += self._policy.resource_findings(rendered.manifests)
+                step = self._policy
+                findings += self._checked(target, "policy",
+                                          lambda: step.resource_findings(objects))
+        manifests = rendered.manifests if not _failed(findings) else ()
         findings = hide_values(findings, secret_values(rendered.manifests))
-        self.cache.put(key, rendered.manifests, findings)
-        return rendered.manifests, tuple(findings)
+        if not any(f.message.startswith("internal error in the ") for f in findings):
+            self.cache.put(key, manifests, findings)  # a crash is never cached
+        return manifests, tuple(findings)
+
+    @staticmethod
+    def _checked(target: Target, stage: str,
+                 work: Callable[[], list[Finding]]) -> list[Finding]:
+        nothing: list[Finding] = []
+        found, errors = run_stage(target, stage, work, nothing)
+        return [*found, *errors]
+
+    def _checked_render(self, target: Target, inputs: frozenset[str],
+                        validator: Validator | None
+                        ) -> tuple[str, tuple[tuple[Manifest, ...], tuple[Finding, ...]]]:
+        """The proposal's checked render of a target the change does not touch."""
+        key = self._render_key(self.head, target, inputs, validator)
+        return target.id, self._render(self.head, target, inputs, key, validator)
 
     def _tool_id(self, target: Target) -> str:
         tools = self.options.tools
@@ -249,37 +305,68 @@ class Reviewer:
                        validator: Validator | None) -> TargetResult:
         started = time.monotonic()
         self.say(f"rendering {target.id} ({target.renderer})")
-        try:
-            base_key = self._render_key(self.base, target, inputs, None)
-            head_key = self._render_key(self.head, target, inputs, validator)
-            result_key = cache_key("result", base_key, head_key)
-            # a policy edit needs the head's objects for its blast radius: no result cache then
-            proposal = self._policy is not None and self._policy.proposed is not None
-            skip = (proposal or self.options.keep_manifests
-                    or self.options.live_for is not None)
-            hit = None if skip else self.cache.get_result(result_key, target)
-            if hit is not None:  # neither side's inputs changed since a previous review
-                return hit
-            before, base_findings = self._render(self.base, target, inputs, base_key, None)
-            after, findings = self._render(self.head, target, inputs, head_key, validator)
-            self._manifests[target.id] = after
-            self._base_manifests[target.id] = before
-        except GitopsBotError as exc:  # a target's failure is that target's error only
-            detail = f": {exc.stderr.strip()[-500:]}" if isinstance(exc, ToolError) else ""
-            finding = Finding(Severity.ERROR, "render", f"{exc}{detail}", file=target.path)
-            return TargetResult(target, State.FAILURE, findings=(finding,),
+        unknown: tuple[str | None, str | None] = (None, None)
+        keys, errors = run_stage(target, "render", lambda: (
+            self._render_key(self.base, target, inputs, None),
+            self._render_key(self.head, target, inputs, validator)), unknown)
+        if errors:
+            return TargetResult(target, State.FAILURE, findings=tuple(errors),
                                 seconds=time.monotonic() - started)
+        base_key, head_key = keys
+        result_key = cache_key("result", base_key, head_key)
+        # a policy edit needs the head's objects for its blast radius: no result cache then
+        proposal = self._policy is not None and self._policy.proposed is not None
+        skip = proposal or self.options.keep_manifests or self.options.live_for is not None
+        hit = None if skip else self.cache.get_result(result_key, target)
+        if hit is not None:  # neither side's inputs changed since a previous review
+            return hit
+        before, base_findings = self._render(self.base, target, inputs, base_key, None)
+        after, findings = self._render(self.head, target, inputs, head_key, validator)
+        self._manifests[target.id] = after
+        self._base_manifests[target.id] = before
         all_findings = list(findings)
         if any(f.severity is Severity.ERROR for f in base_findings):
             all_findings.append(Finding(
                 Severity.WARNING, "render", "the base revision does not render cleanly, so the "
                 "diff may show more than this change", file=target.path))
-        diffs = diff_manifests(before, after) if not _failed(findings) else []
+        diffs: list[ObjectDiff] = []
+        if not _failed(findings):
+            diffs, errors = run_stage(target, "diff", lambda: diff_manifests(before, after),
+                                      diffs)
+            all_findings += errors
         state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
         result = TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
                               seconds=time.monotonic() - started)
-        self.cache.put_result(result_key, result)
+        if not errors_of_crash(all_findings):
+            self.cache.put_result(result_key, result)
         return result
+
+
+def errors_of_crash(findings: Sequence[Finding]) -> bool:
+    """Whether a stage crashed (its result must not be cached: the next run may not)."""
+    return any(f.message.startswith("internal error in the ") for f in findings)
+
+
+def _uncovered_findings(uncovered: Sequence[str]) -> list[Finding]:
+    """A warning for changed YAML/JSON files no target reads: they may be manifests that
+    nothing reviews or deploys (other files are only listed in the report)."""
+    manifests = [p for p in uncovered if p.endswith((".yaml", ".yml", ".json"))]
+    if not manifests:
+        return []
+    shown = ", ".join(manifests[:20]) + (f" and {len(manifests) - 20} more"
+                                         if len(manifests) > 20 else "")
+    return [Finding(Severity.WARNING, "coverage",
+                    f"not part of any app: {shown}. No target reads these files, so they are "
+                    "neither reviewed nor deployed; add them to an app in .gitops-bot.yaml if "
+                    "they should be.", file=manifests[0])]
+
+
+def _schemas_version() -> str:
+    """The version of the package whose Kubernetes schemas the validators use."""
+    try:
+        return metadata.version("kubernetes-validate")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _failed(findings: Sequence[Finding]) -> bool:
@@ -293,19 +380,6 @@ def _covered(path: str, inputs: Collection[str]) -> bool:
 
 def _sha(snapshot: Snapshot) -> str | None:
     return getattr(snapshot, "sha", None)
-
-
-def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -> ReviewResult:
-    """Review the change from `base` to `head` in a local git repository."""
-    base_sha, head_sha = gitrepo.rev_parse(repo, base), gitrepo.rev_parse(repo, head)
-    changed = gitrepo.changed_files(repo, base_sha, head_sha)
-    if options.change is None:
-        author = gitrepo.git(repo, "log", "-1", "--format=%ae", head_sha).decode().strip()
-        options = dataclasses.replace(options, change=ChangeInfo(
-            author=author, base_sha=base_sha, head_sha=head_sha,
-            changed_files=tuple(changed)))
-    base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
-    return _review(base_snap, head_snap, changed, options)
 
 
 def render_revision(repo: Path, sha: str, options: ReviewOptions
@@ -326,11 +400,12 @@ def review_worktree(root: Path, options: ReviewOptions) -> ReviewResult:
     """Review a directory as it stands: every object counts as created."""
     if not root.is_dir():
         raise ConfigError(f"{root} is not a directory")
-    return _review(EmptySnapshot(), WorktreeSnapshot(root), None, options)
+    return run_review(EmptySnapshot(), WorktreeSnapshot(root), None, options)
 
 
-def _review(base: Snapshot, head: Snapshot, changed: Collection[str] | None,
-            options: ReviewOptions) -> ReviewResult:
+def run_review(base: Snapshot, head: Snapshot, changed: Collection[str] | None,
+               options: ReviewOptions) -> ReviewResult:
+    """Review `head` against `base` (`changed`: the files that differ; None: all count)."""
     reviewer = Reviewer(base, head, options)
     try:
         return reviewer.run(changed)

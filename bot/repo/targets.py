@@ -1,7 +1,7 @@
 """PURE: RepoConfig + files of a revision -> Targets (app x env), their inputs, affected ones."""
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.errors import ConfigError
@@ -131,6 +131,39 @@ def is_input(path: str, inputs: Collection[str]) -> bool:
     if path == CONFIG_FILE:
         return False
     return any(path == i or (i.endswith("/") or i == "") and path.startswith(i) for i in inputs)
+
+
+def missing_paths(config: RepoConfig, targets: Sequence[Target],
+                  files: Collection[str]) -> list[ConfigError]:
+    """A config error for each app path (or environment path) that names no folder or file
+    of the repository (base or proposal): such an app would silently review nothing."""
+    index = RepoIndex.of(files)
+    errors: list[ConfigError] = []
+    seen: set[str] = set()
+    for target in targets:
+        path = target.path
+        if path in seen or path in (".", "") or index.is_dir(path) or index.is_file(path):
+            continue
+        seen.add(path)
+        app = config.app(target.app) if not config.discovered else None
+        override = app.override(target.environment) if app else None
+        key = (f"apps.{target.app}.environments.{target.environment}.path"
+               if override and override.path else f"apps.{target.app}.path")
+        errors.append(ConfigError(f"{path} does not exist in the repository", file=config.file,
+                                  line=config.lines.get(key), key=key))
+    return errors
+
+
+def uncovered_files(changed: Collection[str], inputs: Iterable[Collection[str]],
+                    config: RepoConfig) -> list[str]:
+    """Changed files that no target reads ("not part of any app"), sorted. The rules are
+    not uncovered: `.gitops-bot.yaml`, the policies folder and the CRD folders."""
+    rules = tuple(p for p in (dir_prefix(d) for d in (config.policies_dir,
+                                                      *config.validation.crd_dirs)) if p)
+    every = [frozenset(i) for i in inputs]
+    return sorted(f for f in changed
+                  if f != CONFIG_FILE and not f.startswith(rules)
+                  and not any(is_input(f, i) for i in every))
 
 
 def affected_targets(targets: Sequence[Target], inputs: Mapping[Target, frozenset[str]],
