@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import markdown as md
+from bot.decide import review_outcome
 from bot.model import (
     ApprovalRequirement,
     Attachment,
@@ -116,6 +117,8 @@ def _approval(a: ApprovalRequirement) -> str:
     else:
         status = f"⏳ {a.count - len(a.satisfied_by)} more needed" + (f"; approved by {by}"
                                                                        if by else "")
+        if a.candidates:
+            status += "; can approve: " + ", ".join(md.code(u, cell=True) for u in a.candidates)
     return (f"| {md.code(a.group, cell=True)} | {len(a.satisfied_by)} of {a.count} "
             f"| {md.text(a.reason)} | {status} |\n")
 
@@ -285,6 +288,7 @@ def render_json(result: ReviewResult) -> dict[str, Any]:
     """Everything in the review as JSON-ready data (every string redacted)."""
     data: dict[str, Any] = _redacted({
         "state": result.state.name.lower(),
+        "verdict": review_outcome(result),
         "base": result.base,
         "head": result.head,
         "status": status_line(result),
@@ -302,7 +306,8 @@ def render_json(result: ReviewResult) -> dict[str, Any]:
                            "removed": [f.to_dict() for f in i.removed]}
                           for i in result.policy_impact],
         "approvals": [{"group": a.group, "count": a.count, "reason": a.reason,
-                       "satisfied_by": list(a.satisfied_by), "satisfied": a.satisfied}
+                       "satisfied_by": list(a.satisfied_by), "satisfied": a.satisfied,
+                       "can_approve": list(a.candidates)}
                       for a in result.approvals],
     })
     return data

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.decide import (ReviewFacts, asks_review_record, asks_write_access, review_gate,
-                        review_verdict)
+from bot.decide import (ReviewFacts, approval_candidates, asks_review_record,
+                        asks_team_members, asks_write_access, review_gate, review_verdict)
 from bot.errors import GitopsBotError, Transient
 from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
@@ -72,6 +72,17 @@ def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
     # Approvals from users without write access never count (P21, case 13).
     return tuple(Review(a.user, "APPROVED", a.sha, a.teams)
                  for a in forge.approvals(repo, number) if a.can_write)
+
+
+def _with_candidates(forge: Forge, repo: str, author: str,
+                     result: ReviewResult) -> ReviewResult:
+    """The result with, for each missing team approval, who could give it."""
+    if not asks_team_members(result.approvals):
+        return result
+    teams = forge.team_members(repo)
+    return dataclasses.replace(result, approvals=tuple(
+        dataclasses.replace(a, candidates=approval_candidates(a, teams, author))
+        for a in result.approvals))
 
 
 def _annotations(result: ReviewResult) -> list[Annotation]:
@@ -170,8 +181,9 @@ class ReviewJob:
                                     policy_engine=self.engine,
                                     reviews=_reviews(forge, event.repo, change.number),
                                     live_for=live)
-            return review_change(repo, base, change.head_sha, options,
-                                 base_name=change.base_ref)
+            result = review_change(repo, base, change.head_sha, options,
+                                   base_name=change.base_ref)
+        return _with_candidates(forge, event.repo, change.author, result)
 
     def _report(self, forge: Forge, event: Event, change: Change,
                 result: ReviewResult) -> Outcome:

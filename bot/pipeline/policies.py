@@ -146,10 +146,12 @@ class PolicyStep:
                 + self.repository_engine.resource_findings(self.repository, manifests))
 
     def change_outcome(self, results: Sequence[TargetResult], change: ChangeInfo,
-                       reviews: Sequence[Review]
+                       reviews: Sequence[Review],
+                       asked: Mapping[str, Mapping[str, object]] | None = None
                        ) -> tuple[list[Finding], list[ApprovalRequirement], dict[str, object]]:
-        """Change rules of both layers: findings, required approvals and the input used."""
-        change_input = build_change_input(results, change, reviews)
+        """Change rules of both layers: findings, required approvals and the input used
+        (`asked`: the approvals the configuration asks per environment)."""
+        change_input = build_change_input(results, change, reviews, asked)
         findings: list[Finding] = []
         approvals: list[ApprovalRequirement] = []
         for engine, policies in ((self.engine, self.server),

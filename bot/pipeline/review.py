@@ -187,8 +187,10 @@ class Reviewer:
             author="", base_sha=_sha(self.base.snapshot) or "",
             head_sha=_sha(self.head.snapshot) or "",
             changed_files=tuple(sorted(changed if changed is not None else files)))
+        asked = {e.name: {"count": e.approvals.count, "groups": list(e.approvals.groups)}
+                 for e in config.environments if e.approvals is not None}
         findings, approvals, change_input = policy.change_outcome(results, change,
-                                                                  self.options.reviews)
+                                                                  self.options.reviews, asked)
         findings = [*policy.load_findings, *findings, *_uncovered_findings(uncovered)]
         findings = hide_values(findings, secret_values(
             [m for side in (self._base_manifests, self._manifests) for ms in side.values()

@@ -385,3 +385,61 @@ def test_a_policy_only_change_shows_what_newly_fails_in_every_app(shop: Path) ->
     done = run_check(shop, "--base", "main", "--head", "tighten")
     assert "With the new policies, web/staging newly fails (1 new finding(s))." in done.stdout
     assert "No apps affected by this change" not in done.stdout
+
+
+NAMESPACE = """apiVersion: v1
+kind: Namespace
+metadata: {name: data, labels: {app.kubernetes.io/name: data}}
+"""
+PVC = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: db, namespace: data, labels: {app.kubernetes.io/name: data}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_check_gives_the_services_gate_for_destructive_changes(tmp_path: Path) -> None:
+    """Issue 9, wrong results 8 and 5: deleting a Namespace and a PVC exited 0 with
+    "1 more needed" in a table; now "needs approval" (exit 3) until the platform team
+    approves, by slug or by org/slug."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit({"data/ns.yaml": NAMESPACE, "data/pvc.yaml": PVC}, "data app")
+    repo.checkout("drop", create=True)
+    repo.commit({"data/ns.yaml": None, "data/pvc.yaml": None}, "drop the data app")
+    args = (repo.path, "--base", "main", "--head", "drop")
+    done = run_check(*args, "--format", "json")
+    assert done.returncode == 3, done.stdout[-1000:]
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "needs approval" and report["approvals_enforced"] is True
+    [needed] = report["approvals"]
+    assert needed["group"] == "platform" and needed["satisfied"] is False
+    assert run_check(*args, "--approved-by", "carol").returncode == 3  # not in the team
+    for member in ("carol:platform", "carol:acme/platform", "carol:sre,acme/platform"):
+        done = run_check(*args, "--approved-by", member, "--format", "json")
+        assert done.returncode == 0, (member, done.stdout[-500:])
+        assert json.loads(done.stdout)["verdict"] == "passed"
+    help_text = " ".join(run_check("--help").stdout.split())
+    assert "3 the checks pass but approvals the policies require are missing" in help_text
+
+
+def test_environment_approvals_in_the_config_are_honoured(tmp_path: Path) -> None:
+    """Issue 9, wrong result 6: `environments.<env>.approvals` passed the schema and was
+    ignored."""
+    repo = GitRepo(tmp_path / "repo")
+    cm = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: n\n"
+          "  labels: {app.kubernetes.io/name: c}\ndata: {a: %s}\n")
+    repo.commit({".gitops-bot.yaml": "environments:\n  staging:\n"
+                                     "    approvals: {count: 1, groups: [sre]}\n"
+                                     "apps:\n  web: {path: web}\n",
+                 "web/cm.yaml": cm % "b"}, "web")
+    repo.checkout("edit", create=True)
+    repo.commit({"web/cm.yaml": cm % "c"}, "edit")
+    done = run_check(repo.path, "--base", "main", "--head", "edit", "--format", "json")
+    assert done.returncode == 3, done.stderr[-500:]
+    [needed] = json.loads(done.stdout)["approvals"]
+    assert (needed["group"], needed["count"]) == ("sre", 1)
+    assert "staging" in needed["reason"]
+    done = run_check(repo.path, "--base", "main", "--head", "edit", "--approved-by", "dana:sre")
+    assert done.returncode == 0, done.stdout[-800:]
