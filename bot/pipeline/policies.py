@@ -31,6 +31,7 @@ from bot.policy import (
     load_policy_set,
 )
 from bot.policy.impact import PolicyDelta, impact_verdict
+from bot.secrets import hide_values, secret_values
 from bot.policy.policyset import (DATA_FILES, PolicyLoadError, is_test_module,
                                   policy_set_from_files)
 
@@ -176,8 +177,12 @@ class PolicyStep:
                  f"({len(manifests_by_target)} targets evaluated with both)."]
         impact = blast_radius(self.repository_engine, self.repository, self.proposed,
                               manifests_by_target, change_input, untrusted=self.sandbox)
+        # the new policies' messages may quote any value of any object: mask Secret values
+        known = secret_values([m for ms in manifests_by_target.values() for m in ms])
         impacts: list[PolicyImpact] = []
-        for scope, delta in impact.items():
+        for scope, raw in impact.items():
+            delta = dataclasses.replace(raw, added=tuple(hide_values(raw.added, known)),
+                                        removed=tuple(hide_values(raw.removed, known)))
             where = "the change rules" if scope == CHANGE_SCOPE else scope
             verdict = impact_verdict(findings_by_target.get(scope, ()), delta)
             impacts.append(PolicyImpact(scope, verdict, delta.added, delta.removed))

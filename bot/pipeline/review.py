@@ -272,11 +272,10 @@ class Reviewer:
                 step = self._policy
                 findings += self._checked(target, "policy",
                                           lambda: step.resource_findings(objects))
-        manifests = rendered.manifests if not _failed(findings) else ()
         findings = hide_values(findings, secret_values(rendered.manifests))
-        if not any(f.message.startswith("internal error in the ") for f in findings):
-            self.cache.put(key, manifests, findings)  # a crash is never cached
-        return manifests, tuple(findings)
+        if not errors_of_crash(findings):
+            self.cache.put(key, rendered.manifests, findings)  # a crash is never cached
+        return rendered.manifests, tuple(findings)
 
     @staticmethod
     def _checked(target: Target, stage: str,
