@@ -62,9 +62,10 @@ HEAD_FILES = {
 # and they quote every Secret's values.
 LEAK = """package main
 import rego.v1
-deny contains concat(" ", ["new rule sees", json.marshal([object.get(input, "data", {}),
-                                                          object.get(input, "stringData", {})])]) if {
+deny contains msg if {
   input.kind == "Secret"
+  values := [object.get(input, "data", {}), object.get(input, "stringData", {})]
+  msg := concat(" ", ["new rule sees", json.marshal(values)])
 }
 """
 
