@@ -25,8 +25,7 @@ def stage_error(target: Target, stage: str, exc: BaseException) -> Finding:
     """The ERROR finding that stands for `exc` raised in `stage` of `target`."""
     if isinstance(exc, ToolError):
         detail = exc.stderr.strip()[-500:]
-        text = "timed out" if exc.timed_out else str(exc)
-        message = f"{stage} failed: {text}" + (f": {detail}" if detail else "")
+        message = f"{stage} failed: {exc}" + (f": {detail}" if detail else "")
     elif isinstance(exc, GitopsBotError):
         message = f"{stage} failed: {exc}"
     else:

@@ -177,13 +177,25 @@ def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str],
 
 
 def walk(directory: str, index: RepoIndex, read: Read) -> Walk:
-    """Everything the kustomization in `directory` reads, following local dirs recursively."""
+    """Everything the kustomization in `directory` reads, following local dirs recursively.
+
+    Fails closed: when the walk cannot know every input (more than MAX_DIRS kustomizations,
+    or a kustomization too large or malformed to read here), the inputs include `""`, every
+    file of the repository, so no change can slip past the target unreviewed.
+    """
     result = Walk()
     todo, seen = [directory], {directory}
-    while todo and len(seen) <= MAX_DIRS:
+    while todo:
+        if len(seen) > MAX_DIRS:
+            result.inputs.add("")  # MAX_DIRS reached: every file counts as an input
+            break
         current = todo.pop()
         result.kustomizations.append(current)
         result.inputs.add(dir_prefix(current))
+        kfile = index.kustomization_file(current)
+        content = read(kfile) if kfile is not None else None
+        if content is not None and not isinstance(load_one(content), dict):
+            result.inputs.add("")  # unreadable here: the renderer says why; all files count
         files, dirs = direct_refs(current, index, read)
         result.inputs.update(files)
         for d in sorted(dirs):

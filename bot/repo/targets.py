@@ -60,15 +60,18 @@ def expand_targets(config: RepoConfig, files: Collection[str], read: Read,
             if (environment is None or env.name == environment) and app.covers(env.name)]
 
 
-def _chart_dependencies(chart: str, read: Read) -> list[str]:
-    """Repository-relative folders of a chart's `file://` dependencies."""
+def _chart_dependencies(chart: str, read: Read) -> list[str] | None:
+    """Repository-relative folders of a chart's `file://` dependencies; None when a chart
+    file is too large or malformed to read here (the renderer reports it)."""
     out: list[str] = []
     for name in ("Chart.yaml", "requirements.yaml"):
         content = read(f"{chart}/{name}" if chart != "." else name)
         if content is None:
             continue
         data: Any = load_one(content)
-        deps = data.get("dependencies") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        deps = data.get("dependencies")
         for dep in deps if isinstance(deps, list) else ():
             repo = dep.get("repository") if isinstance(dep, dict) else None
             if isinstance(repo, str) and repo.startswith("file://"):
@@ -96,14 +99,25 @@ def _chart_files(chart: str, files: Collection[str], values: Collection[str]) ->
 
 
 def _helm_inputs(target: Target, files: Collection[str], read: Read) -> set[str]:
+    """Fails closed like `kustomize_refs.walk`: past MAX_CHARTS charts, or when a chart file
+    cannot be read here, every file of the repository counts as an input (`""`)."""
     inputs = set(target.values) | _chart_files(target.path, files, target.values)
     todo, seen = _chart_dependencies(target.path, read), {target.path}
-    while todo and len(seen) <= MAX_CHARTS:
+    while todo:
+        if len(seen) > MAX_CHARTS:
+            todo = None
+            break
         chart = todo.pop()
         if chart not in seen:
             seen.add(chart)
             inputs.add(dir_prefix(chart))
-            todo.extend(_chart_dependencies(chart, read))
+            more = _chart_dependencies(chart, read)
+            if more is None:
+                todo = None
+                break
+            todo.extend(more)
+    if todo is None:
+        inputs.add("")
     return inputs
 
 
