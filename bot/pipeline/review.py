@@ -26,7 +26,7 @@ from bot.errors import ConfigError, GitopsBotError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.model import (Finding, Manifest, ObjectDiff, RenderResult, ReviewResult, Severity,
                        State, Target, TargetResult, worst)
-from bot.pipeline.cache import RenderCache, cache_key, render_key
+from bot.pipeline.cache import RenderCache, cache_key, checks_key, render_key
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.pipeline.stages import run_stage
@@ -119,7 +119,7 @@ class Reviewer:
         self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
         self.base = _Side("base", base, self._tmp)
         self.head = _Side("head", head, self._tmp)
-        self._validator_id = ""
+        self._checks_id = ""
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
@@ -169,10 +169,11 @@ class Reviewer:
         # a policy edit is judged over every target, so every target needs a checked render
         everywhere = policy.proposed is not None
         validator = self._validator(config) if touched or everywhere else None
-        self._validator_id = cache_key(
-            type(validator).__name__, config.validation, _schemas_version(),
-            gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
-                                                    for d in config.validation.crd_dirs]))
+        self._checks_id = checks_key(
+            validator=type(validator).__name__, validation=config.validation,
+            schemas=_schemas_version(), policies=policy.cache_id,
+            crds=gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
+                                                         for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
                                     touched))
@@ -241,11 +242,10 @@ class Reviewer:
         if not (root and snapshot.files) and not any(
                 p == target.path or p.startswith(prefix) for p in snapshot.files):
             return None
-        checks = (self._validator_id, self._policy.cache_id if self._policy else None)
         return render_key(target=target, tool=self._tool_id(target),
                           budgets=self.options.budgets,
                           inputs=gitrepo.input_digest(snapshot, inputs),
-                          checks=checks if validator is not None else None)
+                          checks=self._checks_id if validator is not None else None)
 
     def _render(self, side: _Side, target: Target, inputs: frozenset[str], key: str | None,
                 validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
