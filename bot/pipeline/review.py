@@ -12,35 +12,33 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from bot import gitrepo
 from bot.diff import diff_manifests
-from bot.errors import ConfigError, GitopsBotError
+from bot.errors import ConfigError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.model import (Finding, Manifest, ObjectDiff, RenderResult, ReviewResult, Severity,
-                       State, Target, TargetResult, worst)
-from bot.pipeline.cache import RenderCache, cache_key, checks_key, render_key
+from bot.model import (Finding, Manifest, ObjectDiff, ReviewResult, Severity, State, Target,
+                       TargetResult, worst)
+from bot.pipeline.cache import RenderCache, cache_key, checks_key
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
+from bot.pipeline.rendering import Side, TargetRenderer, crashed, failed, schemas_version
 from bot.pipeline.stages import run_stage
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
-from bot.render import render_target
-from bot.secrets import hide_values, secret_values
-from bot.render.sandbox import Budgets, resolve_inside, scan_checkout
+from bot.render.sandbox import Budgets, resolve_inside
 from bot.repo.discovery import discover_config
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
-from bot.repo.targets import (affected_targets, expand_targets, missing_paths, target_inputs,
-                              uncovered_files)
-from bot.tools import Tools, tool_version
-from bot.validate import Validator, duplicate_findings, make_validator
+from bot.repo.targets import (affected_targets, coverage_report, expand_targets, missing_paths,
+                              target_inputs, uncovered_files)
+from bot.secrets import hide_values, secret_values
+from bot.tools import Tools
+from bot.validate import Validator, make_validator
 
 Progress = Callable[[str], None]
 
@@ -65,24 +63,6 @@ class ReviewOptions:
     live_for: LiveFor | None = None  # reads what is live per environment (service reviews)
     # the head is a protected branch's commit (deploys): its repository policies are trusted
     head_is_protected: bool = False
-
-
-class _Side:
-    """One revision being reviewed: its snapshot, a lazily materialised checkout."""
-
-    def __init__(self, name: str, snapshot: Snapshot, workdir: Path) -> None:
-        self.name, self.snapshot, self._workdir = name, snapshot, workdir
-        self._root: Path | None = None
-        self._scan: list[Finding] = []
-        self._lock = threading.Lock()
-
-    def checkout(self) -> tuple[Path, list[Finding]]:
-        """The materialised tree and the sandbox scan's findings (done once)."""
-        with self._lock:
-            if self._root is None:
-                self._root = self.snapshot.materialize(self._workdir / self.name)
-                self._scan = scan_checkout(self._root)
-            return self._root, self._scan
 
 
 def _read_union(head: Snapshot, base: Snapshot) -> Callable[[str], bytes | None]:
@@ -117,9 +97,9 @@ class Reviewer:
         self.options = options
         self.cache = RenderCache(options.cache_dir)
         self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
-        self.base = _Side("base", base, self._tmp)
-        self.head = _Side("head", head, self._tmp)
-        self._checks_id = ""
+        self.base = Side("base", base, self._tmp)
+        self.head = Side("head", head, self._tmp)
+        self.renderer = TargetRenderer(options.tools, options.budgets, self.cache)
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
@@ -165,13 +145,13 @@ class Reviewer:
                                  trusted.snapshot, self.head.snapshot,
                                  trusted_is_protected=(trusted is self.base
                                                        or self.options.head_is_protected))
-        self._policy = policy
+        self._policy = self.renderer.policy = policy
         # a policy edit is judged over every target, so every target needs a checked render
         everywhere = policy.proposed is not None
         validator = self._validator(config) if touched or everywhere else None
-        self._checks_id = checks_key(
+        self.renderer.checks_id = checks_key(
             validator=type(validator).__name__, validation=config.validation,
-            schemas=_schemas_version(), policies=policy.cache_id,
+            schemas=schemas_version(), policies=policy.cache_id,
             crds=gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
                                                          for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
@@ -192,7 +172,8 @@ class Reviewer:
                  for e in config.environments if e.approvals is not None}
         findings, approvals, change_input = policy.change_outcome(results, change,
                                                                   self.options.reviews, asked)
-        findings = [*policy.load_findings, *findings, *_uncovered_findings(uncovered)]
+        coverage_notes, coverage = coverage_report(uncovered)
+        findings = [*policy.load_findings, *findings, *coverage]
         findings = hide_values(findings, secret_values(
             [m for side in (self._base_manifests, self._manifests) for ms in side.values()
              for m in ms]))
@@ -204,11 +185,8 @@ class Reviewer:
                 manifests[target_id], found[target_id] = objects, target_findings
         more_notes, attachments, impacts = policy.proposal_report(
             manifests, found, change_input, config.policies_dir)
-        if uncovered:
-            notes.append(f"No app reads these changed files: {', '.join(uncovered[:20])}"
-                         + (f" and {len(uncovered) - 20} more" if len(uncovered) > 20 else "")
-                         + " (not part of any app).")
-        elif not touched and not impacts:
+        notes += coverage_notes
+        if not touched and not impacts and not uncovered:
             notes.append("No apps affected by this change.")
         return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
                             targets=tuple(results), findings=tuple(findings),
@@ -233,74 +211,12 @@ class Reviewer:
         return make_validator(self.options.tools, prefer=prefer, strict=settings.strict,
                               skip_kinds=settings.skip_kinds, crd_dirs=crd_dirs)
 
-    def _render_key(self, side: _Side, target: Target, inputs: frozenset[str],
-                    validator: Validator | None) -> str | None:
-        """Cache key of one side's render, or None when the app is absent on that side."""
-        snapshot = side.snapshot
-        root = target.path.strip("/") in ("", ".")
-        prefix = target.path.rstrip("/") + "/"
-        if not (root and snapshot.files) and not any(
-                p == target.path or p.startswith(prefix) for p in snapshot.files):
-            return None
-        return render_key(target=target, tool=self._tool_id(target),
-                          budgets=self.options.budgets,
-                          inputs=gitrepo.input_digest(snapshot, inputs),
-                          checks=self._checks_id if validator is not None else None)
-
-    def _render(self, side: _Side, target: Target, inputs: frozenset[str], key: str | None,
-                validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
-        if key is None:
-            return (), ()  # the app does not exist on this side: nothing rendered
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        root, scan = side.checkout()
-        blocked = [f for f in scan if f.file and _covered(f.file, inputs)]
-        if blocked:
-            return (), tuple(blocked)
-        rendered, findings = run_stage(
-            target, "render", lambda: render_target(root, target, self.options.tools,
-                                                    self.options.budgets),
-            RenderResult(target))
-        findings += rendered.findings
-        if validator is not None and rendered.ok and not _failed(findings):
-            objects = rendered.manifests
-            findings += self._checked(target, "duplicates", lambda: duplicate_findings(objects))
-            findings += self._checked(target, "validate", lambda: validator.validate(
-                objects, target.kubernetes_version))
-            if self._policy is not None:
-                step = self._policy
-                findings += self._checked(target, "policy",
-                                          lambda: step.resource_findings(objects))
-        findings = hide_values(findings, secret_values(rendered.manifests))
-        if not errors_of_crash(findings):
-            self.cache.put(key, rendered.manifests, findings)  # a crash is never cached
-        return rendered.manifests, tuple(findings)
-
-    @staticmethod
-    def _checked(target: Target, stage: str,
-                 work: Callable[[], list[Finding]]) -> list[Finding]:
-        nothing: list[Finding] = []
-        found, errors = run_stage(target, stage, work, nothing)
-        return [*found, *errors]
-
     def _checked_render(self, target: Target, inputs: frozenset[str],
                         validator: Validator | None
                         ) -> tuple[str, tuple[tuple[Manifest, ...], tuple[Finding, ...]]]:
         """The proposal's checked render of a target the change does not touch."""
-        key = self._render_key(self.head, target, inputs, validator)
-        return target.id, self._render(self.head, target, inputs, key, validator)
-
-    def _tool_id(self, target: Target) -> str:
-        tools = self.options.tools
-        try:
-            if target.renderer == "helm" and tools.helm:
-                return f"helm {tool_version(tools.helm)}"
-            if target.renderer == "kustomize" and tools.kubectl:
-                return f"kubectl {tool_version(tools.kubectl)}"
-        except GitopsBotError:
-            return "unknown"
-        return target.renderer
+        key = self.renderer.key(self.head, target, inputs, checked=validator is not None)
+        return target.id, self.renderer.render(self.head, target, inputs, key, validator)
 
     def _review_target(self, target: Target, inputs: frozenset[str],
                        validator: Validator | None) -> TargetResult:
@@ -308,8 +224,9 @@ class Reviewer:
         self.say(f"rendering {target.id} ({target.renderer})")
         unknown: tuple[str | None, str | None] = (None, None)
         keys, errors = run_stage(target, "render", lambda: (
-            self._render_key(self.base, target, inputs, None),
-            self._render_key(self.head, target, inputs, validator)), unknown)
+            self.renderer.key(self.base, target, inputs, checked=False),
+            self.renderer.key(self.head, target, inputs, checked=validator is not None)),
+            unknown)
         if errors:
             return TargetResult(target, State.FAILURE, findings=tuple(errors),
                                 seconds=time.monotonic() - started)
@@ -321,8 +238,8 @@ class Reviewer:
         hit = None if skip else self.cache.get_result(result_key, target)
         if hit is not None:  # neither side's inputs changed since a previous review
             return hit
-        before, base_findings = self._render(self.base, target, inputs, base_key, None)
-        after, findings = self._render(self.head, target, inputs, head_key, validator)
+        before, base_findings = self.renderer.render(self.base, target, inputs, base_key, None)
+        after, findings = self.renderer.render(self.head, target, inputs, head_key, validator)
         self._manifests[target.id] = after
         self._base_manifests[target.id] = before
         all_findings = list(findings)
@@ -331,52 +248,16 @@ class Reviewer:
                 Severity.WARNING, "render", "the base revision does not render cleanly, so the "
                 "diff may show more than this change", file=target.path))
         diffs: list[ObjectDiff] = []
-        if not _failed(findings):
+        if not failed(findings):
             diffs, errors = run_stage(target, "diff", lambda: diff_manifests(before, after),
                                       diffs)
             all_findings += errors
         state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
         result = TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
                               seconds=time.monotonic() - started)
-        if not errors_of_crash(all_findings):
+        if not crashed(all_findings):
             self.cache.put_result(result_key, result)
         return result
-
-
-def errors_of_crash(findings: Sequence[Finding]) -> bool:
-    """Whether a stage crashed (its result must not be cached: the next run may not)."""
-    return any(f.message.startswith("internal error in the ") for f in findings)
-
-
-def _uncovered_findings(uncovered: Sequence[str]) -> list[Finding]:
-    """A warning for changed YAML/JSON files no target reads: they may be manifests that
-    nothing reviews or deploys (other files are only listed in the report)."""
-    manifests = [p for p in uncovered if p.endswith((".yaml", ".yml", ".json"))]
-    if not manifests:
-        return []
-    shown = ", ".join(manifests[:20]) + (f" and {len(manifests) - 20} more"
-                                         if len(manifests) > 20 else "")
-    return [Finding(Severity.WARNING, "coverage",
-                    f"not part of any app: {shown}. No target reads these files, so they are "
-                    "neither reviewed nor deployed; add them to an app in .gitops-bot.yaml if "
-                    "they should be.", file=manifests[0])]
-
-
-def _schemas_version() -> str:
-    """The version of the package whose Kubernetes schemas the validators use."""
-    try:
-        return metadata.version("kubernetes-validate")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _failed(findings: Sequence[Finding]) -> bool:
-    return any(f.severity is Severity.ERROR and f.check in ("render", "sandbox")
-               for f in findings)
-
-
-def _covered(path: str, inputs: Collection[str]) -> bool:
-    return any(path == p or (p.endswith("/") and path.startswith(p)) or p == "" for p in inputs)
 
 
 def _sha(snapshot: Snapshot) -> str | None:

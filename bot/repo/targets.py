@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
-from bot.model import Target
+from bot.model import Finding, Severity, Target
 from bot.repo.repo_config import CONFIG_FILE, App, RepoConfig
 from bot.repo.safeyaml import load_one
 
@@ -178,6 +178,25 @@ def uncovered_files(changed: Collection[str], inputs: Iterable[Collection[str]],
     return sorted(f for f in changed
                   if f != CONFIG_FILE and not f.startswith(rules)
                   and not any(is_input(f, i) for i in every))
+
+
+def coverage_report(uncovered: Sequence[str], shown: int = 20
+                    ) -> tuple[list[str], list[Finding]]:
+    """The report's note naming changed files no target reads, and a warning when YAML or
+    JSON files are among them: they may be manifests that nothing reviews or deploys."""
+    if not uncovered:
+        return [], []
+    def listing(paths: Sequence[str]) -> str:
+        rest = len(paths) - shown
+        return ", ".join(paths[:shown]) + (f" and {rest} more" if rest > 0 else "")
+    notes = [f"No app reads these changed files: {listing(uncovered)} (not part of any app)."]
+    manifests = [p for p in uncovered if p.endswith((".yaml", ".yml", ".json"))]
+    if not manifests:
+        return notes, []
+    return notes, [Finding(Severity.WARNING, "coverage",
+                           f"not part of any app: {listing(manifests)}. No target reads these "
+                           "files, so they are neither reviewed nor deployed; add them to an "
+                           "app in .gitops-bot.yaml if they should be.", file=manifests[0])]
 
 
 def affected_targets(targets: Sequence[Target], inputs: Mapping[Target, frozenset[str]],
