@@ -20,6 +20,7 @@ FORK_MODES = ("validate", "render", "skip")
 SQLITE_SYNC = ("full", "normal")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+POLICY_ENGINES = ("embedded", "opa")
 DEFAULT_MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 
 
@@ -87,12 +88,17 @@ class Config:
     metrics_token: Secret | None = None  # /metrics is open (no repo or user labels) unless set
     log_format: str = "json"  # "json": one object per line; "text": for a terminal
     log_level: str = "INFO"
+    # Rego policies: "embedded" (regopy in the worker) or "opa" (an OPA server at opa_url,
+    # OPA 1.x in its default Rego v1 mode; opa_token if it runs with token authentication)
+    policy_engine: str = "embedded"
+    opa_url: str = ""
+    opa_token: Secret | None = None
 
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("database_url", "queue_url"):
+            if f.name in ("database_url", "queue_url", "opa_url"):
                 value = mask_url(value)
             parts.append(f"{f.name}={value!r}")
         return f"Config({', '.join(parts)})"
@@ -145,7 +151,8 @@ class Config:
         return any(fnmatchcase(name, pattern.lower()) for pattern in self.repo_allowlist)
 
     def check_service(self) -> None:
-        """Raise ConfigError unless the webhook service may start (fail closed, P2/P3)."""
+        """Raise ConfigError unless the webhook service may start
+        (docs/security.md#no-secret-no-service)."""
         problems = []
         if not (self.github_enabled or self.gitlab_enabled):
             problems.append("no forge is configured: set GITOPS_BOT_GITHUB_WEBHOOK_SECRET "
@@ -196,12 +203,14 @@ class Config:
                 raise ConfigError(str(exc), file=source, key=PREFIX + name.upper()) from None
         config = cls(**kwargs)
         for name, allowed in (("fork_mode", FORK_MODES), ("sqlite_synchronous", SQLITE_SYNC),
-                              ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS)):
+                              ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS),
+                              ("policy_engine", POLICY_ENGINES)):
             if getattr(config, name) not in allowed:
                 raise ConfigError(f"must be one of {', '.join(allowed)}", file=source,
                                   key=PREFIX + name.upper())
         if config.public_url and not config.public_url.startswith(("http://", "https://")):
             raise ConfigError("must be an http(s) URL", file=source, key=PREFIX + "PUBLIC_URL")
+        _check_opa(config, source)
         return config
 
     def with_(self, **changes: Any) -> Config:
@@ -233,7 +242,7 @@ def drop_credentials(environ: MutableMapping[str, str] | None = None) -> list[st
 
 
 _SECRETS = {"github_token", "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret",
-            "dashboard_token", "metrics_token", "argocd_token"}
+            "dashboard_token", "metrics_token", "argocd_token", "opa_token"}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _PATHS = {"data_dir", "github_private_key_file", "kubeconfig"}
 
@@ -261,7 +270,7 @@ def _convert(name: str, raw: Any) -> Any:
         if seconds < 0:
             raise ValueError("must be 0 (off) or a number of seconds")
         return seconds
-    if name in ("fork_mode", "sqlite_synchronous", "log_format"):
+    if name in ("fork_mode", "sqlite_synchronous", "log_format", "policy_engine"):
         return str(raw).strip().lower()
     if name == "log_level":
         return str(raw).strip().upper()
@@ -273,6 +282,20 @@ def _convert(name: str, raw: Any) -> Any:
             raise ValueError("must be true or false")
         return word in _TRUE
     return str(raw).strip()
+
+
+def _check_opa(config: Config, source: str | None) -> None:
+    """The OPA settings go together: the engine `opa` needs a URL, a URL needs the engine."""
+    if config.policy_engine == "opa":
+        parts = urlsplit(config.opa_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("GITOPS_BOT_POLICY_ENGINE=opa needs the OPA server's URL, e.g. "
+                              "http://opa:8181", file=source, key=PREFIX + "OPA_URL")
+    elif config.opa_url or config.opa_token:
+        raise ConfigError("is set but GITOPS_BOT_POLICY_ENGINE is embedded: set "
+                          "GITOPS_BOT_POLICY_ENGINE=opa to evaluate policies on that OPA "
+                          "server, or unset it", file=source,
+                          key=PREFIX + ("OPA_URL" if config.opa_url else "OPA_TOKEN"))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

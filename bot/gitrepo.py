@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Collection, Iterable, Mapping
@@ -63,6 +65,9 @@ class Snapshot(Protocol):
     @property
     def files(self) -> Mapping[str, str]: ...  # path -> content id
 
+    @property
+    def unreadable(self) -> Mapping[str, str]: ...  # path -> reason (working trees only)
+
     def read(self, path: str) -> bytes | None: ...
 
     def materialize(self, dest: Path) -> Path: ...
@@ -81,6 +86,8 @@ def input_digest(snapshot: Snapshot, inputs: Collection[str]) -> str:
 
 class GitSnapshot:
     """A commit of a git repository, read without checking it out."""
+
+    unreadable: Mapping[str, str] = {}  # git reads every blob or fails loudly
 
     def __init__(self, repo: Path, sha: str) -> None:
         self.repo, self.sha, self.label = repo, sha, sha[:12]
@@ -145,32 +152,75 @@ class GitSnapshot:
 
 
 class WorktreeSnapshot:
-    """The working tree of a directory as it stands (for `check` without revisions)."""
+    """The working tree of a directory as it stands (for `check` without revisions).
+
+    `.git` folders (and `.git` files of worktrees and submodules) are not part of it: a CI
+    checkout keeps its credentials there. Paths that cannot be read are listed in
+    `unreadable` (path -> reason) instead of being skipped.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root, self.label = root.resolve(), "working tree"
         self._files: dict[str, str] = {}
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(d for d in dirnames if d != ".git")
-            for name in filenames:
+        self.unreadable: dict[str, str] = {}
+
+        def failed(exc: OSError) -> None:
+            self._unreadable(Path(str(exc.filename)), exc)
+
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=failed):
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            dirnames[:] = sorted(d for d in dirnames
+                                 if d.casefold() != ".git" and d not in links)
+            for name in [*filenames, *links]:  # links to folders are files here, as in git
+                if name.casefold() == ".git":
+                    continue
                 full = Path(dirpath, name)
-                rel = full.relative_to(self.root).as_posix()
-                stat = full.lstat()
-                self._files[rel] = f"{stat.st_size}:{stat.st_mtime_ns}"
+                try:
+                    info = full.lstat()
+                except OSError as exc:
+                    self._unreadable(full, exc)
+                    continue
+                self._files[full.relative_to(self.root).as_posix()] = \
+                    f"{info.st_size}:{info.st_mtime_ns}"
+
+    def _unreadable(self, path: Path, exc: OSError) -> None:
+        rel = path.relative_to(self.root).as_posix() if path != self.root else "."
+        self.unreadable[rel] = (exc.strerror or type(exc).__name__).lower()
 
     @property
     def files(self) -> Mapping[str, str]:
         return self._files
 
     def read(self, path: str) -> bytes | None:
+        """A regular file's bytes; None when absent or a symlink; UserError when unreadable."""
         full = self.root / path
         if path not in self._files or full.is_symlink() or not full.is_file():
             return None
-        return full.read_bytes()
+        try:
+            return full.read_bytes()
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise UserError(f"cannot read {path}: {reason}") from None
 
     def materialize(self, dest: Path) -> Path:
-        """Render straight from the directory: it is already a checkout."""
-        return self.root
+        """Copy the listed files into `dest` as `git checkout-index` would: symlinks kept as
+        symlinks (the sandbox scan judges them), fifos, sockets and devices as fifos (which
+        it refuses), `.git` left out. Files that cannot be read join `unreadable`."""
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for rel in sorted(self._files):
+            source, copy = self.root / rel, dest / rel
+            copy.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                mode = source.lstat().st_mode
+                if stat.S_ISLNK(mode):
+                    os.symlink(os.readlink(source), copy)
+                elif stat.S_ISREG(mode):
+                    shutil.copyfile(source, copy, follow_symlinks=False)
+                else:
+                    os.mkfifo(copy, 0o600)
+            except OSError as exc:
+                self._unreadable(source, exc)
+        return dest
 
     def close(self) -> None:
         """Nothing to release."""
@@ -181,6 +231,7 @@ class EmptySnapshot:
 
     label = "empty"
     files: Mapping[str, str] = {}
+    unreadable: Mapping[str, str] = {}
 
     def read(self, path: str) -> bytes | None:
         return None

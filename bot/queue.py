@@ -30,7 +30,7 @@ from bot.ticker import every
 log = logging.getLogger(__name__)
 
 TASK_NAME = "gitops-bot.job"
-MAX_ATTEMPTS = 5          # then the delivery is "dead" (dead-letter, SECURITY case 61)
+MAX_ATTEMPTS = 5          # then the delivery is "dead" (docs/security.md#case-61)
 MAX_BACKOFF = 900.0       # seconds
 
 
@@ -209,7 +209,7 @@ class Queue:
             yield
 
     def consumer(self, workers: int = 2) -> Consumer:
-        """A huey consumer for this queue: SIGTERM drains (finishes running jobs), P20."""
+        """A huey consumer for this queue: SIGTERM drains (finishes running jobs)."""
         return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                          graceful_signal="TERM", initial_delay=0.05,
                                          max_delay=1.0)

@@ -75,3 +75,26 @@ def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
             repo.commit(files, "initial")
         return repo
     return factory
+
+
+# Test lanes (README "Development"): folders mark their tests, so the fast lane is
+# `./scripts/test -m "not e2e and not browser and not scale"`.
+_LANES = {"e2e": "e2e", "scale": "scale"}
+# Files outside tests/e2e that start the service, kill workers or drive kubectl and
+# helm end to end against the test servers: slow, so not in the fast lane.
+_E2E_FILES = {("cli", "test_service.py"), ("test_queue_recovery.py",),
+              ("live", "test_kubernetes.py"), ("deploy", "test_self_check.py"),
+              ("web", "dashboard", "test_review_link.py")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by where they live: tests/e2e -> e2e, tests/scale -> scale, browser
+    tests -> browser."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+        if parts and parts[0] in _LANES:
+            item.add_marker(_LANES[parts[0]])
+        if tuple(parts) in _E2E_FILES:
+            item.add_marker("e2e")
+        if parts[-1] == "test_browser.py":
+            item.add_marker("browser")

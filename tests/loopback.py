@@ -22,6 +22,9 @@ def serve(handle: Handle, port: int = 0) -> ThreadingHTTPServer:
 
     class _H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: without TCP_NODELAY, Nagle's algorithm holds the
+        # body until the client's delayed ACK (~40 ms per keep-alive request).
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -1,4 +1,5 @@
-"""Server Config: read once from env/YAML, secrets masked, fail closed (P2, P3, case 7)."""
+"""Server Config: read once from env/YAML, secrets masked, fail closed
+(docs/security.md#no-secret-no-service, docs/security.md#case-7)."""
 from __future__ import annotations
 
 import ast

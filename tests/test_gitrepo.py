@@ -1,11 +1,13 @@
 """Reading revisions without touching the user's checkout."""
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from bot import gitrepo
 from bot.errors import UserError
-from bot.gitrepo import GitSnapshot, input_digest
+from bot.gitrepo import GitSnapshot, WorktreeSnapshot, input_digest
 
 
 def test_snapshot_lists_reads_and_materialises(make_repo, tmp_path):
@@ -52,3 +54,25 @@ def test_hostile_revisions_are_refused(make_repo, ref):
     with pytest.raises(UserError):
         gitrepo.rev_parse(repo.path, ref)
     assert not Path("pwned").exists()
+
+
+def test_worktree_snapshot_copies_everything_but_git(make_repo, tmp_path):
+    """Reproduces issue 14 item 3 at its root: `check DIR` rendered the working tree in
+    place, `.git/` included. The copy holds every file, untracked ones too, keeps symlinks
+    (also to folders) as symlinks, turns a fifo into a fifo the scan refuses, and has no
+    `.git` folder or worktree `.git` file anywhere."""
+    repo = make_repo({"apps/web/a.yaml": "a: 1\n", "sub/.git": "gitdir: /elsewhere\n"})
+    (repo.path / "untracked.yaml").write_text("b: 2\n")
+    (repo.path / "apps/link").symlink_to("web")
+    (repo.path / "cfg").symlink_to(".git/config")
+    os.mkfifo(repo.path / "apps/pipe")
+    snap = WorktreeSnapshot(repo.path)
+    assert set(snap.files) == {"apps/web/a.yaml", "untracked.yaml", "apps/link", "cfg",
+                               "apps/pipe"}
+    out = snap.materialize(tmp_path / "copy")
+    assert out == tmp_path / "copy" and (out / "apps/web/a.yaml").read_text() == "a: 1\n"
+    assert os.readlink(out / "apps/link") == "web" and os.readlink(out / "cfg") == ".git/config"
+    assert stat.S_ISFIFO((out / "apps/pipe").lstat().st_mode)
+    assert not (out / ".git").exists() and not (out / "sub/.git").exists()
+    assert snap.unreadable == {}
+    assert (repo.path / ".git/config").is_file()  # the user's checkout is untouched

@@ -121,7 +121,8 @@ def test_a_bug_fails_at_once_and_a_redelivery_retries_it(bot: Bot) -> None:
     assert bot.github("pull_request", PR_OPENED, delivery="bug-1")[0] == 202
     assert drain(queue) == ["failed"]
     assert "RuntimeError: bug" in bot.store.delivery("github:bug-1")["error"]
-    # GitHub redelivery keeps the GUID: the existing job is retried, no second row (case 79).
+    # GitHub redelivery keeps the GUID: the existing job is retried, no second row
+    # (docs/security.md#case-79).
     status, answer = bot.github("pull_request", PR_OPENED, delivery="bug-1")
     assert (status, answer["status"]) == (202, "requeued")
     assert drain(queue) == ["done"]

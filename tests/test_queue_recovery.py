@@ -1,4 +1,5 @@
-"""Crash recovery and graceful drain with real `gitops-bot worker` processes (cases 99, 100)."""
+"""Crash recovery and graceful drain with real `gitops-bot worker` processes
+(docs/security.md#case-99, docs/security.md#case-100)."""
 from __future__ import annotations
 
 import signal

@@ -18,7 +18,7 @@ from bot.model import ReviewResult
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
 from bot.pipeline.change import review_change
 from bot.pipeline.review import ReviewOptions, review_worktree
-from bot.policy import Review
+from bot.policy import ENGINES, Review, make_engine
 from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
 from bot.tools import Tools
 
@@ -56,6 +56,10 @@ def _default_cache_dir() -> Path:
               help="The server's policy folder (default: the bot's own policies/).")
 @click.option("--no-server-policies", is_flag=True,
               help="Evaluate only the repository's own policies.")
+@click.option("--engine", type=click.Choice(ENGINES), default="embedded", show_default=True,
+              help="Policy engine: regopy in this process, or an OPA server (--opa-url).")
+@click.option("--opa-url", help="The OPA server for --engine opa, e.g. http://localhost:8181 "
+                                "(a bearer token is read from GITOPS_BOT_OPA_TOKEN).")
 @click.option("--approved-by", "approved_by", multiple=True, metavar="USER[:GROUP,...]",
               help="An approval of HEAD, as the forge would report it: the user and the "
                    "teams they belong to (repeatable), e.g. --approved-by carol:platform.")
@@ -63,8 +67,8 @@ def _default_cache_dir() -> Path:
 def check(repo: Path, base: str | None, head: str | None, environment: str | None, fmt: str,
           output: Path | None, full_report: Path | None, max_chars: int,
           cache_dir: Path | None, no_cache: bool, tools_dir: str | None, validator: str,
-          jobs: int, policies: Path | None, no_server_policies: bool,
-          approved_by: tuple[str, ...], quiet: bool) -> None:
+          jobs: int, policies: Path | None, no_server_policies: bool, engine: str,
+          opa_url: str | None, approved_by: tuple[str, ...], quiet: bool) -> None:
     """Review what merging HEAD into BASE does in REPO (or REPO's files as they stand).
 
     The rules (.gitops-bot.yaml, policies, CRD folders) come from BASE; the change is HEAD
@@ -80,6 +84,9 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
 
     if head and not base:
         raise click.UsageError("--head needs --base")
+    if (engine == "opa") != bool(opa_url):
+        raise click.UsageError("--engine opa needs --opa-url (and --opa-url needs --engine opa)")
+    opa_token = os.environ.get("GITOPS_BOT_OPA_TOKEN") or None  # read before it is dropped
     # CI systems put their tokens in the environment; a review needs none of them.
     drop_credentials()
     try:
@@ -89,7 +96,8 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
                                 parallelism=jobs, validator=validator, progress=progress,
                                 server_policies=None if no_server_policies else
                                 (policies or DEFAULT_SERVER_POLICIES),
-                                enforce_approvals=bool(base))
+                                enforce_approvals=bool(base),
+                                policy_engine=make_engine(engine, opa_url or "", opa_token))
         if base:
             head_sha = gitrepo.rev_parse(repo, head or "HEAD")
             reviews = tuple(_approval(text, head_sha) for text in approved_by)

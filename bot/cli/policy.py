@@ -26,7 +26,9 @@ def test_command(directory: Path, verbose: bool, fmt: str, coverage: bool) -> No
     Exit code 0 when all tests pass, 1 when a test fails or errors, the policies do not
     compile or there are no tests, 2 for usage errors.
     """
+    from bot.config import drop_credentials
     from bot.policy.testing import format_json, format_text, run_policy_tests
+    drop_credentials()  # CI runs this on pull request content, next to its tokens
 
     if not directory.is_dir():
         raise click.UsageError(f"{directory} is not a directory")

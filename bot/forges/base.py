@@ -78,7 +78,8 @@ class Forge(Protocol):
         ...
 
     def can_write(self, repo: str, user: str) -> bool:
-        """Whether `user` may push to `repo` (used to authorise comment commands, P21)."""
+        """Whether `user` may push to `repo` (it authorises comment commands,
+        docs/security.md#authorised-commands)."""
         ...
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:

@@ -1,8 +1,9 @@
 """GitHubForge: the Forge port over PyGithub (github.com or Enterprise, App or token auth).
 
-PyGithub is imported lazily (≈160 ms, DESIGN §6). Its own retries and rate-limit sleeps are
-off (`retry=None`): failures become `Transient`/`ForgeError` here and `bot.errors.retry_after`
-alone decides what happens next (P19).
+PyGithub is imported lazily (≈160 ms, docs/architecture.md#costs-that-shape-the-code). Its
+own retries and rate-limit sleeps are off (`retry=None`): failures become `Transient`/
+`ForgeError` here and `bot.errors.retry_after` alone decides what happens next
+(docs/security.md#forge-rate-limits).
 """
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ class GitHubForge(GitHubDeployments):
                 return op(self._client())
             except GithubException as exc:
                 if exc.status == 401 and self._app and attempt == 1:
-                    self._gh, self._token_expires = None, float("-inf")  # case 94
+                    self._gh, self._token_expires = None, float("-inf")  # docs/security.md#case-94
                     continue
                 raise self._translate(exc) from None
             except requests.RequestException as exc:
@@ -158,7 +159,8 @@ class GitHubForge(GitHubDeployments):
                 if f.previous_filename:
                     files.append(f.previous_filename)
             if pull.changed_files > MAX_LISTED_FILES or listed < pull.changed_files:
-                # Fail closed (P14): an incomplete file list could skip an affected target.
+                # An incomplete file list could skip an affected target: fail closed
+                # (docs/security.md#fail-closed).
                 raise ForgeError(f"pull request changes {pull.changed_files} files; GitHub "
                                  f"lists at most {MAX_LISTED_FILES}")
             head_repo = pull.head.repo.full_name if pull.head.repo else None
@@ -178,7 +180,7 @@ class GitHubForge(GitHubDeployments):
 
         A later "changes requested" or a dismissal cancels an approval; comments do not
         (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews).
-        An approval of an older commit keeps that commit's SHA: the caller decides (P13).
+        An approval of an older commit keeps that commit's SHA: the caller decides.
         """
         def op(gh: Github) -> list[tuple[str, str]]:
             latest: dict[str, tuple[str, str]] = {}
@@ -224,7 +226,7 @@ class GitHubForge(GitHubDeployments):
         return self._run(op)
 
     def can_write(self, repo: str, user: str) -> bool:
-        """Whether `user` has write, maintain or admin permission on `repo` (P21)."""
+        """Whether `user` has write, maintain or admin permission on `repo`."""
         from github.GithubException import UnknownObjectException
 
         def op(gh: Github) -> bool:
@@ -236,7 +238,7 @@ class GitHubForge(GitHubDeployments):
         return self._run(op)
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
-        """Edit the bot's own comment holding `marker` (never someone else's, P25), else create."""
+        """Edit the bot's own comment holding `marker` (never someone else's), else create."""
         text = with_marker(body, marker, self.comment_limit)
         me = self.bot_login()
 

@@ -1,7 +1,8 @@
 """Pure GitHub webhook parsing: (X-GitHub-Event, delivery id, JSON payload) -> Event.
 
 No I/O and no PyGithub: the web tier calls this on every delivery. Payloads are hints
-(P6): the worker re-reads the pull request from the API by number and SHA.
+(docs/security.md#webhooks-are-hints): the worker re-reads the pull request from the API
+by number and SHA.
 Event reference: https://docs.github.com/en/webhooks/webhook-events-and-payloads
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.model import Event, EventKind
 # pull_request actions that ask for a (re)review. Draft PRs are reviewed too: the pipeline
 # decides what a draft gets. `converted_to_draft`, `labeled`, `assigned`... change no code.
 _PR_REVIEW = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
-# pull_request_review actions: an approval added or withdrawn changes the gate (P13).
+# pull_request_review actions: an approval added or withdrawn changes the gate.
 _REVIEW_REVIEW = frozenset({"submitted", "dismissed"})
 
 
@@ -58,7 +59,7 @@ def _pull_fields(payload: Mapping[str, Any], pr: Mapping[str, Any]) -> dict[str,
     if base_repo != repo:
         raise BadPayload("pull_request.base.repo does not match repository")
     # A fork PR comes from another repository; a deleted fork has head.repo = null. Either way
-    # the head is untrusted (P10, case 14).
+    # the head is untrusted (docs/security.md#case-14).
     head_repo = head.get("repo")
     head_name = head_repo.get("full_name") if isinstance(head_repo, Mapping) else None
     return {

@@ -2,7 +2,7 @@
 
 python-gitlab's own retry and rate-limit sleeps are bypassed: a requests response hook turns
 429/5xx into `Transient` before python-gitlab sees them, so `bot.errors.retry_after` alone
-decides (P19). Each call names the documented REST endpoint it uses.
+decides (docs/security.md#forge-rate-limits). Each call names the documented REST endpoint it uses.
 """
 from __future__ import annotations
 
@@ -177,14 +177,14 @@ class GitLabForge(GitLabDeployments):
         return int(member.get("access_level") or 0) if member else 0
 
     def can_write(self, repo: str, user: str) -> bool:
-        """Whether `user` is a Developer or above on the project (P21)."""
+        """Whether `user` is a Developer or above on the project."""
         found = self._get("/users", username=p.login(user, "user"))
         if not found:
             return False
         return self._access(repo, int(found[0]["id"])) >= DEVELOPER
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
-        """Edit the bot's own note holding `marker` (never someone else's, P25), else create.
+        """Edit the bot's own note holding `marker` (never someone else's), else create.
 
         https://docs.gitlab.com/api/notes/#merge-requests
         """

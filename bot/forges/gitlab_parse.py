@@ -1,6 +1,7 @@
 """Pure GitLab webhook parsing: (X-Gitlab-Event, delivery id, JSON payload) -> Event.
 
-No I/O and no python-gitlab. Payloads are hints (P6): the worker re-reads the merge request.
+No I/O and no python-gitlab. Payloads are hints (docs/security.md#webhooks-are-hints):
+the worker re-reads the merge request.
 Event reference: https://docs.gitlab.com/user/project/integrations/webhook_events/
 """
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _mr_fields(mr: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         "project_id": target,
         "head_sha": p.sha(p.obj(mr, "last_commit").get("id"), f"{prefix}.last_commit.id"),
         "base_ref": p.branch(mr.get("target_branch"), f"{prefix}.target_branch"),
-        # An MR from another project is a fork MR: untrusted (P10, case 14).
+        # An MR from another project is a fork MR: untrusted (docs/security.md#case-14).
         "is_fork": source != target,
     }
 

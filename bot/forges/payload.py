@@ -11,11 +11,11 @@ from bot.forges.base import COMMAND_PREFIX, BadPayload
 _SHA = re.compile(r"[0-9a-f]{40}")
 # owner/name, and for GitLab nested groups group/sub/name. Same charset as GitHub owner and
 # repository names and GitLab paths; no "..", no leading "-" or "." (they would read as options
-# or relative paths if they ever reached git, P22).
+# or relative paths if they ever reached git, docs/security.md#no-shell).
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 _LOGIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-\[\]]{0,99}")  # "octocat", "app-name[bot]"
 # Branch names: stricter than git check-ref-format on purpose. No quotes, `$`, `;`, spaces or
-# backslashes (case 38), no leading "-" (never read as an option), no "..".
+# backslashes (docs/security.md#case-38), no leading "-" (never read as an option), no "..".
 _BRANCH = re.compile(r"[A-Za-z0-9._/+-]{1,250}")
 _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")

@@ -1,4 +1,5 @@
-"""Classify forge HTTP failures: which are Transient, and after how long (P19, cases 88-93).
+"""Classify forge HTTP failures: which are Transient, and after how long
+(docs/security.md#forge-rate-limits).
 
 This module only reads status codes and headers; whether and when to retry is decided by
 `bot.errors.retry_after`, so the forge clients' own retry/sleep loops are turned off.

@@ -20,7 +20,8 @@ class LiveUnavailable(Transient):
 
 
 class EmptyRenderRefused(UserError):
-    """A target rendered no objects while objects of it are live: refused (fail closed, P14)."""
+    """A target rendered no objects while objects of it are live: refused
+    (docs/security.md#fail-closed)."""
 
 
 class UnsafeObject(UserError):

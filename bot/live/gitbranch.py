@@ -4,7 +4,7 @@ One file per object under `<path>/<app>/<namespace or _cluster>/<Kind>.<group or
 <name>.yaml`. Work happens in a private bare repository in a temporary directory (the
 index is a private file, nothing is checked out). The push is a compare-and-swap
 (`--force-with-lease=<branch>:<sha fetched>`), so a branch that moved meanwhile makes the
-deploy Transient and writes nothing (SECURITY case 26).
+deploy Transient and writes nothing (docs/security.md#case-26).
 
 Credentials never reach `.git/config` or a URL: an HTTP `Authorization` header scoped to
 the remote URL (`http.<url>.extraHeader`) is handed to git through `GIT_CONFIG_COUNT` /

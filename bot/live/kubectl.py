@@ -2,7 +2,7 @@
 
 Only the kubeconfig the bot is configured with is ever used: a copy of the validated bytes
 goes to a private temporary file, so the file cannot change between the check and the use.
-Any `users[].user.exec` or `auth-provider` runs a program (SECURITY case 41, P7): refused.
+Any `users[].user.exec` or `auth-provider` runs a program (docs/security.md#case-41): refused.
 Every kubectl call gets a clean environment (no KUBECONFIG, no tokens), a private HOME and
 a fresh discovery cache (so kinds added by CRDs earlier in the same deploy are seen).
 """

@@ -50,7 +50,7 @@ def checks_key(*, validator: str, validation: Any, schemas: str, crds: str,
 
 
 def render_key(*, target: Target, tool: str, budgets: Any, inputs: str,
-               checks: str | None) -> str:
+               checks: str | None, namespace: str = "") -> str:
     """The one key of a cached render: everything that can change what a target renders to
     and what its checks find.
 
@@ -58,9 +58,11 @@ def render_key(*, target: Target, tool: str, budgets: Any, inputs: str,
     Kubernetes version; `tool`: the renderer and its version; `budgets`: the render options
     and limits; `inputs`: the digest of every file the render reads (`gitrepo.input_digest`
     over `repo.targets.target_inputs`); `checks`: None for a render without checks, else
-    `checks_key(...)`.
+    `checks_key(...)`; `namespace`: where a namespaced object without one lands (the
+    duplicates check judges objects there).
     """
-    return cache_key("render", target_fingerprint(target), tool, budgets, inputs, checks)
+    return cache_key("render", target_fingerprint(target), tool, budgets, inputs, checks,
+                     namespace if checks is not None else None)
 
 
 def _finding_to_json(f: Finding) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, State
 from bot.pipeline.review import ReviewOptions, render_revision
-from bot.policy import EmbeddedEngine
+from bot.policy import EmbeddedEngine, PolicyEngine
 from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
                                    clone_url, clone_user)
 from bot.repo.repo_config import (CONFIG_FILE, DeployArgoCD, DeployGit, DeployKubernetes,
@@ -53,6 +53,7 @@ class DeploySettings:
     argocd_url: str | None = None
     argocd_token: Secret | None = None
     argocd_timeout: float = 600.0
+    policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class DeployJob:
                  ledger: "DeployLedger", tools: Tools | None = None) -> None:
         self.settings, self.forge_for, self.ledger = settings, forge_for, ledger
         self.tools = tools or Tools.discover()
-        self.engine = EmbeddedEngine()  # compiles each policy revision once per process
+        # one engine per process: it compiles (or uploads) each policy revision once
+        self.engine = settings.policy_engine or EmbeddedEngine()
 
     def __call__(self, event: Event) -> list[EnvDeploy]:
         """Handle one push event (Transient errors propagate for a retry)."""

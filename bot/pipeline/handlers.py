@@ -14,6 +14,7 @@ from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.ledger import StoreLedger
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.workspace import Remote
+from bot.policy import PolicyEngine, make_engine
 from bot.store import Store
 
 
@@ -37,6 +38,12 @@ def forge_factory(config: Config) -> Callable[[Event], Forge]:
             raise ConfigError("set GITOPS_BOT_GITLAB_TOKEN")
         return GitLabForge(config.gitlab_url, token=config.gitlab_token.reveal())
     return make
+
+
+def policy_engine(config: Config) -> PolicyEngine:
+    """The policy engine of reviews and deploys (GITOPS_BOT_POLICY_ENGINE, GITOPS_BOT_OPA_URL)."""
+    return make_engine(config.policy_engine, config.opa_url,
+                       config.opa_token.reveal() if config.opa_token else None)
 
 
 def _clone_token(forge: Forge) -> str | None:
@@ -66,7 +73,8 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
                                 data_dir=config.data_dir, fork_mode=config.fork_mode,
                                 clone_token=_clone_token, live_for=live_for,
                                 reviewed=reviewed, started=started,
-                                dashboard_url=config.public_url or None),
+                                dashboard_url=config.public_url or None,
+                                policy_engine=policy_engine(config)),
                     forge_factory(config))
 
     def handle(event: Event, ctx: JobContext) -> None:
@@ -87,7 +95,8 @@ def deploy_job(config: Config, store: Store) -> DeployJob:
                                     data_dir=config.data_dir, clone_token=_clone_token,
                                     kubeconfig=config.kubeconfig,
                                     argocd_url=config.argocd_url or None,
-                                    argocd_token=config.argocd_token),
+                                    argocd_token=config.argocd_token,
+                                    policy_engine=policy_engine(config)),
                      forge_factory(config), StoreLedger(store))
 
 

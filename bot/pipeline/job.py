@@ -25,7 +25,7 @@ from bot.pipeline.change import branch_ref, review_change
 from bot.pipeline.review import ReviewOptions
 from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
                                    workspace_root)
-from bot.policy import ChangeInfo, EmbeddedEngine, Review
+from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
 from bot.tools import Tools
@@ -53,6 +53,7 @@ class JobSettings:
     reviewed: Callable[[Event, str], bool] = lambda event, sha: False
     # records that the review of (change, head SHA) starts; returns the run's id
     started: Callable[[Event, str], int | None] = lambda event, sha: None
+    policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Outcome:
 
 
 def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
-    # Approvals from users without write access never count (P21, case 13).
+    # Approvals from users without write access never count (docs/security.md#case-13).
     return tuple(Review(a.user, "APPROVED", a.sha, a.teams)
                  for a in forge.approvals(repo, number) if a.can_write)
 
@@ -104,7 +105,7 @@ class ReviewJob:
         self.settings, self.forge_for = settings, forge_for
         self.tools = tools or Tools.discover()
         # One engine per process: it compiles each policy revision once, not per review.
-        self.engine = EmbeddedEngine()
+        self.engine = settings.policy_engine or EmbeddedEngine()
 
     def __call__(self, event: Event) -> Outcome:
         """Review the change `event` points at; Transient errors propagate for a retry."""
@@ -198,7 +199,8 @@ class ReviewJob:
                                  forge.get_change(event.repo, event.number).head_sha)
         if not verdict.publish:
             # The head moved while we worked: the status stays on this SHA only and the
-            # comment is left to the newer job, so it never mixes two heads (case 23).
+            # comment is left to the newer job, so it never mixes two heads
+            # (docs/security.md#case-23).
             forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status,
                              status_line(result))
             return Outcome(verdict.state, status_line(result), full, head_sha=head)

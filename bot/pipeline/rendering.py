@@ -7,7 +7,7 @@ Secret values are masked in every finding before it is stored or returned.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from bot.pipeline.cache import RenderCache, render_key
 from bot.pipeline.policies import PolicyStep
 from bot.pipeline.stages import run_stage
 from bot.render import render_target
-from bot.render.sandbox import Budgets, scan_checkout
+from bot.render.sandbox import Budgets, scan_checkout, unreadable_findings
 from bot.secrets import hide_values, secret_values
 from bot.tools import Tools, tool_version
 from bot.validate import Validator, duplicate_findings
@@ -41,7 +41,8 @@ class Side:
         with self._lock:
             if self._root is None:
                 self._root = self.snapshot.materialize(self._workdir / self.name)
-                self._scan = scan_checkout(self._root)
+                self._scan = scan_checkout(self._root) + \
+                    unreadable_findings(self.snapshot.unreadable)
             return self._root, self._scan
 
 
@@ -52,6 +53,11 @@ class TargetRenderer:
         self.tools, self.budgets, self.cache = tools, budgets, cache
         self.checks_id = ""
         self.policy: PolicyStep | None = None
+        self.deploy_namespaces: Mapping[str, str] = {}  # environment -> deploy namespace
+
+    def namespace(self, target: Target) -> str:
+        """Where a namespaced object without a namespace lands, as deploys place it."""
+        return target.namespace or self.deploy_namespaces.get(target.environment) or "default"
 
     def key(self, side: Side, target: Target, inputs: frozenset[str],
             checked: bool) -> str | None:
@@ -64,7 +70,8 @@ class TargetRenderer:
             return None
         return render_key(target=target, tool=self.tool_id(target), budgets=self.budgets,
                           inputs=gitrepo.input_digest(snapshot, inputs),
-                          checks=self.checks_id if checked else None)
+                          checks=self.checks_id if checked else None,
+                          namespace=self.namespace(target))
 
     def render(self, side: Side, target: Target, inputs: frozenset[str], key: str | None,
                validator: Validator | None) -> Rendered:
@@ -86,7 +93,9 @@ class TargetRenderer:
         findings += rendered.findings
         if validator is not None and rendered.ok and not failed(findings):
             objects = rendered.manifests
-            findings += checked(target, "duplicates", lambda: duplicate_findings(objects))
+            landing = self.namespace(target)
+            findings += checked(target, "duplicates",
+                                lambda: duplicate_findings(objects, landing))
             findings += checked(target, "validate", lambda: validator.validate(
                 objects, target.kubernetes_version))
             if self.policy is not None:
@@ -129,7 +138,8 @@ def failed(findings: Sequence[Finding]) -> bool:
 
 def covered(path: str, inputs: Collection[str]) -> bool:
     """Whether repository file `path` is one of `inputs` (files, `dir/` prefixes, `""`)."""
-    return any(path == p or (p.endswith("/") and path.startswith(p)) or p == "" for p in inputs)
+    return any(path in (p, p.removesuffix("/")) or (p.endswith("/") and path.startswith(p))
+               or p == "" for p in inputs)
 
 
 def schemas_version() -> str:

@@ -122,6 +122,8 @@ class Reviewer:
     def run(self, changed: Collection[str] | None) -> ReviewResult:
         """Review the change; `changed=None` means every target counts as touched."""
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
+        self.renderer.deploy_namespaces = {e.name: ns for e in config.environments
+                                           if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
         every = expand_targets(config, files, read)

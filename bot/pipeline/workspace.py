@@ -1,9 +1,10 @@
 """A private workspace holding the two commits of a change, fetched by SHA.
 
 The clone URL is built from the configured template and the repository's full name —
-never taken from a payload (SECURITY P22). Credentials travel in the environment of the one
-`git fetch` (an `http.extraHeader` given through GIT_CONFIG_* variables), so they are never
-written to `.git/config` in the workspace, where a repository file could point at them.
+never taken from a payload (docs/security.md#case-39). Credentials travel in the environment of the
+one `git fetch` (an `http.extraHeader` given through GIT_CONFIG_* variables), so they are never
+written to `.git/config` in the workspace, where a repository file could point at them
+(docs/security.md#case-69).
 Only the transport of the configured template is allowed (no `ext::`, no `file` in
 production).
 """

@@ -8,7 +8,8 @@ The review pipeline calls exactly this (see bot/policy/README.md for the input d
 
     server = load_policy_set(Path("policies"), "server")            # or the configured dir
     repo = load_policy_set_from_git(checkout, base_sha, "policies", "repository")  # BASE only
-    engine = EmbeddedEngine()                  # or OpaServerEngine("http://opa:8181")
+    engine = EmbeddedEngine()                  # or OpaServerEngine("http://opa:8181"),
+                                               # or make_engine(kind, opa_url, opa_token)
 
     for target in targets:                     # both layers, on every change
         findings = engine.resource_findings(server, manifests)
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from bot.policy.conventions import ANY_REVIEWER, CHANGE_PACKAGE, ChangeDecision
 from bot.policy.embedded import EmbeddedEngine
+from bot.policy.engines import ENGINES, make_engine
 from bot.policy.impact import CHANGE_SCOPE, PolicyDelta, PolicyEngine, blast_radius
 from bot.policy.input import ChangeInfo, Review, approving_reviews, build_change_input
 from bot.policy.opa_server import OpaServerEngine
@@ -52,8 +54,10 @@ from bot.policy.policyset import (
 )
 
 __all__ = [
-    "ANY_REVIEWER", "CHANGE_PACKAGE", "CHANGE_SCOPE", "DEFAULT_NAMESPACES", "ChangeDecision",
+    "ANY_REVIEWER", "CHANGE_PACKAGE", "CHANGE_SCOPE", "DEFAULT_NAMESPACES", "ENGINES",
+    "ChangeDecision",
     "ChangeInfo", "EmbeddedEngine", "OpaServerEngine", "PolicyDelta", "PolicyEngine",
     "PolicyLoadError", "PolicySet", "Review", "approving_reviews", "blast_radius",
     "build_change_input", "diff_policy_sets", "load_policy_set", "load_policy_set_from_git",
+    "make_engine",
 ]

@@ -1,8 +1,11 @@
 """Built-ins no policy may call: the bot's policies are data checks, not programs with I/O.
 
-The check runs on the compiled plan (`regocore.Program.builtin_calls`), so every spelling
-of a call is caught; the text scan in `source.forbidden_calls` is only a first, cheap look
-for the OPA server engine, whose sets are also compiled by regopy before upload.
+Two checks, each refusing the whole set before anything is evaluated:
+- the compiled plan (`regocore.Program.builtin_calls`) of every set regopy compiles, so
+  every spelling regopy resolves is caught as the engine will run it;
+- the text scan (`source.forbidden_calls`, dotted, bracketed and escaped references) of
+  every set, which is what guards the OPA server engine: OPA resolves spellings regopy
+  does not (`opa["run\u0074ime"]()`).
 """
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ class Review:
 def approving_reviews(reviews: Sequence[Review], change: ChangeInfo) -> list[Review]:
     """Reviews that approve the head SHA: each user's latest review, APPROVED, on the head
     commit, not by the author. An approval of an older commit lapses on every push, and
-    an author cannot approve their own change (SECURITY.md P12, cases 20-21)."""
+    an author cannot approve their own change (docs/security.md#approvals-by-others-at-the-head)."""
     latest: dict[str, Review] = {}
     for review in reviews:  # chronological: a later review replaces an earlier one
         if review.state.upper() in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):

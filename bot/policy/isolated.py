@@ -49,7 +49,8 @@ class IsolatedProgram:
                  entrypoints: Sequence[str], *, smoke: bool = False,
                  memory: int = DEFAULT_MEMORY, compile_timeout: float = DEFAULT_COMPILE_TIMEOUT,
                  answer_timeout: float = DEFAULT_ANSWER_TIMEOUT,
-                 forbidden: Collection[str] = tuple(FORBIDDEN_BUILTINS)) -> None:
+                 forbidden: Collection[str] = tuple(FORBIDDEN_BUILTINS),
+                 plan_check: bool = True) -> None:
         self.entrypoints = tuple(entrypoints)
         self._answer_timeout = answer_timeout
         self._home = tempfile.mkdtemp(prefix="gitops-bot-rego-")
@@ -58,7 +59,7 @@ class IsolatedProgram:
             no_network=True)
         request = {"modules": [list(m) for m in modules], "data": data,
                    "entrypoints": list(entrypoints), "forbidden": sorted(forbidden),
-                   "smoke": smoke}
+                   "smoke": smoke, "plan_check": plan_check}
         try:
             answer = self._ask(request, compile_timeout, "compiling")
         except RegoFailure:

@@ -133,8 +133,8 @@ def load_policy_set_from_git(repo: Path, revision: str, folder: str, name: str, 
     """Read `folder` as it is at `revision` (the protected base), never the working tree.
 
     The PR head may have rewritten the checkout; reading blobs at the base commit means a
-    change cannot weaken the policies that judge it (SECURITY.md P11). Symlinks are
-    skipped. A folder that does not exist at that revision gives an empty set.
+    change cannot weaken the policies that judge it (docs/security.md#the-judge-is-not-on-trial).
+    Symlinks are skipped. A folder that does not exist at that revision gives an empty set.
     """
     clean = PurePosixPath(folder.strip("/") or ".")
     if revision.startswith("-") or clean.is_absolute() or ".." in clean.parts:

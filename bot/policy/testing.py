@@ -14,8 +14,7 @@ from pathlib import Path
 from bot.policy import conventions as conv
 from bot.policy import source
 from bot.policy.policyset import load_policy_set
-from bot.policy.capabilities import refused
-from bot.policy.rego import ForbiddenBuiltins, Program, RegoFailure, prepare_modules, probe
+from bot.policy.rego import IsolatedProgram, RegoFailure, prepare_modules
 
 PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
 
@@ -68,8 +67,13 @@ def _discover(modules: list[tuple[str, str]]) -> list[tuple[str, str, str, int]]
     return found
 
 
-def run_policy_tests(directory: Path, *, use_probe: bool = True) -> TestReport:
-    """Compile the folder (policies, tests and data) and evaluate each test rule."""
+def run_policy_tests(directory: Path) -> TestReport:
+    """Compile the folder (policies, tests and data) and evaluate each test rule.
+
+    Everything runs in the sandboxed policy process (`isolated.py`): a test folder is often
+    a pull request's, run by CI next to its tokens. Forbidden built-ins are refused by the
+    text scan first (the compiled-plan check costs seconds for a whole test suite).
+    """
     policies = load_policy_set(directory, "tests", include_tests=True)
     if policies.empty:
         return TestReport(error=f"no .rego files under {directory}")
@@ -83,17 +87,18 @@ def run_policy_tests(directory: Path, *, use_probe: bool = True) -> TestReport:
     entrypoints = [f"{pkg.replace('.', '/')}/{rule}" for pkg, rule, _, _ in runnable]
     modules = prepare_modules(policies.modules)
     data = conv.json_safe(policies.data)
-    if use_probe:
-        reason = probe(modules, data, entrypoints, evaluate=False)
-        if reason:
-            return TestReport(error=reason)
     try:
-        program = Program(modules, data, entrypoints)
-        bad = refused(program.builtin_calls())
-        if bad:
-            raise ForbiddenBuiltins(bad)
+        program = IsolatedProgram(modules, data, entrypoints, plan_check=False)
     except RegoFailure as exc:
         return TestReport(error=str(exc))
+    try:
+        return TestReport(tuple(_run(program, tests)))
+    finally:
+        program.close()
+
+
+def _run(program: IsolatedProgram,
+         tests: list[tuple[str, str, str, int]]) -> list[TestResult]:
     results: list[TestResult] = []
     for pkg, rule, path, line in tests:
         if rule.startswith("todo_"):
@@ -109,7 +114,7 @@ def run_policy_tests(directory: Path, *, use_probe: bool = True) -> TestReport:
             outcome, message = ERROR, str(exc)
         results.append(TestResult(pkg, rule, path, line, outcome,
                                   time.perf_counter() - started, message))
-    return TestReport(tuple(results))
+    return results
 
 
 def _snippet(directory: Path, result: TestResult, limit: int = 12) -> list[str]:

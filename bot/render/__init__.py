@@ -8,7 +8,14 @@ from bot.model import Finding, Manifest, RenderResult, Severity, Target
 from bot.render.helm import render_helm
 from bot.render.kustomize import render_kustomize
 from bot.render.plain import render_plain
-from bot.render.sandbox import Budgets, Refused, repo_path, resolve_inside, scan_checkout
+from bot.render.sandbox import (
+    Budgets,
+    Refused,
+    cannot_read,
+    repo_path,
+    resolve_inside,
+    scan_checkout,
+)
 from bot.tools import Tools
 
 __all__ = ["Budgets", "render_target", "resolve_inside", "scan_checkout"]
@@ -56,10 +63,8 @@ def render_target(root: Path, target: Target, tools: Tools,
     except (BudgetExceeded, GitopsBotError) as exc:
         findings = [Finding(Severity.ERROR, "render", str(exc), file=target.path)]
     except OSError as exc:  # unreadable files: name them, nothing more
-        findings = [Finding(Severity.ERROR, "render",
-                            f"cannot read {_shown(root, exc.filename) or target.path}: "
-                            f"{exc.strerror}",
-                            file=target.path)]
+        shown = _shown(root, exc.filename) or target.path
+        findings = [Finding(Severity.ERROR, "render", cannot_read(shown, exc), file=shown)]
     if any(f.severity is Severity.ERROR for f in findings):
         manifests = []
     return RenderResult(target, tuple(manifests), tuple(findings))

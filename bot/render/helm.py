@@ -11,6 +11,8 @@ from typing import Any
 from bot import proc
 from bot.errors import BudgetExceeded, ToolError, UserError
 from bot.model import Finding, Manifest, Severity, Target
+from bot.render.appfiles import copy_app, walk_app
+from bot.render.helmschema import schema_findings
 from bot.render.sandbox import (
     Budgets,
     Refused,
@@ -19,7 +21,6 @@ from bot.render.sandbox import (
     read_limited,
     repo_path,
     resolve_inside,
-    scan_dir,
     tool_message,
 )
 from bot.render.yamlload import load_documents, load_manifests
@@ -72,8 +73,9 @@ def _vendored(charts: Path, budgets: Budgets, root: Path) -> set[str]:
 
 
 def check_chart(root: Path, chart: Path, budgets: Budgets) -> list[Finding]:
-    """Refusals for a chart: escapes, symlinked locks, dependencies not vendored."""
-    findings = scan_dir(root, chart)
+    """Refusals for a chart whose links stay inside it: symlinked locks, dependencies not
+    vendored, unloadable Chart.yaml / values.yaml."""
+    findings = []
     chart_yaml = repo_path(root, chart / "Chart.yaml")
     lock = chart / "Chart.lock"
     if lock.is_symlink():
@@ -149,6 +151,12 @@ def render_helm(root: Path, target: Target, helm: str,
         raise UserError(f"kubernetes version {target.kubernetes_version!r} is not X.Y[.Z]")
     if not chart.is_dir():
         raise UserError(f"chart {target.path} is not a directory in the repository")
+    tree = walk_app(root, chart)
+    if tree.findings:
+        return [], tree.findings
+    if tree.size > budgets.max_app_bytes:
+        raise BudgetExceeded(f"chart {tree.label} is too large ({tree.size} bytes, limit "
+                             f"{budgets.max_app_bytes})")
     findings = check_chart(root, chart, budgets)
     values, problems = values_files(root, target, budgets)
     findings += problems
@@ -156,7 +164,13 @@ def render_helm(root: Path, target: Target, helm: str,
         return [], findings
     real_root = root.resolve()
     with private_dir() as tmp:
-        argv = helm_argv(helm, release, chart, namespace, values, target.kubernetes_version)
+        # helm sees a copy of the chart alone: no link out of it, no .git, nothing else
+        copy = tmp / "chart" / (chart.name or "chart")
+        copy.parent.mkdir()
+        findings = copy_app(tree, copy) or schema_findings(copy, tree.label, budgets)
+        if findings:
+            return [], findings
+        argv = helm_argv(helm, release, copy, namespace, values, target.kubernetes_version)
         try:
             done = proc.run(argv, cwd=tmp, env=_env(tmp), timeout=budgets.render_timeout,
                             max_output=budgets.max_render_bytes, no_network=True)
@@ -164,7 +178,8 @@ def render_helm(root: Path, target: Target, helm: str,
             raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
                                  ) from exc
         except ToolError as exc:
-            exc.stderr = tool_message(exc.stderr, 2000, real_root, tmp)
+            exc.stderr = tool_message(exc.stderr.replace(str(copy), tree.label), 2000,
+                                      real_root, tmp)
             raise
     out = done.stdout
     marks: list[tuple[int, str]] = []

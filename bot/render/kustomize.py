@@ -15,6 +15,7 @@ from bot.model import Finding, Manifest, Severity, Target
 from bot.render.sandbox import (
     Budgets,
     Refused,
+    is_git_path,
     output_budgets,
     private_dir,
     read_limited,
@@ -190,6 +191,9 @@ class Walk:
             return
         if os.path.isabs(ref) or not (target == real_root or real_root in target.parents):
             self.refuse(f"{name} entry {ref} resolves outside the repository", shown)
+            return
+        if is_git_path(target.relative_to(real_root)):
+            self.refuse(f"{name} entry {ref} is inside .git; refused", shown)
             return
         if not target.exists():
             self.findings.append(Finding(

@@ -1,12 +1,12 @@
 """The plain renderer: every YAML file under the target folder, loaded safely."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from bot.errors import BudgetExceeded, UserError
 from bot.model import Finding, Manifest, Severity, Target
-from bot.render.sandbox import Budgets, Refused, read_limited, repo_path, resolve_inside
+from bot.render.appfiles import walk_app
+from bot.render.sandbox import Budgets, Refused, read_limited, resolve_inside
 from bot.render.yamlload import load_manifests
 
 # Files that configure other renderers, never objects themselves.
@@ -19,13 +19,19 @@ def _wanted(name: str) -> bool:
     return name.endswith((".yaml", ".yml"))
 
 
-def manifest_files(root: Path, top: Path) -> list[Path]:
-    """The YAML files the plain renderer reads under `top`: recursive, sorted, no hidden dirs."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath) / f for f in filenames if _wanted(f)]
-    return sorted(found, key=lambda p: repo_path(root, p))
+def _include(rel: str, is_dir: bool) -> bool:
+    name = rel.rpartition("/")[2]
+    return not name.startswith(".") if is_dir else _wanted(name)
+
+
+def manifest_files(root: Path, top: Path) -> tuple[list[tuple[str, Path]], list[Finding]]:
+    """The YAML files the plain renderer reads under `top` as (repository path, real path):
+    recursive, sorted, no hidden dirs, symlinks only inside the app; plus the refusals and
+    unreadable paths met on the way."""
+    tree = walk_app(root, top, _include, dir_links=False)
+    found = [(tree.shown(rel), real) for rel, real in tree.files]
+    found += [(tree.shown(rel), tree.top / target) for rel, target in tree.links]
+    return sorted(found), tree.findings
 
 
 def render_plain(root: Path, target: Target,
@@ -35,13 +41,13 @@ def render_plain(root: Path, target: Target,
     top = resolve_inside(root, target.path, "path")
     if not top.is_dir():
         raise UserError(f"path {target.path} is not a directory in the repository")
+    files, findings = manifest_files(root, root / target.path)
+    if findings:
+        return [], findings
     manifests: list[Manifest] = []
-    findings: list[Finding] = []
     total = 0
-    for path in manifest_files(root, root / target.path):
-        shown = repo_path(root, path)
+    for shown, real in files:
         try:
-            real = resolve_inside(root, shown, "file")
             data = read_limited(real, budgets.max_file_bytes, shown)
         except (UserError, BudgetExceeded) as exc:
             check = "sandbox" if isinstance(exc, Refused) else "render"

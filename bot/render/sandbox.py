@@ -5,7 +5,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +22,7 @@ class Budgets:
     max_render_bytes: int = 32 * 1024 * 1024  # one target's renderer output
     max_yaml_nodes: int = 1_000_000  # expanded node count per file, aliases at full size
     render_timeout: float = 60.0
+    max_app_bytes: int = 128 * 1024 * 1024  # one chart copied into the sandbox
 
 
 class Refused(UserError):
@@ -37,6 +38,17 @@ def output_budgets(budgets: Budgets) -> Budgets:
 
 def _inside(root: Path, path: Path) -> bool:
     return path == root or root in path.parents
+
+
+def is_git_path(path: str | os.PathLike[str]) -> bool:
+    """True when a path (as written, or relative to the checkout) goes through `.git`."""
+    return any(part.casefold() == ".git" for part in Path(path).parts)
+
+
+def cannot_read(shown: str, exc: OSError) -> str:
+    """`cannot read apps/x: permission denied`: the path and the reason, never content."""
+    reason = exc.strerror or type(exc).__name__
+    return f"cannot read {shown}: {reason[:1].lower()}{reason[1:]}"
 
 
 def repo_path(root: Path, path: Path) -> str:
@@ -60,28 +72,42 @@ def resolve_inside(root: Path, rel: str, what: str) -> Path:
         raise UserError(f"{what} {rel} cannot be resolved (symlink loop)") from exc
     if not _inside(real_root, resolved):
         raise Refused(f"{what} {rel} resolves outside the repository")
+    if is_git_path(rel) or is_git_path(resolved.relative_to(real_root)):
+        raise Refused(f"{what} {rel} is inside .git; refused")
     return resolved
 
 
 def _scan(root: Path, top: Path, recursive: bool) -> list[Finding]:
     real_root = root.resolve()
     findings: list[Finding] = []
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:
+        shown = repo_path(root, Path(str(exc.filename)))
+        findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc), file=shown))
+
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False, onerror=unreadable):
         here = Path(dirpath)
-        if here == top:
-            dirnames[:] = [d for d in dirnames if d != ".git"]
+        dirnames[:] = [d for d in dirnames if d.casefold() != ".git"]
         for name in sorted(dirnames + filenames):
             path = here / name
+            shown = repo_path(root, path)
             try:
                 mode = path.lstat().st_mode
-            except OSError:
+                written = os.readlink(path) if stat.S_ISLNK(mode) else ""
+            except OSError as exc:
+                findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc),
+                                        file=shown))
                 continue
-            shown = repo_path(root, path)
             if stat.S_ISLNK(mode):
-                if not _inside(real_root, Path(os.path.realpath(path))):
+                real = Path(os.path.realpath(path))
+                if not _inside(real_root, real):
                     findings.append(Finding(
                         Severity.ERROR, "sandbox",
                         f"symlink {shown} points outside the repository; refused", file=shown))
+                elif is_git_path(written) or is_git_path(real.relative_to(real_root)):
+                    findings.append(Finding(
+                        Severity.ERROR, "sandbox",
+                        f"symlink {shown} -> {written} points into .git; refused", file=shown))
             elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or \
                     stat.S_ISSOCK(mode):
                 findings.append(Finding(
@@ -96,6 +122,12 @@ def _scan(root: Path, top: Path, recursive: bool) -> list[Finding]:
 def scan_checkout(root: Path) -> list[Finding]:
     """Findings for out-of-repo symlinks and device/fifo/socket files anywhere under root."""
     return _scan(root, root, recursive=True)
+
+
+def unreadable_findings(unreadable: Mapping[str, str]) -> list[Finding]:
+    """One ERROR per path a snapshot could not read (`cannot read x: permission denied`)."""
+    return [Finding(Severity.ERROR, "render", f"cannot read {path}: {reason}", file=path)
+            for path, reason in sorted(unreadable.items())]
 
 
 def scan_dir(root: Path, top: Path, recursive: bool = True) -> list[Finding]:

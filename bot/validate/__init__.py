@@ -1,7 +1,9 @@
 """Schema validation of rendered manifests: embedded (default) or kubeconform, plus duplicates.
 
 Use `make_validator(tools, ...)` to get a `Validator`; its `validate()` checks schemas only,
-so call `duplicate_findings()` as well.
+so call `duplicate_findings()` as well. Schemas: built-in Kubernetes kinds, then the
+repository's CRDs (render, CRD folders), then the shipped catalogue of common CRDs
+(`catalogue`); SOPS-encrypted objects are checked against a relaxed variant (`sops`).
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ restate fields declared outside them). `nullable` adds "null" to the type,
 `x-kubernetes-int-or-string` accepts integers and strings, `x-kubernetes-embedded-resource`
 objects may carry apiVersion/kind/metadata. The root always allows apiVersion (this
 group/version), kind and metadata (checked against the Kubernetes ObjectMeta schema).
+Properties with a `default` are read as the API server reads them after defaulting
+(see `defaults`).
 Only standard JSON-schema keywords are kept; regex patterns Python cannot compile are
 dropped rather than failing the whole kind.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from bot.validate import defaults
 from bot.validate.schemas import DEFS_PREFIX, OBJECT_META
 
 GVK = tuple[str, str, str]  # (group, version, kind)
@@ -32,6 +35,7 @@ _KEEP = frozenset({
     "minItems", "maxItems", "uniqueItems", "multipleOf", "minProperties", "maxProperties",
     "allOf", "anyOf", "oneOf", "not"})
 _JUNCTORS = frozenset({"allOf", "anyOf", "oneOf", "not"})
+_DOLLAR = re.compile(r"(?<!\\)\$")  # fastjsonschema's DOLLAR_FINDER
 
 
 def is_crd(body: Mapping[str, Any]) -> bool:
@@ -63,12 +67,37 @@ def crd_versions(body: Mapping[str, Any]) -> Iterator[tuple[GVK, Mapping[str, An
         yield (group, str(entry["name"]), kind), openapi if isinstance(openapi, Mapping) else None
 
 
-def _usable_pattern(pattern: Any) -> bool:
+def _escape_class_dollars(pattern: str) -> str:
+    """`$` inside `[...]` escaped: the same set, but fastjsonschema (which turns every
+    unescaped `$` into `\\Z`, invalid in a set) can compile it. Gateway API uses such sets."""
+    out: list[str] = []
+    i, start = 0, -1  # start: where the open set's items begin (-1: not in a set)
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if start < 0 and char == "[":
+            start = i + 2 if pattern[i + 1:i + 2] == "^" else i + 1
+        elif start >= 0 and char == "]" and i > start:
+            start = -1
+        elif start >= 0 and char == "$":
+            char = "\\$"
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _usable_pattern(pattern: Any) -> str | None:
+    """`pattern` in a form both validators compile the same way, or None (dropped)."""
+    text = _escape_class_dollars(str(pattern))
     try:
-        re.compile(str(pattern))
+        re.compile(text)
+        re.compile(_DOLLAR.sub(r"\\Z", text))  # what fastjsonschema compiles
     except re.error:
-        return False
-    return True
+        return None
+    return text
 
 
 def _convert(node: Any, strict: bool, closable: bool = True) -> Any:
@@ -86,8 +115,10 @@ def _convert(node: Any, strict: bool, closable: bool = True) -> Any:
                         if isinstance(value, list) else _convert(value, strict, keep_open))
         elif key in _JUNCTORS and isinstance(value, list):
             out[key] = [_convert(s, strict, closable=False) for s in value]
-        elif key == "pattern" and not _usable_pattern(value):
-            continue
+        elif key == "pattern":
+            usable = _usable_pattern(value)
+            if usable is not None:
+                out[key] = usable
         else:
             out[key] = value
     # OpenAPI 3.0 spells exclusive bounds as booleans; draft 7 wants the number.
@@ -104,6 +135,7 @@ def _convert(node: Any, strict: bool, closable: bool = True) -> Any:
         out["properties"].setdefault("apiVersion", {"type": "string"})
         out["properties"].setdefault("kind", {"type": "string"})
         out["properties"].setdefault("metadata", {"type": "object"})
+    defaults.adjust(node, out)
     if (strict and closable and "properties" in out and "additionalProperties" not in out
             and node.get("x-kubernetes-preserve-unknown-fields") is not True):
         out["additionalProperties"] = False
@@ -135,6 +167,30 @@ def schemas_from(bodies: Sequence[Mapping[str, Any]], strict: bool) -> dict[GVK,
     return found
 
 
+class _Loader(yaml.CSafeLoader):
+    """Safe loader reading a plain `=` as the string Kubernetes' YAML decoder sees.
+
+    PyYAML resolves `=` to YAML 1.1's `!!value` tag, which it cannot construct; upstream CRDs
+    (the Prometheus operator's enums of label matchers) use it unquoted.
+    """
+
+
+def _plain_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode):  # only an explicit `!!value` tag gets here
+        raise yaml.constructor.ConstructorError(None, None, "!!value on a collection",
+                                                node.start_mark)
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _plain_string)
+
+
+def load_documents(text: str) -> list[Mapping[str, Any]]:
+    """The mapping documents of a YAML stream of CRDs (yaml.YAMLError when it is not YAML)."""
+    return [d for d in yaml.load_all(text, Loader=_Loader)  # noqa: S506 - a safe loader
+            if isinstance(d, Mapping)]
+
+
 def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
                   and p.is_file())
@@ -146,10 +202,9 @@ def _load_dirs(dirs: tuple[str, ...], strict: bool) -> Mapping[GVK, dict[str, An
     for folder in dirs:
         for path in _yaml_files(Path(folder)):
             try:
-                docs = list(yaml.safe_load_all(path.read_text("utf-8")))
+                bodies.extend(load_documents(path.read_text("utf-8")))
             except (yaml.YAMLError, UnicodeDecodeError) as exc:
                 raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-            bodies.extend(d for d in docs if isinstance(d, Mapping))
     return schemas_from(bodies, strict)
 
 

@@ -1,4 +1,5 @@
-"""In-process schema validation: bundled Kubernetes schemas and CRDs, compiled once per kind."""
+"""In-process schema validation: bundled Kubernetes schemas, repository CRDs and the shipped
+CRD catalogue, compiled once per kind; SOPS-encrypted objects against a relaxed variant."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.model import Finding, Manifest, Severity
 from bot.secrets import is_secret
-from bot.validate import crds, schemas
+from bot.validate import catalogue, compact, crds, schemas, sops
 from bot.validate.schemas import CompiledSchema, SchemaUnusable, UnsupportedVersion
 
 CHECK = "validate"
@@ -69,7 +70,8 @@ def plain(value: Any) -> Any:
 class Plan:
     """What validating one manifest means: check against `schema`, or report `findings`.
 
-    Neither set means the object is skipped (its kind is on the skip list).
+    Neither set means the object is skipped (its kind is on the skip list); both set means
+    notes (INFO) about how it is checked.
     """
 
     manifest: Manifest
@@ -105,11 +107,23 @@ class EmbeddedValidator:
     def _crd_schema(self, version: str, schema: Mapping[str, Any]) -> CompiledSchema | None:
         digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
         defs = schemas.definitions(version, self.strict)
-        return schemas.compiled(("crd", version, self.strict, digest),
-                                lambda: schemas.self_contained(schema, defs))
+        return schemas.compiled(
+            ("crd", version, self.strict, digest),
+            lambda: schemas.self_contained(compact.share_repeats(schema), defs))
+
+    def _catalogue_schema(self, version: str, gvk: crds.GVK) -> CompiledSchema | None:
+        strict = self.strict
+
+        def build() -> dict[str, Any] | None:
+            found = catalogue.schema(gvk, strict)
+            return None if found is None else \
+                schemas.self_contained(found, schemas.definitions(version, strict))
+        return schemas.compiled(("catalogue", version, strict, gvk), build)
 
     def _resolve(self, version: str, api_version: str, kind: str,
                  local: Mapping[crds.GVK, dict[str, Any]]) -> CompiledSchema | str:
+        """Built-in kinds first (a CRD cannot take over a Kubernetes API group), then the
+        repository's CRDs (render, then CRD folders), then the shipped catalogue."""
         strict = self.strict
         found = schemas.compiled(
             ("k8s", version, strict, api_version, kind),
@@ -117,19 +131,35 @@ class EmbeddedValidator:
         if found is not None:
             return found
         group, ver = schemas.split_api_version(api_version)
-        crd = local.get((group, ver, kind)) or self._crds_from_dirs().get((group, ver, kind))
+        gvk = (group, ver, kind)
+        crd = local.get(gvk) or self._crds_from_dirs().get(gvk)
         if crd is not None:
             compiled = self._crd_schema(version, crd)
             assert compiled is not None
             return compiled
+        found = self._catalogue_schema(version, gvk)
+        if found is not None:
+            return found
         minor = _minor(version)
         served = schemas.served_api_versions(version, group, kind)
         if served:
             return (f"{kind} is not served as {api_version} in Kubernetes {minor} "
                     f"(served: {', '.join(served)})")
-        return (f"no schema for {api_version} {kind} in Kubernetes {minor}: add its "
+        known = catalogue.versions_of(group, kind)
+        also = f" (the bundled catalogue has {', '.join(known)})" if known else ""
+        return (f"no schema for {api_version} {kind} in Kubernetes {minor}{also}: add its "
                 "CustomResourceDefinition to the render or to a CRD folder, or list the kind "
                 "in skip_kinds")
+
+    def _encrypted(self, manifest: Manifest,
+                   schema: CompiledSchema) -> tuple[CompiledSchema, tuple[Finding, ...]]:
+        """The SOPS variant of `schema` for an encrypted object, and the finding saying so."""
+        label = object_label(manifest)
+        note = Finding(Severity.INFO, CHECK, f"{label}: SOPS-encrypted: checked with its `sops` "
+                       "block allowed and encrypted values accepted in place of any scalar "
+                       "(their decrypted contents are not checked)", file=manifest.file,
+                       line=manifest.line, object=manifest.key)
+        return schema.derived("sops", sops.variant), (note,)
 
     def plan(self, manifests: Sequence[Manifest], version: str) -> list[Plan]:
         """Decide, per manifest, which compiled schema checks it (`version` is normalised)."""
@@ -138,6 +168,12 @@ class EmbeddedValidator:
         plans: list[Plan] = []
         for manifest in manifests:
             problem = identity_problem(manifest.body)
+            encrypted = sops.is_encrypted(manifest.body)
+            hidden = sops.encrypted_identity(manifest.body) if encrypted and not problem else []
+            if hidden:
+                problem = (f"SOPS encrypted {' and '.join(hidden)}, so the object cannot be "
+                           "identified: leave them in clear (e.g. encrypted_regex: "
+                           "^(data|stringData)$)")
             if problem:
                 plans.append(Plan(manifest, findings=(finding(manifest, problem),)))
                 continue
@@ -152,6 +188,9 @@ class EmbeddedValidator:
             if isinstance(outcome, str):
                 msg = f"{object_label(manifest)}: {outcome}"
                 plans.append(Plan(manifest, findings=(finding(manifest, msg),)))
+            elif encrypted:
+                variant, notes = self._encrypted(manifest, outcome)
+                plans.append(Plan(manifest, schema=variant, findings=notes))
             else:
                 plans.append(Plan(manifest, schema=outcome))
         return plans

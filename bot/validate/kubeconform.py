@@ -119,16 +119,16 @@ class KubeconformValidator:
             folder = root / f"{version}-local{'-strict' if self.strict else ''}"
             folder.mkdir(parents=True)
             docs.mkdir()
-            owners: dict[str, tuple[str, str]] = {}
+            owners: dict[str, schemas.CompiledSchema] = {}
             sent: dict[int, Manifest] = {}
             for index, item in enumerate(plans):
                 manifest, schema = item.manifest, item.schema
                 assert schema is not None
                 name = schemas.schema_filename(manifest.api_version, manifest.kind)
-                owner = owners.setdefault(name, (manifest.api_version, manifest.kind))
-                if owner != (manifest.api_version, manifest.kind):
-                    # kubeconform's file name keeps only the group's first label; a clash
-                    # in one run is checked in-process instead of against the wrong schema.
+                if owners.setdefault(name, schema) is not schema:
+                    # kubeconform's file name keeps only the group's first label, and a kind
+                    # may need two schemas in one run (SOPS-encrypted objects get a variant):
+                    # a clash is checked in-process instead of against the wrong schema.
                     findings.extend(self._planner.check(manifest, schema))
                     continue
                 if not (folder / name).exists():

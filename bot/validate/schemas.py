@@ -17,6 +17,9 @@ import jsonschema
 SCHEMA_PACKAGE = "kubernetes_validate"
 DEFS_PREFIX = "#/$defs/"
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+# Marks an `anyOf` branch that is an accepted alternative spelling (its value says what it
+# is): errors report why the other branches failed instead of "not valid under any".
+ALTERNATIVE = "x-gitops-bot-alternative"
 # Keys whose values map names to schemas: their keys are names, not keywords.
 _NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 # Dropped while rewriting: documentation only, or not checked the same way by both validators.
@@ -107,16 +110,21 @@ def _rewrite(node: Any, refs: list[str], names: bool = False) -> Any:
 
 
 def self_contained(top: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
-    """`top` with refs rewritten to `#/$defs/...` and only the reachable definitions included."""
+    """`top` with refs rewritten to `#/$defs/...` and only the reachable definitions included
+    (`top`'s own `$defs` first, then `defs`)."""
     refs: list[str] = []
     root: dict[str, Any] = _rewrite(dict(top), refs)
+    own: dict[str, Any] = root.pop("$defs", {})
     included: dict[str, Any] = {}
     while refs:
         name = refs.pop()
         if name not in included:
-            if name not in defs:
+            if name in own:
+                included[name] = own[name]
+            elif name in defs:
+                included[name] = _rewrite(defs[name], refs)
+            else:
                 raise KeyError(f"schema refers to unknown definition {name}")
-            included[name] = _rewrite(defs[name], refs)
     if included:
         root["$defs"] = included
     return root
@@ -179,10 +187,27 @@ def _types(expected: Any) -> str:
     return " or ".join(repr(t) for t in names) or repr("null")
 
 
+def _alternative_messages(error: jsonschema.ValidationError,
+                          quote: bool) -> list[SchemaError] | None:
+    """For `anyOf: [schema, <an encrypted value>]` (SOPS variants): why `schema` failed."""
+    branches = error.validator_value if isinstance(error.validator_value, list) else []
+    marked = {i for i, b in enumerate(branches) if isinstance(b, dict) and b.get(ALTERNATIVE)}
+    if not marked or not error.context:
+        return None
+    found = [SchemaError(e.path, f"{e.message} (nor {branches[min(marked)][ALTERNATIVE]})")
+             for sub in error.context if sub.schema_path and sub.schema_path[0] not in marked
+             for e in _messages(sub, quote)]
+    return found or None
+
+
 def _messages(error: jsonschema.ValidationError, quote: bool = True) -> list[SchemaError]:
     """Readable violations; with `quote=False` (Secrets) a message names the path and what
     was expected, never the value found."""
     path = format_path(list(error.absolute_path))
+    if error.validator == "anyOf":
+        alternative = _alternative_messages(error, quote)
+        if alternative:
+            return alternative
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         schema = error.schema if isinstance(error.schema, dict) else {}
         known = schema.get("properties", {})
@@ -232,6 +257,15 @@ class CompiledSchema:
         self._fast: Callable[[Any], Any] | None = None
         self._detailed: jsonschema.Draft7Validator | None = None
         self._broken: str | None = None
+        self._derived: dict[str, CompiledSchema] = {}
+
+    def derived(self, name: str,
+                build: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> CompiledSchema:
+        """The variant `name` of this schema, `build(self.schema)`, made once (compiled lazily)."""
+        with self._lock:
+            if name not in self._derived:
+                self._derived[name] = CompiledSchema(build(self.schema))
+            return self._derived[name]
 
     def _fast_check(self) -> Callable[[Any], Any]:
         if self._fast is None:

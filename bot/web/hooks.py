@@ -27,7 +27,7 @@ from bot.metrics import count_delivery
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)
 
-MAX_JSON_DEPTH = 64       # real payloads nest < 10 deep; deeper is an attack (SECURITY case 53)
+MAX_JSON_DEPTH = 64       # real payloads nest < 10 deep (docs/security.md#case-53)
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,63}")

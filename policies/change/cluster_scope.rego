@@ -1,6 +1,6 @@
 # Why: cluster-scoped RBAC, admission webhooks, Argo CD applications and kube-system objects
 # act on the whole cluster, not on one app; an app folder must not grant itself
-# cluster-wide power (SECURITY.md case 75). Platform apps may, with a platform approval.
+# cluster-wide power (docs/security.md#case-75). Platform apps may, with a platform approval.
 package gitops.change
 
 import rego.v1

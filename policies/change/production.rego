@@ -8,6 +8,6 @@ import rego.v1
 # (environments.rego).
 production_targets := {t.id | some t in input.targets; t.environment in production_environments; not configured(t.environment); some o in t.objects; o.status != "unchanged"}
 
-approvals contains {"group": "*", "count": 2, "reason": concat("", ["changes production (", concat(", ", production_targets), ")"])} if {
+approvals contains {"group": "*", "count": 2, "reason": concat("", ["changes production (", concat(", ", sort(production_targets)), ")"])} if {
 	count(production_targets) > 0
 }

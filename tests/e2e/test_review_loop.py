@@ -39,7 +39,7 @@ def test_opened_then_fixed_edits_one_comment(loop: Loop) -> None:
         == 202
     loop.work()
     [comment] = loop.comments()
-    assert "spec.replicas" not in comment["body"] or "is not of type" not in comment["body"]
+    assert "is not of type" not in comment["body"]
     final = loop.statuses(fixed)[-1]
     # production changes need two approvals (default policy): not success without them
     assert final["state"] == "failure" and "approval" in final["description"]
@@ -117,7 +117,7 @@ def test_fork_is_reviewed_without_credentials_by_default(loop: Loop) -> None:
 
 def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -> None:
     """kill -9 of a real `gitops-bot worker` while it renders; a new worker finishes the
-    review: exactly one comment and one final status (SECURITY case 99)."""
+    review: exactly one comment and one final status (docs/security.md#case-99)."""
     from tests.web.procs import bot_process, env_for, stop, wait_for
 
     forge = GitHubServer()
@@ -169,6 +169,56 @@ def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -
         server.server_close()
         forge.stop()
     assert forge.violations == [], forge.violations
+
+
+def test_a_head_that_moves_during_the_review_gets_its_own_comment(loop: Loop) -> None:
+    """docs/security.md#case-23: the author pushes B while the bot renders A. A's result
+    goes to A's status only; the comment is written once, by B's own review, so it never
+    mixes two heads."""
+    first = open_pr(loop, "change")
+    git(loop.repo, "checkout", "-q", "change")
+    deploy = loop.repo / "apps/web/deployment.yaml"
+    deploy.write_text(deploy.read_text().replace('replicas: "3"', "replicas: 3"))
+    git(loop.repo, "commit", "-qam", "web: replicas is a number")
+    git(loop.repo, "checkout", "-q", "main")
+    newer = loop.head("change")
+    pull = loop.forge.pulls[(REPO, 1)]
+    status = loop.forge._status
+
+    def status_then_push(call: Any) -> Any:
+        reply = status(call)
+        if call.body.get("state") == "pending" and call.params["sha"] == first:
+            pull["head"]["sha"] = newer  # pushed while the bot renders the first head
+        return reply
+    # The test server's first matching route wins: put this one before its own.
+    loop.forge.route("POST", "/repos/{owner}/{repo}/statuses/{sha}", status_then_push)
+    loop.forge._routes.insert(0, loop.forge._routes.pop())
+
+    loop.work()
+    assert [s["state"] for s in loop.statuses(first)] == ["pending", "failure"]
+    assert loop.comments() == []
+    assert "review.superseded" in [e["action"] for e in loop.services.store.audit_log()]
+
+    assert loop.deliver("pull_request", pr_payload("synchronize", newer, loop.head("main")))[0] \
+        == 202
+    loop.work()
+    [comment] = loop.comments()
+    assert newer[:7] in comment["body"] and first[:7] not in comment["body"]
+    assert "is not of type" not in comment["body"]
+    assert [s["state"] for s in loop.statuses(newer)][0] == "pending"
+
+
+def test_workspaces_are_removed_and_caches_kept_per_host_and_repository(loop: Loop) -> None:
+    """docs/security.md#case-36 and #case-37: after a review no workspace is left, and the
+    render cache lives under the forge host and the repository's full name."""
+    open_pr(loop, "change")
+    loop.work()
+    assert len(loop.comments()) == 1
+    data = loop.services.config.data_dir
+    assert list((data / "workspaces").iterdir()) == []
+    cache = data / "cache" / "127.0.0.1" / "Codertocat__Hello-World"
+    assert any(cache.glob("*.json"))
+    assert sorted(p.name for p in (data / "cache").iterdir()) == ["127.0.0.1"]
 
 
 def test_a_late_event_for_an_old_head_reviews_the_current_head(loop: Loop) -> None:

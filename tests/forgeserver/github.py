@@ -220,7 +220,8 @@ class GitHubServer(DeploymentsMixin, ForgeServer):
         if comment is None:
             return Reply(404, NOT_FOUND)
         # GitHub lets anyone with write access edit any comment, so the server allows it:
-        # refusing to edit other people's comments is the bot's job (P25).
+        # refusing to edit other people's comments is the bot's job
+        # (docs/security.md#the-bot-writes-as-itself).
         comment.update(body=call.body["body"], updated_at=_iso(time.time()))
         return Reply(200, comment)
 

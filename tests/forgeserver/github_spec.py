@@ -36,7 +36,7 @@ EXTRA: list[tuple[str, str, frozenset[str], str]] = [
     # apps/get-authenticated: the App's slug (bot identity `<slug>[bot]`), JWT auth.
     # https://docs.github.com/en/rest/apps/apps#get-the-authenticated-app
     ("GET", r"/app", frozenset(), "apps/get-authenticated"),
-    # repos/get-collaborator-permission-level: write access of a commenter / approver (P21).
+    # repos/get-collaborator-permission-level: write access of a commenter / approver.
     # https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
     ("GET", r"/repos/[^/]+/[^/]+/collaborators/[^/]+/permission", frozenset(),
      "repos/get-collaborator-permission-level"),

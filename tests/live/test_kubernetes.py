@@ -119,7 +119,8 @@ def test_empty_render_refused_when_live_objects_exist(api: KubeAPIServer,
 
 def test_failure_part_way_lists_applied_failed_not_attempted(api: KubeAPIServer,
                                                              kube: Kubernetes) -> None:
-    # the API server echoes the Secret's values in its error, as real ones have (case 65)
+    # the API server echoes the Secret's values in its error, as real ones have
+    # (docs/security.md#case-65)
     api.reject("Secret", "db", 422, f'data[password]: Invalid value: "{SECRET_PLAIN}" '
                                     f'({SECRET_B64})')
     render = manifests(namespace(), configmap(), secret(), service(), deployment())

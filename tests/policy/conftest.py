@@ -13,6 +13,8 @@ from tests.policy.opa_server import OpaTestServer
 def opa() -> Iterator[OpaTestServer]:
     with OpaTestServer() as server:
         yield server
+        # every request the engine sent had the shape OPA's REST API documents
+        assert server.state.violations == []
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from bot.model import DiffStatus, Manifest, ObjectDiff, ObjKey, State, Target, TargetResult
+from bot.policy import ChangeInfo, Review, build_change_input
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POLICIES = ROOT / "policies"
@@ -77,3 +78,20 @@ def target_result(app: str, env: str, diffs: list[tuple[str, str, str, DiffStatu
                          changed_fields=("spec",) if s is DiffStatus.CHANGED else (),
                          file=f"apps/{app}/{env}/{n}.yaml", line=1)
               for g, k, n, s in diffs))
+
+
+def sample_change_input() -> dict[str, Any]:
+    """A change input touching production, a ClusterRole and a deleted volume claim."""
+    targets = [
+        target_result("shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)]),
+        target_result("shop", "staging", [
+            ("rbac.authorization.k8s.io", "ClusterRole", "admin", DiffStatus.CREATED),
+            ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
+        target_result("platform", "staging", [
+            ("rbac.authorization.k8s.io", "ClusterRole", "view", DiffStatus.CHANGED)]),
+    ]
+    info = ChangeInfo("alice", "b" * 40, "h" * 40, labels=("shop",),
+                      changed_files=("apps/shop/production/web.yaml",), number=7)
+    reviews = [Review("bob", "APPROVED", "h" * 40, ("platform",)),
+               Review("carol", "APPROVED", "h" * 40, ())]
+    return build_change_input(targets, info, reviews)

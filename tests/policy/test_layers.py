@@ -40,7 +40,7 @@ HOST_APP = yaml.safe_dump(deployment("sniffer", hostNetwork=True))
 
 def test_a_change_cannot_weaken_the_policy_that_judges_it(
         make_repo: Callable[..., GitRepo], embedded: EmbeddedEngine) -> None:
-    """SECURITY.md case 19: the PR deletes the deny rule and adds what it denied."""
+    """docs/security.md#case-19: the PR deletes the deny rule and adds what it denied."""
     repo = make_repo({"policies/network.rego": NO_HOST_NETWORK, "apps/shop/web.yaml": "{}\n"})
     base = repo.commit({}, "base")
     repo.checkout("weaken", create=True)

@@ -13,16 +13,29 @@ import pytest
 from bot.tools import Tools
 
 
+SENTINEL = b"gitops-bot-test-canary-sentinel"
+
+
 @dataclass
 class Canary:
     """A TCP listener on 127.0.0.1 that counts every connection it receives."""
 
     port: int
     hits: list[bytes] = field(default_factory=list)
+    sentinel_seen: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def settled_hits(self) -> list[bytes]:
+        """Every connection made before this call: the listener accepts in order, so once
+        its own sentinel connection is seen, any earlier one has been recorded too."""
+        self.sentinel_seen.clear()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+            conn.sendall(SENTINEL)
+            assert self.sentinel_seen.wait(5), "the canary stopped accepting"
+        return [h for h in self.hits if h != SENTINEL]
 
 
 @pytest.fixture
@@ -43,9 +56,12 @@ def canary() -> Iterator[Canary]:
             with conn:
                 conn.settimeout(0.5)
                 try:
-                    found.hits.append(conn.recv(4096))
+                    data = conn.recv(4096)
                 except OSError:
-                    found.hits.append(b"")
+                    data = b""
+                if data == SENTINEL:
+                    found.sentinel_seen.set()
+                found.hits.append(data)
                 conn.sendall(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -94,8 +94,7 @@ def test_dependency_not_vendored_is_refused_and_never_fetched(tmp_path: Path, to
     assert finding.file == "charts/shop/Chart.yaml"
     assert finding.message == ("dependency redis is not vendored in charts/; the bot never "
                                "runs helm dependency update")
-    time.sleep(0.2)
-    assert canary.hits == []
+    assert canary.settled_hits() == []
 
 
 def _tgz(name: str, files: dict[str, str]) -> bytes:
@@ -126,16 +125,64 @@ def test_vendored_dependencies_render(tmp_path: Path, tools: Tools, canary: Cana
         ("cache", "charts/shop/charts/cache/templates/cm.yaml"),
         ("redis", "charts/shop/charts/redis/templates/svc.yaml"),
         ("shop-cm", "charts/shop/templates/cm.yaml")]
-    assert canary.hits == []
+    assert canary.settled_hits() == []
+
+
+class _Zeros(io.RawIOBase):
+    """`size` zero bytes, produced as they are read (nothing held in memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def test_vendored_archive_that_expands_1000_times_is_stopped(tmp_path: Path,
+                                                             tools: Tools) -> None:
+    """docs/security.md#case-56: a vendored chart archive of ~120 KB expanding to 120 MiB
+    stops at the 100 MiB decompressed-size cap; the render fails, quickly and in bounded memory."""
+    chart(tmp_path, **{"Chart.yaml": CHART.format("shop") +
+                       "dependencies:\n- name: bomb\n  version: 0.1.0\n"})
+    archive = tmp_path / "charts/shop/charts/bomb-0.1.0.tgz"
+    archive.parent.mkdir()
+    big = 120 * 1024 * 1024
+    with tarfile.open(archive, mode="w:gz", compresslevel=9) as tar:
+        meta = CHART.format("bomb").encode()
+        info = tarfile.TarInfo("bomb/Chart.yaml")
+        info.size = len(meta)
+        tar.addfile(info, io.BytesIO(meta))
+        info = tarfile.TarInfo("bomb/files/zeros.bin")
+        info.size = big
+        tar.addfile(info, _Zeros(big))
+    assert archive.stat().st_size * 800 < big
+    started = time.monotonic()
+    result = render_target(tmp_path, helm(), tools)
+    assert time.monotonic() - started < 30
+    assert not result.ok and result.manifests == ()
+    (finding,) = result.findings
+    # the sandbox unpacks archives itself (schema checks) with the same 100 MiB cap as helm
+    assert finding.check == "render" and "unpacks to more than 104857600 bytes" in finding.message
 
 
 def test_symlinked_chart_lock_is_refused(tmp_path: Path, tools: Tools) -> None:
-    chart(tmp_path)
+    chart(tmp_path, **{"files/lock": "dependencies: []\n"})
     write_tree(tmp_path, {"rc": "export PS1=x\n"})
-    os.symlink("../../rc", tmp_path / "charts/shop/Chart.lock")
+    os.symlink("files/lock", tmp_path / "charts/shop/Chart.lock")
     result = render_target(tmp_path, helm(), tools)
     assert not result.ok
     assert "Chart.lock is a symlink" in result.findings[0].message
+    (tmp_path / "charts/shop/Chart.lock").unlink()
+    os.symlink("../../rc", tmp_path / "charts/shop/Chart.lock")
+    result = render_target(tmp_path, helm(), tools)
+    assert [f.message for f in result.findings] == [
+        "symlink charts/shop/Chart.lock -> ../../rc leaves the app charts/shop; refused"]
 
 
 @pytest.mark.parametrize("given", ["../secret.yaml", "../../../../../../{tmp}/secret.yaml",

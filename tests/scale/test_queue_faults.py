@@ -1,4 +1,4 @@
-"""Redis faults under scale-out mode (SECURITY case 101, P4, P20): real `gitops-bot web` and
+"""Redis faults under scale-out mode (docs/security.md#case-101): real `gitops-bot web` and
 `gitops-bot worker` processes on PostgreSQL, a private redis-server crashed and restarted."""
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ and two `gitops-bot worker` processes, the GitHub test server and a real git rep
 
 500 signed deliveries for 50 pull requests (three heads each, every delivery sent to both
 web processes at once, then redelivered), one worker killed with SIGKILL in the middle of a
-review (SECURITY cases 62, 78, 79, 81, 99; promises P4, P5, P18, P20).
+review (docs/security.md#idempotent-effects, docs/security.md#crash-recovery-and-shutdown).
 """
 from __future__ import annotations
 

@@ -3,9 +3,11 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from bot.errors import Transient
 from bot.store import Store
+from bot.store.schema import locks
 
 
 @pytest.fixture
@@ -22,12 +24,22 @@ def test_one_holder_at_a_time_and_expired_leases_are_taken_over(store):
     assert store.acquire_lock("deploy:y", "w2", 10)  # another environment is independent
     store.release_lock("deploy:x", "w2")  # not the holder: no effect
     assert not store.acquire_lock("deploy:x", "w2", 10)
-    assert store.acquire_lock("deploy:z", "dead", 0.05)
-    time.sleep(0.1)
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    assert store.acquire_lock("deploy:z", "dead", 5)
+    assert not store.acquire_lock("deploy:z", "w2", 10)
+    now[0] += 6
     assert store.acquire_lock("deploy:z", "w2", 10)  # a dead holder's lease expired
 
 
+def _expiry(store, name):
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(locks.c.expires_at).where(locks.c.name == name)).scalar()
+
+
 def test_held_refuses_a_second_deploy_and_renews_its_lease(store):
+    now = [1000.0]
+    store.clock = lambda: now[0]
     inside = threading.Event()
     release = threading.Event()
 
@@ -39,7 +51,10 @@ def test_held_refuses_a_second_deploy_and_renews_its_lease(store):
     worker = threading.Thread(target=first)
     worker.start()
     assert inside.wait(5)
-    time.sleep(0.5)  # longer than the ttl: only renewal keeps the lock
+    now[0] += 60  # far past the ttl: only a renewal after this keeps the lock
+    deadline = time.monotonic() + 5
+    while _expiry(store, "deploy:prod") <= now[0]:
+        assert time.monotonic() < deadline, "the holder never renewed its lease"
     with pytest.raises(Transient, match="locked by another deploy"):
         with store.held("deploy:prod", "w2", ttl=0.3):
             pass

@@ -41,7 +41,8 @@ def test_patterns_python_cannot_compile_are_dropped_and_others_kept() -> None:
 
 def test_refs_and_unknown_keywords_in_crds_are_ignored() -> None:
     crd = crd_with({"type": "object", "properties": {
-        "a": {"$ref": "https://example.com/schema.json", "x-kubernetes-validations": [{"rule": "true"}]}}})
+        "a": {"$ref": "https://example.com/schema.json",
+              "x-kubernetes-validations": [{"rule": "true"}]}}})
     assert check(crd, {"a": {"free": True}}) == []
 
 
@@ -76,3 +77,47 @@ def test_crd_without_schema_accepts_any_spec() -> None:
     crd = copy.deepcopy(CRD)
     del crd["spec"]["versions"][0]["schema"]
     assert check(crd, {"whatever": [1, 2]}) == []
+
+
+def test_dollar_inside_a_character_class_compiles_in_both_engines() -> None:
+    crd = crd_with({"type": "object", "properties": {
+        "name": {"type": "string", "pattern": r"^[a-z.]+\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$"}}})
+    assert check(crd, {"name": "example.net/gateway-controller"}) == []
+    assert check(crd, {"name": "ok/a$b"}) == []
+    [message] = check(crd, {"name": "no-slash"})
+    assert message.startswith("Widget/shop/w1: spec.name: 'no-slash' does not match")
+
+
+def test_required_property_with_a_default_may_be_left_out() -> None:
+    crd = crd_with({"type": "object", "required": ["mode", "size"], "properties": {
+        "mode": {"type": "string", "default": "fast"}, "size": {"type": "integer"}}})
+    assert check(crd, {"size": 1}) == []
+    assert check(crd, {"mode": "slow"}) == [
+        "Widget/shop/w1: spec: missing required property 'size'"]
+
+
+def test_branches_judge_the_default_of_an_absent_property() -> None:
+    # Gateway API's addresses: `type` defaults to IPAddress; one oneOf branch per type.
+    crd = crd_with({"type": "object", "properties": {"addresses": {"type": "array", "items": {
+        "type": "object",
+        "properties": {"type": {"type": "string", "default": "IPAddress"},
+                       "value": {"type": "string"}},
+        "oneOf": [{"properties": {"type": {"enum": ["IPAddress"]},
+                                  "value": {"pattern": r"^[0-9.]+$"}}},
+                  {"properties": {"type": {"not": {"enum": ["IPAddress"]}}}}]}}}})
+    assert check(crd, {"addresses": [{"value": "1.2.3.4"},
+                                     {"type": "Hostname", "value": "example.com"}]}) == []
+    [message] = check(crd, {"addresses": [{"value": "example.com"}]})
+    assert message.startswith("Widget/shop/w1: spec.addresses[0]: ")
+
+
+def test_null_optional_fields_are_dropped_as_the_api_server_does() -> None:
+    crd = crd_with({"type": "object", "required": ["size"], "properties": {
+        "size": {"type": "integer"}, "mode": {"type": "string", "enum": ["a", "b"]},
+        "port": {"x-kubernetes-int-or-string": True},
+        "sub": {"type": "object", "properties": {"x": {"type": "string"}}}}})
+    assert check(crd, {"size": 1, "mode": None, "port": None, "sub": None}) == []
+    assert check(crd, {"size": None}) == [
+        "Widget/shop/w1: spec.size: None is not of type 'integer'"]
+    assert check(crd, {"size": 1, "mode": "c"}) == [
+        "Widget/shop/w1: spec.mode: 'c' is not one of ['a', 'b', None]"]

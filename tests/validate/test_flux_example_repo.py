@@ -1,11 +1,15 @@
-"""The real fluxcd/flux2-kustomize-helm-example objects through the embedded validator."""
+"""The real fluxcd/flux2-kustomize-helm-example objects through the embedded validator and a
+review with no configuration (its custom resources validate from the shipped catalogue)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import yaml
 
 from bot.model import Manifest
+from bot.pipeline.review import ReviewOptions, review_worktree
+from bot.tools import Tools
 from bot.validate import EmbeddedValidator, duplicate_findings
 from tests.conftest import FIXTURES
 
@@ -44,36 +48,48 @@ def test_fixture_is_present() -> None:
     assert (REPO / "apps" / "base" / "podinfo" / "release.yaml").is_file()
 
 
-def test_flux_and_gateway_kinds_have_no_schema_and_core_kinds_validate() -> None:
+def test_flux_gateway_and_cert_manager_kinds_validate_from_the_catalogue() -> None:
     manifests = cluster_objects()
     kinds = {m.kind for m in manifests}
-    assert FLUX_KINDS | GATEWAY_KINDS | {"Namespace"} <= kinds
-    findings = EmbeddedValidator().validate(manifests, "1.35")
-    flagged = {(f.file, f.line) for f in findings}
-    for manifest in manifests:
-        located = (manifest.file, manifest.line)
-        if manifest.kind == "Namespace":
-            assert located not in flagged, manifest
-        else:
-            [finding] = [f for f in findings if (f.file, f.line) == located]
-            assert finding.message == (
-                f"{manifest.key}: no schema for {manifest.api_version} {manifest.kind} in "
-                "Kubernetes 1.35: add its CustomResourceDefinition to the render or to a CRD "
-                "folder, or list the kind in skip_kinds")
-    assert len(findings) == sum(1 for m in manifests if m.kind != "Namespace")
+    assert FLUX_KINDS | GATEWAY_KINDS | {"Namespace", "ClusterIssuer"} <= kinds
+    assert EmbeddedValidator().validate(manifests, "1.35") == []
 
 
-def test_skip_list_covers_the_custom_kinds() -> None:
+def test_skip_list_still_skips_catalogue_kinds() -> None:
+    broken = cluster_objects()
+    for manifest in broken:
+        if manifest.kind in FLUX_KINDS | GATEWAY_KINDS | {"ClusterIssuer"}:
+            manifest.body["spec"]["typo"] = True
+    assert len(EmbeddedValidator().validate(broken, "1.35")) == len(broken) - 3  # Namespaces
     skip = ["helm.toolkit.fluxcd.io/v2/HelmRelease", "Kustomization", "HelmRepository",
             "OCIRepository", "ArtifactGenerator", "gateway.networking.k8s.io/v1/Gateway",
             "GatewayClass", "cert-manager.io/v1/ClusterIssuer"]
-    assert EmbeddedValidator(skip_kinds=skip).validate(cluster_objects(), "1.35") == []
+    assert EmbeddedValidator(skip_kinds=skip).validate(broken, "1.35") == []
 
 
 def test_gvk_skip_entry_for_another_version_does_not_skip() -> None:
+    releases = [m for m in cluster_objects("apps") if m.kind == "HelmRelease"]
+    for manifest in releases:
+        manifest.body["spec"]["typo"] = True
     found = EmbeddedValidator(skip_kinds=["helm.toolkit.fluxcd.io/v2beta1/HelmRelease"]) \
-        .validate(cluster_objects("apps"), "1.35")
-    assert [f for f in found if "HelmRelease" in f.message]
+        .validate(releases, "1.35")
+    assert len(found) == len(releases) > 0
+    assert all("additional property 'typo'" in f.message for f in found)
+
+
+def test_review_with_no_config_finds_a_schema_for_everything(tools: Tools,
+                                                             tmp_path: Path) -> None:
+    repo = tmp_path / "flux"
+    shutil.copytree(REPO, repo)
+    assert not (repo / ".gitops-bot.yaml").exists()
+    result = review_worktree(repo, ReviewOptions(tools=tools, cache_dir=tmp_path / "cache",
+                                                 validator="embedded",
+                                                 enforce_approvals=False))
+    assert len(result.targets) >= 6
+    validate = [f for t in result.targets for f in t.findings if f.check == "validate"]
+    validate += [f for f in result.findings if f.check == "validate"]
+    assert [f.message for f in validate if "no schema" in f.message] == []
+    assert validate == []
 
 
 def test_one_cluster_has_no_duplicates_but_two_clusters_together_do() -> None:

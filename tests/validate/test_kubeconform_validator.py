@@ -51,7 +51,8 @@ for name in sorted(os.listdir(folder)):
     doc = json.load(open(path))
     api, kind = doc["apiVersion"], doc["kind"]
     parts = api.split("/")
-    suffix = "-" + parts[0].split(".")[0].lower() + ("-" + parts[1].lower() if len(parts) > 1 else "")
+    suffix = "-" + parts[0].split(".")[0].lower() + \
+        ("-" + parts[1].lower() if len(parts) > 1 else "")
     loc = (opts["-schema-location"]
            .replace("{{{{ .NormalizedKubernetesVersion }}}}", "v" + opts["-kubernetes-version"])
            .replace("{{{{ .StrictSuffix }}}}", "-strict" if "-strict" in opts else "")
@@ -68,7 +69,8 @@ for name in sorted(os.listdir(folder)):
             if e.validator == "type":
                 msg = "expected %s, but got %s" % (e.validator_value, type(e.instance).__name__)
             elif e.validator == "additionalProperties":
-                msg = "additionalProperties " + e.message.split("(")[1].split(" ")[0] + " not allowed"
+                extra = e.message.split("(")[1].split(" ")[0]
+                msg = "additionalProperties " + extra + " not allowed"
             elif e.validator == "required":
                 msg = "missing properties: " + e.message.split(" ")[0]
             else:

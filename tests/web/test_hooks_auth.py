@@ -1,4 +1,5 @@
-"""Authentication before parsing: GitHub HMAC-SHA256 and GitLab token (SECURITY cases 1-8)."""
+"""Authentication before parsing: GitHub HMAC-SHA256 and GitLab token
+(docs/security.md#authenticated-deliveries)."""
 from __future__ import annotations
 
 import ast
@@ -139,7 +140,8 @@ def test_unconfigured_forge_rejects_every_delivery(tmp_path: Path, serve) -> Non
 
 
 def test_secrets_are_compared_with_compare_digest_only() -> None:
-    """Static check (case 6): no `==`/`!=` on anything that looks like a digest or token."""
+    """Static check (docs/security.md#case-6): no `==`/`!=` on anything that looks like a digest
+    or token."""
     source = Path(__file__).resolve().parents[2] / "bot" / "web" / "hooks.py"
     tree = ast.parse(source.read_text())
     suspicious = ("digest", "signature", "token", "secret", "expected", "given")

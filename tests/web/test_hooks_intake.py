@@ -1,4 +1,5 @@
-"""From verified delivery to queued job: handled vs ignored, allowlist, idempotency (P3-P5)."""
+"""From verified delivery to queued job: handled vs ignored, allowlist, idempotency
+(docs/security.md#allowlisted-scope, docs/security.md#idempotent-effects)."""
 from __future__ import annotations
 
 import json
@@ -99,6 +100,22 @@ def test_fork_mode_skip_ignores_fork_pull_requests(tmp_path: Path, serve) -> Non
     assert "fork" in answer["reason"]
     # The same PR from the repository itself is still reviewed.
     assert bot.github("pull_request", PR_OPENED)[0] == 202
+
+
+def test_nothing_in_the_payload_admits_a_fork(tmp_path: Path, serve) -> None:
+    """docs/security.md#case-16: labels, the author's association and the head repository's
+    own `fork` flag are all set by people; only the server's fork switch opens the gate."""
+    bot = serve(make_config(tmp_path, fork_mode="skip"), None)
+    data = json.loads(PR_OPENED)
+    pull = data["pull_request"]
+    pull["head"]["repo"]["full_name"] = "mallory/Hello-World"
+    pull["head"]["repo"]["fork"] = False
+    pull["labels"] = [{"id": 1, "name": "deploy", "color": "ededed", "default": False}]
+    pull["author_association"] = "OWNER"
+    status, answer = bot.github("pull_request", json.dumps(data).encode(), delivery="fork-1")
+    assert (status, answer["status"]) == (200, "ignored")
+    assert "fork" in answer["reason"]
+    assert bot.store.count("deliveries") == 0 and bot.queue.size() == 0
 
 
 def test_redelivery_of_the_same_id_makes_no_second_job(bot: Bot) -> None:

@@ -1,4 +1,5 @@
-"""Bounded input: body size (Content-Length and chunked), content type, JSON depth (P16)."""
+"""Bounded input: body size (Content-Length and chunked), content type, JSON depth
+(docs/security.md#bounded-resources)."""
 from __future__ import annotations
 
 import json

@@ -48,7 +48,7 @@ def test_comment_links_to_the_full_report(bot: tuple[Running, GitHubServer, Path
 
     link = f"{PUBLIC}reviews/127.0.0.1/{REPO}/1/{head}"
     [comment] = forge.issue_comments(REPO, 1)
-    assert f"(<{link}>)" in comment["body"] or f"({link})" in comment["body"]
+    assert f"]({link})" in comment["body"]
     final = [s for s in forge.statuses if s["sha"] == head and s["context"] == STATUS][-1]
     assert final["target_url"] == link
 
