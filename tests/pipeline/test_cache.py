@@ -23,7 +23,7 @@ TARGET = Target("shop", "production", "helm", "charts/shop", values=("charts/sho
 CHECKS: dict[str, Any] = {"validator": "EmbeddedValidator", "validation": ValidationSettings(),
                           "schemas": "1.37.0", "crds": "c" * 64, "policies": "p" * 64}
 KEY: dict[str, Any] = {"target": TARGET, "tool": "helm v4.1.4", "budgets": Budgets(),
-                       "inputs": "i" * 64, "checks": checks_key(**CHECKS)}
+                       "inputs": "i" * 64, "checks": checks_key(**CHECKS), "namespace": "shop"}
 
 RENDER_VARIANTS: dict[str, dict[str, Any]] = {
     "values files": {"target": dataclasses.replace(TARGET, values=("charts/shop/w.yaml",))},
@@ -40,6 +40,7 @@ RENDER_VARIANTS: dict[str, dict[str, Any]] = {
     "render timeout": {"budgets": Budgets(render_timeout=1.0)},
     "files read": {"inputs": "j" * 64},
     "unchecked render": {"checks": None},
+    "landing namespace (duplicates check)": {"namespace": "apps"},
 }
 CHECK_VARIANTS: dict[str, dict[str, Any]] = {
     "validator": {"validator": "KubeconformValidator"},
