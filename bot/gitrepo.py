@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from bot import proc
+from bot import proc, scratch
 from bot.errors import ToolError, UserError
 
 SYMLINK_MODE = "120000"
@@ -137,7 +137,7 @@ class GitSnapshot:
     def materialize(self, dest: Path) -> Path:
         """Write the whole tree into `dest` (symlinks kept as symlinks) and return it."""
         dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryDirectory(prefix="gitops-bot-index-") as tmp:
+        with scratch.temporary("gitops-bot-index-") as tmp:
             extra = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             git(self.repo, "read-tree", self.sha, env_extra=extra)
             git(self.repo, "checkout-index", "-a", "-f", f"--prefix={dest}/", env_extra=extra)

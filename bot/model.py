@@ -298,7 +298,7 @@ class EventKind(str, Enum):
     """What a forge event asks the bot to do, once normalised."""
 
     REVIEW = "review"    # change opened / updated / reopened / ready / approvals changed
-    RECHECK = "recheck"  # `/gitops-bot recheck` comment command
+    RECHECK = "recheck"  # the recheck comment command (bot.markers.RECHECK)
     PUSH = "push"        # push to (or merge into) a branch: deploy candidates
     CLOSED = "closed"    # change closed or merged (cancel pending work)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import markdown as md
+from bot import markers
 from bot.decide import review_outcome
 from bot.model import (
     ApprovalRequirement,
@@ -21,13 +22,13 @@ from bot.model import (
 )
 from bot.redact import redact
 
-MARKER = "<!-- gitops-bot:review -->"
+MARKER = markers.REVIEW
 GITHUB_COMMENT_LIMIT = 65_536
 GITLAB_NOTE_LIMIT = 1_000_000
 STATUS_LIMIT = 140
 MESSAGE_LIMIT = 1_000  # per finding in Markdown; the JSON report keeps the whole text
 FIELDS_SHOWN = 10
-RECHECK = "/gitops-bot recheck"
+RECHECK = markers.RECHECK
 
 ICON = {State.SUCCESS: "✅", State.WARNING: "⚠️", State.FAILURE: "❌", State.ERROR: "❌",
         State.PENDING: "⏳", State.SKIPPED: "⏭️"}

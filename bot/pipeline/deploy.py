@@ -181,7 +181,7 @@ class DeployJob:
     def _refuse(self, event: Event, forge: Forge, env: Environment, sha: str,
                 reason: str) -> EnvDeploy:
         forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
-                         f"not deployed to {env.name}: {reason}"[:140])
+                         f"not deployed to {env.name}: {reason}")
         self.ledger.record(event, env.name, sha, None, "refused", reason, None)
         return EnvDeploy(env.name, "refused", reason)
 
@@ -192,7 +192,7 @@ class DeployJob:
         result, rendered = render_revision(repo, sha, self._options(env))
         if result.state >= State.FAILURE:
             reason = f"{sha[:12]} does not pass its checks: {status_line(result)}"
-            forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason[:140])
+            forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason)
             self.ledger.record(event, env.name, sha, number, "failed", reason, None)
             return EnvDeploy(env.name, "failed", reason)
         targets = {t.target: rendered.get(t.target.id, ()) for t in result.targets}
@@ -206,9 +206,9 @@ class DeployJob:
                 outcome = deployer.deploy(targets, DeploySource(event.repo, sha, number,
                                                                 env.name))
             except GitopsBotError as exc:
-                forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc)[:140])
+                forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc))
                 forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
-                                 f"deploy to {env.name} failed"[:140])
+                                 f"deploy to {env.name} failed")
                 self.ledger.record(event, env.name, sha, number, "failed", str(exc), None)
                 if isinstance(exc, Transient):
                     raise
@@ -216,8 +216,8 @@ class DeployJob:
         state = State.SUCCESS if outcome.ok else State.FAILURE
         summary = f"{'deployed to' if outcome.ok else 'failed to deploy to'} {env.name} " \
                   f"at {sha[:12]}: {outcome.summary()}"
-        forge.finish_deployment(event.repo, deployment, state, summary[:140])
-        forge.set_status(event.repo, sha, DEPLOY_CONTEXT, state, summary[:140])
+        forge.finish_deployment(event.repo, deployment, state, summary)
+        forge.set_status(event.repo, sha, DEPLOY_CONTEXT, state, summary)
         if number is not None:
             self.ledger.comment(forge, event, number, env.name, sha, outcome)
         verdict = "succeeded" if outcome.ok else "failed"

@@ -12,27 +12,36 @@ from bot.model import Event, EventKind
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.ledger import StoreLedger
+from bot.pipeline.serial import SerialComments
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.workspace import Remote
 from bot.policy import PolicyEngine, make_engine
 from bot.store import Store
 
 
-def forge_factory(config: Config) -> Callable[[Event], Forge]:
-    """Build the forge adapter an event needs, from the server configuration."""
+def forge_factory(config: Config, store: Store | None = None) -> Callable[[Event], Forge]:
+    """Build the forge adapter an event needs, from the server configuration; with a
+    `store`, its comment upserts run one at a time per change (bot.pipeline.serial)."""
     def make(event: Event) -> Forge:
+        forge = adapter(event)
+        return forge if store is None else SerialComments(forge, store, event.host)
+
+    def adapter(event: Event) -> Forge:
         if event.forge == "github":
             from bot.forges.github import GitHubForge
+            spacing = config.github_write_spacing or None  # PyGithub: None turns it off
             if config.github_app_id:
                 if event.installation_id is None or config.github_private_key_file is None:
                     raise ConfigError("GitHub App events need an installation id and "
                                       "GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
                 key = config.github_private_key_file.read_text()
                 return GitHubForge(config.github_api_url, app_id=config.github_app_id,
-                                   private_key=key, installation_id=event.installation_id)
+                                   private_key=key, installation_id=event.installation_id,
+                                   seconds_between_writes=spacing)
             if config.github_token is None:
                 raise ConfigError("set GITOPS_BOT_GITHUB_TOKEN or a GitHub App")
-            return GitHubForge(config.github_api_url, token=config.github_token.reveal())
+            return GitHubForge(config.github_api_url, token=config.github_token.reveal(),
+                               seconds_between_writes=spacing)
         from bot.forges.gitlab import GitLabForge
         if config.gitlab_token is None:
             raise ConfigError("set GITOPS_BOT_GITLAB_TOKEN")
@@ -75,7 +84,7 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
                                 reviewed=reviewed, started=started,
                                 dashboard_url=config.public_url or None,
                                 policy_engine=policy_engine(config)),
-                    forge_factory(config))
+                    forge_factory(config, store))
 
     def handle(event: Event, ctx: JobContext) -> None:
         outcome = job(event)
@@ -97,7 +106,7 @@ def deploy_job(config: Config, store: Store) -> DeployJob:
                                     argocd_url=config.argocd_url or None,
                                     argocd_token=config.argocd_token,
                                     policy_engine=policy_engine(config)),
-                     forge_factory(config), StoreLedger(store))
+                     forge_factory(config, store), StoreLedger(store))
 
 
 def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import gitrepo
+from bot import gitrepo, scratch
 from bot.diff import diff_manifests
 from bot.errors import ConfigError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
@@ -96,7 +95,7 @@ class Reviewer:
     def __init__(self, base: Snapshot, head: Snapshot, options: ReviewOptions) -> None:
         self.options = options
         self.cache = RenderCache(options.cache_dir)
-        self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
+        self._tmp = scratch.mkdtemp("gitops-bot-review-")
         self.base = Side("base", base, self._tmp)
         self.head = Side("head", head, self._tmp)
         self.renderer = TargetRenderer(options.tools, options.budgets, self.cache)
