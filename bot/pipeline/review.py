@@ -156,12 +156,12 @@ class Reviewer:
             crds=gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
                                                          for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
-            results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
-                                    touched))
+            results = list(pool.map(scratch.in_context(
+                lambda t: self._review_target(t, inputs[t], validator)), touched))
             if everywhere:
                 rest = [t for t in targets if t not in touched]
-                renders = dict(pool.map(lambda t: self._checked_render(t, inputs[t],
-                                                                       validator), rest))
+                renders = dict(pool.map(scratch.in_context(
+                    lambda t: self._checked_render(t, inputs[t], validator)), rest))
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
