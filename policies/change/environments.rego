@@ -6,21 +6,15 @@ package gitops.change
 
 import rego.v1
 
-configured(env) if {
-	some t in input.targets
-	t.environment == env
-	is_object(t.approvals)
-}
+configured_environments := {t.environment | some t in input.targets; is_object(t.approvals)}
 
-env_changed_targets(env) := sorted if {
-	sorted := sort([t.id | some t in input.targets; t.environment == env; some o in t.objects; o.status != "unchanged"])
-}
+configured(env) if configured_environments[env]
 
 approvals contains {"group": group, "count": t.approvals.count, "reason": reason} if {
 	some t in input.targets
 	is_object(t.approvals)
 	t.approvals.count > 0
-	ids := {id | some id in env_changed_targets(t.environment)}
+	ids := {u.id | some u in input.targets; u.environment == t.environment; some o in u.objects; o.status != "unchanged"}
 	count(ids) > 0
 	group := approval_group(t.approvals.groups)
 	reason := concat("", ["changes ", t.environment, " (", concat(", ", sort(ids)), "); .gitops-bot.yaml asks for it"])
