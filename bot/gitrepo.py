@@ -51,6 +51,15 @@ def rev_parse(repo: Path, ref: str) -> str:
     return out.decode().strip()
 
 
+def remote_urls(repo: Path) -> tuple[str, ...]:
+    """The fetch URL of the `origin` remote, if the repository has one (else empty)."""
+    try:
+        url = git(repo, "config", "--get", "remote.origin.url").decode().strip()
+    except (ToolError, UserError):
+        return ()
+    return (url,) if url else ()
+
+
 def changed_files(repo: Path, base: str, head: str) -> list[str]:
     """Paths added, modified or deleted between two commits (renames count as both)."""
     out = git(repo, "diff", "--name-only", "--no-renames", "-z", base, head, "--")

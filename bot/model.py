@@ -132,7 +132,7 @@ class Finding:
         }
 
 
-RENDERERS = ("plain", "kustomize", "helm")
+RENDERERS = ("plain", "kustomize", "helm", "remote")
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,12 @@ class Target:
     """One app in one environment: what to render and how.
 
     `path` is the directory to render (repo-relative, POSIX separators): the manifests
-    folder (plain), the kustomization folder (kustomize) or the chart folder (helm).
+    folder (plain), the kustomization folder (kustomize) or the chart folder (helm); for
+    `remote` (a source outside the repository, listed but never rendered) the file that
+    declares it. `origin` says where the target came from (`config`, `folders`, or the
+    Argo CD / Flux object and file that define it); `options` holds the renderer settings
+    such an object adds (canonical JSON, see `bot.render.options`).
+    `exclude`: subfolders of a plain folder that belong to other apps (left out).
     """
 
     app: str
@@ -151,6 +156,9 @@ class Target:
     release: str | None = None
     namespace: str | None = None
     kubernetes_version: str = "1.35"
+    exclude: tuple[str, ...] = ()
+    origin: str = ""
+    options: str = ""
 
     @property
     def id(self) -> str:

@@ -269,7 +269,7 @@ def _target_json(t: TargetResult) -> dict[str, Any]:
     counts = {s.value: t.count(s) for s in DiffStatus}
     return {
         "id": t.target.id, "app": t.target.app, "environment": t.target.environment,
-        "renderer": t.target.renderer, "path": t.target.path,
+        "renderer": t.target.renderer, "path": t.target.path, "origin": t.target.origin,
         "state": t.state.name.lower(), "cached": t.cached, "seconds": t.seconds,
         "counts": {**counts, "errors": t.errors, "warnings": t.warnings},
         "findings": [f.to_dict() for f in t.findings],

@@ -104,7 +104,8 @@ def review_change(repo: Path, base: str, head: str, options: ReviewOptions, *,
                       changed_files=tuple(changed),
                       number=options.change.number if options.change else None,
                       title=options.change.title if options.change else None)
-    options = dataclasses.replace(options, change=info)
+    options = dataclasses.replace(options, change=info,
+                                  repo_urls=options.repo_urls or gitrepo.remote_urls(repo))
     result = run_review(GitSnapshot(repo, base_sha), GitSnapshot(repo, proposal.merged),
                         changed, options)
     return dataclasses.replace(result, base=base_sha, head=head_sha,

@@ -29,7 +29,9 @@ from bot.errors import ConfigError, GitopsBotError, Transient
 from bot.forges.base import DEPLOY_CONTEXT, Forge
 from bot.live.argocd import ArgoCD, ArgoCDClient
 from bot.live.base import DeployOutcome, Deployer, DeploySource
+from bot.live.flux_reconcile import FluxGit
 from bot.live.gitbranch import GitBranch, GitCredentials
+from bot.live.kubectl import Kubectl
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, State
 from bot.pipeline.review import ReviewOptions, render_revision
@@ -234,8 +236,14 @@ class DeployJob:
         if isinstance(target, DeployGit):
             where = url if not target.repository else clone_url(
                 self.settings.clone_url_template, url_host(url), target.repository)
-            return GitBranch(where, target.branch, target.path, credentials=creds,
-                             allowed_protocols=protocols)
+            branch = GitBranch(where, target.branch, target.path, credentials=creds,
+                               allowed_protocols=protocols)
+            if target.flux is None:
+                return branch
+            if self.settings.kubeconfig is None:
+                raise ConfigError("deploy.flux needs GITOPS_BOT_KUBECONFIG")
+            return FluxGit(branch, Kubectl(self.settings.kubeconfig, target.flux.context,
+                                           binary=self.tools.require("kubectl")), target.flux)
         if isinstance(target, DeployKubernetes):
             if self.settings.kubeconfig is None:
                 raise ConfigError("the kubernetes deploy target needs GITOPS_BOT_KUBECONFIG")

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.forges.base import Forge
+from bot.live.argocd import ArgoCDClient
+from bot.live.argocd_live import ArgoCDLive
+from bot.live.base import LiveState
 from bot.queue import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
 from bot.pipeline.deploy import DeployJob, DeploySettings
@@ -15,6 +18,7 @@ from bot.pipeline.ledger import StoreLedger
 from bot.pipeline.serial import SerialComments
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.workspace import Remote
+from bot.repo.repo_config import Environment
 from bot.policy import PolicyEngine, make_engine
 from bot.store import Store
 
@@ -65,7 +69,13 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
     deploy = deploy_job(config, store)
 
     def live_for(remote: Remote) -> LiveFor:
-        return lambda env: deploy.deployer(env, remote)  # type: ignore[return-value]
+        def reader(env: Environment) -> LiveState:
+            if config.argocd_url and config.argocd_token is not None:
+                # targets from Argo CD Applications: live as Argo CD sees it
+                client = ArgoCDClient(config.argocd_url, config.argocd_token)
+                return ArgoCDLive(client, lambda: deploy.deployer(env, remote))  # type: ignore
+            return deploy.deployer(env, remote)  # type: ignore[return-value]
+        return reader
 
     def reviewed(event: Event, sha: str) -> bool:
         # finished reviews only: a run left "running" by a crashed worker is redone

@@ -179,7 +179,8 @@ class ReviewJob:
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
                                     policy_engine=self.engine,
                                     reviews=_reviews(forge, event.repo, change.number),
-                                    live_for=live)
+                                    live_for=live,
+                                    repo_urls=(f"https://{event.host}/{event.repo}",))
             result = review_change(repo, base, change.head_sha, options,
                                    base_name=change.base_ref)
         return _with_candidates(forge, event.repo, change.author, result)

@@ -16,6 +16,7 @@ from bot.errors import GitopsBotError
 from bot.gitrepo import Snapshot
 from bot.model import Finding, Manifest, RenderResult, Severity, Target
 from bot.pipeline.cache import RenderCache, render_key
+from bot.pipeline.gitops import ReviewTargets
 from bot.pipeline.policies import PolicyStep
 from bot.pipeline.stages import run_stage
 from bot.render import render_target
@@ -54,6 +55,12 @@ class TargetRenderer:
         self.checks_id = ""
         self.policy: PolicyStep | None = None
         self.deploy_namespaces: Mapping[str, str] = {}  # environment -> deploy namespace
+        # each side's definition of a target Argo CD / Flux objects define (pipeline.gitops)
+        self.planned: ReviewTargets | None = None
+
+    def on(self, side: Side, target: Target) -> Target | None:
+        """`target` as `side` defines it (None: the side does not have it)."""
+        return self.planned.on(side.name, target) if self.planned else target
 
     def namespace(self, target: Target) -> str:
         """Where a namespaced object without a namespace lands, as deploys place it."""
@@ -63,6 +70,10 @@ class TargetRenderer:
             checked: bool) -> str | None:
         """Cache key of one side's render, or None when the app is absent on that side."""
         snapshot = side.snapshot
+        defined = self.on(side, target)
+        if defined is None:
+            return None  # the Argo CD / Flux object that defines it is gone on this side
+        target = defined
         root = target.path.strip("/") in ("", ".")
         prefix = target.path.rstrip("/") + "/"
         if not (root and snapshot.files) and not any(
@@ -87,6 +98,7 @@ class TargetRenderer:
         blocked = errors or [f for f in scan if f.file and covered(f.file, inputs)]
         if blocked:
             return (), tuple(blocked)
+        target = self.on(side, target) or target
         rendered, findings = run_stage(
             target, "render", lambda: render_target(root, target, self.tools, self.budgets),
             RenderResult(target))

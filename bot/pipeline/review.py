@@ -24,13 +24,15 @@ from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.model import (Finding, Manifest, ObjectDiff, ReviewResult, Severity, State, Target,
                        TargetResult, worst)
 from bot.pipeline.cache import RenderCache, cache_key, checks_key
+from bot.pipeline.gitops import ReviewTargets, review_targets
+from bot.pipeline.gitops import Side as GitopsSide
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.pipeline.rendering import Side, TargetRenderer, crashed, failed, schemas_version
 from bot.pipeline.stages import run_stage
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render.sandbox import Budgets, resolve_inside
-from bot.repo.discovery import discover_config
+from bot.repo.discovery import discover_config, with_discovered_apps
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from bot.repo.targets import (affected_targets, coverage_report, expand_targets, missing_paths,
@@ -62,6 +64,8 @@ class ReviewOptions:
     live_for: LiveFor | None = None  # reads what is live per environment (service reviews)
     # the head is a protected branch's commit (deploys): its repository policies are trusted
     head_is_protected: bool = False
+    # URLs of this repository (forge / origin remote): Argo CD / Flux sources it renders
+    repo_urls: tuple[str, ...] = ()
 
 
 def _read_union(head: Snapshot, base: Snapshot) -> Callable[[str], bytes | None]:
@@ -85,7 +89,7 @@ def load_config(base: Snapshot, head: Snapshot) -> tuple[RepoConfig, list[str]]:
     config = parse_repo_config(source, CONFIG_FILE)
     if config.discovered:  # no `apps:` key: find the apps, keep environments and settings
         found = discover_config(files, _read_union(head, base), config.policies_dir)
-        config = dataclasses.replace(config, apps=found.apps)
+        config = with_discovered_apps(config, found)
     return config, notes
 
 
@@ -102,6 +106,7 @@ class Reviewer:
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
+        self._planned: ReviewTargets | None = None
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -125,20 +130,26 @@ class Reviewer:
                                            if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
-        every = expand_targets(config, files, read)
-        missing = missing_paths(config, every, files)
+        config_targets = expand_targets(config, files, read)
+        missing = missing_paths(config, config_targets, files)
         if missing:
             raise missing[0]
-        targets = (every if self.options.environment is None else
-                   expand_targets(config, files, read, self.options.environment))
         head_files = RepoIndex(self.head.snapshot.files)
         base_files = RepoIndex(self.base.snapshot.files)
-        inputs = {t: target_inputs(t, head_files, self.head.snapshot.read)
-                  | target_inputs(t, base_files, self.base.snapshot.read)
-                  for t in every}
+        self._planned = planned = self._targets(config, config_targets, head_files,
+                                                base_files)
+        self.renderer.planned = planned
+        config, targets = planned.config, planned.targets
+        notes += planned.notes
+        inputs = {t: target_inputs(planned.on("head", t) or t, head_files,
+                                   self.head.snapshot.read)
+                  | target_inputs(planned.on("base", t) or t, base_files,
+                                  self.base.snapshot.read)
+                  for t in targets}
         touched = targets if changed is None else affected_targets(targets, inputs, changed)
-        uncovered = () if changed is None else tuple(uncovered_files(changed, inputs.values(),
-                                                                     config))
+        # with one environment only, files the others read would look uncovered: not listed
+        uncovered = () if changed is None or self.options.environment else tuple(
+            uncovered_files(changed, inputs.values(), config))
         self.say(f"{len(touched)} of {len(targets)} targets affected")
         trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
         policy = PolicyStep.load(self.options.policy_engine or EmbeddedEngine(),
@@ -195,6 +206,19 @@ class Reviewer:
                             attachments=tuple(attachments),
                             approvals_enforced=self.options.enforce_approvals,
                             uncovered=uncovered, policy_impact=tuple(impacts))
+
+    def _targets(self, config: RepoConfig, base_targets: list[Target], head_files: RepoIndex,
+                 base_files: RepoIndex) -> ReviewTargets:
+        """Config / folder targets, or those Argo CD / Flux objects define (pipeline.gitops)."""
+        sides = {"base": GitopsSide("base", base_files, self.base.snapshot.read,
+                                    self.base.checkout),
+                 "head": GitopsSide("head", head_files, self.head.snapshot.read,
+                                    self.head.checkout)}
+        trusted = "head" if isinstance(self.base.snapshot, EmptySnapshot) else "base"
+        other = None if trusted == "head" else sides["head"]
+        return review_targets(config, base_targets, sides[trusted], other, self.options.tools,
+                              self.options.budgets, self.options.environment,
+                              self.options.repo_urls)
 
     def _validator(self, config: RepoConfig) -> Validator:
         """The validator the trusted config asks for; CRD folders read from its revision."""
