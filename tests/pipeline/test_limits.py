@@ -60,6 +60,14 @@ LIMITS: dict[str, str] = {
     # the input walk's YAML budget (Chart.yaml, kustomization.yaml)
     "bot/repo/safeyaml.py:max_bytes": CLOSED,
     "bot/repo/safeyaml.py:max_nodes": CLOSED,
+    # Argo CD / Flux targets (bot/repo/, bot/pipeline/gitops.py). Gap: these say it, but as a
+    # WARNING ("not rendered: ... more than N ...") or a note, not as an ERROR
+    "bot/repo/appset.py:MAX_PARAMS": "a WARNING finding naming the limit (not rendered)",
+    "bot/repo/gotemplate.py:MAX_OUTPUT": "a WARNING finding naming the limit (not rendered)",
+    "bot/repo/gitops_targets.py:MAX_ROUNDS": "a note naming the limit (deeper objects are "
+                                             "not reviewed)",
+    "bot/render/postbuild.py:max_bytes": "an ERROR finding (the object is not valid YAML "
+                                         "after substitution)",
     # renderers pass max_render_bytes and render_timeout; other commands (git) fail the review
     "bot/proc.py:timeout": REVIEW_FAILS,
     "bot/proc.py:max_line": "the sandboxed policy process' answer: RegoFailure, an ERROR "
@@ -76,6 +84,7 @@ LIMITS: dict[str, str] = {
     "bot/live/gitbranch.py:timeout": "live state unavailable: an ERROR finding",
     "bot/live/argocd.py:timeout": "the deploy fails and is reported (not a review)",
     "bot/pipeline/deploy.py:argocd_timeout": "the deploy fails and is reported (not a review)",
+    "bot/repo/repo_config.py:timeout": "Flux reconcile after a deploy (not a review)",
     # retried, never a verdict
     "bot/pipeline/workspace.py:FETCH_TIMEOUT": "Transient: the job is retried",
     "bot/forges/github_api.py:timeout": "Transient: the job is retried",
@@ -97,6 +106,7 @@ LIMITS: dict[str, str] = {
     "bot/forges/github_api.py:ANNOTATION_TITLE_LIMIT": "presentation (an annotation)",
     "bot/pipeline/job.py:MAX_ANNOTATIONS": "presentation (every finding is in the comment)",
     "bot/pipeline/change.py:MAX_CONFLICTS_SHOWN": "presentation",
+    "bot/render/plain.py:MAX_NAMED": "presentation (skipped files are counted)",
     "bot/decide.py:MAX_CANDIDATES": "presentation",
     "bot/metrics.py:RATE_LIMIT_WAITS": "a metric's name, not a limit",
     "bot/metrics.py:RATE_LIMIT_SECONDS": "a metric's name, not a limit",
