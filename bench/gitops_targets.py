@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.pipeline.listing import list_targets  # noqa: E402
-from bot.pipeline.review import ReviewOptions, review_revisions  # noqa: E402
+from bot.pipeline.change import review_change  # noqa: E402
+from bot.pipeline.review import ReviewOptions  # noqa: E402
 from bot.tools import Tools  # noqa: E402
 from tests.corpus_changes import apply_change, build_repo  # noqa: E402
 
@@ -46,7 +47,7 @@ def main() -> None:
             options = ReviewOptions(tools=tools, cache_dir=None, enforce_approvals=False,
                                     server_policies=None, validator="embedded")
             start = time.perf_counter()
-            review_revisions(repo, "main", branch, options)
+            review_change(repo, "main", branch, options)
             review = time.perf_counter() - start
             remote = sum(t.renderer == "remote" for t in found.targets)
             print(f"{name:32} {len(found.targets):7} {remote:6} {min(times):7.2f} "

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.diff import diff_manifests  # noqa: E402
 from bot.model import Manifest  # noqa: E402
-from bot.pipeline.review import ReviewOptions, review_revisions  # noqa: E402
+from bot.pipeline.change import review_change  # noqa: E402
+from bot.pipeline.review import ReviewOptions  # noqa: E402
 from bot.policy import EmbeddedEngine  # noqa: E402
 from bot.report import render_markdown  # noqa: E402
 from bot.tools import Tools  # noqa: E402
@@ -194,7 +195,7 @@ def bot_review(repo: Path, tools: Tools, cache: Path | None, head: str = "change
         options = ReviewOptions(tools=tools, cache_dir=cache, policy_engine=ENGINE,
                                 server_policies=None)
     started = time.perf_counter()
-    result = review_revisions(repo, "main", head, options)
+    result = review_change(repo, "main", head, options)
     render_markdown(result)
     elapsed = time.perf_counter() - started
     assert result.targets and all(not t.errors for t in result.targets), [

@@ -7,10 +7,10 @@ ones a job must look up, so a job never asks the forge or the store more than th
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.model import EventKind, State
+from bot.model import ApprovalRequirement, EventKind, ReviewResult, State, worst
 
 # Forge actions meaning "the approvals changed": the same head is reviewed again for them.
 # ("edited" is GitHub's base-branch change: a new comparison, so it is reviewed again too.)
@@ -153,3 +153,61 @@ def deploy_gate(facts: DeployFacts) -> dict[str, str | None]:
             f"the merge result {sha[:12]} renders differently in {env} from the reviewed "
             f"head {head[:12]} of change #{number}; update the branch and review it again")
     return verdicts
+
+
+PASSED, FAILED, NEEDS_APPROVAL = "passed", "failed", "needs approval"
+# `gitops-bot check` exit status per verdict (2 is a usage or configuration error).
+EXIT_STATUS = {PASSED: 0, FAILED: 1, NEEDS_APPROVAL: 3}
+
+
+def change_verdict(checks: State, missing_approvals: int) -> str:
+    """The gate of a change, the same for `check` and the service: FAILED when a check fails
+    (`checks`: the worst state of every target and finding), else NEEDS_APPROVAL while
+    approvals the policies require are missing, else PASSED."""
+    if checks >= State.FAILURE:
+        return FAILED
+    return NEEDS_APPROVAL if missing_approvals > 0 else PASSED
+
+
+def review_outcome(result: ReviewResult) -> str:
+    """`change_verdict` of a review result (approvals count only where they are enforced)."""
+    checks = worst([t.state for t in result.targets]
+                   + [f.severity.state for f in result.findings], default=State.SUCCESS)
+    missing = sum(1 for a in result.approvals if not a.satisfied) \
+        if result.approvals_enforced else 0
+    return change_verdict(checks, missing)
+
+
+ANY_REVIEWER = "*"
+MAX_CANDIDATES = 10
+
+
+def group_matches(group: str, team: str) -> bool:
+    """Whether membership of `team` (as a forge reports it: GitHub `org/slug`, GitLab a group
+    path) counts for an approval requirement's `group`: a team slug (`platform`), a full name
+    (`acme/platform`), or several separated by commas (any of them); `*` is anyone."""
+    name = team.strip().lower()
+    for wanted in (g.strip().lower() for g in group.split(",")):
+        if wanted and (wanted == ANY_REVIEWER or name == wanted
+                       or name.endswith("/" + wanted)):
+            return True
+    return False
+
+
+def asks_team_members(requirements: Sequence[ApprovalRequirement]) -> bool:
+    """Whether a missing approval names a team, so the job looks up who is in it."""
+    return any(not r.satisfied and r.group != ANY_REVIEWER for r in requirements)
+
+
+def approval_candidates(requirement: ApprovalRequirement,
+                        teams: Mapping[str, Sequence[str]], author: str) -> tuple[str, ...]:
+    """Who could give `requirement`'s missing approvals: members (with write access, as
+    `teams` lists them) of the teams its group names, but not the change's author and not
+    those who approved already; sorted, at most MAX_CANDIDATES. Nobody is listed for `*`
+    (anyone with write access) or for a satisfied requirement."""
+    if requirement.satisfied or requirement.group == ANY_REVIEWER:
+        return ()
+    taken = {u.lower() for u in requirement.satisfied_by} | {author.lower()}
+    people = {m for team, members in teams.items() if group_matches(requirement.group, team)
+              for m in members if m.lower() not in taken}
+    return tuple(sorted(people, key=str.lower)[:MAX_CANDIDATES])

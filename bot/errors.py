@@ -2,13 +2,23 @@
 
     GitopsBotError
      +-- UserError        bad input or configuration the user can fix (exit code 2 in the CLI)
-     |    +-- ConfigError  .gitops-bot.yaml or server config is invalid (names file, line, key)
+     |    +-- ConfigError       .gitops-bot.yaml or server config is invalid (file, line, key)
+     |    +-- PolicyLoadError   a policy folder cannot be read (bot/policy/policyset.py)
+     |    +-- Refused           the render sandbox said no (bot/render/sandbox.py)
+     |    +-- EmptyRenderRefused, UnsafeObject   deploy refusals (bot/live/base.py)
      +-- ToolError        an external tool (helm, kubectl, git) failed or timed out
      |    +-- ToolMissing  the tool is not installed where the bot looks
      +-- BudgetExceeded   input larger or deeper than the configured budget
- +-- Ignored          an event the bot does not act on (carries .reason; not a failure)
- +-- Transient        a temporary failure worth retrying (carries .retry_after)
-      +-- DiskFull      a tool found no space left on the bot's disk
+     +-- Ignored          an event the bot does not act on (carries .reason; not a failure)
+     +-- Transient        a temporary failure worth retrying (carries .retry_after)
+     |    +-- DiskFull          a tool found no space left on the bot's disk
+     |    +-- LiveUnavailable   live state cannot be read now (bot/live/base.py)
+     +-- ForgeError       a forge API call failed for good (bot/forges/base.py)
+     +-- BadPayload       a webhook payload the bot refuses (also a ValueError; bot/forges/base.py)
+
+Inside a review, an exception of any kind in one stage of one target becomes an ERROR
+finding of that target naming the stage (`bot.pipeline.stages`); only `Transient` escapes,
+so the job is retried.
 
 `retry_after(exc)` is the only place that decides whether (and when) to retry.
 """

@@ -213,6 +213,8 @@ class ApprovalRequirement:
     count: int
     reason: str
     satisfied_by: tuple[str, ...] = ()
+    # people who could give the missing approvals (members of the group with write access)
+    candidates: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def satisfied(self) -> bool:
@@ -256,6 +258,18 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class PolicyImpact:
+    """What the policies a change proposes would do to one target (`target` is a target id,
+    or "(change)" for the change rules): `verdict` is "newly fails", "newly passes" or
+    "changes findings"."""
+
+    target: str
+    verdict: str
+    added: tuple[Finding, ...] = ()
+    removed: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReviewResult:
     """The review of one change: per-target results plus change-level findings.
 
@@ -271,6 +285,10 @@ class ReviewResult:
     approvals: tuple[ApprovalRequirement, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     approvals_enforced: bool = True
+    base_ref: str | None = None   # the protected branch the rules came from, as named
+    behind: int = 0               # commits on the base tip the head does not have
+    uncovered: tuple[str, ...] = ()  # changed files no target reads ("not part of any app")
+    policy_impact: tuple[PolicyImpact, ...] = ()  # the proposed policies, over every target
 
     @property
     def state(self) -> State:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot import markdown as md
 from bot import markers
+from bot.decide import review_outcome
 from bot.model import (
     ApprovalRequirement,
     Attachment,
@@ -117,6 +118,8 @@ def _approval(a: ApprovalRequirement) -> str:
     else:
         status = f"⏳ {a.count - len(a.satisfied_by)} more needed" + (f"; approved by {by}"
                                                                        if by else "")
+        if a.candidates:
+            status += "; can approve: " + ", ".join(md.code(u, cell=True) for u in a.candidates)
     return (f"| {md.code(a.group, cell=True)} | {len(a.satisfied_by)} of {a.count} "
             f"| {md.text(a.reason)} | {status} |\n")
 
@@ -133,7 +136,7 @@ def _overview(result: ReviewResult, *, with_findings: bool) -> str:
                     f"| {counts} | {t.errors} | {t.warnings} | {'yes' if t.cached else 'no'} |\n")
         out += "\n"
     else:
-        out += "No apps affected by this change.\n\n"
+        out += _no_targets(result) + "\n\n"
     if with_findings and result.findings:
         out += "#### Findings for the whole change\n\n"
         out += "".join(_finding(f) for f in result.findings) + "\n"
@@ -147,6 +150,15 @@ def _overview(result: ReviewResult, *, with_findings: bool) -> str:
             out += ("_Approvals are given on the pull / merge request; this local check "
                     "lists them without enforcing them._\n\n")
     return out
+
+
+def _no_targets(result: ReviewResult) -> str:
+    if result.policy_impact:
+        return ("No app's files change; what the new policies would do to every app is listed "
+                "under Notes.")
+    if result.uncovered:
+        return "No app reads the changed files (not part of any app; listed under Notes)."
+    return "No apps affected by this change."
 
 
 def _attachment(a: Attachment) -> str:
@@ -277,6 +289,7 @@ def render_json(result: ReviewResult) -> dict[str, Any]:
     """Everything in the review as JSON-ready data (every string redacted)."""
     data: dict[str, Any] = _redacted({
         "state": result.state.name.lower(),
+        "verdict": review_outcome(result),
         "base": result.base,
         "head": result.head,
         "status": status_line(result),
@@ -286,8 +299,16 @@ def render_json(result: ReviewResult) -> dict[str, Any]:
         "attachments": [{"title": redact(a.title), "body": redact(a.body)}
                         for a in result.attachments],
         "approvals_enforced": result.approvals_enforced,
+        "base_ref": result.base_ref,
+        "behind": result.behind,
+        "uncovered": list(result.uncovered),
+        "policy_impact": [{"target": i.target, "verdict": i.verdict,
+                           "added": [f.to_dict() for f in i.added],
+                           "removed": [f.to_dict() for f in i.removed]}
+                          for i in result.policy_impact],
         "approvals": [{"group": a.group, "count": a.count, "reason": a.reason,
-                       "satisfied_by": list(a.satisfied_by), "satisfied": a.satisfied}
+                       "satisfied_by": list(a.satisfied_by), "satisfied": a.satisfied,
+                       "can_approve": list(a.candidates)}
                       for a in result.approvals],
     })
     return data
@@ -297,7 +318,7 @@ def status_line(result: ReviewResult) -> str:
     """One line for the commit status (at most 140 characters), e.g.
     "3 targets: 2 passed, 1 failed — 2 schema errors, 1 policy denial"."""
     if not result.targets:
-        head = "No apps affected"
+        head = "No app reads the changed files" if result.uncovered else "No apps affected"
     else:
         states = Counter(WORD[t.state] if _failing(t.state) or t.state is State.PENDING
                          else "passed" for t in result.targets)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.decide import (APPROVAL_ACTIONS, DeployFacts, ReviewFacts, ReviewGate, ReviewVerdict,
+from bot.decide import (APPROVAL_ACTIONS, FAILED, NEEDS_APPROVAL, PASSED, DeployFacts,
+                        ReviewFacts, ReviewGate, ReviewVerdict, approval_candidates,
                         asks_render_compare, asks_review_record, asks_write_access,
-                        deploy_gate, review_gate, review_verdict)
-from bot.model import EventKind, State
+                        change_verdict, deploy_gate, group_matches, review_gate,
+                        review_verdict)
+from bot.model import ApprovalRequirement, EventKind, State
 
 HEAD, OLD = "a" * 40, "b" * 40
 REVIEW, RECHECK = EventKind.REVIEW, EventKind.RECHECK
@@ -134,3 +136,41 @@ RENDER_COMPARE = [
                          ids=[row[0] for row in RENDER_COMPARE])
 def test_render_compare_only_when_it_decides(facts: DeployFacts, asks: bool) -> None:
     assert asks_render_compare(facts) is asks
+
+
+# -- approvals and the verdict of a change ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("group", "team", "counts"), [
+    ("platform", "acme/platform", True),          # a slug matches the org's team
+    ("acme/platform", "acme/platform", True),     # so does the full name
+    ("Platform", "acme/platform", True),          # slugs are case-insensitive
+    ("platform", "acme/infra/platform", True),    # a GitLab subgroup
+    ("infra/platform", "acme/infra/platform", True),
+    ("sre,platform", "acme/platform", True),      # any of several groups
+    ("platform", "acme/platform-ops", False),
+    ("acme/platform", "other/platform", False),
+    ("form", "acme/platform", False),
+    ("*", "anything", True),
+])
+def test_group_matches(group: str, team: str, counts: bool) -> None:
+    assert group_matches(group, team) is counts
+
+
+def test_candidates_are_team_members_other_than_the_author_and_approvers() -> None:
+    req = ApprovalRequirement("platform", 2, "deletes a PVC", satisfied_by=("bea",))
+    teams = {"acme/platform": ("bea", "al", "Cy", "author"), "acme/sre": ("dee",)}
+    assert approval_candidates(req, teams, "author") == ("al", "Cy")
+    many = {"acme/platform": tuple(f"u{i:02d}" for i in range(30))}
+    assert len(approval_candidates(req, many, "x")) == 10
+    assert approval_candidates(ApprovalRequirement("*", 2, "prod"), teams, "x") == ()
+    done = ApprovalRequirement("platform", 1, "x", satisfied_by=("bea",))
+    assert approval_candidates(done, teams, "x") == ()
+
+
+@pytest.mark.parametrize(("checks", "missing", "verdict"), [
+    (State.SUCCESS, 0, PASSED), (State.WARNING, 0, PASSED), (State.SUCCESS, 1, NEEDS_APPROVAL),
+    (State.WARNING, 2, NEEDS_APPROVAL), (State.FAILURE, 1, FAILED), (State.ERROR, 0, FAILED),
+])
+def test_change_verdict(checks: State, missing: int, verdict: str) -> None:
+    assert change_verdict(checks, missing) == verdict

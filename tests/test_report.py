@@ -275,7 +275,7 @@ def test_render_json_round_trips() -> None:
     assert shop["findings"][0]["rule"] == "gitops.images.deny_latest"
     assert data["approvals"][0] == {"group": "platform-team", "count": 2,
                                     "reason": "changes production", "satisfied_by": ["alice"],
-                                    "satisfied": False}
+                                    "satisfied": False, "can_approve": []}
     assert data["findings"][0]["check"] == "config" and data["notes"]
     assert data["status"] == status_line(failing())
 

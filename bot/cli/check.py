@@ -1,6 +1,7 @@
 """`gitops-bot check`: review a change in a local Git repository, or a tree as it stands."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -9,16 +10,19 @@ from pathlib import Path
 
 import click
 
+from bot import gitrepo
 from bot.config import drop_credentials
+from bot.decide import EXIT_STATUS, review_outcome
 from bot.errors import GitopsBotError, ToolMissing, UserError
-from bot.model import ReviewResult, State
+from bot.model import ReviewResult
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
-from bot.pipeline.review import ReviewOptions, review_revisions, review_worktree
-from bot.policy import ENGINES, make_engine
+from bot.pipeline.change import review_change
+from bot.pipeline.review import ReviewOptions, review_worktree
+from bot.policy import ENGINES, Review, make_engine
 from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
 from bot.tools import Tools
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_USAGE = 2
 
 
 def _default_cache_dir() -> Path:
@@ -56,16 +60,23 @@ def _default_cache_dir() -> Path:
               help="Policy engine: regopy in this process, or an OPA server (--opa-url).")
 @click.option("--opa-url", help="The OPA server for --engine opa, e.g. http://localhost:8181 "
                                 "(a bearer token is read from GITOPS_BOT_OPA_TOKEN).")
+@click.option("--approved-by", "approved_by", multiple=True, metavar="USER[:GROUP,...]",
+              help="An approval of HEAD, as the forge would report it: the user and the "
+                   "teams they belong to (repeatable), e.g. --approved-by carol:platform.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on standard error.")
 def check(repo: Path, base: str | None, head: str | None, environment: str | None, fmt: str,
           output: Path | None, full_report: Path | None, max_chars: int,
           cache_dir: Path | None, no_cache: bool, tools_dir: str | None, validator: str,
           jobs: int, policies: Path | None, no_server_policies: bool, engine: str,
-          opa_url: str | None, quiet: bool) -> None:
-    """Review the change BASE..HEAD in REPO (or REPO's files as they stand).
+          opa_url: str | None, approved_by: tuple[str, ...], quiet: bool) -> None:
+    """Review what merging HEAD into BASE does in REPO (or REPO's files as they stand).
 
-    Exit status: 0 when every target passes, 1 when any check fails, 2 on usage or
-    configuration errors.
+    The rules (.gitops-bot.yaml, policies, CRD folders) come from BASE; the change is HEAD
+    merged into BASE, so commits BASE gained since the branch was cut are not part of it.
+
+    Exit status: 0 every target passes (and the approvals the policies require are given),
+    1 a check fails, 2 usage or configuration error, 3 the checks pass but approvals the
+    policies require are missing ("needs approval"; give them with --approved-by).
     """
     def progress(message: str) -> None:
         if not quiet:
@@ -85,10 +96,13 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
                                 parallelism=jobs, validator=validator, progress=progress,
                                 server_policies=None if no_server_policies else
                                 (policies or DEFAULT_SERVER_POLICIES),
-                                enforce_approvals=False,
+                                enforce_approvals=bool(base),
                                 policy_engine=make_engine(engine, opa_url or "", opa_token))
         if base:
-            result = review_revisions(repo, base, head or "HEAD", options)
+            head_sha = gitrepo.rev_parse(repo, head or "HEAD")
+            reviews = tuple(_approval(text, head_sha) for text in approved_by)
+            options = dataclasses.replace(options, reviews=reviews)
+            result = review_change(repo, base, head_sha, options)
         else:
             result = review_worktree(repo, options)
     except (UserError, ToolMissing) as exc:
@@ -98,7 +112,17 @@ def check(repo: Path, base: str | None, head: str | None, environment: str | Non
         click.echo(f"gitops-bot: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     _emit(result, fmt, output, full_report, max_chars, options.cache_dir, progress)
-    sys.exit(EXIT_PASS if result.state < State.FAILURE else EXIT_FAIL)
+    sys.exit(EXIT_STATUS[review_outcome(result)])
+
+
+def _approval(text: str, head_sha: str) -> Review:
+    """`--approved-by user[:group,...]` as an approving review of the head."""
+    user, _, groups = text.partition(":")
+    teams = tuple(g.strip() for g in groups.split(",") if g.strip())
+    if not user.strip():
+        raise click.BadParameter(f"{text!r}: expected USER[:GROUP,...]",
+                                 param_hint="--approved-by")
+    return Review(user.strip(), "APPROVED", head_sha, teams)
 
 
 def _emit(result: ReviewResult, fmt: str, output: Path | None, full_report: Path | None,

@@ -72,6 +72,11 @@ class Forge(Protocol):
         """Current approvals, each bound to the SHA it approved, with teams and write access."""
         ...
 
+    def team_members(self, repo: str) -> dict[str, tuple[str, ...]]:
+        """Teams that may push to `repo` (GitHub `org/slug`, GitLab group path) -> the logins
+        of their members who can: the people who can give a team's approval."""
+        ...
+
     def can_write(self, repo: str, user: str) -> bool:
         """Whether `user` may push to `repo` (it authorises comment commands,
         docs/security.md#authorised-commands)."""

@@ -49,6 +49,8 @@ OUTPUT_TITLE_LIMIT = 255
 # pulls/list-files: "Responses include a maximum of 3000 files."
 MAX_LISTED_FILES = 3000
 _WRITE_ROLES = frozenset({"admin", "write"})  # `maintain` is reported as "write" here
+# A team's permission on a repository (GET /repos/{owner}/{repo}/teams): these may push.
+_TEAM_WRITE = frozenset({"push", "maintain", "admin"})
 _REVIEW_VERDICTS = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
 _TOKEN_MARGIN = 300.0  # mint a new installation token 5 minutes before it expires
 
@@ -216,6 +218,21 @@ class GitHubForge(GitHubDeployments):
             except UnknownObjectException:
                 return {}  # a user-owned repository has no teams
             return {f"{owner}/{t.slug}": {m.login for m in t.get_members()} for t in teams}
+        return self._run(op)
+
+    def team_members(self, repo: str) -> dict[str, tuple[str, ...]]:
+        """`org/slug` -> member logins, for the teams with push, maintain or admin permission
+        on `repo` (GET /repos/{owner}/{repo}/teams, then each team's members)."""
+        from github.GithubException import UnknownObjectException
+        owner = repo.split("/")[0]
+
+        def op(gh: Github) -> dict[str, tuple[str, ...]]:
+            try:
+                teams = list(self._repo(gh, repo).get_teams())
+            except UnknownObjectException:
+                return {}
+            return {f"{owner}/{t.slug}": tuple(sorted(m.login for m in t.get_members()))
+                    for t in teams if t.permission in _TEAM_WRITE}
         return self._run(op)
 
     def can_write(self, repo: str, user: str) -> bool:

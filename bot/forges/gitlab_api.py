@@ -138,6 +138,17 @@ class GitLabForge(GitLabDeployments):
                          can_write=self._access(repo, uid) >= DEVELOPER)
                 for uid, name in users]
 
+    def team_members(self, repo: str) -> dict[str, tuple[str, ...]]:
+        """Group path -> usernames of its Developers and above, for the project's group and
+        the groups it is shared with (GET /groups/:id/members/all, inherited members too:
+        https://docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project-including-inherited-and-invited-members)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for path, gid in self._groups(repo).items():
+            members = self._list(f"/groups/{gid}/members/all")
+            out[path] = tuple(sorted(str(m["username"]) for m in members
+                                     if int(m.get("access_level") or 0) >= DEVELOPER))
+        return out
+
     def _groups(self, repo: str) -> dict[str, int]:
         """full_path -> id of the project's group namespace and the groups it is shared with."""
         project = self._get(self._project(repo))

@@ -95,10 +95,11 @@ class Deployer(Protocol):
 
 def as_stored(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """A Secret as the API server stores it: `stringData` folded into base64 `data`."""
-    string_data = body.get("stringData")
-    if body.get("kind") != "Secret" or not isinstance(string_data, Mapping):
-        return body
-    data = dict(body.get("data") or {})
+    string_data, data_field = body.get("stringData"), body.get("data")
+    if body.get("kind") != "Secret" or not isinstance(string_data, Mapping) \
+            or not isinstance(data_field, Mapping | None):
+        return body  # a malformed Secret is compared as written (its schema errors say why)
+    data = dict(data_field or {})
     rest = {}
     for key, value in string_data.items():
         if isinstance(value, str):

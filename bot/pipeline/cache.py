@@ -41,6 +41,30 @@ def target_fingerprint(target: Target) -> dict[str, Any]:
     return asdict(target)
 
 
+def checks_key(*, validator: str, validation: Any, schemas: str, crds: str,
+               policies: str) -> str:
+    """What a checked render's findings depend on besides the render: the validator's kind,
+    the validation settings, the schema package's version, the CRD folders' digest and the
+    policy revisions (`PolicyStep.cache_id`: engine, server set, repository set)."""
+    return cache_key("checks", validator, validation, schemas, crds, policies)
+
+
+def render_key(*, target: Target, tool: str, budgets: Any, inputs: str,
+               checks: str | None, namespace: str = "") -> str:
+    """The one key of a cached render: everything that can change what a target renders to
+    and what its checks find.
+
+    `target`: app, environment, renderer, path, values files, release, namespace and
+    Kubernetes version; `tool`: the renderer and its version; `budgets`: the render options
+    and limits; `inputs`: the digest of every file the render reads (`gitrepo.input_digest`
+    over `repo.targets.target_inputs`); `checks`: None for a render without checks, else
+    `checks_key(...)`; `namespace`: where a namespaced object without one lands (the
+    duplicates check judges objects there).
+    """
+    return cache_key("render", target_fingerprint(target), tool, budgets, inputs, checks,
+                     namespace if checks is not None else None)
+
+
 def _finding_to_json(f: Finding) -> dict[str, Any]:
     return {"severity": int(f.severity), "check": f.check, "message": f.message, "file": f.file,
             "line": f.line, "rule": f.rule,

@@ -174,9 +174,10 @@ class DeployJob:
         return digests
 
     def _options(self, env: Environment, *, protected: bool = True) -> ReviewOptions:
+        # What is deployed is rendered afresh from the merged commit: never from a cache.
         return ReviewOptions(tools=self.tools, environment=env.name, enforce_approvals=False,
                              policy_engine=self.engine, head_is_protected=protected,
-                             cache_dir=self.settings.data_dir / "cache" / "deploy")
+                             cache_dir=None)
 
     # -- actions ------------------------------------------------------------------------
     def _refuse(self, event: Event, forge: Forge, env: Environment, sha: str,

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.decide import (ReviewFacts, asks_review_record, asks_write_access, review_gate,
-                        review_verdict)
+from bot.decide import (ReviewFacts, approval_candidates, asks_review_record,
+                        asks_team_members, asks_write_access, review_gate, review_verdict)
 from bot.errors import GitopsBotError, Transient
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
 from bot.model import Change, Event, ReviewResult, Severity, State
 from bot.pipeline.live_compare import LiveFor
-from bot.pipeline.review import ReviewOptions, review_revisions
+from bot.pipeline.change import branch_ref, review_change
+from bot.pipeline.review import ReviewOptions
 from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
-                                   merge_base, workspace_root)
+                                   workspace_root)
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
@@ -72,6 +73,17 @@ def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
     # Approvals from users without write access never count (docs/security.md#case-13).
     return tuple(Review(a.user, "APPROVED", a.sha, a.teams)
                  for a in forge.approvals(repo, number) if a.can_write)
+
+
+def _with_candidates(forge: Forge, repo: str, author: str,
+                     result: ReviewResult) -> ReviewResult:
+    """The result with, for each missing team approval, who could give it."""
+    if not asks_team_members(result.approvals):
+        return result
+    teams = forge.team_members(repo)
+    return dataclasses.replace(result, approvals=tuple(
+        dataclasses.replace(a, candidates=approval_candidates(a, teams, author))
+        for a in result.approvals))
 
 
 def _annotations(result: ReviewResult) -> list[Annotation]:
@@ -153,12 +165,15 @@ class ReviewJob:
                         self.settings.clone_token(forge),
                         self.settings.clone_username or clone_user(forge.name))
         root = workspace_root(self.settings.data_dir)
-        with change_workspace(remote.url, (change.base_sha, change.head_sha),
-                              token=remote.token, username=remote.user, root=root) as repo:
-            base = merge_base(repo, change.base_sha, change.head_sha)
-            info = ChangeInfo(author=change.author, base_sha=base, head_sha=change.head_sha,
-                              labels=change.labels, changed_files=change.changed_files,
-                              number=change.number, title=change.title)
+        # The rules come from the protected branch's tip as it is now (fetched by name, not
+        # the SHA a payload or an older API answer named); the proposal is the head merged
+        # into it (bot.pipeline.change).
+        base = branch_ref(change.base_ref)
+        with change_workspace(remote.url, (change.head_sha,), token=remote.token,
+                              username=remote.user, root=root,
+                              refspecs=(f"+refs/heads/{change.base_ref}:{base}",)) as repo:
+            info = ChangeInfo(author=change.author, base_sha="", head_sha=change.head_sha,
+                              labels=change.labels, number=change.number, title=change.title)
             cache = self.settings.data_dir / "cache" / event.host / event.repo.replace("/", "__")
             live = self.settings.live_for(remote) if self.settings.live_for else None
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
@@ -166,7 +181,9 @@ class ReviewJob:
                                     reviews=_reviews(forge, event.repo, change.number),
                                     live_for=live,
                                     repo_urls=(f"https://{event.host}/{event.repo}",))
-            return review_revisions(repo, base, change.head_sha, options)
+            result = review_change(repo, base, change.head_sha, options,
+                                   base_name=change.base_ref)
+        return _with_candidates(forge, event.repo, change.author, result)
 
     def _report(self, forge: Forge, event: Event, change: Change,
                 result: ReviewResult) -> Outcome:

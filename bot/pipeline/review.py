@@ -2,39 +2,44 @@
 
 Orchestration only: the decisions live in targets, render, validate, diff and report.
 Configuration comes from the base revision (the judge is not on trial); the head's
-`.gitops-bot.yaml` is reported when it differs, never obeyed.
+`.gitops-bot.yaml` is reported when it differs, never obeyed. What base and head are for a
+change request is decided in `bot.pipeline.change` (base tip and merge result). Each stage
+of each target runs under `bot.pipeline.stages.run_stage`: one target's failure is that
+target's ERROR finding only.
 """
 from __future__ import annotations
 
 import dataclasses
 import shutil
-import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import gitrepo, scratch
 from bot.diff import diff_manifests
-from bot.errors import ConfigError, GitopsBotError, ToolError
+from bot.errors import ConfigError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
-from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
+from bot.model import (Finding, Manifest, ObjectDiff, ReviewResult, Severity, State, Target,
+                       TargetResult, worst)
+from bot.pipeline.cache import RenderCache, cache_key, checks_key
 from bot.pipeline.gitops import ReviewTargets, review_targets
 from bot.pipeline.gitops import Side as GitopsSide
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
+from bot.pipeline.rendering import Side, TargetRenderer, crashed, failed, schemas_version
+from bot.pipeline.stages import run_stage
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
-from bot.render import render_target
-from bot.secrets import hide_values, secret_values
-from bot.render.sandbox import Budgets, resolve_inside, scan_checkout, unreadable_findings
+from bot.render.sandbox import Budgets, resolve_inside
 from bot.repo.discovery import discover_config, with_discovered_apps
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
-from bot.repo.targets import affected_targets, expand_targets, target_inputs
-from bot.tools import Tools, tool_version
-from bot.validate import Validator, duplicate_findings, make_validator
+from bot.repo.targets import (affected_targets, coverage_report, expand_targets, missing_paths,
+                              target_inputs, uncovered_files)
+from bot.secrets import hide_values, secret_values
+from bot.tools import Tools
+from bot.validate import Validator, make_validator
 
 Progress = Callable[[str], None]
 
@@ -61,25 +66,6 @@ class ReviewOptions:
     head_is_protected: bool = False
     # URLs of this repository (forge / origin remote): Argo CD / Flux sources it renders
     repo_urls: tuple[str, ...] = ()
-
-
-class _Side:
-    """One revision being reviewed: its snapshot, a lazily materialised checkout."""
-
-    def __init__(self, name: str, snapshot: Snapshot, workdir: Path) -> None:
-        self.name, self.snapshot, self._workdir = name, snapshot, workdir
-        self._root: Path | None = None
-        self._scan: list[Finding] = []
-        self._lock = threading.Lock()
-
-    def checkout(self) -> tuple[Path, list[Finding]]:
-        """The materialised tree and the sandbox scan's findings (done once)."""
-        with self._lock:
-            if self._root is None:
-                self._root = self.snapshot.materialize(self._workdir / self.name)
-                self._scan = scan_checkout(self._root) + \
-                    unreadable_findings(self.snapshot.unreadable)
-            return self._root, self._scan
 
 
 def _read_union(head: Snapshot, base: Snapshot) -> Callable[[str], bytes | None]:
@@ -114,13 +100,12 @@ class Reviewer:
         self.options = options
         self.cache = RenderCache(options.cache_dir)
         self._tmp = scratch.mkdtemp("gitops-bot-review-")
-        self.base = _Side("base", base, self._tmp)
-        self.head = _Side("head", head, self._tmp)
-        self._validator_id = ""
+        self.base = Side("base", base, self._tmp)
+        self.head = Side("head", head, self._tmp)
+        self.renderer = TargetRenderer(options.tools, options.budgets, self.cache)
         self._policy: PolicyStep | None = None
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
-        self._deploy_namespaces: dict[str, str] = {}
         self._planned: ReviewTargets | None = None
 
     @property
@@ -141,13 +126,19 @@ class Reviewer:
     def run(self, changed: Collection[str] | None) -> ReviewResult:
         """Review the change; `changed=None` means every target counts as touched."""
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
-        self._deploy_namespaces = {e.name: ns for e in config.environments
-                                   if (ns := getattr(e.deploy, "namespace", None))}
+        self.renderer.deploy_namespaces = {e.name: ns for e in config.environments
+                                           if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
+        config_targets = expand_targets(config, files, read)
+        missing = missing_paths(config, config_targets, files)
+        if missing:
+            raise missing[0]
         head_files = RepoIndex(self.head.snapshot.files)
         base_files = RepoIndex(self.base.snapshot.files)
-        self._planned = planned = self._targets(config, files, read, head_files, base_files)
+        self._planned = planned = self._targets(config, config_targets, head_files,
+                                                base_files)
+        self.renderer.planned = planned
         config, targets = planned.config, planned.targets
         notes += planned.notes
         inputs = {t: target_inputs(planned.on("head", t) or t, head_files,
@@ -156,24 +147,32 @@ class Reviewer:
                                   self.base.snapshot.read)
                   for t in targets}
         touched = targets if changed is None else affected_targets(targets, inputs, changed)
-        if not touched:
-            notes.append("No apps affected by this change.")
+        # with one environment only, files the others read would look uncovered: not listed
+        uncovered = () if changed is None or self.options.environment else tuple(
+            uncovered_files(changed, inputs.values(), config))
         self.say(f"{len(touched)} of {len(targets)} targets affected")
-        validator = self._validator(config) if touched else None
         trusted = self.head if isinstance(self.base.snapshot, EmptySnapshot) else self.base
         policy = PolicyStep.load(self.options.policy_engine or EmbeddedEngine(),
                                  self.options.server_policies, config.policies_dir,
                                  trusted.snapshot, self.head.snapshot,
                                  trusted_is_protected=(trusted is self.base
                                                        or self.options.head_is_protected))
-        self._policy = policy
-        self._validator_id = cache_key(
-            type(validator).__name__, config.validation,
-            gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
-                                                    for d in config.validation.crd_dirs]))
+        self._policy = self.renderer.policy = policy
+        # a policy edit is judged over every target, so every target needs a checked render
+        everywhere = policy.proposed is not None
+        validator = self._validator(config) if touched or everywhere else None
+        self.renderer.checks_id = checks_key(
+            validator=type(validator).__name__, validation=config.validation,
+            schemas=schemas_version(), policies=policy.cache_id,
+            crds=gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
+                                                         for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(scratch.in_context(
                 lambda t: self._review_target(t, inputs[t], validator)), touched))
+            if everywhere:
+                rest = [t for t in targets if t not in touched]
+                renders = dict(pool.map(scratch.in_context(
+                    lambda t: self._checked_render(t, inputs[t], validator)), rest))
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
@@ -181,23 +180,36 @@ class Reviewer:
             author="", base_sha=_sha(self.base.snapshot) or "",
             head_sha=_sha(self.head.snapshot) or "",
             changed_files=tuple(sorted(changed if changed is not None else files)))
+        asked = {e.name: {"count": e.approvals.count, "groups": list(e.approvals.groups)}
+                 for e in config.environments if e.approvals is not None}
         findings, approvals, change_input = policy.change_outcome(results, change,
-                                                                  self.options.reviews)
+                                                                  self.options.reviews, asked)
+        coverage_notes, coverage = coverage_report(uncovered)
+        findings = [*policy.load_findings, *findings, *coverage]
         findings = hide_values(findings, secret_values(
             [m for side in (self._base_manifests, self._manifests) for ms in side.values()
              for m in ms]))
-        more_notes, attachments = policy.proposal_report(self._manifests, change_input,
-                                                         config.policies_dir)
+        manifests, found = {}, {}
+        if everywhere:
+            manifests = {r.target.id: self._manifests.get(r.target.id, ()) for r in results}
+            found = {r.target.id: r.findings for r in results}
+            for target_id, (objects, target_findings) in renders.items():
+                manifests[target_id], found[target_id] = objects, target_findings
+        more_notes, attachments, impacts = policy.proposal_report(
+            manifests, found, change_input, config.policies_dir)
+        notes += coverage_notes
+        if not touched and not impacts and not uncovered:
+            notes.append("No apps affected by this change.")
         return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
                             targets=tuple(results), findings=tuple(findings),
                             notes=tuple(notes + more_notes), approvals=tuple(approvals),
                             attachments=tuple(attachments),
-                            approvals_enforced=self.options.enforce_approvals)
+                            approvals_enforced=self.options.enforce_approvals,
+                            uncovered=uncovered, policy_impact=tuple(impacts))
 
-    def _targets(self, config: RepoConfig, files: RepoIndex, read: Callable[[str], bytes | None],
-                 head_files: RepoIndex, base_files: RepoIndex) -> ReviewTargets:
+    def _targets(self, config: RepoConfig, base_targets: list[Target], head_files: RepoIndex,
+                 base_files: RepoIndex) -> ReviewTargets:
         """Config / folder targets, or those Argo CD / Flux objects define (pipeline.gitops)."""
-        base_targets = expand_targets(config, files, read)
         sides = {"base": GitopsSide("base", base_files, self.base.snapshot.read,
                                     self.base.checkout),
                  "head": GitopsSide("head", head_files, self.head.snapshot.read,
@@ -224,127 +236,57 @@ class Reviewer:
         return make_validator(self.options.tools, prefer=prefer, strict=settings.strict,
                               skip_kinds=settings.skip_kinds, crd_dirs=crd_dirs)
 
-    def _render_key(self, side: _Side, target: Target, inputs: frozenset[str],
-                    validator: Validator | None) -> str | None:
-        """Cache key of one side's render, or None when the app is absent on that side."""
-        snapshot = side.snapshot
-        defined = self._planned.on(side.name, target) if self._planned else target
-        if defined is None:
-            return None  # the Argo CD / Flux object that defines it is gone on this side
-        target = defined
-        root = target.path.strip("/") in ("", ".")
-        prefix = target.path.rstrip("/") + "/"
-        if not (root and snapshot.files) and not any(
-                p == target.path or p.startswith(prefix) for p in snapshot.files):
-            return None
-        checks = (self._validator_id, self._policy.cache_id if self._policy else None,
-                  self._namespace(target))
-        return cache_key(side.name, target_fingerprint(target), self._tool_id(target),
-                         self.options.budgets, gitrepo.input_digest(snapshot, inputs),
-                         checks if validator is not None else None)
-
-    def _render(self, side: _Side, target: Target, inputs: frozenset[str], key: str | None,
-                validator: Validator | None) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
-        if key is None:
-            return (), ()  # the app does not exist on this side: nothing rendered
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        root, scan = side.checkout()
-        blocked = [f for f in scan if f.file and _covered(f.file, inputs)]
-        if blocked:
-            return (), tuple(blocked)
-        target = (self._planned.on(side.name, target) if self._planned else None) or target
-        rendered = render_target(root, target, self.options.tools, self.options.budgets)
-        findings = list(rendered.findings)
-        if validator is not None and rendered.ok:
-            findings += duplicate_findings(rendered.manifests, self._namespace(target))
-            findings += validator.validate(rendered.manifests, target.kubernetes_version)
-            if self._policy is not None:
-                findings += self._policy.resource_findings(rendered.manifests)
-        findings = hide_values(findings, secret_values(rendered.manifests))
-        self.cache.put(key, rendered.manifests, findings)
-        return rendered.manifests, tuple(findings)
-
-    def _namespace(self, target: Target) -> str:
-        """Where a namespaced object without a namespace lands, as deploys place it."""
-        return target.namespace or self._deploy_namespaces.get(target.environment) or "default"
-
-    def _tool_id(self, target: Target) -> str:
-        tools = self.options.tools
-        try:
-            if target.renderer == "helm" and tools.helm:
-                return f"helm {tool_version(tools.helm)}"
-            if target.renderer == "kustomize" and tools.kubectl:
-                return f"kubectl {tool_version(tools.kubectl)}"
-        except GitopsBotError:
-            return "unknown"
-        return target.renderer
+    def _checked_render(self, target: Target, inputs: frozenset[str],
+                        validator: Validator | None
+                        ) -> tuple[str, tuple[tuple[Manifest, ...], tuple[Finding, ...]]]:
+        """The proposal's checked render of a target the change does not touch."""
+        key = self.renderer.key(self.head, target, inputs, checked=validator is not None)
+        return target.id, self.renderer.render(self.head, target, inputs, key, validator)
 
     def _review_target(self, target: Target, inputs: frozenset[str],
                        validator: Validator | None) -> TargetResult:
         started = time.monotonic()
         self.say(f"rendering {target.id} ({target.renderer})")
-        try:
-            base_key = self._render_key(self.base, target, inputs, None)
-            head_key = self._render_key(self.head, target, inputs, validator)
-            result_key = cache_key("result", base_key, head_key)
-            # a policy edit needs the head's objects for its blast radius: no result cache then
-            proposal = self._policy is not None and self._policy.proposed is not None
-            skip = (proposal or self.options.keep_manifests
-                    or self.options.live_for is not None)
-            hit = None if skip else self.cache.get_result(result_key, target)
-            if hit is not None:  # neither side's inputs changed since a previous review
-                return hit
-            before, base_findings = self._render(self.base, target, inputs, base_key, None)
-            after, findings = self._render(self.head, target, inputs, head_key, validator)
-            self._manifests[target.id] = after
-            self._base_manifests[target.id] = before
-        except GitopsBotError as exc:  # a target's failure is that target's error only
-            detail = f": {exc.stderr.strip()[-500:]}" if isinstance(exc, ToolError) else ""
-            finding = Finding(Severity.ERROR, "render", f"{exc}{detail}", file=target.path)
-            return TargetResult(target, State.FAILURE, findings=(finding,),
+        unknown: tuple[str | None, str | None] = (None, None)
+        keys, errors = run_stage(target, "render", lambda: (
+            self.renderer.key(self.base, target, inputs, checked=False),
+            self.renderer.key(self.head, target, inputs, checked=validator is not None)),
+            unknown)
+        if errors:
+            return TargetResult(target, State.FAILURE, findings=tuple(errors),
                                 seconds=time.monotonic() - started)
+        base_key, head_key = keys
+        result_key = cache_key("result", base_key, head_key)
+        # a policy edit needs the head's objects for its blast radius: no result cache then
+        proposal = self._policy is not None and self._policy.proposed is not None
+        skip = proposal or self.options.keep_manifests or self.options.live_for is not None
+        hit = None if skip else self.cache.get_result(result_key, target)
+        if hit is not None:  # neither side's inputs changed since a previous review
+            return hit
+        before, base_findings = self.renderer.render(self.base, target, inputs, base_key, None)
+        after, findings = self.renderer.render(self.head, target, inputs, head_key, validator)
+        self._manifests[target.id] = after
+        self._base_manifests[target.id] = before
         all_findings = list(findings)
         if any(f.severity is Severity.ERROR for f in base_findings):
             all_findings.append(Finding(
                 Severity.WARNING, "render", "the base revision does not render cleanly, so the "
                 "diff may show more than this change", file=target.path))
-        diffs = diff_manifests(before, after) if not _failed(findings) else []
+        diffs: list[ObjectDiff] = []
+        if not failed(findings):
+            diffs, errors = run_stage(target, "diff", lambda: diff_manifests(before, after),
+                                      diffs)
+            all_findings += errors
         state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
         result = TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
                               seconds=time.monotonic() - started)
-        self.cache.put_result(result_key, result)
+        if not crashed(all_findings):
+            self.cache.put_result(result_key, result)
         return result
-
-
-def _failed(findings: Sequence[Finding]) -> bool:
-    return any(f.severity is Severity.ERROR and f.check in ("render", "sandbox")
-               for f in findings)
-
-
-def _covered(path: str, inputs: Collection[str]) -> bool:
-    return any(path in (p, p.removesuffix("/")) or (p.endswith("/") and path.startswith(p))
-               or p == "" for p in inputs)
 
 
 def _sha(snapshot: Snapshot) -> str | None:
     return getattr(snapshot, "sha", None)
-
-
-def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -> ReviewResult:
-    """Review the change from `base` to `head` in a local git repository."""
-    base_sha, head_sha = gitrepo.rev_parse(repo, base), gitrepo.rev_parse(repo, head)
-    changed = gitrepo.changed_files(repo, base_sha, head_sha)
-    if options.change is None:
-        author = gitrepo.git(repo, "log", "-1", "--format=%ae", head_sha).decode().strip()
-        options = dataclasses.replace(options, change=ChangeInfo(
-            author=author, base_sha=base_sha, head_sha=head_sha,
-            changed_files=tuple(changed)))
-    if not options.repo_urls:
-        options = dataclasses.replace(options, repo_urls=gitrepo.remote_urls(repo))
-    base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
-    return _review(base_snap, head_snap, changed, options)
 
 
 def render_revision(repo: Path, sha: str, options: ReviewOptions
@@ -365,11 +307,12 @@ def review_worktree(root: Path, options: ReviewOptions) -> ReviewResult:
     """Review a directory as it stands: every object counts as created."""
     if not root.is_dir():
         raise ConfigError(f"{root} is not a directory")
-    return _review(EmptySnapshot(), WorktreeSnapshot(root), None, options)
+    return run_review(EmptySnapshot(), WorktreeSnapshot(root), None, options)
 
 
-def _review(base: Snapshot, head: Snapshot, changed: Collection[str] | None,
-            options: ReviewOptions) -> ReviewResult:
+def run_review(base: Snapshot, head: Snapshot, changed: Collection[str] | None,
+               options: ReviewOptions) -> ReviewResult:
+    """Review `head` against `base` (`changed`: the files that differ; None: all count)."""
     reviewer = Reviewer(base, head, options)
     try:
         return reviewer.run(changed)

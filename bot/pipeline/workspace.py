@@ -71,9 +71,11 @@ def _auth_env(token: str | None, username: str) -> dict[str, str]:
 
 @contextmanager
 def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = None,
-                     username: str = "x-access-token",
-                     root: Path | None = None) -> Iterator[Path]:
-    """A fresh repository (mode 0700) holding the given commits; always removed afterwards."""
+                     username: str = "x-access-token", root: Path | None = None,
+                     refspecs: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A fresh repository (mode 0700) holding the given commits (and branches, by
+    `refspecs` such as `+refs/heads/main:refs/remotes/origin/main`); always removed
+    afterwards."""
     for sha in shas:
         if not _SHA.match(sha):
             raise UserError(f"not a commit SHA: {sha!r}")
@@ -89,7 +91,7 @@ def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = Non
                                      **_auth_env(token, username)})
         try:
             proc.run(["git", "-C", str(repo), "fetch", "--quiet", "--no-tags",
-                      "--no-recurse-submodules", "--end-of-options", url, *shas],
+                      "--no-recurse-submodules", "--end-of-options", url, *shas, *refspecs],
                      env=env, timeout=FETCH_TIMEOUT)
         except ToolError as exc:
             # A forge hiccup or a SHA not yet visible is worth another try later.
@@ -98,14 +100,6 @@ def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = Non
         yield repo
     finally:
         scratch.remove(path)
-
-
-def merge_base(repo: Path, base: str, head: str) -> str:
-    """The commit the change branched from (what its diff is computed against)."""
-    try:
-        return gitrepo.git(repo, "merge-base", base, head).decode().strip()
-    except ToolError:
-        return base  # unrelated histories: compare against the base tip
 
 
 def workspace_root(data_dir: Path) -> Path:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.decide import group_matches
 from bot.markers import RECHECK
 from bot.model import ApprovalRequirement, Finding, Manifest, Severity
 from bot.policy import source
@@ -154,7 +155,8 @@ def approvers(group: str, change_input: Mapping[str, Any]) -> tuple[str, ...]:
     """Users whose approval of the head SHA counts for `group` (`*` = any reviewer)."""
     users = {str(r.get("user")) for r in change_input.get("reviews", ())
              if isinstance(r, Mapping) and r.get("user")
-             and (group == ANY_REVIEWER or group in (r.get("teams") or ()))}
+             and (group == ANY_REVIEWER
+                  or any(group_matches(group, str(t)) for t in r.get("teams") or ()))}
     return tuple(sorted(users))
 
 

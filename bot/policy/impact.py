@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.model import ApprovalRequirement, Finding, Manifest
+from bot.model import ApprovalRequirement, Finding, Manifest, Severity
 from bot.policy.conventions import ChangeDecision
 from bot.policy.policyset import PolicySet
 
@@ -88,3 +88,16 @@ def blast_radius(engine: PolicyEngine, old: PolicySet, new: PolicySet,
     if not delta.empty:
         impact[CHANGE_SCOPE] = delta
     return impact
+
+
+def impact_verdict(today: Sequence[Finding], delta: PolicyDelta) -> str:
+    """"newly fails", "newly passes" or "changes findings": what switching to the new
+    policies does to a scope whose findings are `today` (under the old policies)."""
+    errors = [f for f in today if f.severity is Severity.ERROR]
+    added = [f for f in delta.added if f.severity is Severity.ERROR]
+    remaining = _minus(errors, [f for f in delta.removed if f.severity is Severity.ERROR])
+    if not errors and added:
+        return "newly fails"
+    if errors and not remaining and not added:
+        return "newly passes"
+    return "changes findings"

@@ -1,7 +1,7 @@
 """PURE: the documented input document of change policies (bot/schemas/policy-input.schema.json)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +59,14 @@ def _finding(finding: Finding) -> dict[str, Any]:
 
 
 def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
-                       reviews: Sequence[Review] = ()) -> dict[str, Any]:
+                       reviews: Sequence[Review] = (),
+                       approvals: Mapping[str, Mapping[str, Any]] | None = None
+                       ) -> dict[str, Any]:
     """The `input` of `gitops.change` policies: targets with their objects' diff status and
-    findings, the change's metadata and the approvals of the head SHA (see the schema)."""
+    findings, the change's metadata and the approvals of the head SHA (see the schema).
+    `approvals` maps an environment to what `.gitops-bot.yaml` asks of changes to it
+    (`{"count": N, "groups": [...]}`); each target carries its environment's (or null)."""
+    asked = approvals or {}
     return {
         "version": INPUT_VERSION,
         "change": {
@@ -78,6 +83,7 @@ def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
                 "namespace": result.target.namespace, "state": result.state.name.lower(),
                 "objects": [_object(d) for d in result.diffs],
                 "findings": [_finding(f) for f in result.findings],
+                "approvals": asked.get(result.target.environment),
             }
             for result in targets
         ],

@@ -153,6 +153,16 @@ def _load(directory: str, index: RepoIndex, read: Read) -> dict[str, Any]:
     return load_kustomization(kfile, read) if kfile is not None else {}
 
 
+def _unreadable(directory: str, index: RepoIndex, read: Read) -> bool:
+    """Whether `directory` has a kustomization file with content the walk cannot read (too
+    large for the YAML budget, malformed, hostile); the renderer reports what is wrong."""
+    kfile = index.kustomization_file(directory)
+    content = read(kfile) if kfile is not None else None
+    if content is None or not content.strip():
+        return False
+    return not isinstance(load_one(content), dict)
+
+
 def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str], set[str]]:
     """(files, kustomization dirs) that the kustomization in `directory` names directly."""
     return _resolve(directory, _load(directory, index, read), index)
@@ -162,14 +172,22 @@ def walk(directory: str, index: RepoIndex, read: Read) -> Walk:
     """Everything the kustomization in `directory` reads, following local dirs recursively.
 
     A kustomization reads only what it names: a file added beside it changes nothing.
+    Fails closed: when the walk cannot know every input (more than MAX_DIRS kustomizations,
+    or a kustomization too large or malformed to read here), the inputs include `""`, every
+    file of the repository, so no change can slip past the target unreviewed.
     """
     result = Walk()
     todo, seen = [directory], {directory}
-    while todo and len(seen) <= MAX_DIRS:
+    while todo:
+        if len(seen) > MAX_DIRS:
+            result.inputs.add("")  # MAX_DIRS reached: every file counts as an input
+            break
         current = todo.pop()
         result.kustomizations.append(current)
         kust = _load(current, index, read)
         result.inputs.update(_own_files(current, kust))
+        if not kust and _unreadable(current, index, read):
+            result.inputs.add("")  # its references are unknown here: every file counts
         files, dirs = _resolve(current, kust, index)
         result.inputs.update(files)
         for d in sorted(dirs):

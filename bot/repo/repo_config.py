@@ -68,10 +68,11 @@ Deploy = DeployGit | DeployKubernetes | DeployArgoCD
 
 @dataclass(frozen=True)
 class Approvals:
-    """Approvals an environment demands: `required` approvals from members of `teams`."""
+    """Approvals an environment demands: `count` approvals from members of any of `groups`
+    (no groups: any reviewer); the default change policies turn them into requirements."""
 
-    required: int = 1
-    teams: tuple[str, ...] = ()
+    count: int = 1
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,8 +262,8 @@ def _environment(name: str, raw: Mapping[str, Any] | None, where: _Where) -> Env
     return Environment(
         name=name, branch=raw.get("branch", DEFAULT_BRANCH), kubernetes_version=version,
         deploy=_deploy(raw["deploy"]) if raw.get("deploy") else None,
-        approvals=Approvals(required=approvals.get("required", 1),
-                            teams=tuple(approvals.get("teams", ()))) if approvals else None,
+        approvals=Approvals(count=approvals["count"],
+                            groups=tuple(approvals.get("groups", ()))) if approvals else None,
         self_heal=bool(raw.get("self_heal", False)),
         destinations=tuple(raw.get("destinations") or ()))
 

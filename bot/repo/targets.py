@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.errors import ConfigError
 from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
-from bot.model import Target
+from bot.model import Finding, Severity, Target
 from bot.repo import options
 from bot.repo.repo_config import CONFIG_FILE, App, DeployKubernetes, RepoConfig
 from bot.repo.safeyaml import load_one
@@ -85,15 +85,18 @@ def expand_targets(config: RepoConfig, files: Collection[str], read: Read,
             if (environment is None or env.name == environment) and app.covers(env.name)]
 
 
-def _chart_dependencies(chart: str, read: Read) -> list[str]:
-    """Repository-relative folders of a chart's `file://` dependencies."""
+def _chart_dependencies(chart: str, read: Read) -> list[str] | None:
+    """Repository-relative folders of a chart's `file://` dependencies; None when a chart
+    file is too large or malformed to read here (the renderer reports it)."""
     out: list[str] = []
     for name in ("Chart.yaml", "requirements.yaml"):
         content = read(f"{chart}/{name}" if chart != "." else name)
         if content is None:
             continue
         data: Any = load_one(content)
-        deps = data.get("dependencies") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        deps = data.get("dependencies")
         for dep in deps if isinstance(deps, list) else ():
             repo = dep.get("repository") if isinstance(dep, dict) else None
             if isinstance(repo, str) and repo.startswith("file://"):
@@ -121,14 +124,25 @@ def _chart_files(chart: str, files: Collection[str], values: Collection[str]) ->
 
 
 def _helm_inputs(target: Target, files: Collection[str], read: Read) -> set[str]:
+    """Fails closed like `kustomize_refs.walk`: past MAX_CHARTS charts, or when a chart file
+    cannot be read here, every file of the repository counts as an input (`""`)."""
     inputs = set(target.values) | _chart_files(target.path, files, target.values)
     todo, seen = _chart_dependencies(target.path, read), {target.path}
-    while todo and len(seen) <= MAX_CHARTS:
+    while todo:
+        if len(seen) > MAX_CHARTS:
+            todo = None
+            break
         chart = todo.pop()
         if chart not in seen:
             seen.add(chart)
             inputs.add(dir_prefix(chart))
-            todo.extend(_chart_dependencies(chart, read))
+            more = _chart_dependencies(chart, read)
+            if more is None:
+                todo = None
+                break
+            todo.extend(more)
+    if todo is None:
+        inputs.add("")
     return inputs
 
 
@@ -202,6 +216,58 @@ def is_input(path: str, inputs: Collection[str]) -> bool:
     if path == CONFIG_FILE:
         return False
     return any(path == i or (i.endswith("/") or i == "") and path.startswith(i) for i in inputs)
+
+
+def missing_paths(config: RepoConfig, targets: Sequence[Target],
+                  files: Collection[str]) -> list[ConfigError]:
+    """A config error for each app path (or environment path) that names no folder or file
+    of the repository (base or proposal): such an app would silently review nothing."""
+    index = RepoIndex.of(files)
+    errors: list[ConfigError] = []
+    seen: set[str] = set()
+    for target in targets:
+        path = target.path
+        if path in seen or path in (".", "") or index.is_dir(path) or index.is_file(path):
+            continue
+        seen.add(path)
+        app = config.app(target.app) if not config.discovered else None
+        override = app.override(target.environment) if app else None
+        key = (f"apps.{target.app}.environments.{target.environment}.path"
+               if override and override.path else f"apps.{target.app}.path")
+        errors.append(ConfigError(f"{path} does not exist in the repository", file=config.file,
+                                  line=config.lines.get(key), key=key))
+    return errors
+
+
+def uncovered_files(changed: Collection[str], inputs: Iterable[Collection[str]],
+                    config: RepoConfig) -> list[str]:
+    """Changed files that no target reads ("not part of any app"), sorted. The rules are
+    not uncovered: `.gitops-bot.yaml`, the policies folder and the CRD folders."""
+    rules = tuple(p for p in (dir_prefix(d) for d in (config.policies_dir,
+                                                      *config.validation.crd_dirs)) if p)
+    every = [frozenset(i) for i in inputs]
+    return sorted(f for f in changed
+                  if f != CONFIG_FILE and not f.startswith(rules)
+                  and not any(is_input(f, i) for i in every))
+
+
+def coverage_report(uncovered: Sequence[str], shown: int = 20
+                    ) -> tuple[list[str], list[Finding]]:
+    """The report's note naming changed files no target reads, and a warning when YAML or
+    JSON files are among them: they may be manifests that nothing reviews or deploys."""
+    if not uncovered:
+        return [], []
+    def listing(paths: Sequence[str]) -> str:
+        rest = len(paths) - shown
+        return ", ".join(paths[:shown]) + (f" and {rest} more" if rest > 0 else "")
+    notes = [f"No app reads these changed files: {listing(uncovered)} (not part of any app)."]
+    manifests = [p for p in uncovered if p.endswith((".yaml", ".yml", ".json"))]
+    if not manifests:
+        return notes, []
+    return notes, [Finding(Severity.WARNING, "coverage",
+                           f"not part of any app: {listing(manifests)}. No target reads these "
+                           "files, so they are neither reviewed nor deployed; add them to an "
+                           "app in .gitops-bot.yaml if they should be.", file=manifests[0])]
 
 
 def affected_targets(targets: Sequence[Target], inputs: Mapping[Target, frozenset[str]],

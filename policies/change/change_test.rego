@@ -67,3 +67,39 @@ test_settings_come_from_data if {
 	count(approvals) == 0 with input as ci
 	count(approvals) == 1 with input as ci with data.gitops_settings.production_environments as ["live"]
 }
+
+staging_with(approvals) := {"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [pod_obj], "approvals": approvals}
+
+test_configured_environment_approvals_are_required if {
+	reqs := approvals with input as change_of([staging_with({"count": 2, "groups": ["sre", "platform"]})])
+	reqs == {{"group": "platform,sre", "count": 2, "reason": "changes staging (shop/staging); .gitops-bot.yaml asks for it"}}
+}
+
+test_configured_approvals_without_groups_accept_anyone if {
+	reqs := approvals with input as change_of([staging_with({"count": 1, "groups": []})])
+	reqs == {{"group": "*", "count": 1, "reason": "changes staging (shop/staging); .gitops-bot.yaml asks for it"}}
+}
+
+test_configured_zero_approvals_ask_for_none if {
+	count(approvals) == 0 with input as change_of([staging_with({"count": 0, "groups": []})])
+}
+
+test_configured_production_replaces_the_default_rule if {
+	t := {"id": "shop/production", "app": "shop", "environment": "production", "objects": [pod_obj], "approvals": {"count": 1, "groups": ["sre"]}}
+	reqs := approvals with input as change_of([t])
+	reqs == {{"group": "sre", "count": 1, "reason": "changes production (shop/production); .gitops-bot.yaml asks for it"}}
+}
+
+test_unchanged_configured_environment_needs_nothing if {
+	o := object.union(pod_obj, {"status": "unchanged"})
+	t := {"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o], "approvals": {"count": 1, "groups": []}}
+	count(approvals) == 0 with input as change_of([t])
+}
+
+test_a_deletion_in_two_environments_is_named_once if {
+	pvc := object.union(pod_obj, {"kind": "PersistentVolumeClaim", "name": "data", "status": "deleted"})
+	targets := [{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [pvc]}, {"id": "shop/production", "app": "shop", "environment": "production", "objects": [pvc]}]
+	reqs := approvals with input as change_of(targets)
+	some req in reqs
+	req.reason == "deletes PersistentVolumeClaim/data"
+}

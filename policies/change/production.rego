@@ -4,7 +4,9 @@ package gitops.change
 
 import rego.v1
 
-production_targets := {t.id | some t in input.targets; t.environment in production_environments; some o in t.objects; o.status != "unchanged"}
+# An environment whose approvals .gitops-bot.yaml configures follows that rule instead
+# (environments.rego).
+production_targets := {t.id | some t in input.targets; t.environment in production_environments; not configured(t.environment); some o in t.objects; o.status != "unchanged"}
 
 approvals contains {"group": "*", "count": 2, "reason": concat("", ["changes production (", concat(", ", sort(production_targets)), ")"])} if {
 	count(production_targets) > 0

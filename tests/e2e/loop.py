@@ -88,13 +88,32 @@ def pr_payload(action: str, head: str, base: str, number: int = 1,
     return data
 
 
+def app_key_pair() -> tuple[str, str]:
+    """A throwaway RSA key pair (private PEM, public PEM) for a GitHub App."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public.decode()
+
+
 @contextmanager
-def running_loop(tmp_path: Path, **settings: Any) -> Iterator[Loop]:
+def running_loop(tmp_path: Path, *, app: bool = False, **settings: Any) -> Iterator[Loop]:
     """The bot on loopback with the GitHub test server and the example repository;
-    `settings` override Config fields (e.g. a dashboard token)."""
-    forge = GitHubServer()
+    `settings` override Config fields (e.g. a dashboard token). `app=True` runs the bot as a
+    GitHub App (check runs with annotations are published only then)."""
+    private, public = app_key_pair() if app else ("", None)
+    forge = GitHubServer(app_public_key=public)
     forge.tokens[TOKEN] = "gitops-bot"
     forge.start()
+    if app:
+        key_file = tmp_path / "app-key.pem"
+        key_file.write_text(private)
+        settings = {"github_app_id": forge.app_id, "github_private_key_file": key_file,
+                    "github_token": None, **settings}
     remotes = tmp_path / "remotes"
     repo = remotes / "Codertocat" / "Hello-World.git"
     subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],

@@ -83,14 +83,43 @@ def test_working_tree_counts_every_object_as_created(shop: Path) -> None:
     assert targets["web/staging"]["counts"]["created"] == 4
 
 
-def test_change_touching_no_app_passes(shop: Path) -> None:
+def test_change_touching_no_app_passes_and_names_the_files(shop: Path) -> None:
     repo = GitRepo.__new__(GitRepo)
     repo.path = shop
     git(shop, "checkout", "-q", "-b", "docs")
     repo.commit({"README.md": "new docs\n"})
     code, report = check_json(shop, "--base", "main", "--head", "docs")
-    assert code == 0 and report["targets"] == []
-    assert "No apps affected by this change." in report["notes"]
+    assert code == 0 and report["targets"] == [] and report["state"] == "success"
+    assert report["uncovered"] == ["README.md"]
+    assert "No app reads these changed files: README.md (not part of any app)." in report["notes"]
+
+
+def test_a_manifest_no_app_reads_is_named_and_warned_about(shop: Path) -> None:
+    """Issue 9, wrong result 10: a new manifest outside every app was "No apps affected ✅"."""
+    git(shop, "checkout", "-q", "-b", "stray")
+    (shop / "apps/worker").mkdir()
+    (shop / "apps/worker/deployment.yaml").write_text("kind: Deployment\n")
+    (shop / "policies").mkdir()
+    (shop / "policies/extra.rego").write_text("package main\n")
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "a worker nobody deploys")
+    code, report = check_json(shop, "--base", "main", "--head", "stray")
+    assert report["uncovered"] == ["apps/worker/deployment.yaml"]  # rules are not uncovered
+    [warning] = report["findings"]
+    assert warning["severity"] == "warning" and warning["check"] == "coverage"
+    assert warning["message"].startswith("not part of any app: apps/worker/deployment.yaml")
+    assert report["state"] == "warning" and code == 0
+    done = run_check(shop, "--base", "main", "--head", "stray")
+    assert "not part of any app" in done.stdout and "No apps affected" not in done.stdout
+
+
+def test_an_app_path_that_does_not_exist_is_a_config_error(shop: Path) -> None:
+    cfg = shop / ".gitops-bot.yaml"
+    cfg.write_text(cfg.read_text().replace("web: {path: apps/web}", "web: {path: apps/wbe}"))
+    git(shop, "commit", "-qam", "typo")
+    done = run_check(shop)
+    assert done.returncode == 2, done.stdout[-500:]
+    assert ".gitops-bot.yaml:6: apps.web.path: apps/wbe does not exist" in done.stderr
 
 
 def test_head_config_is_not_obeyed(shop: Path) -> None:
@@ -265,3 +294,162 @@ def test_default_policies_flag_a_privileged_change(shop: Path) -> None:
     text = " ".join(m for _, m in rules)
     assert "host" in text.lower() and "tag" in text.lower() and "runAsNonRoot" in text
     assert {r for r, _ in rules} <= {"main.deny", "main.violation", "main.warn"}
+
+
+def test_commits_main_gained_since_the_branch_are_not_shown_reversed(shop: Path) -> None:
+    """Issue 9, wrong result 2: the diff is main's tip -> the merge result, so main's later
+    image bump is not part of the change; the report says how far behind the branch is."""
+    deploy = shop / "apps/web/deployment.yaml"
+    git(shop, "checkout", "-q", "-b", "more", "main")
+    deploy.write_text(deploy.read_text().replace("replicas: 2", "replicas: 3"))
+    git(shop, "commit", "-qam", "web: 3 replicas")
+    git(shop, "checkout", "-q", "main")
+    deploy.write_text(deploy.read_text().replace("unprivileged:1.27.3", "unprivileged:1.27.4"))
+    git(shop, "commit", "-qam", "web: nginx 1.27.4")
+    code, report = check_json(shop, "--base", "main", "--head", "more", "--env", "staging")
+    web = by_target(report)["web/staging"]
+    [changed] = [d for d in web["diffs"] if d["status"] != "unchanged"]
+    assert changed["key"] == "Deployment/web/web"
+    assert changed["changed_fields"] == ["spec.replicas"], changed
+    assert "1.27.3" not in changed["diff"]  # main's bump is not shown reversed
+    assert report["base"] == git(shop, "rev-parse", "main")
+    assert report["behind"] == 1 and report["base_ref"] == "main"
+    assert any("1 commit behind main" in n for n in report["notes"]), report["notes"]
+    assert code == 0, report["status"]
+
+
+def test_a_head_that_conflicts_with_main_fails_and_says_rebase(shop: Path) -> None:
+    deploy = shop / "apps/web/deployment.yaml"
+    git(shop, "checkout", "-q", "-b", "clash", "main")
+    deploy.write_text(deploy.read_text().replace("replicas: 2", "replicas: 3"))
+    git(shop, "commit", "-qam", "web: 3 replicas")
+    git(shop, "checkout", "-q", "main")
+    deploy.write_text(deploy.read_text().replace("replicas: 2", "replicas: 1"))
+    git(shop, "commit", "-qam", "web: 1 replica")
+    code, report = check_json(shop, "--base", "main", "--head", "clash")
+    assert code == 1 and report["state"] == "failure"
+    [finding] = report["findings"]
+    assert finding["check"] == "merge" and finding["severity"] == "error"
+    assert finding["message"].startswith("conflicts with main: rebase")
+    assert "apps/web/deployment.yaml" in finding["message"]
+    done = run_check(shop, "--base", "main", "--head", "clash")
+    assert done.returncode == 1 and "conflicts with main: rebase" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def _with_replica_policy(shop: Path, limit: int, replicas: int, extra: dict[str, bytes]) -> None:
+    (shop / "policies").mkdir()
+    (shop / "policies" / "replicas.rego").write_text(REPLICA_POLICY % (limit, limit))
+    for name, data in extra.items():
+        (shop / name).parent.mkdir(parents=True, exist_ok=True)
+        (shop / name).write_bytes(data)
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "policies")
+    git(shop, "checkout", "-q", "-b", "wide")
+    deploy = shop / "apps/web/deployment.yaml"
+    deploy.write_text(deploy.read_text().replace("replicas: 2", f"replicas: {replicas}"))
+    git(shop, "commit", "-qam", "web: more replicas")
+
+
+def test_a_big_file_in_the_policy_folder_does_not_switch_the_policies_off(shop: Path) -> None:
+    """Issue 9, wrong result 4: a file over 4 MB under policies/ silently stopped every
+    repository policy (exit 1 became 0). Files that are not policies are not read."""
+    _with_replica_policy(shop, 5, 10, {"policies/assets/diagram.png": b"\0" * (5 << 20)})
+    code, report = check_json(shop, "--base", "main", "--head", "wide", "--env", "staging")
+    assert code == 1
+    web = by_target(report)["web/staging"]
+    assert any("at most 5 replicas" in f["message"] for f in web["findings"])
+
+
+def test_a_policy_folder_over_its_limit_is_an_error_naming_file_and_limit(shop: Path) -> None:
+    big = b"package main\n" + b"# padding\n" * (500 << 10)  # a 5 MB policy module
+    _with_replica_policy(shop, 50, 3, {"policies/aaa_big.rego": big})
+    code, report = check_json(shop, "--base", "main", "--head", "wide", "--env", "staging")
+    assert code == 1, report["status"]
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    [error] = [f for f in errors if "MAX_POLICY_BYTES" in f["message"]]
+    assert error["check"] == "policy" and error["file"] == "policies/aaa_big.rego"
+    assert "the repository policies were not evaluated: policies/aaa_big.rego brings" \
+        in error["message"] and str(4 * 1024 * 1024) in error["message"]
+
+
+def test_a_policy_only_change_shows_what_newly_fails_in_every_app(shop: Path) -> None:
+    """Issue 9, wrong result 7: "max replicas 5 -> 1" alone said "No apps affected" and
+    "the new policies give the same findings"; every app is judged with both policy sets."""
+    policy = shop / "policies" / "replicas.rego"
+    policy.parent.mkdir()
+    policy.write_text(REPLICA_POLICY % (5, 5))
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "policy: at most 5 replicas")
+    git(shop, "checkout", "-q", "-b", "tighten")
+    policy.write_text(REPLICA_POLICY % (1, 1))
+    git(shop, "commit", "-qam", "policy: at most 1 replica")
+    code, report = check_json(shop, "--base", "main", "--head", "tighten")
+    assert report["targets"] == [] and code == 0  # judged by main's policies: nothing changes
+    impact = {i["target"]: i for i in report["policy_impact"]}
+    assert impact["web/staging"]["verdict"] == "newly fails"
+    [added] = impact["web/staging"]["added"]
+    assert added["message"] == "web: at most 1 replicas" and added["object"] == "Deployment/web/web"
+    assert impact["web/production"]["verdict"] == "newly fails"
+    assert not any("same findings" in n for n in report["notes"])
+    done = run_check(shop, "--base", "main", "--head", "tighten")
+    assert "With the new policies, web/staging newly fails (1 new finding(s))." in done.stdout
+    assert "No apps affected by this change" not in done.stdout
+
+
+NAMESPACE = """apiVersion: v1
+kind: Namespace
+metadata: {name: data, labels: {app.kubernetes.io/name: data}}
+"""
+PVC = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: db, namespace: data, labels: {app.kubernetes.io/name: data}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_check_gives_the_services_gate_for_destructive_changes(tmp_path: Path) -> None:
+    """Issue 9, wrong results 8 and 5: deleting a Namespace and a PVC exited 0 with
+    "1 more needed" in a table; now "needs approval" (exit 3) until the platform team
+    approves, by slug or by org/slug."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit({"data/ns.yaml": NAMESPACE, "data/pvc.yaml": PVC}, "data app")
+    repo.checkout("drop", create=True)
+    repo.commit({"data/ns.yaml": None, "data/pvc.yaml": None}, "drop the data app")
+    args = (repo.path, "--base", "main", "--head", "drop")
+    done = run_check(*args, "--format", "json")
+    assert done.returncode == 3, done.stdout[-1000:]
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "needs approval" and report["approvals_enforced"] is True
+    [needed] = report["approvals"]
+    assert needed["group"] == "platform" and needed["satisfied"] is False
+    assert run_check(*args, "--approved-by", "carol").returncode == 3  # not in the team
+    for member in ("carol:platform", "carol:acme/platform", "carol:sre,acme/platform"):
+        done = run_check(*args, "--approved-by", member, "--format", "json")
+        assert done.returncode == 0, (member, done.stdout[-500:])
+        assert json.loads(done.stdout)["verdict"] == "passed"
+    help_text = " ".join(run_check("--help").stdout.split())
+    assert "3 the checks pass but approvals the policies require are missing" in help_text
+
+
+def test_environment_approvals_in_the_config_are_honoured(tmp_path: Path) -> None:
+    """Issue 9, wrong result 6: `environments.<env>.approvals` passed the schema and was
+    ignored."""
+    repo = GitRepo(tmp_path / "repo")
+    cm = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: n\n"
+          "  labels: {app.kubernetes.io/name: c}\ndata: {a: %s}\n")
+    repo.commit({".gitops-bot.yaml": "environments:\n  staging:\n"
+                                     "    approvals: {count: 1, groups: [sre]}\n"
+                                     "apps:\n  web: {path: web}\n",
+                 "web/cm.yaml": cm % "b"}, "web")
+    repo.checkout("edit", create=True)
+    repo.commit({"web/cm.yaml": cm % "c"}, "edit")
+    done = run_check(repo.path, "--base", "main", "--head", "edit", "--format", "json")
+    assert done.returncode == 3, done.stderr[-500:]
+    [needed] = json.loads(done.stdout)["approvals"]
+    assert (needed["group"], needed["count"]) == ("sre", 1)
+    assert "staging" in needed["reason"]
+    done = run_check(repo.path, "--base", "main", "--head", "edit", "--approved-by", "dana:sre")
+    assert done.returncode == 0, done.stdout[-800:]

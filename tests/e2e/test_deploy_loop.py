@@ -28,6 +28,9 @@ def test_merge_deploys_exactly_the_merged_render_once(loop: Loop) -> None:
     assert after in commit and "Change: 1" in commit
     comment = [c["body"] for c in loop.comments(1) if "gitops-bot:deploy" in c["body"]]
     assert comment and "deployed to `production`" in " ".join(comment)
+    # what was deployed was rendered afresh from the merged commit: no render cache for it
+    caches = loop.services.config.data_dir / "cache"
+    assert sorted(p.name for p in caches.iterdir()) == ["127.0.0.1"]  # the reviews' only
 
     # The same merge delivered again (a new delivery id): nothing is deployed twice.
     env_head = git(loop.repo, "rev-parse", "env/production")

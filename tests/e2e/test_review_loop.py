@@ -236,3 +236,43 @@ def test_a_late_event_for_an_old_head_reviews_the_current_head(loop: Loop) -> No
     assert loop.deliver("pull_request", pr_payload("synchronize", old, base))[0] == 202
     loop.work()
     assert len(loop.statuses(head)) == 2
+
+
+PVC = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: cache, namespace: web, labels: {app.kubernetes.io/name: web}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_a_team_approval_counts_and_the_comment_names_who_can_give_it(loop: Loop) -> None:
+    """Issue 9, wrong result 5: the default policies ask for group `platform`, GitHub
+    reports the team as `Codertocat/platform`; a platform member's approval showed 0 of 1."""
+    git(loop.repo, "checkout", "-q", "main")
+    (loop.repo / "apps/web/pvc.yaml").write_text(PVC)
+    git(loop.repo, "add", "-A")
+    git(loop.repo, "commit", "-qm", "web: a cache volume")
+    git(loop.repo, "checkout", "-q", "-b", "drop")
+    git(loop.repo, "rm", "-q", "apps/web/pvc.yaml")
+    git(loop.repo, "commit", "-qm", "web: no cache volume")
+    loop.forge.add_team(REPO, "platform", ["carol", "erin", "frank", "octocat"])
+    for user, role in (("carol", "write"), ("erin", "write"), ("dave", "write"),
+                       ("frank", "read"), ("octocat", "write")):
+        loop.forge.permissions[(REPO, user)] = role
+    head = open_pr(loop, "drop")
+    loop.work()
+    body = loop.comments()[0]["body"]
+    [row] = [line for line in body.splitlines() if line.startswith("| `platform`")]
+    assert "0 of 1" in row and "can approve: `carol`, `erin`" in row, row  # not the author
+    assert loop.statuses(head)[-1]["state"] == "failure"
+
+    for user in ("carol", "dave"):  # carol is in the platform team; two approvals for prod
+        loop.forge.add_review(REPO, 1, user, "APPROVED", head)
+    assert loop.deliver("pull_request_review", review_payload(head))[0] == 202
+    loop.work()
+    body = loop.comments()[0]["body"]
+    [row] = [line for line in body.splitlines() if line.startswith("| `platform`")]
+    assert "1 of 1" in row and "approved by `carol`" in row, row
+    assert loop.statuses(head)[-1]["state"] == "success", loop.statuses(head)[-1]

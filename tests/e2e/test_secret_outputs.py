@@ -58,6 +58,17 @@ HEAD_FILES = {
     f"  - password:{SEEDS['literal']}\n",
 }
 
+# A policy the pull request adds: its findings are shown (what the new policies would do),
+# and they quote every Secret's values.
+LEAK = """package main
+import rego.v1
+deny contains msg if {
+  input.kind == "Secret"
+  values := [object.get(input, "data", {}), object.get(input, "stringData", {})]
+  msg := concat(" ", ["new rule sees", json.marshal(values)])
+}
+"""
+
 POLICY = """package main
 import rego.v1
 deny contains sprintf("Secret %v holds %v", [input.metadata.name, input.stringData]) if {
@@ -75,7 +86,7 @@ def test_no_seeded_secret_value_in_any_check_output(tmp_path: Path) -> None:
                        "data: {a: b}\n",
         "kust/kustomization.yaml": "resources: []\n",
     }, "base")
-    head = repo.commit(HEAD_FILES, "secrets in every shape")
+    head = repo.commit({**HEAD_FILES, "policies/leak.rego": LEAK}, "secrets in every shape")
     outputs = []
     for fmt in ("markdown", "json"):
         done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo.path), "--base",
@@ -95,3 +106,79 @@ def test_no_seeded_secret_value_in_any_check_output(tmp_path: Path) -> None:
     assert any("additional property 'stringdata'" in m for m in messages)
     assert any("Secret policy holds" in m for m in messages)
     assert any("invalid literal source ***" in m for m in messages), messages
+
+
+def test_no_seeded_secret_value_in_any_service_output(tmp_path: Path) -> None:
+    """The same seeds through the service: the comment, the commit statuses, the check run
+    and its annotations, the dashboard page, the JSON API, the stored report and the logs
+    (issue 9, wrong result 3)."""
+    import logging
+    import urllib.request
+
+    from bot.config import Secret
+    from bot.logs import JsonFormatter
+    from tests.conftest import git
+    from tests.e2e.loop import REPO, pr_payload, running_loop
+    from tests.web.dashboard.seed import DASH_TOKEN
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    keep = Keep(logging.DEBUG)
+    keep.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        with running_loop(tmp_path, app=True, dashboard_token=Secret(DASH_TOKEN)) as loop:
+            config = loop.repo / ".gitops-bot.yaml"
+            git(loop.repo, "checkout", "-q", "main")
+            config.write_text(config.read_text() + "  app: {path: app}\n"
+                              "  kust: {path: kust, renderer: kustomize}\n")
+            for rel, text in {"policies/quote.rego": POLICY,
+                              "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: "
+                              "{name: cm, namespace: app}\ndata: {a: b}\n",
+                              "kust/kustomization.yaml": "resources: []\n"}.items():
+                (loop.repo / rel).parent.mkdir(parents=True, exist_ok=True)
+                (loop.repo / rel).write_text(text)
+            git(loop.repo, "add", "-A")
+            git(loop.repo, "commit", "-qm", "secret-shaped apps")
+            git(loop.repo, "checkout", "-q", "-b", "secrets")
+            for rel, text in {**HEAD_FILES, "policies/leak.rego": LEAK}.items():
+                (loop.repo / rel).write_text(text)
+            git(loop.repo, "add", "-A")
+            git(loop.repo, "commit", "-qm", "secrets in every shape")
+            head, base = loop.head("secrets"), loop.head("main")
+            loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base, files=list(HEAD_FILES))
+            assert loop.deliver("pull_request", pr_payload("opened", head, base))[0] == 202
+            loop.work()
+
+            def get(path: str) -> str:
+                req = urllib.request.Request(loop.url + path,
+                                             headers={"Authorization": f"Bearer {DASH_TOKEN}"})
+                with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
+                    return str(resp.read().decode())
+
+            sent = [r.raw.decode("utf-8", "replace") for r in loop.forge.requests]
+            pages = [get("/api/v1/reviews"), get(f"/api/v1/reviews/127.0.0.1/{REPO}/1/{head}"),
+                     get(f"/reviews/127.0.0.1/{REPO}/1/{head}")]
+            [comment] = loop.comments()
+            [annotations] = loop.forge.annotations.values()
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(old_level)
+    text = "\n".join([*sent, *pages, *lines, comment["body"]])
+    for name, value in SEEDS.items():
+        for form in forms(value):
+            assert form not in text, f"{name} leaked as {form}"
+    # the problems are still reported, with their place
+    messages = [a["message"] for a in annotations]
+    assert any("stringData.token" in m for m in messages), messages
+    assert any("data: a value of type string is not of type 'object'" in m for m in messages)
+    assert "Secret policy holds" in comment["body"]
+    assert "With the new policies, app/staging would get: error main.deny: new rule sees" \
+        in comment["body"]

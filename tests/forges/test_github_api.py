@@ -78,6 +78,15 @@ def test_approvals_are_bound_to_the_sha_each_reviewer_approved(github: GitHubSer
     assert got["fresh"].teams == ("octo-org/platform", "octo-org/sre")
 
 
+def test_team_members_of_the_teams_that_may_push(github: GitHubServer,
+                                                 forge: GitHubForge) -> None:
+    github.add_team(REPO, "platform", ["zoe", "amy"])
+    github.add_team(REPO, "admins", ["root"], permission="admin")
+    github.add_team(REPO, "readers", ["guest"], permission="pull")
+    assert forge.team_members(REPO) == {"octo-org/platform": ("amy", "zoe"),
+                                        "octo-org/admins": ("root",)}
+
+
 def test_no_reviews_no_extra_requests(github: GitHubServer, forge: GitHubForge) -> None:
     assert forge.approvals(REPO, 7) == []
     assert [r.path for r in github.requests] == [f"/repos/{REPO}/pulls/7/reviews"]

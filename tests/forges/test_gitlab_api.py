@@ -59,6 +59,16 @@ def test_approvals_are_bound_to_the_head_with_groups_and_access(gitlab: GitLabSe
     assert got["reader"].teams == ()
 
 
+def test_team_members_are_the_developers_of_the_projects_groups(gitlab: GitLabServer,
+                                                                forge: GitLabForge) -> None:
+    gitlab.access[("acme/platform", "dev")] = 30
+    gitlab.access[("acme/platform", "guest")] = 10     # Guest: cannot push
+    gitlab.access[("acme", "boss")] = 40               # inherited from the parent group
+    gitlab.access[("acme/sre", "sre")] = 40            # a group the project is shared with
+    assert forge.team_members(REPO) == {"acme/platform": ("boss", "dev"),
+                                        "acme/sre": ("boss", "sre")}
+
+
 def test_no_approvals_no_extra_requests(gitlab: GitLabServer, forge: GitLabForge) -> None:
     assert forge.approvals(REPO, 3) == []
     assert not gitlab.calls("GET", "/members/")

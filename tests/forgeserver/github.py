@@ -156,11 +156,12 @@ class GitHubServer(DeploymentsMixin, ForgeServer):
         self.comment_on[cid] = (repo, number)
         return dict(comment)
 
-    def add_team(self, repo: str, slug: str, members: list[str]) -> None:
+    def add_team(self, repo: str, slug: str, members: list[str],
+                 permission: str = "push") -> None:
         tid = next(self._ids)
         self.teams.setdefault(repo, []).append({
             "id": tid, "node_id": f"T_{tid}", "name": slug, "slug": slug, "description": "",
-            "privacy": "closed", "permission": "push",
+            "privacy": "closed", "permission": permission,
             "url": f"{self.url}/organizations/1/team/{tid}",
             "html_url": f"https://github.com/orgs/{repo.split('/')[0]}/teams/{slug}",
             "members_url": f"{self.url}/organizations/1/team/{tid}/members{{/member}}",

@@ -55,6 +55,7 @@ class GitLabServer(DeploymentsMixin, ForgeServer):
             ("POST", P + "/statuses/{sha}", self._status),
             ("GET", P + "/members/all/{uid}", self._project_member),
             ("GET", "/groups/{gid}/members/all/{uid}", self._group_member),
+            ("GET", "/groups/{gid}/members/all", self._group_members),
         ]:
             self.route(method, pattern, handler)
         self.install_deployments()
@@ -244,6 +245,25 @@ class GitLabServer(DeploymentsMixin, ForgeServer):
             parts = project["namespace"]["full_path"].split("/")
             groups += tuple("/".join(parts[:n]) for n in range(1, len(parts) + 1))
         return self._member(path, call.params["uid"], groups)
+
+    def _group_members(self, call: Call) -> Reply:
+        # members.md: every member of the group and its ancestors, at the highest level
+        path = self._group_path(unquote(call.params["gid"]))
+        parts = path.split("/")
+        chain = {"/".join(parts[:n]) for n in range(1, len(parts) + 1)} if path else set()
+        levels: dict[str, int] = {}
+        for (where, user), level in self.access.items():
+            if where in chain:
+                levels[user] = max(level, levels.get(user, 0))
+        members = [{**self.user(u), "access_level": lvl} for u, lvl in sorted(levels.items())]
+        return self.paginate(call, f"/groups/{call.params['gid']}/members/all", members)
+
+    def _group_path(self, gid: str) -> str:
+        group = next((g["group_full_path"] for p in self.projects.values()
+                      for g in p["shared_with_groups"] if str(g["group_id"]) == gid), None)
+        return group or next((p["namespace"]["full_path"] for p in self.projects.values()
+                              if str(p["namespace"]["id"]) == gid
+                              and p["namespace"]["kind"] == "group"), "")
 
     def _group_member(self, call: Call) -> Reply:
         gid = unquote(call.params["gid"])

@@ -73,6 +73,9 @@ SHAPES = [
     # https://docs.gitlab.com/api/members/ (a member, including inherited and invited)
     Shape("GET", P + r"/members/all/\d+", "members.md: Get a member (inherited)"),
     Shape("GET", r"/groups/[^/]+/members/all/\d+", "members.md: Get a member (inherited)"),
+    # https://docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project-including-inherited-and-invited-members
+    Shape("GET", r"/groups/[^/]+/members/all", "members.md: List all members (inherited)",
+          query=PAGINATION),
     # https://docs.gitlab.com/api/commits/#list-merge-requests-associated-with-a-commit
     Shape("GET", P + r"/repository/commits/[0-9a-f]{40}/merge_requests",
           "commits.md: List merge requests associated with a commit", query=PAGINATION),

@@ -13,7 +13,8 @@ from bot.errors import UserError
 from bot.live.argocd import ArgoCDClient
 from bot.live.argocd_live import ArgoCDLive
 from bot.model import DiffStatus, Manifest, Target
-from bot.pipeline.review import ReviewOptions, review_revisions
+from bot.pipeline.change import review_change
+from bot.pipeline.review import ReviewOptions
 from bot.repo import options
 from bot.tools import Tools
 from tests.argocdapi import ArgoCDServer
@@ -107,7 +108,7 @@ def test_review_shows_live_to_head_as_argocd_sees_it(argo: ArgoCDServer, tools: 
                          enforce_approvals=False, validator="embedded",
                          repo_urls=("https://git.example/acme/shop",),
                          live_for=lambda env: ArgoCDLive(client))
-    result = review_revisions(repo.path, base, head, opts)
+    result = review_change(repo.path, base, head, opts)
     [target] = [t for t in result.targets if t.target.app == "guestbook"]
     assert target.target.environment == "in-cluster/shop"
     assert target.live_diffs is not None

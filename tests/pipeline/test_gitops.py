@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.model import DiffStatus, ReviewResult, Severity
-from bot.pipeline.review import ReviewOptions, review_revisions, review_worktree
+from bot.pipeline.change import review_change
+from bot.pipeline.review import ReviewOptions, review_worktree
 from bot.tools import Tools
 from tests.conftest import GitRepo, git
 from tests.corpus_changes import apply_change, build_repo
@@ -49,7 +50,7 @@ def test_typo_in_a_flux_kustomization_is_an_unknown_field(name: str, tools: Tool
                                                           tmp_path: Path) -> None:
     repo = build_repo(name, tmp_path / "repo")
     branch = apply_change(repo, name, "schema-error")
-    result = review_revisions(repo, "main", branch, options(tools, tmp_path))
+    result = review_change(repo, "main", branch, options(tools, tmp_path))
     target, kustomization = TYPO_TARGET[name]
     found = {f.message for t in result.targets if t.target.id == target for f in t.findings
              if f.check == "validate"}
@@ -94,7 +95,7 @@ def fleet(tmp_path: Path, config: str = "") -> GitRepo:
 
 
 def review(repo: GitRepo, tools: Tools, tmp_path: Path, head: str) -> ReviewResult:
-    return review_revisions(repo.path, "main", head, options(tools, tmp_path))
+    return review_change(repo.path, "main", head, options(tools, tmp_path))
 
 
 def test_application_values_change_renders_with_each_revisions_copy(tools: Tools,

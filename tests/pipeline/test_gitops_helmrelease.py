@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 
 from bot.model import DiffStatus
-from bot.pipeline.review import ReviewOptions, review_revisions
+from bot.pipeline.change import review_change
+from bot.pipeline.review import ReviewOptions
 from bot.repo.options import deep_merge
 from bot.tools import Tools
 from tests.conftest import git
@@ -98,7 +99,7 @@ def test_helmrelease_values_change_shows_the_rendered_deployment_diff(tools: Too
     git(repo, "commit", "-qam", "production podinfo runs 3 replicas")
     options = ReviewOptions(tools=tools, cache_dir=tmp_path / "cache", validator="embedded",
                             enforce_approvals=False, server_policies=None)
-    result = review_revisions(repo, "main", "more-replicas", options)
+    result = review_change(repo, "main", "more-replicas", options)
     by_id = {t.target.id: t for t in result.targets}
     release = by_id["podinfo/production"]
     assert release.target.renderer == "helm" and release.target.path == "charts/podinfo"

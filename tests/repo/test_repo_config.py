@@ -102,7 +102,7 @@ environments:
     branch: release
     kubernetes_version: v1.34.2
     self_heal: true
-    approvals: {required: 2, teams: [platform]}
+    approvals: {count: 2, groups: [platform]}
     deploy: {target: kubernetes, context: prod, namespace: apps}
   dr:
     deploy: {target: argocd, application: shop-dr}
@@ -188,6 +188,11 @@ BAD = [
     ("bad app name", "apps:\n  web/x: {path: x}\n", 2, "apps.web/x", "name"),
     ("values on plain", "apps:\n  web:\n    renderer: plain\n    path: x\n    values: [v.yaml]\n",
      3, "apps.web.renderer", "helm"),
+    # the old spelling was accepted and ignored; now it is refused, never silently dropped
+    ("old approvals keys", ("environments:\n  prod:\n    approvals: {required: 2, teams: [x]}\n"
+     "apps: {web: {path: x}}\n"), 3, "environments.prod.approvals.required", "unknown key"),
+    ("approvals without count", ("environments:\n  prod:\n    approvals: {groups: [sre]}\n"
+     "apps: {web: {path: x}}\n"), 3, "environments.prod.approvals.count", "missing"),
 ]
 
 

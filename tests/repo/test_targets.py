@@ -106,9 +106,11 @@ transformers: [labels.yaml]
         "k/json.yaml", "k/s.env", "k/tls.crt", "k/conf.yaml", "k/labels.yaml"}
 
 
-def test_unreadable_kustomization_yields_its_folder() -> None:
+def test_unreadable_kustomization_makes_every_file_an_input() -> None:
+    """Its references cannot be known here, so every change counts (fails closed); the
+    renderer says what is wrong with the file."""
     tree = {"k/kustomization.yaml": "resources: [\n"}
-    assert target_inputs(Target("k", "d", "kustomize", "k"), tree, reader(tree)) == {"k/"}
+    assert target_inputs(Target("k", "d", "kustomize", "k"), tree, reader(tree)) == {"k/", ""}
 
 
 @pytest.mark.parametrize("changed,expected", [

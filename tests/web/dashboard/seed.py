@@ -7,7 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.pipeline.review import ReviewOptions, review_revisions
+from bot.pipeline.change import review_change
+from bot.pipeline.review import ReviewOptions
 from bot.report import render_markdown, status_line
 from bot.store import Store
 from bot.tools import Tools
@@ -56,7 +57,7 @@ class Reviewed:
 
 
 def _review(repo: Path, base: str, head: str, tools: Tools) -> Reviewed:
-    result = review_revisions(repo, base, head, ReviewOptions(tools=tools,
+    result = review_change(repo, base, head, ReviewOptions(tools=tools,
                                                               enforce_approvals=False))
     findings = [f.to_dict() for t in result.targets for f in t.findings]
     return Reviewed(git(repo, "rev-parse", head), result.state.name.lower(),
