@@ -100,7 +100,7 @@ class Loader(yaml.CSafeLoader):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is ScalarNode and implicit[0]:
             return resolve_plain(value)
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
     def flatten_mapping(self, node: MappingNode) -> None:
         """Expand `<<` in place, in order: go-yaml v2 sets merged keys when it meets `<<`, so
