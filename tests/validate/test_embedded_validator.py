@@ -197,6 +197,16 @@ def test_objects_without_identity(validator: EmbeddedValidator) -> None:
         "document is a list, not a Kubernetes object"]
 
 
+def test_generate_name_objects_are_valid(validator: EmbeddedValidator) -> None:
+    # Every Argo CD hook Job is named by generateName; the API server picks the name.
+    hook = {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"generateName": "schema-migrate-",
+                         "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "migrate", "image": "ghcr.io/example/migrate:1.0"}]}}}}
+    assert validator.validate([m(hook)], "1.35") == []
+
+
 def test_yaml_timestamps_are_treated_as_strings(validator: EmbeddedValidator) -> None:
     import yaml
     body = yaml.safe_load("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n"
