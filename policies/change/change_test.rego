@@ -4,6 +4,10 @@ import rego.v1
 
 # Fixtures are literal documents, not built by functions: regopy 1.5.2 keeps the quotes of
 # string literals passed through function arguments when they reach sprintf.
+pvc_deleted := {"kind": "delete", "severity": "error", "target": "shop/staging", "message": "PersistentVolumeClaim/shop/data is deleted: the volume's data is lost", "object": {"group": "", "kind": "PersistentVolumeClaim", "namespace": "shop", "name": "data", "key": "PersistentVolumeClaim/shop/data"}, "field": null, "file": "apps/shop/pvc.yaml", "line": 1, "count": 0}
+
+ns_deleted := {"kind": "delete", "severity": "error", "target": "shop/staging", "message": "Namespace/shop is deleted: every object in the namespace is deleted with it", "object": {"group": "", "kind": "Namespace", "namespace": "", "name": "shop", "key": "Namespace/shop"}, "field": null, "file": "apps/shop/ns.yaml", "line": 1, "count": 0}
+
 pod_obj := {"group": "", "kind": "Deployment", "namespace": "shop", "name": "web", "status": "changed", "changed_fields": ["spec.replicas"], "file": "apps/shop/deploy.yaml", "line": 1}
 
 cluster_role := {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "namespace": "", "name": "admin", "status": "created", "changed_fields": [], "file": "apps/shop/rbac.yaml", "line": 3}
@@ -41,10 +45,28 @@ test_platform_cluster_role_needs_platform_approval if {
 }
 
 test_deleting_pvc_and_namespace_needs_platform_approval if {
-	pvc := object.union(pod_obj, {"kind": "PersistentVolumeClaim", "name": "data", "status": "deleted"})
-	ns := object.union(pod_obj, {"kind": "Namespace", "name": "shop", "namespace": "", "status": "deleted"})
-	reqs := approvals with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [pvc, ns]}])
-	reqs == {{"group": "platform", "count": 1, "reason": "deletes Namespace/shop, PersistentVolumeClaim/data"}}
+	reqs := approvals with input as object.union(change_of([]), {"dangerous": [pvc_deleted, ns_deleted]})
+	reqs == {{"group": "platform", "count": 1, "reason": "dangerous: Namespace/shop is deleted: every object in the namespace is deleted with it; PersistentVolumeClaim/shop/data is deleted: the volume's data is lost"}}
+}
+
+test_dangerous_change_is_denied_without_platform_approval if {
+	msgs := deny_dangerous with input as object.union(change_of([]), {"dangerous": [pvc_deleted]})
+	some m in msgs
+	m.msg == "shop/staging: PersistentVolumeClaim/shop/data is deleted: the volume's data is lost; needs an approval from the platform team"
+	m.object.kind == "PersistentVolumeClaim"
+}
+
+test_platform_approval_lifts_the_denial if {
+	reviews := [{"user": "pat", "state": "APPROVED", "sha": "h", "teams": ["platform"]}]
+	count(deny_dangerous) == 0 with input as object.union(change_of([]), {"dangerous": [pvc_deleted], "reviews": reviews})
+}
+
+test_scale_to_zero_only_warns if {
+	zero := object.union(pvc_deleted, {"kind": "scale-to-zero", "severity": "warning", "message": "Deployment/shop/web is scaled to 0 replicas"})
+	ci := object.union(change_of([]), {"dangerous": [zero]})
+	count(deny_dangerous) == 0 with input as ci
+	count(warn_dangerous) == 1 with input as ci
+	count(approvals) == 0 with input as ci
 }
 
 test_changing_pvc_needs_nothing if {
