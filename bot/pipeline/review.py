@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import gitrepo, scratch
-from bot.diff import diff_manifests
+from bot.dangerous import detect as detect_dangers
+from bot.diff import diff_manifests, normalize
 from bot.errors import ConfigError, GitopsBotError, ToolError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
+from bot.novelty import deciding, mark_new
+from bot.pairing import pair_renames
 from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
 from bot.pipeline.gitops import ReviewTargets, review_targets
 from bot.pipeline.gitops import Side as GitopsSide
@@ -122,6 +125,7 @@ class Reviewer:
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
         self._deploy_namespaces: dict[str, str] = {}
         self._planned: ReviewTargets | None = None
+        self._block = "new"  # findings.block of the trusted config
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -141,6 +145,7 @@ class Reviewer:
     def run(self, changed: Collection[str] | None) -> ReviewResult:
         """Review the change; `changed=None` means every target counts as touched."""
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
+        self._block = config.findings_block
         self._deploy_namespaces = {e.name: ns for e in config.environments
                                    if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
@@ -286,9 +291,10 @@ class Reviewer:
         started = time.monotonic()
         self.say(f"rendering {target.id} ({target.renderer})")
         try:
-            base_key = self._render_key(self.base, target, inputs, None)
+            # the base is checked like the head (cached): its findings tell old from new
+            base_key = self._render_key(self.base, target, inputs, validator)
             head_key = self._render_key(self.head, target, inputs, validator)
-            result_key = cache_key("result", base_key, head_key)
+            result_key = cache_key("result", base_key, head_key, self._block)
             # a policy edit needs the head's objects for its blast radius: no result cache then
             proposal = self._policy is not None and self._policy.proposed is not None
             skip = (proposal or self.options.keep_manifests
@@ -296,7 +302,7 @@ class Reviewer:
             hit = None if skip else self.cache.get_result(result_key, target)
             if hit is not None:  # neither side's inputs changed since a previous review
                 return hit
-            before, base_findings = self._render(self.base, target, inputs, base_key, None)
+            before, base_findings = self._render(self.base, target, inputs, base_key, validator)
             after, findings = self._render(self.head, target, inputs, head_key, validator)
             self._manifests[target.id] = after
             self._base_manifests[target.id] = before
@@ -305,15 +311,19 @@ class Reviewer:
             finding = Finding(Severity.ERROR, "render", f"{exc}{detail}", file=target.path)
             return TargetResult(target, State.FAILURE, findings=(finding,),
                                 seconds=time.monotonic() - started)
-        all_findings = list(findings)
-        if any(f.severity is Severity.ERROR for f in base_findings):
+        renames = pair_renames(before, after, normalize)
+        all_findings = mark_new(findings, base_findings, renames)
+        if _failed(base_findings):
             all_findings.append(Finding(
                 Severity.WARNING, "render", "the base revision does not render cleanly, so the "
                 "diff may show more than this change", file=target.path))
-        diffs = diff_manifests(before, after) if not _failed(findings) else []
-        state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
+        failed = _failed(findings)
+        diffs = diff_manifests(before, after, renames=renames) if not failed else []
+        dangers = detect_dangers(before, after, normalize, renames) if not failed else []
+        state = worst((f.severity.state for f in deciding(all_findings, self._block)),
+                      default=State.SUCCESS)
         result = TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
-                              seconds=time.monotonic() - started)
+                              seconds=time.monotonic() - started, dangers=tuple(dangers))
         self.cache.put_result(result_key, result)
         return result
 
