@@ -27,14 +27,43 @@ test_app_folder_kube_system_denied if {
 	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
 }
 
-test_app_folder_argocd_application_denied if {
+test_app_folder_of_only_applications_needs_platform_approval if {
+	# an app of apps: never a silent pass, the platform team must approve it
 	o := object.union(pod_obj, {"kind": "Application", "group": "argoproj.io"})
-	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+	ci := change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+	count(deny) == 0 with input as ci
+	count(approvals) == 1 with input as ci
 }
 
 test_deleting_cluster_role_from_app_is_allowed if {
 	o := object.union(cluster_role, {"status": "deleted"})
 	count(deny) == 0 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+}
+
+test_app_of_apps_may_manage_applications_with_platform_approval if {
+	app := {"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "team-a", "status": "changed", "changed_fields": ["spec.source.targetRevision"], "file": "envs/dev/templates/team-a.yaml", "line": 1}
+	project := object.union(app, {"kind": "AppProject", "name": "teams", "status": "unchanged", "changed_fields": []})
+	ci := change_of([{"id": "envs/dev", "app": "envs", "environment": "dev", "objects": [app, project]}])
+	count(deny) == 0 with input as ci
+	reqs := approvals with input as ci
+	reqs == {{"group": "platform", "count": 1, "reason": "envs/dev changes Application/team-a"}}
+}
+
+test_application_among_workloads_is_still_denied if {
+	app := {"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "sneaky", "status": "created", "changed_fields": [], "file": "apps/shop/app.yaml", "line": 1}
+	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [app, pod_obj]}])
+}
+
+test_label_only_change_of_cluster_role_passes if {
+	o := object.union(cluster_role, {"status": "changed", "changed_fields": ["metadata.labels.team", "metadata.annotations[\"a.b/c\"]"]})
+	ci := change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+	count(deny) == 0 with input as ci
+	count(approvals) == 0 with input as ci
+}
+
+test_rules_change_of_cluster_role_is_denied if {
+	o := object.union(cluster_role, {"status": "changed", "changed_fields": ["metadata.labels.team", "rules[0].verbs[1]"]})
+	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
 }
 
 test_platform_cluster_role_needs_platform_approval if {
