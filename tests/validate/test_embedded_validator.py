@@ -86,9 +86,10 @@ def test_unknown_top_level_field_and_quoted_path(validator: EmbeddedValidator) -
 
 
 def test_bad_api_version_names_the_served_ones(validator: EmbeddedValidator) -> None:
-    body = dict(copy.deepcopy(DEPLOYMENT), apiVersion="apps/v1beta1")
+    # (apps/v1beta1 is in the deprecation table: tests/validate/test_deprecations.py)
+    body = dict(copy.deepcopy(DEPLOYMENT), apiVersion="apps/v1beta3")
     assert messages(validator.validate([m(body)], "1.35")) == [
-        ("Deployment/web: Deployment is not served as apps/v1beta1 in Kubernetes 1.35 "
+        ("Deployment/web: Deployment is not served as apps/v1beta3 in Kubernetes 1.35 "
          "(served: apps/v1)")]
 
 
