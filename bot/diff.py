@@ -22,7 +22,22 @@ STATUS_ORDER = {DiffStatus.CREATED: 0, DiffStatus.CHANGED: 1, DiffStatus.DELETED
                 DiffStatus.UNCHANGED: 3}
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # libyaml's dumper is ~10x faster and renders thousands of objects per review.
-_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_BASE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BASE_DUMPER):  # type: ignore[valid-type,misc]
+    """Multi-line strings as `|` block scalars, so a changed line of a config file reads as
+    one changed line and not as a quoted one-liner full of `\\n`."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.rstrip("\n") or (value.endswith("\n") and len(value) > 1) \
+        else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+_DUMPER: type[yaml.SafeDumper] = _Dumper
 
 
 def _plain(value: Any, prune: bool = False) -> Any:
@@ -169,7 +184,7 @@ def _renamed(old: Manifest, new: Manifest, context: int) -> ObjectDiff:
     only a generated suffix differs and nothing else (a random or hash name)."""
     b, a = normalize(old.body), normalize(new.body)
     fields = changed_fields(b, a)
-    base_stem, head_stem = stem(old.key.name), stem(new.key.name)
+    base_stem, head_stem = stem(old.key.name, loose=True), stem(new.key.name, loose=True)
     noise = base_stem is not None and base_stem == head_stem and all(
         f in ("metadata.name", "metadata.generateName") for f in fields)
     status = DiffStatus.UNCHANGED if noise else DiffStatus.CHANGED

@@ -21,15 +21,20 @@ _SUFFIX = re.compile(r"^(?P<stem>.+?[-.~])(?P<suffix>[A-Za-z0-9]{4,16})$")
 Group = tuple[str, str, str]
 
 
-def stem(name: str) -> tuple[str, int] | None:
-    """(prefix, suffix length) when the name ends in what looks generated, else None."""
+def stem(name: str, *, loose: bool = False) -> tuple[str, int] | None:
+    """(prefix, suffix length) when the name ends in what looks generated, else None.
+
+    A suffix needs a digit or a capital to look generated (`web-frontend` is a name); with
+    `loose`, any 4-16 letters or digits after the last `-` count (for two names that
+    differ only there, such as `web-test-abcde` and `web-test-qwxyz`)."""
     if GENERATED_MARK in name:
         prefix, _, digest = name.rpartition(GENERATED_MARK)
         return prefix + GENERATED_MARK, len(digest)
     match = _SUFFIX.match(name)
-    if match is None or not any(c.isdigit() for c in match["suffix"]) and \
-            not any(c.isupper() for c in match["suffix"]):
-        return None  # `web-frontend` is a name, not a generated suffix
+    if match is None:
+        return None
+    if not loose and not any(c.isdigit() or c.isupper() for c in match["suffix"]):
+        return None
     return match["stem"], len(match["suffix"])
 
 
