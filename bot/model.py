@@ -288,6 +288,8 @@ class TargetResult:
     # objects where live differs from the base render: drift that predates this change
     drift: tuple[ObjectDiff, ...] = ()
     dangers: tuple[Danger, ...] = ()
+    # the change's files among this target's inputs (what made it affected), sorted
+    changed_inputs: tuple[str, ...] = ()
 
     def count(self, status: DiffStatus) -> int:
         return sum(1 for d in self.diffs if d.status is status)

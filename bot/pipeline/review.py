@@ -179,6 +179,9 @@ class Reviewer:
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
             results = list(pool.map(scratch.in_context(
                 lambda t: self._review_target(t, inputs[t], validator)), touched))
+        if changed is not None:  # which changed files reached each target (the report)
+            results = [dataclasses.replace(r, changed_inputs=tuple(sorted(
+                f for f in changed if _covered(f, inputs[r.target])))) for r in results]
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
