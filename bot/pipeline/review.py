@@ -23,6 +23,7 @@ from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
 from bot.novelty import deciding, mark_new
 from bot.pairing import pair_renames
+from bot.volatile import steady
 from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
 from bot.pipeline.gitops import ReviewTargets, review_targets
 from bot.pipeline.gitops import Side as GitopsSide
@@ -289,6 +290,29 @@ class Reviewer:
             return "unknown"
         return target.renderer
 
+    def _steady(self, target: Target, inputs: frozenset[str],
+                keys: tuple[str | None, str | None], before: tuple[Manifest, ...],
+                after: tuple[Manifest, ...]
+                ) -> tuple[tuple[Manifest, ...], tuple[Manifest, ...]]:
+        """For the diff: a chart's values made up anew on each render (random passwords and
+        their checksums) marked on both sides, found by rendering each side once more."""
+        if target.renderer != "helm" or None in keys or not before or not after or \
+                {m.key: normalize(m.body) for m in before} == \
+                {m.key: normalize(m.body) for m in after}:
+            return before, after
+        again = []
+        for side, key in zip((self.base, self.head), keys, strict=True):
+            try:
+                objs, problems = self._render(side, target, inputs, cache_key(key, "again"),
+                                              None)
+            except GitopsBotError:
+                return before, after
+            if _failed(problems):
+                return before, after
+            again.append(objs)
+        steady_before, steady_after = steady(before, after, again[1], again[0])
+        return tuple(steady_before), tuple(steady_after)
+
     def _review_target(self, target: Target, inputs: frozenset[str],
                        validator: Validator | None) -> TargetResult:
         started = time.monotonic()
@@ -314,13 +338,15 @@ class Reviewer:
             finding = Finding(Severity.ERROR, "render", f"{exc}{detail}", file=target.path)
             return TargetResult(target, State.FAILURE, findings=(finding,),
                                 seconds=time.monotonic() - started)
+        failed = _failed(findings)
+        if not failed:  # values a chart makes up on every render are not changes
+            before, after = self._steady(target, inputs, (base_key, head_key), before, after)
         renames = pair_renames(before, after, normalize)
         all_findings = mark_new(findings, base_findings, renames)
         if _failed(base_findings):
             all_findings.append(Finding(
                 Severity.WARNING, "render", "the base revision does not render cleanly, so the "
                 "diff may show more than this change", file=target.path))
-        failed = _failed(findings)
         diffs = diff_manifests(before, after, renames=renames) if not failed else []
         dangers = detect_dangers(before, after, normalize, renames) if not failed else []
         state = worst((f.severity.state for f in deciding(all_findings, self._block)),

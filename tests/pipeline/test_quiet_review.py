@@ -196,3 +196,32 @@ def test_a_deleted_volume_claim_reaches_the_change_policies(
     assert denial.severity is Severity.ERROR and denial.new
     assert "PersistentVolumeClaim/data is deleted" in denial.message
     assert result.state is State.FAILURE
+
+
+def test_values_a_chart_makes_up_on_every_render_are_not_changes(
+        make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path) -> None:
+    # like grafana's chart: a random admin password and a checksum of it on the Deployment
+    secret = """apiVersion: v1
+kind: Secret
+metadata:
+  name: web
+  labels: {app.kubernetes.io/name: web}
+data:
+  password: {{ randAlphaNum 20 | b64enc | quote }}
+"""
+    deploy = deployment("ghcr.io/example/web:{{ .Values.tag }}").replace(
+        "    metadata: {labels: {app: web}}\n",
+        "    metadata:\n      labels: {app: web}\n      annotations:\n"
+        "        checksum/secret: {{ include (print $.Template.BasePath \"/secret.yaml\") . "
+        "| sha256sum }}\n")
+    repo = make_repo({"charts/web/Chart.yaml": CHART["charts/web/Chart.yaml"],
+                      "charts/web/values.yaml": "tag: 1.0.0\n",
+                      "charts/web/templates/deployment.yaml": deploy,
+                      "charts/web/templates/secret.yaml": secret})
+    repo.checkout("change", create=True)
+    repo.commit({"charts/web/values.yaml": "tag: 1.0.1\n"})
+    result = review(repo, tools, tmp_path)
+    [target] = result.targets
+    changed = [(d.key.kind, d.changed_fields) for d in target.diffs
+               if d.status is not DiffStatus.UNCHANGED]
+    assert changed == [("Deployment", ("spec.template.spec.containers[0].image",))]
