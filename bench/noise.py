@@ -132,6 +132,7 @@ def run_repo(name: str, spec: Mapping[str, Any], tools: Tools, wanted: Iterable[
                                "reported": 0, "matched": 0, "expected": 0, "hit": 0,
                                "blocked": 0, "problems": 0, "seconds": 0.0}
         started = time.monotonic()
+        releases = {str(t["path"]): t.get("release") for t in spec["targets"]}
         for change in changes:
             entry = spec["changes"][change]
             branch = apply_change(repo, name, change)
@@ -150,7 +151,6 @@ def run_repo(name: str, spec: Mapping[str, Any], tools: Tools, wanted: Iterable[
                                   f"{f.object or ''} {f.message[:140]}")
                 continue
             expects = entry["expect"]["new"]
-            releases = {str(t["path"]): t.get("release") for t in spec["targets"]}
 
             def hit(e: Mapping[str, Any], t: TargetResult | None, f: Finding) -> bool:
                 return _matches(e, t, f, releases.get(str(e.get("target"))))
