@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from bot.model import DiffStatus, Manifest, ObjectDiff, ObjKey
+from bot.pairing import stem
 from bot.secrets import LAST_APPLIED, MASKED, is_secret, mask_secret, value_fields
 
 # Fields the API server owns; they differ between a render and a live object for no reason.
@@ -21,7 +22,22 @@ STATUS_ORDER = {DiffStatus.CREATED: 0, DiffStatus.CHANGED: 1, DiffStatus.DELETED
                 DiffStatus.UNCHANGED: 3}
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # libyaml's dumper is ~10x faster and renders thousands of objects per review.
-_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_BASE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BASE_DUMPER):  # type: ignore[valid-type,misc]
+    """Multi-line strings as `|` block scalars, so a changed line of a config file reads as
+    one changed line and not as a quoted one-liner full of `\\n`."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value.rstrip("\n") or (value.endswith("\n") and len(value) > 1) \
+        else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+_DUMPER: type[yaml.SafeDumper] = _Dumper
 
 
 def _plain(value: Any, prune: bool = False) -> Any:
@@ -163,8 +179,31 @@ def _by_key(manifests: Sequence[Manifest]) -> dict[ObjKey, Manifest]:
     return {m.key: m for m in manifests}
 
 
+def _renamed(old: Manifest, new: Manifest, context: int) -> ObjectDiff:
+    """One entry for a paired rename: changed (with the content diff), or unchanged when
+    only a generated suffix differs and nothing else (a random or hash name)."""
+    b, a = normalize(old.body), normalize(new.body)
+    fields = changed_fields(b, a)
+    base_stem, head_stem = stem(old.key.name, loose=True), stem(new.key.name, loose=True)
+    noise = base_stem is not None and base_stem == head_stem and all(
+        f in ("metadata.name", "metadata.generateName") for f in fields)
+    status = DiffStatus.UNCHANGED if noise else DiffStatus.CHANGED
+    text = ""
+    if status is DiffStatus.CHANGED:
+        mb, ma = mask_secrets(b, a)
+        lines = difflib.unified_diff(to_yaml(mb).splitlines(keepends=True),
+                                     to_yaml(ma).splitlines(keepends=True),
+                                     fromfile=f"base/{old.key}", tofile=f"head/{new.key}",
+                                     n=context)
+        text = "".join(lines).rstrip("\n")
+    return ObjectDiff(key=new.key, status=status, diff=text,
+                      changed_fields=fields if status is DiffStatus.CHANGED else (),
+                      file=new.file, line=new.line, renamed_from=old.key)
+
+
 def diff_manifests(before: Sequence[Manifest], after: Sequence[Manifest], *,
-                   context: int = 3) -> list[ObjectDiff]:
+                   context: int = 3,
+                   renames: Mapping[ObjKey, ObjKey] | None = None) -> list[ObjectDiff]:
     """Match objects by ObjKey (API version ignored) and diff each pair.
 
     Returns one ObjectDiff per object: created / changed / deleted / unchanged (unchanged
@@ -173,10 +212,19 @@ def diff_manifests(before: Sequence[Manifest], after: Sequence[Manifest], *,
     manifest (the base one for deletions). Order: created, changed, deleted, unchanged, each
     sorted by key (group, kind, namespace, name) — stable, and grouped the way the summary
     counts them.
+
+    `renames` (head key -> base key, from bot.pairing) turns a delete and a create into one
+    entry with `renamed_from` set; without it every name counts as a different object, as
+    Kubernetes sees them (deploys and live comparisons pass none).
     """
     old, new = _by_key(before), _by_key(after)
     out: list[ObjectDiff] = []
-    for key in old.keys() | new.keys():
+    paired = {h: b for h, b in (renames or {}).items()
+              if h in new and b in old and h not in old and b not in new}
+    for head_key, base_key in paired.items():
+        out.append(_renamed(old[base_key], new[head_key], context))
+    skip = set(paired) | set(paired.values())
+    for key in (old.keys() | new.keys()) - skip:
         b = normalize(old[key].body) if key in old else None
         a = normalize(new[key].body) if key in new else None
         where = new.get(key) or old[key]

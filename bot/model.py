@@ -1,6 +1,8 @@
 """Plain values shared by every part of the bot: targets, manifests, findings, states."""
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -56,16 +58,30 @@ class ObjKey:
 
     @staticmethod
     def of(body: Mapping[str, Any]) -> "ObjKey":
-        """The key of a manifest body (missing fields become empty strings)."""
+        """The key of a manifest body (missing fields become empty strings).
+
+        An object named by `generateName` (the API server picks its name when it is
+        created) is identified by the prefix and a hash of its content: `prefix-~1a2b3c4d`.
+        """
         api_version = str(body.get("apiVersion") or "")
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
-        return ObjKey(
-            group=group,
-            kind=str(body.get("kind") or ""),
-            namespace=str(meta.get("namespace") or ""),  # type: ignore[union-attr]
-            name=str(meta.get("name") or meta.get("generateName") or ""),  # type: ignore[union-attr]
-        )
+        raw = body.get("metadata")
+        meta: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        name = str(meta.get("name") or "")
+        if not name and meta.get("generateName"):
+            name = generated_name(str(meta["generateName"]), body)
+        return ObjKey(group=group, kind=str(body.get("kind") or ""),
+                      namespace=str(meta.get("namespace") or ""), name=name)
+
+
+GENERATED_MARK = "~"
+
+
+def generated_name(prefix: str, body: Mapping[str, Any]) -> str:
+    """The identity of a `generateName` object: its prefix, `~` and 8 hex digits of a hash
+    of its content (two renders of the same object get the same name)."""
+    blob = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    return f"{prefix}{GENERATED_MARK}{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,9 @@ class Finding:
     line: int | None = None
     object: ObjKey | None = None
     rule: str | None = None
+    # False when the base revision already had this finding (bot.novelty): it is listed
+    # apart and does not decide the state unless `findings.block` is `all`.
+    new: bool = True
 
     @property
     def location(self) -> str:
@@ -129,6 +148,7 @@ class Finding:
             "line": self.line,
             "object": str(self.object) if self.object else None,
             "rule": self.rule,
+            "new": self.new,
         }
 
 
@@ -159,6 +179,7 @@ class Target:
     exclude: tuple[str, ...] = ()
     origin: str = ""
     options: str = ""
+    helm_hooks: bool = False  # keep objects annotated `helm.sh/hook` (render.helm.hooks)
 
     @property
     def id(self) -> str:
@@ -203,6 +224,39 @@ class ObjectDiff:
     changed_fields: tuple[str, ...] = ()
     file: str | None = None
     line: int | None = None
+    # the base object this one replaces under a new name (a rename, a new hash suffix of a
+    # generated ConfigMap, a random name); `key` is the head object's
+    renamed_from: ObjKey | None = None
+
+
+@dataclass(frozen=True)
+class Danger:
+    """A change Kubernetes rejects or that destroys things a revert cannot bring back
+    (bot.dangerous): an immutable field changed, a Namespace / PVC / PV / CRD deleted, an
+    app whose objects would be cascaded away, replicas set to 0, objects a deploy prunes.
+
+    `severity` is advice to change policies (`input.dangerous`), which decide: "error" (the
+    default policies deny it without an approval of the platform team), "warning", "info".
+    """
+
+    kind: str            # immutable-field | delete | scale-to-zero | type-change | prune
+    message: str
+    severity: str = "error"
+    object: ObjKey | None = None
+    field: str | None = None
+    file: str | None = None
+    line: int | None = None
+    count: int = 0       # prune: how many objects
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (also the change policies' `input.dangerous` items)."""
+        obj = self.object
+        return {"kind": self.kind, "message": self.message, "severity": self.severity,
+                "object": None if obj is None else {
+                    "group": obj.group, "kind": obj.kind, "namespace": obj.namespace,
+                    "name": obj.name, "key": str(obj)},
+                "field": self.field, "file": self.file, "line": self.line,
+                "count": self.count}
 
 
 @dataclass(frozen=True)
@@ -235,6 +289,9 @@ class TargetResult:
     live_diffs: tuple[ObjectDiff, ...] | None = None
     # objects where live differs from the base render: drift that predates this change
     drift: tuple[ObjectDiff, ...] = ()
+    dangers: tuple[Danger, ...] = ()
+    # the change's files among this target's inputs (what made it affected), sorted
+    changed_inputs: tuple[str, ...] = ()
 
     def count(self, status: DiffStatus) -> int:
         return sum(1 for d in self.diffs if d.status is status)

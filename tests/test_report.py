@@ -25,6 +25,8 @@ from bot.model import (
     TargetResult,
 )
 from bot.report import GITHUB_COMMENT_LIMIT, MARKER, render_json, render_markdown, status_line
+from tests.report_html import to_html
+from tests.report_samples import many_rules, quiet_review
 
 GOLDEN = Path(__file__).parent / "fixtures" / "report-golden"
 BASE = "0123456789abcdef0123456789abcdef01234567"
@@ -127,6 +129,94 @@ def test_golden(name: str, result: Any, url: str | None) -> None:
     check_golden(name, md)
 
 
+DASHBOARD = "https://gitops-bot.example/reviews/github.com/acme/shop/7/fedcba9"
+QUIET = [
+    ("quiet.md", lambda: quiet_review(extra=4), GITHUB_COMMENT_LIMIT, DASHBOARD),
+    ("quiet-cut.md", lambda: quiet_review(extra=40), 7_000, DASHBOARD),
+    ("many-findings-cut.md", lambda: many_rules(60), 9_000, None),
+]
+
+
+@pytest.mark.parametrize(("name", "result", "limit", "url"), QUIET,
+                         ids=[q[0] for q in QUIET])
+def test_golden_quiet_reviews_in_markdown_and_html(name: str, result: Any, limit: int,
+                                                   url: str | None) -> None:
+    md = render_markdown(result(), max_chars=limit, full_report_url=url)
+    assert len(md) <= limit
+    check_structure(md)
+    check_golden(name, md)
+    check_golden(name.replace(".md", ".html"), to_html(md))
+
+
+def test_existing_findings_are_listed_apart_folded_and_counted() -> None:
+    result = quiet_review(extra=4)
+    md = render_markdown(result)
+    assert "**3 targets** · **3 new problems** · 12 already on main · 4 changed, 1 deleted\n" in md
+    staging = md.split("<summary>❌ <code>web/staging</code>")[1].split("<details open>")[0]
+    assert "· 1 new problem · 6 already on main · 2 changed</summary>" in staging
+    new, old = staging.split("<summary>6 findings already on main (not caused by this change)"
+                             "</summary>")
+    assert "uses the mutable tag :latest" in new and "missing the label" not in new
+    assert old.count("missing the label") == 2 and old.count("has no CPU limit") == 4
+    data = render_json(result)
+    assert data["counts"] == {"targets": 3, "new": 3, "existing": 12, "created": 0,
+                              "changed": 4, "deleted": 1}
+    flags = {(f["message"][:30], f["new"]) for f in data["targets"][0]["findings"]}
+    assert ("Deployment/web: container web ", True) in flags
+    assert ("Service/web: missing the label", False) in flags
+
+
+def test_dangerous_changes_and_changed_files_come_first() -> None:
+    md = render_markdown(quiet_review())
+    order = [md.index(x) for x in ("**3 targets**", "**Changed files → targets:**",
+                                   "#### Dangerous changes", "| Target |", "<details")]
+    assert order == sorted(order)
+    assert ("`apps/web/base/deployment.yaml` → `web/staging`, `web/production`; "
+            "`apps/web/overlays/production/kustomization.yaml` → `web/production`") in md
+    assert ("- 🛑 `web/production` · PersistentVolumeClaim/web-production/uploads is deleted: "
+            "the volume's data is lost") in md
+
+
+def test_identical_diffs_are_shown_once_and_renames_are_one_entry() -> None:
+    md = render_markdown(quiet_review())
+    assert md.count("+        image: ghcr.io/example/web:latest") == 1
+    assert ("<summary>changed <code>Deployment/web-staging/web</code> · "
+            "<code>apps/web/base/deployment.yaml:1</code> · same change in "
+            "<code>web/production</code></summary>") in md
+    assert "- changed `Deployment/web-production/web` · same change as in `web/staging`" in md
+    assert ("<summary>renamed <code>ConfigMap/web-staging/web-config-5g7h8k9m2t</code> → "
+            "<code>ConfigMap/web-staging/web-config-9b8c7d6f5g</code>") in md
+    assert "created <code>ConfigMap" not in md and "deleted <code>ConfigMap" not in md
+    # multi-line strings are block scalars, and the file named is the one the change edited
+    assert "   app.properties: |\n     server.port=8080\n" in md
+    assert ("· <code>apps/web/base/app.properties</code> (defined in "
+            "<code>apps/web/base/kustomization.yaml</code>)") in md
+    assert "✅ <code>shop/production</code> · unchanged — renders the same at base and head" in md
+
+
+def test_full_report_link_only_for_a_public_dashboard() -> None:
+    local = render_markdown(quiet_review(extra=40), max_chars=5_000,
+                            full_report_url="/home/me/.cache/gitops-bot/last-full-report.md")
+    assert "/home/me" not in local and "](" not in local
+    assert "full report in the check run / dashboard" in local
+    public = render_markdown(quiet_review(extra=40), max_chars=5_000, full_report_url=DASHBOARD)
+    assert f"[full report]({DASHBOARD})" in public
+
+
+def test_cutting_keeps_a_diff_per_kind_per_target_before_more_findings() -> None:
+    md = render_markdown(quiet_review(extra=40), max_chars=7_000)
+    for env in ("staging", "production"):
+        block = md.split(f"<code>web/{env}</code> · failed")[1].split("<details open>")[0]
+        assert f"Deployment/web-{env}/web" in block.split("already on main (not caused")[-1]
+        assert f"ConfigMap/web-{env}/web-config-9b8c7d6f5g" in block
+    assert "PersistentVolumeClaim/web-production/uploads</code> · <code>" in md
+    assert "has no CPU limit" in md and "more finding" in md  # old ones are cut first
+    many = render_markdown(many_rules(60), max_chars=9_000)
+    shown = many.count("is not of type 'integer'")
+    assert shown >= 5 and f"- … and {60 - shown} more like this\n" in many
+    assert "<summary>changed <code>Deployment/web-staging/web</code>" in many
+
+
 def test_failing_comment_content() -> None:
     md = render_markdown(failing())
     assert md.count(MARKER) == 1
@@ -136,10 +226,11 @@ def test_failing_comment_content() -> None:
     assert "| `platform-team` | 1 of 2 | changes production | ⏳ 1 more needed; approved by" \
         " `alice` |" in md
     assert "✅ approved by `bob`" in md
-    assert "fix the findings above and push again" in md and "/gitops-bot recheck" in md
+    assert "fix the new problems above and push again" in md and "/gitops-bot recheck" in md
     assert "`apps/shop/web.yaml:7`" in md and "(rule `gitops.images.deny_latest`)" in md
     assert "Deployment/shop/web-0002" not in md, "unchanged objects are only counted"
-    assert "1 deleted, 1 unchanged" in md
+    assert "1 created, 1 changed, 1 deleted</summary>" in md
+    assert "Cached" not in md and "`?`" not in md, "no internal columns or unknown SHAs"
 
 
 def test_no_targets_is_success() -> None:
@@ -203,18 +294,21 @@ def test_huge_review_fits_github(huge: ReviewResult) -> None:
     md = render_markdown(huge, full_report_url="https://gitops-bot.example/runs/7")
     assert len(md) <= GITHUB_COMMENT_LIMIT
     check_structure(md)
-    for i in range(20):
-        assert f"finding number {i}" in md
+    # the first findings of the rule stay; the rest yield to diffs, counted
+    shown = re.findall(r"finding number (\d+)`?", md)
+    assert shown[:5] == ["0", "1", "2", "3", "4"] and len(shown) < 20
+    assert f"- … and {20 - len(shown)} more like this\n" in md
     assert "| `platform-team` |" in md and "| `shop/prod` |" in md
     assert "more objects not shown (see the [full report](https://gitops-bot.example/runs/7))" \
         in md
     assert "Shortened to fit the comment size limit" in md
     shown = md.count("\n<summary>changed ")
     assert 100 < shown < 5000
-    # The failing target's diffs are kept first: the passing one gets none.
-    passing_block = md.split("<summary>✅ <code>web/staging</code>")[1].split("</details>\n\n<det")[0]
-    assert "<summary>changed" not in passing_block
-    assert "… 2500 more objects not shown" in passing_block
+    # The failing target's diffs are kept first; the passing one keeps one per changed kind.
+    passing_block = md.split("<summary>✅ <code>web/staging</code>")[1].split(
+        "</details>\n\n<det")[0]
+    assert passing_block.count("<summary>changed") == 1
+    assert "… 2499 more objects not shown" in passing_block
     assert len(md) > GITHUB_COMMENT_LIMIT - 2_000, "the budget is used, not wasted"
 
 
@@ -236,17 +330,25 @@ def test_too_many_findings_are_cut_with_a_count() -> None:
     md = render_markdown(result, full_report_url="https://gitops-bot.example/runs/8")
     assert len(md) <= GITHUB_COMMENT_LIMIT
     check_structure(md)
-    assert "more findings not shown" in md and "3 more objects not shown" in md
-    assert "\n\n… " in md and "\n\n\n" not in md
-    assert "| `shop/prod` | ❌ failed |" in md and "fix the findings above" in md
+    # Findings beyond the first of their rule go before any diff does (issue 10: today
+    # every diff was dropped before any finding).
+    shown = md.count("- ❌ **error** · `validate`")
+    assert 5 <= shown < 1000 and f"- … and {1000 - shown} more like this\n" in md
+    for key in ("Service/shop/web", "Deployment/shop/web-0001", "ConfigMap/shop/old"):
+        assert f"<code>{key}</code>" in md, key
+    assert "not shown" not in md.split("<details open>")[1].split("- ❌")[0]
+    assert "\n\n\n" not in md
+    assert "| `shop/prod` | ❌ failed |" in md and "fix the new problems above" in md
 
 
-@pytest.mark.parametrize("limit", [1_000, 1_500, 2_000, 2_500, 3_000])
+@pytest.mark.parametrize("limit", [1_000, 1_500, 2_000, 2_500, 3_000, 4_000, 6_000])
 def test_any_limit_is_respected_and_well_formed(limit: int) -> None:
-    md = render_markdown(failing(), max_chars=limit, full_report_url="https://x.example/r/1")
-    assert len(md) <= limit
-    check_structure(md)
-    assert "Shortened to fit" in md and "/gitops-bot recheck" in md
+    for result in (failing(), quiet_review(extra=30)):
+        whole = len(render_markdown(result, max_chars=10**9))
+        md = render_markdown(result, max_chars=limit, full_report_url="https://x.example/r/1")
+        assert len(md) <= limit
+        check_structure(md)
+        assert ("Shortened to fit" in md) is (whole > limit) and "/gitops-bot recheck" in md
 
 
 def test_single_huge_diff_does_not_hide_small_ones() -> None:
@@ -268,7 +370,7 @@ def test_render_json_round_trips() -> None:
     shop = data["targets"][0]
     assert shop["id"] == "shop/prod" and shop["state"] == "failure"
     assert shop["counts"] == {"created": 1, "changed": 1, "deleted": 1, "unchanged": 1,
-                              "errors": 2, "warnings": 1}
+                              "errors": 2, "warnings": 1, "new": 3, "existing": 0}
     changed = next(d for d in shop["diffs"] if d["status"] == "changed")
     assert changed["changed_fields"] == ["spec.template.spec.containers[0].image"]
     assert changed["diff"].startswith("--- base/Deployment/shop/web-0001")
@@ -284,6 +386,8 @@ def test_status_line() -> None:
     assert status_line(failing()) == ("2 targets: 1 passed, 1 failed — 1 config error, "
                                       "1 policy denial, 1 schema error, 2 warnings, "
                                       "1 approval missing")
+    assert status_line(quiet_review()) == ("3 targets: 1 passed, 2 failed — 3 policy denials, "
+                                           "2 approvals missing, 4 already on main")
     assert status_line(passing()) == "1 target: 1 passed — 1 created, 1 changed, 1 deleted"
     many = ReviewResult(BASE, HEAD, tuple(
         TargetResult(Target(f"app{i}", "e", "plain", "p"), State.ERROR, (),
@@ -298,7 +402,8 @@ def test_pure_modules_import_no_io() -> None:
     banned = {"flask", "requests", "subprocess", "github", "gitlab", "socket", "sqlalchemy",
               "huey", "bot.proc"}
     root = Path(__file__).parents[1] / "bot"
-    for module in ("diff", "report", "markdown", "redact"):
+    for module in ("diff", "report", "report_sections", "markdown", "redact", "novelty",
+                   "pairing", "dangerous"):
         tree = ast.parse((root / f"{module}.py").read_text())
         names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                  for alias in node.names}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.model import (
+    Danger,
     DiffStatus,
     Finding,
     Manifest,
@@ -27,7 +28,7 @@ from bot.model import (
     TargetResult,
 )
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # 2: YAML read as Kubernetes does, findings marked new, renames
 
 
 def cache_key(*parts: Any) -> str:
@@ -67,7 +68,7 @@ def render_key(*, target: Target, tool: str, budgets: Any, inputs: str,
 
 def _finding_to_json(f: Finding) -> dict[str, Any]:
     return {"severity": int(f.severity), "check": f.check, "message": f.message, "file": f.file,
-            "line": f.line, "rule": f.rule,
+            "line": f.line, "rule": f.rule, "new": f.new,
             "object": [f.object.group, f.object.kind, f.object.namespace, f.object.name]
             if f.object else None}
 
@@ -76,17 +77,28 @@ def _finding_from_json(d: Mapping[str, Any]) -> Finding:
     obj = d.get("object")
     return Finding(severity=Severity(d["severity"]), check=d["check"], message=d["message"],
                    file=d.get("file"), line=d.get("line"), rule=d.get("rule"),
-                   object=ObjKey(*obj) if obj else None)
+                   object=ObjKey(*obj) if obj else None, new=bool(d.get("new", True)))
 
 
 def _diff_to_json(d: ObjectDiff) -> list[Any]:
     k = d.key
+    r = d.renamed_from
     return [[k.group, k.kind, k.namespace, k.name], d.status.value, d.diff,
-            list(d.changed_fields), d.file, d.line]
+            list(d.changed_fields), d.file, d.line,
+            [r.group, r.kind, r.namespace, r.name] if r else None]
 
 
 def _diff_from_json(v: Sequence[Any]) -> ObjectDiff:
-    return ObjectDiff(ObjKey(*v[0]), DiffStatus(v[1]), v[2], tuple(v[3]), v[4], v[5])
+    renamed = v[6] if len(v) > 6 else None
+    return ObjectDiff(ObjKey(*v[0]), DiffStatus(v[1]), v[2], tuple(v[3]), v[4], v[5],
+                      ObjKey(*renamed) if renamed else None)
+
+
+def _danger_from_json(d: Mapping[str, Any]) -> Danger:
+    obj = d.get("object")
+    return Danger(d["kind"], d["message"], d["severity"],
+                  ObjKey(**obj) if obj else None, d.get("field"), d.get("file"),
+                  d.get("line"), d.get("count", 0))
 
 
 class RenderCache:
@@ -121,7 +133,8 @@ class RenderCache:
             return TargetResult(target, State(data["state"]),
                                 diffs=tuple(_diff_from_json(d) for d in data["diffs"]),
                                 findings=tuple(_finding_from_json(f) for f in data["findings"]),
-                                cached=True)
+                                cached=True,
+                                dangers=tuple(_danger_from_json(d) for d in data["dangers"]))
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             return None
 
@@ -129,7 +142,8 @@ class RenderCache:
         """Store a target result (without timing) for `get_result`."""
         self._write(f"result-{key}", {
             "state": int(result.state), "diffs": [_diff_to_json(d) for d in result.diffs],
-            "findings": [_finding_to_json(f) for f in result.findings]})
+            "findings": [_finding_to_json(f) for f in result.findings],
+            "dangers": [asdict(d) for d in result.dangers]})
 
     def put(self, key: str, manifests: Sequence[Manifest], findings: Sequence[Finding]) -> None:
         """Store an entry atomically; failures to write are ignored (a cache is optional)."""

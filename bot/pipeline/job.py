@@ -89,8 +89,8 @@ def _with_candidates(forge: Forge, repo: str, author: str,
 def _annotations(result: ReviewResult) -> list[Annotation]:
     notes = []
     for target in result.targets:
-        for f in target.findings:
-            if f.file and f.line and not f.file.startswith(("helm:", "/")):
+        for f in target.findings:  # old problems are the base's: not annotated on the change
+            if f.new and f.file and f.line and not f.file.startswith(("helm:", "/")):
                 notes.append(Annotation(path=f.file, start_line=f.line, level=LEVEL[f.severity],
                                         message=redact(f.message)[:4000],
                                         title=f"{target.target.id}: {f.check}"))

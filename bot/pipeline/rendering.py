@@ -15,7 +15,8 @@ from bot import gitrepo
 from bot.errors import GitopsBotError
 from bot.gitrepo import Snapshot
 from bot.model import Finding, Manifest, RenderResult, Severity, Target
-from bot.pipeline.cache import RenderCache, render_key
+from bot.diff import normalize
+from bot.pipeline.cache import RenderCache, cache_key, render_key
 from bot.pipeline.gitops import ReviewTargets
 from bot.pipeline.policies import PolicyStep
 from bot.pipeline.stages import run_stage
@@ -24,6 +25,7 @@ from bot.render.sandbox import Budgets, scan_checkout, unreadable_findings
 from bot.secrets import hide_values, secret_values
 from bot.tools import Tools, tool_version
 from bot.validate import Validator, duplicate_findings
+from bot.volatile import steady
 
 Rendered = tuple[tuple[Manifest, ...], tuple[Finding, ...]]
 
@@ -117,6 +119,25 @@ class TargetRenderer:
         if not crashed(findings):  # a crash is never cached: the next run may not crash
             self.cache.put(key, rendered.manifests, findings)
         return rendered.manifests, tuple(findings)
+
+    def steady(self, sides: tuple[Side, Side], target: Target, inputs: frozenset[str],
+               keys: tuple[str | None, str | None], before: tuple[Manifest, ...],
+               after: tuple[Manifest, ...]
+               ) -> tuple[tuple[Manifest, ...], tuple[Manifest, ...]]:
+        """For the diff: a chart's values made up anew on each render (random passwords and
+        their checksums) marked on both sides, found by rendering each side once more."""
+        if target.renderer != "helm" or None in keys or not before or not after or \
+                {m.key: normalize(m.body) for m in before} == \
+                {m.key: normalize(m.body) for m in after}:
+            return before, after
+        again = []
+        for side, key in zip(sides, keys, strict=True):
+            objs, problems = self.render(side, target, inputs, cache_key(key, "again"), None)
+            if failed(problems):
+                return before, after
+            again.append(objs)
+        steady_before, steady_after = steady(before, after, again[1], again[0])
+        return tuple(steady_before), tuple(steady_after)
 
     def tool_id(self, target: Target) -> str:
         """The renderer and its version (part of every cache key)."""

@@ -18,17 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import gitrepo, scratch
-from bot.diff import diff_manifests
+from bot.dangerous import detect as detect_dangers
+from bot.diff import diff_manifests, normalize
 from bot.errors import ConfigError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.model import (Finding, Manifest, ObjectDiff, ReviewResult, Severity, State, Target,
-                       TargetResult, worst)
+from bot.model import (Danger, Finding, Manifest, ObjectDiff, ReviewResult, Severity, State,
+                       Target, TargetResult, worst)
+from bot.novelty import deciding, mark_new
+from bot.pairing import pair_renames
 from bot.pipeline.cache import RenderCache, cache_key, checks_key
 from bot.pipeline.gitops import ReviewTargets, review_targets
 from bot.pipeline.gitops import Side as GitopsSide
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
-from bot.pipeline.rendering import Side, TargetRenderer, crashed, failed, schemas_version
+from bot.pipeline.rendering import (Side, TargetRenderer, covered, crashed, failed,
+                                    schemas_version)
 from bot.pipeline.stages import run_stage
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render.sandbox import Budgets, resolve_inside
@@ -107,6 +111,7 @@ class Reviewer:
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
         self._planned: ReviewTargets | None = None
+        self._block = "new"  # findings.block of the trusted config
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -126,6 +131,7 @@ class Reviewer:
     def run(self, changed: Collection[str] | None) -> ReviewResult:
         """Review the change; `changed=None` means every target counts as touched."""
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
+        self._block = config.findings_block
         self.renderer.deploy_namespaces = {e.name: ns for e in config.environments
                                            if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
@@ -173,6 +179,9 @@ class Reviewer:
                 rest = [t for t in targets if t not in touched]
                 renders = dict(pool.map(scratch.in_context(
                     lambda t: self._checked_render(t, inputs[t], validator)), rest))
+        if changed is not None:  # which changed files reached each target (the report)
+            results = [dataclasses.replace(r, changed_inputs=tuple(sorted(
+                f for f in changed if covered(f, inputs[r.target])))) for r in results]
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
@@ -249,37 +258,47 @@ class Reviewer:
         self.say(f"rendering {target.id} ({target.renderer})")
         unknown: tuple[str | None, str | None] = (None, None)
         keys, errors = run_stage(target, "render", lambda: (
-            self.renderer.key(self.base, target, inputs, checked=False),
+            # the base is checked like the head (cached): its findings tell old from new
+            self.renderer.key(self.base, target, inputs, checked=validator is not None),
             self.renderer.key(self.head, target, inputs, checked=validator is not None)),
             unknown)
         if errors:
             return TargetResult(target, State.FAILURE, findings=tuple(errors),
                                 seconds=time.monotonic() - started)
         base_key, head_key = keys
-        result_key = cache_key("result", base_key, head_key)
+        result_key = cache_key("result", base_key, head_key, self._block)
         # a policy edit needs the head's objects for its blast radius: no result cache then
         proposal = self._policy is not None and self._policy.proposed is not None
         skip = proposal or self.options.keep_manifests or self.options.live_for is not None
         hit = None if skip else self.cache.get_result(result_key, target)
         if hit is not None:  # neither side's inputs changed since a previous review
             return hit
-        before, base_findings = self.renderer.render(self.base, target, inputs, base_key, None)
+        before, base_findings = self.renderer.render(self.base, target, inputs, base_key,
+                                                     validator)
         after, findings = self.renderer.render(self.head, target, inputs, head_key, validator)
         self._manifests[target.id] = after
         self._base_manifests[target.id] = before
-        all_findings = list(findings)
-        if any(f.severity is Severity.ERROR for f in base_findings):
+        head_failed = failed(findings)
+        if not head_failed:  # values a chart makes up on every render are not changes
+            before, after = self.renderer.steady((self.base, self.head), target, inputs,
+                                                 (base_key, head_key), before, after)
+        renames = pair_renames(before, after, normalize)
+        all_findings = mark_new(findings, base_findings, renames)
+        if failed(base_findings):
             all_findings.append(Finding(
                 Severity.WARNING, "render", "the base revision does not render cleanly, so the "
                 "diff may show more than this change", file=target.path))
-        diffs: list[ObjectDiff] = []
-        if not failed(findings):
-            diffs, errors = run_stage(target, "diff", lambda: diff_manifests(before, after),
-                                      diffs)
+        compared: tuple[list[ObjectDiff], list[Danger]] = ([], [])
+        if not head_failed:
+            compared, errors = run_stage(target, "diff", lambda: (
+                diff_manifests(before, after, renames=renames),
+                detect_dangers(before, after, normalize, renames)), compared)
             all_findings += errors
-        state = worst((f.severity.state for f in all_findings), default=State.SUCCESS)
+        diffs, dangers = compared
+        state = worst((f.severity.state for f in deciding(all_findings, self._block)),
+                      default=State.SUCCESS)
         result = TargetResult(target, state, diffs=tuple(diffs), findings=tuple(all_findings),
-                              seconds=time.monotonic() - started)
+                              seconds=time.monotonic() - started, dangers=tuple(dangers))
         if not crashed(all_findings):
             self.cache.put_result(result_key, result)
         return result

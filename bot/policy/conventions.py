@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.decide import group_matches
 from bot.markers import RECHECK
-from bot.model import ApprovalRequirement, Finding, Manifest, Severity
+from bot.model import ApprovalRequirement, Finding, Manifest, ObjKey, Severity
 from bot.policy import source
 from bot.policy.policyset import PolicySet
 
@@ -188,11 +188,24 @@ def change_decision_from(result: Any, change_input: Mapping[str, Any]) -> Change
             findings.append(Finding(_severity(rule), "policy", _with_details(msg, obj),
                                     file=obj.get("file") if isinstance(obj.get("file"), str)
                                     else None,
-                                    line=line if isinstance(line, int) else None, rule=ref))
+                                    line=line if isinstance(line, int) else None, rule=ref,
+                                    object=_object_key(obj.get("object"))))
     approvals = tuple(
         ApprovalRequirement(r.group, r.count, r.reason, approvers(r.group, change_input))
         for r in sorted(required, key=lambda r: (r.group, r.count, r.reason)))
     return ChangeDecision(tuple(findings), approvals)
+
+
+def _object_key(value: Any) -> ObjKey | None:
+    """`{"group", "kind", "namespace", "name"}` in a change rule's result (as in
+    `input.dangerous[].object`): the object the finding is about."""
+    if not isinstance(value, Mapping):
+        return None
+    parts = [value.get(k) for k in ("group", "kind", "namespace", "name")]
+    strings = [p for p in parts if isinstance(p, str)]
+    if len(strings) != 4 or not strings[1] or not strings[3]:
+        return None
+    return ObjKey(*strings)
 
 
 def engine_error(reason: str, *, policies: PolicySet | None = None,

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.model import Finding, ObjectDiff, TargetResult
+from bot.model import Danger, DiffStatus, Finding, ObjectDiff, TargetResult
 
 INPUT_VERSION = 1
 
@@ -49,9 +49,31 @@ def approving_reviews(reviews: Sequence[Review], change: ChangeInfo) -> list[Rev
 
 
 def _object(diff: ObjectDiff) -> dict[str, Any]:
-    return {"group": diff.key.group, "kind": diff.key.kind, "namespace": diff.key.namespace,
-            "name": diff.key.name, "status": diff.status.value,
-            "changed_fields": list(diff.changed_fields), "file": diff.file, "line": diff.line}
+    out = {"group": diff.key.group, "kind": diff.key.kind, "namespace": diff.key.namespace,
+           "name": diff.key.name, "status": diff.status.value,
+           "changed_fields": list(diff.changed_fields), "file": diff.file, "line": diff.line}
+    if diff.renamed_from is not None:
+        out["renamed_from"] = str(diff.renamed_from)
+    return out
+
+
+def _objects(diffs: Sequence[ObjectDiff]) -> list[dict[str, Any]]:
+    """Every object's entry; a renamed object also leaves a `deleted` entry for the old
+    name, as Kubernetes prunes it (not for a random name that changed and nothing else)."""
+    out: list[dict[str, Any]] = []
+    for diff in diffs:
+        out.append(_object(diff))
+        old = diff.renamed_from
+        if old is not None and diff.status is not DiffStatus.UNCHANGED:
+            out.append({"group": old.group, "kind": old.kind, "namespace": old.namespace,
+                        "name": old.name, "status": DiffStatus.DELETED.value,
+                        "changed_fields": [], "file": diff.file, "line": diff.line,
+                        "renamed_to": str(diff.key)})
+    return out
+
+
+def _danger(danger: Danger, target: str) -> dict[str, Any]:
+    return {**danger.to_dict(), "target": target}
 
 
 def _finding(finding: Finding) -> dict[str, Any]:
@@ -81,12 +103,15 @@ def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
                 "kubernetes_version": result.target.kubernetes_version,
                 "renderer": result.target.renderer, "path": result.target.path,
                 "namespace": result.target.namespace, "state": result.state.name.lower(),
-                "objects": [_object(d) for d in result.diffs],
+                "objects": _objects(result.diffs),
                 "findings": [_finding(f) for f in result.findings],
                 "approvals": asked.get(result.target.environment),
+                "dangerous": [_danger(d, result.target.id) for d in result.dangers],
+                "prune": sum(d.count for d in result.dangers if d.kind == "prune"),
             }
             for result in targets
         ],
+        "dangerous": [_danger(d, t.target.id) for t in targets for d in t.dangers],
         "reviews": [{"user": r.user, "state": "APPROVED", "sha": r.sha,
                      "teams": sorted(r.teams)}
                     for r in sorted(approving_reviews(reviews, change), key=lambda r: r.user)],

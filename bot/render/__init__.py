@@ -51,6 +51,18 @@ def not_rendered(target: Target) -> Finding:
                    file=target.path)
 
 
+HELM_HOOK = "helm.sh/hook"
+
+
+def is_helm_hook(manifest: Manifest) -> bool:
+    """Whether Helm runs this object as a hook (install/upgrade hooks, `helm test` pods):
+    it is not part of the release, so by default it is not reviewed as one of its objects
+    (test pods often have random names and would show as new objects on every change)."""
+    meta = manifest.body.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return isinstance(annotations, dict) and bool(annotations.get(HELM_HOOK))
+
+
 def render_target(root: Path, target: Target, tools: Tools,
                   budgets: Budgets = DEFAULT_BUDGETS) -> RenderResult:
     """Render one target; every refusal or tool failure is an ERROR finding, never a raise."""
@@ -68,6 +80,8 @@ def render_target(root: Path, target: Target, tools: Tools,
             manifests, findings = render_edited(root, target, tools.require("kubectl"), budgets)
         elif target.renderer == "helm":
             manifests, findings = render_helm(root, target, tools.require("helm"), budgets)
+            if not target.helm_hooks:
+                manifests = [m for m in manifests if not is_helm_hook(m)]
         else:
             findings = [Finding(Severity.ERROR, "render",
                                 f"unknown renderer {target.renderer!r}", file=target.path)]

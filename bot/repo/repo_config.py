@@ -149,6 +149,8 @@ class RepoConfig:
     apps: tuple[App, ...]
     policies_dir: str = "policies"
     validation: ValidationSettings = ValidationSettings()
+    findings_block: str = "new"  # findings.block: new | all
+    helm_hooks: str = "exclude"  # render.helm.hooks: exclude | include
     file: str = CONFIG_FILE
     discovered: bool = False
     apps_from: str = ""  # apps.from; "" = config when apps are listed, else auto
@@ -320,6 +322,8 @@ def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
             skip_kinds=tuple(validation.get("skip_kinds", ())),
             crd_dirs=_paths(validation.get("crd_dirs")),
             kubeconform=validation.get("kubeconform", "auto")),
+        findings_block=(data.get("findings") or {}).get("block", "new"),
+        helm_hooks=((data.get("render") or {}).get("helm") or {}).get("hooks", "exclude"),
         discovered=not apps, apps_from=str(settings.get("from") or ""),
         repo_urls=tuple(settings.get("repo_urls") or ()), file=where.file,
         lines=config_yaml.key_lines(where.root))

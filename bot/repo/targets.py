@@ -64,6 +64,7 @@ def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex,
         namespace=(override.namespace if override else None) or app.namespace
         or (_deploy_namespace(config, env_name) if renderer == "helm" else None),
         kubernetes_version=config.environment(env_name).kubernetes_version,
+        helm_hooks=renderer == "helm" and config.helm_hooks == "include",
         exclude=tuple(sorted(p for p in app_paths if _inside(p, path)))
         if renderer == "plain" else ())
 

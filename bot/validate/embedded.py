@@ -14,6 +14,7 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.model import Finding, Manifest, Severity
 from bot.secrets import is_secret
+from bot.validate.deprecations import api_findings
 from bot.validate import catalogue, compact, crds, schemas, sops
 from bot.validate.schemas import CompiledSchema, SchemaUnusable, UnsupportedVersion
 
@@ -221,7 +222,7 @@ class EmbeddedValidator:
             version = schemas.normalize_version(kubernetes_version)
         except UnsupportedVersion as exc:
             return [finding(None, str(exc))]
-        findings: list[Finding] = []
+        findings, manifests = api_findings(manifests, kubernetes_version)
         for item in self.plan(manifests, version):
             findings.extend(item.findings)
             if item.schema is not None:

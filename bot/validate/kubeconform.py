@@ -19,6 +19,7 @@ from typing import Any
 from bot import proc, scratch
 from bot.errors import ToolError
 from bot.model import Finding, Manifest
+from bot.validate.deprecations import api_findings
 from bot.validate import schemas
 from bot.validate.embedded import EmbeddedValidator, Plan, finding, object_label, plain
 from bot.validate.schemas import UnsupportedVersion
@@ -101,7 +102,7 @@ class KubeconformValidator:
             version = schemas.normalize_version(kubernetes_version)
         except UnsupportedVersion as exc:
             return [finding(None, str(exc))]
-        findings: list[Finding] = []
+        findings, manifests = api_findings(manifests, kubernetes_version)
         to_run: list[Plan] = []
         for item in self._planner.plan(manifests, version):
             findings.extend(item.findings)

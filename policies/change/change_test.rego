@@ -4,6 +4,10 @@ import rego.v1
 
 # Fixtures are literal documents, not built by functions: regopy 1.5.2 keeps the quotes of
 # string literals passed through function arguments when they reach sprintf.
+pvc_deleted := {"kind": "delete", "severity": "error", "target": "shop/staging", "message": "PersistentVolumeClaim/shop/data is deleted: the volume's data is lost", "object": {"group": "", "kind": "PersistentVolumeClaim", "namespace": "shop", "name": "data", "key": "PersistentVolumeClaim/shop/data"}, "field": null, "file": "apps/shop/pvc.yaml", "line": 1, "count": 0}
+
+ns_deleted := {"kind": "delete", "severity": "error", "target": "shop/staging", "message": "Namespace/shop is deleted: every object in the namespace is deleted with it", "object": {"group": "", "kind": "Namespace", "namespace": "", "name": "shop", "key": "Namespace/shop"}, "field": null, "file": "apps/shop/ns.yaml", "line": 1, "count": 0}
+
 pod_obj := {"group": "", "kind": "Deployment", "namespace": "shop", "name": "web", "status": "changed", "changed_fields": ["spec.replicas"], "file": "apps/shop/deploy.yaml", "line": 1}
 
 cluster_role := {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "namespace": "", "name": "admin", "status": "created", "changed_fields": [], "file": "apps/shop/rbac.yaml", "line": 3}
@@ -23,14 +27,43 @@ test_app_folder_kube_system_denied if {
 	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
 }
 
-test_app_folder_argocd_application_denied if {
+test_app_folder_of_only_applications_needs_platform_approval if {
+	# an app of apps: never a silent pass, the platform team must approve it
 	o := object.union(pod_obj, {"kind": "Application", "group": "argoproj.io"})
-	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+	ci := change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+	count(deny) == 0 with input as ci
+	count(approvals) == 1 with input as ci
 }
 
 test_deleting_cluster_role_from_app_is_allowed if {
 	o := object.union(cluster_role, {"status": "deleted"})
 	count(deny) == 0 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+}
+
+test_app_of_apps_may_manage_applications_with_platform_approval if {
+	app := {"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "team-a", "status": "changed", "changed_fields": ["spec.source.targetRevision"], "file": "envs/dev/templates/team-a.yaml", "line": 1}
+	project := object.union(app, {"kind": "AppProject", "name": "teams", "status": "unchanged", "changed_fields": []})
+	ci := change_of([{"id": "envs/dev", "app": "envs", "environment": "dev", "objects": [app, project]}])
+	count(deny) == 0 with input as ci
+	reqs := approvals with input as ci
+	reqs == {{"group": "platform", "count": 1, "reason": "envs/dev changes Application/team-a"}}
+}
+
+test_application_among_workloads_is_still_denied if {
+	app := {"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "sneaky", "status": "created", "changed_fields": [], "file": "apps/shop/app.yaml", "line": 1}
+	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [app, pod_obj]}])
+}
+
+test_label_only_change_of_cluster_role_passes if {
+	o := object.union(cluster_role, {"status": "changed", "changed_fields": ["metadata.labels.team", "metadata.annotations[\"a.b/c\"]"]})
+	ci := change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+	count(deny) == 0 with input as ci
+	count(approvals) == 0 with input as ci
+}
+
+test_rules_change_of_cluster_role_is_denied if {
+	o := object.union(cluster_role, {"status": "changed", "changed_fields": ["metadata.labels.team", "rules[0].verbs[1]"]})
+	count(deny) == 1 with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
 }
 
 test_platform_cluster_role_needs_platform_approval if {
@@ -41,10 +74,28 @@ test_platform_cluster_role_needs_platform_approval if {
 }
 
 test_deleting_pvc_and_namespace_needs_platform_approval if {
-	pvc := object.union(pod_obj, {"kind": "PersistentVolumeClaim", "name": "data", "status": "deleted"})
-	ns := object.union(pod_obj, {"kind": "Namespace", "name": "shop", "namespace": "", "status": "deleted"})
-	reqs := approvals with input as change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [pvc, ns]}])
-	reqs == {{"group": "platform", "count": 1, "reason": "deletes Namespace/shop, PersistentVolumeClaim/data"}}
+	reqs := approvals with input as object.union(change_of([]), {"dangerous": [pvc_deleted, ns_deleted]})
+	reqs == {{"group": "platform", "count": 1, "reason": "dangerous: Namespace/shop is deleted: every object in the namespace is deleted with it; PersistentVolumeClaim/shop/data is deleted: the volume's data is lost"}}
+}
+
+test_dangerous_change_is_denied_without_platform_approval if {
+	msgs := deny_dangerous with input as object.union(change_of([]), {"dangerous": [pvc_deleted]})
+	some m in msgs
+	m.msg == "shop/staging: PersistentVolumeClaim/shop/data is deleted: the volume's data is lost; needs an approval from the platform team"
+	m.object.kind == "PersistentVolumeClaim"
+}
+
+test_platform_approval_lifts_the_denial if {
+	reviews := [{"user": "pat", "state": "APPROVED", "sha": "h", "teams": ["platform"]}]
+	count(deny_dangerous) == 0 with input as object.union(change_of([]), {"dangerous": [pvc_deleted], "reviews": reviews})
+}
+
+test_scale_to_zero_only_warns if {
+	zero := object.union(pvc_deleted, {"kind": "scale-to-zero", "severity": "warning", "message": "Deployment/shop/web is scaled to 0 replicas"})
+	ci := object.union(change_of([]), {"dangerous": [zero]})
+	count(deny_dangerous) == 0 with input as ci
+	count(warn_dangerous) == 1 with input as ci
+	count(approvals) == 0 with input as ci
 }
 
 test_changing_pvc_needs_nothing if {
@@ -97,9 +148,8 @@ test_unchanged_configured_environment_needs_nothing if {
 }
 
 test_a_deletion_in_two_environments_is_named_once if {
-	pvc := object.union(pod_obj, {"kind": "PersistentVolumeClaim", "name": "data", "status": "deleted"})
-	targets := [{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [pvc]}, {"id": "shop/production", "app": "shop", "environment": "production", "objects": [pvc]}]
-	reqs := approvals with input as change_of(targets)
-	some req in reqs
-	req.reason == "deletes PersistentVolumeClaim/data"
+	staging := object.union(pvc_deleted, {"target": "shop/staging"})
+	production := object.union(pvc_deleted, {"target": "shop/production"})
+	reqs := approvals with input as object.union(change_of([]), {"dangerous": [staging, production]})
+	reqs == {{"group": "platform", "count": 1, "reason": "dangerous: PersistentVolumeClaim/shop/data is deleted: the volume's data is lost"}}
 }

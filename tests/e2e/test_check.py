@@ -49,7 +49,7 @@ def test_example_change_is_reported_exactly(shop: Path) -> None:
     for name in ("web/staging", "web/production"):
         web = targets[name]
         assert web["counts"] == {"created": 0, "changed": 1, "deleted": 1, "unchanged": 2,
-                                 "errors": 1, "warnings": 0}
+                                 "errors": 1, "warnings": 0, "new": 1, "existing": 0}
         [error] = web["findings"]
         assert error["check"] == "validate" and error["object"] == "Deployment/web/web"
         assert "spec.replicas" in error["message"] and error["file"] == "apps/web/deployment.yaml"
@@ -194,10 +194,12 @@ def flux(tmp_path: Path) -> Path:
 
 def test_flux_example_custom_kinds_validate_from_the_catalogue(flux: Path) -> None:
     code, report = check_json(flux)
-    assert code == 1  # the bot's default policies want app.kubernetes.io/name labels
+    # the default policies want app.kubernetes.io/name labels, but not on Flux objects
+    assert code == 1
     kinds = {f["object"].split("/")[0] for t in report["targets"] for f in t["findings"]
              if f["object"]}
-    assert {"HelmRelease", "HelmRepository", "Kustomization"} <= kinds  # policy findings
+    assert {"ClusterIssuer", "Gateway"} <= kinds  # policy findings
+    assert not {"HelmRelease", "HelmRepository", "Kustomization"} & kinds
     assert [f for t in report["targets"] for f in t["findings"] if f["check"] == "validate"] \
         == []
     render_errors = [f for t in report["targets"] for f in t["findings"]
@@ -214,7 +216,8 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     assert code == 1  # the bot's default policies want app.kubernetes.io/name labels
     policy = {f["message"] for t in report["targets"] for f in t["findings"]
               if f["check"] == "policy"}
-    assert "Namespace/podinfo: missing the label app.kubernetes.io/name" in policy
+    assert "ClusterIssuer/letsencrypt: missing the label app.kubernetes.io/name" in policy
+    assert "Namespace/podinfo: missing the label app.kubernetes.io/name" not in policy
     code, report = check_json(flux, "--no-server-policies")
     assert code == 0, [f for t in report["targets"] for f in t["findings"]]
     created = {k: t["counts"]["created"] for k, t in by_target(report).items()}

@@ -97,7 +97,7 @@ LIMITS: dict[str, str] = {
     "bot/report.py:GITHUB_COMMENT_LIMIT": "presentation: the full report is linked",
     "bot/report.py:GITLAB_NOTE_LIMIT": "presentation: the full report is linked",
     "bot/report.py:STATUS_LIMIT": "presentation",
-    "bot/report.py:MESSAGE_LIMIT": "presentation (JSON keeps the whole message)",
+    "bot/report_sections.py:MESSAGE_LIMIT": "presentation (JSON keeps the whole message)",
     "bot/report.py:max_chars": "presentation: the full report is linked",
     "bot/forges/base.py:STATUS_DESCRIPTION_LIMIT": "presentation",
     "bot/forges/github_api.py:SUMMARY_LIMIT": "presentation (check run summary)",

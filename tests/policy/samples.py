@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.model import DiffStatus, Manifest, ObjectDiff, ObjKey, State, Target, TargetResult
+from bot.model import Danger, DiffStatus, Manifest, ObjectDiff, ObjKey, State, Target, TargetResult
 from bot.policy import ChangeInfo, Review, build_change_input
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,13 +81,19 @@ def target_result(app: str, env: str, diffs: list[tuple[str, str, str, DiffStatu
               for g, k, n, s in diffs))
 
 
+PVC_DELETED = Danger("delete", "PersistentVolumeClaim/shop/data is deleted: the volume's data "
+                     "is lost", "error", ObjKey("", "PersistentVolumeClaim", "shop", "data"),
+                     file="apps/shop/staging/data.yaml", line=1)
+
+
 def sample_change_input() -> dict[str, Any]:
     """A change input touching production, a ClusterRole and a deleted volume claim."""
     targets = [
         target_result("shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)]),
-        target_result("shop", "staging", [
+        dataclasses.replace(target_result("shop", "staging", [
             ("rbac.authorization.k8s.io", "ClusterRole", "admin", DiffStatus.CREATED),
             ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
+            dangers=(PVC_DELETED,)),
         target_result("platform", "staging", [
             ("rbac.authorization.k8s.io", "ClusterRole", "view", DiffStatus.CHANGED)]),
     ]

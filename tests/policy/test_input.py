@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
 import jsonschema
 
-from bot.model import DiffStatus, Finding, Severity, State
+from bot.model import DiffStatus, Finding, ObjectDiff, ObjKey, Severity, State, Target, TargetResult
 from bot.policy import (
     ChangeInfo,
     EmbeddedEngine,
@@ -17,7 +18,7 @@ from bot.policy import (
     load_policy_set,
 )
 from bot.policy.policyset import policy_set_from_files
-from tests.policy.samples import DEFAULT_POLICIES, ROOT, target_result
+from tests.policy.samples import DEFAULT_POLICIES, PVC_DELETED, ROOT, target_result
 
 SCHEMA = json.loads((ROOT / "bot" / "schemas" / "policy-input.schema.json").read_text())
 HEAD, OLD = "h" * 40, "o" * 40
@@ -62,9 +63,10 @@ def test_only_head_approvals_by_others_count() -> None:
 
 def test_approval_requirements_list_who_satisfies_them(embedded: EmbeddedEngine) -> None:
     ps = load_policy_set(DEFAULT_POLICIES, "server")
-    targets = [target_result("shop", "production",
-                             [("apps", "Deployment", "web", DiffStatus.CHANGED),
-                              ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)])]
+    targets = [dataclasses.replace(target_result(
+        "shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED),
+                               ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
+        dangers=(PVC_DELETED,))]
     reviews = [Review("alice", "APPROVED", HEAD, ("platform",)),
                Review("bob", "APPROVED", HEAD, ("platform",)),
                Review("carol", "APPROVED", OLD, ("platform",))]
@@ -73,7 +75,41 @@ def test_approval_requirements_list_who_satisfies_them(embedded: EmbeddedEngine)
     assert [(a.group, a.count, a.reason, a.satisfied_by, a.satisfied)
             for a in decision.approvals] == [
         ("*", 2, "changes production (shop/production)", ("bob",), False),
-        ("platform", 1, "deletes PersistentVolumeClaim/data", ("bob",), True)]
+        ("platform", 1, "dangerous: PersistentVolumeClaim/shop/data is deleted: the volume's "
+                        "data is lost", ("bob",), True)]
+
+
+def test_dangerous_changes_reach_the_change_policies(embedded: EmbeddedEngine) -> None:
+    ps = load_policy_set(DEFAULT_POLICIES, "server")
+    targets = [dataclasses.replace(target_result(
+        "shop", "staging", [("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
+        dangers=(PVC_DELETED,))]
+    doc = build_change_input(targets, CHANGE, [])
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["dangerous"] == doc["targets"][0]["dangerous"] == [{
+        "kind": "delete", "severity": "error", "target": "shop/staging",
+        "message": "PersistentVolumeClaim/shop/data is deleted: the volume's data is lost",
+        "object": {"group": "", "kind": "PersistentVolumeClaim", "namespace": "shop",
+                   "name": "data", "key": "PersistentVolumeClaim/shop/data"},
+        "field": None, "file": "apps/shop/staging/data.yaml", "line": 1, "count": 0}]
+    decision = embedded.change_decision(ps, doc)
+    [denial] = decision.findings
+    assert (denial.severity, denial.rule, denial.object) == (
+        Severity.ERROR, "gitops.change.deny_dangerous", PVC_DELETED.object)
+    assert denial.message == ("shop/staging: PersistentVolumeClaim/shop/data is deleted: the "
+                              "volume's data is lost; needs an approval from the platform team")
+
+
+def test_a_renamed_object_also_leaves_its_deleted_entry() -> None:
+    old, new = ObjKey("", "ConfigMap", "shop", "cfg-5g7h8k9m2t"), \
+        ObjKey("", "ConfigMap", "shop", "cfg-9b8c7d6f5g")
+    result = TargetResult(Target("shop", "staging", "kustomize", "apps/shop"), State.SUCCESS, (
+        ObjectDiff(new, DiffStatus.CHANGED, "d", ("data.a",), "cm.yaml", 1, renamed_from=old),))
+    doc = build_change_input([result], CHANGE)
+    jsonschema.validate(doc, SCHEMA)
+    assert [(o["name"], o["status"], o.get("renamed_from"), o.get("renamed_to"))
+            for o in doc["targets"][0]["objects"]] == [
+        (new.name, "changed", str(old), None), (old.name, "deleted", None, str(new))]
 
 
 def test_malformed_approvals_fail_closed(embedded: EmbeddedEngine) -> None:

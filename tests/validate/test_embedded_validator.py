@@ -86,9 +86,10 @@ def test_unknown_top_level_field_and_quoted_path(validator: EmbeddedValidator) -
 
 
 def test_bad_api_version_names_the_served_ones(validator: EmbeddedValidator) -> None:
-    body = dict(copy.deepcopy(DEPLOYMENT), apiVersion="apps/v1beta1")
+    # (apps/v1beta1 is in the deprecation table: tests/validate/test_deprecations.py)
+    body = dict(copy.deepcopy(DEPLOYMENT), apiVersion="apps/v1beta3")
     assert messages(validator.validate([m(body)], "1.35")) == [
-        ("Deployment/web: Deployment is not served as apps/v1beta1 in Kubernetes 1.35 "
+        ("Deployment/web: Deployment is not served as apps/v1beta3 in Kubernetes 1.35 "
          "(served: apps/v1)")]
 
 
@@ -195,6 +196,16 @@ def test_objects_without_identity(validator: EmbeddedValidator) -> None:
         "object without metadata.name: every object needs apiVersion, kind and metadata.name",
         "object without kind: every object needs apiVersion, kind and metadata.name",
         "document is a list, not a Kubernetes object"]
+
+
+def test_generate_name_objects_are_valid(validator: EmbeddedValidator) -> None:
+    # Every Argo CD hook Job is named by generateName; the API server picks the name.
+    hook = {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"generateName": "schema-migrate-",
+                         "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "migrate", "image": "ghcr.io/example/migrate:1.0"}]}}}}
+    assert validator.validate([m(hook)], "1.35") == []
 
 
 def test_yaml_timestamps_are_treated_as_strings(validator: EmbeddedValidator) -> None:
