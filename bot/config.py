@@ -166,10 +166,27 @@ class Config:
         if not self.repo_allowlist:
             problems.append("GITOPS_BOT_REPO_ALLOWLIST is empty; list the repositories the bot "
                             "may act on, e.g. 'github.com/acme/*' ('*' allows every repository)")
+        problems += self._allowlist_problems()
         if self.github_app_id and not self.github_private_key_file:
             problems.append("GITOPS_BOT_GITHUB_APP_ID needs GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def _allowlist_problems(self) -> list[str]:
+        """Allowlist entries without a forge host: they could never match a delivery
+        (entries are matched against `<host>/<owner>/<name>`), so they are refused."""
+        hosts = [self.forge_host(f) for f, on in (("github", self.github_enabled),
+                                                  ("gitlab", self.gitlab_enabled)) if on]
+        problems = []
+        for entry in self.repo_allowlist:
+            first, _, rest = entry.partition("/")
+            if entry == "*" or (rest and ("." in first or ":" in first or "*" in first
+                                          or first == "localhost")):
+                continue
+            spelled = " or ".join(f"'{host}/{entry}'" for host in hosts or ["github.com"])
+            problems.append(f"GITOPS_BOT_REPO_ALLOWLIST entry '{entry}' names no forge host; "
+                            f"write {spelled}")
+        return problems
 
     # -- loading --------------------------------------------------------------------------
     @classmethod

@@ -1,6 +1,7 @@
 """Service commands: `serve`, `web`, `worker`, `replay`, `db upgrade` (imports are lazy)."""
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import uuid
@@ -58,7 +59,8 @@ def serve(host: str, port: int, workers: int) -> None:
     _logging(config)
     services = Services.build(config)
     server = make_server(host, port, create_app(config, services), threaded=True)
-    click.echo(f"gitops-bot: listening on http://{host}:{server.server_port}", err=True)
+    # A JSON log line like every other (GITOPS_BOT_LOG_FORMAT=text for a terminal).
+    logging.getLogger("bot.serve").info("listening on http://%s:%d", host, server.server_port)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
     try:
