@@ -283,6 +283,8 @@ class EventKind(str, Enum):
     RECHECK = "recheck"  # `/gitops-bot recheck` comment command
     PUSH = "push"        # push to (or merge into) a branch: deploy candidates
     CLOSED = "closed"    # change closed or merged (cancel pending work)
+    MERGE_GROUP = "merge_group"  # GitHub merge queue: review the queued merge commit
+    COMMAND = "command"  # `/gitops-bot override` / `break-glass` comment commands
 
 
 @dataclass(frozen=True)
@@ -341,3 +343,4 @@ class Approval:
     sha: str
     teams: tuple[str, ...] = ()
     can_write: bool = False
+    review_id: str | None = None  # the forge's id of the approving review (GitLab: none)

@@ -18,6 +18,13 @@ DEPLOY_MARKER = "<!-- gitops-bot:deploy -->"
 # Comment command prefix; the rest of the line is the command.
 COMMAND_PREFIX = "/gitops-bot"
 RECHECK_COMMAND = "/gitops-bot recheck"
+# Governance commands (bot.commands parses them): a rule override by its owners, and
+# break-glass by two members of the configured group.
+OVERRIDE_COMMAND = "/gitops-bot override"
+BREAK_GLASS_COMMAND = "/gitops-bot break-glass"
+GOVERNANCE_COMMANDS = (OVERRIDE_COMMAND, BREAK_GLASS_COMMAND)
+# The marker of the loud comment break-glass posts on the change.
+BREAK_GLASS_MARKER = "<!-- gitops-bot:break-glass -->"
 # GitHub shows (and documents) short status descriptions; we cut at 140 characters on both
 # forges so a long message never turns a status write into a 422.
 STATUS_DESCRIPTION_LIMIT = 140
@@ -107,6 +114,17 @@ class Forge(Protocol):
 
     def merged_change_for(self, repo: str, sha: str) -> Change | None:
         """The merged change request whose merge put `sha` on its base branch, else None."""
+        ...
+
+    def open_changes(self, repo: str) -> list[Change]:
+        """Every open pull / merge request of `repo` (no changed files; GitLab lists no
+        base SHA: it is "" there). Used to recover events that were never delivered."""
+        ...
+
+    def is_member(self, repo: str, user: str, group: str) -> bool:
+        """Whether `user` is an active member of `group` now (GitHub: a team, `org/slug` or
+        a slug of the repository's owner; GitLab: a group's full path). It authorises
+        overrides and break-glass, read from the forge at the time of the command."""
         ...
 
 
