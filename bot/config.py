@@ -93,6 +93,13 @@ class Config:
     policy_engine: str = "embedded"
     opa_url: str = ""
     opa_token: Secret | None = None
+    # Governance: break-glass needs two members of this group (GitHub `org/team`, GitLab a
+    # group path; empty: break-glass is off), the second within break_glass_window seconds.
+    break_glass_group: str = ""
+    break_glass_window: float = 3600.0
+    # Missed events: every sweep_interval seconds (and at start) open changes and protected
+    # branch tips of the repositories seen are compared with what was reviewed and deployed.
+    sweep_interval: float = 600.0
 
     def __repr__(self) -> str:
         parts = []
@@ -282,10 +289,15 @@ def _convert(name: str, raw: Any) -> Any:
         if seconds <= 0:
             raise ValueError("must be positive")
         return seconds
-    if name == "drift_interval":
+    if name in ("drift_interval", "sweep_interval"):
         seconds = float(raw)
         if seconds < 0:
             raise ValueError("must be 0 (off) or a number of seconds")
+        return seconds
+    if name == "break_glass_window":
+        seconds = float(raw)
+        if seconds <= 0:
+            raise ValueError("must be a positive number of seconds")
         return seconds
     if name in ("fork_mode", "sqlite_synchronous", "log_format", "policy_engine"):
         return str(raw).strip().lower()

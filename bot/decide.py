@@ -15,7 +15,8 @@ from bot.model import EventKind, State
 # Forge actions meaning "the approvals changed": the same head is reviewed again for them.
 # ("edited" is GitHub's base-branch change: a new comparison, so it is reviewed again too.)
 APPROVAL_ACTIONS = frozenset({"review_submitted", "review_dismissed", "edited", "approved",
-                              "unapproved", "approval", "unapproval"})
+                              "unapproved", "approval", "unapproval",
+                              "governance"})  # an override or break-glass given or withdrawn
 
 GO = "review"  # ReviewGate.state when the review goes ahead
 

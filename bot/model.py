@@ -112,6 +112,10 @@ class Finding:
     line: int | None = None
     object: ObjKey | None = None
     rule: str | None = None
+    # policy findings: the groups the policy names as the rule's owners (who may override it)
+    owners: tuple[str, ...] = ()
+    # set when an override or break-glass passed this (once failing) finding: who and why
+    waived: str | None = None
 
     @property
     def location(self) -> str:
@@ -120,8 +124,8 @@ class Finding:
         return self.file or ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form (`owners` and `waived` only when set)."""
+        data: dict[str, Any] = {
             "severity": self.severity.name.lower(),
             "check": self.check,
             "message": self.message,
@@ -130,6 +134,11 @@ class Finding:
             "object": str(self.object) if self.object else None,
             "rule": self.rule,
         }
+        if self.owners:
+            data["owners"] = list(self.owners)
+        if self.waived:
+            data["waived"] = self.waived
+        return data
 
 
 RENDERERS = ("plain", "kustomize", "helm")
@@ -263,6 +272,8 @@ class ReviewResult:
     approvals: tuple[ApprovalRequirement, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     approvals_enforced: bool = True
+    # the revisions of the policy sets that judged the change: (("server", sha256), ...)
+    policy_revisions: tuple[tuple[str, str], ...] = ()
 
     @property
     def state(self) -> State:

@@ -24,7 +24,7 @@ OVERRIDE_COMMAND = "/gitops-bot override"
 BREAK_GLASS_COMMAND = "/gitops-bot break-glass"
 GOVERNANCE_COMMANDS = (OVERRIDE_COMMAND, BREAK_GLASS_COMMAND)
 # The marker of the loud comment break-glass posts on the change.
-BREAK_GLASS_MARKER = "<!-- gitops-bot:break-glass -->"
+BREAK_GLASS_MARKER = "<!-- gitops-bot:breakglass -->"
 # GitHub shows (and documents) short status descriptions; we cut at 140 characters on both
 # forges so a long message never turns a status write into a 422.
 STATUS_DESCRIPTION_LIMIT = 140

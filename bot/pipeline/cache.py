@@ -27,7 +27,7 @@ from bot.model import (
     TargetResult,
 )
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"  # 2: findings keep their rule owners
 
 
 def cache_key(*parts: Any) -> str:
@@ -43,7 +43,7 @@ def target_fingerprint(target: Target) -> dict[str, Any]:
 
 def _finding_to_json(f: Finding) -> dict[str, Any]:
     return {"severity": int(f.severity), "check": f.check, "message": f.message, "file": f.file,
-            "line": f.line, "rule": f.rule,
+            "line": f.line, "rule": f.rule, "owners": list(f.owners),
             "object": [f.object.group, f.object.kind, f.object.namespace, f.object.name]
             if f.object else None}
 
@@ -52,7 +52,8 @@ def _finding_from_json(d: Mapping[str, Any]) -> Finding:
     obj = d.get("object")
     return Finding(severity=Severity(d["severity"]), check=d["check"], message=d["message"],
                    file=d.get("file"), line=d.get("line"), rule=d.get("rule"),
-                   object=ObjKey(*obj) if obj else None)
+                   object=ObjKey(*obj) if obj else None,
+                   owners=tuple(d.get("owners") or ()))
 
 
 def _diff_to_json(d: ObjectDiff) -> list[Any]:

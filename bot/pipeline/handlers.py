@@ -9,6 +9,8 @@ from bot.errors import ConfigError
 from bot.forges.base import Forge
 from bot.queue import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
+from bot.pipeline.audit import deploy_waiver, record_review, waiver
+from bot.pipeline.commands import CommandJob
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.ledger import StoreLedger
@@ -74,7 +76,8 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
                                 clone_token=_clone_token, live_for=live_for,
                                 reviewed=reviewed, started=started,
                                 dashboard_url=config.public_url or None,
-                                policy_engine=policy_engine(config)),
+                                policy_engine=policy_engine(config),
+                                waive=waiver(config, store)),
                     forge_factory(config))
 
     def handle(event: Event, ctx: JobContext) -> None:
@@ -83,6 +86,9 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
             ctx.store.finish_run(outcome.run_id, outcome.state, status_line=outcome.status_line,
                                  findings=outcome.findings, report=outcome.report,
                                  comment_id=outcome.comment_id)
+            if event.number is not None:
+                record_review(ctx.store, event, event.number, outcome.state,
+                              outcome.status_line, outcome.audit)
         ctx.store.audit(event.sender, f"review.{outcome.state}", f"{event.host}/{event.repo}",
                         event.number, outcome.head_sha, {"delivery": ctx.delivery,
                                                          "status": outcome.status_line})
@@ -96,7 +102,8 @@ def deploy_job(config: Config, store: Store) -> DeployJob:
                                     kubeconfig=config.kubeconfig,
                                     argocd_url=config.argocd_url or None,
                                     argocd_token=config.argocd_token,
-                                    policy_engine=policy_engine(config)),
+                                    policy_engine=policy_engine(config),
+                                    waive=deploy_waiver(config, store)),
                      forge_factory(config), StoreLedger(store))
 
 
@@ -113,8 +120,19 @@ def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
     return handle
 
 
+def command_handler(config: Config, store: Store,
+                    review: Callable[[Event, JobContext], None]
+                    ) -> Callable[[Event, JobContext], None]:
+    """A job handler for override / break-glass commands (reviews again with `review`)."""
+    def handle(event: Event, ctx: JobContext) -> None:
+        CommandJob(config, ctx.store, forge_factory(config),
+                   lambda again: review(again, ctx))(event)
+    return handle
+
+
 def pipeline_handlers(config: Config, store: Store) -> Handlers:
     """Handlers for `bot.queue.Queue`: reviews for change events, deploys for pushes."""
     review = review_handler(config, store)
     return {EventKind.REVIEW: review, EventKind.RECHECK: review,
-            EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only}
+            EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only,
+            EventKind.COMMAND: command_handler(config, store, review)}

@@ -184,7 +184,9 @@ class Reviewer:
                             targets=tuple(results), findings=tuple(findings),
                             notes=tuple(notes + more_notes), approvals=tuple(approvals),
                             attachments=tuple(attachments),
-                            approvals_enforced=self.options.enforce_approvals)
+                            approvals_enforced=self.options.enforce_approvals,
+                            policy_revisions=(("server", policy.server.revision),
+                                              ("repository", policy.repository.revision)))
 
     def _validator(self, config: RepoConfig) -> Validator:
         """The validator the trusted config asks for; CRD folders read from its revision."""
