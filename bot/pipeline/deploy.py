@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from bot import gitrepo
 from bot.config import Secret
-from bot.decide import DeployFacts, asks_render_compare, deploy_gate
+from bot.decide import DeployFacts, asks_merged_review, asks_render_compare, deploy_gate
 from bot.errors import ConfigError, GitopsBotError, Transient
 from bot.forges.base import DEPLOY_CONTEXT, Forge
 from bot.live.argocd import ArgoCD, ArgoCDClient
@@ -157,6 +157,9 @@ class DeployJob:
             facts = dataclasses.replace(
                 facts, change_number=change.number, change_head=change.head_sha,
                 review_passed=self.ledger.review_passed(event, change.number, change.head_sha))
+        if change is not None and asks_merged_review(facts):
+            facts = dataclasses.replace(
+                facts, merged_reviewed=self.ledger.review_passed(event, change.number, sha))
         if change is not None and asks_render_compare(facts):
             facts = dataclasses.replace(facts, digests=self._digests(remote, repo, sha,
                                                                      change.head_sha, envs))
@@ -266,7 +269,10 @@ class DeployJob:
 
 
 def reviewed_sha(facts: DeployFacts) -> str | None:
-    """The SHA whose passing review lets `facts.sha` in: the change's head, or None."""
+    """The SHA whose passing review lets `facts.sha` in: the merged SHA itself when a merge
+    queue reviewed it, else the change's head; None when none did."""
+    if facts.merged_reviewed:
+        return facts.sha
     return facts.change_head if facts.review_passed else None
 
 

@@ -13,11 +13,13 @@ from bot.pipeline.audit import deploy_waiver, record_review, waiver
 from bot.pipeline.commands import CommandJob
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
+from bot.pipeline.merge_queue import MergeGroupJob
 from bot.pipeline.ledger import StoreLedger
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.workspace import Remote
 from bot.policy import PolicyEngine, make_engine
 from bot.store import Store
+from bot.tools import Tools
 
 
 def forge_factory(config: Config) -> Callable[[Event], Forge]:
@@ -130,9 +132,35 @@ def command_handler(config: Config, store: Store,
     return handle
 
 
+def merge_group_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
+    """A job handler reviewing a GitHub merge queue's commit (bot.pipeline.merge_queue)."""
+    def passed(event: Event, number: int, sha: str) -> bool:
+        run = store.get_run(event.forge, event.host, event.repo, number, sha)
+        return run is not None and run.state == "success"
+
+    def started(event: Event, number: int, sha: str) -> int:
+        return store.start_run(event.forge, event.host, event.repo, number, sha)
+
+    settings = JobSettings(clone_url_template=config.clone_url_template,
+                           data_dir=config.data_dir, clone_token=_clone_token,
+                           dashboard_url=config.public_url or None)
+    job = MergeGroupJob(settings, forge_factory(config), passed, started, Tools.discover(),
+                        policy_engine(config))
+
+    def handle(event: Event, ctx: JobContext) -> None:
+        outcome = job(event)
+        if outcome.run_id is not None:
+            ctx.store.finish_run(outcome.run_id, outcome.state, status_line=outcome.status_line,
+                                 findings=outcome.findings, report=outcome.report)
+            record_review(ctx.store, event, int((outcome.audit or {})["number"]),
+                          outcome.state, outcome.status_line, outcome.audit)
+    return handle
+
+
 def pipeline_handlers(config: Config, store: Store) -> Handlers:
     """Handlers for `bot.queue.Queue`: reviews for change events, deploys for pushes."""
     review = review_handler(config, store)
     return {EventKind.REVIEW: review, EventKind.RECHECK: review,
             EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only,
-            EventKind.COMMAND: command_handler(config, store, review)}
+            EventKind.COMMAND: command_handler(config, store, review),
+            EventKind.MERGE_GROUP: merge_group_handler(config, store)}
