@@ -67,7 +67,9 @@ def serve(host: str, port: int, workers: int) -> None:
         # The consumer owns the main thread for its signal handling: SIGTERM drains the
         # running jobs while the intake keeps accepting (and persisting) deliveries.
         from bot.pipeline.drift import drift_loop
-        with services.queue.recovering(), drift_loop(services.config, services.store):
+        from bot.pipeline.sweep import sweep_loop
+        with services.queue.recovering(), drift_loop(services.config, services.store), \
+                sweep_loop(services.config, services.store, services.queue.enqueue):
             services.queue.consumer(workers).run()
     finally:
         server.shutdown()
@@ -121,7 +123,9 @@ def worker(workers: int) -> None:
     except ConfigError as exc:
         _fail(str(exc))
     from bot.pipeline.drift import drift_loop
-    with services.queue.recovering(), drift_loop(services.config, services.store):
+    from bot.pipeline.sweep import sweep_loop
+    with services.queue.recovering(), drift_loop(services.config, services.store), \
+            sweep_loop(services.config, services.store, services.queue.enqueue):
         services.queue.consumer(workers).run()
 
 

@@ -18,6 +18,7 @@ from bot.store.audit import AuditTrail
 from bot.store.deploys import DeployRecords
 from bot.store.engine import WriteLock, make_engine, utc
 from bot.store.locks import LockRecords
+from bot.store.sweeps import SweepQueries
 from bot.store.schema import (AUDIT_KINDS, DEPLOY_STATES, FINAL, AuditRecord, Deployment,
                               DriftReport, Run, audit_events, audit_records, deliveries,
                               delivery_key, deployments, drift_reports, event_from_dict,
@@ -29,7 +30,7 @@ __all__ = ["AUDIT_KINDS", "DEPLOY_STATES", "FINAL", "AuditRecord", "Deployment",
            "make_engine", "metadata", "review_runs"]
 
 
-class Store(DeployRecords, LockRecords, AuditTrail):
+class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
     """All SQL the bot runs; every method is one short transaction with plain-data arguments."""
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
