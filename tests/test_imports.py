@@ -30,7 +30,7 @@ CORE = [
     "bot.repo.targets", "bot.repo.repo_config", "bot.repo.config_yaml", "bot.repo.discovery",
     "bot.repo.kustomize_refs", "bot.repo.safeyaml",
     "bot.forges.payload", "bot.forges.github_parse", "bot.forges.gitlab_parse",
-    "bot.commands", "bot.governance", "bot.merge_group", "bot.missed",
+    "bot.commands", "bot.governance", "bot.merge_group", "bot.missed", "bot.chain",
 ]
 
 PROBE = """
