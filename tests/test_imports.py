@@ -31,6 +31,7 @@ CORE = [
     "bot.repo.kustomize_refs", "bot.repo.safeyaml",
     "bot.forges.payload", "bot.forges.github_parse", "bot.forges.gitlab_parse",
     "bot.commands", "bot.governance", "bot.merge_group", "bot.missed", "bot.chain",
+    "bot.formats", "bot.formats.sarif", "bot.formats.junit", "bot.formats.codequality",
 ]
 
 PROBE = """
