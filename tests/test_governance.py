@@ -1,13 +1,13 @@
-"""bot.governance: the state folded from records, each command's verdict, and what an
-override or break-glass does (and does not do) to a review result."""
+"""bot.governance and bot.authority: the state folded from records, each command's verdict,
+and what an override or break-glass does (and does not do) to a review result."""
 from __future__ import annotations
 
 import pytest
 
 from bot.commands import parse_command
+from bot.authority import CommandFacts, command_verdict, denied_rules, groups_to_check
 from bot.governance import (CONFIRMED, OVERRIDDEN, OVERRIDE_WITHDRAWN, REQUESTED, WITHDRAWN,
-                            CommandFacts, GovRecord, Governance, Override, command_verdict,
-                            denied_rules, governance_at, groups_to_check, waive)
+                            GovRecord, Governance, Override, governance_at, waive)
 from bot.model import (ApprovalRequirement, Finding, ReviewResult, Severity, State, Target,
                        TargetResult)
 

@@ -30,7 +30,7 @@ CORE = [
     "bot.repo.targets", "bot.repo.repo_config", "bot.repo.config_yaml", "bot.repo.discovery",
     "bot.repo.kustomize_refs", "bot.repo.safeyaml",
     "bot.forges.payload", "bot.forges.github_parse", "bot.forges.gitlab_parse",
-    "bot.commands", "bot.governance", "bot.merge_group", "bot.missed", "bot.chain",
+    "bot.commands", "bot.governance", "bot.authority", "bot.merge_group", "bot.missed", "bot.chain",
     "bot.formats", "bot.formats.sarif", "bot.formats.junit", "bot.formats.codequality",
 ]
 

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from bot.commands import CommandError, parse_command
 from bot.config import Config
 from bot.forges.base import BREAK_GLASS_MARKER, Forge
-from bot.governance import (CONFIRMED, REQUESTED, WITHDRAWN, CommandFacts, CommandVerdict,
-                            command_verdict, denied_rules, groups_to_check)
+from bot.authority import (CommandFacts, CommandVerdict, command_verdict, denied_rules,
+                           groups_to_check)
+from bot.governance import CONFIRMED, REQUESTED, WITHDRAWN
 from bot.model import Change, Event, EventKind
 from bot.pipeline.audit import governance_for
 from bot.pipeline.job import REFUSAL_MARKER

@@ -67,7 +67,8 @@ def _note(body: str) -> dict[str, Any]:
 @pytest.mark.parametrize("body", [
     "/gitops-bot override main.deny -- vendor image, ticket OPS-7",
     "/gitops-bot override withdraw main.deny", "/gitops-bot break-glass -- prod is down",
-    "/gitops-bot break-glass confirm\nconfirming as SRE on call", "/gitops-bot break-glass withdraw",
+    "/gitops-bot break-glass confirm\nconfirming as SRE on call",
+    "/gitops-bot break-glass withdraw",
     "/gitops-bot override",  # malformed: still a command, the job answers how to write it
 ])
 def test_governance_commands_on_both_forges(body: str) -> None:
