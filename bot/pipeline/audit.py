@@ -57,10 +57,12 @@ def deploy_waiver(config: Config, store: Store
 
 def record_review(store: Store, event: Event, number: int, state: str, status: str,
                   audit: Mapping[str, Any] | None, reviewed_sha: str | None = None) -> None:
-    """A review verdict and the approvals it counted (user, SHA, review id)."""
-    if audit is None:
+    """A review verdict and the approvals it counted (user, SHA, review id). A review that
+    failed before judging (`audit` None) is recorded with its state and status only."""
+    audit = audit or {}
+    sha = reviewed_sha or audit.get("head")
+    if sha is None:
         return
-    sha = reviewed_sha or str(audit["head"])
     for a in audit.get("approvals", ()):
         store.append_record("approval", event.forge, event.host, event.repo, actor=a["user"],
                             number=a.get("number", number), sha=sha,

@@ -90,7 +90,7 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
                                  comment_id=outcome.comment_id)
             if event.number is not None:
                 record_review(ctx.store, event, event.number, outcome.state,
-                              outcome.status_line, outcome.audit)
+                              outcome.status_line, outcome.audit, outcome.head_sha)
         ctx.store.audit(event.sender, f"review.{outcome.state}", f"{event.host}/{event.repo}",
                         event.number, outcome.head_sha, {"delivery": ctx.delivery,
                                                          "status": outcome.status_line})
