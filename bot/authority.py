@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.commands import (BREAK_GLASS, BREAK_GLASS_CONFIRM, BREAK_GLASS_WITHDRAW, OVERRIDE,
                           OVERRIDE_WITHDRAW, Command)
+from bot.markers import BREAK_GLASS_COMMAND
 from bot.governance import (CONFIRMED, DEFAULT_WINDOW, OVERRIDDEN, OVERRIDE_WITHDRAWN,
                             REQUESTED, WITHDRAWN, Governance)
 
@@ -126,7 +127,7 @@ def _break_glass(facts: CommandFacts, cmd: Command, who: str) -> CommandVerdict:
                            "for confirmation")
         return CommandVerdict(True, f"Break-glass requested by {who}: {cmd.reason}. A second, "
                               f"different member of {group} must confirm within {within} "
-                              "with `/gitops-bot break-glass confirm`.",
+                              f"with `{BREAK_GLASS_COMMAND} confirm`.",
                               REQUESTED, reason=cmd.reason)
     pending = gov.pending
     if pending is None:

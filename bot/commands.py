@@ -1,19 +1,20 @@
-"""PURE: the `/gitops-bot` comment commands, parsed from the command line of a comment.
+"""PURE: the comment commands (bot.markers defines their words), parsed from the command
+line of a comment. After the prefix:
 
-    /gitops-bot recheck
-    /gitops-bot override <rule> -- <reason>        /gitops-bot override withdraw <rule>
-    /gitops-bot break-glass -- <reason>            /gitops-bot break-glass confirm
-                                                   /gitops-bot break-glass withdraw
+    recheck
+    override <rule> -- <reason>          override withdraw <rule>
+    break-glass -- <reason>              break-glass confirm         break-glass withdraw
 
 Parsing says nothing about who may run a command: the job asks the forge at the time of
-the command (bot.governance decides on what it found), never the comment text.
+the command (bot.authority decides on what it found), never the comment text.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from bot.forges.base import BREAK_GLASS_COMMAND, COMMAND_PREFIX, OVERRIDE_COMMAND
+from bot.markers import BREAK_GLASS_COMMAND, COMMAND_PREFIX
+from bot.markers import OVERRIDE as OVERRIDE_COMMAND
 
 RECHECK = "recheck"
 OVERRIDE, OVERRIDE_WITHDRAW = "override", "override.withdraw"

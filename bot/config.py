@@ -59,6 +59,9 @@ class Config:
     github_app_id: int | None = None
     github_private_key_file: Path | None = None
     github_webhook_secret: Secret | None = None
+    # Seconds PyGithub waits between two writes (GitHub asks integrators to space writes
+    # out, against its secondary rate limits); 0 only against a test server.
+    github_write_spacing: float = 1.0
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: Secret | None = None
     gitlab_webhook_secret: Secret | None = None
@@ -73,7 +76,12 @@ class Config:
     fork_mode: str = "validate"
     # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.services).
     job_handlers: str = "bot.pipeline.handlers:pipeline_handlers"
-    job_lease_seconds: float = 300.0
+    # A running job renews its lease every third of it; a dead worker's job runs again
+    # within the lease plus a recovery pass (bot.queue.Queue.recovery_interval): < 60 s.
+    job_lease_seconds: float = 45.0
+    # Jobs wait (unclaimed, retried every recovery pass) while the data dir has less free
+    # space than this: a full disk must not fail a change's review.
+    data_min_free_mb: int = 100
     # Deploy targets: `kubernetes` needs a kubeconfig (exec plugins refused); `argocd` a URL
     # and token. Drift checks run every drift_interval seconds (0: off).
     kubeconfig: Path | None = None
@@ -279,6 +287,11 @@ def _convert(name: str, raw: Any) -> Any:
     if name == "repo_allowlist":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(str(i).strip() for i in items if str(i).strip())
+    if name == "data_min_free_mb":
+        value = int(raw)
+        if value < 0:
+            raise ValueError("must be 0 or a number of megabytes")
+        return value
     if name in ("github_app_id", "max_body_bytes"):
         value = int(raw)
         if value <= 0:
@@ -288,6 +301,11 @@ def _convert(name: str, raw: Any) -> Any:
         seconds = float(raw)
         if seconds <= 0:
             raise ValueError("must be positive")
+        return seconds
+    if name == "github_write_spacing":
+        seconds = float(raw)
+        if seconds < 0:
+            raise ValueError("must be 0 or a number of seconds")
         return seconds
     if name in ("drift_interval", "sweep_interval"):
         seconds = float(raw)

@@ -8,10 +8,13 @@
      +-- BudgetExceeded   input larger or deeper than the configured budget
  +-- Ignored          an event the bot does not act on (carries .reason; not a failure)
  +-- Transient        a temporary failure worth retrying (carries .retry_after)
+      +-- DiskFull      a tool found no space left on the bot's disk
 
 `retry_after(exc)` is the only place that decides whether (and when) to retry.
 """
 from __future__ import annotations
+
+import errno
 
 
 class GitopsBotError(Exception):
@@ -78,19 +81,29 @@ class Transient(GitopsBotError):
         self.retry_after = retry_after
 
 
+class DiskFull(Transient):
+    """The bot's own disk is full: nothing the change did; the job is retried later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=DISK_FULL_RETRY_SECONDS)
+
+
 # Without a server hint, wait this long before the first retry; callers back off from there.
 DEFAULT_RETRY_SECONDS = 10.0
+DISK_FULL_RETRY_SECONDS = 60.0
 
 
 def retry_after(exc: BaseException) -> float | None:
     """Seconds to wait before retrying after `exc`, or None when it must not be retried.
 
-    Only `Transient` errors are retried: with the server's delay when it gave one
-    (never less than 1 s), else `DEFAULT_RETRY_SECONDS`. Everything else (user errors,
-    bugs, ignored events, 4xx answers) is final.
+    Only `Transient` errors (and a full disk) are retried: with the server's delay when it
+    gave one (never less than 1 s), else `DEFAULT_RETRY_SECONDS`. Everything else (user
+    errors, bugs, ignored events, 4xx answers) is final.
     """
     if isinstance(exc, Transient):
         if exc.retry_after is None:
             return DEFAULT_RETRY_SECONDS
         return max(1.0, float(exc.retry_after))
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DISK_FULL_RETRY_SECONDS
     return None

@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from bot import proc
+from bot import proc, scratch
 from bot.errors import ToolError, UserError
 
 SYMLINK_MODE = "120000"
@@ -49,6 +49,15 @@ def rev_parse(repo: Path, ref: str) -> str:
     except ToolError as exc:
         raise UserError(f"{repo}: unknown revision {ref!r}") from exc
     return out.decode().strip()
+
+
+def remote_urls(repo: Path) -> tuple[str, ...]:
+    """The fetch URL of the `origin` remote, if the repository has one (else empty)."""
+    try:
+        url = git(repo, "config", "--get", "remote.origin.url").decode().strip()
+    except (ToolError, UserError):
+        return ()
+    return (url,) if url else ()
 
 
 def changed_files(repo: Path, base: str, head: str) -> list[str]:
@@ -137,7 +146,7 @@ class GitSnapshot:
     def materialize(self, dest: Path) -> Path:
         """Write the whole tree into `dest` (symlinks kept as symlinks) and return it."""
         dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryDirectory(prefix="gitops-bot-index-") as tmp:
+        with scratch.temporary("gitops-bot-index-") as tmp:
             extra = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             git(self.repo, "read-tree", self.sha, env_extra=extra)
             git(self.repo, "checkout-index", "-a", "-f", f"--prefix={dest}/", env_extra=extra)

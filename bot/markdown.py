@@ -1,4 +1,11 @@
-"""Markdown for forge comments: escaping so PR text can't break the layout; fitting a size."""
+"""The one escaping path for text the bot writes to a forge, and fitting a comment's size.
+
+Comment bodies are Markdown: text that is not the bot's own goes through `text`, `code`,
+`fence`, `html` or `link`, so it can't open HTML, links, mentions or close a block early.
+Plain-text fields (commit status and deployment descriptions, check-run and annotation
+titles and messages) go through `plain`, which the forge adapters apply to every such field
+(docs/security.md#case-106).
+"""
 from __future__ import annotations
 
 import html as _html
@@ -15,6 +22,13 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _MENTION = re.compile(r"(?<![\w@])@(?=[\w-])")
 _BACKTICKS = re.compile(r"`+")
 _FENCE_START = re.compile(r"^ {0,3}(`{3,})", re.MULTILINE)
+# GitHub and GitLab turn bare "https://…" and "www.…" into links; a zero-width space in
+# the scheme or after "www" keeps the text readable but not clickable.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|www)(?=(:/|\.))")
+# C0/C1 controls (but tab and newline) and the bidirectional overrides and isolates that
+# can make text read differently from what it is.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+ZWSP = "\u200b"
 
 
 def text(value: str, *, limit: int | None = None) -> str:
@@ -25,15 +39,26 @@ def text(value: str, *, limit: int | None = None) -> str:
     value = redact(value)
     if limit is not None and len(value) > limit:
         value = value[:limit].rstrip() + "…"
-    value = _html.escape(value, quote=False)
+    value = _html.escape(_CONTROL.sub("", value), quote=False)
     value = _MD_SPECIAL.sub(r"\\\1", value)
     value = _MENTION.sub("@&#8203;", value)
+    value = _AUTOLINK.sub(r"\1&#8203;", value)
     return "<br>".join(line.strip() for line in value.strip().splitlines())
+
+
+def plain(value: str, *, multiline: bool = False) -> str:
+    """Text for a plain-text forge field: redacted, control and bidirectional-override
+    characters removed, mentions neutralised; one line unless `multiline`. The adapter
+    cuts it to the field's limit."""
+    value = _CONTROL.sub("", redact(value))
+    value = "\n".join(" ".join(line.split()) for line in value.strip().splitlines()) \
+        if multiline else " ".join(value.split())
+    return _MENTION.sub("@" + ZWSP, value)
 
 
 def code(value: str, *, cell: bool = False) -> str:
     """An inline code span (names, paths, rules); `cell` escapes `|` for table cells."""
-    value = " ".join(redact(value).split())
+    value = " ".join(_CONTROL.sub("", redact(value)).split())
     if not value:
         return ""
     longest = max((len(run) for run in _BACKTICKS.findall(value)), default=0)
@@ -53,7 +78,7 @@ def html(value: str) -> str:
 def fence(content: str, lang: str = "") -> str:
     """A fenced code block that content can't close early: the fence is longer than any
     backtick fence inside it. Content is redacted; ends with a newline."""
-    content = redact(content).rstrip("\n")
+    content = _CONTROL.sub("", redact(content)).rstrip("\n")
     longest = max((len(run) for run in _FENCE_START.findall(content)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{lang}\n{content}\n{ticks}\n"

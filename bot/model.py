@@ -141,7 +141,7 @@ class Finding:
         return data
 
 
-RENDERERS = ("plain", "kustomize", "helm")
+RENDERERS = ("plain", "kustomize", "helm", "remote")
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,12 @@ class Target:
     """One app in one environment: what to render and how.
 
     `path` is the directory to render (repo-relative, POSIX separators): the manifests
-    folder (plain), the kustomization folder (kustomize) or the chart folder (helm).
+    folder (plain), the kustomization folder (kustomize) or the chart folder (helm); for
+    `remote` (a source outside the repository, listed but never rendered) the file that
+    declares it. `origin` says where the target came from (`config`, `folders`, or the
+    Argo CD / Flux object and file that define it); `options` holds the renderer settings
+    such an object adds (canonical JSON, see `bot.render.options`).
+    `exclude`: subfolders of a plain folder that belong to other apps (left out).
     """
 
     app: str
@@ -160,6 +165,9 @@ class Target:
     release: str | None = None
     namespace: str | None = None
     kubernetes_version: str = "1.35"
+    exclude: tuple[str, ...] = ()
+    origin: str = ""
+    options: str = ""
 
     @property
     def id(self) -> str:
@@ -291,11 +299,11 @@ class EventKind(str, Enum):
     """What a forge event asks the bot to do, once normalised."""
 
     REVIEW = "review"    # change opened / updated / reopened / ready / approvals changed
-    RECHECK = "recheck"  # `/gitops-bot recheck` comment command
+    RECHECK = "recheck"  # the recheck comment command (bot.markers.RECHECK)
     PUSH = "push"        # push to (or merge into) a branch: deploy candidates
     CLOSED = "closed"    # change closed or merged (cancel pending work)
     MERGE_GROUP = "merge_group"  # GitHub merge queue: review the queued merge commit
-    COMMAND = "command"  # `/gitops-bot override` / `break-glass` comment commands
+    COMMAND = "command"  # override / break-glass comment commands (bot.commands)
 
 
 @dataclass(frozen=True)

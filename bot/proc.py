@@ -3,7 +3,9 @@
 Every external tool (helm, kubectl, git, kubeconform) runs through `run`. The child gets
 its own process group so a timeout kills everything it started, an environment with
 only allowlisted variables (no forge tokens, no kubeconfig, no cloud keys), and its
-output is capped while it is read, not after.
+output is capped while it is read, not after. It also gets a parent-death signal
+(util-linux `setpriv --pdeathsig KILL`): when the bot dies, even by `kill -9`, the tool
+dies with it instead of running on (docs/security.md#case-109).
 """
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from bot.errors import BudgetExceeded, ToolError
+from bot import faults
+from bot.errors import BudgetExceeded, DiskFull, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 STDERR_TAIL = 4000
 # Variables a tool may inherit; everything else (tokens, KUBECONFIG, AWS_*, ...) is dropped.
 SAFE_ENV = ("LANG", "LC_ALL", "TZ")
+_NO_SPACE = os.strerror(28)  # "No space left on device" (ENOSPC), as tools print it
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,38 @@ def clean_env(home: str | os.PathLike[str], path_dirs: Sequence[str] = (),
     env["HOME"] = os.fspath(home)
     env.update(extra or {})
     return env
+
+
+# Linux sends the parent-death signal when the *thread* that forked the child ends, so
+# every child is started from this one thread, which lives as long as the process.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitops-bot-spawn")
+
+
+@functools.cache
+def _death_signal() -> tuple[str, ...]:
+    """The argv prefix that gives a child SIGKILL when the bot dies ((): not available)."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        log.warning("setpriv not found: tools may outlive a killed bot")
+        return ()
+    argv = (setpriv, "--pdeathsig", "KILL", "--")
+    try:
+        works = subprocess.run([*argv, "true"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        works = False
+    return argv if works else ()
+
+
+def _spawn(args: Sequence[str], env: Mapping[str, str], **kwargs: Any
+           ) -> subprocess.Popen[bytes]:
+    """Popen from the spawner thread, with the parent-death signal. FileNotFoundError when
+    the program is not found (looked up in `env`'s PATH, as Popen itself would)."""
+    if not shutil.which(args[0], path=env.get("PATH", os.defpath)):
+        raise FileNotFoundError(2, "No such file or directory", args[0])
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*_death_signal(), *args], env=dict(env), **kwargs)
+    return _SPAWNER.submit(start).result()
 
 
 @functools.cache
@@ -99,16 +136,16 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     """
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string")
-    args = [os.fspath(a) for a in argv]
-    if no_network and network_isolation_available():
-        args = ["unshare", "-n", "--", *args]
+    tool = [os.fspath(a) for a in argv]
+    args = ["unshare", "-n", "--", *tool] if no_network and network_isolation_available() \
+        else tool
     if env is None:
         env = clean_env(home=cwd or "/nonexistent")
     started = time.monotonic()
     log.debug("run %s (cwd=%s)", args, cwd)
     try:
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=dict(env), stdin=subprocess.PIPE if stdin is not None else
+        proc = _spawn(
+            args, env, cwd=cwd, stdin=subprocess.PIPE if stdin is not None else
             subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, close_fds=True)
     except FileNotFoundError as exc:
@@ -116,12 +153,14 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     out, err = bytearray(), bytearray()
     over = threading.Event()
     assert proc.stdout is not None and proc.stderr is not None
+    name = Path(tool[0]).name
     readers = [threading.Thread(target=_pump, args=(proc.stdout, out, max_output, over),
                                 daemon=True),
                threading.Thread(target=_pump, args=(proc.stderr, err, max_output, over),
                                 daemon=True)]
     for t in readers:
         t.start()
+    faults.point(f"run:{name} {tool[1] if len(tool) > 1 else ''}".rstrip())
     if stdin is not None:
         assert proc.stdin is not None
         try:
@@ -150,7 +189,6 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     for t in readers:
         t.join(timeout=5)
     seconds = time.monotonic() - started
-    name = Path(args[0]).name if args[0] != "unshare" else Path(args[3]).name
     if over.is_set():
         raise BudgetExceeded(f"{name}: output exceeded {max_output} bytes; stopped")
     if timed_out:
@@ -158,6 +196,8 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
                         stderr=bytes(err).decode("utf-8", "replace")[-STDERR_TAIL:],
                         timed_out=True)
     done = Completed(tuple(args), proc.returncode, bytes(out), bytes(err), seconds)
+    if proc.returncode != 0 and _NO_SPACE in done.stderr_tail:
+        raise DiskFull(f"{name}: no space left on the bot's disk")
     if check and proc.returncode != 0:
         raise ToolError(f"{name} exited with code {proc.returncode}", argv=args,
                         returncode=proc.returncode, stderr=done.stderr_tail)
@@ -181,9 +221,9 @@ class Pipe:
         if no_network and network_isolation_available():
             args = ["unshare", "-n", "--", *args]
         try:
-            self.proc = subprocess.Popen(
-                args, cwd=cwd, env=dict(env if env is not None else
-                                        clean_env(home=cwd or "/nonexistent")),
+            self.proc = _spawn(
+                args, env if env is not None else clean_env(home=cwd or "/nonexistent"),
+                cwd=cwd,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 start_new_session=True, close_fds=True)
         except FileNotFoundError as exc:

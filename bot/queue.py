@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -20,17 +21,24 @@ from huey.api import Huey
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
+from bot import scratch
 from bot.config import Config
 from bot.errors import ConfigError, retry_after
 from bot.logs import log_context
 from bot.model import Event, EventKind
 from bot.store import Store, WriteLock, event_from_dict
+from bot.store.engine import utc
 from bot.ticker import every
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "gitops-bot.job"
-MAX_ATTEMPTS = 5          # then the delivery is "dead" (docs/security.md#case-61)
+# A retryable failure (forge 5xx or rate limit, git fetch) is retried with backoff; the
+# delivery is "dead" (dead letters, docs/security.md#case-61) once it failed MAX_ATTEMPTS
+# times *and* was received RETRY_WINDOW seconds ago: a burst or an outage of minutes loses
+# no event.
+MAX_ATTEMPTS = 5
+RETRY_WINDOW = 3600.0
 MAX_BACKOFF = 900.0       # seconds
 
 
@@ -161,6 +169,8 @@ class Queue:
 
     def _run(self, key: str, event_data: dict[str, Any], worker: str) -> str:
         lease = self.config.job_lease_seconds
+        if self._disk_full():
+            return self._defer(key, event_data)
         attempt = self.store.claim(key, worker, lease)
         if attempt is None:
             return "not-claimed"   # done already, or another worker holds a live lease
@@ -173,7 +183,7 @@ class Queue:
         handler = self.handlers.get(event.kind)
         ctx = JobContext(key, attempt, self.config, self.store)
         try:
-            with self._heartbeat(key, worker, lease):
+            with self._heartbeat(key, worker, lease), scratch.job_dir(self.config.data_dir, key):
                 if handler is not None:
                     handler(event, ctx)
         except Exception as exc:
@@ -185,7 +195,7 @@ class Queue:
                 exc: Exception) -> str:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         hint = retry_after(exc)
-        if hint is None or attempt >= MAX_ATTEMPTS:
+        if hint is None or self._exhausted(key, attempt):
             outcome = "failed" if hint is None else "dead"
             log.exception("job %s %s after %d attempt(s)", key, outcome, attempt)
             self.store.release(key, worker, outcome, error=error)
@@ -196,6 +206,32 @@ class Queue:
                               run_after=self.store.clock() + delay):
             self.enqueue(key, event_data, delay=delay)
         return "retry"
+
+    def _disk_full(self) -> bool:
+        data = self.config.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(data).free < self.config.data_min_free_mb * 2**20
+
+    def _defer(self, key: str, event_data: dict[str, Any]) -> str:
+        """Leave a job queued, unclaimed, while the data disk is full: a review that cannot
+        check out or render must neither fail the change nor use up the job's attempts."""
+        wait = self.recovery_interval
+        log.warning("job %s waits: less than %d MB free in %s", key,
+                    self.config.data_min_free_mb, self.config.data_dir)
+        try:
+            self.store.defer(key, self.store.clock() + wait)
+            self.enqueue(key, event_data, delay=wait)
+        except Exception:  # the queue or the store on the same full disk: recovery re-enqueues
+            log.exception("job %s: cannot defer; left for the recovery pass", key)
+        return "deferred"
+
+    def _exhausted(self, key: str, attempt: int) -> bool:
+        """Whether a job failing again goes to the dead letters (see RETRY_WINDOW)."""
+        if attempt < MAX_ATTEMPTS:
+            return False
+        row = self.store.delivery(key)
+        received = utc(row["received_at"]) if row else None
+        return received is None or self.store.clock() - received.timestamp() >= RETRY_WINDOW
 
     @contextmanager
     def _heartbeat(self, key: str, worker: str, lease: float) -> Iterator[None]:
@@ -215,10 +251,23 @@ class Queue:
                                          graceful_signal="TERM", initial_delay=0.05,
                                          max_delay=1.0)
 
+    @property
+    def recovery_interval(self) -> float:
+        """Seconds between recovery passes: a dead worker's job runs again within its lease
+        plus this (45 + 11.25 s with the default lease)."""
+        return max(0.5, self.config.job_lease_seconds / 4)
+
+    def tidy(self, *, at_start: bool = False) -> int:
+        """One recovery pass: the folders of dead jobs removed (`bot.scratch`), interrupted
+        jobs re-enqueued; returns how many were re-enqueued."""
+        removed = scratch.collect(self.config.data_dir)
+        if removed:
+            log.warning("removed the folders of %d interrupted job(s)", removed)
+        return self.recover(at_start=at_start)
+
     @contextmanager
     def recovering(self) -> Iterator[None]:
         """Recover at start, then keep re-enqueueing expired claims while the block runs."""
-        self.recover(at_start=True)
-        with every(max(0.5, self.config.job_lease_seconds / 2), self.recover, "recovery",
-                   join=False):
+        self.tidy(at_start=True)
+        with every(self.recovery_interval, self.tidy, "recovery", join=False):
             yield

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import markdown as md
+from bot import markers
 from bot.model import (
     ApprovalRequirement,
     Attachment,
@@ -20,13 +21,13 @@ from bot.model import (
 )
 from bot.redact import redact
 
-MARKER = "<!-- gitops-bot:review -->"
+MARKER = markers.REVIEW
 GITHUB_COMMENT_LIMIT = 65_536
 GITLAB_NOTE_LIMIT = 1_000_000
 STATUS_LIMIT = 140
 MESSAGE_LIMIT = 1_000  # per finding in Markdown; the JSON report keeps the whole text
 FIELDS_SHOWN = 10
-RECHECK = "/gitops-bot recheck"
+RECHECK = markers.RECHECK
 
 ICON = {State.SUCCESS: "✅", State.WARNING: "⚠️", State.FAILURE: "❌", State.ERROR: "❌",
         State.PENDING: "⏳", State.SKIPPED: "⏭️"}
@@ -256,7 +257,7 @@ def _target_json(t: TargetResult) -> dict[str, Any]:
     counts = {s.value: t.count(s) for s in DiffStatus}
     return {
         "id": t.target.id, "app": t.target.app, "environment": t.target.environment,
-        "renderer": t.target.renderer, "path": t.target.path,
+        "renderer": t.target.renderer, "path": t.target.path, "origin": t.target.origin,
         "state": t.state.name.lower(), "cached": t.cached, "seconds": t.seconds,
         "counts": {**counts, "errors": t.errors, "warnings": t.warnings},
         "findings": [f.to_dict() for f in t.findings],

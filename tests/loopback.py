@@ -3,6 +3,7 @@ a threaded server on 127.0.0.1 that hands every request to one function."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,13 @@ from typing import Any
 
 # (method, target, headers, body bytes) -> (status, response headers, payload bytes)
 Handle = Callable[[str, str, dict[str, str], bytes], tuple[int, Mapping[str, str], bytes]]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (the one helper for it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def json_reply(code: int, body: Any) -> tuple[int, Mapping[str, str], bytes]:

@@ -22,14 +22,10 @@ from typing import Any
 
 import pytest
 
+from tests.loopback import free_port
+
 SETUP_HINT = "run ./scripts/setup (it installs Debian's redis-server and postgresql)"
 PG_USER = "gitops-bot-test"  # created by ./scripts/setup; PostgreSQL refuses to run as root
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -145,6 +141,14 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
+        return self._start()
+
+    def restart(self, mode: str = "immediate") -> None:
+        """Stop the server (`immediate`: as in a crash, no checkpoint) and start it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+        self._start()
+
+    def _start(self) -> PostgresServer:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
                    "-c max_connections=300 -c shared_buffers=64MB "
                    # DDL is logged with its database, so tests can count migrations.

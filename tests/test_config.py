@@ -138,3 +138,8 @@ def test_no_environment_reads_outside_config_load(module: str) -> None:
     for stmt in tree.body:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             raise AssertionError(f"{module}:{stmt.lineno} calls code at import time")
+
+
+def test_github_write_spacing_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match="GITOPS_BOT_GITHUB_WRITE_SPACING"):
+        Config.load({"GITOPS_BOT_GITHUB_WRITE_SPACING": "-1"})

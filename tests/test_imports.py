@@ -28,7 +28,8 @@ IO_LIBRARIES = frozenset({
 CORE = [
     "bot.decide", "bot.diff", "bot.report", "bot.markdown", "bot.redact", "bot.model",
     "bot.repo.targets", "bot.repo.repo_config", "bot.repo.config_yaml", "bot.repo.discovery",
-    "bot.repo.kustomize_refs", "bot.repo.safeyaml",
+    "bot.repo.kustomize_refs", "bot.repo.kustomize_fields", "bot.repo.safeyaml",
+    "bot.repo.layout", "bot.repo.sniff", "bot.repo.discovery_plain",
     "bot.forges.payload", "bot.forges.github_parse", "bot.forges.gitlab_parse",
     "bot.commands", "bot.governance", "bot.authority", "bot.merge_group", "bot.missed", "bot.chain",
     "bot.formats", "bot.formats.sarif", "bot.formats.junit", "bot.formats.codequality",

@@ -8,8 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 
 # Folders of tests/ that are not the tests of one bot/ package or module (see the README).
-NOT_MIRRORED = {"e2e", "scale", "deploy", "fixtures", "forgeserver", "kubeapi", "argocdapi",
-                "corpus"}
+NOT_MIRRORED = {"e2e", "scale", "faults", "deploy", "fixtures", "forgeserver", "kubeapi",
+                "argocdapi", "corpus"}
 # Top-level tests of the whole package rather than of one module.
 WHOLE_PACKAGE = {"test_imports.py", "test_layout.py", "test_docs.py"}
 

@@ -1,10 +1,17 @@
 """The subprocess wrapper: timeouts kill the group, output is capped, env is clean."""
+import errno
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from bot import proc
-from bot.errors import BudgetExceeded, ToolError
+from bot.errors import BudgetExceeded, DiskFull, ToolError, retry_after
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_timeout_kills_whole_process_group(tmp_path):
@@ -64,3 +71,53 @@ def test_no_network_namespace_has_no_usable_interface():
     # Only the loopback device exists in a fresh network namespace.
     devices = [line.split(":")[0].strip() for line in out.splitlines()[2:]]
     assert devices == ["lo"]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its reaper does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_tool_dies_with_the_bot_even_on_kill_9(tmp_path: Path) -> None:
+    """A render tool left running by a killed worker would go on using memory and CPU (and
+    the files of a job that is re-run elsewhere): it gets a parent-death signal."""
+    bot = subprocess.Popen([sys.executable, "-m", "tests.deathprobe", "tool", str(tmp_path)],
+                           cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "tool.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tool = int((tmp_path / "tool.pid").read_text())
+        assert _alive(tool)
+    finally:
+        bot.kill()
+        bot.wait(10)
+    deadline = time.monotonic() + 5
+    while _alive(tool) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(tool)
+
+
+def test_a_pipe_outlives_the_thread_that_opened_it(tmp_path: Path) -> None:
+    """The parent-death signal follows the thread that forked: tools are started from one
+    long-lived thread, so a pipe opened in a pool thread keeps working after it ends."""
+    opened: list[proc.Pipe] = []
+    thread = threading.Thread(target=lambda: opened.append(proc.Pipe(["cat"], cwd=tmp_path)))
+    thread.start()
+    thread.join()
+    with opened[0] as pipe:
+        assert pipe.request(b"still here", timeout=5) == b"still here"
+
+
+def test_a_tool_failing_for_a_full_disk_is_a_retry_not_a_finding() -> None:
+    """A tool that ran out of space on the bot's disk says nothing about the change: the
+    job is retried later instead of failing the review."""
+    with pytest.raises(DiskFull) as err:
+        proc.run(["sh", "-c", "echo 'fatal: write error: No space left on device' >&2; exit 128"])
+    assert retry_after(err.value) == 60.0
+    assert retry_after(OSError(errno.ENOSPC, "No space left on device")) == 60.0
+    assert retry_after(OSError(errno.EACCES, "Permission denied")) is None

@@ -1,15 +1,16 @@
 """Jobs: the handler seam, coalescing to the newest head, retries, dead letters, leases."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigError, Transient
-from bot.queue import MAX_ATTEMPTS, Queue, backoff, default_handlers
+from bot.queue import MAX_ATTEMPTS, RETRY_WINDOW, Queue, backoff, default_handlers
 from bot.services import Services, load_handlers
 from bot.model import Event, EventKind
-from bot.store import delivery_key
+from bot.store import Store, delivery_key
 from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import SHA_A, SHA_B, fixture, with_head
 from tests.web.jobdoubles import Flaky
@@ -105,12 +106,18 @@ def test_backoff_grows_and_never_undercuts_the_server() -> None:
 
 
 def test_poison_job_goes_to_the_dead_letter_state(bot: Bot) -> None:
-    queue = with_handler(bot, Flaky(*[Transient("down")] * (MAX_ATTEMPTS + 1)))
+    """A job that keeps failing goes to the dead letters once it failed MAX_ATTEMPTS times
+    and an hour has passed since it came in; a burst of failures in minutes does not."""
+    flaky = Flaky(*[Transient("down")] * (MAX_ATTEMPTS + 2))
+    queue = with_handler(bot, flaky)
     assert bot.github("pull_request", PR_OPENED, delivery="poison-1")[0] == 202
     key = delivery_key("github", "poison-1")
     data = bot.store.delivery(key)["event_data"]
-    outcomes = [queue.run(key, data) for _ in range(MAX_ATTEMPTS)]
-    assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["dead"]
+    outcomes = [queue.run(key, data) for _ in range(MAX_ATTEMPTS + 1)]
+    assert outcomes == ["retry"] * (MAX_ATTEMPTS + 1)      # all within the hour
+    later = Store(bot.store.engine, clock=lambda: time.time() + RETRY_WINDOW)
+    hour_on = Queue(bot.services.config, later, {EventKind.REVIEW: flaky})
+    assert hour_on.run(key, data) == "dead"
     assert bot.store.delivery(key)["outcome"] == "dead"
     # Other deliveries keep flowing.
     assert bot.github("pull_request", with_head(PR_OPENED, SHA_B), delivery="next-1")[0] == 202

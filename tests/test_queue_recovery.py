@@ -73,3 +73,36 @@ def test_sigterm_drains_the_running_job_and_takes_no_new_one(tmp_path: Path, ser
     assert bot.store.delivery("github:drain-1")["outcome"] == "done"
     assert bot.store.delivery("github:drain-2")["outcome"] == "queued"
     assert len(lines(data / "completed")) == 1
+
+
+def test_a_dead_workers_job_is_back_in_the_queue_within_a_minute(tmp_path: Path) -> None:
+    """With the default lease, a job whose worker died runs again within 60 s (not after a
+    300 s lease): a live worker renews its lease every 15 s, a dead one stops renewing.
+    The store's clock is moved by hand; the recovery pass is the real one."""
+    from bot.config import Config
+    from bot.model import Event, EventKind
+    from bot.queue import Queue
+    from bot.store import Store
+
+    now = [1_000_000.0]
+    config = Config(data_dir=tmp_path, repo_allowlist=("*",))
+    store = Store(Store.from_url(config.database).engine, clock=lambda: now[0])
+    store.upgrade()
+    queue = Queue(config, store, {EventKind.REVIEW: lambda event, ctx: None})
+    event = Event("github", "lease-1", EventKind.REVIEW, "opened", "github.com", "o/r", "u",
+                  number=1, head_sha="a" * 40)
+    assert store.record_delivery(event, "pull_request")
+    key = delivery_key("github", "lease-1")
+    assert store.claim(key, "dead-worker", config.job_lease_seconds) == 1
+    for _ in range(3):                              # renewals while the worker lives
+        now[0] += config.job_lease_seconds / 3
+        assert store.renew(key, "dead-worker", config.job_lease_seconds)
+    died = now[0]
+    resumed = None
+    while now[0] - died < 120:                      # recovery passes, one interval apart
+        now[0] += queue.recovery_interval
+        if queue.tidy():
+            resumed = now[0] - died
+            break
+    assert resumed is not None and resumed <= 60, resumed
+    assert store.delivery(key)["outcome"] == "queued" and queue.size() == 1

@@ -6,7 +6,6 @@ when an adapter is constructed or used.
 from bot.forges.base import (
     COMMAND_PREFIX,
     DEPLOY_CONTEXT,
-    DEPLOY_MARKER,
     RECHECK_COMMAND,
     REVIEW_CONTEXT,
     REVIEW_MARKER,
@@ -19,7 +18,7 @@ from bot.forges.github import GitHubForge, parse_github
 from bot.forges.gitlab import GitLabForge, parse_gitlab
 
 __all__ = [
-    "COMMAND_PREFIX", "DEPLOY_CONTEXT", "DEPLOY_MARKER", "RECHECK_COMMAND", "REVIEW_CONTEXT",
+    "COMMAND_PREFIX", "DEPLOY_CONTEXT", "RECHECK_COMMAND", "REVIEW_CONTEXT",
     "REVIEW_MARKER",
     "Annotation", "BadPayload", "Forge", "ForgeError", "GitHubForge", "GitLabForge",
     "parse_github", "parse_gitlab",

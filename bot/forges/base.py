@@ -5,28 +5,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bot import markdown as md
+from bot import markers
 from bot.errors import GitopsBotError
 from bot.model import Approval, Change, State
 
 # Fixed status / check contexts (STYLE habit 8: every write is an upsert keyed by these).
 REVIEW_CONTEXT = "gitops-bot/review"
 DEPLOY_CONTEXT = "gitops-bot/deploy"
-# The hidden marker that identifies the bot's single review comment (plus the bot's identity).
-REVIEW_MARKER = "<!-- gitops-bot:review -->"
-# The marker of the bot's single deploy comment on the merged change request.
-DEPLOY_MARKER = "<!-- gitops-bot:deploy -->"
-# Comment command prefix; the rest of the line is the command.
-COMMAND_PREFIX = "/gitops-bot"
-RECHECK_COMMAND = "/gitops-bot recheck"
-# Governance commands (bot.commands parses them): a rule override by its owners, and
-# break-glass by two members of the configured group.
-OVERRIDE_COMMAND = "/gitops-bot override"
-BREAK_GLASS_COMMAND = "/gitops-bot break-glass"
-GOVERNANCE_COMMANDS = (OVERRIDE_COMMAND, BREAK_GLASS_COMMAND)
-# The marker of the loud comment break-glass posts on the change.
-BREAK_GLASS_MARKER = "<!-- gitops-bot:breakglass -->"
+# Comment markers and command words live in bot.markers; these names are kept for callers.
+REVIEW_MARKER = markers.REVIEW
+COMMAND_PREFIX = markers.COMMAND_PREFIX
+RECHECK_COMMAND = markers.RECHECK
+OVERRIDE_COMMAND = markers.OVERRIDE
+BREAK_GLASS_COMMAND = markers.BREAK_GLASS_COMMAND
+GOVERNANCE_COMMANDS = markers.GOVERNANCE
+BREAK_GLASS_MARKER = markers.BREAK_GLASS
 # GitHub shows (and documents) short status descriptions; we cut at 140 characters on both
-# forges so a long message never turns a status write into a 422.
+# forges so a long message never turns a status write into a 422. Callers pass whole text:
+# the adapters apply every limit (and bot.markdown's escaping) themselves.
 STATUS_DESCRIPTION_LIMIT = 140
 
 
@@ -85,17 +82,20 @@ class Forge(Protocol):
         ...
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
-        """Edit the bot's own comment carrying `marker`, else create one; return its id."""
+        """Edit the bot's own comment whose first line is `marker` (bot.markers), else
+        create one; return its id."""
         ...
 
     def set_status(self, repo: str, sha: str, context: str, state: State, description: str,
                    target_url: str | None = None) -> None:
-        """Set the commit status `context` on `sha` (description cut to 140 characters)."""
+        """Set the commit status `context` on `sha`; `description` is plain text (escaped
+        and cut to 140 characters by the adapter)."""
         ...
 
     def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
                       annotations: Sequence[Annotation]) -> None:
-        """Publish a check run with file:line annotations where the forge supports it."""
+        """Publish a check run with file:line annotations where the forge supports it;
+        `summary` and the annotations are plain text (the adapter escapes and cuts them)."""
         ...
 
     def start_deployment(self, repo: str, sha: str, environment: str, description: str) -> str:
@@ -128,6 +128,11 @@ class Forge(Protocol):
         ...
 
 
+def field(text: str, limit: int, *, multiline: bool = False) -> str:
+    """A plain-text forge field: escaped by `bot.markdown.plain`, cut to `limit`."""
+    return cut(md.plain(text, multiline=multiline), limit)
+
+
 def cut(text: str, limit: int, suffix: str = "…") -> str:
     """`text` shortened to at most `limit` characters, ending in `suffix` when cut."""
     if len(text) <= limit:
@@ -136,18 +141,8 @@ def cut(text: str, limit: int, suffix: str = "…") -> str:
 
 
 def with_marker(body: str, marker: str, limit: int) -> str:
-    """The comment body to post: starts with `marker` (added if missing) and fits `limit`.
-
-    The marker must survive truncation, or the next upsert would not find the comment and
-    would post a duplicate.
-    """
-    if not marker:
-        raise ValueError("an empty marker would match every comment")
-    if marker not in body:
-        body = f"{marker}\n{body}"
+    """The comment body to post: `marker` is its first line (added if missing) and it fits
+    `limit`. The marker survives truncation, or the next upsert would post a duplicate."""
+    body = markers.marked(body, marker)
     note = "\n\n… (comment truncated: the forge's size limit was reached)"
-    if len(body) > limit:
-        body = cut(body, limit, note)
-        if marker not in body:
-            body = cut(f"{marker}\n{body}", limit, note)
-    return body
+    return cut(body, limit, note)

@@ -11,9 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot import markers
 from bot.errors import Transient
 from bot.forges import payload as p
-from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
+from bot import markdown as md
+from bot.forges.base import (STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, field,
+                             with_marker)
 from bot.forges.github_deploy import GitHubDeployments
 from bot.forges.github_governance import GitHubGovernance
 from bot.forges.retry import classify
@@ -37,6 +40,13 @@ CHECK_CONCLUSION: dict[State, str | None] = {
     State.WARNING: "neutral", State.FAILURE: "failure", State.ERROR: "failure"}
 # "The Checks API limits the number of annotations to a maximum of 50 per API request."
 ANNOTATIONS_PER_REQUEST = 50
+# Check-run output limits (https://docs.github.com/en/rest/checks/runs#create-a-check-run):
+# summary "Maximum length: 65535 characters"; annotation message and raw_details "64 KB";
+# annotation title "255 characters". The output title has no documented limit: 255 too.
+SUMMARY_LIMIT = 65535
+ANNOTATION_MESSAGE_LIMIT = 64000
+ANNOTATION_TITLE_LIMIT = 255
+OUTPUT_TITLE_LIMIT = 255
 # pulls/list-files: "Responses include a maximum of 3000 files."
 MAX_LISTED_FILES = 3000
 _WRITE_ROLES = frozenset({"admin", "write"})  # `maintain` is reported as "write" here
@@ -224,14 +234,16 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         return self._run(op)
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
-        """Edit the bot's own comment holding `marker` (never someone else's), else create."""
+        """Edit the bot's own comment whose first line is `marker` (never someone else's,
+        never one that only quotes the marker), else create one."""
         text = with_marker(body, marker, self.comment_limit)
         me = self.bot_login()
 
         def op(gh: Github) -> str:
             issue = self._repo(gh, repo).get_issue(number)
             for comment in issue.get_comments():
-                if marker in (comment.body or "") and comment.user and comment.user.login == me:
+                if (markers.owns(comment.body or "", marker) and comment.user
+                        and comment.user.login == me):
                     if comment.body != text:
                         comment.edit(text)
                     return str(comment.id)
@@ -244,7 +256,7 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         extra = {"target_url": target_url} if target_url else {}
         self._run(lambda gh: self._repo(gh, repo).get_commit(p.sha(sha, "sha")).create_status(
             state=STATUS_STATE[state], context=context,
-            description=cut(description, STATUS_DESCRIPTION_LIMIT), **extra))
+            description=field(description, STATUS_DESCRIPTION_LIMIT), **extra))
 
     def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
                       annotations: Sequence[Annotation]) -> None:
@@ -262,12 +274,14 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         from github.GithubObject import NotSet
 
         def output(batch: Sequence[Annotation]) -> dict[str, Any]:
-            return {"title": name, "summary": cut(summary, 65535),
+            # summary is Markdown on GitHub: the plain text is escaped for it.
+            return {"title": field(name, OUTPUT_TITLE_LIMIT),
+                    "summary": cut(md.text(summary), SUMMARY_LIMIT),
                     "annotations": [_annotation(a) for a in batch]}
 
         def op(gh: Github) -> None:
             run = self._repo(gh, repo).create_check_run(
-                name=name, head_sha=p.sha(sha, "sha"), status=status,
+                name=field(name, OUTPUT_TITLE_LIMIT), head_sha=p.sha(sha, "sha"), status=status,
                 conclusion=conclusion or NotSet, output=output(batches[0]))
             for batch in batches[1:]:
                 run.edit(output=output(batch))
@@ -277,7 +291,8 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
 def _annotation(a: Annotation) -> dict[str, Any]:
     out: dict[str, Any] = {"path": a.path, "start_line": a.start_line,
                            "end_line": a.end_line or a.start_line,
-                           "annotation_level": a.level, "message": cut(a.message, 64000)}
+                           "annotation_level": a.level,
+                           "message": field(a.message, ANNOTATION_MESSAGE_LIMIT, multiline=True)}
     if a.title:
-        out["title"] = cut(a.title, 255)
+        out["title"] = field(a.title, ANNOTATION_TITLE_LIMIT)
     return out

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.forges import payload as p
-from bot.forges.base import STATUS_DESCRIPTION_LIMIT, ForgeError, cut
+from bot.forges.base import STATUS_DESCRIPTION_LIMIT, ForgeError, field
 from bot.model import Change, State
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class GitHubDeployments:
             # commit, and its own `gitops-bot/deploy` status is still pending at this point.
             created = r.create_deployment(ref=sha, task=TASK, auto_merge=False,
                                           required_contexts=[], environment=environment,
-                                          description=cut(description, STATUS_DESCRIPTION_LIMIT))
+                                          description=field(description, STATUS_DESCRIPTION_LIMIT))
             if not isinstance(created.id, int):
                 # 202 "Auto-merged ... on deployment" has no id; cannot happen with
                 # auto_merge=False, but never hand back a bogus id.
@@ -102,7 +102,7 @@ class GitHubDeployments:
         path = (f"/repos/{p.repo_name(repo, 'repo')}/deployments/{int(deployment_id)}"
                 "/statuses")
         body: dict[str, Any] = {"state": state,
-                                "description": cut(description, STATUS_DESCRIPTION_LIMIT),
+                                "description": field(description, STATUS_DESCRIPTION_LIMIT),
                                 **extra}
         self._run(lambda gh: gh.requester.requestJsonAndCheck(
             "POST", path, input=body, headers={"Accept": _PREVIEWS}))

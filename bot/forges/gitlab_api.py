@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from bot import markers
 from bot.errors import Transient
 from bot.forges import payload as p
-from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, with_marker
+from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, field, with_marker
 from bot.forges.gitlab_deploy import GitLabDeployments, change_from_mr
 from bot.forges.gitlab_governance import GitLabGovernance
 from bot.forges.retry import classify
@@ -175,7 +176,8 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
         return self._access(repo, int(found[0]["id"])) >= DEVELOPER
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
-        """Edit the bot's own note holding `marker` (never someone else's), else create.
+        """Edit the bot's own note whose first line is `marker` (never someone else's), else
+        create one.
 
         https://docs.gitlab.com/api/notes/#merge-requests
         """
@@ -184,7 +186,8 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
         notes = f"{self._project(repo)}/merge_requests/{p.number(number, 'number')}/notes"
         for note in self._list(notes):
             author = (note.get("author") or {}).get("username")
-            if marker in (note.get("body") or "") and author == me and not note.get("system"):
+            if (markers.owns(note.get("body") or "", marker) and author == me
+                    and not note.get("system")):
                 if note["body"] != text:
                     with self._errors():
                         self._gl.http_put(f"{notes}/{int(note['id'])}", post_data={"body": text})
@@ -197,7 +200,7 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
                    target_url: str | None = None) -> None:
         """POST /projects/:id/statuses/:sha with `name` = context."""
         data = {"state": STATUS_STATE[state], "name": context,
-                "description": cut(description, STATUS_DESCRIPTION_LIMIT)}
+                "description": field(description, STATUS_DESCRIPTION_LIMIT)}
         if target_url:
             data["target_url"] = target_url
         try:

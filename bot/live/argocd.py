@@ -30,7 +30,7 @@ FAILED_PHASES = ("Failed", "Error")
 
 
 class ArgoCDClient:
-    """The two Argo CD API calls the bot makes, with timeouts and a bearer token."""
+    """The Argo CD API calls the bot makes, with timeouts and a bearer token."""
 
     def __init__(self, server: str, token: Secret, *, timeout: tuple[float, float] = (5, 30),
                  verify: bool | str = True, session: requests.Session | None = None) -> None:
@@ -64,6 +64,14 @@ class ArgoCDClient:
     def get(self, name: str) -> dict[str, Any]:
         """The Application `name`."""
         return self._call("GET", quote(name, safe=""))
+
+    def managed_resources(self, name: str, app_namespace: str = "") -> list[dict[str, Any]]:
+        """`GET /api/v1/applications/{name}/managed-resources`: Argo CD's live and target
+        state of every resource the Application manages (ResourceDiff items)."""
+        query = f"?appNamespace={quote(app_namespace, safe='')}" if app_namespace else ""
+        doc = self._call("GET", f"{quote(name, safe='')}/managed-resources{query}")
+        items = doc.get("items")
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
     def sync(self, name: str, revision: str, prune: bool) -> dict[str, Any]:
         """Ask Argo CD to sync `name` to `revision`."""

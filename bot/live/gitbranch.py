@@ -15,13 +15,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import proc
+from bot import faults, proc, scratch
 from bot.config import Secret
 from bot.errors import ToolError, Transient, UserError
 from bot.gitrepo import GitSnapshot, git_env
@@ -130,7 +129,7 @@ class GitBranch:
 
     @contextmanager
     def _workspace(self) -> Iterator[Path]:
-        with tempfile.TemporaryDirectory(prefix="gitops-bot-envbranch-") as tmp:
+        with scratch.temporary("gitops-bot-envbranch-") as tmp:
             work = Path(tmp)
             proc.run(["git", "init", "-q", "--bare", str(work / "repo.git")],
                      env=self._env(work), timeout=self.timeout)
@@ -149,10 +148,12 @@ class GitBranch:
 
     def _push(self, work: Path, old: str | None, new: str) -> None:
         ref = f"refs/heads/{self.branch}"
+        faults.point("before_push")
         done = self._git(work, "push", "--porcelain", "--no-verify",
                          f"--force-with-lease={ref}:{old or ''}", "--", self.remote,
                          f"{new}:{ref}", check=False)
         if done.returncode == 0:
+            faults.point("after_push")
             return
         text = redact((done.stdout + done.stderr).decode("utf-8", "replace"))
         if any(s in text for s in ("stale info", "fetch first", "non-fast-forward",

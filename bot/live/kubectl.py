@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot import proc
+from bot import proc, scratch
 from bot.errors import ConfigError, ToolError
 from bot.redact import redact
 
@@ -73,7 +72,7 @@ class Kubectl:
 
     def run(self, args: Sequence[str], *, stdin: bytes | None = None) -> proc.Completed:
         """Run `kubectl <args>` (never raises on exit status; see `returncode`)."""
-        with tempfile.TemporaryDirectory(prefix="gitops-bot-kubectl-") as tmp:
+        with scratch.temporary("gitops-bot-kubectl-") as tmp:
             config = Path(tmp) / "kubeconfig"
             fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:

@@ -1,4 +1,4 @@
-"""The governance command job: `/gitops-bot override` and `/gitops-bot break-glass`.
+"""The governance command job: the override and break-glass comment commands.
 
 The facts come from where they are true at the time of the command: the change and the
 sender's team / group membership from the forge, the rules denying the head from its last
@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 from bot.commands import CommandError, parse_command
 from bot.config import Config
-from bot.forges.base import BREAK_GLASS_MARKER, Forge
+from bot.forges.base import Forge
 from bot.authority import (CommandFacts, CommandVerdict, command_verdict, denied_rules,
                            groups_to_check)
 from bot.governance import CONFIRMED, REQUESTED, WITHDRAWN
 from bot.model import Change, Event, EventKind
 from bot.pipeline.audit import governance_for
-from bot.pipeline.job import REFUSAL_MARKER
+from bot import markers, notices
 from bot.redact import redact
 from bot.store import Store
 
@@ -62,8 +62,11 @@ class CommandJob:
         log.warning("governance: %s by %s on %s#%s at %s", verdict.record, event.sender,
                     event.repo, change.number, change.head_sha[:12])
         if verdict.record in (REQUESTED, CONFIRMED, WITHDRAWN):
+            state = {REQUESTED: "requested", CONFIRMED: "confirmed"}.get(verdict.record,
+                                                                          "withdrawn")
             forge.upsert_comment(event.repo, change.number,
-                                 _loud(verdict, change.head_sha), BREAK_GLASS_MARKER)
+                                 notices.break_glass(state, redact(verdict.message),
+                                                     change.head_sha), markers.BREAK_GLASS)
         if verdict.review_again:
             self.review(dataclasses.replace(
                 event, kind=EventKind.REVIEW, action="governance", head_sha=change.head_sha,
@@ -83,19 +86,7 @@ class CommandJob:
                          event.number, None, {"command": event.comment,
                                               "reason": verdict.message})
         forge.upsert_comment(event.repo, event.number,
-                             f"{REFUSAL_MARKER}\n@{event.sender}: `{event.comment}` was not "
-                             f"accepted: {redact(verdict.message)}", REFUSAL_MARKER)
+                             notices.command_refused(event.sender, event.comment or "",
+                                                     redact(verdict.message)),
+                             markers.REFUSAL)
         return verdict
-
-
-def _loud(verdict: CommandVerdict, head: str) -> str:
-    """The break-glass comment: impossible to miss, and it says what it does not cover."""
-    if verdict.record == CONFIRMED:
-        return (f"{BREAK_GLASS_MARKER}\n## 🚨 BREAK-GLASS IN EFFECT for `{head[:12]}`\n\n"
-                f"{redact(verdict.message)}\n\nPolicy denials and required approvals do not "
-                "block this commit, and it deploys on merge. Render and schema errors still "
-                "block. A new push ends it; `/gitops-bot break-glass withdraw` ends it now. "
-                "This is recorded in the audit trail.\n")
-    if verdict.record == REQUESTED:
-        return f"{BREAK_GLASS_MARKER}\n## ⚠️ Break-glass requested\n\n{redact(verdict.message)}\n"
-    return f"{BREAK_GLASS_MARKER}\n## Break-glass withdrawn\n\n{redact(verdict.message)}\n"

@@ -29,7 +29,9 @@ from bot.errors import ConfigError, GitopsBotError, Transient
 from bot.forges.base import DEPLOY_CONTEXT, Forge
 from bot.live.argocd import ArgoCD, ArgoCDClient
 from bot.live.base import DeployOutcome, Deployer, DeploySource
+from bot.live.flux_reconcile import FluxGit
 from bot.live.gitbranch import GitBranch, GitCredentials
+from bot.live.kubectl import Kubectl
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, ReviewResult, State
 from bot.pipeline.review import ReviewOptions, render_revision
@@ -190,7 +192,7 @@ class DeployJob:
                 reason: str, number: int | None = None,
                 reviewed: str | None = None) -> EnvDeploy:
         forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
-                         f"not deployed to {env.name}: {reason}"[:140])
+                         f"not deployed to {env.name}: {reason}")
         self.ledger.record(event, env.name, sha, None, "refused", reason, None,
                            reviewed=reviewed, number_hint=number)
         return EnvDeploy(env.name, "refused", reason)
@@ -204,7 +206,7 @@ class DeployJob:
         result = self.settings.waive(event, number, reviewed, result)
         if result.state >= State.FAILURE:
             reason = f"{sha[:12]} does not pass its checks: {status_line(result)}"
-            forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason[:140])
+            forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason)
             self.ledger.record(event, env.name, sha, number, "failed", reason, None,
                                reviewed=reviewed)
             return EnvDeploy(env.name, "failed", reason)
@@ -219,9 +221,9 @@ class DeployJob:
                 outcome = deployer.deploy(targets, DeploySource(event.repo, sha, number,
                                                                 env.name))
             except GitopsBotError as exc:
-                forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc)[:140])
+                forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc))
                 forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
-                                 f"deploy to {env.name} failed"[:140])
+                                 f"deploy to {env.name} failed")
                 self.ledger.record(event, env.name, sha, number, "failed", str(exc), None,
                                    reviewed=reviewed)
                 if isinstance(exc, Transient):
@@ -230,8 +232,8 @@ class DeployJob:
         state = State.SUCCESS if outcome.ok else State.FAILURE
         summary = f"{'deployed to' if outcome.ok else 'failed to deploy to'} {env.name} " \
                   f"at {sha[:12]}: {outcome.summary()}"
-        forge.finish_deployment(event.repo, deployment, state, summary[:140])
-        forge.set_status(event.repo, sha, DEPLOY_CONTEXT, state, summary[:140])
+        forge.finish_deployment(event.repo, deployment, state, summary)
+        forge.set_status(event.repo, sha, DEPLOY_CONTEXT, state, summary)
         if number is not None:
             self.ledger.comment(forge, event, number, env.name, sha, outcome)
         verdict = "succeeded" if outcome.ok else "failed"
@@ -249,8 +251,14 @@ class DeployJob:
         if isinstance(target, DeployGit):
             where = url if not target.repository else clone_url(
                 self.settings.clone_url_template, url_host(url), target.repository)
-            return GitBranch(where, target.branch, target.path, credentials=creds,
-                             allowed_protocols=protocols)
+            branch = GitBranch(where, target.branch, target.path, credentials=creds,
+                               allowed_protocols=protocols)
+            if target.flux is None:
+                return branch
+            if self.settings.kubeconfig is None:
+                raise ConfigError("deploy.flux needs GITOPS_BOT_KUBECONFIG")
+            return FluxGit(branch, Kubectl(self.settings.kubeconfig, target.flux.context,
+                                           binary=self.tools.require("kubectl")), target.flux)
         if isinstance(target, DeployKubernetes):
             if self.settings.kubeconfig is None:
                 raise ConfigError("the kubernetes deploy target needs GITOPS_BOT_KUBECONFIG")

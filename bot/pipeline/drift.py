@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import scratch
 from bot.config import Config
 from bot.live.base import DeploySource, LiveState, drift
 from bot.model import Event, EventKind, ObjectDiff, State, Target
@@ -179,7 +180,8 @@ def drift_loop(config: Config, store: Store) -> Iterator[None]:
             if not store.acquire_lock(f"drift:{host}/{repo}", owner, config.drift_interval * 0.9):
                 continue
             try:
-                runner.run(forge, host, repo)
+                with scratch.job_dir(config.data_dir, f"drift-{host}-{repo}"):
+                    runner.run(forge, host, repo)
             except Exception:
                 log.exception("drift check of %s/%s failed", host, repo)
 

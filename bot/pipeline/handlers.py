@@ -7,6 +7,9 @@ from collections.abc import Callable
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.forges.base import Forge
+from bot.live.argocd import ArgoCDClient
+from bot.live.argocd_live import ArgoCDLive
+from bot.live.base import LiveState
 from bot.queue import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
 from bot.pipeline.audit import deploy_waiver, record_review, waiver
@@ -15,28 +18,38 @@ from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.merge_queue import MergeGroupJob
 from bot.pipeline.ledger import StoreLedger
+from bot.pipeline.serial import SerialComments
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.workspace import Remote
+from bot.repo.repo_config import Environment
 from bot.policy import PolicyEngine, make_engine
 from bot.store import Store
 from bot.tools import Tools
 
 
-def forge_factory(config: Config) -> Callable[[Event], Forge]:
-    """Build the forge adapter an event needs, from the server configuration."""
+def forge_factory(config: Config, store: Store | None = None) -> Callable[[Event], Forge]:
+    """Build the forge adapter an event needs, from the server configuration; with a
+    `store`, its comment upserts run one at a time per change (bot.pipeline.serial)."""
     def make(event: Event) -> Forge:
+        forge = adapter(event)
+        return forge if store is None else SerialComments(forge, store, event.host)
+
+    def adapter(event: Event) -> Forge:
         if event.forge == "github":
             from bot.forges.github import GitHubForge
+            spacing = config.github_write_spacing or None  # PyGithub: None turns it off
             if config.github_app_id:
                 if event.installation_id is None or config.github_private_key_file is None:
                     raise ConfigError("GitHub App events need an installation id and "
                                       "GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
                 key = config.github_private_key_file.read_text()
                 return GitHubForge(config.github_api_url, app_id=config.github_app_id,
-                                   private_key=key, installation_id=event.installation_id)
+                                   private_key=key, installation_id=event.installation_id,
+                                   seconds_between_writes=spacing)
             if config.github_token is None:
                 raise ConfigError("set GITOPS_BOT_GITHUB_TOKEN or a GitHub App")
-            return GitHubForge(config.github_api_url, token=config.github_token.reveal())
+            return GitHubForge(config.github_api_url, token=config.github_token.reveal(),
+                               seconds_between_writes=spacing)
         from bot.forges.gitlab import GitLabForge
         if config.gitlab_token is None:
             raise ConfigError("set GITOPS_BOT_GITLAB_TOKEN")
@@ -60,7 +73,13 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
     deploy = deploy_job(config, store)
 
     def live_for(remote: Remote) -> LiveFor:
-        return lambda env: deploy.deployer(env, remote)  # type: ignore[return-value]
+        def reader(env: Environment) -> LiveState:
+            if config.argocd_url and config.argocd_token is not None:
+                # targets from Argo CD Applications: live as Argo CD sees it
+                client = ArgoCDClient(config.argocd_url, config.argocd_token)
+                return ArgoCDLive(client, lambda: deploy.deployer(env, remote))  # type: ignore
+            return deploy.deployer(env, remote)  # type: ignore[return-value]
+        return reader
 
     def reviewed(event: Event, sha: str) -> bool:
         # finished reviews only: a run left "running" by a crashed worker is redone
@@ -80,7 +99,7 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
                                 dashboard_url=config.public_url or None,
                                 policy_engine=policy_engine(config),
                                 waive=waiver(config, store)),
-                    forge_factory(config))
+                    forge_factory(config, store))
 
     def handle(event: Event, ctx: JobContext) -> None:
         outcome = job(event)
@@ -106,7 +125,7 @@ def deploy_job(config: Config, store: Store) -> DeployJob:
                                     argocd_token=config.argocd_token,
                                     policy_engine=policy_engine(config),
                                     waive=deploy_waiver(config, store)),
-                     forge_factory(config), StoreLedger(store))
+                     forge_factory(config, store), StoreLedger(store))
 
 
 def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
@@ -127,7 +146,7 @@ def command_handler(config: Config, store: Store,
                     ) -> Callable[[Event, JobContext], None]:
     """A job handler for override / break-glass commands (reviews again with `review`)."""
     def handle(event: Event, ctx: JobContext) -> None:
-        CommandJob(config, ctx.store, forge_factory(config),
+        CommandJob(config, ctx.store, forge_factory(config, ctx.store),
                    lambda again: review(again, ctx))(event)
     return handle
 
@@ -144,8 +163,8 @@ def merge_group_handler(config: Config, store: Store) -> Callable[[Event, JobCon
     settings = JobSettings(clone_url_template=config.clone_url_template,
                            data_dir=config.data_dir, clone_token=_clone_token,
                            dashboard_url=config.public_url or None)
-    job = MergeGroupJob(settings, forge_factory(config), passed, started, Tools.discover(),
-                        policy_engine(config))
+    job = MergeGroupJob(settings, forge_factory(config, store), passed, started,
+                        Tools.discover(), policy_engine(config))
 
     def handle(event: Event, ctx: JobContext) -> None:
         outcome = job(event)

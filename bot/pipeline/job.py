@@ -17,7 +17,8 @@ from typing import Any
 from bot.decide import (ReviewFacts, asks_review_record, asks_write_access, review_gate,
                         review_verdict)
 from bot.errors import GitopsBotError, Transient
-from bot.forges.base import REVIEW_CONTEXT, REVIEW_MARKER, Annotation, Forge
+from bot import faults, markers, notices
+from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
 from bot.model import Approval, Change, Event, ReviewResult, Severity, State
 from bot.pipeline.live_compare import LiveFor
@@ -31,7 +32,6 @@ from bot.tools import Tools
 
 log = logging.getLogger(__name__)
 
-REFUSAL_MARKER = "<!-- gitops-bot:refusal -->"
 MAX_ANNOTATIONS = 500
 LEVEL = {Severity.ERROR: "failure", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -149,9 +149,8 @@ class ReviewJob:
                 facts, already_reviewed=self.settings.reviewed(event, change.head_sha))
         gate = review_gate(facts)
         if gate.state == "refused":
-            forge.upsert_comment(event.repo, event.number, (
-                f"{REFUSAL_MARKER}\n@{event.sender}: `/gitops-bot recheck` needs write access "
-                "to this repository; ask a maintainer to run it."), REFUSAL_MARKER)
+            forge.upsert_comment(event.repo, event.number, notices.refused(event.sender),
+                                 markers.REFUSAL)
         elif gate.state == "failure":  # a fork, not rendered
             forge.set_status(event.repo, change.head_sha, REVIEW_CONTEXT, State.FAILURE,
                              "not rendered: change from a fork (a maintainer reviews it)")
@@ -159,6 +158,7 @@ class ReviewJob:
             return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
         head = change.head_sha
         run_id = self.settings.started(event, head)
+        faults.point("before_pending")
         forge.set_status(event.repo, head, REVIEW_CONTEXT, State.PENDING, "reviewing the change")
         clock = time.monotonic()
         try:
@@ -166,13 +166,11 @@ class ReviewJob:
         except Transient:
             raise
         except GitopsBotError as exc:  # a user-fixable problem: say it, fail closed
-            outcome = self._fail(forge, event, head, f"review failed: {exc}")
+            outcome = self._fail(forge, event, head, str(exc))
             return dataclasses.replace(outcome, run_id=run_id)
         except Exception:
             log.exception("review of %s#%s crashed", event.repo, event.number)
-            self._fail(forge, event, head, "internal error while reviewing; the bot's "
-                       "operators have the details. Comment `/gitops-bot recheck` to retry.",
-                       state=State.ERROR)
+            self._fail(forge, event, head, None, state=State.ERROR)
             raise
         finally:
             observe_stage("review", time.monotonic() - clock)
@@ -203,7 +201,8 @@ class ReviewJob:
             options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
                                     policy_engine=self.engine,
                                     reviews=_reviews(forge, event.repo, change.number),
-                                    live_for=live)
+                                    live_for=live,
+                                    repo_urls=(f"https://{event.host}/{event.repo}",))
             return review_revisions(repo, base, change.head_sha, options)
 
     def _report(self, forge: Forge, event: Event, change: Change,
@@ -225,7 +224,8 @@ class ReviewJob:
             forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status,
                              line)
             return Outcome(verdict.state, line, full, head_sha=head)
-        comment_id = forge.upsert_comment(event.repo, event.number, body, REVIEW_MARKER)
+        comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
+        faults.point("after_comment")
         forge.publish_check(event.repo, head, "gitops-bot review", verdict.status,
                             line, _annotations(result))
         forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, line,
@@ -234,13 +234,16 @@ class ReviewJob:
         findings += [f.to_dict() for f in result.findings]
         return Outcome(verdict.state, line, full, findings, comment_id, head)
 
-    def _fail(self, forge: Forge, event: Event, head: str, message: str,
+    def _fail(self, forge: Forge, event: Event, head: str, error: str | None,
               state: State = State.FAILURE) -> Outcome:
+        """Report a review that could not finish: `error` is the user-fixable problem (None:
+        an internal error, whose details stay in the logs). The forge adapters escape and
+        cut the status text; the comment puts the error in a fence (bot.notices)."""
         assert event.number is not None
-        text = redact(message)
-        body = f"{REVIEW_MARKER}\n### ❌ gitops-bot review: failed\n\n{text}\n"
-        comment_id = forge.upsert_comment(event.repo, event.number, body, REVIEW_MARKER)
-        forge.set_status(event.repo, head, REVIEW_CONTEXT, state, text[:140])
-        return Outcome(state.name.lower(), text[:140], body, None, comment_id, head)
+        body = notices.review_failed(error)
+        comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
+        line = redact(f"review failed: {error}" if error else "internal error while reviewing")
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, state, line)
+        return Outcome(state.name.lower(), line, body, None, comment_id, head)
 
 

@@ -2,19 +2,17 @@
 per-environment lock, the audit trail, and the comment on the merged change."""
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from contextlib import AbstractContextManager
 
-from bot.forges.base import DEPLOY_MARKER, Forge
+from bot import markers, notices
+from bot.forges.base import Forge
 from bot.live.base import DeployOutcome
 from bot.model import Event
 from bot.pipeline.audit import record_deploy
 from bot.redact import redact
 from bot.store import Store
 
-LOCK_TTL = 120.0
+LOCK_TTL = 45.0  # renewed every 15 s while held; a dead holder's lapses after this
 
 
 def _keys(outcome: DeployOutcome | None) -> tuple[list[str], list[dict[str, str]]]:
@@ -31,7 +29,6 @@ class StoreLedger:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def review_passed(self, event: Event, number: int, head_sha: str) -> bool:
         run = self.store.get_run(event.forge, event.host, event.repo, number, head_sha)
@@ -44,7 +41,10 @@ class StoreLedger:
         return bool(done) and done[0].sha == sha
 
     def lock(self, event: Event, environment: str) -> AbstractContextManager[None]:
-        return self.store.held(f"deploy:{event.host}/{event.repo}:{environment}", self.owner,
+        # Held by the job (its delivery), not the process: when a worker dies mid-deploy,
+        # the re-run of the same job takes the lock over at once; other deploys wait.
+        owner = f"job:{event.forge}:{event.delivery_id}"
+        return self.store.held(f"deploy:{event.host}/{event.repo}:{environment}", owner,
                                LOCK_TTL)
 
     def record(self, event: Event, environment: str, sha: str, number: int | None,
@@ -62,12 +62,7 @@ class StoreLedger:
 
     def comment(self, forge: Forge, event: Event, number: int, environment: str, sha: str,
                 outcome: DeployOutcome) -> None:
-        marker = f"{DEPLOY_MARKER}<!-- {environment} -->"
-        verdict = "✅ deployed" if outcome.ok else "❌ failed to deploy"
-        lines = [marker, f"### {verdict} to `{environment}` at `{sha[:12]}`", "",
-                 outcome.summary()]
-        if outcome.failed:
-            lines += ["", "Failed:"] + [f"- `{k}`: {redact(e)}" for k, e in outcome.failed]
-        if outcome.not_attempted:
-            lines += ["", "Not attempted: " + ", ".join(f"`{k}`" for k in outcome.not_attempted)]
-        forge.upsert_comment(event.repo, number, "\n".join(lines) + "\n", marker)
+        body = notices.deploy_result(environment, sha, outcome.ok, outcome.summary(),
+                                     [(str(k), e) for k, e in outcome.failed],
+                                     [str(k) for k in outcome.not_attempted])
+        forge.upsert_comment(event.repo, number, body, markers.deploy(environment))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -16,19 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import gitrepo
+from bot import gitrepo, scratch
 from bot.diff import diff_manifests
 from bot.errors import ConfigError, GitopsBotError, ToolError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
 from bot.model import Finding, Manifest, ReviewResult, Severity, State, Target, TargetResult, worst
 from bot.pipeline.cache import RenderCache, cache_key, target_fingerprint
+from bot.pipeline.gitops import ReviewTargets, review_targets
+from bot.pipeline.gitops import Side as GitopsSide
 from bot.pipeline.live_compare import LiveFor, compare_with_live
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES, PolicyStep
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.render import render_target
 from bot.secrets import hide_values, secret_values
 from bot.render.sandbox import Budgets, resolve_inside, scan_checkout, unreadable_findings
-from bot.repo.discovery import discover_config
+from bot.repo.discovery import discover_config, with_discovered_apps
 from bot.repo.kustomize_refs import RepoIndex
 from bot.repo.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from bot.repo.targets import affected_targets, expand_targets, target_inputs
@@ -58,6 +59,8 @@ class ReviewOptions:
     live_for: LiveFor | None = None  # reads what is live per environment (service reviews)
     # the head is a protected branch's commit (deploys): its repository policies are trusted
     head_is_protected: bool = False
+    # URLs of this repository (forge / origin remote): Argo CD / Flux sources it renders
+    repo_urls: tuple[str, ...] = ()
 
 
 class _Side:
@@ -100,7 +103,7 @@ def load_config(base: Snapshot, head: Snapshot) -> tuple[RepoConfig, list[str]]:
     config = parse_repo_config(source, CONFIG_FILE)
     if config.discovered:  # no `apps:` key: find the apps, keep environments and settings
         found = discover_config(files, _read_union(head, base), config.policies_dir)
-        config = dataclasses.replace(config, apps=found.apps)
+        config = with_discovered_apps(config, found)
     return config, notes
 
 
@@ -110,7 +113,7 @@ class Reviewer:
     def __init__(self, base: Snapshot, head: Snapshot, options: ReviewOptions) -> None:
         self.options = options
         self.cache = RenderCache(options.cache_dir)
-        self._tmp = Path(tempfile.mkdtemp(prefix="gitops-bot-review-"))
+        self._tmp = scratch.mkdtemp("gitops-bot-review-")
         self.base = _Side("base", base, self._tmp)
         self.head = _Side("head", head, self._tmp)
         self._validator_id = ""
@@ -118,6 +121,7 @@ class Reviewer:
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
         self._deploy_namespaces: dict[str, str] = {}
+        self._planned: ReviewTargets | None = None
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -141,11 +145,15 @@ class Reviewer:
                                    if (ns := getattr(e.deploy, "namespace", None))}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
-        targets = expand_targets(config, files, read, self.options.environment)
         head_files = RepoIndex(self.head.snapshot.files)
         base_files = RepoIndex(self.base.snapshot.files)
-        inputs = {t: target_inputs(t, head_files, self.head.snapshot.read)
-                  | target_inputs(t, base_files, self.base.snapshot.read)
+        self._planned = planned = self._targets(config, files, read, head_files, base_files)
+        config, targets = planned.config, planned.targets
+        notes += planned.notes
+        inputs = {t: target_inputs(planned.on("head", t) or t, head_files,
+                                   self.head.snapshot.read)
+                  | target_inputs(planned.on("base", t) or t, base_files,
+                                  self.base.snapshot.read)
                   for t in targets}
         touched = targets if changed is None else affected_targets(targets, inputs, changed)
         if not touched:
@@ -164,8 +172,8 @@ class Reviewer:
             gitrepo.input_digest(trusted.snapshot, [d.rstrip("/") + "/"
                                                     for d in config.validation.crd_dirs]))
         with ThreadPoolExecutor(max(1, self.options.parallelism)) as pool:
-            results = list(pool.map(lambda t: self._review_target(t, inputs[t], validator),
-                                    touched))
+            results = list(pool.map(scratch.in_context(
+                lambda t: self._review_target(t, inputs[t], validator)), touched))
         if self.options.live_for is not None and results:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
@@ -188,6 +196,20 @@ class Reviewer:
                             policy_revisions=(("server", policy.server.revision),
                                               ("repository", policy.repository.revision)))
 
+    def _targets(self, config: RepoConfig, files: RepoIndex, read: Callable[[str], bytes | None],
+                 head_files: RepoIndex, base_files: RepoIndex) -> ReviewTargets:
+        """Config / folder targets, or those Argo CD / Flux objects define (pipeline.gitops)."""
+        base_targets = expand_targets(config, files, read)
+        sides = {"base": GitopsSide("base", base_files, self.base.snapshot.read,
+                                    self.base.checkout),
+                 "head": GitopsSide("head", head_files, self.head.snapshot.read,
+                                    self.head.checkout)}
+        trusted = "head" if isinstance(self.base.snapshot, EmptySnapshot) else "base"
+        other = None if trusted == "head" else sides["head"]
+        return review_targets(config, base_targets, sides[trusted], other, self.options.tools,
+                              self.options.budgets, self.options.environment,
+                              self.options.repo_urls)
+
     def _validator(self, config: RepoConfig) -> Validator:
         """The validator the trusted config asks for; CRD folders read from its revision."""
         settings = config.validation
@@ -208,6 +230,10 @@ class Reviewer:
                     validator: Validator | None) -> str | None:
         """Cache key of one side's render, or None when the app is absent on that side."""
         snapshot = side.snapshot
+        defined = self._planned.on(side.name, target) if self._planned else target
+        if defined is None:
+            return None  # the Argo CD / Flux object that defines it is gone on this side
+        target = defined
         root = target.path.strip("/") in ("", ".")
         prefix = target.path.rstrip("/") + "/"
         if not (root and snapshot.files) and not any(
@@ -230,6 +256,7 @@ class Reviewer:
         blocked = [f for f in scan if f.file and _covered(f.file, inputs)]
         if blocked:
             return (), tuple(blocked)
+        target = (self._planned.on(side.name, target) if self._planned else None) or target
         rendered = render_target(root, target, self.options.tools, self.options.budgets)
         findings = list(rendered.findings)
         if validator is not None and rendered.ok:
@@ -316,6 +343,8 @@ def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -
         options = dataclasses.replace(options, change=ChangeInfo(
             author=author, base_sha=base_sha, head_sha=head_sha,
             changed_files=tuple(changed)))
+    if not options.repo_urls:
+        options = dataclasses.replace(options, repo_urls=gitrepo.remote_urls(repo))
     base_snap, head_snap = GitSnapshot(repo, base_sha), GitSnapshot(repo, head_sha)
     return _review(base_snap, head_snap, changed, options)
 

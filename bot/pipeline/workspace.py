@@ -13,15 +13,13 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot import gitrepo, proc
+from bot import gitrepo, proc, scratch
 from bot.errors import Transient, ToolError, UserError
 from bot.redact import redact
 
@@ -81,7 +79,7 @@ def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = Non
             raise UserError(f"not a commit SHA: {sha!r}")
     if root is not None:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = Path(tempfile.mkdtemp(prefix="gitops-bot-ws-", dir=root))
+    path = scratch.mkdtemp("gitops-bot-ws-", fallback=root)
     try:
         home = path / ".home"
         home.mkdir(mode=0o700)
@@ -99,7 +97,7 @@ def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = Non
                             retry_after=30) from None
         yield repo
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        scratch.remove(path)
 
 
 def merge_base(repo: Path, base: str, head: str) -> str:

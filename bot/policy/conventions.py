@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.markers import RECHECK
 from bot.model import ApprovalRequirement, Finding, Manifest, Severity
 from bot.policy import source
 from bot.policy.policyset import PolicySet
@@ -210,7 +211,7 @@ def engine_error(reason: str, *, policies: PolicySet | None = None,
     layer = f" in the {policies.name} policies @ {policies.short}" if policies else ""
     return Finding(Severity.ERROR, "policy",
                    f"policy engine error{layer}: {reason}. Fix the policy (or the OPA server) "
-                   "and push again, or comment `/gitops-bot recheck`.",
+                   f"and push again, or comment `{RECHECK}`.",
                    file=manifest.file if manifest else None,
                    line=manifest.line if manifest else None,
                    object=manifest.key if manifest else None, rule=rule)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import proc
+from bot import proc, scratch
 from bot.errors import BudgetExceeded, ToolError
 from bot.policy.capabilities import FORBIDDEN_BUILTINS, BuiltinCall
 from bot.policy.regocore import RegoFailure
@@ -53,7 +52,7 @@ class IsolatedProgram:
                  plan_check: bool = True) -> None:
         self.entrypoints = tuple(entrypoints)
         self._answer_timeout = answer_timeout
-        self._home = tempfile.mkdtemp(prefix="gitops-bot-rego-")
+        self._home = str(scratch.mkdtemp("gitops-bot-rego-"))
         self._pipe: proc.Pipe | None = proc.Pipe(
             [sys.executable, "-I", str(CHILD), str(memory)], cwd=self._home, env={},
             no_network=True)

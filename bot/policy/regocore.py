@@ -18,13 +18,14 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from regopy import BundleFormat, Input, Interpreter, LogLevel, RegoError
 from regopy import rego_shared as capi
+
+from bot import scratch
 
 _LEN_PREFIXED = re.compile(r"(\d+):")
 
@@ -122,7 +123,7 @@ class Program:
         (`opa.runtime()`, `opa["runtime"]()`, a function value passed through `with`) shows
         up exactly as the engine will run it.
         """
-        folder = tempfile.mkdtemp(prefix="gitops-bot-plan-")
+        folder = str(scratch.mkdtemp("gitops-bot-plan-"))
         try:
             with self._lock:
                 self._builder.save_bundle(folder, self._bundle, BundleFormat.JSON)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from bot.errors import BudgetExceeded, GitopsBotError, ToolError
 from bot.model import Finding, Manifest, RenderResult, Severity, Target
+from bot.render.argocd_dir import render_directory
 from bot.render.helm import render_helm
-from bot.render.kustomize import render_kustomize
+from bot.render.overlay import render_edited
 from bot.render.plain import render_plain
 from bot.render.sandbox import (
     Budgets,
@@ -16,6 +17,7 @@ from bot.render.sandbox import (
     resolve_inside,
     scan_checkout,
 )
+from bot.repo import options
 from bot.tools import Tools
 
 __all__ = ["Budgets", "render_target", "resolve_inside", "scan_checkout"]
@@ -39,6 +41,16 @@ def _tool_finding(exc: ToolError, target: Target, budgets: Budgets) -> Finding:
     return Finding(Severity.ERROR, "render", message, file=target.path)
 
 
+def not_rendered(target: Target) -> Finding:
+    """The warning a `remote` target gets: what it deploys and why the bot cannot render it."""
+    remote = options.of(target).get("remote") or {}
+    url, reason = str(remote.get("url") or ""), str(remote.get("reason") or "")
+    what = f"remote source {url}" if url else "source outside this repository"
+    return Finding(Severity.WARNING, "render", f"not rendered: {what}" +
+                   (f" ({reason})" if reason else "") + f"; declared by {target.origin}",
+                   file=target.path)
+
+
 def render_target(root: Path, target: Target, tools: Tools,
                   budgets: Budgets = DEFAULT_BUDGETS) -> RenderResult:
     """Render one target; every refusal or tool failure is an ERROR finding, never a raise."""
@@ -46,11 +58,14 @@ def render_target(root: Path, target: Target, tools: Tools,
     manifests: list[Manifest] = []
     findings: list[Finding] = []
     try:
-        if target.renderer == "plain":
+        if target.renderer == "remote":
+            findings = [not_rendered(target)]
+        elif target.renderer == "plain" and "directory" in options.of(target):
+            manifests, findings = render_directory(root, target, budgets)
+        elif target.renderer == "plain":
             manifests, findings = render_plain(root, target, budgets)
         elif target.renderer == "kustomize":
-            manifests, findings = render_kustomize(root, target, tools.require("kubectl"),
-                                                   budgets)
+            manifests, findings = render_edited(root, target, tools.require("kubectl"), budgets)
         elif target.renderer == "helm":
             manifests, findings = render_helm(root, target, tools.require("helm"), budgets)
         else:

@@ -13,6 +13,7 @@ from bot.errors import BudgetExceeded, ToolError, UserError
 from bot.model import Finding, Manifest, Severity, Target
 from bot.render.appfiles import copy_app, walk_app
 from bot.render.helmschema import schema_findings
+from bot.render.helmvalues import layer_values
 from bot.render.sandbox import (
     Budgets,
     Refused,
@@ -31,10 +32,13 @@ SOURCE = re.compile(rb"^# Source: (.+?)\s*$", re.MULTILINE)
 
 
 def helm_argv(helm: str, release: str, chart: str | os.PathLike[str], namespace: str,
-              values: list[Path], kube_version: str) -> list[str]:
-    """The only helm command line: no DNS, no post-renderer, no dependency update."""
-    argv = [helm, "template", "--namespace", namespace, "--kube-version", kube_version,
-            "--include-crds"]
+              values: list[Path], kube_version: str, extra: list[str] | None = None,
+              include_crds: bool = True) -> list[str]:
+    """The only helm command line: no DNS, no post-renderer, no dependency update.
+    `extra` holds `--set` / `--set-string` arguments (Argo CD helm parameters)."""
+    argv = [helm, "template", "--namespace", namespace, "--kube-version", kube_version]
+    argv += ["--include-crds"] if include_crds else []
+    argv += extra or []
     for path in values:
         argv += ["--values", os.fspath(path)]
     return [*argv, "--", release, os.fspath(chart)]
@@ -170,7 +174,12 @@ def render_helm(root: Path, target: Target, helm: str,
         findings = copy_app(tree, copy) or schema_findings(copy, tree.label, budgets)
         if findings:
             return [], findings
-        argv = helm_argv(helm, release, copy, namespace, values, target.kubernetes_version)
+        layered = layer_values(root, target, copy, tmp, budgets)
+        if isinstance(layered, list):
+            return [], layered
+        extra_values, extra_args, include_crds = layered
+        argv = helm_argv(helm, release, copy, namespace, values + extra_values,
+                         target.kubernetes_version, extra_args, include_crds)
         try:
             done = proc.run(argv, cwd=tmp, env=_env(tmp), timeout=budgets.render_timeout,
                             max_output=budgets.max_render_bytes, no_network=True)

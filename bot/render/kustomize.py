@@ -25,6 +25,7 @@ from bot.render.sandbox import (
     tool_message,
 )
 from bot.render.yamlload import load_documents, load_manifests
+from bot.repo.kustomize_fields import RefKind, inline_plugins, path_refs
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN = "config.kubernetes.io/origin"
@@ -75,10 +76,6 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
 @dataclass
 class Walk:
     """Every kustomization a target reaches, checked without running anything."""
@@ -90,6 +87,7 @@ class Walk:
     stack: list[Path] = field(default_factory=list)
     own_origin: bool = False
     root_kind: str = "Kustomization"
+    checked: list[str] = field(default_factory=list)  # every local reference, as repo paths
 
     def refuse(self, message: str, file: str) -> None:
         self.findings.append(Finding(Severity.ERROR, "sandbox", message, file=file))
@@ -146,35 +144,11 @@ class Walk:
             if name in kust:
                 self.refuse(f"{name} is not allowed: the bot never runs kustomize with "
                             "--enable-helm (use a helm target with a vendored chart)", shown)
-        for name in ("resources", "bases", "components"):
-            for ref in _strings(kust.get(name)):
-                self.ref(here, ref, shown, name, recurse=True)
-        for name in ("generators", "transformers", "validators"):
-            for ref in _strings(kust.get(name)):
-                if "\n" in ref.strip():
-                    self.plugin_config(ref.encode(), shown, name)
-                else:
-                    self.ref(here, ref, shown, name, recurse=True, plugin=True)
-        for name in ("crds", "configurations"):
-            for ref in _strings(kust.get(name)):
-                self.ref(here, ref, shown, name)
-        for ref in _strings(kust.get("patchesStrategicMerge")):
-            if "\n" not in ref.strip() and not ref.lstrip().startswith("{"):
-                self.ref(here, ref, shown, "patchesStrategicMerge")
-        for name in ("patches", "patchesJson6902", "replacements"):
-            for item in _dicts(kust.get(name)):
-                for ref in _strings(item.get("path")):
-                    self.ref(here, ref, shown, name)
-        openapi = kust.get("openapi")
-        if isinstance(openapi, dict):
-            for ref in _strings(openapi.get("path")):
-                self.ref(here, ref, shown, "openapi")
-        for name in ("configMapGenerator", "secretGenerator"):
-            for gen in _dicts(kust.get(name)):
-                refs = _strings(gen.get("files")) + _strings(gen.get("envs")) + \
-                    _strings(gen.get("env"))
-                for ref in refs:
-                    self.ref(here, ref.split("=", 1)[-1], shown, name)
+        for name, text in inline_plugins(kust):
+            self.plugin_config(text.encode(), shown, name)
+        for ref in path_refs(kust):
+            self.ref(here, ref.path, shown, ref.field, recurse=ref.kind is not RefKind.FILE,
+                     plugin=ref.kind is RefKind.PLUGIN)
 
     def ref(self, here: Path, ref: str, shown: str, name: str, recurse: bool = False,
             plugin: bool = False) -> None:
@@ -183,6 +157,8 @@ class Walk:
             self.refuse(f"{name} entry {ref} is a remote reference; the bot renders only "
                         "what is in the repository (no remote bases, no network)", shown)
             return
+        if not os.path.isabs(ref):
+            self.checked.append(repo_path(self.root, Path(os.path.normpath(here / ref))))
         real_root = self.root.resolve()
         try:
             target = (here / ref).resolve()

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot import scratch
 from bot.errors import BudgetExceeded, UserError
 from bot.model import Finding, Severity
 
@@ -152,24 +151,11 @@ def read_limited(path: Path, limit: int, shown: str) -> bytes:
 @contextmanager
 def private_dir(prefix: str = "gitops-bot-render-") -> Iterator[Path]:
     """A fresh, random, mode-0700 directory that is removed afterwards, whatever its modes."""
-    path = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    path = scratch.mkdtemp(prefix).resolve()
     try:
         yield path
     finally:
-        shutil.rmtree(path, onerror=_unlock_and_retry)
-
-
-def _unlock_and_retry(func: Callable[..., object], name: str, exc: object) -> None:
-    # A tool may leave read-only dirs behind; open them up and try once more.
-    try:
-        os.chmod(os.path.dirname(name), 0o700)
-        if os.path.isdir(name) and not os.path.islink(name):
-            os.chmod(name, 0o700)
-            shutil.rmtree(name, ignore_errors=True)
-        else:
-            os.unlink(name)
-    except OSError:
-        pass
+        scratch.remove(path)
 
 
 def tool_message(text: str, limit: int, *prefixes: str | Path) -> str:

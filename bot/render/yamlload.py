@@ -91,6 +91,13 @@ def load_manifests(data: bytes, file: str,
                    budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
     """Kubernetes objects of a multi-document YAML stream, `kind: *List` unwrapped."""
     docs, findings = load_documents(data, file, budgets)
+    objects, problems = manifests_of(docs, file)
+    return objects, findings + problems
+
+
+def manifests_of(docs: list[Document], file: str) -> tuple[list[Manifest], list[Finding]]:
+    """The objects of loaded documents (`kind: *List` unwrapped); each non-object is an error."""
+    findings: list[Finding] = []
     out: list[Manifest] = []
     for doc in docs:
         body = doc.data

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.repo.kustomize_fields import RefKind, path_refs
 from bot.repo.safeyaml import load_one
 
 Read = Callable[[str], bytes | None]
@@ -96,51 +97,15 @@ def load_kustomization(path: str, read: Read) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        yield from (v for v in value if isinstance(v, str))
-
-
 def _is_ref(value: str) -> bool:
     """A local path reference (not an inline patch or a remote base)."""
     return bool(value) and "\n" not in value and not _REMOTE.search(value)
 
 
 def raw_refs(k: dict[str, Any]) -> Iterator[tuple[str, bool]]:
-    """(reference, may be a kustomization dir) for every local path a kustomization names."""
-    for key in ("resources", "bases", "components", "transformers", "generators", "validators"):
-        for ref in _strings(k.get(key)):
-            yield ref, True
-    for ref in _strings(k.get("patchesStrategicMerge")):
-        yield ref, False
-    for key in ("patchesJson6902", "patches", "replacements"):
-        for item in k.get(key) or ():
-            if isinstance(item, dict) and isinstance(item.get("path"), str):
-                yield item["path"], False
-            elif isinstance(item, str):
-                yield item, False
-    for key in ("configMapGenerator", "secretGenerator"):
-        for gen in k.get(key) or ():
-            if not isinstance(gen, dict):
-                continue
-            for entry in _strings(gen.get("files")):
-                yield entry.split("=", 1)[-1], False
-            yield from ((e, False) for e in _strings(gen.get("envs")))
-            yield from ((e, False) for e in _strings(gen.get("env")))
-    yield from ((c, False) for c in _strings(k.get("crds")))
-    yield from ((c, False) for c in _strings(k.get("configurations")))
-    openapi = k.get("openapi")
-    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-        yield openapi["path"], False
-    helm_globals = k.get("helmGlobals")
-    if isinstance(helm_globals, dict) and isinstance(helm_globals.get("chartHome"), str):
-        yield helm_globals["chartHome"], False
-    for chart in k.get("helmCharts") or ():
-        if isinstance(chart, dict):
-            yield from ((v, False) for v in _strings(chart.get("valuesFile")))
-            yield from ((v, False) for v in _strings(chart.get("additionalValuesFiles")))
+    """(reference, may be a kustomization dir) for every path a kustomization names."""
+    for ref in path_refs(k):
+        yield ref.path, ref.kind is not RefKind.FILE
 
 
 @dataclass
@@ -151,14 +116,21 @@ class Walk:
     kustomizations: list[str] = field(default_factory=list)
 
 
-def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str], set[str]]:
-    """(files, kustomization dirs) that the kustomization in `directory` names directly."""
+def _own_files(directory: str, kust: dict[str, Any]) -> set[str]:
+    """What of `directory` itself a build reads: only its kustomization file (under any of
+    its names, so adding a second one counts), or the whole folder when that file is
+    missing or unreadable (fail closed)."""
+    if not kust:
+        return {dir_prefix(directory)}
+    base = dir_prefix(directory)
+    return {base + name for name in KUSTOMIZATION_FILES}
+
+
+def _resolve(directory: str, kust: dict[str, Any],
+             index: RepoIndex) -> tuple[set[str], set[str]]:
     files: set[str] = set()
     dirs: set[str] = set()
-    kfile = index.kustomization_file(directory)
-    if kfile is None:
-        return files, dirs
-    for ref, may_be_dir in raw_refs(load_kustomization(kfile, read)):
+    for ref, may_be_dir in raw_refs(kust):
         if not _is_ref(ref):
             continue
         path = join(directory, ref)
@@ -176,15 +148,29 @@ def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str],
     return files, dirs
 
 
+def _load(directory: str, index: RepoIndex, read: Read) -> dict[str, Any]:
+    kfile = index.kustomization_file(directory)
+    return load_kustomization(kfile, read) if kfile is not None else {}
+
+
+def direct_refs(directory: str, index: RepoIndex, read: Read) -> tuple[set[str], set[str]]:
+    """(files, kustomization dirs) that the kustomization in `directory` names directly."""
+    return _resolve(directory, _load(directory, index, read), index)
+
+
 def walk(directory: str, index: RepoIndex, read: Read) -> Walk:
-    """Everything the kustomization in `directory` reads, following local dirs recursively."""
+    """Everything the kustomization in `directory` reads, following local dirs recursively.
+
+    A kustomization reads only what it names: a file added beside it changes nothing.
+    """
     result = Walk()
     todo, seen = [directory], {directory}
     while todo and len(seen) <= MAX_DIRS:
         current = todo.pop()
         result.kustomizations.append(current)
-        result.inputs.add(dir_prefix(current))
-        files, dirs = direct_refs(current, index, read)
+        kust = _load(current, index, read)
+        result.inputs.update(_own_files(current, kust))
+        files, dirs = _resolve(current, kust, index)
         result.inputs.update(files)
         for d in sorted(dirs):
             if d not in seen:

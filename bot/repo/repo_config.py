@@ -21,6 +21,17 @@ DEFAULT_ENVIRONMENT = "default"
 DEFAULT_BRANCH = "main"
 DEFAULT_KUBERNETES_VERSION = "1.35"
 MAX_CONFIG_BYTES = 1 << 20
+APP_SETTINGS = ("from", "repo_urls")  # keys of `apps:` that are settings, not app names
+
+
+@dataclass(frozen=True)
+class FluxReconcile:
+    """After a promotion, ask Flux to reconcile `source` and wait for `kustomizations`."""
+
+    context: str
+    source: str = "flux-system/flux-system"
+    kustomizations: tuple[str, ...] = ("flux-system/flux-system",)
+    timeout: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class DeployGit:
     repository: str | None = None
     path: str | None = None
     target: str = "git"
+    flux: FluxReconcile | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Environment:
     deploy: Deploy | None = None
     approvals: Approvals | None = None
     self_heal: bool = False
+    destinations: tuple[str, ...] = ()  # Argo CD destinations / Flux clusters (globs)
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,8 @@ class RepoConfig:
     validation: ValidationSettings = ValidationSettings()
     file: str = CONFIG_FILE
     discovered: bool = False
+    apps_from: str = ""  # apps.from; "" = config when apps are listed, else auto
+    repo_urls: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def environment(self, name: str) -> Environment:
@@ -226,6 +241,11 @@ def _deploy(raw: Mapping[str, Any]) -> Deploy:
     if raw["target"] == "git":
         if "path" in options:
             options["path"] = normalise_path(options["path"])
+        if "flux" in options:
+            flux = dict(options["flux"])
+            if "kustomizations" in flux:
+                flux["kustomizations"] = tuple(flux["kustomizations"])
+            options["flux"] = FluxReconcile(**flux)
         return DeployGit(**options)
     if raw["target"] == "kubernetes":
         return DeployKubernetes(**options)
@@ -243,7 +263,8 @@ def _environment(name: str, raw: Mapping[str, Any] | None, where: _Where) -> Env
         deploy=_deploy(raw["deploy"]) if raw.get("deploy") else None,
         approvals=Approvals(required=approvals.get("required", 1),
                             teams=tuple(approvals.get("teams", ()))) if approvals else None,
-        self_heal=bool(raw.get("self_heal", False)))
+        self_heal=bool(raw.get("self_heal", False)),
+        destinations=tuple(raw.get("destinations") or ()))
 
 
 def _paths(raw: list[str] | None) -> tuple[str, ...]:
@@ -286,7 +307,9 @@ def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
         envs = (Environment(DEFAULT_ENVIRONMENT),)
     names = tuple(e.name for e in envs)
     # without `apps:` the apps are discovered from the files (environments still apply)
-    apps = tuple(_app(n, r, names, where) for n, r in (data.get("apps") or {}).items())
+    settings = {k: v for k, v in (data.get("apps") or {}).items() if k in APP_SETTINGS}
+    apps = tuple(_app(n, r, names, where) for n, r in (data.get("apps") or {}).items()
+                 if n not in APP_SETTINGS)
     validation = data.get("validation") or {}
     return RepoConfig(
         environments=envs, apps=apps,
@@ -296,4 +319,6 @@ def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
             skip_kinds=tuple(validation.get("skip_kinds", ())),
             crd_dirs=_paths(validation.get("crd_dirs")),
             kubeconform=validation.get("kubeconform", "auto")),
-        discovered="apps" not in data, file=where.file, lines=config_yaml.key_lines(where.root))
+        discovered=not apps, apps_from=str(settings.get("from") or ""),
+        repo_urls=tuple(settings.get("repo_urls") or ()), file=where.file,
+        lines=config_yaml.key_lines(where.root))

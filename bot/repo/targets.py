@@ -1,13 +1,15 @@
 """PURE: RepoConfig + files of a revision -> Targets (app x env), their inputs, affected ones."""
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bot.errors import ConfigError
 from bot.repo.kustomize_refs import Read, RepoIndex, dir_prefix, join, walk
 from bot.model import Target
-from bot.repo.repo_config import CONFIG_FILE, App, RepoConfig
+from bot.repo import options
+from bot.repo.repo_config import CONFIG_FILE, App, DeployKubernetes, RepoConfig
 from bot.repo.safeyaml import load_one
 
 MAX_CHARTS = 200
@@ -26,7 +28,26 @@ def detect_renderer(path: str, files: Collection[str]) -> str:
     return "plain"
 
 
-def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex) -> Target:
+def _app_paths(config: RepoConfig) -> set[str]:
+    """Every folder or file some app renders, in any environment."""
+    paths = {app.path for app in config.apps if app.path}
+    paths |= {o.path for app in config.apps for o in app.environments or () if o.path}
+    return paths
+
+
+def _inside(path: str, folder: str) -> bool:
+    return folder in ("", ".") and path not in ("", ".") or path.startswith(folder + "/")
+
+
+def _deploy_namespace(config: RepoConfig, env_name: str) -> str | None:
+    """The namespace the environment deploys into, when its deploy target names one (helm
+    renders `.Release.Namespace` as that, not `default`)."""
+    deploy = config.environment(env_name).deploy
+    return deploy.namespace if isinstance(deploy, DeployKubernetes) else None
+
+
+def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex,
+            app_paths: Collection[str]) -> Target:
     override = app.override(env_name)
     path = (override.path if override else None) or app.path
     assert path is not None  # the parser guarantees a path for every covered environment
@@ -40,8 +61,11 @@ def _target(config: RepoConfig, app: App, env_name: str, index: RepoIndex) -> Ta
         app=app.name, environment=env_name, renderer=renderer, path=path, values=values,
         release=((override.release if override else None) or app.release or app.name)
         if renderer == "helm" else None,
-        namespace=(override.namespace if override else None) or app.namespace,
-        kubernetes_version=config.environment(env_name).kubernetes_version)
+        namespace=(override.namespace if override else None) or app.namespace
+        or (_deploy_namespace(config, env_name) if renderer == "helm" else None),
+        kubernetes_version=config.environment(env_name).kubernetes_version,
+        exclude=tuple(sorted(p for p in app_paths if _inside(p, path)))
+        if renderer == "plain" else ())
 
 
 def expand_targets(config: RepoConfig, files: Collection[str], read: Read,
@@ -55,7 +79,8 @@ def expand_targets(config: RepoConfig, files: Collection[str], read: Read,
         raise ConfigError(f"unknown environment {environment!r} "
                           f"(known: {', '.join(config.environment_names)})", file=config.file)
     index = RepoIndex.of(files)
-    return [_target(config, app, env.name, index)
+    app_paths = _app_paths(config)
+    return [_target(config, app, env.name, index, app_paths)
             for app in config.apps for env in config.environments
             if (environment is None or env.name == environment) and app.covers(env.name)]
 
@@ -107,6 +132,49 @@ def _helm_inputs(target: Target, files: Collection[str], read: Read) -> set[str]
     return inputs
 
 
+def _plain_inputs(target: Target, index: RepoIndex) -> set[str]:
+    """The plain renderer's files: the folder, less subfolders of other apps, kustomizations
+    and charts (listed file by file only where such a subfolder must be left out)."""
+    if index.is_file(target.path):
+        return {target.path}
+    top = dir_prefix(target.path)
+    skip = set(target.exclude) | {
+        d for d in index.dirs if d.startswith(top) and d not in (".", target.path)
+        and (index.kustomization_file(d) or index.is_file(f"{d}/Chart.yaml"))}
+    if not skip:
+        return {top}
+    inputs: set[str] = set()
+    for path in index.files:
+        if not path.startswith(top):
+            continue
+        parent = posixpath.dirname(path)
+        if _left_out(parent, skip, target.path):
+            continue
+        # the highest folder of `path` that holds nothing left out stands for all of it
+        inputs.add(_widest(parent, skip, target.path) or path)
+    return inputs
+
+
+def _left_out(folder: str, skip: Collection[str], top: str) -> bool:
+    while folder and folder != top and folder != ".":
+        if folder in skip:
+            return True
+        folder = posixpath.dirname(folder)
+    return False
+
+
+def _widest(folder: str, skip: Collection[str], top: str) -> str | None:
+    """The highest folder between `folder` and `top` (excluded) with nothing skipped below."""
+    best = None
+    while folder and folder != top and folder != ".":
+        prefix = folder + "/"
+        if any(s.startswith(prefix) for s in skip):
+            break
+        best = prefix
+        folder = posixpath.dirname(folder)
+    return best
+
+
 def target_inputs(target: Target, files: Collection[str], read: Read) -> frozenset[str]:
     """Every repo path the render of `target` reads: files exact, folders as `dir/` prefixes.
 
@@ -120,8 +188,11 @@ def target_inputs(target: Target, files: Collection[str], read: Read) -> frozens
         inputs = walk(target.path, RepoIndex.of(files), read).inputs
     elif target.renderer == "helm":
         inputs = _helm_inputs(target, files, read)
+    elif target.renderer == "remote":
+        inputs = {target.path}  # the file declaring it
     else:
-        inputs = {dir_prefix(target.path)}
+        inputs = _plain_inputs(target, RepoIndex.of(files))
+    inputs |= set(options.inputs(target))  # what Argo CD / Flux objects add (bot.repo.options)
     inputs.discard(CONFIG_FILE)
     return frozenset(inputs)
 

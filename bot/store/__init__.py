@@ -113,6 +113,13 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
                 deliveries.c.id == key)).scalar_one()
             return int(attempts)
 
+    def defer(self, key: str, until: float) -> bool:
+        """Keep a queued job waiting (not due for recovery) until `until` (epoch seconds)."""
+        with self._write() as conn:
+            return conn.execute(deliveries.update().where(
+                deliveries.c.id == key, deliveries.c.outcome == "queued",
+            ).values(run_after=until)).rowcount == 1
+
     def renew(self, key: str, worker: str, lease_seconds: float) -> bool:
         """Extend our lease; False when the claim was lost (expired and taken over)."""
         with self._write() as conn:

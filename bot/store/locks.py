@@ -2,6 +2,7 @@
 a dead holder's lock expires, so a crash never blocks an environment for good."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -39,11 +40,18 @@ class LockRecords:
             conn.execute(locks.delete().where((locks.c.name == name) & (locks.c.owner == owner)))
 
     @contextmanager
-    def held(self, name: str, owner: str, ttl: float = 120.0) -> Iterator[None]:
-        """Hold `name` while the block runs, renewing the lease; Transient when it is taken
-        (the job is retried later, so deploys queue up instead of running side by side)."""
-        if not self.acquire_lock(name, owner, ttl):
-            raise Transient(f"{name} is locked by another deploy; will retry", retry_after=10)
+    def held(self, name: str, owner: str, ttl: float = 120.0, *,
+             wait: float = 0.0) -> Iterator[None]:
+        """Hold `name` while the block runs, renewing the lease. When it is taken, wait up
+        to `wait` seconds for it, then raise Transient (the job is retried later, so deploys
+        queue up instead of running side by side)."""
+        deadline = time.monotonic() + wait
+        pause = 0.02
+        while not self.acquire_lock(name, owner, ttl):
+            if time.monotonic() + pause > deadline:
+                raise Transient(f"{name} is locked by another job; will retry", retry_after=10)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
         try:
             with every(ttl / 3, lambda: self.acquire_lock(name, owner, ttl), f"lock-{name}"):
                 yield

@@ -40,14 +40,18 @@ def skipped(skip_kinds: Collection[str], api_version: str, kind: str) -> bool:
 
 
 def identity_problem(body: Any) -> str | None:
-    """Why `body` cannot be identified (no apiVersion/kind/metadata.name), or None."""
+    """Why `body` cannot be identified (no apiVersion/kind/metadata.name), or None.
+
+    `metadata.generateName` stands for the name: the API server makes one (Argo CD hook
+    Jobs), and kubeconform accepts such objects.
+    """
     if not isinstance(body, Mapping):
         return f"document is a {type(body).__name__}, not a Kubernetes object"
     missing = [k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str)
                or not body.get(k)]
     meta = body.get("metadata")
-    if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str) \
-            or not meta.get("name"):
+    if not isinstance(meta, Mapping) or not any(
+            isinstance(meta.get(k), str) and meta.get(k) for k in ("name", "generateName")):
         missing.append("metadata.name")
     if not missing:
         return None

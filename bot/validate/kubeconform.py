@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import proc
+from bot import proc, scratch
 from bot.errors import ToolError
 from bot.model import Finding, Manifest
 from bot.validate import schemas
@@ -114,7 +113,7 @@ class KubeconformValidator:
 
     def _run(self, version: str, plans: list[Plan]) -> list[Finding]:
         findings: list[Finding] = []
-        with tempfile.TemporaryDirectory(prefix="gitops-bot-kubeconform-") as tmp:
+        with scratch.temporary("gitops-bot-kubeconform-") as tmp:
             root, docs = Path(tmp, "schemas"), Path(tmp, "manifests")
             folder = root / f"{version}-local{'-strict' if self.strict else ''}"
             folder.mkdir(parents=True)
@@ -137,7 +136,7 @@ class KubeconformValidator:
                 (docs / f"{index:06d}.yaml").write_text(json.dumps(plain(manifest.body)), "utf-8")
                 sent[index] = manifest
             if sent:
-                findings.extend(self._execute(version, root, docs, sent, tmp))
+                findings.extend(self._execute(version, root, docs, sent, str(tmp)))
         return findings
 
     def _execute(self, version: str, root: Path, docs: Path, sent: Mapping[int, Manifest],

@@ -1,10 +1,14 @@
-"""An Argo CD API test server: `GET /api/v1/applications/{name}` and `POST .../{name}/sync`.
+"""An Argo CD API test server: `GET /api/v1/applications/{name}`, `POST .../{name}/sync` and
+`GET .../{name}/managed-resources`.
 
 There is no Argo CD here. Shapes follow Argo CD's API (server/application, swagger):
 the sync body is an `applicationApplicationSyncRequest` (unknown fields are refused), both
 calls answer a `v1alpha1Application`, errors are grpc-gateway bodies `{error, code,
 message}`. After a sync, each GET moves the Application one step along a scripted status
 progression (for example Synced/Progressing, then Synced/Healthy, or Degraded).
+`managed-resources` answers an `applicationManagedResourcesResponse`: one `v1alpha1ResourceDiff`
+per live object added with `App.live` (liveState is the object's JSON, Secret values
+masked with `+` as Argo CD masks them); only the documented query parameters are accepted.
 """
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ import threading
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.loopback import json_reply, serve, shutdown
 
+MANAGED_QUERY = {"namespace", "name", "version", "group", "kind", "appNamespace", "project"}
 SYNC_REQUEST_FIELDS = {"name", "revision", "dryRun", "prune", "strategy", "resources",
                        "manifests", "infos", "retryStrategy", "syncOptions", "appNamespace",
                        "project", "sourcePositions", "revisions"}
@@ -40,6 +45,24 @@ class App:
     steps: list[tuple[str, str, str]] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
+    live: list[dict[str, Any]] = field(default_factory=list)  # objects as the cluster has them
+    namespace: str = "argocd"
+
+    def managed(self) -> dict[str, Any]:
+        items = []
+        for body in self.live:
+            meta = body.get("metadata") or {}
+            shown = json.loads(json.dumps(body))
+            if body.get("kind") == "Secret":  # Argo CD never shows Secret values
+                shown["data"] = {k: "+" * (8 + len(v) % 5)
+                                 for k, v in (body.get("data") or {}).items()}
+            api = str(body.get("apiVersion") or "")
+            items.append({"group": api.rpartition("/")[0], "kind": body.get("kind"),
+                          "namespace": meta.get("namespace", ""), "name": meta.get("name"),
+                          "liveState": json.dumps(shown), "targetState": "null",
+                          "normalizedLiveState": json.dumps(shown), "modified": False,
+                          "hook": False})
+        return {"items": items}
 
     def document(self) -> dict[str, Any]:
         op: dict[str, Any] = {}
@@ -109,10 +132,16 @@ class ArgoCDServer:
         parts = [unquote(p) for p in path.split("/") if p]
         if parts[:3] != ["api", "v1", "applications"] or len(parts) not in (4, 5):
             return self._error(404, 5, "Not Found")
+        query = parse_qs(urlsplit(target).query)
         with self.lock:
             app = self.apps.get(parts[3])
-            if app is None:
+            if app is None or app.namespace != query.get("appNamespace", [app.namespace])[0]:
                 return self._error(404, 5, f'applications.argoproj.io "{parts[3]}" not found')
+            if method == "GET" and len(parts) == 5 and parts[4] == "managed-resources":
+                if set(query) - MANAGED_QUERY:
+                    return self._error(400, 3, f"unknown query parameters "
+                                               f"{sorted(set(query) - MANAGED_QUERY)}")
+                return 200, app.managed()
             if method == "GET" and len(parts) == 4:
                 if app.steps:
                     app.sync, app.health, app.phase = app.steps.pop(0)

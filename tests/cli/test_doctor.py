@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.loopback import free_port
 
 from bot.cli import doctor as d
 
@@ -52,12 +53,6 @@ def github_api() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def base_env(tmp_path: Path, api: str, **extra: str) -> dict[str, str]:
@@ -106,8 +101,8 @@ def test_healthy_setup_exits_0(tmp_path, github_api):
 
 def test_unreachable_redis_fails_with_a_fix_and_secrets_stay_hidden(tmp_path, github_api):
     env = base_env(tmp_path, github_api, GITOPS_BOT_GITLAB_TOKEN=GITLAB_TOKEN,
-                   GITOPS_BOT_GITLAB_URL=f"http://127.0.0.1:{closed_port()}",
-                   GITOPS_BOT_QUEUE_URL=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{closed_port()}/0")
+                   GITOPS_BOT_GITLAB_URL=f"http://127.0.0.1:{free_port()}",
+                   GITOPS_BOT_QUEUE_URL=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0")
     table = run_doctor(env)
     assert table.returncode == 1
     queue = next(line for line in table.stdout.splitlines() if " queue " in line)

@@ -10,8 +10,9 @@ from pathlib import Path
 from bot.store import Store
 from tests.web.appserver import make_config
 from tests.web.hookclient import FIXTURES, fixture, get, github_headers, post
-from tests.web.procs import (ROOT, bot_process, env_for, free_port, listening_line,
-                             listening_url, stop, wait_for)
+from tests.loopback import free_port
+from tests.web.procs import (ROOT, bot_process, env_for, listening_line, listening_url, stop,
+                             wait_for)
 
 PR_OPENED = "github/pull_request/opened.payload.json"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

@@ -101,6 +101,7 @@ def running_loop(tmp_path: Path, **settings: Any) -> Iterator[Loop]:
                    check=True, capture_output=True)
     config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
                     github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
+                    github_write_spacing=0,
                     repo_allowlist=("127.0.0.1/Codertocat/*",),
                     clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
                     job_handlers="bot.pipeline.handlers:pipeline_handlers").with_(**settings)

@@ -166,11 +166,13 @@ def flux(tmp_path: Path) -> Path:
 def test_flux_example_custom_kinds_validate_from_the_catalogue(flux: Path) -> None:
     code, report = check_json(flux)
     assert code == 1  # the bot's default policies want app.kubernetes.io/name labels
-    kinds = {f["object"].split("/")[0] for t in report["targets"] for f in t["findings"]}
+    kinds = {f["object"].split("/")[0] for t in report["targets"] for f in t["findings"]
+             if f["object"]}
     assert {"HelmRelease", "HelmRepository", "Kustomization"} <= kinds  # policy findings
     assert [f for t in report["targets"] for f in t["findings"] if f["check"] == "validate"] \
         == []
-    render_errors = [f for t in report["targets"] for f in t["findings"] if f["check"] == "render"]
+    render_errors = [f for t in report["targets"] for f in t["findings"]
+                     if f["check"] == "render" and f["severity"] == "error"]
     assert render_errors == []  # every kustomization renders offline
 
 
@@ -187,8 +189,8 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     code, report = check_json(flux, "--no-server-policies")
     assert code == 0, [f for t in report["targets"] for f in t["findings"]]
     created = {k: t["counts"]["created"] for k, t in by_target(report).items()}
-    assert created["apps-staging/default"] == 3 and created["apps-production/default"] == 3
-    assert created["infrastructure-controllers/default"] == 6
+    assert created["apps/staging"] == 3 and created["apps/production"] == 3
+    assert created["infra-controllers/staging"] == 6
 
     git(flux, "checkout", "-q", "-b", "bump")
     release = flux / "apps/base/podinfo/release.yaml"
@@ -197,11 +199,18 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     code, report = check_json(flux, "--base", "main", "--head", "bump", "--no-server-policies")
     assert code == 0
     targets = by_target(report)
-    assert set(targets) == {"apps-staging/default", "apps-production/default"}
-    for target in targets.values():
-        [diff] = [d for d in target["diffs"] if d["status"] != "unchanged"]
+    # the Flux Kustomizations that deploy the release, and the HelmRelease itself (its chart
+    # comes from a chart repository: listed, not rendered)
+    assert set(targets) == {"apps/staging", "apps/production", "podinfo/staging",
+                            "podinfo/production"}
+    for name in ("apps/staging", "apps/production"):
+        [diff] = [d for d in targets[name]["diffs"] if d["status"] != "unchanged"]
         assert diff["key"] == "HelmRelease/podinfo/podinfo" and diff["status"] == "changed"
         assert diff["changed_fields"] == ["spec.interval"]
+    for name in ("podinfo/staging", "podinfo/production"):
+        [finding] = targets[name]["findings"]
+        assert finding["severity"] == "warning" and finding["message"].startswith(
+            "not rendered: remote source https://stefanprodan.github.io/podinfo")
 
 
 REPLICA_POLICY = """package main

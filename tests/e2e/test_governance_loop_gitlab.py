@@ -36,7 +36,7 @@ def test_break_glass_by_two_group_members_on_gitlab(tmp_path: Path) -> None:
         comment(loop, "ann", fixed, "/gitops-bot break-glass -- production down, INC-7")
         comment(loop, "cat", fixed, "/gitops-bot break-glass confirm")
         assert loop.last_status(fixed)["state"] == "failed"
-        assert any("cat is not a member of awesome_space/sre" in n["body"]
+        assert any("cat is not a member of awesome\\_space/sre" in n["body"]  # escaped
                    for n in loop.notes())
         comment(loop, "ben", fixed, "/gitops-bot break-glass confirm")
         final = loop.last_status(fixed)

@@ -132,6 +132,7 @@ def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -
     head = repo.commit({"charts/slow/values.yaml": "spin: 7000000\n"})  # a render of seconds
     config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
                     github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
+                    github_write_spacing=0,
                     repo_allowlist=("127.0.0.1/Codertocat/*",), job_lease_seconds=1.0,
                     clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git")
     services = Services.build(config)

@@ -207,7 +207,7 @@ def test_recheck_from_a_user_without_developer_access_is_refused(loop: Loop) -> 
     assert code == 202, answer
     loop.work()
     bodies = [n["body"] for n in loop.notes()]
-    assert len(bodies) == 2 and any("needs write access" in b and "@root" in b for b in bodies)
+    assert len(bodies) == 2 and any("needs write access" in b and "`root`" in b for b in bodies)
     assert loop.states(head) == ["pending", "failed"]   # no new review ran
 
 

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from bot import markers
+
 from bot.errors import Ignored, Transient, retry_after
 from bot.forges import Forge, ForgeError, GitHubForge, GitLabForge
 from bot.forges.base import with_marker
@@ -69,8 +71,12 @@ def test_parse_retry_after_garbage() -> None:
 
 
 def test_marker_is_required_and_kept() -> None:
-    with pytest.raises(ValueError):
-        with_marker("body", "", 100)
-    out = with_marker("a" * 500, "<!-- m -->", 100)
-    assert len(out) <= 100 and out.startswith("<!-- m -->")
-    assert with_marker("<!-- m -->\nok", "<!-- m -->", 100) == "<!-- m -->\nok"
+    for bad in ("", "<!-- m -->"):  # only the bot's own markers (bot.markers)
+        with pytest.raises(ValueError):
+            with_marker("body", bad, 100)
+    m = markers.REVIEW
+    out = with_marker("a" * 500, m, 100)
+    assert len(out) <= 100 and out.startswith(m + "\n")
+    assert with_marker(f"{m}\nok", m, 100) == f"{m}\nok"
+    # a marker further down is not the comment's marker: it is put first
+    assert with_marker(f"ok\n{m}", m, 100) == f"{m}\nok\n{m}"

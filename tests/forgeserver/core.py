@@ -121,6 +121,11 @@ class ForgeServer:
                                      headers or {}, body if body is not None else
                                      {"message": f"injected {status}"}, delay))
 
+    def slow(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
+        """Fault script: the next `times` matching requests are answered normally, but only
+        after `seconds` (to line concurrent clients up at the same step)."""
+        self.fail(method, path_regex, 0, times=times, delay=seconds)
+
     def calls(self, method: str | None = None, path_regex: str = "") -> list[Recorded]:
         """Recorded requests, optionally filtered by method and a path regex (search)."""
         rx = re.compile(path_regex)
@@ -182,15 +187,20 @@ class ForgeServer:
         except Invalid as exc:
             self.violations.append(f"{method} {path}: {exc}")
             return Reply(422, {"message": f"Validation Failed: {exc}"})
+        delay = 0.0
         for fault in self.faults:
             if fault.times > 0 and fault.method == method and fault.pattern.search(path):
                 fault.times -= 1
-                return Reply(fault.status, fault.body, dict(fault.headers), fault.delay)
+                if fault.status:
+                    return Reply(fault.status, fault.body, dict(fault.headers), fault.delay)
+                delay = fault.delay  # a slow answer, not a failure
+                break
         for route_method, regex, handler in self._routes:
             match = regex.match(path)
             if route_method == method and match:
                 call = Call(method, match.groupdict(), query, body, headers)
-                denied = self.authenticate(call, path)
-                return denied or handler(call)
+                reply = self.authenticate(call, path) or handler(call)
+                reply.delay = max(reply.delay, delay)
+                return reply
         self.violations.append(f"{method} {path}: no route in the test server")
         return Reply(404, {"message": "Not Found"})

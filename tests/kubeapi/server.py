@@ -109,6 +109,9 @@ class KubeAPIServer:
         self.crd_kinds: dict[str, list[res.Resource]] = {}
         self.requests: list[Request] = []
         self.rejections: dict[tuple[str, str], tuple[int, str]] = {}
+        # called with each object written (under the lock): a stand-in controller may set
+        # its status, as Flux's do after a reconcile request
+        self.on_write: list[Callable[[dict[str, Any]], None]] = []
         self._rv = 100
         self._httpd: ThreadingHTTPServer | None = None
         self.port = 0
@@ -189,6 +192,7 @@ class KubeAPIServer:
             obj.owners[manager] = {"operation": "Update", "paths": set(ssa.tracked(obj.body)),
                                    "apiVersion": body["apiVersion"], "time": self._now()}
             self.objects[(resource.group, resource.plural, ns, body["metadata"]["name"])] = obj
+            self._after_write(resource, obj)
 
     def calls(self, method: str) -> list[Request]:
         return [r for r in self.requests if r.method == method]
@@ -434,3 +438,5 @@ class KubeAPIServer:
     def _after_write(self, resource: res.Resource, obj: Stored) -> None:
         if resource.kind == "CustomResourceDefinition":
             self.crd_kinds[obj.body["metadata"]["name"]] = res.crd_resources(obj.body)
+        for hook in self.on_write:
+            hook(obj.body)

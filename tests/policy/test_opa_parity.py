@@ -2,13 +2,13 @@
 restarts, outages. The findings table of every policy library is test_real_opa_parity.py."""
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 from bot.model import Manifest, Severity
 from bot.policy import EmbeddedEngine, OpaServerEngine, PolicySet, load_policy_set
 from bot.policy.policyset import policy_set_from_files
+from tests.loopback import free_port
 from tests.policy.opa_server import OpaTestServer
 from tests.policy.realopa import RealOpa
 from tests.policy.samples import DEFAULT_POLICIES, mixed_objects, sample_change_input
@@ -61,10 +61,7 @@ def test_lost_policies_are_uploaded_again(opa: OpaTestServer,
 
 
 def test_opa_down_is_a_failing_check() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    engine = OpaServerEngine(f"http://127.0.0.1:{port}", timeout=1.0)
+    engine = OpaServerEngine(f"http://127.0.0.1:{free_port()}", timeout=1.0)
     ps = load_policy_set(DEFAULT_POLICIES, "server")
     [finding] = engine.resource_findings(ps, mixed_objects(3))
     assert finding.severity is Severity.ERROR and "OPA server" in finding.message

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.model import Severity, Target
 from bot.render import Budgets, render_target
 from bot.tools import Tools
@@ -34,7 +36,9 @@ def test_plain_renders_yaml_files_sorted_with_repo_relative_files_and_lines(
         "apps/other/x.yaml": CM.format("other"),
     })
     result = render_target(repo.path, plain(), tools)
-    assert result.ok and result.findings == ()
+    assert result.ok
+    assert [(f.severity, f.file) for f in result.findings] == [(Severity.INFO, "apps/shop")]
+    assert result.findings[0].message.endswith(": apps/shop/values-prod.yaml")
     assert [(m.key.name, m.file, m.line) for m in result.manifests] == [
         ("a", "apps/shop/a.yml", 1), ("b1", "apps/shop/b.yaml", 2),
         ("b2", "apps/shop/b.yaml", 9), ("c", "apps/shop/sub/c.yaml", 4)]
@@ -104,6 +108,75 @@ def test_unknown_incomplete_and_hostile_documents_become_findings(tmp_path: Path
 
 def test_missing_path_and_unknown_renderer_are_findings(tmp_path: Path, tools: Tools) -> None:
     result = render_target(tmp_path, plain("nope"), tools)
-    assert not result.ok and "not a directory" in result.findings[0].message
+    assert not result.ok and "not a file or directory" in result.findings[0].message
     odd = Target(app="a", environment="e", renderer="jsonnet", path=".")
     assert "unknown renderer" in render_target(tmp_path, odd, tools).findings[0].message
+
+
+def test_subfolders_of_other_apps_kustomizations_and_charts_are_left_out(
+        tmp_path: Path, tools: Tools) -> None:
+    write_tree(tmp_path, {
+        "apps/shop/own.yaml": CM.format("own"),
+        "apps/shop/more/deep.yaml": CM.format("deep"),
+        "apps/shop/api/cm.yaml": CM.format("api"),  # another app's folder
+        "apps/shop/base/kustomization.yaml": "resources: [cm.yaml]\n",
+        "apps/shop/base/cm.yaml": CM.format("base"),
+        "apps/shop/chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+        "apps/shop/chart/templates/cm.yaml": "{{ .Values.x }}\n",
+    })
+    target = Target(app="shop", environment="prod", renderer="plain", path="apps/shop",
+                    exclude=("apps/shop/api",))
+    result = render_target(tmp_path, target, tools)
+    assert result.ok and result.findings == ()
+    assert [m.key.name for m in result.manifests] == ["deep", "own"]
+    # kustomizations and charts are left out even when no app claims them
+    assert [m.key.name for m in render_target(tmp_path, plain(), tools).manifests] == [
+        "api", "deep", "own"]
+
+
+def test_yaml_that_is_no_object_is_skipped_with_a_note_and_the_objects_stay(
+        tmp_path: Path, tools: Tools) -> None:
+    write_tree(tmp_path, {
+        "apps/shop/a.yaml": CM.format("a"),
+        "apps/shop/patch.yaml": "- op: replace\n  path: /spec/replicas\n  value: 3\n",
+        "apps/shop/requirements.yaml": "dependencies:\n- name: redis\n  version: 1.0.0\n",
+        "apps/shop/values.yaml": "replicaCount: 2\n",
+        "apps/shop/kustomizeconfig.yaml": "nameReference:\n- kind: ConfigMap\n",
+        "apps/shop/mixed.yaml": "x: 1\n---\n" + CM.format("m"),
+        "apps/shop/scalar.yml": "just text\n",
+    })
+    result = render_target(tmp_path, plain(), tools)
+    assert result.ok and [m.key.name for m in result.manifests] == ["a", "m"]
+    (note,) = result.findings
+    assert note.severity is Severity.INFO and note.file == "apps/shop"
+    assert note.message == (
+        "skipped YAML that is not a Kubernetes object (no apiVersion and kind): "
+        "apps/shop/kustomizeconfig.yaml, apps/shop/mixed.yaml, apps/shop/patch.yaml, "
+        "apps/shop/requirements.yaml, apps/shop/scalar.yml, apps/shop/values.yaml")
+
+
+@pytest.mark.parametrize("broken,reason", [
+    ("kind: Deployment\nmetadata: {name: x}\n", "object has no apiVersion"),
+    ("apiVersion: apps/v1\nmetadata: {name: x}\n", "object has no kind"),
+    ("apiVersion: v1\nkind: ''\n", "object has no kind"),
+    ("apiVersion: ''\nkind: ConfigMap\n", "object has no apiVersion"),
+    ("apiVersion: v1\nkind: List\nitems:\n- {kind: ConfigMap}\n", "object has no apiVersion"),
+])
+def test_a_broken_object_is_an_error_even_beside_good_ones(tmp_path: Path, tools: Tools,
+                                                           broken: str, reason: str) -> None:
+    write_tree(tmp_path, {"apps/shop/a.yaml": CM.format("a"), "apps/shop/b.yaml": broken})
+    result = render_target(tmp_path, plain(), tools)
+    assert not result.ok
+    assert [(f.severity, f.file, f.message) for f in result.findings] == [
+        (Severity.ERROR, "apps/shop/b.yaml", reason)]
+
+
+def test_a_plain_target_may_be_one_file(tmp_path: Path, tools: Tools) -> None:
+    write_tree(tmp_path, {"manifests/install.yaml": CM.format("a") + "---\n" + CM.format("b"),
+                          "manifests/namespace-install.yaml": CM.format("a")})
+    result = render_target(tmp_path, plain("manifests/install.yaml"), tools)
+    assert result.ok and [(m.key.name, m.file) for m in result.manifests] == [
+        ("a", "manifests/install.yaml"), ("b", "manifests/install.yaml")]
+    write_tree(tmp_path, {"secret.yaml": CM.format("x")})
+    os.symlink("../secret.yaml", tmp_path / "manifests/link.yaml")
+    assert render_target(tmp_path, plain("manifests/link.yaml"), tools).ok  # inside the repo

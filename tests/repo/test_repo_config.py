@@ -136,7 +136,8 @@ validation: {strict: false, skip_kinds: [SealedSecret], crd_dirs: [crds], kubeco
     assert [(t.id, t.values, t.release, t.namespace, t.kubernetes_version) for t in targets] == [
         ("shop/staging", ("charts/shop/values.yaml", "charts/shop/values-staging.yaml"), "store",
          "shop-stg", "1.30"),
-        ("shop/production", ("charts/shop/values.yaml",), "store-prod", None, "1.34"),
+        # helm releases into the namespace production deploys into
+        ("shop/production", ("charts/shop/values.yaml",), "store-prod", "apps", "1.34"),
         ("legacy/dr", (), None, None, "1.35")]
 
 

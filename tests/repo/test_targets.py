@@ -26,19 +26,25 @@ def ids(targets: list[Target]) -> list[str]:
     return [t.id for t in targets]
 
 
+def kfiles(*dirs: str) -> set[str]:
+    """The kustomization file names of each folder (a build reads only that of its folder)."""
+    return {f"{d}/{n}" for d in dirs for n in ("kustomization.yaml", "kustomization.yml",
+                                              "Kustomization")}
+
+
 def test_kustomize_overlay_inputs_reach_base_component_patches_and_generators() -> None:
     targets, inputs = realistic()
     staging = inputs[targets[2]]
     assert targets[2].id == "api/staging"
-    assert staging == {
-        "apps/api/overlays/staging/", "apps/api/base/", "apps/api/components/monitoring/",
+    assert staging == kfiles("apps/api/overlays/staging", "apps/api/base",
+                             "apps/api/components/monitoring") | {
         "apps/api/overlays/staging/replicas.yaml",
         "apps/api/overlays/staging/config/settings.ini",
         "apps/api/overlays/staging/config/api.env",
         "apps/api/base/deployment.yaml", "apps/api/base/service.yaml",
         "apps/api/components/monitoring/servicemonitor.yaml"}
     # bases:, patchesStrategicMerge files; inline patches and remote resources are no inputs
-    assert inputs[targets[3]] == {"apps/api/overlays/production/", "apps/api/base/",
+    assert inputs[targets[3]] == kfiles("apps/api/overlays/production", "apps/api/base") | {
                                   "apps/api/overlays/production/replicas.yaml",
                                   "apps/api/base/deployment.yaml",
                                   "apps/api/base/service.yaml"}
@@ -95,8 +101,8 @@ transformers: [labels.yaml]
         "k/s.env": "", "k/tls.crt": "", "k/conf.yaml": "", "k/labels.yaml": "",
     }
     target = Target("k", "default", "kustomize", "k")
-    assert target_inputs(target, tree, reader(tree)) == {
-        "k/", "a/", "missing", "missing/", "k/crds/crd.yaml", "k/schema.json", "k/repl.yaml",
+    assert target_inputs(target, tree, reader(tree)) == kfiles("k", "a") | {
+        "missing", "missing/", "k/crds/crd.yaml", "k/schema.json", "k/repl.yaml",
         "k/json.yaml", "k/s.env", "k/tls.crt", "k/conf.yaml", "k/labels.yaml"}
 
 
@@ -112,7 +118,8 @@ def test_unreadable_kustomization_yields_its_folder() -> None:
     (["charts/shop/values-production.yaml"], ["shop/production"]),
     (["charts/shop/templates/deployment.yaml"], ["shop/staging", "shop/production"]),
     (["charts/shop/values.yaml"], ["shop/staging", "shop/production"]),
-    (["apps/api/base/removed.yaml"], ["api/staging", "api/production"]),  # deleted file
+    (["apps/api/base/removed.yaml"], []),  # a file no kustomization names
+    (["apps/api/base/kustomization.yml"], ["api/staging", "api/production"]),  # a 2nd one
     (["charts/shop/charts/redis/templates/sts.yaml"], ["shop/staging", "shop/production"]),
     (["README.md"], []),
     ([".gitops-bot.yaml", "policies/deny_latest.rego", ".github/workflows/ci.yaml"], []),
@@ -141,6 +148,21 @@ def test_target_without_inputs_counts_by_its_folder() -> None:
     assert affected_targets([target], {}, ["apps/web/a.yaml"]) == [target]
 
 
+def test_a_root_kustomization_is_affected_only_by_what_it_reads() -> None:
+    tree = {"kustomization.yaml": "resources: [deploy.yaml, sub]\n", "deploy.yaml": "",
+            "sub/kustomization.yaml": "resources: [cm.yaml]\n", "sub/cm.yaml": "",
+            "sub/unused.yaml": "", "other/cm.yaml": "", "README.md": ""}
+    target = Target("root", "default", "kustomize", ".")
+    inputs = {target: target_inputs(target, tree, reader(tree))}
+    assert inputs[target] == kfiles("sub") | {
+        "kustomization.yaml", "kustomization.yml", "Kustomization", "deploy.yaml",
+        "sub/cm.yaml"}
+    for unread in ("other/cm.yaml", "README.md", "sub/unused.yaml", "new/file.yaml"):
+        assert affected_targets([target], inputs, [unread]) == [], unread
+    for read in ("deploy.yaml", "sub/cm.yaml", "kustomization.yaml", "sub/kustomization.yml"):
+        assert affected_targets([target], inputs, [read]) == [target], read
+
+
 def test_root_inputs_match_everything_but_the_config() -> None:
     assert is_input("apps/x.yaml", {""}) and not is_input(".gitops-bot.yaml", {""})
     assert not is_input("apps/web", {"apps/web/"}) and is_input("a.yaml", {"a.yaml"})
@@ -161,30 +183,32 @@ def test_flux_example_repository() -> None:
     read = reader(tree)
     from bot.repo.discovery import discover_config
     config = discover_config(tree, read)
-    assert [(a.path, a.renderer) for a in config.apps] == [
-        ("apps/production", "kustomize"),
-        ("apps/staging", "kustomize"),
-        ("clusters/production", "plain"),  # the Flux Kustomization objects themselves
-        ("clusters/production/flux-system", "kustomize"),
-        ("clusters/staging", "plain"),
-        ("clusters/staging/flux-system", "kustomize"),
-        ("infrastructure/configs", "kustomize"),
-        ("infrastructure/controllers", "kustomize"),
+    targets = expand_targets(config, tree, read)
+    assert [(t.id, t.renderer, t.path) for t in targets] == [
+        ("apps/production", "kustomize", "apps/production"),  # apps/base + apps/<env>
+        ("apps/staging", "kustomize", "apps/staging"),
+        # the Flux Kustomization objects themselves, in clusters/<env>
+        ("clusters/production", "plain", "clusters/production"),
+        ("clusters/staging", "plain", "clusters/staging"),
+        ("clusters-production-flux-system/default", "kustomize",
+         "clusters/production/flux-system"),
+        ("clusters-staging-flux-system/default", "kustomize", "clusters/staging/flux-system"),
+        ("infrastructure-configs/default", "kustomize", "infrastructure/configs"),
+        ("infrastructure-controllers/default", "kustomize", "infrastructure/controllers"),
     ]
     assert "apps-base-podinfo" not in {a.name for a in config.apps}
-    targets = expand_targets(config, tree, read)
     inputs = {t: target_inputs(t, tree, read) for t in targets}
-    by_app = {t.app: t for t in targets}
-    assert inputs[by_app["apps-staging"]] == {
-        "apps/staging/", "apps/staging/podinfo-values.yaml", "apps/base/podinfo/",
+    by_id = {t.id: t for t in targets}
+    assert inputs[by_id["apps/staging"]] == kfiles("apps/staging", "apps/base/podinfo") | {
+        "apps/staging/podinfo-values.yaml",
         "apps/base/podinfo/namespace.yaml", "apps/base/podinfo/repository.yaml",
         "apps/base/podinfo/release.yaml"}
     assert ids(affected_targets(targets, inputs, ["apps/base/podinfo/release.yaml"])) == [
-        "apps-production/default", "apps-staging/default"]
+        "apps/production", "apps/staging"]
     assert ids(affected_targets(targets, inputs, ["apps/staging/podinfo-values.yaml"])) == [
-        "apps-staging/default"]
+        "apps/staging"]
     assert ids(affected_targets(targets, inputs, ["clusters/staging/apps.yaml"])) == [
-        "clusters-staging/default"]
+        "clusters/staging"]
     assert affected_targets(targets, inputs, ["README.md"]) == []
 
 
@@ -200,3 +224,37 @@ def test_hostile_kustomization_does_not_stall_planning() -> None:
     started = time.monotonic()
     assert load_kustomization("k/kustomization.yaml", lambda p: bomb.encode()) == {}
     assert time.monotonic() - started < 2
+
+
+def test_a_plain_app_leaves_out_subfolders_of_other_apps_kustomizations_and_charts() -> None:
+    tree = {"apps/web/d.yaml": "", "apps/web/sub/x.yaml": "", "apps/web/sub/deep/y.yaml": "",
+            "apps/web/api/d.yaml": "", "apps/web/api/more/e.yaml": "",
+            "apps/web/sub/k/kustomization.yaml": "resources: [a.yaml]\n",
+            "apps/web/sub/k/a.yaml": "", "apps/web/chart/Chart.yaml": "",
+            "apps/web/chart/templates/t.yaml": "", "apps/webhooks/d.yaml": ""}
+    config = parse_repo_config("apps:\n  web: {path: apps/web, renderer: plain}\n"
+                               "  api: {path: apps/web/api}\n"
+                               "  hooks: {path: apps/webhooks}\n")
+    web, api, hooks = expand_targets(config, tree, reader(tree))
+    assert web.exclude == ("apps/web/api",) and api.exclude == () == hooks.exclude
+    inputs = {t: target_inputs(t, tree, reader(tree)) for t in (web, api, hooks)}
+    assert inputs[web] == {"apps/web/d.yaml", "apps/web/sub/x.yaml", "apps/web/sub/deep/"}
+    assert inputs[api] == {"apps/web/api/"}
+    assert ids(affected_targets([web, api], inputs, ["apps/web/api/d.yaml"])) == ["api/default"]
+    assert ids(affected_targets([web, api], inputs, ["apps/web/sub/k/a.yaml"])) == []
+    head = {**tree, "apps/web/new.yaml": ""}  # an added file is among the head's inputs
+    assert "apps/web/new.yaml" in target_inputs(web, head, reader(head))
+    assert target_inputs(Target("i", "install", "plain", "apps/web/d.yaml"), tree,
+                         reader(tree)) == {"apps/web/d.yaml"}
+
+
+def test_a_chart_is_released_in_the_namespace_its_environment_deploys_into() -> None:
+    tree = {"charts/web/Chart.yaml": "", "apps/a.yaml": ""}
+    config = parse_repo_config(
+        "environments:\n  lab: {deploy: {target: kubernetes, context: lab, namespace: apps}}\n"
+        "  prod: {}\n"
+        "apps:\n  web: {path: charts/web}\n  pinned: {path: charts/web, namespace: web}\n"
+        "  plain: {path: apps}\n")
+    assert [(t.id, t.namespace) for t in expand_targets(config, tree, reader(tree))] == [
+        ("web/lab", "apps"), ("web/prod", None), ("pinned/lab", "web"), ("pinned/prod", "web"),
+        ("plain/lab", None), ("plain/prod", None)]

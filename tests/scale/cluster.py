@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.services import free_port
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

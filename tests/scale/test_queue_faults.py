@@ -136,7 +136,9 @@ def test_jobs_lost_with_redis_data_are_re_enqueued_by_a_running_worker(
         deploy: Callable[..., Deployment], tmp_path: Path) -> None:
     """Redis without persistence restarts empty while a worker runs: the worker re-derives
     the lost jobs from the store once the queue is idle, without a restart of its own."""
-    bot = deploy(persistent=False, job_lease_seconds="2",
+    # a lease long enough that a loaded machine's slow heartbeat never lets the running
+    # job's claim expire (that would re-enqueue it as a fourth job)
+    bot = deploy(persistent=False, job_lease_seconds="6",
                  job_handlers="tests.web.jobdoubles:blocking_handlers")
     data = tmp_path / "worker"
     data.mkdir()

@@ -55,10 +55,33 @@ def test_held_refuses_a_second_deploy_and_renews_its_lease(store):
     deadline = time.monotonic() + 5
     while _expiry(store, "deploy:prod") <= now[0]:
         assert time.monotonic() < deadline, "the holder never renewed its lease"
-    with pytest.raises(Transient, match="locked by another deploy"):
+    with pytest.raises(Transient, match="locked by another job"):
         with store.held("deploy:prod", "w2", ttl=0.3):
             pass
     release.set()
     worker.join(5)
     with store.held("deploy:prod", "w2", ttl=0.3):
         pass
+
+
+def test_held_with_wait_takes_the_lock_once_the_holder_is_done(store):
+    inside, release, order = threading.Event(), threading.Event(), []
+
+    def first():
+        with store.held("comments:1", "w1", ttl=5):
+            inside.set()
+            release.wait(5)
+            order.append("w1 done")
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    assert inside.wait(5)
+    threading.Timer(0.3, release.set).start()
+    with store.held("comments:1", "w2", ttl=5, wait=5):
+        order.append("w2 in")
+    worker.join(5)
+    assert order == ["w1 done", "w2 in"]
+    with store.held("comments:1", "w3", ttl=5):
+        with pytest.raises(Transient):
+            with store.held("comments:1", "w4", ttl=5, wait=0.2):
+                pass

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ def env_for(config: Config, **extra: str) -> dict[str, str]:
         "GITOPS_BOT_REPO_ALLOWLIST": ",".join(config.repo_allowlist),
         "GITOPS_BOT_JOB_LEASE_SECONDS": str(config.job_lease_seconds),
         "GITOPS_BOT_JOB_HANDLERS": config.job_handlers,
+        "GITOPS_BOT_GITHUB_WRITE_SPACING": str(config.github_write_spacing),
         # Test doubles (jobdoubles.py) live next to this file.
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)]),
     })
@@ -59,12 +59,6 @@ def listening_url(proc: subprocess.Popen[str], timeout: float = 20) -> str:
     found = re.search(r"listening on (http://[^\s\"]+)", listening_line(proc, timeout))
     assert found
     return found.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "") -> None:
