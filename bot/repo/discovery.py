@@ -6,6 +6,7 @@ components, patch folders, vendored subcharts) is not an app.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import posixpath
 import re
@@ -225,9 +226,9 @@ def with_discovered_apps(config: RepoConfig, found: RepoConfig) -> RepoConfig:
     extra = tuple(Environment(e.name) for e in found.environments
                   if e.name not in known and any(a.covers(e.name) and not _alone(a)
                                                  for a in found.apps))
-    return RepoConfig(environments=config.environments + extra, apps=apps,
-                      policies_dir=config.policies_dir, validation=config.validation,
-                      file=config.file, discovered=True, lines=config.lines)
+    # replace(), not a new RepoConfig: every other setting (apps.from, findings, ...) stays
+    return dataclasses.replace(config, environments=config.environments + extra, apps=apps,
+                               discovered=True)
 
 
 def _alone(app: App) -> bool:
