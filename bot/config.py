@@ -101,6 +101,13 @@ class Config:
     policy_engine: str = "embedded"
     opa_url: str = ""
     opa_token: Secret | None = None
+    # Governance: break-glass needs two members of this group (GitHub `org/team`, GitLab a
+    # group path; empty: break-glass is off), the second within break_glass_window seconds.
+    break_glass_group: str = ""
+    break_glass_window: float = 3600.0
+    # Missed events: every sweep_interval seconds (and at start) open changes and protected
+    # branch tips of the repositories seen are compared with what was reviewed and deployed.
+    sweep_interval: float = 600.0
 
     def __repr__(self) -> str:
         parts = []
@@ -174,10 +181,27 @@ class Config:
         if not self.repo_allowlist:
             problems.append("GITOPS_BOT_REPO_ALLOWLIST is empty; list the repositories the bot "
                             "may act on, e.g. 'github.com/acme/*' ('*' allows every repository)")
+        problems += self._allowlist_problems()
         if self.github_app_id and not self.github_private_key_file:
             problems.append("GITOPS_BOT_GITHUB_APP_ID needs GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def _allowlist_problems(self) -> list[str]:
+        """Allowlist entries without a forge host: they could never match a delivery
+        (entries are matched against `<host>/<owner>/<name>`), so they are refused."""
+        hosts = [self.forge_host(f) for f, on in (("github", self.github_enabled),
+                                                  ("gitlab", self.gitlab_enabled)) if on]
+        problems = []
+        for entry in self.repo_allowlist:
+            first, _, rest = entry.partition("/")
+            if entry == "*" or (rest and ("." in first or ":" in first or "*" in first
+                                          or first == "localhost")):
+                continue
+            spelled = " or ".join(f"'{host}/{entry}'" for host in hosts or ["github.com"])
+            problems.append(f"GITOPS_BOT_REPO_ALLOWLIST entry '{entry}' names no forge host; "
+                            f"write {spelled}")
+        return problems
 
     # -- loading --------------------------------------------------------------------------
     @classmethod
@@ -283,10 +307,15 @@ def _convert(name: str, raw: Any) -> Any:
         if seconds < 0:
             raise ValueError("must be 0 or a number of seconds")
         return seconds
-    if name == "drift_interval":
+    if name in ("drift_interval", "sweep_interval"):
         seconds = float(raw)
         if seconds < 0:
             raise ValueError("must be 0 (off) or a number of seconds")
+        return seconds
+    if name == "break_glass_window":
+        seconds = float(raw)
+        if seconds <= 0:
+            raise ValueError("must be a positive number of seconds")
         return seconds
     if name in ("fork_mode", "sqlite_synchronous", "log_format", "policy_engine"):
         return str(raw).strip().lower()

@@ -15,7 +15,8 @@ from bot.model import ApprovalRequirement, EventKind, ReviewResult, State, worst
 # Forge actions meaning "the approvals changed": the same head is reviewed again for them.
 # ("edited" is GitHub's base-branch change: a new comparison, so it is reviewed again too.)
 APPROVAL_ACTIONS = frozenset({"review_submitted", "review_dismissed", "edited", "approved",
-                              "unapproved", "approval", "unapproval"})
+                              "unapproved", "approval", "unapproval",
+                              "governance"})  # an override or break-glass given or withdrawn
 
 GO = "review"  # ReviewGate.state when the review goes ahead
 
@@ -120,21 +121,30 @@ class DeployFacts:
     review_passed: bool | None = None  # a passing review (with approvals) at change_head
     # per environment: the digests of the objects rendered at `sha` and at change_head
     digests: Mapping[str, tuple[str, str]] | None = None
+    # a passing review of exactly `sha` (a merge queue reviewed the commit it then merged)
+    merged_reviewed: bool | None = None
+
+
+def asks_merged_review(facts: DeployFacts) -> bool:
+    """Whether a review of the merged SHA itself may decide (it differs from the head)."""
+    return (facts.change_number is not None and bool(facts.review_passed)
+            and facts.change_head != facts.sha)
 
 
 def asks_render_compare(facts: DeployFacts) -> bool:
     """Whether the merged SHA must be rendered beside the reviewed head (merge commit or
-    squash of a change whose review passed)."""
+    squash of a change whose review passed, unless the merged SHA was reviewed itself)."""
     return (facts.change_number is not None and bool(facts.review_passed)
-            and facts.change_head != facts.sha)
+            and facts.change_head != facts.sha and not facts.merged_reviewed)
 
 
 def deploy_gate(facts: DeployFacts) -> dict[str, str | None]:
     """Per environment, None when `sha` may deploy there, else why it may not.
 
     `sha` must come from a merged change whose review passed at its head; when the merge
-    result is not that head, it must render exactly like it (merge-skew guard). Digests that
-    were not computed refuse (fail closed).
+    result is not that head, it must have been reviewed itself (a merge queue's commit) or
+    render exactly like the head (merge-skew guard). Digests that were not computed refuse
+    (fail closed).
     """
     sha, number, head = facts.sha, facts.change_number, facts.change_head or ""
     if number is None:
@@ -144,7 +154,7 @@ def deploy_gate(facts: DeployFacts) -> dict[str, str | None]:
         reason = (f"change #{number} has no passing gitops-bot review (with its required "
                   f"approvals) at its head {head[:12]}")
         return dict.fromkeys(facts.environments, reason)
-    if head == sha:
+    if head == sha or facts.merged_reviewed:
         return dict.fromkeys(facts.environments, None)
     verdicts: dict[str, str | None] = {}
     for env in facts.environments:

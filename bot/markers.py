@@ -13,12 +13,19 @@ from urllib.parse import quote
 
 REVIEW = "<!-- gitops-bot:review -->"
 REFUSAL = "<!-- gitops-bot:refusal -->"
+# The loud comment break-glass posts on the change (requested, in effect, withdrawn).
+BREAK_GLASS = "<!-- gitops-bot:breakglass -->"
 _DEPLOY = "<!-- gitops-bot:deploy env={} -->"
 _SHAPE = re.compile(r"^<!-- gitops-bot:(?P<kind>[a-z]+)(?: [A-Za-z0-9%._=~-]+)? -->$")
 
 # Comment commands: a comment whose first line starts with COMMAND_PREFIX is a command.
 COMMAND_PREFIX = "/gitops-bot"
 RECHECK = f"{COMMAND_PREFIX} recheck"
+# Governance commands (bot.commands reads their grammar): a rule override by its owners, and
+# break-glass by two members of the configured group.
+OVERRIDE = f"{COMMAND_PREFIX} override"
+BREAK_GLASS_COMMAND = f"{COMMAND_PREFIX} break-glass"
+GOVERNANCE = (OVERRIDE, BREAK_GLASS_COMMAND)
 
 
 def deploy(environment: str) -> str:
@@ -27,7 +34,8 @@ def deploy(environment: str) -> str:
 
 
 def kind_of(marker: str) -> str | None:
-    """The comment kind a marker names ("review", "deploy", "refusal"), None if not one."""
+    """The comment kind a marker names ("review", "deploy", "refusal", "breakglass"), None
+    if not one."""
     found = _SHAPE.match(marker)
     return found.group("kind") if found else None
 

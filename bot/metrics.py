@@ -22,6 +22,10 @@ RATE_LIMIT_WAITS = Counter("gitops_bot_rate_limit_waits", "Waits for a forge rat
                            ["forge"])
 RATE_LIMIT_SECONDS = Counter("gitops_bot_rate_limit_wait_seconds",
                              "Seconds spent waiting for forge rate limits.", ["forge"])
+SWEEP_RECOVERED = Counter("gitops_bot_sweep_recovered",
+                          "Events the forge never delivered, recovered by the sweep.", ["kind"])
+for _kind in ("review", "deploy"):
+    SWEEP_RECOVERED.labels(_kind)
 for _stage in STAGES:  # zero series from the start, so rate() works before the first job
     JOB_SECONDS.labels(_stage)
 
@@ -55,3 +59,9 @@ def rate_limit_wait(forge: str, seconds: float) -> None:
     """Count one wait for a forge rate limit and the seconds it lasted."""
     RATE_LIMIT_WAITS.labels(_label(forge, 16)).inc()
     RATE_LIMIT_SECONDS.labels(_label(forge, 16)).inc(max(0.0, seconds))
+
+
+def sweep_recovered(kind: str, count: int = 1) -> None:
+    """Count events recovered by the sweep (`kind`: "review" or "deploy")."""
+    if count > 0:
+        SWEEP_RECOVERED.labels(kind if kind in ("review", "deploy") else "other").inc(count)

@@ -131,6 +131,10 @@ class Finding:
     # False when the base revision already had this finding (bot.novelty): it is listed
     # apart and does not decide the state unless `findings.block` is `all`.
     new: bool = True
+    # policy findings: the groups the policy names as the rule's owners (who may override it)
+    owners: tuple[str, ...] = ()
+    # set when an override or break-glass passed this (once failing) finding: who and why
+    waived: str | None = None
 
     @property
     def location(self) -> str:
@@ -139,8 +143,8 @@ class Finding:
         return self.file or ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form (`owners` and `waived` only when set)."""
+        data: dict[str, Any] = {
             "severity": self.severity.name.lower(),
             "check": self.check,
             "message": self.message,
@@ -150,6 +154,11 @@ class Finding:
             "rule": self.rule,
             "new": self.new,
         }
+        if self.owners:
+            data["owners"] = list(self.owners)
+        if self.waived:
+            data["waived"] = self.waived
+        return data
 
 
 RENDERERS = ("plain", "kustomize", "helm", "remote")
@@ -346,6 +355,8 @@ class ReviewResult:
     behind: int = 0               # commits on the base tip the head does not have
     uncovered: tuple[str, ...] = ()  # changed files no target reads ("not part of any app")
     policy_impact: tuple[PolicyImpact, ...] = ()  # the proposed policies, over every target
+    # the revisions of the policy sets that judged the change: (("server", sha256), ...)
+    policy_revisions: tuple[tuple[str, str], ...] = ()
 
     @property
     def state(self) -> State:
@@ -366,6 +377,8 @@ class EventKind(str, Enum):
     RECHECK = "recheck"  # the recheck comment command (bot.markers.RECHECK)
     PUSH = "push"        # push to (or merge into) a branch: deploy candidates
     CLOSED = "closed"    # change closed or merged (cancel pending work)
+    MERGE_GROUP = "merge_group"  # GitHub merge queue: review the queued merge commit
+    COMMAND = "command"  # override / break-glass comment commands (bot.commands)
 
 
 @dataclass(frozen=True)
@@ -424,3 +437,4 @@ class Approval:
     sha: str
     teams: tuple[str, ...] = ()
     can_write: bool = False
+    review_id: str | None = None  # the forge's id of the approving review (GitLab: none)

@@ -33,6 +33,24 @@ def refused(sender: str) -> str:
             "this repository; ask a maintainer to run it.\n")
 
 
+def command_refused(sender: str, command: str, reason: str) -> str:
+    """The reply to an override or break-glass command that was not accepted, and why."""
+    return (f"{markers.REFUSAL}\n{md.code(sender)}: {md.code(command)} was not accepted: "
+            f"{md.text(reason)}\n")
+
+
+def break_glass(state: str, message: str, head: str) -> str:
+    """The loud break-glass comment: `state` is "requested", "confirmed" or "withdrawn"."""
+    if state == "confirmed":
+        return (f"{markers.BREAK_GLASS}\n## 🚨 BREAK-GLASS IN EFFECT for {md.code(head[:12])}"
+                f"\n\n{md.text(message)}\n\nPolicy denials and required approvals do not "
+                "block this commit, and it deploys on merge. Render and schema errors still "
+                f"block. A new push ends it; `{markers.BREAK_GLASS_COMMAND} withdraw` ends it "
+                "now. This is recorded in the audit trail.\n")
+    title = "⚠️ Break-glass requested" if state == "requested" else "Break-glass withdrawn"
+    return f"{markers.BREAK_GLASS}\n## {title}\n\n{md.text(message)}\n"
+
+
 def deploy_result(environment: str, sha: str, ok: bool, summary: str,
                   failed: Sequence[tuple[str, str]] = (),
                   not_attempted: Sequence[str] = ()) -> str:

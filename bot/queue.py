@@ -79,7 +79,8 @@ def audit_only(event: Event, ctx: JobContext) -> None:
 def default_handlers(config: Config, store: Store) -> Handlers:
     """No-op handlers that only leave a trace (intake tests, dry runs of the service)."""
     return {EventKind.REVIEW: record_run_only, EventKind.RECHECK: record_run_only,
-            EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only}
+            EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only,
+            EventKind.MERGE_GROUP: audit_only, EventKind.COMMAND: audit_only}
 
 
 def make_huey(config: Config) -> Huey:

@@ -84,7 +84,8 @@ _LANES = {"e2e": "e2e", "scale": "scale"}
 # helm end to end against the test servers: slow, so not in the fast lane.
 _E2E_FILES = {("cli", "test_service.py"), ("test_queue_recovery.py",),
               ("live", "test_kubernetes.py"), ("deploy", "test_self_check.py"),
-              ("web", "dashboard", "test_review_link.py")}
+              ("web", "dashboard", "test_review_link.py"), ("deploy", "test_ci.py"),
+              ("deploy", "test_helm_chart.py"), ("web", "dashboard", "test_chain.py")}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

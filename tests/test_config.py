@@ -94,6 +94,11 @@ def test_enterprise_hosts() -> None:
     ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s"}, "GITOPS_BOT_REPO_ALLOWLIST is empty"),
     ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s", "GITOPS_BOT_REPO_ALLOWLIST": "*",
       "GITOPS_BOT_GITHUB_APP_ID": "12"}, "PRIVATE_KEY_FILE"),
+    ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s", "GITOPS_BOT_REPO_ALLOWLIST": "acme/platform"},
+     "entry 'acme/platform' names no forge host; write 'github.com/acme/platform'"),
+    ({"GITOPS_BOT_GITLAB_WEBHOOK_SECRET": "s", "GITOPS_BOT_GITLAB_URL": "https://git.acme.io",
+      "GITOPS_BOT_REPO_ALLOWLIST": "github.com/acme/*,platform/*"},
+     "entry 'platform/\\*' names no forge host; write 'git.acme.io/platform/\\*'"),
 ])
 def test_service_refuses_to_start_without_secret_or_scope(env: dict[str, str],
                                                           message: str) -> None:
@@ -102,6 +107,14 @@ def test_service_refuses_to_start_without_secret_or_scope(env: dict[str, str],
         config.check_service()
     with pytest.raises(ConfigError, match=message):
         create_app(config)
+
+
+@pytest.mark.parametrize("entry", ["*", "github.com/acme/*", "*/acme/platform",
+                                   "127.0.0.1/Codertocat/*", "localhost:8443/a/b",
+                                   "gitlab.example.com/group/sub/project"])
+def test_allowlist_entries_with_a_host_are_accepted(entry: str) -> None:
+    Config.load({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s",
+                 "GITOPS_BOT_REPO_ALLOWLIST": entry}).check_service()
 
 
 def test_create_app_refuses_an_empty_secret(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ import pytest
 
 from bot.decide import (APPROVAL_ACTIONS, FAILED, NEEDS_APPROVAL, PASSED, DeployFacts,
                         ReviewFacts, ReviewGate, ReviewVerdict, approval_candidates,
-                        asks_render_compare, asks_review_record, asks_write_access,
-                        change_verdict, deploy_gate, group_matches, review_gate,
-                        review_verdict)
+                        asks_merged_review, asks_render_compare, asks_review_record,
+                        asks_write_access, change_verdict, deploy_gate, group_matches,
+                        review_gate, review_verdict)
 from bot.model import ApprovalRequirement, EventKind, State
 
 HEAD, OLD = "a" * 40, "b" * 40
@@ -115,6 +115,14 @@ DEPLOY_GATE = [
      {"staging": None, "prod": SKEW}),
     ("merge commit not rendered: refused", DeployFacts(SHA, ("prod",), 4, REVIEWED, True),
      {"prod": SKEW}),
+    ("merge queue reviewed the merged commit itself", DeployFacts(
+        SHA, ENVS, 4, REVIEWED, True, merged_reviewed=True), {"staging": None, "prod": None}),
+    ("merge queue review of the commit, but the change's own review failed", DeployFacts(
+        SHA, ENVS, 4, REVIEWED, False, merged_reviewed=True),
+     {"staging": NO_REVIEW, "prod": NO_REVIEW}),
+    ("merged commit's review did not pass: skew guard decides", DeployFacts(
+        SHA, ENVS, 4, REVIEWED, True, {"staging": ("x", "x"), "prod": ("x", "y")},
+        merged_reviewed=False), {"staging": None, "prod": SKEW}),
 ]
 
 
@@ -129,7 +137,23 @@ RENDER_COMPARE = [
     ("review failed", DeployFacts(SHA, ENVS, 4, REVIEWED, False), False),
     ("reviewed head is the pushed SHA", DeployFacts(SHA, ENVS, 4, SHA, True), False),
     ("merge commit of a passed review", DeployFacts(SHA, ENVS, 4, REVIEWED, True), True),
+    ("merged commit reviewed by a merge queue",
+     DeployFacts(SHA, ENVS, 4, REVIEWED, True, merged_reviewed=True), False),
 ]
+
+
+MERGED_REVIEW = [
+    ("no change", DeployFacts(SHA, ENVS), False),
+    ("head is the pushed SHA", DeployFacts(SHA, ENVS, 4, SHA, True), False),
+    ("change's review failed", DeployFacts(SHA, ENVS, 4, REVIEWED, False), False),
+    ("merge commit of a passed review", DeployFacts(SHA, ENVS, 4, REVIEWED, True), True),
+]
+
+
+@pytest.mark.parametrize(("facts", "asks"), [row[1:] for row in MERGED_REVIEW],
+                         ids=[row[0] for row in MERGED_REVIEW])
+def test_merged_review_looked_up_only_when_it_decides(facts: DeployFacts, asks: bool) -> None:
+    assert asks_merged_review(facts) is asks
 
 
 @pytest.mark.parametrize(("facts", "asks"), [row[1:] for row in RENDER_COMPARE],

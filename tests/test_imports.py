@@ -31,6 +31,8 @@ CORE = [
     "bot.repo.kustomize_refs", "bot.repo.kustomize_fields", "bot.repo.safeyaml",
     "bot.repo.layout", "bot.repo.sniff", "bot.repo.discovery_plain",
     "bot.forges.payload", "bot.forges.github_parse", "bot.forges.gitlab_parse",
+    "bot.commands", "bot.governance", "bot.authority", "bot.merge_group", "bot.missed", "bot.chain",
+    "bot.formats", "bot.formats.sarif", "bot.formats.junit", "bot.formats.codequality",
 ]
 
 PROBE = """

@@ -1,4 +1,5 @@
-"""Command line: `gitops-bot check`, `apps`, the service commands, `drift`, `doctor`, `policy test`.
+"""Command line: `gitops-bot check`, `apps`, the service commands, `drift`, `doctor`,
+`policy test`, `audit`.
 
 Each command lives in its own module here and imports what it needs lazily, so `--help` and
 `check` do not pay for the service's libraries (PyGithub alone costs 160 ms).
@@ -17,6 +18,7 @@ def main() -> None:
 # Commands register after the group exists. Aliased imports keep `bot.cli.check` & co. the
 # modules (a plain `from bot.cli.check import check` would shadow the module by the command).
 from bot.cli.apps import apps as _apps  # noqa: E402
+from bot.cli.audit import audit_command as _audit  # noqa: E402
 from bot.cli.check import check as _check  # noqa: E402
 from bot.cli.doctor import doctor as _doctor  # noqa: E402
 from bot.cli.drift import drift_command as _drift  # noqa: E402
@@ -29,3 +31,4 @@ _register_service(main)
 main.add_command(_policy)
 main.add_command(_doctor)
 main.add_command(_drift)
+main.add_command(_audit)

@@ -23,6 +23,7 @@ from bot.report import GITHUB_COMMENT_LIMIT, render_json, render_markdown
 from bot.tools import Tools
 
 EXIT_USAGE = 2
+FORMATS = ["markdown", "json", "sarif", "junit", "codequality"]
 
 
 def _default_cache_dir() -> Path:
@@ -35,8 +36,10 @@ def _default_cache_dir() -> Path:
 @click.option("--base", help="Base revision (the protected branch side of the change).")
 @click.option("--head", help="Head revision (the proposed change). Defaults to HEAD with --base.")
 @click.option("--env", "environment", help="Review only this environment.")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown",
+              show_default=True,
+              help="markdown (the review comment), json, sarif (SARIF 2.1.0 for code scanning), "
+                   "junit (JUnit XML) or codequality (GitLab's Code Quality report).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report here instead of standard output.")
 @click.option("--full-report", type=click.Path(dir_okay=False, path_type=Path),
@@ -125,10 +128,26 @@ def _approval(text: str, head_sha: str) -> Review:
     return Review(user.strip(), "APPROVED", head_sha, teams)
 
 
+def _ci_report(result: ReviewResult, fmt: str) -> str:
+    """The report in a CI system's format (bot.formats)."""
+    if fmt == "junit":
+        from bot.formats.junit import render_junit
+        return render_junit(result)
+    if fmt == "sarif":
+        from importlib.metadata import version
+
+        from bot.formats.sarif import render_sarif
+        return json.dumps(render_sarif(result, version("gitops-bot")), indent=2) + "\n"
+    from bot.formats.codequality import render_codequality
+    return json.dumps(render_codequality(result), indent=2) + "\n"
+
+
 def _emit(result: ReviewResult, fmt: str, output: Path | None, full_report: Path | None,
           max_chars: int, cache_dir: Path | None, progress: Callable[[str], None]) -> None:
     if fmt == "json":
         text = json.dumps(render_json(result), indent=2, sort_keys=True) + "\n"
+    elif fmt in ("sarif", "junit", "codequality"):
+        text = _ci_report(result, fmt)
     else:
         full = render_markdown(result, max_chars=10**12)
         if len(full) <= max_chars:

@@ -1,6 +1,7 @@
 """Service commands: `serve`, `web`, `worker`, `replay`, `db upgrade` (imports are lazy)."""
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import uuid
@@ -58,14 +59,17 @@ def serve(host: str, port: int, workers: int) -> None:
     _logging(config)
     services = Services.build(config)
     server = make_server(host, port, create_app(config, services), threaded=True)
-    click.echo(f"gitops-bot: listening on http://{host}:{server.server_port}", err=True)
+    # A JSON log line like every other (GITOPS_BOT_LOG_FORMAT=text for a terminal).
+    logging.getLogger("bot.serve").info("listening on http://%s:%d", host, server.server_port)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
     web.start()
     try:
         # The consumer owns the main thread for its signal handling: SIGTERM drains the
         # running jobs while the intake keeps accepting (and persisting) deliveries.
         from bot.pipeline.drift import drift_loop
-        with services.queue.recovering(), drift_loop(services.config, services.store):
+        from bot.pipeline.sweep import sweep_loop
+        with services.queue.recovering(), drift_loop(services.config, services.store), \
+                sweep_loop(services.config, services.store, services.queue.enqueue):
             services.queue.consumer(workers).run()
     finally:
         server.shutdown()
@@ -119,7 +123,9 @@ def worker(workers: int) -> None:
     except ConfigError as exc:
         _fail(str(exc))
     from bot.pipeline.drift import drift_loop
-    with services.queue.recovering(), drift_loop(services.config, services.store):
+    from bot.pipeline.sweep import sweep_loop
+    with services.queue.recovering(), drift_loop(services.config, services.store), \
+            sweep_loop(services.config, services.store, services.queue.enqueue):
         services.queue.consumer(workers).run()
 
 

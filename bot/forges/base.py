@@ -17,6 +17,10 @@ DEPLOY_CONTEXT = "gitops-bot/deploy"
 REVIEW_MARKER = markers.REVIEW
 COMMAND_PREFIX = markers.COMMAND_PREFIX
 RECHECK_COMMAND = markers.RECHECK
+OVERRIDE_COMMAND = markers.OVERRIDE
+BREAK_GLASS_COMMAND = markers.BREAK_GLASS_COMMAND
+GOVERNANCE_COMMANDS = markers.GOVERNANCE
+BREAK_GLASS_MARKER = markers.BREAK_GLASS
 # GitHub shows (and documents) short status descriptions; we cut at 140 characters on both
 # forges so a long message never turns a status write into a 422. Callers pass whole text:
 # the adapters apply every limit (and bot.markdown's escaping) themselves.
@@ -115,6 +119,17 @@ class Forge(Protocol):
 
     def merged_change_for(self, repo: str, sha: str) -> Change | None:
         """The merged change request whose merge put `sha` on its base branch, else None."""
+        ...
+
+    def open_changes(self, repo: str) -> list[Change]:
+        """Every open pull / merge request of `repo` (no changed files; GitLab lists no
+        base SHA: it is "" there). Used to recover events that were never delivered."""
+        ...
+
+    def is_member(self, repo: str, user: str, group: str) -> bool:
+        """Whether `user` is an active member of `group` now (GitHub: a team, `org/slug` or
+        a slug of the repository's owner; GitLab: a group's full path). It authorises
+        overrides and break-glass, read from the forge at the time of the command."""
         ...
 
 

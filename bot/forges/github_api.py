@@ -18,6 +18,7 @@ from bot import markdown as md
 from bot.forges.base import (STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, field,
                              with_marker)
 from bot.forges.github_deploy import GitHubDeployments
+from bot.forges.github_governance import GitHubGovernance
 from bot.forges.retry import classify
 from bot.redact import redact
 from bot.model import Approval, Change, State
@@ -55,10 +56,11 @@ _REVIEW_VERDICTS = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
 _TOKEN_MARGIN = 300.0  # mint a new installation token 5 minutes before it expires
 
 
-class GitHubForge(GitHubDeployments):
+class GitHubForge(GitHubDeployments, GitHubGovernance):
     """GitHub through PyGithub. Give `token` (PAT / token mode) or `app_id` + `private_key` +
     `installation_id` (GitHub App mode, which also publishes check runs). Deployments and
-    the merged pull request of a commit come from GitHubDeployments (github_deploy.py)."""
+    the merged pull request of a commit come from GitHubDeployments (github_deploy.py), open
+    pull requests and team membership from GitHubGovernance (github_governance.py)."""
 
     name = "github"
     comment_limit = 65536  # issue comment body limit (GitHub answers 422 above it)
@@ -192,20 +194,21 @@ class GitHubForge(GitHubDeployments):
         (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews).
         An approval of an older commit keeps that commit's SHA: the caller decides.
         """
-        def op(gh: Github) -> list[tuple[str, str]]:
-            latest: dict[str, tuple[str, str]] = {}
+        def op(gh: Github) -> list[tuple[str, str, str]]:
+            latest: dict[str, tuple[str, str, str]] = {}
             for review in self._repo(gh, repo).get_pull(number).get_reviews():
                 if review.user is not None and review.state in _REVIEW_VERDICTS:
-                    latest[review.user.login] = (review.state, review.commit_id)
-            return [(user, sha) for user, (state, sha) in latest.items() if state == "APPROVED"]
+                    latest[review.user.login] = (review.state, review.commit_id, str(review.id))
+            return [(user, sha, rid) for user, (state, sha, rid) in latest.items()
+                    if state == "APPROVED"]
         approved = self._run(op)
         if not approved:
             return []
         teams = self._teams(repo)
         return [Approval(user=user, sha=p.sha(sha, "review.commit_id"),
                          teams=tuple(sorted(t for t, members in teams.items() if user in members)),
-                         can_write=self.can_write(repo, user))
-                for user, sha in approved]
+                         can_write=self.can_write(repo, user), review_id=review_id)
+                for user, sha, review_id in approved]
 
     def _teams(self, repo: str) -> dict[str, set[str]]:
         """`org/team-slug` -> member logins, for the teams that have access to `repo`."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.errors import Ignored
 from bot.forges import payload as p
-from bot.forges.base import RECHECK_COMMAND, BadPayload
+from bot.forges.base import BadPayload
 from bot.model import Event, EventKind
 
 # pull_request actions that ask for a (re)review. Draft PRs are reviewed too: the pipeline
@@ -103,11 +103,28 @@ def _issue_comment(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
     cmd = p.command(p.obj(payload, "comment").get("body"))
     if cmd is None:
         raise Ignored("comment is not a /gitops-bot command")
-    if cmd != RECHECK_COMMAND and not cmd.startswith(RECHECK_COMMAND + " "):
-        raise Ignored(f"unknown command {cmd!r}")
+    kind = p.command_kind(cmd)
     # The head SHA is not in the payload: the worker reads it (and the author's permission).
-    return {"kind": EventKind.RECHECK, "action": "comment_created", "repo": _repo(payload),
+    return {"kind": kind, "action": "comment_created", "repo": _repo(payload),
             "number": p.number(issue.get("number"), "issue.number"), "comment": cmd}
+
+
+def _merge_group(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
+    """A merge queue asks for checks of its merge commit (`head_sha`, built on `base_sha`).
+
+    The change number stays unset (a group may hold several pull requests; the job reads
+    them); `ref` is the queue's temporary branch, `before`/`after` the base and the merge
+    commit. https://docs.github.com/en/webhooks/webhook-events-and-payloads#merge_group
+    """
+    if action != "checks_requested":
+        raise Ignored(f"merge_group action {action!r} is not handled")
+    group = p.obj(payload, "merge_group")
+    base_ref = p.branch_ref(group.get("base_ref"), "merge_group.base_ref")
+    return {"kind": EventKind.MERGE_GROUP, "action": action, "repo": _repo(payload),
+            "ref": p.branch_ref(group.get("head_ref"), "merge_group.head_ref"),
+            "base_ref": base_ref.removeprefix("refs/heads/"),
+            "before": p.sha(group.get("base_sha"), "merge_group.base_sha"),
+            "after": p.sha(group.get("head_sha"), "merge_group.head_sha")}
 
 
 def _push(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
@@ -126,4 +143,5 @@ _HANDLERS = {
     "pull_request_review": _pull_request_review,
     "issue_comment": _issue_comment,
     "push": _push,
+    "merge_group": _merge_group,
 }

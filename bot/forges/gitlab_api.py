@@ -16,6 +16,7 @@ from bot.errors import Transient
 from bot.forges import payload as p
 from bot.forges.base import STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, field, with_marker
 from bot.forges.gitlab_deploy import GitLabDeployments, change_from_mr
+from bot.forges.gitlab_governance import GitLabGovernance
 from bot.forges.retry import classify
 from bot.redact import redact
 from bot.model import Approval, Change, State
@@ -30,10 +31,11 @@ STATUS_STATE = {State.SKIPPED: "success", State.SUCCESS: "success", State.PENDIN
 DEVELOPER = 30
 
 
-class GitLabForge(GitLabDeployments):
+class GitLabForge(GitLabDeployments, GitLabGovernance):
     """GitLab through python-gitlab with a personal, project or group access token.
 
-    Deployments and the merged MR of a commit come from GitLabDeployments (gitlab_deploy.py).
+    Deployments and the merged MR of a commit come from GitLabDeployments (gitlab_deploy.py),
+    open merge requests and group membership from GitLabGovernance (gitlab_governance.py).
     """
 
     name = "gitlab"
@@ -75,9 +77,9 @@ class GitLabForge(GitLabDeployments):
         with self._errors():
             return self._gl.http_get(path, query_data=query or None)
 
-    def _list(self, path: str) -> list[Any]:
+    def _list(self, path: str, **query: Any) -> list[Any]:
         with self._errors():
-            return list(self._gl.http_list(path, iterator=True))
+            return list(self._gl.http_list(path, query_data=query or None, iterator=True))
 
     @staticmethod
     def _project(repo: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.errors import Ignored
 from bot.forges import payload as p
-from bot.forges.base import RECHECK_COMMAND, BadPayload
+from bot.forges.base import BadPayload
 from bot.model import Event, EventKind
 
 # GitLab allows up to 20 levels of nested groups:
@@ -111,11 +111,10 @@ def _note(payload: Mapping[str, Any]) -> dict[str, Any]:
     cmd = p.command(attrs.get("note"))
     if cmd is None:
         raise Ignored("comment is not a /gitops-bot command")
-    if cmd != RECHECK_COMMAND and not cmd.startswith(RECHECK_COMMAND + " "):
-        raise Ignored(f"unknown command {cmd!r}")
+    kind = p.command_kind(cmd)
     repo = _path(p.obj(payload, "project").get("path_with_namespace"),
                  "project.path_with_namespace")
-    return {"kind": EventKind.RECHECK, "action": "note_created", "sender": _sender(payload),
+    return {"kind": kind, "action": "note_created", "sender": _sender(payload),
             "repo": repo, "comment": cmd,
             **_mr_fields(p.obj(payload, "merge_request"), "merge_request")}
 

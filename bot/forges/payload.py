@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.errors import Ignored
-from bot.forges.base import COMMAND_PREFIX, BadPayload
+from bot.forges.base import COMMAND_PREFIX, GOVERNANCE_COMMANDS, RECHECK_COMMAND, BadPayload
+from bot.model import EventKind
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 # owner/name, and for GitLab nested groups group/sub/name. Same charset as GitHub owner and
@@ -119,3 +120,14 @@ def command(body: Any) -> str | None:
     if first == COMMAND_PREFIX or first.startswith(COMMAND_PREFIX + " "):
         return " ".join(first.split())[:200]
     return None
+
+
+def command_kind(cmd: str) -> EventKind:
+    """RECHECK or COMMAND (override, break-glass) for a command line; Ignored otherwise."""
+    def starts(word: str) -> bool:
+        return cmd == word or cmd.startswith(word + " ")
+    if starts(RECHECK_COMMAND):
+        return EventKind.RECHECK
+    if any(starts(word) for word in GOVERNANCE_COMMANDS):
+        return EventKind.COMMAND
+    raise Ignored(f"unknown command {cmd!r}")

@@ -28,7 +28,7 @@ from bot.model import (
     TargetResult,
 )
 
-CACHE_FORMAT = "2"  # 2: YAML read as Kubernetes does, findings marked new, renames
+CACHE_FORMAT = "3"  # 3: findings marked new and keeping their rule owners
 
 
 def cache_key(*parts: Any) -> str:
@@ -68,7 +68,7 @@ def render_key(*, target: Target, tool: str, budgets: Any, inputs: str,
 
 def _finding_to_json(f: Finding) -> dict[str, Any]:
     return {"severity": int(f.severity), "check": f.check, "message": f.message, "file": f.file,
-            "line": f.line, "rule": f.rule, "new": f.new,
+            "line": f.line, "rule": f.rule, "new": f.new, "owners": list(f.owners),
             "object": [f.object.group, f.object.kind, f.object.namespace, f.object.name]
             if f.object else None}
 
@@ -77,7 +77,8 @@ def _finding_from_json(d: Mapping[str, Any]) -> Finding:
     obj = d.get("object")
     return Finding(severity=Severity(d["severity"]), check=d["check"], message=d["message"],
                    file=d.get("file"), line=d.get("line"), rule=d.get("rule"),
-                   object=ObjKey(*obj) if obj else None, new=bool(d.get("new", True)))
+                   object=ObjKey(*obj) if obj else None, new=bool(d.get("new", True)),
+                   owners=tuple(d.get("owners") or ()))
 
 
 def _diff_to_json(d: ObjectDiff) -> list[Any]:

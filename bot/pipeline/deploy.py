@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from bot import gitrepo
 from bot.config import Secret
-from bot.decide import DeployFacts, asks_render_compare, deploy_gate
+from bot.decide import DeployFacts, asks_merged_review, asks_render_compare, deploy_gate
 from bot.errors import ConfigError, GitopsBotError, Transient
 from bot.forges.base import DEPLOY_CONTEXT, Forge
 from bot.live.argocd import ArgoCD, ArgoCDClient
@@ -33,7 +33,7 @@ from bot.live.flux_reconcile import FluxGit
 from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.live.kubectl import Kubectl
 from bot.live.kubernetes import Kubernetes
-from bot.model import Event, Manifest, State
+from bot.model import Event, Manifest, ReviewResult, State
 from bot.pipeline.review import ReviewOptions, render_revision
 from bot.policy import EmbeddedEngine, PolicyEngine
 from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
@@ -56,6 +56,10 @@ class DeploySettings:
     argocd_token: Secret | None = None
     argocd_timeout: float = 600.0
     policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
+    # overrides and break-glass given at the reviewed SHA of change `number` apply to the
+    # re-check of what merged (bot.governance.waive); (event, number, reviewed SHA, result)
+    waive: Callable[[Event, int | None, str | None, ReviewResult], ReviewResult] = \
+        lambda event, number, reviewed, result: result
 
 
 @dataclass(frozen=True)
@@ -113,15 +117,16 @@ class DeployJob:
             envs = environments_for(config, branch)
             if not envs:
                 return []
-            reasons, number = self._gate(event, forge, remote, repo, sha, envs)
+            reasons, number, reviewed = self._gate(event, forge, remote, repo, sha, envs)
             results = []
             for env in envs:
                 reason = reasons[env.name]
                 if reason is not None:
-                    results.append(self._refuse(event, forge, env, sha, reason))
+                    results.append(self._refuse(event, forge, env, sha, reason, number,
+                                                reviewed))
                 else:
                     results.append(self._deploy_env(event, forge, repo, remote, branch, sha,
-                                                    number, env))
+                                                    number, env, reviewed))
             return results
 
     # -- checks -------------------------------------------------------------------------
@@ -144,19 +149,23 @@ class DeployJob:
 
     def _gate(self, event: Event, forge: Forge, remote: Remote, repo: Path, sha: str,
               envs: Sequence[Environment]
-              ) -> tuple[dict[str, str | None], int | None]:
+              ) -> tuple[dict[str, str | None], int | None, str | None]:
         """Per environment, None when `sha` may deploy there, else the reason it may not
-        (`bot.decide.deploy_gate`); plus the number of the change that produced `sha`."""
+        (`bot.decide.deploy_gate`); plus the number of the change that produced `sha` and
+        the SHA whose passing review lets it in (None: none)."""
         change = forge.merged_change_for(event.repo, sha)
         facts = DeployFacts(sha, tuple(e.name for e in envs))
         if change is not None:
             facts = dataclasses.replace(
                 facts, change_number=change.number, change_head=change.head_sha,
                 review_passed=self.ledger.review_passed(event, change.number, change.head_sha))
+        if change is not None and asks_merged_review(facts):
+            facts = dataclasses.replace(
+                facts, merged_reviewed=self.ledger.review_passed(event, change.number, sha))
         if change is not None and asks_render_compare(facts):
             facts = dataclasses.replace(facts, digests=self._digests(remote, repo, sha,
                                                                      change.head_sha, envs))
-        return deploy_gate(facts), facts.change_number
+        return deploy_gate(facts), facts.change_number, reviewed_sha(facts)
 
     def _digests(self, remote: Remote, repo: Path, sha: str, head: str,
                  envs: Sequence[Environment]) -> dict[str, tuple[str, str]]:
@@ -181,21 +190,26 @@ class DeployJob:
 
     # -- actions ------------------------------------------------------------------------
     def _refuse(self, event: Event, forge: Forge, env: Environment, sha: str,
-                reason: str) -> EnvDeploy:
+                reason: str, number: int | None = None,
+                reviewed: str | None = None) -> EnvDeploy:
         forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
                          f"not deployed to {env.name}: {reason}")
-        self.ledger.record(event, env.name, sha, None, "refused", reason, None)
+        self.ledger.record(event, env.name, sha, None, "refused", reason, None,
+                           reviewed=reviewed, number_hint=number)
         return EnvDeploy(env.name, "refused", reason)
 
     def _deploy_env(self, event: Event, forge: Forge, repo: Path, remote: Remote, branch: str,
-                    sha: str, number: int | None, env: Environment) -> EnvDeploy:
+                    sha: str, number: int | None, env: Environment,
+                    reviewed: str | None = None) -> EnvDeploy:
         if self.ledger.already_deployed(event, env.name, sha):
             return EnvDeploy(env.name, "skipped", f"{sha[:12]} is already live in {env.name}")
         result, rendered = render_revision(repo, sha, self._options(env))
+        result = self.settings.waive(event, number, reviewed, result)
         if result.state >= State.FAILURE:
             reason = f"{sha[:12]} does not pass its checks: {status_line(result)}"
             forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason)
-            self.ledger.record(event, env.name, sha, number, "failed", reason, None)
+            self.ledger.record(event, env.name, sha, number, "failed", reason, None,
+                               reviewed=reviewed)
             return EnvDeploy(env.name, "failed", reason)
         targets = {t.target: rendered.get(t.target.id, ()) for t in result.targets}
         with self.ledger.lock(event, env.name):
@@ -211,7 +225,8 @@ class DeployJob:
                 forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc))
                 forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
                                  f"deploy to {env.name} failed")
-                self.ledger.record(event, env.name, sha, number, "failed", str(exc), None)
+                self.ledger.record(event, env.name, sha, number, "failed", str(exc), None,
+                                   reviewed=reviewed)
                 if isinstance(exc, Transient):
                     raise
                 return EnvDeploy(env.name, "failed", str(exc))
@@ -223,7 +238,8 @@ class DeployJob:
         if number is not None:
             self.ledger.comment(forge, event, number, env.name, sha, outcome)
         verdict = "succeeded" if outcome.ok else "failed"
-        self.ledger.record(event, env.name, sha, number, verdict, summary, outcome)
+        self.ledger.record(event, env.name, sha, number, verdict, summary, outcome,
+                           reviewed=reviewed)
         return EnvDeploy(env.name, verdict, summary, outcome, tuple(t.id for t in targets))
 
     def deployer(self, env: Environment, remote: Remote) -> Deployer:
@@ -261,6 +277,14 @@ class DeployJob:
         raise ConfigError(f"unknown deploy target {target!r}")
 
 
+def reviewed_sha(facts: DeployFacts) -> str | None:
+    """The SHA whose passing review lets `facts.sha` in: the merged SHA itself when a merge
+    queue reviewed it, else the change's head; None when none did."""
+    if facts.merged_reviewed:
+        return facts.sha
+    return facts.change_head if facts.review_passed else None
+
+
 def url_host(url: str) -> str:
     """The host part of a clone URL (for another repository on the same forge)."""
     return urlsplit(url).hostname or ""
@@ -279,8 +303,10 @@ class DeployLedger(Protocol):
         """Hold the environment's deploy lock (Transient when another deploy holds it)."""
 
     def record(self, event: Event, environment: str, sha: str, number: int | None,
-               state: str, summary: str, outcome: DeployOutcome | None) -> None:
-        """Record a deploy (succeeded / failed / refused) with what was and was not applied."""
+               state: str, summary: str, outcome: DeployOutcome | None, *,
+               reviewed: str | None = None, number_hint: int | None = None) -> None:
+        """Record a deploy (succeeded / failed / refused) with what was and was not applied;
+        `reviewed` is the SHA whose passing review let it in (the audit trail's link)."""
 
     def comment(self, forge: Forge, event: Event, number: int, environment: str, sha: str,
                 outcome: DeployOutcome) -> None:

@@ -12,8 +12,11 @@ from bot.live.argocd_live import ArgoCDLive
 from bot.live.base import LiveState
 from bot.queue import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
+from bot.pipeline.audit import deploy_waiver, record_review, waiver
+from bot.pipeline.commands import CommandJob
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
+from bot.pipeline.merge_queue import MergeGroupJob
 from bot.pipeline.ledger import StoreLedger
 from bot.pipeline.serial import SerialComments
 from bot.pipeline.live_compare import LiveFor
@@ -21,6 +24,7 @@ from bot.pipeline.workspace import Remote
 from bot.repo.repo_config import Environment
 from bot.policy import PolicyEngine, make_engine
 from bot.store import Store
+from bot.tools import Tools
 
 
 def forge_factory(config: Config, store: Store | None = None) -> Callable[[Event], Forge]:
@@ -93,7 +97,8 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
                                 clone_token=_clone_token, live_for=live_for,
                                 reviewed=reviewed, started=started,
                                 dashboard_url=config.public_url or None,
-                                policy_engine=policy_engine(config)),
+                                policy_engine=policy_engine(config),
+                                waive=waiver(config, store)),
                     forge_factory(config, store))
 
     def handle(event: Event, ctx: JobContext) -> None:
@@ -102,6 +107,9 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
             ctx.store.finish_run(outcome.run_id, outcome.state, status_line=outcome.status_line,
                                  findings=outcome.findings, report=outcome.report,
                                  comment_id=outcome.comment_id)
+            if event.number is not None:
+                record_review(ctx.store, event, event.number, outcome.state,
+                              outcome.status_line, outcome.audit, outcome.head_sha)
         ctx.store.audit(event.sender, f"review.{outcome.state}", f"{event.host}/{event.repo}",
                         event.number, outcome.head_sha, {"delivery": ctx.delivery,
                                                          "status": outcome.status_line})
@@ -115,7 +123,8 @@ def deploy_job(config: Config, store: Store) -> DeployJob:
                                     kubeconfig=config.kubeconfig,
                                     argocd_url=config.argocd_url or None,
                                     argocd_token=config.argocd_token,
-                                    policy_engine=policy_engine(config)),
+                                    policy_engine=policy_engine(config),
+                                    waive=deploy_waiver(config, store)),
                      forge_factory(config, store), StoreLedger(store))
 
 
@@ -132,8 +141,45 @@ def deploy_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
     return handle
 
 
+def command_handler(config: Config, store: Store,
+                    review: Callable[[Event, JobContext], None]
+                    ) -> Callable[[Event, JobContext], None]:
+    """A job handler for override / break-glass commands (reviews again with `review`)."""
+    def handle(event: Event, ctx: JobContext) -> None:
+        CommandJob(config, ctx.store, forge_factory(config, ctx.store),
+                   lambda again: review(again, ctx))(event)
+    return handle
+
+
+def merge_group_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
+    """A job handler reviewing a GitHub merge queue's commit (bot.pipeline.merge_queue)."""
+    def passed(event: Event, number: int, sha: str) -> bool:
+        run = store.get_run(event.forge, event.host, event.repo, number, sha)
+        return run is not None and run.state == "success"
+
+    def started(event: Event, number: int, sha: str) -> int:
+        return store.start_run(event.forge, event.host, event.repo, number, sha)
+
+    settings = JobSettings(clone_url_template=config.clone_url_template,
+                           data_dir=config.data_dir, clone_token=_clone_token,
+                           dashboard_url=config.public_url or None)
+    job = MergeGroupJob(settings, forge_factory(config, store), passed, started,
+                        Tools.discover(), policy_engine(config))
+
+    def handle(event: Event, ctx: JobContext) -> None:
+        outcome = job(event)
+        if outcome.run_id is not None:
+            ctx.store.finish_run(outcome.run_id, outcome.state, status_line=outcome.status_line,
+                                 findings=outcome.findings, report=outcome.report)
+            record_review(ctx.store, event, int((outcome.audit or {})["number"]),
+                          outcome.state, outcome.status_line, outcome.audit)
+    return handle
+
+
 def pipeline_handlers(config: Config, store: Store) -> Handlers:
     """Handlers for `bot.queue.Queue`: reviews for change events, deploys for pushes."""
     review = review_handler(config, store)
     return {EventKind.REVIEW: review, EventKind.RECHECK: review,
-            EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only}
+            EventKind.PUSH: deploy_handler(config, store), EventKind.CLOSED: audit_only,
+            EventKind.COMMAND: command_handler(config, store, review),
+            EventKind.MERGE_GROUP: merge_group_handler(config, store)}

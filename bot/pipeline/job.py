@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from bot.errors import GitopsBotError, Transient
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
-from bot.model import Change, Event, ReviewResult, Severity, State
+from bot.model import Approval, Change, Event, ReviewResult, Severity, State
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.change import branch_ref, review_change
 from bot.pipeline.review import ReviewOptions
@@ -54,6 +54,10 @@ class JobSettings:
     # records that the review of (change, head SHA) starts; returns the run's id
     started: Callable[[Event, str], int | None] = lambda event, sha: None
     policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
+    # overrides and break-glass in force at the head (bot.governance.waive); the result and
+    # the status description to publish (None: the usual status line)
+    waive: Callable[[Event, Change, ReviewResult], tuple[ReviewResult, str | None]] = \
+        lambda event, change, result: (result, None)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,37 @@ class Outcome:
     comment_id: str | None = None
     head_sha: str | None = None
     run_id: int | None = None
+    # for the audit trail: the approvals read for the review, the change's author and base,
+    # the policy revisions that judged it (bot.pipeline.audit records them)
+    audit: dict[str, Any] | None = None
+
+
+class ApprovalsSeen:
+    """The Forge, remembering the approvals it reported (the ones the review counted)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self._forge = forge
+        self.seen: list[Approval] = []
+
+    def approvals(self, repo: str, number: int) -> list[Approval]:
+        self.seen = list(self._forge.approvals(repo, number))
+        return self.seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._forge, name)
+
+
+def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]
+                ) -> dict[str, Any]:
+    """What the audit trail keeps of a review: the approvals that counted (write access,
+    given on the reviewed head, not by the author) with their review ids, and the policy
+    revisions."""
+    return {"author": change.author, "base": result.base, "head": change.head_sha,
+            "policy_revisions": dict(result.policy_revisions),
+            "approvals": [{"user": a.user, "sha": a.sha, "review_id": a.review_id,
+                           "teams": list(a.teams)} for a in seen
+                          if a.can_write and a.sha == change.head_sha
+                          and a.user != change.author]}
 
 
 def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
@@ -114,7 +149,7 @@ class ReviewJob:
         if event.number is None:
             gate = review_gate(facts)
             return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
-        forge = self.forge_for(event)
+        forge = seen = ApprovalsSeen(self.forge_for(event))
         change = forge.get_change(event.repo, event.number)
         facts = dataclasses.replace(facts, change_state=change.state,
                                     change_head=change.head_sha, is_fork=change.is_fork)
@@ -153,12 +188,14 @@ class ReviewJob:
             observe_stage("review", time.monotonic() - clock)
         found = [*result.findings, *(f for t in result.targets for f in t.findings)]
         policy_denied(sum(f.check == "policy" and f.severity is Severity.ERROR for f in found))
+        result, description = self.settings.waive(event, change, result)
         clock = time.monotonic()
         try:
-            outcome = self._report(forge, event, change, result)
+            outcome = self._report(forge, event, change, result, description)
         finally:
             observe_stage("report", time.monotonic() - clock)
-        return dataclasses.replace(outcome, run_id=run_id)
+        return dataclasses.replace(outcome, run_id=run_id,
+                                   audit=audit_facts(change, result, seen.seen))
 
     def _review(self, event: Event, forge: Forge, change: Change) -> ReviewResult:
         remote = Remote(clone_url(self.settings.clone_url_template, event.host, event.repo),
@@ -186,9 +223,10 @@ class ReviewJob:
         return _with_candidates(forge, event.repo, change.author, result)
 
     def _report(self, forge: Forge, event: Event, change: Change,
-                result: ReviewResult) -> Outcome:
+                result: ReviewResult, description: str | None = None) -> Outcome:
         assert event.number is not None
         head = change.head_sha
+        line = description or status_line(result)
         link = (f"{self.settings.dashboard_url.rstrip('/')}/reviews/{event.host}/{event.repo}/"
                 f"{event.number}/{head}" if self.settings.dashboard_url else None)
         full = render_markdown(result, max_chars=10**9)
@@ -201,17 +239,17 @@ class ReviewJob:
             # comment is left to the newer job, so it never mixes two heads
             # (docs/security.md#case-23).
             forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status,
-                             status_line(result))
-            return Outcome(verdict.state, status_line(result), full, head_sha=head)
+                             line)
+            return Outcome(verdict.state, line, full, head_sha=head)
         comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
         faults.point("after_comment")
         forge.publish_check(event.repo, head, "gitops-bot review", verdict.status,
-                            status_line(result), _annotations(result))
-        forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, status_line(result),
+                            line, _annotations(result))
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, line,
                          target_url=link)
         findings = [f.to_dict() for t in result.targets for f in t.findings]
         findings += [f.to_dict() for f in result.findings]
-        return Outcome(verdict.state, status_line(result), full, findings, comment_id, head)
+        return Outcome(verdict.state, line, full, findings, comment_id, head)
 
     def _fail(self, forge: Forge, event: Event, head: str, error: str | None,
               state: State = State.FAILURE) -> Outcome:

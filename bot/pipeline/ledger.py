@@ -8,6 +8,7 @@ from bot import markers, notices
 from bot.forges.base import Forge
 from bot.live.base import DeployOutcome
 from bot.model import Event
+from bot.pipeline.audit import record_deploy
 from bot.redact import redact
 from bot.store import Store
 
@@ -47,13 +48,17 @@ class StoreLedger:
                                LOCK_TTL)
 
     def record(self, event: Event, environment: str, sha: str, number: int | None,
-               state: str, summary: str, outcome: DeployOutcome | None) -> None:
+               state: str, summary: str, outcome: DeployOutcome | None, *,
+               reviewed: str | None = None, number_hint: int | None = None) -> None:
         deployment = self.store.record_deployment(event.forge, event.host, event.repo,
                                                   environment, sha, number, state="running")
         applied, failed = _keys(outcome)
         self.store.finish_deployment(deployment, state, redact(summary), applied, failed)
         self.store.audit(event.sender, f"deploy.{state}", f"{event.host}/{event.repo}", number,
                          sha, {"environment": environment, "summary": redact(summary)})
+        record_deploy(self.store, event, environment, sha,
+                      number if number is not None else number_hint, reviewed, state,
+                      redact(summary))
 
     def comment(self, forge: Forge, event: Event, number: int, environment: str, sha: str,
                 outcome: DeployOutcome) -> None:

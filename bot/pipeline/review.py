@@ -214,7 +214,9 @@ class Reviewer:
                             notes=tuple(notes + more_notes), approvals=tuple(approvals),
                             attachments=tuple(attachments),
                             approvals_enforced=self.options.enforce_approvals,
-                            uncovered=uncovered, policy_impact=tuple(impacts))
+                            uncovered=uncovered, policy_impact=tuple(impacts),
+                            policy_revisions=(("server", policy.server.revision),
+                                              ("repository", policy.repository.revision)))
 
     def _targets(self, config: RepoConfig, base_targets: list[Target], head_files: RepoIndex,
                  base_files: RepoIndex) -> ReviewTargets:

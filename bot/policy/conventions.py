@@ -109,6 +109,15 @@ def _with_details(msg: str, value: Mapping[str, Any]) -> str:
     return msg
 
 
+def _owners(value: Mapping[str, Any]) -> tuple[str, ...]:
+    """The groups a result object names as its rule's owners (`"owners": ["platform"]`):
+    who may override the finding (bot.governance). Anything else names no owner."""
+    owners = value.get("owners")
+    if not isinstance(owners, list):
+        return ()
+    return tuple(sorted({o.strip() for o in owners if isinstance(o, str) and o.strip()}))
+
+
 def _severity(rule: str) -> Severity:
     return Severity.ERROR if FAILURE.match(rule) else Severity.WARNING
 
@@ -119,9 +128,10 @@ def resource_findings_from(result: Any, manifest: Manifest) -> list[Finding]:
         return [engine_error(f"unexpected result {str(result)[:200]}", manifest=manifest)]
     found: list[Finding] = []
 
-    def finding(severity: Severity, message: str, rule: str) -> Finding:
+    def finding(severity: Severity, message: str, rule: str,
+                owners: tuple[str, ...] = ()) -> Finding:
         return Finding(severity, "policy", message, manifest.file, manifest.line,
-                       manifest.key, rule)
+                       manifest.key, rule, owners=owners)
     for ns, block in sorted(result.items()):
         excepted = {e for e in block.get("exceptions", []) if isinstance(e, str)}
         for rule, values in sorted(block.get("rules", {}).items()):
@@ -137,7 +147,8 @@ def resource_findings_from(result: Any, manifest: Manifest) -> list[Finding]:
                                               manifest=manifest, rule=ref))
                     continue
                 msg, obj = parsed
-                found.append(finding(_severity(rule), _with_details(msg, obj), ref))
+                found.append(finding(_severity(rule), _with_details(msg, obj), ref,
+                                     _owners(obj)))
     return found
 
 
@@ -189,7 +200,8 @@ def change_decision_from(result: Any, change_input: Mapping[str, Any]) -> Change
                                     file=obj.get("file") if isinstance(obj.get("file"), str)
                                     else None,
                                     line=line if isinstance(line, int) else None, rule=ref,
-                                    object=_object_key(obj.get("object"))))
+                                    object=_object_key(obj.get("object")),
+                                    owners=_owners(obj)))
     approvals = tuple(
         ApprovalRequirement(r.group, r.count, r.reason, approvers(r.group, change_input))
         for r in sorted(required, key=lambda r: (r.group, r.count, r.reason)))

@@ -14,19 +14,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.model import Event
+from bot.store.audit import AuditTrail
 from bot.store.deploys import DeployRecords
 from bot.store.engine import WriteLock, make_engine, utc
 from bot.store.locks import LockRecords
-from bot.store.schema import (DEPLOY_STATES, FINAL, Deployment, DriftReport, Run, audit_events,
-                              deliveries, delivery_key, deployments, drift_reports,
-                              event_from_dict, event_to_dict, metadata, review_runs)
+from bot.store.sweeps import SweepQueries
+from bot.store.schema import (AUDIT_KINDS, DEPLOY_STATES, FINAL, AuditRecord, Deployment,
+                              DriftReport, Run, audit_events, audit_records, deliveries,
+                              delivery_key, deployments, drift_reports, event_from_dict,
+                              event_to_dict, metadata, review_runs)
 
-__all__ = ["DEPLOY_STATES", "FINAL", "Deployment", "DriftReport", "Run", "Store", "WriteLock",
-           "audit_events", "deliveries", "delivery_key", "deployments", "drift_reports",
-           "event_from_dict", "event_to_dict", "make_engine", "metadata", "review_runs"]
+__all__ = ["AUDIT_KINDS", "DEPLOY_STATES", "FINAL", "AuditRecord", "Deployment", "DriftReport",
+           "Run", "Store", "WriteLock", "audit_events", "audit_records", "deliveries",
+           "delivery_key", "deployments", "drift_reports", "event_from_dict", "event_to_dict",
+           "make_engine", "metadata", "review_runs"]
 
 
-class Store(DeployRecords, LockRecords):
+class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
     """All SQL the bot runs; every method is one short transaction with plain-data arguments."""
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:

@@ -128,6 +128,34 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
 
 
 @dataclass(frozen=True)
+class AuditRecord:
+    """One append-only audit record (see `audit_records`)."""
+
+    id: int
+    at: datetime
+    kind: str
+    forge: str
+    host: str
+    repo: str
+    number: int | None
+    sha: str | None
+    actor: str
+    state: str | None
+    rule: str | None
+    reason: str | None
+    review_id: str | None
+    reviewed_sha: str | None
+    environment: str | None
+    detail: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (`at` as ISO 8601)."""
+        data = dataclasses.asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
 class Run:
     """One review of one change at one head SHA."""
 
@@ -178,6 +206,32 @@ class DriftReport:
     at: datetime
     objects: Any   # [{"key": str, "status": str, "changed_fields": [str]}]
     healed: bool
+
+# "Who let this in": structured, append-only records (bot.store.audit). The database refuses
+# UPDATE and DELETE on this table (triggers made by migration 0004); the store has no such path.
+AUDIT_KINDS = ("approval", "override", "override.withdrawn", "break_glass.requested",
+               "break_glass.confirmed", "break_glass.withdrawn", "review", "deploy")
+audit_records = sa.Table(
+    "audit_records", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),       # one of AUDIT_KINDS
+    sa.Column("forge", sa.String(16), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("repo", sa.String(255), nullable=False),
+    sa.Column("number", sa.Integer),                        # the change, when there is one
+    sa.Column("sha", sa.String(64)),                        # the commit the record is about
+    sa.Column("actor", sa.String(255), nullable=False),     # who did it ("gitops-bot": the bot)
+    sa.Column("state", sa.String(32)),                      # review / deploy outcome
+    sa.Column("rule", sa.String(255)),                      # override: the policy rule
+    sa.Column("reason", sa.Text),                           # override / break-glass reason
+    sa.Column("review_id", sa.String(64)),                  # approval: the forge's review id
+    sa.Column("reviewed_sha", sa.String(64)),               # deploy: the SHA whose review let it
+    sa.Column("environment", sa.String(128)),               # deploy
+    sa.Column("detail", sa.JSON),                           # kind-specific extras
+    sa.Index("ix_audit_records_repo_at", "host", "repo", "at"),
+    sa.Index("ix_audit_records_sha", "host", "repo", "sha"),
+)
 
 locks = sa.Table(
     "locks", metadata,

@@ -47,6 +47,13 @@ def token_reader(req: Request, config: Config) -> str | None:
 
 AUTHENTICATORS: tuple[Authenticator, ...] = (token_reader,)
 
+DASHBOARD_OFF = ("gitops-bot: the dashboard is off.\n\n"
+                 "To enable it, set GITOPS_BOT_DASHBOARD_TOKEN to a long random token (readers "
+                 "send it as a bearer token or as the basic-auth password), or set "
+                 "GITOPS_BOT_DASHBOARD_PUBLIC=true to let anyone who can reach this address "
+                 "read it. Webhooks (/hooks/...), /healthz, /readyz and /metrics are served "
+                 "either way.\n")
+
 
 def dashboard_enabled(config: Config) -> bool:
     """Whether the dashboard and API exist at all (a token is set, or they are public)."""
@@ -73,7 +80,11 @@ def protect(bp: Blueprint, *, json: bool) -> None:
     def _require_reader() -> Response | None:
         config = services().config
         if not dashboard_enabled(config):
-            response = jsonify(status="error", error="not found")
+            if not json and request.path == "/":
+                # The front page says how to turn the dashboard on (and nothing else).
+                response = Response(DASHBOARD_OFF, mimetype="text/plain")
+            else:
+                response = jsonify(status="error", error="not found")
             response.status_code = 404
             return response
         for authenticate in AUTHENTICATORS:

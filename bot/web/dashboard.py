@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from bot.chain import chain_of
 from bot.redact import redact
 from bot.store import DEPLOY_STATES
 from bot.web import services
@@ -162,3 +163,15 @@ def audit() -> str:
     events = services().store.audit_log(limit_arg(200), actor=arg("actor"), action=arg("action"),
                                         repo=arg("repo"))
     return _page("audit.html", events=[clean(e) for e in events])
+
+
+@bp.get("/chain/<host>/<path:repo>/<sha>")
+def chain(host: str, repo: str, sha: str) -> str:
+    """Who let a commit in: its deploys, back to its change, its review and the approvals,
+    overrides and break-glass that counted (from the append-only audit records)."""
+    records = [clean(r.to_dict()) for r in
+               services().store.audit_records(host=host, repo=repo)]
+    found = chain_of(sha, records)
+    if not (found.deploys or found.reviews):
+        abort(404, description="no deploy or review of this commit is recorded")
+    return _page("chain.html", chain=found, host=host, repo=repo)

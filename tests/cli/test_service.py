@@ -11,7 +11,8 @@ from bot.store import Store
 from tests.web.appserver import make_config
 from tests.web.hookclient import FIXTURES, fixture, get, github_headers, post
 from tests.loopback import free_port
-from tests.web.procs import ROOT, bot_process, env_for, listening_url, stop, wait_for
+from tests.web.procs import (ROOT, bot_process, env_for, listening_line, listening_url, stop,
+                             wait_for)
 
 PR_OPENED = "github/pull_request/opened.payload.json"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
@@ -76,6 +77,16 @@ def test_serve_end_to_end_with_replay(tmp_path: Path) -> None:
         assert gitlab.stdout.startswith("202 "), gitlab.stdout + gitlab.stderr
     finally:
         assert stop(proc, signal.SIGTERM) == 0
+
+
+def test_the_listening_line_is_a_json_log_line(tmp_path: Path) -> None:
+    proc = bot_process(["serve", "--port", "0"], env_for(make_config(tmp_path)))
+    try:
+        line = json.loads(listening_line(proc))
+        assert line["level"] == "info" and line["logger"] == "bot.serve"
+        assert line["message"].startswith("listening on http://127.0.0.1:")
+    finally:
+        stop(proc, signal.SIGTERM)  # (right after start: the exit status is not the point)
 
 
 def test_web_under_gunicorn_with_a_separate_worker(tmp_path: Path) -> None:

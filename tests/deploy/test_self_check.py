@@ -45,13 +45,17 @@ def test_default_and_scale_out_pass_every_check(tools, tmp_path):
     assert code == 0, stderr + json.dumps(findings(report), indent=1)
     assert report["state"] == "success"
     assert not [f for f in findings(report) if f.get("severity") == "error"]
-    targets = {t["path"]: t for t in report["targets"]}
-    assert set(targets) == {"kubernetes", "kubernetes/scale-out"}
-    for path, target in targets.items():
+    targets = {t["id"]: t for t in report["targets"]}
+    # deploy/.gitops-bot.yaml: both kustomize modes, the chart with each values file, Tekton
+    assert set(targets) == {"kubernetes/default", "kubernetes-scale-out/default",
+                            "helm-sqlite/default", "helm-scale-out/default", "tekton/default"}
+    for target in targets.values():
+        assert target["counts"]["errors"] == 0 and target["counts"]["warnings"] == 0
+    for target in (targets["kubernetes/default"], targets["kubernetes-scale-out/default"]):
         assert target["renderer"] == "kustomize"
-        assert target["counts"]["errors"] == 0
         # every object rendered (and so validated and policy-checked), none silently dropped
-        assert target["counts"]["created"] == rendered(tools, ROOT / "deploy" / path) > 10
+        assert target["counts"]["created"] == \
+            rendered(tools, ROOT / "deploy" / target["path"]) > 10
 
 
 def test_check_deploy_kubernetes_from_the_repo_root(tmp_path):

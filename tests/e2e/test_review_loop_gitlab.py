@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,13 @@ def note_hook(loop: Loop, head: str, body: str) -> dict[str, Any]:
 
 @pytest.fixture
 def loop(tmp_path: Path) -> Iterator[Loop]:
+    with gitlab_loop(tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def gitlab_loop(tmp_path: Path, **settings: Any) -> Iterator[Loop]:
+    """The bot with the GitLab test server; `settings` override Config fields."""
     forge = GitLabServer()
     forge.tokens[API_TOKEN] = "gitops-bot"
     forge.user("gitops-bot")
@@ -109,7 +117,7 @@ def loop(tmp_path: Path) -> Iterator[Loop]:
                     gitlab_token=Secret(API_TOKEN), gitlab_webhook_secret=Secret(HOOK_TOKEN),
                     repo_allowlist=("127.0.0.1/awesome_space/*",),
                     clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
-                    job_handlers="bot.pipeline.handlers:pipeline_handlers")
+                    job_handlers="bot.pipeline.handlers:pipeline_handlers").with_(**settings)
     services = Services.build(config)
     server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -18,6 +18,7 @@ import jwt
 from tests.forgeserver import github_spec
 from tests.forgeserver.core import Call, ForgeServer, Invalid, Reply
 from tests.forgeserver.github_deploy import DeploymentsMixin
+from tests.forgeserver.github_governance import GovernanceMixin
 
 BAD_CREDENTIALS = {"message": "Bad credentials",
                    "documentation_url": "https://docs.github.com/rest"}
@@ -28,7 +29,7 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class GitHubServer(DeploymentsMixin, ForgeServer):
+class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
     """In-memory GitHub. Configure with add_pull/add_review/add_comment/...; read the state."""
 
     prefix = "/api/v3"
@@ -69,6 +70,7 @@ class GitHubServer(DeploymentsMixin, ForgeServer):
         ]:
             self.route(method, pattern, handler)
         self.install_deployments()
+        self.install_governance()
 
     # -- checks -----------------------------------------------------------------------------
     def check(self, method: str, path: str, query: dict[str, list[str]], body: Any,

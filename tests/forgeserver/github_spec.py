@@ -54,6 +54,16 @@ EXTRA: list[tuple[str, str, frozenset[str], str]] = [
     # https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
     ("GET", r"/repos/[^/]+/[^/]+/commits/[0-9a-f]{40}/pulls", frozenset({"per_page", "page"}),
      "repos/list-pull-requests-associated-with-commit"),
+    # pulls/list: the open pull requests of a repository (the sweep that recovers missed
+    # deliveries). In the 2020 description, not in the subset; items are pull-request-simple.
+    # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests
+    ("GET", r"/repos/[^/]+/[^/]+/pulls",
+     frozenset({"state", "head", "base", "sort", "direction", "per_page", "page"}), "pulls/list"),
+    # teams/get-membership-for-user-in-org: whether a user is an active member of a team
+    # (authority of override and break-glass commands).
+    # https://docs.github.com/en/rest/teams/members#get-team-membership-for-a-user
+    ("GET", r"/orgs/[^/]+/teams/[^/]+/memberships/[^/]+", frozenset(),
+     "teams/get-membership-for-user-in-org"),
 ]
 
 

@@ -56,6 +56,7 @@ class GitLabServer(DeploymentsMixin, ForgeServer):
             ("GET", P + "/members/all/{uid}", self._project_member),
             ("GET", "/groups/{gid}/members/all/{uid}", self._group_member),
             ("GET", "/groups/{gid}/members/all", self._group_members),
+            ("GET", P + "/merge_requests", self._list_mrs),
         ]:
             self.route(method, pattern, handler)
         self.install_deployments()
@@ -265,8 +266,25 @@ class GitLabServer(DeploymentsMixin, ForgeServer):
                               if str(p["namespace"]["id"]) == gid
                               and p["namespace"]["kind"] == "group"), "")
 
+    def _list_mrs(self, call: Call) -> Reply:
+        # merge_requests.md "List project merge requests": no diff_refs in list items.
+        path = self._path_of(call.params["pid"])
+        if not path:
+            return Reply(404, NOT_FOUND)
+        state = call.arg("state", "all")
+        found = [{k: v for k, v in mr.items() if k != "diff_refs"}
+                 for (p, _), mr in sorted(self.mrs.items())
+                 if p == path and state in ("all", mr["state"])]
+        return self.paginate(call, f"/projects/{call.params['pid']}/merge_requests", found)
+
     def _group_member(self, call: Call) -> Reply:
         gid = unquote(call.params["gid"])
+        if "/" in gid or not gid.isdigit():
+            # The id may be the group's URL-encoded full path (rest/#namespaced-paths);
+            # members of ancestor groups are inherited members ("members/all").
+            parts = gid.split("/")
+            return self._member(gid, call.params["uid"],
+                                tuple("/".join(parts[:n]) for n in range(1, len(parts))))
         group = next((g["group_full_path"] for p in self.projects.values()
                       for g in p["shared_with_groups"] if str(g["group_id"]) == gid), None)
         group = group or next((p["namespace"]["full_path"] for p in self.projects.values()

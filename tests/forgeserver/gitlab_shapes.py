@@ -47,6 +47,12 @@ SHAPES = [
     Shape("GET", MR, "merge_requests.md: Get single MR",
           query=frozenset({"render_html", "include_diverged_commits_count",
                            "include_rebase_in_progress"})),
+    # https://docs.gitlab.com/api/merge_requests/#list-project-merge-requests
+    Shape("GET", P + r"/merge_requests", "merge_requests.md: List project merge requests",
+          query=frozenset({"state", "target_branch", "source_branch", "scope", "view",
+                           "labels", "author_username", "updated_after", "created_after",
+                           "with_labels_details", "with_merge_status_recheck"})
+          | PAGINATION),
     # https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs
     Shape("GET", MR + r"/diffs", "merge_requests.md: List merge request diffs",
           query=frozenset({"page", "per_page", "unidiff", "pagination"})),

@@ -108,6 +108,7 @@ LIMITS: dict[str, str] = {
     "bot/pipeline/change.py:MAX_CONFLICTS_SHOWN": "presentation",
     "bot/render/plain.py:MAX_NAMED": "presentation (skipped files are counted)",
     "bot/decide.py:MAX_CANDIDATES": "presentation",
+    "bot/commands.py:MAX_REASON": "a longer reason is refused with a reply (no waiver given)",
     "bot/metrics.py:RATE_LIMIT_WAITS": "a metric's name, not a limit",
     "bot/metrics.py:RATE_LIMIT_SECONDS": "a metric's name, not a limit",
     # webhook intake and the API: refused with a 4xx before anything is queued

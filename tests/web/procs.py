@@ -41,18 +41,24 @@ def bot_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def listening_url(proc: subprocess.Popen[str], timeout: float = 20) -> str:
-    """Read the child's stderr until `serve` prints its address."""
+def listening_line(proc: subprocess.Popen[str], timeout: float = 20) -> str:
+    """Read the child's stderr until `serve` logs its address; that log line."""
     assert proc.stderr is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         if not line and proc.poll() is not None:
             break
-        found = re.search(r"listening on (http://\S+)", line)
-        if found:
-            return found.group(1)
+        if re.search(r"listening on http://", line):
+            return line
     raise AssertionError(f"serve did not start (exit {proc.poll()})")
+
+
+def listening_url(proc: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The address `serve` logs when it is listening."""
+    found = re.search(r"listening on (http://[^\s\"]+)", listening_line(proc, timeout))
+    assert found
+    return found.group(1)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "") -> None:

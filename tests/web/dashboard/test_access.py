@@ -61,6 +61,12 @@ def test_dashboard_is_off_without_a_token(tmp_path: Path,
     assert off.get("/healthz")[0] == 200
     empty = serve_app(make_config(tmp_path / "empty", dashboard_token=Secret("")))
     assert empty.get("/", token="")[0] == 404
+    # The front page says how to turn it on; the others say nothing.
+    status, headers, body = off.get("/")
+    assert status == 404 and headers["content-type"].startswith("text/plain")
+    assert "dashboard is off" in body and "GITOPS_BOT_DASHBOARD_TOKEN" in body
+    assert "GITOPS_BOT_DASHBOARD_PUBLIC=true" in body
+    assert "GITOPS_BOT_DASHBOARD" not in off.get("/deployments")[2]
 
 
 def test_public_dashboard_needs_no_login(tmp_path: Path,
