@@ -235,9 +235,12 @@ def _origin(body: dict[str, Any], base: Path, real_root: Path, keep: bool) -> st
     notes = meta.get("annotations") if isinstance(meta, dict) else None
     if not isinstance(meta, dict) or not isinstance(notes, dict) or ORIGIN not in notes:
         return None
-    raw = notes[ORIGIN] if keep else notes.pop(ORIGIN)
-    if not notes:
-        del meta["annotations"]
+    raw = notes[ORIGIN]
+    if not keep:  # parsed values are shared (parse cache): change copies
+        meta = body["metadata"] = dict(meta)
+        notes = meta["annotations"] = {k: v for k, v in notes.items() if k != ORIGIN}
+        if not notes:
+            del meta["annotations"]
     try:
         origin = yaml.load(str(raw), Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
