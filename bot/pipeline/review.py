@@ -117,6 +117,8 @@ class Reviewer:
         self._manifests: dict[str, tuple[Manifest, ...]] = {}
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
         self._deploy_namespaces: dict[str, str] = {}
+        self._sides = ThreadPoolExecutor(max(1, options.parallelism),
+                                         thread_name_prefix="gitops-bot-base")
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -125,6 +127,7 @@ class Reviewer:
 
     def close(self) -> None:
         """Remove the private workspace and stop sandboxed policy processes."""
+        self._sides.shutdown(wait=True)
         if self._policy is not None:
             self._policy.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -268,8 +271,11 @@ class Reviewer:
             hit = None if skip else self.cache.get_result(result_key, target)
             if hit is not None:  # neither side's inputs changed since a previous review
                 return hit
-            before, base_findings = self._render(self.base, target, inputs, base_key, None)
+            # both sides render at once (the tools are bounded by render.TOOL_SLOTS)
+            base_job = self._sides.submit(scratch.in_context(self._render), self.base, target,
+                                          inputs, base_key, None)
             after, findings = self._render(self.head, target, inputs, head_key, validator)
+            before, base_findings = base_job.result()
             self._manifests[target.id] = after
             self._base_manifests[target.id] = before
         except GitopsBotError as exc:  # a target's failure is that target's error only
@@ -309,7 +315,7 @@ def review_revisions(repo: Path, base: str, head: str, options: ReviewOptions) -
     base_sha, head_sha = gitrepo.rev_parse(repo, base), gitrepo.rev_parse(repo, head)
     changed = gitrepo.changed_files(repo, base_sha, head_sha)
     if options.change is None:
-        author = gitrepo.git(repo, "log", "-1", "--format=%ae", head_sha).decode().strip()
+        author = gitrepo.author_email(repo, head_sha)
         options = dataclasses.replace(options, change=ChangeInfo(
             author=author, base_sha=base_sha, head_sha=head_sha,
             changed_files=tuple(changed)))
