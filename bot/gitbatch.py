@@ -13,7 +13,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from bot import proc
@@ -28,6 +28,13 @@ BLOB_CACHE_BYTES = 16 * 1024 * 1024  # ... up to this many bytes per reader
 Tree = dict[str, tuple[str, str, str]]
 
 
+def git_env(home: str | os.PathLike[str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Clean environment for git: no system/global config, no prompts, no credentials."""
+    return proc.clean_env(home=home, extra={
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", **(extra or {})})
+
+
 class ObjectReader:
     """Objects of one repository by name (an object id or a revision expression)."""
 
@@ -38,30 +45,42 @@ class ObjectReader:
         self._trees: OrderedDict[str, Tree] = OrderedDict()
         self._blobs: OrderedDict[str, bytes] = OrderedDict()
         self._blob_bytes = 0
+        self._served = False  # this process answered a request already
 
     def read(self, name: str) -> tuple[str, str, bytes] | None:
         """(object id, type, content) of what `name` names; None when it names nothing."""
         if not name or "\n" in name or "\0" in name:
             return None
         with self._lock:
-            pipe = self._started()
-            try:
-                pipe.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
-                pipe.stdin.flush()
-                header = pipe.stdout.readline()
-                parts = header.split()
-                if len(parts) != 3:
-                    if not header:  # git is gone: the next request starts another
-                        self._stop()
-                        raise ToolError(f"git cat-file stopped in {self.repo}: "
-                                        f"{pipe.stderr_tail.strip()[-300:]}")
-                    return None  # "<name> missing" / "<name> ambiguous"
-                data = pipe.stdout.read(int(parts[2]))
-                pipe.stdout.read(1)  # the newline after the content
-            except (BrokenPipeError, ValueError) as exc:
+            found = self._ask(name)
+            if found is None and self._pipe is not None and self._served:
+                # a reader that answered before may hold a stale view (the repository at
+                # this path was replaced): a name it misses is asked once more afresh
                 self._stop()
-                raise ToolError(f"git cat-file stopped in {self.repo}") from exc
-            return parts[0].decode(), parts[1].decode(), data
+                found = self._ask(name)
+            self._served = found is not None or self._served
+            return found
+
+    def _ask(self, name: str) -> tuple[str, str, bytes] | None:
+        """One request and its answer (the lock is held)."""
+        pipe = self._started()
+        try:
+            pipe.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            pipe.stdin.flush()
+            header = pipe.stdout.readline()
+            parts = header.split()
+            if len(parts) != 3:
+                if not header:  # git is gone: the next request starts another
+                    self._stop()
+                    raise ToolError(f"git cat-file stopped in {self.repo}: "
+                                    f"{pipe.stderr_tail.strip()[-300:]}")
+                return None  # "<name> missing" / "<name> ambiguous"
+            data = pipe.stdout.read(int(parts[2]))
+            pipe.stdout.read(1)  # the newline after the content
+        except (BrokenPipeError, ValueError) as exc:
+            self._stop()
+            raise ToolError(f"git cat-file stopped in {self.repo}") from exc
+        return parts[0].decode(), parts[1].decode(), data
 
     def blob(self, blob_id: str) -> bytes | None:
         """A blob's content by its id; small ones are answered from memory next time."""
@@ -136,7 +155,6 @@ class ObjectReader:
 
     def _started(self) -> proc.Pipe:
         if self._pipe is None:
-            from bot.gitrepo import git_env  # noqa: PLC0415 - gitrepo imports this module
             self._pipe = proc.Pipe(["git", "-C", str(self.repo), "cat-file", "--batch"],
                                    env=git_env(tempfile.gettempdir()))
         return self._pipe
@@ -145,6 +163,7 @@ class ObjectReader:
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None
+        self._served = False
 
     def close(self) -> None:
         """Stop the git process (a later request starts another)."""

@@ -18,17 +18,11 @@ from pathlib import Path
 from typing import Protocol
 
 from bot import gitbatch, proc
+from bot.gitbatch import git_env as git_env  # re-exported: callers import it from here
 from bot.errors import ToolError, UserError
 
 SYMLINK_MODE = "120000"
 _REF_OK = re.compile(r"^[A-Za-z0-9._/@{}~^:+-]+$")
-
-
-def git_env(home: str | os.PathLike[str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Clean environment for git: no system/global config, no prompts, no credentials."""
-    return proc.clean_env(home=home, extra={
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", **(extra or {})})
 
 
 def git(repo: Path, *args: str, env_extra: Mapping[str, str] | None = None,
