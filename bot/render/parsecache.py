@@ -47,7 +47,8 @@ ChunkParser = Callable[[bytes, int], "Parsed | None"]
 def split_stream(data: bytes) -> list[tuple[int, bytes]] | None:
     """(first line, bytes) of each `---`-separated part of a YAML stream, or None when it
     cannot be split safely."""
-    if any(bad in data for bad in _UNSPLITTABLE) or _DIRECTIVE.search(data):
+    if (not data.isascii() and any(bad in data for bad in _UNSPLITTABLE)) \
+            or _DIRECTIVE.search(data):
         return None
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return None
