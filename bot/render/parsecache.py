@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-MAX_CACHED_BYTES = 64 * 1024 * 1024  # source bytes of the documents kept
+MAX_CACHED_BYTES = 32 * 1024 * 1024  # source bytes kept (about 3x that in Python objects)
 _MARKER = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.M)
 _DIRECTIVE = re.compile(rb"^%", re.M)
 # libyaml also breaks lines at CR alone, NEL, LS and PS; a stream holding one is not split
