@@ -13,6 +13,7 @@ from bot import proc
 from bot.errors import BudgetExceeded, ToolError
 from bot.model import Finding, Manifest, Severity, Target
 from bot.render.sandbox import (
+    GO_RUNTIME,
     Budgets,
     Refused,
     is_git_path,
@@ -276,7 +277,8 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
                 "resources": [os.path.relpath(directory, wrap)],
                 "buildMetadata": ["originAnnotations"]}))
             build = wrap
-        env = proc.clean_env(home, extra={"XDG_CONFIG_HOME": str(tmp / "config"),
+        env = proc.clean_env(home, extra={**GO_RUNTIME,
+                                          "XDG_CONFIG_HOME": str(tmp / "config"),
                                           "KUSTOMIZE_PLUGIN_HOME": str(tmp / "plugins")})
         try:
             done = proc.run(kustomize_argv(kubectl, build), cwd=tmp, env=env,
