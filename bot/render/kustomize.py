@@ -265,10 +265,13 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
     if any(f.severity is Severity.ERROR for f in walk.findings):
         return [], walk.findings
     real_root, shown = root.resolve(), repo_path(root.resolve(), directory)
-    with private_dir() as tmp:
-        wrap = tmp / "wrap"
+    # The wrapper sits in the (private) checkout, one level down: the origin paths it makes
+    # kustomize write (`../apps/web/deploy.yaml`) are then the same for both sides of a
+    # change and every review, so unchanged objects come out byte for byte the same and
+    # are parsed once (bot/render/parsecache.py).
+    with private_dir() as tmp, private_dir(".gitops-bot-wrap-", inside=real_root) as wrap:
         home = tmp / "home"
-        for d in (wrap, home, tmp / "config", tmp / "plugins"):
+        for d in (home, tmp / "config", tmp / "plugins"):
             d.mkdir()
         build = directory
         # A private wrapper asks kustomize to record each object's origin file.
@@ -288,8 +291,7 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
             raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
                                  ) from exc
         except ToolError as exc:
-            exc.stderr = mask_literals(tool_message(exc.stderr, 2000, real_root, tmp,
-                                                    os.path.relpath(real_root, wrap)))
+            exc.stderr = mask_literals(tool_message(exc.stderr, 2000, wrap, real_root, tmp))
             raise
         objs, findings = load_manifests(done.stdout, shown,
                                         output_budgets(budgets))

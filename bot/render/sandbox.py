@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -155,9 +156,12 @@ def read_limited(path: Path, limit: int, shown: str) -> bytes:
 
 
 @contextmanager
-def private_dir(prefix: str = "gitops-bot-render-") -> Iterator[Path]:
-    """A fresh, random, mode-0700 directory that is removed afterwards, whatever its modes."""
-    path = scratch.mkdtemp(prefix).resolve()
+def private_dir(prefix: str = "gitops-bot-render-", inside: Path | None = None
+                ) -> Iterator[Path]:
+    """A fresh, random, mode-0700 directory (in the job's scratch folder, or `inside` a
+    private checkout) that is removed afterwards, whatever its modes."""
+    path = (Path(tempfile.mkdtemp(prefix=prefix, dir=inside)) if inside is not None
+            else scratch.mkdtemp(prefix)).resolve()
     try:
         yield path
     finally:
