@@ -268,8 +268,10 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
     # The wrapper sits in the (private) checkout, one level down: the origin paths it makes
     # kustomize write (`../apps/web/deploy.yaml`) are then the same for both sides of a
     # change and every review, so unchanged objects come out byte for byte the same and
-    # are parsed once (bot/render/parsecache.py).
-    with private_dir() as tmp, private_dir(".gitops-bot-wrap-", inside=real_root) as wrap:
+    # are parsed once (bot/render/parsecache.py). Not when the repository root is one of
+    # the kustomizations built: kustomize refuses a root that contains another.
+    inside = None if real_root in walk.done else real_root
+    with private_dir() as tmp, private_dir(".gitops-bot-wrap-", inside=inside) as wrap:
         home = tmp / "home"
         for d in (home, tmp / "config", tmp / "plugins"):
             d.mkdir()
