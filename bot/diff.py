@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from bot import treediff
 from bot.model import DiffStatus, Manifest, ObjectDiff, ObjKey
 from bot.pairing import stem
 from bot.secrets import LAST_APPLIED, MASKED, is_secret, mask_secret, value_fields
@@ -43,7 +44,10 @@ _DUMPER: type[yaml.SafeDumper] = _Dumper
 def _plain(value: Any, prune: bool = False) -> Any:
     """Deep copy as plain dicts and lists; with `prune`, None, {} and [] are dropped from
     mappings (renderers add or omit them)."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value  # the common leaves, without the slower ABC checks below
+    if kind is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             cleaned = _plain(item, prune)
@@ -117,6 +121,8 @@ def _segment(key: str) -> str:
 
 
 def _paths(a: Any, b: Any, prefix: str, out: list[str]) -> None:
+    if a == b and type(a) is type(b):
+        return  # equal subtrees (most of a large object) are skipped whole
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(a.keys() | b.keys()):
             if key not in a or key not in b:
@@ -163,9 +169,22 @@ def to_yaml(body: Mapping[str, Any] | None) -> str:
     return text
 
 
+def _yaml_any(value: Any) -> str:
+    text: str = yaml.dump(value, Dumper=_DUMPER, sort_keys=True, default_flow_style=False,
+                          allow_unicode=True)
+    return text
+
+
 def unified(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, key: ObjKey,
             context: int = 3) -> str:
-    """Unified diff of two (already normalised and masked) bodies; '' when equal."""
+    """Unified diff of two (already normalised and masked) bodies; '' when equal. Large
+    objects get one hunk per changed subtree (bot/treediff.py): a line diff of two big
+    CRDs is quadratic."""
+    if before is not None and after is not None and treediff.is_large(before, after):
+        if before == after:
+            return ""
+        head = [f"--- base/{key}", f"+++ head/{key}"]
+        return "\n".join(head + treediff.hunks(before, after, _yaml_any))
     lines = difflib.unified_diff(
         to_yaml(before).splitlines(keepends=True), to_yaml(after).splitlines(keepends=True),
         fromfile=f"base/{key}" if before is not None else "/dev/null",
@@ -225,6 +244,10 @@ def diff_manifests(before: Sequence[Manifest], after: Sequence[Manifest], *,
         out.append(_renamed(old[base_key], new[head_key], context))
     skip = set(paired) | set(paired.values())
     for key in (old.keys() | new.keys()) - skip:
+        if key in old and key in new and old[key].body == new[key].body:
+            out.append(ObjectDiff(key=key, status=DiffStatus.UNCHANGED, diff="",
+                                  file=new[key].file, line=new[key].line))
+            continue  # equal bodies normalise equal: no copies needed
         b = normalize(old[key].body) if key in old else None
         a = normalize(new[key].body) if key in new else None
         where = new.get(key) or old[key]

@@ -7,29 +7,24 @@ user's index and working tree are never modified.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import re
 import shutil
 import stat
 import tempfile
-import threading
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from bot import proc, scratch
+from bot import gitbatch, proc
+from bot.gitbatch import git_env as git_env  # re-exported: callers import it from here
 from bot.errors import ToolError, UserError
 
 SYMLINK_MODE = "120000"
 _REF_OK = re.compile(r"^[A-Za-z0-9._/@{}~^:+-]+$")
-
-
-def git_env(home: str | os.PathLike[str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Clean environment for git: no system/global config, no prompts, no credentials."""
-    return proc.clean_env(home=home, extra={
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", **(extra or {})})
 
 
 def git(repo: Path, *args: str, env_extra: Mapping[str, str] | None = None,
@@ -45,14 +40,80 @@ def rev_parse(repo: Path, ref: str) -> str:
     if not ref or ref.startswith("-") or not _REF_OK.match(ref):
         raise UserError(f"not a valid revision: {ref!r}")
     try:
-        out = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        found = gitbatch.reader(repo).read(f"{ref}^{{commit}}")
     except ToolError as exc:
         raise UserError(f"{repo}: unknown revision {ref!r}") from exc
-    return out.decode().strip()
+    if found is None:
+        raise UserError(f"{repo}: unknown revision {ref!r}")
+    return found[0]
+
+
+def commit_field(repo: Path, sha: str, name: str) -> str:
+    """A header line of a commit object without its name (`author`, `tree`, ...)."""
+    found = gitbatch.reader(repo).read(sha)
+    if found is None or found[1] != "commit":
+        raise ToolError(f"git: {sha} is not a commit in {repo}")
+    for line in found[2].split(b"\n\n", 1)[0].split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key.decode() == name:
+            return value.decode("utf-8", "replace")
+    return ""
+
+
+def contains(repo: Path, head: str, ancestor: str, limit: int = 1000) -> bool | None:
+    """Whether commit `ancestor` is `head` or one of its ancestors, walking at most `limit`
+    commits through the repository's reader (no process); None when the walk was cut."""
+    reader = gitbatch.reader(repo)
+    seen: set[str] = set()
+    todo = [head]
+    while todo:
+        sha = todo.pop()
+        if sha == ancestor:
+            return True
+        if sha in seen:
+            continue
+        if len(seen) >= limit:
+            return None
+        seen.add(sha)
+        found = reader.read(sha)
+        if found is None or found[1] != "commit":
+            return None
+        for line in found[2].split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"parent "):
+                todo.append(line[7:].decode())
+    return False
+
+
+def author_email(repo: Path, sha: str) -> str:
+    """The author e-mail of a commit (as `git log --format=%ae` prints it)."""
+    author = commit_field(repo, sha, "author")
+    return author[author.find("<") + 1:author.rfind(">")] if "<" in author else ""
+
+
+def commit_tree(repo: Path, sha: str) -> gitbatch.Tree:
+    """Every file (blobs and submodules) of a commit (or of a tree, e.g. a merge result
+    `git merge-tree` wrote) by path: (mode, type, object id)."""
+    reader = gitbatch.reader(repo)
+    found = reader.read(sha)
+    if found is not None and found[1] == "tree":
+        return reader.tree(sha)
+    return reader.tree(commit_field(repo, sha, "tree"))
 
 
 def remote_urls(repo: Path) -> tuple[str, ...]:
-    """The fetch URL of the `origin` remote, if the repository has one (else empty)."""
+    """The fetch URL of the `origin` remote, if the repository has one (else empty); asked
+    of git once per state of the repository's config file."""
+    stamp = None
+    for config in (repo / ".git" / "config", repo / "config"):
+        with contextlib.suppress(OSError):
+            info = config.stat()
+            stamp = (str(config), info.st_mtime_ns, info.st_size, info.st_ino)
+            break
+    return _remote_urls(repo, stamp) if stamp else _remote_urls.__wrapped__(repo, stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _remote_urls(repo: Path, stamp: tuple[str, int, int, int] | None) -> tuple[str, ...]:
     try:
         url = git(repo, "config", "--get", "remote.origin.url").decode().strip()
     except (ToolError, UserError):
@@ -61,9 +122,11 @@ def remote_urls(repo: Path) -> tuple[str, ...]:
 
 
 def changed_files(repo: Path, base: str, head: str) -> list[str]:
-    """Paths added, modified or deleted between two commits (renames count as both)."""
-    out = git(repo, "diff", "--name-only", "--no-renames", "-z", base, head, "--")
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    """Paths added, modified or deleted between two commits (renames count as both), in
+    git's order, as `git diff --name-only --no-renames` lists them."""
+    before, after = commit_tree(repo, base), commit_tree(repo, head)
+    return sorted((p for p in before.keys() | after.keys() if before.get(p) != after.get(p)),
+                  key=lambda p: p.encode("utf-8", "surrogateescape"))
 
 
 class Snapshot(Protocol):
@@ -100,20 +163,11 @@ class GitSnapshot:
 
     def __init__(self, repo: Path, sha: str) -> None:
         self.repo, self.sha, self.label = repo, sha, sha[:12]
-        out = git(repo, "ls-tree", "-r", "-z", "--full-tree", sha)
         self._files: dict[str, str] = {}
         self._modes: dict[str, str] = {}
-        for entry in out.split(b"\0"):
-            if not entry:
-                continue
-            meta, _, path_b = entry.partition(b"\t")
-            mode, kind, blob = meta.decode().split(" ")
-            if kind != "blob":
-                continue  # submodules are not read
-            path = path_b.decode("utf-8", "surrogateescape")
-            self._files[path], self._modes[path] = blob, mode
-        self._pipe: proc.Pipe | None = None
-        self._lock = threading.Lock()
+        for path, (mode, kind, blob) in commit_tree(repo, sha).items():
+            if kind == "blob":  # submodules are not read
+                self._files[path], self._modes[path] = blob, mode
 
     @property
     def files(self) -> Mapping[str, str]:
@@ -127,37 +181,52 @@ class GitSnapshot:
         return self.read_blob(blob)
 
     def read_blob(self, blob: str) -> bytes:
-        """Content of a blob through the shared `git cat-file --batch` process."""
-        with self._lock:
-            if self._pipe is None:
-                self._pipe = proc.Pipe(["git", "-C", str(self.repo), "cat-file", "--batch"],
-                                       env=git_env(tempfile.gettempdir()))
-            pipe = self._pipe
-            pipe.stdin.write(blob.encode() + b"\n")
-            pipe.stdin.flush()
-            header = pipe.stdout.readline().split()
-            if len(header) != 3:
-                raise ToolError(f"git cat-file: cannot read blob {blob}")
-            size = int(header[2])
-            data = pipe.stdout.read(size)
-            pipe.stdout.read(1)  # trailing newline
-            return data
+        """Content of a blob through the repository's shared `git cat-file --batch`."""
+        found = gitbatch.reader(self.repo).blob(blob)
+        if found is None:
+            raise ToolError(f"git cat-file: cannot read blob {blob}")
+        return found
 
     def materialize(self, dest: Path) -> Path:
-        """Write the whole tree into `dest` (symlinks kept as symlinks) and return it."""
+        """Write the whole tree into `dest` (symlinks kept as symlinks, submodules as empty
+        folders) from the repository's reader, as `git checkout-index` would; paths git
+        itself refuses (`..`, `.git`) are refused."""
         dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with scratch.temporary("gitops-bot-index-") as tmp:
-            extra = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
-            git(self.repo, "read-tree", self.sha, env_extra=extra)
-            git(self.repo, "checkout-index", "-a", "-f", f"--prefix={dest}/", env_extra=extra)
+        entries = sorted(commit_tree(self.repo, self.sha).items())
+        for path, _ in entries:
+            if any(part in ("", ".", "..") or part.casefold() == ".git"
+                   for part in path.split("/")):
+                raise ToolError(f"git: refusing to write the path {path!r} of {self.label}")
+        made: set[str] = set()
+        blobs = [(p, mode, oid) for p, (mode, kind, oid) in entries if kind == "blob"]
+        contents = gitbatch.reader(self.repo).each_blob([oid for _, _, oid in blobs])
+        for (path, mode, _), data in zip(blobs, contents, strict=True):
+            target = dest / path
+            _folders(dest, path, made)
+            if mode == SYMLINK_MODE:
+                os.symlink(data, target)
+                continue
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                         0o755 if mode == "100755" else 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        for path, (_, kind, _) in entries:
+            if kind == "commit":
+                _folders(dest, path + "/", made)
         return dest
 
     def close(self) -> None:
-        """Stop the reader process."""
-        with self._lock:
-            if self._pipe is not None:
-                self._pipe.close()
-                self._pipe = None
+        """Nothing to release: the repository's reader is shared (`gitbatch`)."""
+
+
+def _folders(dest: Path, path: str, made: set[str]) -> None:
+    """Create the folders leading to `path` under `dest` (never through a symlink)."""
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        if folder not in made:
+            os.mkdir(dest / folder, 0o755)
+            made.add(folder)
 
 
 class WorktreeSnapshot:

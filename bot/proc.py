@@ -82,12 +82,21 @@ def _death_signal() -> tuple[str, ...]:
     return argv if works else ()
 
 
+_spawned = [0]  # processes started by this process (`spawn_count`)
+
+
+def spawn_count() -> int:
+    """How many tool processes this process has started so far (tests count them)."""
+    return _spawned[0]
+
+
 def _spawn(args: Sequence[str], env: Mapping[str, str], **kwargs: Any
            ) -> subprocess.Popen[bytes]:
     """Popen from the spawner thread, with the parent-death signal. FileNotFoundError when
     the program is not found (looked up in `env`'s PATH, as Popen itself would)."""
     if not shutil.which(args[0], path=env.get("PATH", os.defpath)):
         raise FileNotFoundError(2, "No such file or directory", args[0])
+    _spawned[0] += 1
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen([*_death_signal(), *args], env=dict(env), **kwargs)

@@ -47,6 +47,9 @@ class Proposal:
 def propose(repo: Path, base_sha: str, head_sha: str, base_name: str) -> Proposal:
     """Merge `head_sha` into `base_sha` in `repo`'s object store (refs, index and work tree
     untouched) and count how far behind the head is."""
+    if gitrepo.contains(repo, head_sha, base_sha):  # the head is up to date: no merge to make
+        return Proposal(base_name, base_sha, head_sha,
+                        gitrepo.commit_field(repo, head_sha, "tree"), 0)
     behind = int(gitrepo.git(repo, "rev-list", "--count", f"{head_sha}..{base_sha}")
                  .decode().strip() or 0)
     done = proc.run(["git", "-C", str(repo), "merge-tree", "--write-tree", "--name-only",
@@ -97,8 +100,7 @@ def review_change(repo: Path, base: str, head: str, options: ReviewOptions, *,
     if proposal.merged is None:
         return conflict_result(proposal)
     changed = gitrepo.changed_files(repo, base_sha, proposal.merged)
-    author = options.change.author if options.change else gitrepo.git(
-        repo, "log", "-1", "--format=%ae", head_sha).decode().strip()
+    author = options.change.author if options.change else gitrepo.author_email(repo, head_sha)
     info = ChangeInfo(author=author, base_sha=base_sha, head_sha=head_sha,
                       labels=options.change.labels if options.change else (),
                       changed_files=tuple(changed),

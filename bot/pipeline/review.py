@@ -112,6 +112,8 @@ class Reviewer:
         self._base_manifests: dict[str, tuple[Manifest, ...]] = {}
         self._planned: ReviewTargets | None = None
         self._block = "new"  # findings.block of the trusted config
+        self._sides = ThreadPoolExecutor(max(1, options.parallelism),
+                                         thread_name_prefix="gitops-bot-base")
 
     @property
     def manifests(self) -> dict[str, tuple[Manifest, ...]]:
@@ -120,6 +122,7 @@ class Reviewer:
 
     def close(self) -> None:
         """Remove the private workspace and stop sandboxed policy processes."""
+        self._sides.shutdown(wait=True)
         if self._policy is not None:
             self._policy.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -275,9 +278,11 @@ class Reviewer:
         hit = None if skip else self.cache.get_result(result_key, target)
         if hit is not None:  # neither side's inputs changed since a previous review
             return hit
-        before, base_findings = self.renderer.render(self.base, target, inputs, base_key,
-                                                     validator)
+        # both sides render at once (the tools are bounded by render.TOOL_SLOTS)
+        base_job = self._sides.submit(scratch.in_context(self.renderer.render), self.base,
+                                      target, inputs, base_key, validator)
         after, findings = self.renderer.render(self.head, target, inputs, head_key, validator)
+        before, base_findings = base_job.result()
         self._manifests[target.id] = after
         self._base_manifests[target.id] = before
         head_failed = failed(findings)

@@ -81,7 +81,8 @@ def main() -> int:
     for line in sys.stdin:
         ask = json.loads(line)
         try:
-            defined, value = program.evaluate(ask["entrypoint"], ask.get("input"))
+            document = json.dumps(ask.get("input"), separators=(",", ":")).encode()
+            defined, value = program.evaluate_json(ask["entrypoint"], document)
             _send(out, {"defined": defined, "value": value})
         except RegoFailure as exc:
             _send(out, {"error": str(exc)})

@@ -1,6 +1,8 @@
 """The embedded policy engine (default): regopy in-process, one compiled bundle per revision."""
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -23,11 +25,39 @@ from bot.policy.rego import (
 RESOURCE = f"{conv.ENTRY_PACKAGE}/resource"
 CHANGE = f"{conv.ENTRY_PACKAGE}/change"
 
+MEMO_SIZE = 20_000  # answers kept per compiled set
+
 
 class _Compiled:
     def __init__(self, plan: conv.Plan, program: Program | IsolatedProgram | None,
                  error: str | None) -> None:
         self.plan, self.program, self.error = plan, program, error
+        # Answers by input digest: the same object rendered by several targets (and on
+        # both sides of a change) is evaluated once. Sound because every built-in whose
+        # result could change between two evaluations is refused (capabilities.py).
+        self._memo: OrderedDict[bytes, tuple[bool, Any]] = OrderedDict()
+        self._memo_lock = threading.Lock()
+
+    def evaluate(self, entrypoint: str, value: Any) -> tuple[bool, Any]:
+        """(defined, value) for a JSON-safe input, handed to regopy as one JSON document."""
+        assert self.program is not None
+        try:
+            document = json.dumps(value, separators=(",", ":"), default=str, sort_keys=True,
+                                  allow_nan=False).encode()
+        except ValueError:  # NaN or infinity: not JSON, so value by value
+            return self.program.evaluate(entrypoint, conv.json_safe(value))
+        key = hashlib.blake2b(entrypoint.encode() + b"\0" + document, digest_size=20).digest()
+        with self._memo_lock:
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+                return hit
+        answer = self.program.evaluate_json(entrypoint, document)
+        with self._memo_lock:
+            self._memo[key] = answer
+            if len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return answer
 
     def close(self) -> None:
         if self.program is not None:
@@ -115,8 +145,7 @@ class EmbeddedEngine:
         found: list[Finding] = []
         for manifest in manifests:
             try:
-                defined, value = compiled.program.evaluate(RESOURCE,
-                                                           conv.json_safe(manifest.body))
+                defined, value = compiled.evaluate(RESOURCE, manifest.body)
             except RegoFailure as exc:
                 found.append(conv.engine_error(str(exc), policies=policies, manifest=manifest))
                 continue
@@ -139,7 +168,7 @@ class EmbeddedEngine:
         if not compiled.plan.change:
             return ChangeDecision()
         try:
-            defined, value = compiled.program.evaluate(CHANGE, conv.json_safe(change_input))
+            defined, value = compiled.evaluate(CHANGE, change_input)
         except RegoFailure as exc:
             return ChangeDecision((conv.engine_error(str(exc), policies=policies),))
         if not defined:

@@ -71,11 +71,13 @@ class IsolatedProgram:
             raise RegoFailure(str(answer["error"]))
         self.builtins = tuple(BuiltinCall(*c) for c in answer.get("builtins", ()))
 
-    def _ask(self, request: Mapping[str, Any], timeout: float, doing: str) -> dict[str, Any]:
+    def _ask(self, request: Mapping[str, Any] | bytes, timeout: float,
+             doing: str) -> dict[str, Any]:
         if self._pipe is None:
             raise RegoFailure("the policy process is gone (an earlier evaluation failed)")
         try:
-            line = self._pipe.request(json.dumps(request, separators=(",", ":")).encode(),
+            line = self._pipe.request(request if isinstance(request, bytes) else
+                                      json.dumps(request, separators=(",", ":")).encode(),
                                       timeout=timeout)
         except (ToolError, BudgetExceeded) as exc:
             self.close()
@@ -93,6 +95,14 @@ class IsolatedProgram:
         """(defined, value) of `entrypoint` for input `value` (JSON-safe)."""
         answer = self._ask({"entrypoint": entrypoint, "input": value}, self._answer_timeout,
                            "evaluating")
+        if "error" in answer:
+            raise RegoFailure(str(answer["error"]))
+        return bool(answer.get("defined")), answer.get("value")
+
+    def evaluate_json(self, entrypoint: str, document: bytes) -> tuple[bool, Any]:
+        """As `evaluate`, the input given as one JSON document (sent as it is)."""
+        line = b'{"entrypoint":%s,"input":%s}' % (json.dumps(entrypoint).encode(), document)
+        answer = self._ask(line, self._answer_timeout, "evaluating")
         if "error" in answer:
             raise RegoFailure(str(answer["error"]))
         return bool(answer.get("defined")), answer.get("value")

@@ -14,12 +14,13 @@ regopy 1.5.2 pitfalls handled here (measured on these machines):
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from regopy import BundleFormat, Input, Interpreter, LogLevel, RegoError
@@ -92,6 +93,19 @@ def _builtin_calls(plan: Mapping[str, Any], files: Sequence[str]) -> list[tuple[
     return calls
 
 
+_SET_INPUT_JSON = capi.rego.regoSetInputJSON
+_SET_INPUT_JSON.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_SET_INPUT_JSON.restype = ctypes.c_uint
+
+
+def _set_input_json(interpreter: Interpreter, document: bytes) -> None:
+    if b"\0" in document:  # a C string: JSON escapes NUL, so this is not JSON text
+        raise ValueError("input document holds a NUL byte")
+    code = _SET_INPUT_JSON(interpreter._impl, document)
+    if code != 0:
+        raise RegoError("cannot read the input document", code)
+
+
 class Program:
     """A compiled bundle plus a runtime interpreter; evaluation is serialised by a lock."""
 
@@ -138,9 +152,17 @@ class Program:
 
     def evaluate(self, entrypoint: str, value: Any) -> tuple[bool, Any]:
         """(defined, value) of `entrypoint` for input `value` (JSON-safe)."""
+        return self._evaluate(entrypoint, lambda: self._runtime.set_input(Input(value)))
+
+    def evaluate_json(self, entrypoint: str, document: bytes) -> tuple[bool, Any]:
+        """As `evaluate`, with the input given as one JSON document: regopy parses it in
+        one call instead of being handed the value one node at a time."""
+        return self._evaluate(entrypoint, lambda: _set_input_json(self._runtime, document))
+
+    def _evaluate(self, entrypoint: str, set_input: Callable[[], None]) -> tuple[bool, Any]:
         with self._lock:
             try:
-                self._runtime.set_input(Input(value))
+                set_input()
                 output = capi.rego_bundle_query_entrypoint(
                     self._runtime._impl, self._bundle._impl, entrypoint)
             except (RegoError, ValueError) as exc:

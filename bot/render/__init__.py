@@ -1,6 +1,8 @@
 """Rendering a target to Kubernetes objects: plain YAML, kustomize or helm, in a sandbox."""
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from bot.errors import BudgetExceeded, GitopsBotError, ToolError
@@ -23,6 +25,9 @@ from bot.tools import Tools
 __all__ = ["Budgets", "render_target", "resolve_inside", "scan_checkout"]
 
 DEFAULT_BUDGETS = Budgets()
+# Renders run in parallel, but at most cores + 1 renderer processes at a time: more only
+# share the same cores (and each helm or kubectl needs ~45 MB).
+TOOL_SLOTS = threading.BoundedSemaphore((os.cpu_count() or 1) + 1)
 
 
 def _shown(root: Path, filename: object) -> str:
@@ -77,9 +82,12 @@ def render_target(root: Path, target: Target, tools: Tools,
         elif target.renderer == "plain":
             manifests, findings = render_plain(root, target, budgets)
         elif target.renderer == "kustomize":
-            manifests, findings = render_edited(root, target, tools.require("kubectl"), budgets)
+            with TOOL_SLOTS:
+                manifests, findings = render_edited(root, target, tools.require("kubectl"),
+                                                    budgets)
         elif target.renderer == "helm":
-            manifests, findings = render_helm(root, target, tools.require("helm"), budgets)
+            with TOOL_SLOTS:
+                manifests, findings = render_helm(root, target, tools.require("helm"), budgets)
             if not target.helm_hooks:
                 manifests = [m for m in manifests if not is_helm_hook(m)]
         else:

@@ -15,6 +15,7 @@ from bot.render.appfiles import copy_app, walk_app
 from bot.render.helmschema import schema_findings
 from bot.render.helmvalues import layer_values
 from bot.render.sandbox import (
+    GO_RUNTIME,
     Budgets,
     Refused,
     output_budgets,
@@ -49,7 +50,7 @@ def _env(tmp: Path) -> dict[str, str]:
             "HELM_PLUGINS": "plugins"}
     for sub in ("home", *dirs.values()):
         (tmp / sub).mkdir()
-    extra = {k: str(tmp / v) for k, v in dirs.items()}
+    extra = {**GO_RUNTIME, **{k: str(tmp / v) for k, v in dirs.items()}}
     extra["HELM_REPOSITORY_CONFIG"] = str(tmp / "config" / "repositories.yaml")
     extra["HELM_REGISTRY_CONFIG"] = str(tmp / "config" / "registry.json")
     return proc.clean_env(tmp / "home", extra=extra)

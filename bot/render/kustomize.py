@@ -13,6 +13,7 @@ from bot import proc
 from bot.errors import BudgetExceeded, ToolError
 from bot.model import Finding, Manifest, Severity, Target
 from bot.render.sandbox import (
+    GO_RUNTIME,
     Budgets,
     Refused,
     is_git_path,
@@ -211,9 +212,12 @@ def _origin(body: dict[str, Any], base: Path, real_root: Path, keep: bool) -> st
     notes = meta.get("annotations") if isinstance(meta, dict) else None
     if not isinstance(meta, dict) or not isinstance(notes, dict) or ORIGIN not in notes:
         return None
-    raw = notes[ORIGIN] if keep else notes.pop(ORIGIN)
-    if not notes:
-        del meta["annotations"]
+    raw = notes[ORIGIN]
+    if not keep:  # parsed values are shared (parse cache): change copies
+        meta = body["metadata"] = dict(meta)
+        notes = meta["annotations"] = {k: v for k, v in notes.items() if k != ORIGIN}
+        if not notes:
+            del meta["annotations"]
     try:
         origin = yaml.load(str(raw), Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
@@ -237,10 +241,15 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
     if any(f.severity is Severity.ERROR for f in walk.findings):
         return [], walk.findings
     real_root, shown = root.resolve(), repo_path(root.resolve(), directory)
-    with private_dir() as tmp:
-        wrap = tmp / "wrap"
+    # The wrapper sits in the (private) checkout, one level down: the origin paths it makes
+    # kustomize write (`../apps/web/deploy.yaml`) are then the same for both sides of a
+    # change and every review, so unchanged objects come out byte for byte the same and
+    # are parsed once (bot/render/parsecache.py). Not when the repository root is one of
+    # the kustomizations built: kustomize refuses a root that contains another.
+    inside = None if real_root in walk.done else real_root
+    with private_dir() as tmp, private_dir(".gitops-bot-wrap-", inside=inside) as wrap:
         home = tmp / "home"
-        for d in (wrap, home, tmp / "config", tmp / "plugins"):
+        for d in (home, tmp / "config", tmp / "plugins"):
             d.mkdir()
         build = directory
         # A private wrapper asks kustomize to record each object's origin file.
@@ -249,7 +258,8 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
                 "resources": [os.path.relpath(directory, wrap)],
                 "buildMetadata": ["originAnnotations"]}))
             build = wrap
-        env = proc.clean_env(home, extra={"XDG_CONFIG_HOME": str(tmp / "config"),
+        env = proc.clean_env(home, extra={**GO_RUNTIME,
+                                          "XDG_CONFIG_HOME": str(tmp / "config"),
                                           "KUSTOMIZE_PLUGIN_HOME": str(tmp / "plugins")})
         try:
             done = proc.run(kustomize_argv(kubectl, build), cwd=tmp, env=env,
@@ -259,8 +269,7 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
             raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
                                  ) from exc
         except ToolError as exc:
-            exc.stderr = mask_literals(tool_message(exc.stderr, 2000, real_root, tmp,
-                                                    os.path.relpath(real_root, wrap)))
+            exc.stderr = mask_literals(tool_message(exc.stderr, 2000, wrap, real_root, tmp))
             raise
         objs, findings = load_manifests(done.stdout, shown,
                                         output_budgets(budgets))

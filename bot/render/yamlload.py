@@ -8,6 +8,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.model import Finding, Manifest, Severity
+from bot.render import parsecache
 from bot.render.sandbox import Budgets
 from bot.repo.safeyaml import Loader as _Loader
 from bot.repo.safeyaml import Refused as _Refused
@@ -29,10 +30,35 @@ def _error(message: str, file: str, line: int | None) -> Finding:
 
 def load_documents(data: bytes, file: str,
                    budgets: Budgets) -> tuple[list[Document], list[Finding]]:
-    """All non-null documents of a YAML stream, checked before construction."""
+    """All non-null documents of a YAML stream, checked before construction.
+
+    Clean documents come from (and go to) the shared parse cache; a stream with any finding
+    is read here in one piece, so its findings are always the same. The values are shared
+    between callers: read-only."""
     if len(data) > budgets.max_file_bytes:
         return [], [_error(f"{file} is too large ({len(data)} bytes, limit "
                            f"{budgets.max_file_bytes})", file, None)]
+    cached = parsecache.SHARED.documents(data, budgets.max_yaml_nodes, _parse_chunk)
+    if cached is not None:
+        return [Document(value, line, items) for value, line, items in cached], []
+    return _load_stream(data, file, budgets.max_yaml_nodes)
+
+
+def _parse_chunk(data: bytes, max_nodes: int) -> parsecache.Parsed | None:
+    docs, findings, used = _load_stream_counted(data, "", max_nodes)
+    if findings:
+        return None
+    return parsecache.Parsed(tuple((d.data, d.line, d.item_lines) for d in docs), used)
+
+
+def _load_stream(data: bytes, file: str,
+                 max_nodes: int) -> tuple[list[Document], list[Finding]]:
+    docs, findings, _ = _load_stream_counted(data, file, max_nodes)
+    return docs, findings
+
+
+def _load_stream_counted(data: bytes, file: str, max_nodes: int
+                         ) -> tuple[list[Document], list[Finding], int]:
     docs: list[Document] = []
     findings: list[Finding] = []
     used = 0
@@ -43,7 +69,7 @@ def load_documents(data: bytes, file: str,
             if node is None:
                 break
             try:
-                size, problems = _check_graph(node, budgets.max_yaml_nodes - used)
+                size, problems = _check_graph(node, max_nodes - used)
             except _Refused as exc:
                 findings.append(_error(str(exc), file, exc.line))
                 break
@@ -65,7 +91,7 @@ def load_documents(data: bytes, file: str,
         findings.append(_error(f"invalid YAML: {exc}", file, None))
     finally:
         loader.dispose()
-    return docs, findings
+    return docs, findings, used
 
 
 def _items_nodes(node: Node) -> list[Node] | None:

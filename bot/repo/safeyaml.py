@@ -6,6 +6,7 @@ server resolve them (sigs.k8s.io/yaml, which decodes with go-yaml v2), not as Py
 planning (kustomizations, Chart.yaml)."""
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -276,10 +277,11 @@ def _tag_message(node: Node) -> str:
 
 
 
+@functools.lru_cache(maxsize=4096)  # the same kustomizations are read by every target
 def load_one(data: bytes, *, max_bytes: int = 1024 * 1024, max_nodes: int = 200_000) -> Any:
     """The first document of a small YAML file; None when it is empty, too large, invalid,
     or refused (unsafe tag, duplicate key, alias bomb). Callers that must explain a refusal
-    use bot.render.yamlload instead."""
+    use bot.render.yamlload instead. The value is shared between callers: read-only."""
     if len(data) > max_bytes:
         return None
     loader = Loader(data)

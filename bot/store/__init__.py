@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection, Engine
 from bot.model import Event
 from bot.store.audit import AuditTrail
 from bot.store.deploys import DeployRecords
-from bot.store.engine import WriteLock, make_engine, utc
+from bot.store.engine import GROUP_SYNC, WriteLock, make_engine, utc
+from bot.store.groupsync import GroupSync
 from bot.store.locks import LockRecords
 from bot.store.sweeps import SweepQueries
 from bot.store.schema import (AUDIT_KINDS, DEPLOY_STATES, FINAL, AuditRecord, Deployment,
@@ -42,11 +43,17 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
             deliveries.c.id)
         self._lock = WriteLock(f"{database}.lock" if engine.dialect.name == "sqlite"
                                and database and database != ":memory:" else None)
+        grouped = engine.get_execution_options().get(GROUP_SYNC) and self._lock.path
+        self._sync = GroupSync(database) if grouped and database else None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._lock, self.engine.begin() as conn:
-            yield conn
+        with self._lock:
+            with self.engine.begin() as conn:
+                yield conn
+            number = self._sync.committed() if self._sync is not None else 0
+        if self._sync is not None:
+            self._sync.durable(number)  # outside the write lock: one fsync serves many
 
     @classmethod
     def from_url(cls, url: str, sqlite_synchronous: str = "full") -> Store:

@@ -10,25 +10,34 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+GROUP_SYNC = "gitops_bot_group_sync"
+
+
 def make_engine(url: str, sqlite_synchronous: str = "full") -> Engine:
     """An Engine for `url`: SQLite in WAL mode with a busy timeout, or PostgreSQL via psycopg 3.
 
-    `sqlite_synchronous`: "full" fsyncs every commit (a 202 survives a power cut); "normal"
-    leaves it to WAL checkpoints (a 202 survives a crash of the bot, not of the machine).
+    `sqlite_synchronous`: "full" makes every commit durable before it returns (a 202
+    survives a power cut) — for a file in WAL mode by group commit (`GROUP_SYNC` is set
+    among the engine's execution options; `groupsync.py`), otherwise by SQLite's FULL;
+    "normal" leaves it to WAL checkpoints (a 202 survives a crash of the bot, not of the
+    machine).
     """
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        level = {"full": "FULL", "normal": "NORMAL"}[sqlite_synchronous]
+        full = {"full": True, "normal": False}[sqlite_synchronous]
+        on_file = engine.url.database not in (None, "", ":memory:")
 
         def pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            mode = str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
             cur.execute("PRAGMA busy_timeout=30000")
+            # group commit fsyncs the WAL itself; without WAL, FULL is the only safe choice
+            level = "FULL" if full and not (on_file and mode == "wal") else "NORMAL"
             cur.execute(f"PRAGMA synchronous={level}")
             cur.close()
 
         sa.event.listen(engine, "connect", pragmas)
-        return engine
+        return engine.execution_options(**{GROUP_SYNC: full and on_file})
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})

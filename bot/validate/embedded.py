@@ -3,10 +3,11 @@ CRD catalogue, compiled once per kind; SOPS-encrypted objects against a relaxed 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,8 @@ class EmbeddedValidator:
         return schemas.compiled(("catalogue", version, strict, gvk), build)
 
     def _resolve(self, version: str, api_version: str, kind: str,
-                 local: Mapping[crds.GVK, dict[str, Any]]) -> CompiledSchema | str:
+                 local: Callable[[], Mapping[crds.GVK, dict[str, Any]]]
+                 ) -> CompiledSchema | str:
         """Built-in kinds first (a CRD cannot take over a Kubernetes API group), then the
         repository's CRDs (render, then CRD folders), then the shipped catalogue."""
         strict = self.strict
@@ -137,7 +139,7 @@ class EmbeddedValidator:
             return found
         group, ver = schemas.split_api_version(api_version)
         gvk = (group, ver, kind)
-        crd = local.get(gvk) or self._crds_from_dirs().get(gvk)
+        crd = local().get(gvk) or self._crds_from_dirs().get(gvk)
         if crd is not None:
             compiled = self._crd_schema(version, crd)
             assert compiled is not None
@@ -168,7 +170,10 @@ class EmbeddedValidator:
 
     def plan(self, manifests: Sequence[Manifest], version: str) -> list[Plan]:
         """Decide, per manifest, which compiled schema checks it (`version` is normalised)."""
-        local = crds.schemas_from([m.body for m in manifests], self.strict)
+        # the render's CRDs are converted only when a kind is not built in (a CRD of 1 MB
+        # costs a third of a second)
+        local = functools.cache(lambda: crds.schemas_from([m.body for m in manifests],
+                                                          self.strict))
         resolved: dict[Hashable, CompiledSchema | str] = {}
         plans: list[Plan] = []
         for manifest in manifests:

@@ -85,6 +85,10 @@ LIMITS: dict[str, str] = {
     "bot/live/argocd.py:timeout": "the deploy fails and is reported (not a review)",
     "bot/pipeline/deploy.py:argocd_timeout": "the deploy fails and is reported (not a review)",
     "bot/repo/repo_config.py:timeout": "Flux reconcile after a deploy (not a review)",
+    # caches: past the bound the oldest entry goes and the work is done again, never skipped
+    "bot/gitbatch.py:MAX_READERS": "cache bound: the oldest git reader is closed and reopened",
+    "bot/render/parsecache.py:MAX_CACHED_BYTES": "cache bound: the document is parsed again",
+    "bot/render/parsecache.py:max_bytes": "cache bound: the document is parsed again",
     # retried, never a verdict
     "bot/pipeline/workspace.py:FETCH_TIMEOUT": "Transient: the job is retried",
     "bot/forges/github_api.py:timeout": "Transient: the job is retried",

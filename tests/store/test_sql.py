@@ -40,10 +40,18 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL by default
+        # durable commits by default: SQLite writes them (NORMAL) and the store fsyncs the
+        # WAL before a write returns, one fsync for every commit waiting (group commit)
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    assert store._sync is not None
     normal = Store.from_url(f"sqlite:///{tmp_path}/w.db", "normal")
     with normal.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    assert normal._sync is None
+    memory = Store.from_url("sqlite://")  # no file, no WAL: SQLite's own FULL
+    with memory.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    assert memory._sync is None
 
 
 def test_concurrent_upgrades_from_several_processes(tmp_path: Path) -> None:

@@ -92,6 +92,7 @@ def test_istio_keeps_only_networking_and_security() -> None:
     assert groups == {"networking.istio.io", "security.istio.io"}
 
 
+@pytest.mark.scale  # compiles the whole catalogue (~15 s): CI's full run, not the fast lane
 def test_every_schema_names_its_kind_and_compiles() -> None:
     defs = schemas.definitions("v1.35.0", True)
     for gvk in sorted(catalogue.index()):
