@@ -130,11 +130,17 @@ class GitHubDeployments:
 
 
 def _merged_change(repo: str, pr: PullRequest, sha: str) -> Change:
+    return pull_change(repo, pr, "merged", merge_sha=sha)
+
+
+def pull_change(repo: str, pr: PullRequest, state: str, merge_sha: str | None = None
+                ) -> Change:
+    """A pull request PyGithub returned, as the change the bot works with."""
     head_repo = pr.head.repo.full_name if pr.head.repo else None
     base_repo = pr.base.repo.full_name if pr.base.repo else repo
     return Change(repo=repo, number=pr.number, title=pr.title, author=pr.user.login,
                   base_ref=pr.base.ref, base_sha=p.sha(pr.base.sha, "base.sha"),
                   head_sha=p.sha(pr.head.sha, "head.sha"), is_fork=head_repo != base_repo,
-                  draft=bool(pr.draft), state="merged",
+                  draft=bool(pr.draft), state=state,
                   labels=tuple(label.name for label in pr.labels), web_url=pr.html_url,
-                  merge_sha=sha)
+                  merge_sha=merge_sha)

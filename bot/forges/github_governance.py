@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.forges import payload as p
 from bot.forges.base import ForgeError
+from bot.forges.github_deploy import pull_change
 from bot.model import Change
 
 if TYPE_CHECKING:
@@ -62,10 +63,4 @@ class GitHubGovernance:
 
 
 def _listed(repo: str, pr: PullRequest) -> Change:
-    head_repo = pr.head.repo.full_name if pr.head.repo else None
-    base_repo = pr.base.repo.full_name if pr.base.repo else repo
-    return Change(repo=repo, number=pr.number, title=pr.title, author=pr.user.login,
-                  base_ref=pr.base.ref, base_sha=p.sha(pr.base.sha, "base.sha"),
-                  head_sha=p.sha(pr.head.sha, "head.sha"), is_fork=head_repo != base_repo,
-                  draft=bool(pr.draft), state="open",
-                  labels=tuple(label.name for label in pr.labels), web_url=pr.html_url)
+    return pull_change(repo, pr, "open")
