@@ -90,6 +90,16 @@ test_platform_approval_lifts_the_denial if {
 	count(deny_dangerous) == 0 with input as object.union(change_of([]), {"dangerous": [pvc_deleted], "reviews": reviews})
 }
 
+test_platform_approval_by_org_slug_lifts_the_denial if {
+	reviews := [{"user": "pat", "state": "APPROVED", "sha": "h", "teams": ["acme/platform"]}]
+	count(deny_dangerous) == 0 with input as object.union(change_of([]), {"dangerous": [pvc_deleted], "reviews": reviews})
+}
+
+test_a_team_of_another_name_does_not_lift_the_denial if {
+	reviews := [{"user": "pat", "state": "APPROVED", "sha": "h", "teams": ["acme/platform-readers"]}]
+	count(deny_dangerous) == 1 with input as object.union(change_of([]), {"dangerous": [pvc_deleted], "reviews": reviews})
+}
+
 test_scale_to_zero_only_warns if {
 	zero := object.union(pvc_deleted, {"kind": "scale-to-zero", "severity": "warning", "message": "Deployment/shop/web is scaled to 0 replicas"})
 	ci := object.union(change_of([]), {"dangerous": [zero]})

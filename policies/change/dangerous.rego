@@ -15,7 +15,7 @@ blocking := [d | some d in input.dangerous; d.severity == "error"]
 
 platform_approved if {
 	some r in input.reviews
-	platform_team in r.teams
+	in_team(r.teams, platform_team)
 }
 
 deny_dangerous contains {"msg": msg, "file": d.file, "line": d.line, "object": d.object} if {

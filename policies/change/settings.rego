@@ -17,3 +17,12 @@ default production_environments := ["production", "prod"]
 production_environments := data.gitops_settings.production_environments
 
 is_platform_app(app) if app in platform_apps
+
+# A forge reports a team as its slug (`platform`) or with its organisation
+# (`acme/platform`, GitHub) or parent groups (`acme/ops/platform`, GitLab): both match.
+in_team(teams, group) if group in teams
+
+in_team(teams, group) if {
+	some team in teams
+	endswith(team, concat("", ["/", group]))
+}

@@ -415,20 +415,26 @@ spec:
 
 def test_check_gives_the_services_gate_for_destructive_changes(tmp_path: Path) -> None:
     """Issue 9, wrong results 8 and 5: deleting a Namespace and a PVC exited 0 with
-    "1 more needed" in a table; now "needs approval" (exit 3) until the platform team
-    approves, by slug or by org/slug."""
+    "1 more needed" in a table; now the default policies deny it (exit 1, the dangerous
+    change named) until the platform team approves, by slug or by org/slug."""
     repo = GitRepo(tmp_path / "repo")
     repo.commit({"data/ns.yaml": NAMESPACE, "data/pvc.yaml": PVC}, "data app")
     repo.checkout("drop", create=True)
     repo.commit({"data/ns.yaml": None, "data/pvc.yaml": None}, "drop the data app")
     args = (repo.path, "--base", "main", "--head", "drop")
     done = run_check(*args, "--format", "json")
-    assert done.returncode == 3, done.stdout[-1000:]
+    assert done.returncode == 1, done.stdout[-1000:]
     report = json.loads(done.stdout)
-    assert report["verdict"] == "needs approval" and report["approvals_enforced"] is True
+    assert report["verdict"] == "failed" and report["approvals_enforced"] is True
+    denials = sorted(f["message"] for f in report["findings"] if f["severity"] == "error")
+    assert denials == [
+        "data/default: Namespace/data is deleted: every object in the namespace is deleted "
+        "with it; needs an approval from the platform team",
+        "data/default: PersistentVolumeClaim/data/db is deleted: the volume's data is lost "
+        "(with the default Delete reclaim policy); needs an approval from the platform team"]
     [needed] = report["approvals"]
     assert needed["group"] == "platform" and needed["satisfied"] is False
-    assert run_check(*args, "--approved-by", "carol").returncode == 3  # not in the team
+    assert run_check(*args, "--approved-by", "carol").returncode == 1  # not in the team
     for member in ("carol:platform", "carol:acme/platform", "carol:sre,acme/platform"):
         done = run_check(*args, "--approved-by", member, "--format", "json")
         assert done.returncode == 0, (member, done.stdout[-500:])
