@@ -117,6 +117,12 @@ class Manifest:
         return self.file or "<unknown>"
 
 
+# How the warnings of targets the bot cannot render start (the report reads them): a
+# `remote` target, and a target that merging points at a source outside the review.
+NOT_RENDERED = "not rendered:"
+MOVED_AWAY = "after this change not rendered here"
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something a check found: a render refusal, a schema error, a policy denial."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from bot import markdown as md
 from bot.model import (
+    MOVED_AWAY,
+    NOT_RENDERED,
     ApprovalRequirement,
     Attachment,
     Danger,
@@ -76,8 +78,17 @@ def unchanged(t: TargetResult) -> bool:
     return not failing(t.state) and not any(t.count(s) for s in SHOWN)
 
 
+def not_compared(t: TargetResult) -> bool:
+    """The bot could not render the target on a side (a source outside the review)."""
+    return t.target.renderer == "remote" or any(
+        f.check == "render" and f.message.startswith((NOT_RENDERED, MOVED_AWAY))
+        for f in t.findings)
+
+
 def state_word(t: TargetResult) -> str:
-    return "unchanged" if unchanged(t) and t.state is State.SUCCESS else WORD[t.state]
+    if unchanged(t) and t.state is State.SUCCESS:
+        return "not rendered" if not_compared(t) else "unchanged"
+    return WORD[t.state]
 
 
 def finding_line(f: Finding) -> str:

@@ -121,6 +121,8 @@ def review_targets(config: RepoConfig, base: Sequence[Target], trusted: Side, ot
         out.targets.append(t)
         if theirs is not None:
             out.sides[(other.name, t.id)] = by_key.pop(_key(t), None)  # type: ignore[union-attr]
+    if theirs is not None:
+        _follow_moved_parents(out, other.name)  # type: ignore[union-attr]
     for key, t in sorted(by_key.items()):
         if key[0].startswith(("argocd:", "flux")):
             app = t.app if t.id not in taken else f"{t.app}-new"
@@ -135,6 +137,31 @@ def review_targets(config: RepoConfig, base: Sequence[Target], trusted: Side, ot
         Environment(name) for name in extra))
     out.targets = _only(out.targets, environment, out.config)
     return out
+
+
+def _follow_moved_parents(out: ReviewTargets, side: str) -> None:
+    """A target declared by a parent whose source `side` cannot render (it follows another
+    revision or repository there) is not gone on `side`: it is not rendered there either."""
+    changed = True
+    while changed:
+        changed = False
+        for t in out.targets:
+            parent_path = options.of(t).get("parent")
+            if out.sides.get((side, t.id), t) is not None or not parent_path:
+                continue
+            parents = sorted((p for p in out.targets if p.path == parent_path),
+                             key=lambda p: p.environment != t.environment)
+            moved = next(((p, d) for p in parents if (d := out.on(side, p)) is not None
+                          and d.renderer == "remote" and p.renderer != "remote"), None)
+            if moved is None:
+                continue
+            remote = options.of(moved[1]).get("remote") or {}
+            opts = {**options.of(t), "remote": {
+                "url": remote.get("url", ""), "path": remote.get("path", ""),
+                "reason": f"its parent {moved[0].id} is not rendered here either"}}
+            out.sides[(side, t.id)] = dataclasses.replace(t, renderer="remote",
+                                                          options=options.encode(opts))
+            changed = True
 
 
 def _only(targets: list[Target], environment: str | None, config: RepoConfig) -> list[Target]:

@@ -22,8 +22,8 @@ from bot.dangerous import detect as detect_dangers
 from bot.diff import diff_manifests, normalize
 from bot.errors import ConfigError
 from bot.gitrepo import EmptySnapshot, GitSnapshot, Snapshot, WorktreeSnapshot
-from bot.model import (Danger, Finding, Manifest, ObjectDiff, ReviewResult, Severity, State,
-                       Target, TargetResult, worst)
+from bot.model import (MOVED_AWAY, NOT_RENDERED, Danger, Finding, Manifest, ObjectDiff,
+                       ReviewResult, Severity, State, Target, TargetResult, worst)
 from bot.novelty import deciding, mark_new
 from bot.pairing import pair_renames
 from bot.pipeline.cache import RenderCache, cache_key, checks_key
@@ -35,6 +35,7 @@ from bot.pipeline.rendering import (Side, TargetRenderer, covered, crashed, fail
                                     schemas_version)
 from bot.pipeline.stages import run_stage
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
+from bot.render import not_rendered
 from bot.render.sandbox import Budgets, resolve_inside
 from bot.repo.discovery import discover_config, with_discovered_apps
 from bot.repo.kustomize_refs import RepoIndex
@@ -261,6 +262,10 @@ class Reviewer:
                        validator: Validator | None) -> TargetResult:
         started = time.monotonic()
         self.say(f"rendering {target.id} ({target.renderer})")
+        moved = self._moved_away(target)
+        if moved is not None:
+            return TargetResult(target, State.SUCCESS, findings=(moved,),
+                                seconds=time.monotonic() - started)
         unknown: tuple[str | None, str | None] = (None, None)
         keys, errors = run_stage(target, "render", lambda: (
             # the base is checked like the head (cached): its findings tell old from new
@@ -309,6 +314,19 @@ class Reviewer:
         if not crashed(all_findings):
             self.cache.put_result(result_key, result)
         return result
+
+
+    def _moved_away(self, target: Target) -> Finding | None:
+        """The warning of a target that merging points at a source this review cannot
+        render (another revision or repository): it is not deleted, its objects are not
+        compared, and the change of the object that points there is in its own target."""
+        before, after = self.renderer.on(self.base, target), self.renderer.on(self.head, target)
+        if before is None or after is None or before.renderer == "remote" \
+                or after.renderer != "remote":
+            return None
+        note = not_rendered(after)
+        return dataclasses.replace(note, message=note.message.replace(
+            NOT_RENDERED, f"{MOVED_AWAY} (its objects are not compared, and not deleted):", 1))
 
 
 def _sha(snapshot: Snapshot) -> str | None:

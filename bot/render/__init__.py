@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from bot.errors import BudgetExceeded, GitopsBotError, ToolError
-from bot.model import Finding, Manifest, RenderResult, Severity, Target
+from bot.model import NOT_RENDERED, Finding, Manifest, RenderResult, Severity, Target
 from bot.render.argocd_dir import render_directory
 from bot.render.helm import render_helm
 from bot.render.overlay import render_edited
@@ -51,7 +51,7 @@ def not_rendered(target: Target) -> Finding:
     remote = options.of(target).get("remote") or {}
     url, reason = str(remote.get("url") or ""), str(remote.get("reason") or "")
     what = f"remote source {url}" if url else "source outside this repository"
-    return Finding(Severity.WARNING, "render", f"not rendered: {what}" +
+    return Finding(Severity.WARNING, "render", f"{NOT_RENDERED} {what}" +
                    (f" ({reason})" if reason else "") + f"; declared by {target.origin}",
                    file=target.path)
 

@@ -127,6 +127,45 @@ def test_application_removed_or_added_by_the_change(tools: Tools, tmp_path: Path
     assert [d.status for d in api.diffs] == [DiffStatus.CREATED]
 
 
+def test_application_moved_to_another_revision_is_not_a_deletion(tools: Tools,
+                                                                 tmp_path: Path) -> None:
+    repo = fleet(tmp_path)
+    repo.checkout("pin", create=True)
+    moved = APP.format(name="web", path="charts/web", replicas=2).replace(
+        "targetRevision: main", "targetRevision: release-1.0")
+    repo.commit({"argocd/web.yaml": moved})
+    result = review(repo, tools, tmp_path, "pin")
+    by_id = {t.target.id: t for t in result.targets}
+    web = by_id["web/in-cluster/shop"]
+    assert (web.diffs, web.dangers) == ((), ())
+    assert [(f.severity, f.message.split(";")[0]) for f in web.findings] == [(
+        Severity.WARNING, "after this change not rendered here (its objects are not compared, "
+        "and not deleted): remote source https://git.example/acme/fleet.git (revision "
+        "release-1.0 of this repository, not the reviewed branch)")]
+    # the Application's own change is reviewed where it is defined
+    assert [d.changed_fields for d in by_id["argocd/default"].diffs
+            if d.status is DiffStatus.CHANGED] == [("spec.source.targetRevision",)]
+
+
+def test_apps_of_an_app_moved_to_another_revision_are_not_deletions(tools: Tools,
+                                                                    tmp_path: Path) -> None:
+    repo = fleet(tmp_path)
+    child = APP.format(name="web", path="charts/web", replicas=2)
+    repo.commit({"argocd/web.yaml": None,
+                 "charts/apps/Chart.yaml": "apiVersion: v2\nname: apps\nversion: 0.1.0\n",
+                 "charts/apps/templates/web.yaml": child,
+                 "argocd/root.yaml": APP.format(name="root", path="charts/apps", replicas=1)})
+    repo.checkout("pin", create=True)
+    repo.commit({"argocd/root.yaml": APP.format(name="root", path="charts/apps", replicas=1)
+                 .replace("targetRevision: main", "targetRevision: release-1.0")})
+    by_id = {t.target.id: t for t in review(repo, tools, tmp_path, "pin").targets}
+    web = by_id["web/in-cluster/shop"]
+    assert (web.diffs, web.dangers) == ((), ())
+    [finding] = web.findings
+    assert finding.severity is Severity.WARNING
+    assert "its parent root/in-cluster/shop is not rendered here either" in finding.message
+
+
 def test_config_maps_destinations_to_environments_and_chooses_the_source(
         tools: Tools, tmp_path: Path) -> None:
     config = ("environments:\n  production:\n    kubernetes_version: '1.33'\n"
