@@ -20,7 +20,8 @@ from bot.errors import GitopsBotError, Transient
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.metrics import observe_stage, policy_denied
-from bot.model import Approval, Change, Event, ReviewResult, Severity, State
+from bot.model import Approval, Change, Event, FindingRecord, ReviewResult, Severity, State
+from bot.outcomes import ReviewState
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.change import branch_ref, review_change
 from bot.pipeline.review import ReviewOptions
@@ -64,10 +65,10 @@ class JobSettings:
 class Outcome:
     """What a job did, for the store and the logs."""
 
-    state: str
+    state: ReviewState
     status_line: str
     report: str = ""
-    findings: Any = None
+    findings: Sequence[FindingRecord] | None = None   # None: the review did not finish
     comment_id: str | None = None
     head_sha: str | None = None
     run_id: int | None = None
@@ -160,10 +161,10 @@ class ReviewJob:
             facts = dataclasses.replace(
                 facts, already_reviewed=self.settings.reviewed(event, change.head_sha))
         gate = review_gate(facts)
-        if gate.state == "refused":
+        if gate.state == ReviewState.REFUSED:
             forge.upsert_comment(event.repo, event.number, notices.refused(event.sender),
                                  markers.REFUSAL)
-        elif gate.state == "failure":  # a fork, not rendered
+        elif gate.state == ReviewState.FAILURE:  # a fork, not rendered
             forge.set_status(event.repo, change.head_sha, REVIEW_CONTEXT, State.FAILURE,
                              "not rendered: change from a fork (a maintainer reviews it)")
         if not gate.go:
@@ -261,6 +262,7 @@ class ReviewJob:
         comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
         line = redact(f"review failed: {error}" if error else "internal error while reviewing")
         forge.set_status(event.repo, head, REVIEW_CONTEXT, state, line)
-        return Outcome(state.name.lower(), line, body, None, comment_id, head)
+        outcome = ReviewState.ERROR if state is State.ERROR else ReviewState.FAILURE
+        return Outcome(outcome, line, body, None, comment_id, head)
 
 
