@@ -65,8 +65,7 @@ def policy_engine(config: Config) -> PolicyEngine:
 
 
 def _clone_token(forge: Forge) -> str | None:
-    getter = getattr(forge, "clone_token", None)
-    return str(getter()) if callable(getter) else None
+    return forge.clone_token()
 
 
 def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:

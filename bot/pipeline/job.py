@@ -19,6 +19,7 @@ from bot.decide import (ReviewFacts, approval_candidates, asks_review_record,
 from bot.errors import GitopsBotError, Transient
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
+from bot.forges.proxy import ForgeProxy
 from bot.metrics import observe_stage, policy_denied
 from bot.model import Approval, Change, Event, FindingRecord, ReviewResult, Severity, State
 from bot.outcomes import ReviewState
@@ -77,19 +78,16 @@ class Outcome:
     audit: dict[str, Any] | None = None
 
 
-class ApprovalsSeen:
+class ApprovalsSeen(ForgeProxy):
     """The Forge, remembering the approvals it reported (the ones the review counted)."""
 
     def __init__(self, forge: Forge) -> None:
-        self._forge = forge
+        super().__init__(forge)
         self.seen: list[Approval] = []
 
     def approvals(self, repo: str, number: int) -> list[Approval]:
         self.seen = list(self._forge.approvals(repo, number))
         return self.seen
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._forge, name)
 
 
 def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]
