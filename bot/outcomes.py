@@ -16,7 +16,7 @@ class ReviewState(StrEnum):
 
     RUNNING = "running"         # started, not finished (a crashed worker's run is redone)
     SUCCESS = "success"         # reviewed; nothing fails
-    WARNING = "warning"         # shown as a filter on the dashboard (older rows)
+    WARNING = "warning"         # a dashboard filter; the review job writes SUCCESS for it
     FAILURE = "failure"         # reviewed and failing, or a change from a fork not rendered
     ERROR = "error"             # the review crashed (the details stay in the logs)
     SKIPPED = "skipped"         # the change is not open (or no review pipeline configured)
