@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.outcomes import ReviewState
+
 Record = Mapping[str, Any]
 GOVERNANCE = ("override", "override.withdrawn", "break_glass.requested",
               "break_glass.confirmed", "break_glass.withdrawn")
@@ -27,7 +29,7 @@ class Chain:
     @property
     def complete(self) -> bool:
         """Whether a deploy leads back to a passing review."""
-        return self.reviewed_sha is not None and any(r.get("state") == "success"
+        return self.reviewed_sha is not None and any(r.get("state") == ReviewState.SUCCESS
                                                      for r in self.reviews)
 
 
@@ -43,7 +45,7 @@ def chain_of(sha: str, records: Sequence[Record]) -> Chain:
     at = [r for r in ordered if reviewed is not None and r.get("sha") == reviewed]
     reviews = tuple(r for r in at if r.get("kind") == "review")
     # the approvals the deciding review counted (written just before its verdict)
-    deciding = next((r for r in reversed(reviews) if r.get("state") == "success"),
+    deciding = next((r for r in reversed(reviews) if r.get("state") == ReviewState.SUCCESS),
                     reviews[-1] if reviews else None)
     earlier = [r.get("id") or 0 for r in reviews if deciding and (r.get("id") or 0) <
                (deciding.get("id") or 0)]

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.model import ApprovalRequirement, EventKind, ReviewResult, State, worst
+from bot.outcomes import ReviewState, Verdict
+
 
 # Forge actions meaning "the approvals changed": the same head is reviewed again for them.
 # ("edited" is GitHub's base-branch change: a new comparison, so it is reviewed again too.)
 APPROVAL_ACTIONS = frozenset({"review_submitted", "review_dismissed", "edited", "approved",
                               "unapproved", "approval", "unapproval",
                               "governance"})  # an override or break-glass given or withdrawn
-
-GO = "review"  # ReviewGate.state when the review goes ahead
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,16 @@ class ReviewFacts:
 
 @dataclass(frozen=True)
 class ReviewGate:
-    """The ladder's verdict: `state` GO, or the outcome state when the review stops here."""
+    """The ladder's verdict: `state` REVIEW (go ahead), or the outcome when the review stops."""
 
-    state: str           # review | ignored | skipped | refused | superseded | duplicate | failure
+    state: ReviewState  # REVIEW, or ignored | skipped | refused | superseded | duplicate | failure
     status_line: str = ""
     head_sha: str | None = None
 
     @property
     def go(self) -> bool:
         """Whether the review goes ahead."""
-        return self.state == GO
+        return self.state == ReviewState.REVIEW
 
 
 def asks_write_access(facts: ReviewFacts) -> bool:
@@ -72,19 +72,20 @@ def review_gate(facts: ReviewFacts) -> ReviewGate:
     away (deliveries come in any order), and a head must never be left without a review.
     """
     if facts.number is None:
-        return ReviewGate("ignored", "no change number")
+        return ReviewGate(ReviewState.IGNORED, "no change number")
     head = facts.change_head
     if facts.change_state != "open":
-        return ReviewGate("skipped", f"change is {facts.change_state}", head)
+        return ReviewGate(ReviewState.SKIPPED, f"change is {facts.change_state}", head)
     if asks_write_access(facts) and not facts.sender_can_write:
-        return ReviewGate("refused", f"{facts.sender} may not run commands", head)
+        return ReviewGate(ReviewState.REFUSED, f"{facts.sender} may not run commands", head)
     if asks_review_record(facts) and facts.already_reviewed:
         # A stale event, or a second event for the same push (opened + synchronize, two hooks).
-        state = "superseded" if facts.event_head != head else "duplicate"
+        state = (ReviewState.SUPERSEDED if facts.event_head != head
+                 else ReviewState.DUPLICATE)
         return ReviewGate(state, f"{(head or '')[:12]} is already reviewed", facts.event_head)
     if facts.is_fork and facts.fork_mode == "skip":
-        return ReviewGate("failure", "not rendered: fork", head)
-    return ReviewGate(GO, head_sha=head)
+        return ReviewGate(ReviewState.FAILURE, "not rendered: fork", head)
+    return ReviewGate(ReviewState.REVIEW, head_sha=head)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class ReviewVerdict:
     """What a finished review publishes: the outcome state, the commit status and whether the
     comment and check run are written."""
 
-    state: str          # success | failure | superseded
+    state: ReviewState  # success | failure | superseded
     status: State       # the commit status on the reviewed head
     publish: bool       # False: the head moved, the comment is left to the newer review
 
@@ -105,9 +106,10 @@ def review_verdict(result: State, reviewed_head: str, current_head: str) -> Revi
     never mixes two heads. Otherwise anything below FAILURE passes.
     """
     if current_head != reviewed_head:
-        return ReviewVerdict("superseded", result, publish=False)
-    status = State.SUCCESS if result < State.FAILURE else State.FAILURE
-    return ReviewVerdict(status.name.lower(), status, publish=True)
+        return ReviewVerdict(ReviewState.SUPERSEDED, result, publish=False)
+    if result < State.FAILURE:
+        return ReviewVerdict(ReviewState.SUCCESS, State.SUCCESS, publish=True)
+    return ReviewVerdict(ReviewState.FAILURE, State.FAILURE, publish=True)
 
 
 @dataclass(frozen=True)
@@ -165,21 +167,18 @@ def deploy_gate(facts: DeployFacts) -> dict[str, str | None]:
     return verdicts
 
 
-PASSED, FAILED, NEEDS_APPROVAL = "passed", "failed", "needs approval"
-# `gitops-bot check` exit status per verdict (2 is a usage or configuration error).
-EXIT_STATUS = {PASSED: 0, FAILED: 1, NEEDS_APPROVAL: 3}
 
 
-def change_verdict(checks: State, missing_approvals: int) -> str:
+def change_verdict(checks: State, missing_approvals: int) -> Verdict:
     """The gate of a change, the same for `check` and the service: FAILED when a check fails
     (`checks`: the worst state of every target and finding), else NEEDS_APPROVAL while
-    approvals the policies require are missing, else PASSED."""
+    approvals the policies require are missing, else PASSED (`bot.outcomes.Verdict`)."""
     if checks >= State.FAILURE:
-        return FAILED
-    return NEEDS_APPROVAL if missing_approvals > 0 else PASSED
+        return Verdict.FAILED
+    return Verdict.NEEDS_APPROVAL if missing_approvals > 0 else Verdict.PASSED
 
 
-def review_outcome(result: ReviewResult) -> str:
+def review_outcome(result: ReviewResult) -> Verdict:
     """`change_verdict` of a review result (approvals count only where they are enforced)."""
     checks = worst([t.state for t in result.targets]
                    + [f.severity.state for f in result.findings], default=State.SUCCESS)

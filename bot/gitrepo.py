@@ -135,6 +135,9 @@ class Snapshot(Protocol):
     label: str
 
     @property
+    def sha(self) -> str | None: ...  # the commit; None for a working tree or no files
+
+    @property
     def files(self) -> Mapping[str, str]: ...  # path -> content id
 
     @property
@@ -143,6 +146,8 @@ class Snapshot(Protocol):
     def read(self, path: str) -> bytes | None: ...
 
     def materialize(self, dest: Path) -> Path: ...
+
+    def close(self) -> None: ...  # release what reading held
 
 
 def input_digest(snapshot: Snapshot, inputs: Collection[str]) -> str:
@@ -239,6 +244,7 @@ class WorktreeSnapshot:
 
     def __init__(self, root: Path) -> None:
         self.root, self.label = root.resolve(), "working tree"
+        self.sha: str | None = None
         self._files: dict[str, str] = {}
         self.unreadable: dict[str, str] = {}
 
@@ -308,6 +314,7 @@ class EmptySnapshot:
     """No files: the 'before' side when a whole tree counts as created."""
 
     label = "empty"
+    sha: str | None = None
     files: Mapping[str, str] = {}
     unreadable: Mapping[str, str] = {}
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 
 class State(IntEnum):
@@ -123,6 +123,21 @@ NOT_RENDERED = "not rendered:"
 MOVED_AWAY = "after this change not rendered here"
 
 
+class FindingRecord(TypedDict):
+    """A Finding as JSON (`Finding.to_dict`): what a review run stores and the API returns."""
+
+    severity: str          # "error", "warning", "info"
+    check: str
+    message: str
+    file: str | None
+    line: int | None
+    object: str | None     # the ObjKey as text
+    rule: str | None
+    new: bool
+    owners: NotRequired[list[str]]
+    waived: NotRequired[str]
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something a check found: a render refusal, a schema error, a policy denial."""
@@ -148,9 +163,9 @@ class Finding:
             return f"{self.file}:{self.line}"
         return self.file or ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FindingRecord:
         """JSON-ready form (`owners` and `waived` only when set)."""
-        data: dict[str, Any] = {
+        data: FindingRecord = {
             "severity": self.severity.name.lower(),
             "check": self.check,
             "message": self.message,

@@ -26,6 +26,7 @@ from bot.config import Config
 from bot.errors import ConfigError, retry_after
 from bot.logs import log_context
 from bot.model import Event, EventKind
+from bot.outcomes import Delivery, JobRun, ReviewState
 from bot.store import Store, WriteLock, event_from_dict
 from bot.store.engine import utc
 from bot.ticker import every
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 TASK_NAME = "gitops-bot.job"
 # A retryable failure (forge 5xx or rate limit, git fetch) is retried with backoff; the
-# delivery is "dead" (dead letters, docs/security.md#case-61) once it failed MAX_ATTEMPTS
+# delivery is DEAD (dead letters, docs/security.md#case-61) once it failed MAX_ATTEMPTS
 # times *and* was received RETRY_WINDOW seconds ago: a burst or an outage of minutes loses
 # no event.
 MAX_ATTEMPTS = 5
@@ -65,7 +66,7 @@ def record_run_only(event: Event, ctx: JobContext) -> None:
         return
     run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number,
                                  event.head_sha)
-    ctx.store.finish_run(run_id, "skipped",
+    ctx.store.finish_run(run_id, ReviewState.SKIPPED,
                          status_line="review pipeline not configured (GITOPS_BOT_JOB_HANDLERS)")
 
 
@@ -158,7 +159,7 @@ class Queue:
             log.warning("re-enqueued %d interrupted job(s)", len(jobs))
         return len(jobs)
 
-    def run(self, key: str, event_data: dict[str, Any]) -> str:
+    def run(self, key: str, event_data: dict[str, Any]) -> Delivery | JobRun:
         """Run the job for delivery `key` once; returns the outcome it recorded."""
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         repo = event_data.get("repo")
@@ -167,19 +168,19 @@ class Queue:
                          change_number=event_data.get("number"), sha=event_data.get("head_sha")):
             return self._run(key, event_data, worker)
 
-    def _run(self, key: str, event_data: dict[str, Any], worker: str) -> str:
+    def _run(self, key: str, event_data: dict[str, Any], worker: str) -> Delivery | JobRun:
         lease = self.config.job_lease_seconds
         if self._disk_full():
             return self._defer(key, event_data)
         attempt = self.store.claim(key, worker, lease)
         if attempt is None:
-            return "not-claimed"   # done already, or another worker holds a live lease
+            return JobRun.NOT_CLAIMED   # done already, or another worker holds a live lease
         event = event_from_dict(event_data)
         if event.number is not None and event.head_sha is not None:
             newest = self.store.newest_head(event.forge, event.host, event.repo, event.number)
             if newest and newest != event.head_sha:
-                self.store.release(key, worker, "superseded")
-                return "superseded"
+                self.store.release(key, worker, Delivery.SUPERSEDED)
+                return Delivery.SUPERSEDED
         handler = self.handlers.get(event.kind)
         ctx = JobContext(key, attempt, self.config, self.store)
         try:
@@ -188,31 +189,31 @@ class Queue:
                     handler(event, ctx)
         except Exception as exc:
             return self._failed(key, worker, event_data, attempt, exc)
-        self.store.release(key, worker, "done")
-        return "done"
+        self.store.release(key, worker, Delivery.DONE)
+        return Delivery.DONE
 
     def _failed(self, key: str, worker: str, event_data: dict[str, Any], attempt: int,
-                exc: Exception) -> str:
+                exc: Exception) -> Delivery | JobRun:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         hint = retry_after(exc)
         if hint is None or self._exhausted(key, attempt):
-            outcome = "failed" if hint is None else "dead"
+            outcome = Delivery.FAILED if hint is None else Delivery.DEAD
             log.exception("job %s %s after %d attempt(s)", key, outcome, attempt)
             self.store.release(key, worker, outcome, error=error)
             return outcome
         delay = backoff(hint, attempt)
         log.warning("job %s: %s; retry %d in %.0fs", key, error, attempt + 1, delay)
-        if self.store.release(key, worker, "queued", error=error,
+        if self.store.release(key, worker, Delivery.QUEUED, error=error,
                               run_after=self.store.clock() + delay):
             self.enqueue(key, event_data, delay=delay)
-        return "retry"
+        return JobRun.RETRY
 
     def _disk_full(self) -> bool:
         data = self.config.data_dir
         data.mkdir(parents=True, exist_ok=True)
         return shutil.disk_usage(data).free < self.config.data_min_free_mb * 2**20
 
-    def _defer(self, key: str, event_data: dict[str, Any]) -> str:
+    def _defer(self, key: str, event_data: dict[str, Any]) -> JobRun:
         """Leave a job queued, unclaimed, while the data disk is full: a review that cannot
         check out or render must neither fail the change nor use up the job's attempts."""
         wait = self.recovery_interval
@@ -223,7 +224,7 @@ class Queue:
             self.enqueue(key, event_data, delay=wait)
         except Exception:  # the queue or the store on the same full disk: recovery re-enqueues
             log.exception("job %s: cannot defer; left for the recovery pass", key)
-        return "deferred"
+        return JobRun.DEFERRED
 
     def _exhausted(self, key: str, attempt: int) -> bool:
         """Whether a job failing again goes to the dead letters (see RETRY_WINDOW)."""

@@ -4,10 +4,14 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot.tools import Tools
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -27,6 +31,13 @@ def git(repo: Path, *args: str) -> str:
     """Run git in `repo` and return stdout (tests only)."""
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
                           text=True).stdout.strip()
+
+
+def delivery_row(store: Store, key: str) -> dict[str, Any]:
+    """The stored row of delivery `key` (the test fails when there is none)."""
+    row = store.delivery(key)
+    assert row is not None, f"no delivery {key}"
+    return row
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes | None]) -> None:

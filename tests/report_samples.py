@@ -98,7 +98,8 @@ def web(env: str, extra: int = 0) -> TargetResult:
                    "tag :latest (ghcr.io/example/web:latest); pin a version or a digest",
                    "apps/web/base/deployment.yaml", 1, deployment(ns, "").key, "main.deny")]
     new += old[2:]
-    changed = ("apps/web/base/app.properties", "apps/web/base/deployment.yaml")
+    changed: tuple[str, ...] = ("apps/web/base/app.properties",
+                                "apps/web/base/deployment.yaml")
     if env == "production":
         changed += ("apps/web/overlays/production/kustomization.yaml",)
     return _target(target, before, after, old, new, changed)

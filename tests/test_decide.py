@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.decide import (APPROVAL_ACTIONS, FAILED, NEEDS_APPROVAL, PASSED, DeployFacts,
+from bot.decide import (APPROVAL_ACTIONS, DeployFacts,
                         ReviewFacts, ReviewGate, ReviewVerdict, approval_candidates,
                         asks_merged_review, asks_render_compare, asks_review_record,
                         asks_write_access, change_verdict, deploy_gate, group_matches,
                         review_gate, review_verdict)
 from bot.model import ApprovalRequirement, EventKind, State
+from bot.outcomes import ReviewState, Verdict
+
+R = ReviewState
+PASSED, FAILED, NEEDS_APPROVAL = Verdict.PASSED, Verdict.FAILED, Verdict.NEEDS_APPROVAL
 
 HEAD, OLD = "a" * 40, "b" * 40
 REVIEW, RECHECK = EventKind.REVIEW, EventKind.RECHECK
@@ -22,31 +26,31 @@ def open_change(kind: EventKind = REVIEW, **facts: object) -> ReviewFacts:
 
 REVIEW_LADDER = [
     ("no change number", ReviewFacts(REVIEW, number=None),
-     ReviewGate("ignored", "no change number")),
+     ReviewGate(R.IGNORED, "no change number")),
     ("closed change", open_change(change_state="closed"),
-     ReviewGate("skipped", "change is closed", HEAD)),
+     ReviewGate(R.SKIPPED, "change is closed", HEAD)),
     ("merged change, even a recheck", open_change(RECHECK, change_state="merged"),
-     ReviewGate("skipped", "change is merged", HEAD)),
+     ReviewGate(R.SKIPPED, "change is merged", HEAD)),
     ("recheck without write access", open_change(RECHECK, sender_can_write=False),
-     ReviewGate("refused", "mallory may not run commands", HEAD)),
+     ReviewGate(R.REFUSED, "mallory may not run commands", HEAD)),
     ("recheck, write access not known: refused", open_change(RECHECK),
-     ReviewGate("refused", "mallory may not run commands", HEAD)),
+     ReviewGate(R.REFUSED, "mallory may not run commands", HEAD)),
     ("recheck with write access, head already reviewed", open_change(
-        RECHECK, sender_can_write=True, already_reviewed=True), ReviewGate("review", "", HEAD)),
+        RECHECK, sender_can_write=True, already_reviewed=True), ReviewGate(R.REVIEW, "", HEAD)),
     ("second event for the same head", open_change(already_reviewed=True),
-     ReviewGate("duplicate", f"{HEAD[:12]} is already reviewed", HEAD)),
+     ReviewGate(R.DUPLICATE, f"{HEAD[:12]} is already reviewed", HEAD)),
     ("stale event for an older head, current head reviewed", open_change(
         event_head=OLD, already_reviewed=True),
-     ReviewGate("superseded", f"{HEAD[:12]} is already reviewed", OLD)),
+     ReviewGate(R.SUPERSEDED, f"{HEAD[:12]} is already reviewed", OLD)),
     ("stale event, current head not reviewed yet: review it", open_change(
-        event_head=OLD, already_reviewed=False), ReviewGate("review", "", HEAD)),
+        event_head=OLD, already_reviewed=False), ReviewGate(R.REVIEW, "", HEAD)),
     ("approvals changed: review the same head again", open_change(
-        action="review_submitted", already_reviewed=True), ReviewGate("review", "", HEAD)),
+        action="review_submitted", already_reviewed=True), ReviewGate(R.REVIEW, "", HEAD)),
     ("fork, fork_mode skip", open_change(is_fork=True, fork_mode="skip"),
-     ReviewGate("failure", "not rendered: fork", HEAD)),
+     ReviewGate(R.FAILURE, "not rendered: fork", HEAD)),
     ("fork, fork_mode validate", open_change(is_fork=True, already_reviewed=False),
-     ReviewGate("review", "", HEAD)),
-    ("new head", open_change(already_reviewed=False), ReviewGate("review", "", HEAD)),
+     ReviewGate(R.REVIEW, "", HEAD)),
+    ("new head", open_change(already_reviewed=False), ReviewGate(R.REVIEW, "", HEAD)),
 ]
 
 
@@ -54,7 +58,7 @@ REVIEW_LADDER = [
                          ids=[row[0] for row in REVIEW_LADDER])
 def test_review_gate(facts: ReviewFacts, gate: ReviewGate) -> None:
     assert review_gate(facts) == gate
-    assert review_gate(facts).go is (gate.state == "review")
+    assert review_gate(facts).go is (gate.state == ReviewState.REVIEW)
 
 
 LOOKUPS = [  # which facts the job must look up: (facts, write access?, review record?)
@@ -78,12 +82,12 @@ def test_every_approval_action_reviews_again() -> None:
 
 
 VERDICTS = [
-    ("passed", State.SUCCESS, HEAD, ReviewVerdict("success", State.SUCCESS, True)),
-    ("warnings pass", State.WARNING, HEAD, ReviewVerdict("success", State.SUCCESS, True)),
-    ("failed", State.FAILURE, HEAD, ReviewVerdict("failure", State.FAILURE, True)),
-    ("error counts as failure", State.ERROR, HEAD, ReviewVerdict("failure", State.FAILURE, True)),
+    ("passed", State.SUCCESS, HEAD, ReviewVerdict(R.SUCCESS, State.SUCCESS, True)),
+    ("warnings pass", State.WARNING, HEAD, ReviewVerdict(R.SUCCESS, State.SUCCESS, True)),
+    ("failed", State.FAILURE, HEAD, ReviewVerdict(R.FAILURE, State.FAILURE, True)),
+    ("error counts as failure", State.ERROR, HEAD, ReviewVerdict(R.FAILURE, State.FAILURE, True)),
     ("head moved: own state, no comment", State.WARNING, OLD,
-     ReviewVerdict("superseded", State.WARNING, False)),
+     ReviewVerdict(R.SUPERSEDED, State.WARNING, False)),
 ]
 
 

@@ -207,7 +207,7 @@ def test_sealed_secrets_and_configmaps_are_shown() -> None:
 
 def test_every_field_of_a_secret_but_its_identity_is_a_value() -> None:
     """A misspelled section, lists, numbers and odd metadata are masked like `data`."""
-    before = {"apiVersion": "v1", "kind": "secret", "type": "Opaque",
+    before: dict[str, Any] = {"apiVersion": "v1", "kind": "secret", "type": "Opaque",
               "metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"},
                            "clusterName": "MetaValue-1234"},
               "stringdata": {"api": "Misspelled-Value-1"}, "extra": ["List-Value-12", 42]}

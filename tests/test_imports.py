@@ -26,7 +26,8 @@ IO_LIBRARIES = frozenset({
 })
 
 CORE = [
-    "bot.decide", "bot.diff", "bot.report", "bot.markdown", "bot.redact", "bot.model",
+    "bot.decide", "bot.outcomes", "bot.diff", "bot.report", "bot.markdown", "bot.redact",
+    "bot.model",
     "bot.repo.targets", "bot.repo.repo_config", "bot.repo.config_yaml", "bot.repo.discovery",
     "bot.repo.kustomize_refs", "bot.repo.kustomize_fields", "bot.repo.safeyaml",
     "bot.repo.layout", "bot.repo.sniff", "bot.repo.discovery_plain",

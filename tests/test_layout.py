@@ -11,7 +11,7 @@ TESTS = ROOT / "tests"
 NOT_MIRRORED = {"e2e", "scale", "faults", "deploy", "fixtures", "forgeserver", "kubeapi",
                 "argocdapi", "corpus"}
 # Top-level tests of the whole package rather than of one module.
-WHOLE_PACKAGE = {"test_imports.py", "test_layout.py", "test_docs.py"}
+WHOLE_PACKAGE = {"test_imports.py", "test_layout.py", "test_docs.py", "test_typecheck.py"}
 
 
 def development_section() -> str:

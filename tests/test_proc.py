@@ -27,7 +27,8 @@ def test_timeout_kills_whole_process_group(tmp_path):
 
 
 def _alive(pid: int) -> bool:
-    # A killed orphan may linger as a zombie until init reaps it: that is not alive.
+    """Whether `pid` runs: a killed orphan may linger as a zombie until init reaps it, and
+    that is not alive."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -48,9 +49,9 @@ def test_environment_holds_no_secrets(monkeypatch, tmp_path):
     assert f"HOME={tmp_path}" in out
 
 
-def test_argv_string_is_refused():
+def test_argv_string_is_refused() -> None:
     with pytest.raises(TypeError):
-        proc.run("echo hi")  # type: ignore[arg-type]
+        proc.run("echo hi")
 
 
 def test_nonzero_exit_carries_stderr_tail():
@@ -71,15 +72,6 @@ def test_no_network_namespace_has_no_usable_interface():
     # Only the loopback device exists in a fresh network namespace.
     devices = [line.split(":")[0].strip() for line in out.splitlines()[2:]]
     assert devices == ["lo"]
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie waiting for its reaper does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_tool_dies_with_the_bot_even_on_kill_9(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from bot.store import delivery_key
 from tests.web.appserver import make_config
 from tests.web.hookclient import fixture
 from tests.web.procs import bot_process, env_for, stop, wait_for, wait_stderr
+from tests.conftest import delivery_row
 
 PR_OPENED = fixture("github/pull_request/opened.payload.json")
 PUSH = fixture("github/push/with-new-branch.payload.json")
@@ -105,4 +106,4 @@ def test_a_dead_workers_job_is_back_in_the_queue_within_a_minute(tmp_path: Path)
             resumed = now[0] - died
             break
     assert resumed is not None and resumed <= 60, resumed
-    assert store.delivery(key)["outcome"] == "queued" and queue.size() == 1
+    assert delivery_row(store, key)["outcome"] == "queued" and queue.size() == 1

@@ -302,8 +302,8 @@ def test_huge_review_fits_github(huge: ReviewResult) -> None:
     assert "more objects not shown (see the [full report](https://gitops-bot.example/runs/7))" \
         in md
     assert "Shortened to fit the comment size limit" in md
-    shown = md.count("\n<summary>changed ")
-    assert 100 < shown < 5000
+    summaries = md.count("\n<summary>changed ")
+    assert 100 < summaries < 5000
     # The failing target's diffs are kept first; the passing one keeps one per changed kind.
     passing_block = md.split("<summary>✅ <code>web/staging</code>")[1].split(
         "</details>\n\n<det")[0]

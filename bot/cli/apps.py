@@ -90,7 +90,7 @@ def apps(repo: Path, rev: str | None, environment: str | None, fmt: str) -> None
             targets = expand_targets(config, files, snapshot.read, environment)
             inputs = {t: target_inputs(t, files, snapshot.read) for t in targets}
         finally:
-            snapshot.close()  # type: ignore[attr-defined]
+            snapshot.close()
     except GitopsBotError as exc:
         click.echo(f"gitops-bot: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

@@ -12,7 +12,8 @@ import click
 
 from bot import gitrepo
 from bot.config import drop_credentials
-from bot.decide import EXIT_STATUS, review_outcome
+from bot.decide import review_outcome
+from bot.outcomes import EXIT_STATUS
 from bot.errors import GitopsBotError, ToolMissing, UserError
 from bot.model import ReviewResult
 from bot.pipeline.policies import DEFAULT_SERVER_POLICIES

@@ -132,6 +132,11 @@ class Forge(Protocol):
         overrides and break-glass, read from the forge at the time of the command."""
         ...
 
+    def clone_token(self) -> str | None:
+        """A token `git fetch` may use over HTTPS for this account (minted when needed);
+        None: the forge's repositories are fetched without one."""
+        return None
+
 
 def field(text: str, limit: int, *, multiline: bool = False) -> str:
     """A plain-text forge field: escaped by `bot.markdown.plain`, cut to `limit`."""

@@ -8,6 +8,7 @@ from typing import Any
 from bot.config import Config
 from bot.governance import (RECORD_KINDS, GovRecord, Governance, governance_at, waive)
 from bot.model import Change, Event, ReviewResult
+from bot.outcomes import DeployState, ReviewState
 from bot.store import Store
 
 BOT = "gitops-bot"
@@ -55,7 +56,7 @@ def deploy_waiver(config: Config, store: Store
     return apply
 
 
-def record_review(store: Store, event: Event, number: int, state: str, status: str,
+def record_review(store: Store, event: Event, number: int, state: ReviewState, status: str,
                   audit: Mapping[str, Any] | None, reviewed_sha: str | None = None) -> None:
     """A review verdict and the approvals it counted (user, SHA, review id). A review that
     failed before judging (`audit` None) is recorded with its state and status only."""
@@ -84,7 +85,7 @@ def approvers(store: Store, host: str, repo: str, sha: str) -> list[str]:
 
 
 def record_deploy(store: Store, event: Event, environment: str, sha: str,
-                  number: int | None, reviewed: str | None, state: str,
+                  number: int | None, reviewed: str | None, state: DeployState,
                   summary: str) -> None:
     """A deploy (or refusal): source SHA, the reviewed SHA that let it in and its approvers."""
     store.append_record("deploy", event.forge, event.host, event.repo, actor=BOT,

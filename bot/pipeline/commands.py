@@ -19,6 +19,7 @@ from bot.authority import (CommandFacts, CommandVerdict, command_verdict, denied
                            groups_to_check)
 from bot.governance import CONFIRMED, REQUESTED, WITHDRAWN
 from bot.model import Change, Event, EventKind
+from bot.outcomes import ReviewState
 from bot.pipeline.audit import governance_for
 from bot import markers, notices
 from bot.redact import redact
@@ -76,7 +77,7 @@ class CommandJob:
     def _denied(self, event: Event, change: Change) -> dict[str, tuple[str, ...]] | None:
         run = self.store.get_run(event.forge, event.host, event.repo, change.number,
                                  change.head_sha)
-        if run is None or run.state == "running" or run.findings is None:
+        if run is None or run.state == ReviewState.RUNNING or run.findings is None:
             return None
         return denied_rules(run.findings)
 

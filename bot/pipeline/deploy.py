@@ -34,6 +34,7 @@ from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.live.kubectl import Kubectl
 from bot.live.kubernetes import Kubernetes
 from bot.model import Event, Manifest, ReviewResult, State
+from bot.outcomes import DeployState
 from bot.pipeline.review import ReviewOptions, render_revision
 from bot.policy import EmbeddedEngine, PolicyEngine
 from bot.pipeline.workspace import (Remote, allowed_protocol, branch_tip, change_workspace,
@@ -67,7 +68,7 @@ class EnvDeploy:
     """The result of deploying (or refusing to deploy) one environment."""
 
     environment: str
-    state: str            # succeeded | failed | refused | superseded | skipped
+    state: DeployState    # succeeded | failed | refused | superseded | skipped
     summary: str
     outcome: DeployOutcome | None = None
     targets: tuple[str, ...] = ()
@@ -109,7 +110,7 @@ class DeployJob:
                         self.settings.clone_token(forge),
                         self.settings.clone_username or clone_user(forge.name))
         if self._tip(remote, branch) != sha:
-            return [EnvDeploy("*", "superseded", f"{branch} has moved past {sha[:12]}")]
+            return [EnvDeploy("*", DeployState.SUPERSEDED, f"{branch} has moved past {sha[:12]}")]
         root = self.settings.data_dir / "workspaces"
         with change_workspace(remote.url, (sha,), token=remote.token, root=root,
                               username=remote.user) as repo:
@@ -194,27 +195,29 @@ class DeployJob:
                 reviewed: str | None = None) -> EnvDeploy:
         forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
                          f"not deployed to {env.name}: {reason}")
-        self.ledger.record(event, env.name, sha, None, "refused", reason, None,
+        self.ledger.record(event, env.name, sha, None, DeployState.REFUSED, reason, None,
                            reviewed=reviewed, number_hint=number)
-        return EnvDeploy(env.name, "refused", reason)
+        return EnvDeploy(env.name, DeployState.REFUSED, reason)
 
     def _deploy_env(self, event: Event, forge: Forge, repo: Path, remote: Remote, branch: str,
                     sha: str, number: int | None, env: Environment,
                     reviewed: str | None = None) -> EnvDeploy:
         if self.ledger.already_deployed(event, env.name, sha):
-            return EnvDeploy(env.name, "skipped", f"{sha[:12]} is already live in {env.name}")
+            return EnvDeploy(env.name, DeployState.SKIPPED,
+                             f"{sha[:12]} is already live in {env.name}")
         result, rendered = render_revision(repo, sha, self._options(env))
         result = self.settings.waive(event, number, reviewed, result)
         if result.state >= State.FAILURE:
             reason = f"{sha[:12]} does not pass its checks: {status_line(result)}"
             forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE, reason)
-            self.ledger.record(event, env.name, sha, number, "failed", reason, None,
+            self.ledger.record(event, env.name, sha, number, DeployState.FAILED, reason, None,
                                reviewed=reviewed)
-            return EnvDeploy(env.name, "failed", reason)
+            return EnvDeploy(env.name, DeployState.FAILED, reason)
         targets = {t.target: rendered.get(t.target.id, ()) for t in result.targets}
         with self.ledger.lock(event, env.name):
             if self._tip(remote, branch) != sha:  # a newer merge won meanwhile
-                return EnvDeploy(env.name, "superseded", f"{branch} moved past {sha[:12]}")
+                return EnvDeploy(env.name, DeployState.SUPERSEDED,
+                                 f"{branch} moved past {sha[:12]}")
             deployer = self.deployer(env, remote)
             deployment = forge.start_deployment(event.repo, sha, env.name,
                                                 f"gitops-bot deploy of {sha[:12]}")
@@ -225,11 +228,11 @@ class DeployJob:
                 forge.finish_deployment(event.repo, deployment, State.FAILURE, str(exc))
                 forge.set_status(event.repo, sha, DEPLOY_CONTEXT, State.FAILURE,
                                  f"deploy to {env.name} failed")
-                self.ledger.record(event, env.name, sha, number, "failed", str(exc), None,
-                                   reviewed=reviewed)
+                self.ledger.record(event, env.name, sha, number, DeployState.FAILED, str(exc),
+                                   None, reviewed=reviewed)
                 if isinstance(exc, Transient):
                     raise
-                return EnvDeploy(env.name, "failed", str(exc))
+                return EnvDeploy(env.name, DeployState.FAILED, str(exc))
         state = State.SUCCESS if outcome.ok else State.FAILURE
         summary = f"{'deployed to' if outcome.ok else 'failed to deploy to'} {env.name} " \
                   f"at {sha[:12]}: {outcome.summary()}"
@@ -237,7 +240,7 @@ class DeployJob:
         forge.set_status(event.repo, sha, DEPLOY_CONTEXT, state, summary)
         if number is not None:
             self.ledger.comment(forge, event, number, env.name, sha, outcome)
-        verdict = "succeeded" if outcome.ok else "failed"
+        verdict = DeployState.SUCCEEDED if outcome.ok else DeployState.FAILED
         self.ledger.record(event, env.name, sha, number, verdict, summary, outcome,
                            reviewed=reviewed)
         return EnvDeploy(env.name, verdict, summary, outcome, tuple(t.id for t in targets))
@@ -303,7 +306,7 @@ class DeployLedger(Protocol):
         """Hold the environment's deploy lock (Transient when another deploy holds it)."""
 
     def record(self, event: Event, environment: str, sha: str, number: int | None,
-               state: str, summary: str, outcome: DeployOutcome | None, *,
+               state: DeployState, summary: str, outcome: DeployOutcome | None, *,
                reviewed: str | None = None, number_hint: int | None = None) -> None:
         """Record a deploy (succeeded / failed / refused) with what was and was not applied;
         `reviewed` is the SHA whose passing review let it in (the audit trail's link)."""

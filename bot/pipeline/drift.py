@@ -19,6 +19,7 @@ from bot import scratch
 from bot.config import Config
 from bot.live.base import DeploySource, LiveState, drift
 from bot.model import Event, EventKind, ObjectDiff, State, Target
+from bot.outcomes import DeployState
 from bot.pipeline.deploy import DeployJob
 from bot.pipeline.review import ReviewOptions, render_revision
 from bot.pipeline.workspace import (Remote, branch_tip, change_workspace, clone_url,
@@ -136,7 +137,7 @@ class DriftRunner:
 
     def _last_deployed(self, host: str, repo: str, environment: str) -> str | None:
         done = [d for d in self.store.deployments(limit=20, repo=repo, environment=environment)
-                if d.host == host and d.state == "succeeded"]
+                if d.host == host and d.state == DeployState.SUCCEEDED]
         return done[0].sha if done else None
 
     def _record(self, host: str, repo: str, environment: str,
@@ -159,7 +160,7 @@ def drift_runner(config: Config, store: Store) -> DriftRunner:
 def deployed_repos(store: Store) -> list[tuple[str, str, str]]:
     """(forge, host, repo) of every repository with a successful deploy."""
     return sorted({(d.forge, d.host, d.repo) for d in store.deployments(limit=1000)
-                   if d.state == "succeeded"})
+                   if d.state == DeployState.SUCCEEDED})
 
 
 @contextmanager

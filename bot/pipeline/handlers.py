@@ -12,6 +12,7 @@ from bot.live.argocd_live import ArgoCDLive
 from bot.live.base import LiveState
 from bot.queue import Handlers, JobContext, audit_only
 from bot.model import Event, EventKind
+from bot.outcomes import ReviewState
 from bot.pipeline.audit import deploy_waiver, record_review, waiver
 from bot.pipeline.commands import CommandJob
 from bot.pipeline.deploy import DeployJob, DeploySettings
@@ -64,8 +65,7 @@ def policy_engine(config: Config) -> PolicyEngine:
 
 
 def _clone_token(forge: Forge) -> str | None:
-    getter = getattr(forge, "clone_token", None)
-    return str(getter()) if callable(getter) else None
+    return forge.clone_token()
 
 
 def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
@@ -82,10 +82,10 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
         return reader
 
     def reviewed(event: Event, sha: str) -> bool:
-        # finished reviews only: a run left "running" by a crashed worker is redone
+        # finished reviews only: a run left RUNNING by a crashed worker is redone
         run = None if event.number is None else store.get_run(
             event.forge, event.host, event.repo, event.number, sha)
-        return run is not None and run.state != "running"
+        return run is not None and run.state != ReviewState.RUNNING
 
     def started(event: Event, sha: str) -> int | None:
         if event.number is None:
@@ -155,7 +155,7 @@ def merge_group_handler(config: Config, store: Store) -> Callable[[Event, JobCon
     """A job handler reviewing a GitHub merge queue's commit (bot.pipeline.merge_queue)."""
     def passed(event: Event, number: int, sha: str) -> bool:
         run = store.get_run(event.forge, event.host, event.repo, number, sha)
-        return run is not None and run.state == "success"
+        return run is not None and run.state == ReviewState.SUCCESS
 
     def started(event: Event, number: int, sha: str) -> int:
         return store.start_run(event.forge, event.host, event.repo, number, sha)

@@ -19,8 +19,10 @@ from bot.decide import (ReviewFacts, approval_candidates, asks_review_record,
 from bot.errors import GitopsBotError, Transient
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
+from bot.forges.proxy import ForgeProxy
 from bot.metrics import observe_stage, policy_denied
-from bot.model import Approval, Change, Event, ReviewResult, Severity, State
+from bot.model import Approval, Change, Event, FindingRecord, ReviewResult, Severity, State
+from bot.outcomes import ReviewState
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.change import branch_ref, review_change
 from bot.pipeline.review import ReviewOptions
@@ -64,10 +66,10 @@ class JobSettings:
 class Outcome:
     """What a job did, for the store and the logs."""
 
-    state: str
+    state: ReviewState
     status_line: str
     report: str = ""
-    findings: Any = None
+    findings: Sequence[FindingRecord] | None = None   # None: the review did not finish
     comment_id: str | None = None
     head_sha: str | None = None
     run_id: int | None = None
@@ -76,19 +78,16 @@ class Outcome:
     audit: dict[str, Any] | None = None
 
 
-class ApprovalsSeen:
+class ApprovalsSeen(ForgeProxy):
     """The Forge, remembering the approvals it reported (the ones the review counted)."""
 
     def __init__(self, forge: Forge) -> None:
-        self._forge = forge
+        super().__init__(forge)
         self.seen: list[Approval] = []
 
     def approvals(self, repo: str, number: int) -> list[Approval]:
         self.seen = list(self._forge.approvals(repo, number))
         return self.seen
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._forge, name)
 
 
 def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]
@@ -160,10 +159,10 @@ class ReviewJob:
             facts = dataclasses.replace(
                 facts, already_reviewed=self.settings.reviewed(event, change.head_sha))
         gate = review_gate(facts)
-        if gate.state == "refused":
+        if gate.state == ReviewState.REFUSED:
             forge.upsert_comment(event.repo, event.number, notices.refused(event.sender),
                                  markers.REFUSAL)
-        elif gate.state == "failure":  # a fork, not rendered
+        elif gate.state == ReviewState.FAILURE:  # a fork, not rendered
             forge.set_status(event.repo, change.head_sha, REVIEW_CONTEXT, State.FAILURE,
                              "not rendered: change from a fork (a maintainer reviews it)")
         if not gate.go:
@@ -261,6 +260,7 @@ class ReviewJob:
         comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
         line = redact(f"review failed: {error}" if error else "internal error while reviewing")
         forge.set_status(event.repo, head, REVIEW_CONTEXT, state, line)
-        return Outcome(state.name.lower(), line, body, None, comment_id, head)
+        outcome = ReviewState.ERROR if state is State.ERROR else ReviewState.FAILURE
+        return Outcome(outcome, line, body, None, comment_id, head)
 
 

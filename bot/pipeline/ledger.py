@@ -8,6 +8,7 @@ from bot import markers, notices
 from bot.forges.base import Forge
 from bot.live.base import DeployOutcome
 from bot.model import Event
+from bot.outcomes import DeployState, ReviewState
 from bot.pipeline.audit import record_deploy
 from bot.redact import redact
 from bot.store import Store
@@ -32,12 +33,12 @@ class StoreLedger:
 
     def review_passed(self, event: Event, number: int, head_sha: str) -> bool:
         run = self.store.get_run(event.forge, event.host, event.repo, number, head_sha)
-        return run is not None and run.state == "success"
+        return run is not None and run.state == ReviewState.SUCCESS
 
     def already_deployed(self, event: Event, environment: str, sha: str) -> bool:
         done = [d for d in self.store.deployments(limit=20, repo=event.repo,
                                                   environment=environment)
-                if d.host == event.host and d.state == "succeeded"]
+                if d.host == event.host and d.state == DeployState.SUCCEEDED]
         return bool(done) and done[0].sha == sha
 
     def lock(self, event: Event, environment: str) -> AbstractContextManager[None]:
@@ -48,10 +49,11 @@ class StoreLedger:
                                LOCK_TTL)
 
     def record(self, event: Event, environment: str, sha: str, number: int | None,
-               state: str, summary: str, outcome: DeployOutcome | None, *,
+               state: DeployState, summary: str, outcome: DeployOutcome | None, *,
                reviewed: str | None = None, number_hint: int | None = None) -> None:
         deployment = self.store.record_deployment(event.forge, event.host, event.repo,
-                                                  environment, sha, number, state="running")
+                                                  environment, sha, number,
+                                                  state=DeployState.RUNNING)
         applied, failed = _keys(outcome)
         self.store.finish_deployment(deployment, state, redact(summary), applied, failed)
         self.store.audit(event.sender, f"deploy.{state}", f"{event.host}/{event.repo}", number,

@@ -19,6 +19,7 @@ from bot.errors import GitopsBotError, ToolError, Transient
 from bot.forges.base import REVIEW_CONTEXT, Forge
 from bot.merge_group import Counted, GroupFacts, Member, counted_approvals, group_gate, queue_entry
 from bot.model import Change, Event, ReviewResult, State
+from bot.outcomes import ReviewState
 from bot.pipeline.job import JobSettings, Outcome
 from bot.pipeline.change import review_change
 from bot.pipeline.review import ReviewOptions
@@ -64,9 +65,9 @@ class MergeGroupJob:
         except Transient:
             raise
         except GitopsBotError as exc:
-            line = redact(f"{PREFIX}review failed: {exc}")[:140]
+            line = redact(f"{PREFIX}review failed: {exc}")
             forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE, line)
-            outcome = Outcome("failure", line, line, head_sha=head,
+            outcome = Outcome(ReviewState.FAILURE, line, line, head_sha=head,
                               audit={"head": head, "base": base, "number": entry,
                                      "approvals": []})
         except Exception:
@@ -92,9 +93,9 @@ class MergeGroupJob:
                                    self.passed(event, c.number, c.head_sha)) for c in group)
             reason = group_gate(GroupFacts(entry, event.base_ref or "", members))
             if reason is not None:
-                line = redact(PREFIX + reason)[:140]
+                line = redact(PREFIX + reason)
                 forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE, line)
-                return Outcome("failure", line, f"### ❌ {line}\n", [], head_sha=head,
+                return Outcome(ReviewState.FAILURE, line, f"### ❌ {line}\n", [], head_sha=head,
                                audit={"head": head, "base": base, "number": entry,
                                       "changes": [c.number for c in group], "approvals": []})
             counted = counted_approvals(members, {m.number: forge.approvals(event.repo, m.number)
@@ -119,7 +120,8 @@ class MergeGroupJob:
 
     def _publish(self, event: Event, forge: Forge, entry: int | None, head: str,
                  group: list[Change], result: ReviewResult, counted: list[Counted]) -> Outcome:
-        state = State.SUCCESS if result.state < State.FAILURE else State.FAILURE
+        passed = result.state < State.FAILURE
+        state = State.SUCCESS if passed else State.FAILURE
         line = PREFIX + status_line(result)
         link = (f"{self.settings.dashboard_url.rstrip('/')}/reviews/{event.host}/{event.repo}/"
                 f"{entry}/{head}" if self.settings.dashboard_url else None)
@@ -132,5 +134,6 @@ class MergeGroupJob:
                  "approvals": [{"user": c.user, "sha": c.approved_sha, "number": c.number,
                                 "review_id": c.review_id, "teams": list(c.teams)}
                                for c in counted]}
-        return Outcome(state.name.lower(), line, render_markdown(result, max_chars=10**9),
-                       findings, head_sha=head, audit=audit)
+        return Outcome(ReviewState.SUCCESS if passed else ReviewState.FAILURE, line,
+                       render_markdown(result, max_chars=10**9), findings, head_sha=head,
+                       audit=audit)

@@ -137,7 +137,7 @@ class Reviewer:
         config, notes = load_config(self.base.snapshot, self.head.snapshot)
         self._block = config.findings_block
         self.renderer.deploy_namespaces = {e.name: ns for e in config.environments
-                                           if (ns := getattr(e.deploy, "namespace", None))}
+                                           if (ns := e.deploy_namespace)}
         files = RepoIndex(gitrepo.all_paths([self.base.snapshot, self.head.snapshot]))
         read = _read_union(self.head.snapshot, self.base.snapshot)
         config_targets = expand_targets(config, files, read)
@@ -190,8 +190,8 @@ class Reviewer:
             results = compare_with_live(results, config, self._base_manifests,
                                         self._manifests, self.options.live_for)
         change = self.options.change or ChangeInfo(
-            author="", base_sha=_sha(self.base.snapshot) or "",
-            head_sha=_sha(self.head.snapshot) or "",
+            author="", base_sha=self.base.snapshot.sha or "",
+            head_sha=self.head.snapshot.sha or "",
             changed_files=tuple(sorted(changed if changed is not None else files)))
         asked = {e.name: {"count": e.approvals.count, "groups": list(e.approvals.groups)}
                  for e in config.environments if e.approvals is not None}
@@ -213,7 +213,7 @@ class Reviewer:
         notes += coverage_notes
         if not touched and not impacts and not uncovered:
             notes.append("No apps affected by this change.")
-        return ReviewResult(base=_sha(self.base.snapshot), head=_sha(self.head.snapshot),
+        return ReviewResult(base=self.base.snapshot.sha, head=self.head.snapshot.sha,
                             targets=tuple(results), findings=tuple(findings),
                             notes=tuple(notes + more_notes), approvals=tuple(approvals),
                             attachments=tuple(attachments),
@@ -329,10 +329,6 @@ class Reviewer:
             NOT_RENDERED, f"{MOVED_AWAY} (its objects are not compared, and not deleted):", 1))
 
 
-def _sha(snapshot: Snapshot) -> str | None:
-    return getattr(snapshot, "sha", None)
-
-
 def render_revision(repo: Path, sha: str, options: ReviewOptions
                     ) -> tuple[ReviewResult, dict[str, tuple[Manifest, ...]]]:
     """Render, validate and policy-check every target of a commit (all objects created);
@@ -344,7 +340,7 @@ def render_revision(repo: Path, sha: str, options: ReviewOptions
         return result, dict(reviewer.manifests)
     finally:
         reviewer.close()
-        reviewer.head.snapshot.close()  # type: ignore[attr-defined]
+        reviewer.head.snapshot.close()
 
 
 def review_worktree(root: Path, options: ReviewOptions) -> ReviewResult:
@@ -363,4 +359,4 @@ def run_review(base: Snapshot, head: Snapshot, changed: Collection[str] | None,
     finally:
         reviewer.close()
         for snap in (base, head):
-            snap.close()  # type: ignore[attr-defined]
+            snap.close()

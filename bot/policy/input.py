@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.model import Danger, DiffStatus, Finding, ObjectDiff, TargetResult
+from bot.model import Danger, DiffStatus, Finding, FindingRecord, ObjectDiff, TargetResult
 
 INPUT_VERSION = 1
 
@@ -76,7 +76,7 @@ def _danger(danger: Danger, target: str) -> dict[str, Any]:
     return {**danger.to_dict(), "target": target}
 
 
-def _finding(finding: Finding) -> dict[str, Any]:
+def _finding(finding: Finding) -> FindingRecord:
     return finding.to_dict()
 
 

@@ -87,6 +87,12 @@ class Environment:
     self_heal: bool = False
     destinations: tuple[str, ...] = ()  # Argo CD destinations / Flux clusters (globs)
 
+    @property
+    def deploy_namespace(self) -> str | None:
+        """The namespace the deploy target applies namespaced objects without one into
+        (only the kubernetes target has one); None: theirs, or the renderer's default."""
+        return self.deploy.namespace if isinstance(self.deploy, DeployKubernetes) else None
+
 
 @dataclass(frozen=True)
 class AppEnvironment:

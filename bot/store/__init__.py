@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -13,14 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.model import Event
+from bot.model import Event, FindingRecord
+from bot.outcomes import DEPLOY_STATES, FINAL, Delivery, ReviewState
 from bot.store.audit import AuditTrail
 from bot.store.deploys import DeployRecords
 from bot.store.engine import GROUP_SYNC, WriteLock, make_engine, utc
 from bot.store.groupsync import GroupSync
 from bot.store.locks import LockRecords
 from bot.store.sweeps import SweepQueries
-from bot.store.schema import (AUDIT_KINDS, DEPLOY_STATES, FINAL, AuditRecord, Deployment,
+from bot.store.schema import (AUDIT_KINDS, AuditRecord, Deployment,
                               DriftReport, Run, audit_events, audit_records, deliveries,
                               delivery_key, deployments, drift_reports, event_from_dict,
                               event_to_dict, metadata, review_runs)
@@ -84,7 +85,7 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
             id=delivery_key(event.forge, event.delivery_id), forge=event.forge, event=event_name,
             action=event.action, kind=event.kind.value, host=event.host, repo=event.repo,
             number=event.number, head_sha=event.head_sha, received_at=self._now(),
-            outcome="queued", event_data=event_to_dict(event), attempts=0)
+            outcome=Delivery.QUEUED, event_data=event_to_dict(event), attempts=0)
         # ON CONFLICT DO NOTHING keeps concurrent identical deliveries race-free: one row wins.
         with self._write() as conn:
             return conn.execute(self._record, row).first() is not None
@@ -93,14 +94,14 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         """Drop a queued delivery whose enqueue failed, so the forge's redelivery is accepted."""
         with self._write() as conn:
             conn.execute(deliveries.delete().where(
-                deliveries.c.id == key, deliveries.c.outcome == "queued"))
+                deliveries.c.id == key, deliveries.c.outcome == Delivery.QUEUED))
 
     def requeue_final(self, key: str) -> bool:
         """Reopen a failed/dead delivery on redelivery; True for exactly one caller."""
         with self._write() as conn:
             result = conn.execute(deliveries.update().where(
-                deliveries.c.id == key, deliveries.c.outcome.in_(("failed", "dead"))
-            ).values(outcome="queued", attempts=0, error=None, run_after=None, worker=None))
+                deliveries.c.id == key, deliveries.c.outcome.in_((Delivery.FAILED, Delivery.DEAD))
+            ).values(outcome=Delivery.QUEUED, attempts=0, error=None, run_after=None, worker=None))
             return result.rowcount == 1
 
     def claim(self, key: str, worker: str, lease_seconds: float) -> int | None:
@@ -109,10 +110,10 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         with self._write() as conn:
             result = conn.execute(deliveries.update().where(
                 deliveries.c.id == key,
-                sa.or_(deliveries.c.outcome == "queued",
-                       sa.and_(deliveries.c.outcome == "claimed",
+                sa.or_(deliveries.c.outcome == Delivery.QUEUED,
+                       sa.and_(deliveries.c.outcome == Delivery.CLAIMED,
                                deliveries.c.lease_until < now)),
-            ).values(outcome="claimed", worker=worker, lease_until=now + lease_seconds,
+            ).values(outcome=Delivery.CLAIMED, worker=worker, lease_until=now + lease_seconds,
                      attempts=deliveries.c.attempts + 1))
             if result.rowcount != 1:
                 return None
@@ -124,7 +125,7 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         """Keep a queued job waiting (not due for recovery) until `until` (epoch seconds)."""
         with self._write() as conn:
             return conn.execute(deliveries.update().where(
-                deliveries.c.id == key, deliveries.c.outcome == "queued",
+                deliveries.c.id == key, deliveries.c.outcome == Delivery.QUEUED,
             ).values(run_after=until)).rowcount == 1
 
     def renew(self, key: str, worker: str, lease_seconds: float) -> bool:
@@ -132,16 +133,16 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         with self._write() as conn:
             return conn.execute(deliveries.update().where(
                 deliveries.c.id == key, deliveries.c.worker == worker,
-                deliveries.c.outcome == "claimed",
+                deliveries.c.outcome == Delivery.CLAIMED,
             ).values(lease_until=self.clock() + lease_seconds)).rowcount == 1
 
-    def release(self, key: str, worker: str, outcome: str, *, error: str | None = None,
+    def release(self, key: str, worker: str, outcome: Delivery, *, error: str | None = None,
                 run_after: float | None = None) -> bool:
-        """End our claim with `outcome` (a final one, or "queued" to retry after `run_after`)."""
+        """End our claim with `outcome` (a FINAL one, or QUEUED to retry after `run_after`)."""
         with self._write() as conn:
             return conn.execute(deliveries.update().where(
                 deliveries.c.id == key, deliveries.c.worker == worker,
-                deliveries.c.outcome == "claimed",
+                deliveries.c.outcome == Delivery.CLAIMED,
             ).values(outcome=outcome, error=error, run_after=run_after, lease_until=None)
             ).rowcount == 1
 
@@ -159,8 +160,8 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         c = deliveries.c
         with self._write() as conn:
             rows = conn.execute(deliveries.update().where(
-                c.outcome == "claimed", c.lease_until < self.clock(),
-            ).values(outcome="queued", worker=None, lease_until=None)
+                c.outcome == Delivery.CLAIMED, c.lease_until < self.clock(),
+            ).values(outcome=Delivery.QUEUED, worker=None, lease_until=None)
             .returning(c.id, c.event_data)).all()
         return [(row.id, dict(row.event_data)) for row in rows]
 
@@ -172,7 +173,7 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         cutoff = datetime.fromtimestamp(now - older_than, timezone.utc)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(c.id, c.event_data).where(
-                c.outcome == "queued", c.received_at < cutoff,
+                c.outcome == Delivery.QUEUED, c.received_at < cutoff,
                 sa.or_(c.run_after.is_(None), c.run_after <= now),
             ).order_by(c.received_at).limit(limit)).all()
         return [(row.id, dict(row.event_data)) for row in rows]
@@ -193,23 +194,24 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
     def start_run(self, forge: str, host: str, repo: str, number: int, head_sha: str) -> int:
         """Open (or re-open) the run for this change at this SHA; returns its id."""
         values = dict(forge=forge, host=host, repo=repo, number=number, head_sha=head_sha,
-                      state="running", started_at=self._now(), attempts=1)
+                      state=ReviewState.RUNNING, started_at=self._now(), attempts=1)
         stmt = self._insert(review_runs).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["forge", "host", "repo", "number", "head_sha"],
-            set_=dict(state="running", started_at=values["started_at"], finished_at=None,
+            set_=dict(state=ReviewState.RUNNING, started_at=values["started_at"], finished_at=None,
                       attempts=review_runs.c.attempts + 1),
         ).returning(review_runs.c.id)
         with self._write() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def finish_run(self, run_id: int, state: str, status_line: str | None = None,
-                   findings: Any = None, report: str | None = None,
+    def finish_run(self, run_id: int, state: ReviewState, status_line: str | None = None,
+                   findings: Sequence[FindingRecord] | None = None, report: str | None = None,
                    comment_id: str | None = None) -> None:
         """Record the outcome of a run."""
         with self._write() as conn:
             conn.execute(review_runs.update().where(review_runs.c.id == run_id).values(
-                state=state, status_line=status_line, findings=findings, report=report,
+                state=state, status_line=status_line,
+                findings=None if findings is None else list(findings), report=report,
                 comment_id=comment_id, finished_at=self._now()))
 
     def get_run(self, forge: str, host: str, repo: str, number: int, head_sha: str) -> Run | None:

@@ -11,9 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.store.engine import utc
-from bot.store.schema import DEPLOY_STATES, Deployment, DriftReport, deployments, drift_reports
-
-FINAL_DEPLOY_STATES = ("succeeded", "failed", "refused", "superseded")
+from bot.outcomes import DEPLOY_STATES, FINAL_DEPLOY_STATES, DeployState
+from bot.store.schema import Deployment, DriftReport, deployments, drift_reports
 
 
 def _json(value: Any) -> Any:
@@ -21,7 +20,7 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _state(state: str) -> str:
+def _state(state: DeployState) -> DeployState:
     if state not in DEPLOY_STATES:
         raise ValueError(f"deployment state must be one of {', '.join(DEPLOY_STATES)}")
     return state
@@ -37,7 +36,8 @@ class DeployRecords:
 
     # -- deployments -----------------------------------------------------------------------
     def record_deployment(self, forge: str, host: str, repo: str, environment: str, sha: str,
-                          change_number: int | None = None, state: str = "queued",
+                          change_number: int | None = None,
+                          state: DeployState = DeployState.QUEUED,
                           summary: str | None = None) -> int:
         """Record a deploy of `sha` to `environment` (queued or running); returns its id."""
         with self._write() as conn:
@@ -47,7 +47,8 @@ class DeployRecords:
                 applied=[], failed=[], started_at=self._now(),
             ).returning(deployments.c.id)).scalar_one())
 
-    def mark_deployment(self, deployment_id: int, state: str, summary: str | None = None) -> None:
+    def mark_deployment(self, deployment_id: int, state: DeployState,
+                        summary: str | None = None) -> None:
         """Move a deploy to a non-final state (queued -> running) without finishing it."""
         values: dict[str, Any] = {"state": _state(state)}
         if summary is not None:
@@ -56,7 +57,7 @@ class DeployRecords:
             conn.execute(deployments.update().where(
                 deployments.c.id == deployment_id).values(**values))
 
-    def finish_deployment(self, deployment_id: int, state: str, summary: str,
+    def finish_deployment(self, deployment_id: int, state: DeployState, summary: str,
                           applied: Sequence[Any] = (), failed: Sequence[Any] = ()) -> None:
         """Record the outcome: a final state, a one-line summary, what was and was not applied.
 

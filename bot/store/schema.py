@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.model import Event, EventKind
+from bot.model import Event, EventKind, FindingRecord
 
 metadata = sa.MetaData()
 
@@ -25,7 +25,7 @@ deliveries = sa.Table(
     sa.Column("number", sa.Integer),
     sa.Column("head_sha", sa.String(64)),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    # queued -> claimed -> done | superseded | failed | dead (queued again on retry)
+    # a bot.outcomes.Delivery: queued -> claimed -> done | superseded | failed | dead
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("event_data", sa.JSON, nullable=False),    # the Event, to re-enqueue after a crash
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -45,7 +45,7 @@ review_runs = sa.Table(
     sa.Column("repo", sa.String(255), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("head_sha", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),   # a bot.outcomes.ReviewState
     sa.Column("status_line", sa.Text),
     sa.Column("findings", sa.JSON),
     sa.Column("report", sa.Text),
@@ -78,7 +78,7 @@ deployments = sa.Table(
     sa.Column("environment", sa.String(128), nullable=False),
     sa.Column("sha", sa.String(64), nullable=False),
     sa.Column("change_number", sa.Integer),              # the merged change, when known
-    sa.Column("state", sa.String(16), nullable=False),   # one of DEPLOY_STATES
+    sa.Column("state", sa.String(16), nullable=False),   # a bot.outcomes.DeployState
     sa.Column("summary", sa.Text),
     sa.Column("applied", sa.JSON),                       # what was applied (object keys)
     sa.Column("failed", sa.JSON),                        # what was not, and why
@@ -99,11 +99,6 @@ drift_reports = sa.Table(
     sa.Column("healed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_drift_reports_target", "host", "repo", "environment", "target", "at"),
 )
-
-DEPLOY_STATES = ("queued", "running", "succeeded", "failed", "refused", "superseded")
-
-# Terminal outcomes: nothing will run this delivery again unless the forge redelivers it.
-FINAL = ("done", "superseded", "failed", "dead")
 
 
 _EVENT_FIELDS = dataclasses.fields(Event)
@@ -165,9 +160,9 @@ class Run:
     repo: str
     number: int
     head_sha: str
-    state: str
+    state: str                 # a ReviewState value
     status_line: str | None
-    findings: Any
+    findings: list[FindingRecord] | None   # None: the review did not finish
     report: str | None
     comment_id: str | None
     started_at: datetime

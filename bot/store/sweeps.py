@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.outcomes import ReviewState
 from bot.store.engine import utc
 from bot.store.schema import deliveries, deployments, review_runs
 
@@ -68,7 +69,7 @@ class SweepQueries:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(c.id).where(
                 c.forge == forge, c.host == host, c.repo == repo, c.number == number,
-                c.head_sha == head_sha, c.state != "running")).first() is not None
+                c.head_sha == head_sha, c.state != ReviewState.RUNNING)).first() is not None
 
     def deployed(self, host: str, repo: str, sha: str) -> bool:
         """Whether a deploy of `sha` was recorded (in any state: it was handled)."""

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from bot.chain import chain_of
 from bot.redact import redact
-from bot.store import DEPLOY_STATES
+from bot.outcomes import DEPLOY_STATES, REVIEW_STATES
 from bot.web import services
 from bot.web.api import (arg, clean, deployment_data, drift_data, int_arg, limit_arg,
                          run_detail, run_summary)
@@ -33,8 +33,6 @@ from bot.web.auth import protect
 bp = Blueprint("dashboard", __name__)
 protect(bp, json=False)
 
-REVIEW_STATES = ("success", "warning", "failure", "error", "running", "skipped", "superseded",
-                 "refused", "ignored")
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 

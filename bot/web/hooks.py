@@ -20,6 +20,7 @@ from bot.config import Secret
 from bot.errors import Ignored, UserError
 from bot.logs import log_context
 from bot.model import Event
+from bot.outcomes import HookReply
 from bot.store import delivery_key, event_to_dict
 from bot.web import services
 from bot.metrics import count_delivery
@@ -102,7 +103,7 @@ def _parser(spec: str) -> Parser:
     return found
 
 
-def _reply(code: int, status: str, **fields: Any) -> tuple[Response, int]:
+def _reply(code: int, status: HookReply, **fields: Any) -> tuple[Response, int]:
     g.hook_status = status
     return jsonify(status=status, **fields), code
 
@@ -112,9 +113,11 @@ def _count(response: Response) -> Response:
     # One count per request. The event label is only set once the sender is authenticated
     # (in _accept), so unsigned requests cannot mint new label values.
     forge = (request.view_args or {}).get("forge", "")
-    status = g.get("hook_status", "error")
+    status = g.get("hook_status", HookReply.ERROR)
+    if status == HookReply.ERROR:
+        status = _REFUSED.get(response.status_code, "error")
     count_delivery(forge if forge in INTAKES else "unknown", g.get("hook_event", "unknown"),
-                   status if status != "error" else _REFUSED.get(response.status_code, "error"))
+                   status)
     return response
 
 
@@ -174,21 +177,21 @@ def receive(forge: str) -> tuple[Response, int]:
     svc = services()
     secret = svc.config.webhook_secret(forge)
     if intake is None or not (secret and secret.reveal()):
-        return _reply(404, "error", error=f"no {forge} webhook is configured here")
+        return _reply(404, HookReply.ERROR, error=f"no {forge} webhook is configured here")
     limit = svc.config.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _reply(413, "error", error=f"body larger than {limit} bytes")
+        return _reply(413, HookReply.ERROR, error=f"body larger than {limit} bytes")
     if request.mimetype != "application/json":
-        return _reply(415, "error", error="Content-Type must be application/json")
+        return _reply(415, HookReply.ERROR, error="Content-Type must be application/json")
     try:
         # Chunked bodies: the stream stops one byte past the limit (see create_app).
         body: bytes | None = request.get_data(cache=False)
     except RequestEntityTooLarge:
         body = None
     if body is None or len(body) > limit:
-        return _reply(413, "error", error=f"body larger than {limit} bytes")
+        return _reply(413, HookReply.ERROR, error=f"body larger than {limit} bytes")
     if not intake.authentic(request.headers, body, secret):
-        return _reply(401, "error", error="signature or token does not match")
+        return _reply(401, HookReply.ERROR, error="signature or token does not match")
     return _accept(forge, intake, body)
 
 
@@ -196,13 +199,14 @@ def _accept(forge: str, intake: Intake, body: bytes) -> tuple[Response, int]:
     event_name = request.headers.get(intake.event_header, "")
     delivery_id = intake.delivery_id(request.headers, body) or ""
     if not _EVENT_NAME.fullmatch(event_name):
-        return _reply(400, "error", error=f"missing or invalid {intake.event_header} header")
+        return _reply(400, HookReply.ERROR,
+                      error=f"missing or invalid {intake.event_header} header")
     g.hook_event = event_name
     if not _DELIVERY_ID.fullmatch(delivery_id):
-        return _reply(400, "error", error="missing or invalid delivery id header")
+        return _reply(400, HookReply.ERROR, error="missing or invalid delivery id header")
     payload = load_json(body)
     if isinstance(payload, str):
-        return _reply(400, "error", error=payload)
+        return _reply(400, HookReply.ERROR, error=payload)
     svc = services()
     host = svc.config.forge_host(forge)
     try:
@@ -211,9 +215,9 @@ def _accept(forge: str, intake: Intake, body: bytes) -> tuple[Response, int]:
         result = exc
     except (UserError, ValueError, KeyError, TypeError) as exc:
         log.info("delivery %s: malformed %s payload: %s", delivery_id, event_name, exc)
-        return _reply(400, "error", error=f"malformed {event_name} payload: {exc}")
+        return _reply(400, HookReply.ERROR, error=f"malformed {event_name} payload: {exc}")
     if isinstance(result, Ignored):
-        return _reply(200, "ignored", delivery=delivery_id, reason=result.reason)
+        return _reply(200, HookReply.IGNORED, delivery=delivery_id, reason=result.reason)
     event: Event = result
     with log_context(delivery_id=delivery_key(event.forge, event.delivery_id),
                      repository=f"{event.host}/{event.repo}", change_number=event.number,
@@ -232,20 +236,20 @@ def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
                              "action": event.action})
         except Exception:
             log.exception("delivery %s: audit write failed", key)
-            return _reply(503, "error", error="store unavailable, retry later")
-        return _reply(200, "ignored", delivery=event.delivery_id,
+            return _reply(503, HookReply.ERROR, error="store unavailable, retry later")
+        return _reply(200, HookReply.IGNORED, delivery=event.delivery_id,
                       reason="repository is not in the allowlist")
     if event.is_fork and svc.config.fork_mode == "skip":
-        return _reply(200, "ignored", delivery=event.delivery_id,
+        return _reply(200, HookReply.IGNORED, delivery=event.delivery_id,
                       reason="fork pull requests are skipped (GITOPS_BOT_FORK_MODE=skip)")
     try:
         fresh = svc.store.record_delivery(event, event_name)
         # A redelivery of a delivery whose job failed for good gets it retried (once).
         if not fresh and not svc.store.requeue_final(key):
-            return _reply(200, "duplicate", delivery=event.delivery_id)
+            return _reply(200, HookReply.DUPLICATE, delivery=event.delivery_id)
     except Exception:
         log.exception("delivery %s: store unavailable", key)
-        return _reply(503, "error", error="store unavailable, retry later")
+        return _reply(503, HookReply.ERROR, error="store unavailable, retry later")
     try:
         svc.queue.enqueue(key, event_to_dict(event))
     except Exception:
@@ -254,7 +258,8 @@ def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
             svc.store.forget_delivery(key)  # so the forge's redelivery is accepted, not a dup
         except Exception:
             log.exception("delivery %s: could not forget; worker start will recover it", key)
-        return _reply(503, "error", error="queue unavailable, retry later")
+        return _reply(503, HookReply.ERROR, error="queue unavailable, retry later")
     log.info("delivery %s queued: %s %s %s#%s", key, event_name, event.action, event.repo,
              event.number)
-    return _reply(202, "queued" if fresh else "requeued", delivery=event.delivery_id)
+    return _reply(202, HookReply.QUEUED if fresh else HookReply.REQUEUED,
+                  delivery=event.delivery_id)

@@ -28,6 +28,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from bot import metrics as _series  # noqa: F401  (every series exists before the first scrape)
+from bot.outcomes import FINAL_DEPLOY_STATES
 from bot.services import Services
 from bot.store import deployments
 from bot.web import services
@@ -36,7 +37,7 @@ from bot.web.auth import token_matches
 bp = Blueprint("metrics", __name__)
 log = logging.getLogger(__name__)
 
-DEPLOY_OUTCOMES = ("succeeded", "failed", "refused", "superseded")
+DEPLOY_OUTCOMES = FINAL_DEPLOY_STATES
 
 
 class _ReadAtScrape(Collector):

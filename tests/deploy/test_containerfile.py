@@ -39,7 +39,7 @@ def steps() -> list[tuple[str, str]]:
 
 
 def arg_defaults(steps: list[tuple[str, str]]) -> dict[str, str]:
-    defaults = {}
+    defaults: dict[str, str] = {}
     for word, rest in steps:
         if word == "ARG" and "=" in rest:
             name, _, value = rest.partition("=")

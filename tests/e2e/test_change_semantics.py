@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ def _rows(markdown: str) -> list[str]:
     return rows + objects
 
 
-def _findings(found: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _findings(found: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted((f["severity"], f["check"], f["message"], f["file"], f["line"], f["object"],
                    f["rule"]) for f in found)
 
@@ -105,8 +106,8 @@ def test_check_and_the_service_give_the_same_review(loop: Loop) -> None:
 
     assert _rows(comment["body"]) == _rows(markdown) and _rows(markdown)
     [run] = loop.services.store.latest_runs(repo=REPO)
-    service_findings = json.loads(run.findings) if isinstance(run.findings, str) \
-        else run.findings
+    service_findings = run.findings
+    assert service_findings is not None
     check_findings = [f for t in report["targets"] for f in t["findings"]] + report["findings"]
     assert _findings(service_findings) == _findings(check_findings)
     assert status["state"] == "failure" and report["state"] == "failure" and code == 1

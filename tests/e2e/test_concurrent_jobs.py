@@ -11,6 +11,7 @@ import pytest
 from bot import markers
 from tests.e2e.loop import REPO, Loop
 from tests.web.hookclient import fixture
+from tests.conftest import delivery_row
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +46,7 @@ def test_three_simultaneous_rechecks_post_one_review_comment(loop: Loop) -> None
     assert len(reviews) == 1, [c["id"] for c in reviews]
     finals = [s for s in loop.statuses(head) if s["state"] != "pending"]
     assert len(finals) == 3 and {s["state"] for s in finals} == {"failure"}
-    outcomes = {loop.services.store.delivery(k)["outcome"] for k in _keys(loop)}
+    outcomes = {delivery_row(loop.services.store, k)["outcome"] for k in _keys(loop)}
     assert outcomes == {"done"}
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from typing import Any
 import sqlalchemy as sa
 
 from bot import markers
@@ -152,7 +153,7 @@ def wait(predicate: Callable[[], object], timeout: float, what: str,
 
 
 @contextmanager
-def rig(tmp_path: Path, **settings: object) -> Iterator[Rig]:
+def rig(tmp_path: Path, **settings: Any) -> Iterator[Rig]:
     """A running loop with LEASE-second leases; stops every worker it started."""
     with running_loop(tmp_path, job_lease_seconds=LEASE, **settings) as loop:
         made = Rig(loop, tmp_path)

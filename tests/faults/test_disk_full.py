@@ -15,6 +15,7 @@ import pytest
 from bot import markers
 from tests.e2e.loop import open_pr
 from tests.faults.harness import GRACE, LEASE, Rig, assert_no_secret, rig, wait
+from tests.conftest import delivery_row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def test_a_full_data_disk_delays_the_review_and_loses_nothing(tmp_path: Path) ->
             assert r.review_statuses(head) == [] and r.loop.comments() == []
             [(key, outcome)] = r.open_deliveries()
             assert outcome == "queued"
-            assert r.loop.services.store.delivery(key)["attempts"] == 0
+            assert delivery_row(r.loop.services.store, key)["attempts"] == 0
             worker.free()
             freed = time.monotonic()
             wait(lambda: r.open_deliveries() == [], LEASE + GRACE,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from tests.forgeserver import github_spec
-from tests.forgeserver.core import Call, Reply
+from tests.forgeserver.core import Call, Handler, Reply
 
 NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 # Fields of a full pull request that the pull-request-simple items of
@@ -33,6 +34,9 @@ class DeploymentsMixin:
     pulls: dict[tuple[str, int], dict[str, Any]]
     statuses: list[dict[str, Any]]
     _ids: Any
+    route: Callable[[str, str, Handler], None]
+    paginate: Callable[[Call, str, list[Any]], Reply]
+    user: Callable[[str], dict[str, Any]]
 
     def install_deployments(self) -> None:
         self.deployments: dict[int, dict[str, Any]] = {}

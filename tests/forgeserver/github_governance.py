@@ -6,9 +6,10 @@ documented team-membership object (url, role, state).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from tests.forgeserver.core import Call, Reply
+from tests.forgeserver.core import Call, Handler, Reply
 from tests.forgeserver.github_deploy import _FULL_ONLY
 
 NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
@@ -22,6 +23,8 @@ class GovernanceMixin:
     pulls: dict[tuple[str, int], dict[str, Any]]
     teams: dict[str, list[dict[str, Any]]]
     members: dict[int, list[str]]
+    route: Callable[[str, str, Handler], None]
+    paginate: Callable[[Call, str, list[Any]], Reply]
 
     def install_governance(self) -> None:
         # (org, slug) -> {login: "active" | "pending"}: teams that need no repository access

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
-from tests.forgeserver.core import Call, Reply
+from tests.forgeserver.core import Call, Handler, Reply
 
 NOT_FOUND = {"message": "404 Not found"}
 # A deployment finishes once: GitLab's state machine has no transition out of these.
@@ -28,6 +29,10 @@ class DeploymentsMixin:
     mrs: dict[tuple[str, int], dict[str, Any]]
     projects: dict[str, dict[str, Any]]
     _ids: Any
+    route: Callable[[str, str, Handler], None]
+    paginate: Callable[[Call, str, list[Any]], Reply]
+    user: Callable[[str], dict[str, Any]]
+    _path_of: Callable[[str], str | None]
 
     def install_deployments(self) -> None:
         self.deployments: dict[int, dict[str, Any]] = {}

@@ -32,7 +32,8 @@ def test_policy_denials_and_warnings(reviews: dict[str, ReviewResult]) -> None:
     root = ET.fromstring(render_junit(reviews["denied"]).split("\n", 1)[1])
     policy = [c for s in root.findall("testsuite") for c in s.findall("testcase")
               if c.get("name") == "policy" and c.find("failure") is not None]
-    assert policy and ":latest" in (policy[0].find("failure").text or "")
+    failure = policy[0].find("failure") if policy else None
+    assert failure is not None and ":latest" in (failure.text or "")
     outs = [c.find("system-out") for s in root.findall("testsuite")
             for c in s.findall("testcase")]
     assert any(o is not None and "warning" in (o.text or "") for o in outs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,7 +27,7 @@ def remote(tmp_path: Path) -> Path:
     return path
 
 
-def branch(remote: Path, **kw: object) -> GitBranch:
+def branch(remote: Path, **kw: Any) -> GitBranch:
     return GitBranch(str(remote), "env/prod", "deploy", allowed_protocols=("file",), **kw)
 
 
@@ -150,7 +151,7 @@ def test_live_read_round_trips_and_drift(remote: Path) -> None:
     assert live["billing/prod"] == []
     assert sorted(m.key for m in live["shop/prod"]) == sorted(m.key for m in desired)
     assert {m.key: dict(m.body) for m in live["shop/prod"]} == {m.key: m.body for m in desired}
-    assert live["shop/prod"][0].file.startswith("deploy/shop/")
+    assert (live["shop/prod"][0].file or "").startswith("deploy/shop/")
     assert drift({"shop/prod": desired}, {"shop/prod": live["shop/prod"]}) == {"shop/prod": []}
     changed = manifests(namespace(), configmap(mode="debug"), deployment(), secret())
     result = drift({"shop/prod": changed}, live)["shop/prod"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -84,9 +86,9 @@ def helm_template(tools: Tools, repo: Path, values: dict[str, object], tmp: Path
     return [d for d in yaml.safe_load_all(out) if d]
 
 
-def is_test(body: object) -> bool:
+def is_test(body: Mapping[str, Any]) -> bool:
     """Helm test hooks (random names each render; `helm test` runs them, not installs)."""
-    notes = (body.get("metadata") or {}).get("annotations") or {}  # type: ignore[union-attr]
+    notes = (body.get("metadata") or {}).get("annotations") or {}
     return "test" in str(notes.get("helm.sh/hook", ""))
 
 

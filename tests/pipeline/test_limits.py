@@ -21,6 +21,7 @@ from tests.conftest import write_tree
 from tests.e2e.loop import SLOW_TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
+NO_FINDINGS: list[Finding] = []   # the fallback value of a failed stage
 
 FINDING = "an ERROR finding naming the limit and the file"
 CLOSED = "fails closed: the target counts as reading every file (every change affects it)"
@@ -262,7 +263,7 @@ def _kubeconform_timeout(tmp: Path, tools: Tools) -> Finding:
             "metadata": {"name": "c", "namespace": "n"}, "data": {"a": "b"}}
     target = Target("app", "d", "plain", "app")
     _, [finding] = run_stage(target, "validate", lambda: validator.validate(
-        [Manifest(body, "app/cm.yaml", 1)], "1.35"), [])
+        [Manifest(body, "app/cm.yaml", 1)], "1.35"), NO_FINDINGS)
     assert finding.check == "validate" and "timed out after 0.5s" in finding.message
     return finding
 

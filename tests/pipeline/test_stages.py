@@ -11,10 +11,11 @@ from bot.model import Severity, Target
 from bot.pipeline.stages import run_stage
 
 TARGET = Target("web", "staging", "plain", "apps/web")
+NOTHING: list[int] = []   # the fallback value of a failed stage
 
 
 def test_a_value_passes_through() -> None:
-    assert run_stage(TARGET, "validate", lambda: [1, 2], []) == ([1, 2], [])
+    assert run_stage(TARGET, "validate", lambda: [1, 2], NOTHING) == ([1, 2], [])
 
 
 def test_an_unexpected_exception_is_an_error_finding_naming_stage_and_target(
@@ -22,7 +23,7 @@ def test_an_unexpected_exception_is_an_error_finding_naming_stage_and_target(
     def crash() -> list[int]:
         raise ValueError("dictionary update sequence element #0 SuperSecretValue")
     with caplog.at_level(logging.ERROR):
-        value, [finding] = run_stage(TARGET, "live", crash, [])
+        value, [finding] = run_stage(TARGET, "live", crash, NOTHING)
     assert value == []
     assert finding.severity is Severity.ERROR and finding.check == "live"
     assert finding.file == "apps/web"
@@ -35,7 +36,7 @@ def test_an_unexpected_exception_is_an_error_finding_naming_stage_and_target(
 def test_a_tool_error_keeps_its_message_and_output_tail() -> None:
     def fail() -> list[int]:
         raise ToolError("kubeconform exited with code 3", stderr="cannot load schemas\n")
-    _, [finding] = run_stage(TARGET, "validate", fail, [])
+    _, [finding] = run_stage(TARGET, "validate", fail, NOTHING)
     assert finding.check == "validate"
     assert finding.message == ("validate failed: kubeconform exited with code 3: "
                                "cannot load schemas")
@@ -44,7 +45,7 @@ def test_a_tool_error_keeps_its_message_and_output_tail() -> None:
 def test_a_user_error_is_said_as_it_is() -> None:
     def fail() -> list[int]:
         raise ConfigError("bad", file="x.yaml")
-    _, [finding] = run_stage(TARGET, "render", fail, [])
+    _, [finding] = run_stage(TARGET, "render", fail, NOTHING)
     assert finding.message == "render failed: x.yaml: bad" and finding.check == "render"
 
 
@@ -52,4 +53,4 @@ def test_transient_errors_keep_their_retry_path() -> None:
     def busy() -> list[int]:
         raise Transient("forge busy", retry_after=5)
     with pytest.raises(Transient):
-        run_stage(TARGET, "live", busy, [])
+        run_stage(TARGET, "live", busy, NOTHING)

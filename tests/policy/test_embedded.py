@@ -44,7 +44,8 @@ def test_findings_name_rule_object_and_location(embedded: EmbeddedEngine) -> Non
 def test_namespaces_are_configurable(embedded: EmbeddedEngine) -> None:
     files = {"a": 'package main\ndeny["main"] { true }\n',
              "b": 'package team.k8s\ndeny["team"] { true }\n'}
-    assert [f.message for f in embedded.resource_findings(policies(**files), [POD])] == ["main"]
+    assert [f.message for f in embedded.resource_findings(
+        policies(("main",), **files), [POD])] == ["main"]
     assert [f.message for f in embedded.resource_findings(
         policies(("team.k8s",), **files), [POD])] == ["team"]
     assert sorted(f.rule or "" for f in embedded.resource_findings(

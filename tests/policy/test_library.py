@@ -1,6 +1,8 @@
 """Real conftest-style libraries (copied unchanged) give the denials conftest gives."""
 from __future__ import annotations
 
+from typing import Any
+
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -9,7 +11,7 @@ from bot.policy import EmbeddedEngine, load_policy_set
 from tests.policy.samples import CONFTEST, INSTRUMENTA, load_manifests
 
 
-def summary(findings: list) -> list[tuple[str, str, str, str]]:  # type: ignore[type-arg]
+def summary(findings: list[Any]) -> list[tuple[str, str, str, str]]:
     return [(f.severity.name, f.rule, str(f.object), f.message) for f in findings]
 
 

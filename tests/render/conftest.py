@@ -73,7 +73,8 @@ def canary() -> Iterator[Canary]:
 
 @dataclass
 class Recorded:
-    """Tools whose helm/kubectl are wrappers that log argv and environment, then exec the real one."""
+    """Tools whose helm/kubectl are wrappers that log argv and environment, then exec the
+    real one."""
 
     tools: Tools
     log: Path

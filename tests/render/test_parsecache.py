@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.model import Finding
 from bot.render import parsecache, yamlload
 from bot.render.sandbox import Budgets
 
@@ -36,7 +37,7 @@ STREAMS = {
 }
 
 
-def _plain(data: bytes, budgets: Budgets) -> tuple[list[yamlload.Document], list[object]]:
+def _plain(data: bytes, budgets: Budgets) -> tuple[list[yamlload.Document], list[Finding]]:
     return yamlload._load_stream(data, "f.yaml", budgets.max_yaml_nodes)
 
 

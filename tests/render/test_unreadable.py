@@ -43,7 +43,8 @@ def render_as_user(root: Path, renderer: str, path: str) -> dict[str, list[list[
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    found: dict[str, list[list[str]]] = json.loads(done.stdout)
+    return found
 
 
 @pytest.mark.parametrize("renderer, files, locked", [

@@ -19,7 +19,7 @@ THIS = ThisRepo(frozenset({normalise_url(URL)}))
 
 def app(source: dict[str, Any], name: str = "web", dest: dict[str, str] | None = None,
         **spec: Any) -> Found:
-    body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+    body: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": "argocd"},
             "spec": {"destination": dest or {"server": "https://kubernetes.default.svc",
                                              "namespace": "shop"}, **spec}}

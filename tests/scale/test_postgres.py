@@ -10,10 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.model import Event, EventKind
+from bot.model import Event, EventKind, Finding, Severity
+from bot.outcomes import Delivery, ReviewState
 from bot.store import Store, delivery_key
 from tests.scale.cluster import BotProcess, bot_env, wait_until
 from tests.services import PostgresServer
+from tests.conftest import delivery_row
 
 THREADS = 8
 
@@ -96,7 +98,7 @@ def test_one_claim_wins_and_an_expired_claim_is_recovered_once(postgres_url: str
     clock[0] += 31   # every worker presumed dead
     recovered = race(lambda i: stores[i % 2].expire_claims())
     assert sorted(k for r in recovered for k, _ in r) == sorted(keys)  # each exactly once
-    assert {stores[0].delivery(k)["outcome"] for k in keys} == {"queued"}
+    assert {delivery_row(stores[0], k)["outcome"] for k in keys} == {"queued"}
     # The re-run is attempt 2 for whoever claims first.
     again = race(lambda i: stores[i % 2].claim(keys[0], f"x{i}", 30))
     assert sorted(a for a in again if a is not None) == [2]
@@ -111,9 +113,10 @@ def test_concurrent_runs_of_one_sha_share_one_row(postgres_url: str) -> None:
     assert len(set(ids)) == 1
     run = store.get_run("github", "github.com", "acme/shop", 3, "b" * 40)
     assert run is not None and run.attempts == THREADS and run.state == "running"
-    store.finish_run(ids[0], "success", "ok", [{"check": "schema"}], "report", "c-1")
+    schema = Finding(Severity.ERROR, "validate", "no schema").to_dict()
+    store.finish_run(ids[0], ReviewState.SUCCESS, "ok", [schema], "report", "c-1")
     run = store.get_run("github", "github.com", "acme/shop", 3, "b" * 40)
-    assert run is not None and run.findings == [{"check": "schema"}] and run.comment_id == "c-1"
+    assert run is not None and run.findings == [schema] and run.comment_id == "c-1"
     assert run.started_at.tzinfo is not None
     store.engine.dispose()
 
@@ -129,8 +132,8 @@ def test_newest_head_and_requeue_of_a_failed_delivery(postgres_url: str) -> None
     assert store.newest_head("github", "github.com", "acme/shop", 9) == "3" * 40
     key = delivery_key("github", "head-0")
     assert store.claim(key, "w", 30) == 1
-    assert store.release(key, "w", "failed", error="boom")
+    assert store.release(key, "w", Delivery.FAILED, error="boom")
     # A redelivery reopens it for exactly one of the racing web processes.
     assert sorted(race(lambda i: store.requeue_final(key))) == [False] * (THREADS - 1) + [True]
-    assert store.delivery(key)["outcome"] == "queued"
+    assert delivery_row(store, key)["outcome"] == "queued"
     store.engine.dispose()

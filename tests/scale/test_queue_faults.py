@@ -17,6 +17,7 @@ from bot.store import Store, delivery_key
 from tests.scale.cluster import BotProcess, Web, bot_env, get_json, wait_until
 from tests.services import RedisServer
 from tests.web.hookclient import SECRET, fixture, github_headers, post
+from tests.conftest import delivery_row
 
 PR_OPENED = json.loads(fixture("github/pull_request/opened.payload.json"))
 
@@ -102,7 +103,8 @@ def test_queued_jobs_survive_a_redis_crash_with_append_only_file(
     wait_until(lambda: all(bot.outcome(d) == "done" for _, _, d in sent), 30,
                "the surviving jobs to run")
     assert bot.store.count("review_runs") == 5
-    assert {bot.store.delivery(delivery_key("github", d))["attempts"] for _, _, d in sent} == {1}
+    assert {delivery_row(bot.store, delivery_key("github", d))["attempts"]
+            for _, _, d in sent} == {1}
     # The web process reconnects by itself after the restart.
     code, status, later = delivery(bot.web, 6)
     assert (code, status) == (202, "queued")

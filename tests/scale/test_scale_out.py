@@ -21,6 +21,7 @@ from tests.scale.cluster import BotProcess, Web, bot_env, wait_until
 from tests.scale.scenario import REPO, TOKEN, Sender, build_repo, final_statuses, statuses
 from tests.services import PostgresServer
 from tests.web.hookclient import SECRET
+from tests.conftest import delivery_row
 
 CHANGES = 50
 SHAS = 3                 # heads per change: opened + 2 synchronize
@@ -141,7 +142,7 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
         runs = _runs(store)
         coalesced = 0
         for change in changes:
-            outcomes = [store.delivery(delivery_key("github", d))["outcome"]
+            outcomes = [delivery_row(store, delivery_key("github", d))["outcome"]
                         for d in change.deliveries]
             assert set(outcomes) <= {"done", "superseded"}, (change.number, outcomes)
             for sha, outcome in zip(change.shas, outcomes):
@@ -164,7 +165,7 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
         attempts = {key: run["attempts"] for key, run in runs.items()}
         assert attempts.pop((slow.number, slow.head)) == 2
         assert set(attempts.values()) <= {1}, attempts
-        assert store.delivery(slow_key)["attempts"] == 2
+        assert delivery_row(store, slow_key)["attempts"] == 2
         assert [s["state"] for s in statuses(forge, slow.head)][-1] != "pending"
         assert "slow/default" in forge.issue_comments(REPO, slow.number)[0]["body"]
         assert coalesced > 0  # newer heads arrived before older ones were reviewed

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.migrations import current, upgrade
+from bot.outcomes import DeployState, ReviewState
 from bot.store import Store
 
 SHA = "a" * 40
@@ -25,9 +26,9 @@ def test_deployment_lifecycle(store: Store) -> None:
     [queued] = store.deployments()
     assert (queued.id, queued.state, queued.change_number) == (first, "queued", 7)
     assert queued.applied == [] and queued.failed == [] and queued.finished_at is None
-    store.mark_deployment(first, "running", "applying 2 objects")
+    store.mark_deployment(first, DeployState.RUNNING, "applying 2 objects")
     assert store.deployments()[0].state == "running"
-    store.finish_deployment(first, "failed", "1 of 2 applied", ("ConfigMap/web/a",),
+    store.finish_deployment(first, DeployState.FAILED, "1 of 2 applied", ("ConfigMap/web/a",),
                             [{"key": "Secret/web/b", "error": "forbidden"}])
     [done] = store.deployments()
     assert done.state == "failed" and done.summary == "1 of 2 applied"
@@ -39,10 +40,11 @@ def test_deployment_lifecycle(store: Store) -> None:
 
 def test_deployment_states_are_checked(store: Store) -> None:
     with pytest.raises(ValueError, match="queued, running"):
-        store.record_deployment("github", "github.com", "acme/shop", "prod", SHA, state="ok")
+        store.record_deployment("github", "github.com", "acme/shop", "prod", SHA,
+                                state="ok")  # type: ignore[arg-type]
     deploy = store.record_deployment("github", "github.com", "acme/shop", "prod", SHA)
     with pytest.raises(ValueError, match="succeeded, failed, refused, superseded"):
-        store.finish_deployment(deploy, "running", "not final")
+        store.finish_deployment(deploy, DeployState.RUNNING, "not final")
 
 
 def test_deployments_newest_first_and_filtered(store: Store) -> None:
@@ -73,7 +75,8 @@ def test_latest_drift_is_the_newest_report_per_target(store: Store) -> None:
 
 
 def test_review_and_audit_filters(store: Store) -> None:
-    for number, state in ((1, "success"), (2, "failure"), (3, "failure")):
+    for number, state in ((1, ReviewState.SUCCESS), (2, ReviewState.FAILURE),
+                          (3, ReviewState.FAILURE)):
         store.finish_run(store.start_run("github", "github.com", "acme/shop", number, SHA), state)
     assert [r.number for r in store.latest_runs(state="failure")] == [3, 2]
     assert [r.number for r in store.latest_runs(number=1)] == [1]

@@ -9,6 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from bot.migrations import current
+from bot.model import Finding, Severity
+from bot.outcomes import ReviewState
 from bot.store import Store, metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +68,8 @@ def test_runs_are_unique_per_sha_and_listed_newest_first(tmp_path: Path) -> None
     store = Store.from_url(f"sqlite:///{tmp_path}/r.db")
     store.upgrade()
     first = store.start_run("github", "github.com", "a/b", 1, "a" * 40)
-    store.finish_run(first, "failure", "1 error", [{"message": "bad"}], "# report", "c-1")
+    bad = Finding(Severity.ERROR, "policy", "bad").to_dict()
+    store.finish_run(first, ReviewState.FAILURE, "1 error", [bad], "# report", "c-1")
     again = store.start_run("github", "github.com", "a/b", 1, "a" * 40)
     other = store.start_run("gitlab", "gitlab.com", "g/p", 7, "b" * 40)
     assert again == first and other != first
@@ -74,7 +77,7 @@ def test_runs_are_unique_per_sha_and_listed_newest_first(tmp_path: Path) -> None
     assert run is not None and (run.state, run.attempts, run.finished_at) == ("running", 2, None)
     assert [r.id for r in store.latest_runs()] == [other, first]
     assert [r.repo for r in store.latest_runs(repo="a/b")] == ["a/b"]
-    store.finish_run(first, "success", "ok", [], "report", "c-1")
+    store.finish_run(first, ReviewState.SUCCESS, "ok", [], "report", "c-1")
     done = store.get_run("github", "github.com", "a/b", 1, "a" * 40)
     assert done is not None and done.state == "success" and done.started_at.tzinfo is not None
 

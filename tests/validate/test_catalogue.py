@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -214,7 +215,8 @@ def test_shared_blocks_validate_exactly_like_the_original() -> None:
     defs = schemas.definitions("v1.35.0", True)
     original = schemas.CompiledSchema(schemas.self_contained(plain, defs))
     compacted = schemas.CompiledSchema(schemas.self_contained(shared, defs))
-    base = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+    base: dict[str, Any] = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                            "kind": "Kustomization",
             "metadata": {"name": "apps"},
             "spec": {"interval": "10m", "prune": True, "path": "./apps",
                      "sourceRef": {"kind": "GitRepository", "name": "flux-system"},

@@ -111,7 +111,7 @@ def override_crd(field: str) -> dict[str, Any]:
     [crd] = crds.load_documents(KUSTOMIZATION_CRD.read_text("utf-8"))
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     spec["properties"][field] = {"type": "boolean"}
-    return crd
+    return dict(crd)
 
 
 def test_a_crd_in_the_render_wins_over_the_catalogue() -> None:

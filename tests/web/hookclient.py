@@ -54,7 +54,7 @@ def post(url: str, path: str, body: bytes,
          headers: list[tuple[str, str]]) -> tuple[int, dict[str, Any]]:
     """POST with exactly these header lines (duplicates allowed); status and JSON answer."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)
     try:
         conn.putrequest("POST", path, skip_accept_encoding=True)
         for name, value in headers:
@@ -74,7 +74,7 @@ def post(url: str, path: str, body: bytes,
 
 def get(url: str, path: str) -> tuple[int, dict[str, Any]]:
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()

@@ -54,7 +54,7 @@ class Running:
             pair = base64.b64encode(f"reader:{basic}".encode()).decode()
             headers["Authorization"] = f"Basic {pair}"
         parts = urlsplit(self.url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn = http.client.HTTPConnection(parts.netloc, timeout=30)
         try:
             conn.request("GET", path, headers=headers)
             resp = conn.getresponse()

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.model import FindingRecord
+from bot.outcomes import DeployState, ReviewState
 from bot.pipeline.change import review_change
 from bot.pipeline.review import ReviewOptions
 from bot.report import render_markdown, status_line
@@ -50,17 +52,17 @@ class Reviewed:
     """One review made by the real pipeline: its head SHA, state and Markdown report."""
 
     head: str
-    state: str
+    state: ReviewState
     status_line: str
     report: str
-    findings: list[dict[str, object]]
+    findings: list[FindingRecord]
 
 
 def _review(repo: Path, base: str, head: str, tools: Tools) -> Reviewed:
     result = review_change(repo, base, head, ReviewOptions(tools=tools,
                                                               enforce_approvals=False))
     findings = [f.to_dict() for t in result.targets for f in t.findings]
-    return Reviewed(git(repo, "rev-parse", head), result.state.name.lower(),
+    return Reviewed(git(repo, "rev-parse", head), ReviewState(result.state.name.lower()),
                     status_line(result), render_markdown(result, max_chars=10**9), findings)
 
 
@@ -92,7 +94,7 @@ def seed(store: Store, example: Reviewed, secrets: Reviewed) -> None:
     # A review still running, and one whose stored report leaked a token in an error text.
     store.start_run("github", HOST, PAYMENTS, 4, "c" * 40)
     leaked = store.start_run("github", HOST, PAYMENTS, 5, "d" * 40)
-    store.finish_run(leaked, "error", f"clone failed: token {GH_TOKEN}", None,
+    store.finish_run(leaked, ReviewState.ERROR, f"clone failed: token {GH_TOKEN}", None,
                      f"### ❌ gitops-bot review: failed\n\nfatal: could not read from "
                      f"https://x-access-token:{GH_TOKEN}@github.com/acme/payments.git\n")
     shop = f"{HOST}/{SHOP}"
@@ -107,15 +109,16 @@ def seed(store: Store, example: Reviewed, secrets: Reviewed) -> None:
     store.audit("alice", "review.approved", f"{HOST}/{PAYMENTS}", 3, secrets.head, {})
 
     ok = store.record_deployment("github", HOST, SHOP, "staging", secrets.head, 8)
-    store.mark_deployment(ok, "running")
-    store.finish_deployment(ok, "succeeded", "applied 6 objects",
+    store.mark_deployment(ok, DeployState.RUNNING)
+    store.finish_deployment(ok, DeployState.SUCCEEDED, "applied 6 objects",
                             ["ConfigMap/web/web-deploy", "Secret/web/web-db"], [])
     bad = store.record_deployment("github", HOST, SHOP, "production", secrets.head, 8)
-    store.finish_deployment(bad, "failed", f"apply failed after 1 of 2 (token {GH_TOKEN})",
+    store.finish_deployment(bad, DeployState.FAILED,
+                            f"apply failed after 1 of 2 (token {GH_TOKEN})",
                             ["ConfigMap/web/web-deploy"],
                             [{"key": "Secret/web/web-db", "error": "forbidden"}])
     store.record_deployment("github", HOST, SHOP, "production", "e" * 40, None,
-                            state="refused", summary="not reviewed: refused")
+                            state=DeployState.REFUSED, summary="not reviewed: refused")
     store.record_drift(HOST, SHOP, "production", "web/production", [
         {"key": "Deployment/web/web", "status": "changed",
          "changed_fields": ["spec.replicas"]},

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.outcomes import ReviewState
 from tests.web.dashboard.conftest import Running
 from tests.web.dashboard.seed import (DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP,
                                       Reviewed)
@@ -169,7 +170,7 @@ def test_report_html_is_sanitised(browser: Any, site: Running) -> None:
                "\n\n</details>\n")
     store = site.services.store
     run_id = store.start_run("github", HOST, SHOP, 99, "f" * 40)
-    store.finish_run(run_id, "failure", "hostile", None, hostile)
+    store.finish_run(run_id, ReviewState.FAILURE, "hostile", None, hostile)
     context = browser.new_context(base_url=site.url, http_credentials={
         "username": "reader", "password": DASH_TOKEN})
     tab = context.new_page()

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Config
 from bot.metrics import forge_error, observe_stage, policy_denied, rate_limit_wait
+from bot.outcomes import DeployState
 from tests.web.dashboard.conftest import Running, make_config
 from tests.web.hookclient import fixture, github_headers, post
 
@@ -62,7 +63,7 @@ def test_every_series_after_some_traffic(tmp_path: Path,
     assert [status for status, _ in sent] == [202, 200, 200, 401, 404]
     store = bot.services.store
     deploy = store.record_deployment("github", "github.com", "acme/shop", "staging", "a" * 40, 1)
-    store.finish_deployment(deploy, "failed", "apply failed", [], ["Deployment/web/web"])
+    store.finish_deployment(deploy, DeployState.FAILED, "apply failed", [], ["Deployment/web/web"])
     store.record_drift("github.com", "acme/shop", "staging", "web/staging", [
         {"key": "Deployment/web/web", "status": "changed", "changed_fields": ["spec"]},
         {"key": "Service/web/web", "status": "unchanged", "changed_fields": []}])
@@ -103,14 +104,14 @@ def test_prometheus_chooses_the_format(site: Running) -> None:
     import http.client
     from urllib.parse import urlsplit
     parts = urlsplit(site.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)
     conn.request("GET", "/metrics", headers={
         "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})
     resp = conn.getresponse()
     body = resp.read().decode()
     conn.close()
     assert resp.status == 200
-    assert resp.getheader("Content-Type").startswith("application/openmetrics-text")
+    assert (resp.getheader("Content-Type") or "").startswith("application/openmetrics-text")
     assert body.endswith("# EOF\n") and "gitops_bot_deliveries" in body
 
 
