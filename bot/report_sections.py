@@ -42,7 +42,9 @@ SHOWN = (DiffStatus.CREATED, DiffStatus.CHANGED, DiffStatus.DELETED)
 MESSAGE_LIMIT = 1_000  # per finding in Markdown; the JSON report keeps the whole text
 FIELDS_SHOWN = 10
 PER_RULE = 5           # findings of one rule kept first when cutting
-FILES_SHOWN = 8        # changed files listed in the "changed files → targets" line
+FILES_SHOWN = 8        # entries in the "changed files → targets" line
+FILES_PER_ENTRY = 4    # files named in one entry (files that reach the same targets)
+TARGETS_PER_ENTRY = 6  # targets named in one entry
 # Cutting order (lower is kept first).
 FIRST_FINDINGS, FIRST_DIFF, OTHER_DIFFS, MORE_FINDINGS, OLD_FINDINGS = range(5)
 
@@ -133,18 +135,29 @@ def all_findings(result: ReviewResult) -> list[Finding]:
 
 
 def files_line(result: ReviewResult) -> str:
-    """`**Changed files → targets:** \\`a.yaml\\` → \\`web/staging\\`, ...; ...`."""
+    """`**Changed files → targets:** \\`a.yaml\\`, \\`b.yaml\\` → \\`web/staging\\`, ...; ...`:
+    files that reach the same targets share one entry; long lists are counted, not spelled."""
     reach: dict[str, list[str]] = defaultdict(list)
     for t in result.targets:
         for path in t.changed_inputs:
             reach[path].append(t.target.id)
     if not reach:
         return ""
-    items = [f"{md.code(path)} → " + ", ".join(md.code(i) for i in ids)
-             for path, ids in sorted(reach.items())]
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for path, ids in sorted(reach.items()):
+        groups[tuple(ids)].append(path)
+    every = len(result.targets)
+    items = [_listed(files, FILES_PER_ENTRY, "more file") + " → " + (
+        f"all {every} targets" if len(ids) == every > TARGETS_PER_ENTRY
+        else _listed(ids, TARGETS_PER_ENTRY, "more target")) for ids, files in groups.items()]
     more = len(items) - FILES_SHOWN
-    tail = f"; and {n(more, 'more file')}" if more > 0 else ""
+    tail = f"; and {n(more, 'more group')} of files" if more > 0 else ""
     return "**Changed files → targets:** " + "; ".join(items[:FILES_SHOWN]) + tail + "\n\n"
+
+
+def _listed(names: Sequence[str], shown: int, noun: str) -> str:
+    out = ", ".join(md.code(x) for x in names[:shown])
+    return out + (f" and {n(len(names) - shown, noun)}" if len(names) > shown else "")
 
 
 def _shown_dangers(t: TargetResult) -> list[Danger]:

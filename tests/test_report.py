@@ -177,6 +177,22 @@ def test_dangerous_changes_and_changed_files_come_first() -> None:
             "the volume's data is lost") in md
 
 
+def test_files_reaching_the_same_targets_share_one_entry() -> None:
+    targets = [TargetResult(Target(f"app{i}", "prod", "plain", f"apps/app{i}"), State.SUCCESS,
+                            changed_inputs=("base/deploy.yaml", "base/svc.yaml",
+                                            *((f"apps/app{i}/cm.yaml",) if i == 0 else ())))
+               for i in range(8)]
+    md = render_markdown(ReviewResult(base="a", head="b", targets=tuple(targets)))
+    [line] = [x for x in md.splitlines() if x.startswith("**Changed files")]
+    assert line == ("**Changed files → targets:** `apps/app0/cm.yaml` → `app0/prod`; "
+                    "`base/deploy.yaml`, `base/svc.yaml` → all 8 targets")
+    fewer = ReviewResult(base="a", head="b", targets=tuple(targets[:7]) + (TargetResult(
+        Target("other", "prod", "plain", "apps/other"), State.SUCCESS),))
+    [line] = [x for x in render_markdown(fewer).splitlines() if x.startswith("**Changed")]
+    assert line.endswith("`base/deploy.yaml`, `base/svc.yaml` → `app0/prod`, `app1/prod`, "
+                         "`app2/prod`, `app3/prod`, `app4/prod`, `app5/prod` and 1 more target")
+
+
 def test_identical_diffs_are_shown_once_and_renames_are_one_entry() -> None:
     md = render_markdown(quiet_review())
     assert md.count("+        image: ghcr.io/example/web:latest") == 1
