@@ -26,6 +26,12 @@ SWEEP_RECOVERED = Counter("gitops_bot_sweep_recovered",
                           "Events the forge never delivered, recovered by the sweep.", ["kind"])
 for _kind in ("review", "deploy"):
     SWEEP_RECOVERED.labels(_kind)
+# Job kinds: bot.model.EventKind values (not imported, so this module stays dependency-free).
+JOB_KINDS = ("review", "recheck", "push", "closed", "merge_group", "command")
+JOBS_DEAD = Counter("gitops_bot_jobs_dead", "Jobs that failed for good (dead letters: retries "
+                    "ran out, or an error that is not retried), by event kind.", ["kind"])
+for _kind in JOB_KINDS:
+    JOBS_DEAD.labels(_kind)
 for _stage in STAGES:  # zero series from the start, so rate() works before the first job
     JOB_SECONDS.labels(_stage)
 
@@ -65,3 +71,8 @@ def sweep_recovered(kind: str, count: int = 1) -> None:
     """Count events recovered by the sweep (`kind`: "review" or "deploy")."""
     if count > 0:
         SWEEP_RECOVERED.labels(kind if kind in ("review", "deploy") else "other").inc(count)
+
+
+def job_dead(kind: str) -> None:
+    """Count one job that went to the dead letters (`kind`: an EventKind value)."""
+    JOBS_DEAD.labels(kind if kind in JOB_KINDS else "other").inc()
