@@ -13,6 +13,9 @@ _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 
 DELIVERIES = Counter("gitops_bot_deliveries", "Webhook deliveries by forge, event and outcome.",
                      ["forge", "event", "outcome"])
+REFUSED = Counter("gitops_bot_deliveries_refused", "Authentic deliveries the intake refused "
+                  "and did not record (the forge may redeliver them), by reason.", ["reason"])
+REFUSED.labels("queue_full")
 JOB_SECONDS = Histogram("gitops_bot_job_duration_seconds", "Time spent per job stage.",
                         ["stage"], buckets=_BUCKETS)
 POLICY_DENIALS = Counter("gitops_bot_policy_denials", "Policy denials found by reviews.")
@@ -48,6 +51,11 @@ def observe_stage(stage: str, seconds: float) -> None:
 def count_delivery(forge: str, event: str, outcome: str) -> None:
     """Count one webhook delivery (the intake calls this once per request)."""
     DELIVERIES.labels(_label(forge, 16), _label(event), _label(outcome, 32)).inc()
+
+
+def delivery_refused(reason: str) -> None:
+    """Count one authentic delivery refused unrecorded (`reason`: "queue_full")."""
+    REFUSED.labels(_label(reason, 32)).inc()
 
 
 def policy_denied(count: int = 1) -> None:
