@@ -8,7 +8,8 @@ from werkzeug.exceptions import HTTPException
 
 from bot.config import Config
 from bot.services import Services
-from bot.web import EXTENSION, api, dashboard, health, hooks, metrics
+from bot.web import BACKLOG, EXTENSION, api, dashboard, health, hooks, metrics
+from bot.web.backlog import Backlog
 
 
 def create_app(config: Config, services: Services | None = None) -> Flask:
@@ -25,6 +26,7 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     # the limit, so allow one byte more and let the intake see (and refuse) a longer body.
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     app.extensions[EXTENSION] = services
+    app.extensions[BACKLOG] = Backlog(services.store.pending_jobs, config.queue_max)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

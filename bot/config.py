@@ -22,6 +22,7 @@ LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 POLICY_ENGINES = ("embedded", "opa")
 DEFAULT_MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+DEFAULT_QUEUE_MAX = 10_000  # pending jobs; hours of work for a few workers, not a flood
 
 
 class Secret:
@@ -73,6 +74,9 @@ class Config:
     sqlite_synchronous: str = "full"
     queue_url: str = ""      # empty: SqliteHuey at <data_dir>/queue.db; redis://... -> RedisHuey
     max_body_bytes: int = DEFAULT_MAX_BODY
+    # With this many jobs pending (queued or running) the intake answers 503 with
+    # Retry-After and records nothing, so the forge's redelivery is accepted later.
+    queue_max: int = DEFAULT_QUEUE_MAX
     fork_mode: str = "validate"
     # "module:factory" returning the job handlers; the pipeline plugs in here (see bot.services).
     job_handlers: str = "bot.pipeline.handlers:pipeline_handlers"
@@ -292,7 +296,7 @@ def _convert(name: str, raw: Any) -> Any:
         if value < 0:
             raise ValueError("must be 0 or a number of megabytes")
         return value
-    if name in ("github_app_id", "max_body_bytes"):
+    if name in ("github_app_id", "max_body_bytes", "queue_max"):
         value = int(raw)
         if value <= 0:
             raise ValueError("must be a positive integer")

@@ -93,18 +93,23 @@ class ReviewVerdict:
     """What a finished review publishes: the outcome state, the commit status and whether the
     comment and check run are written."""
 
-    state: ReviewState  # success | failure | superseded
+    state: ReviewState  # success | failure | superseded | skipped
     status: State       # the commit status on the reviewed head
     publish: bool       # False: the head moved, the comment is left to the newer review
+    set_status: bool = True  # False: the change was closed or merged, nothing is written
 
 
-def review_verdict(result: State, reviewed_head: str, current_head: str) -> ReviewVerdict:
+def review_verdict(result: State, reviewed_head: str, current_head: str,
+                   current_state: str = "open") -> ReviewVerdict:
     """The outcome of a review whose findings add up to `result`.
 
-    When the head moved while the review ran, the status stays on the reviewed SHA only
-    (with the review's own state) and the comment is left to the newer job, so a comment
-    never mixes two heads. Otherwise anything below FAILURE passes.
+    A change closed or merged while the review ran gets neither comment nor status
+    (skipped). When the head moved while the review ran, the status stays on the reviewed
+    SHA only (with the review's own state) and the comment is left to the newer job, so a
+    comment never mixes two heads. Otherwise anything below FAILURE passes.
     """
+    if current_state != "open":
+        return ReviewVerdict(ReviewState.SKIPPED, result, publish=False, set_status=False)
     if current_head != reviewed_head:
         return ReviewVerdict(ReviewState.SUPERSEDED, result, publish=False)
     if result < State.FAILURE:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
@@ -25,6 +25,7 @@ from bot import scratch
 from bot.config import Config
 from bot.errors import ConfigError, retry_after
 from bot.logs import log_context
+from bot.metrics import job_dead
 from bot.model import Event, EventKind
 from bot.outcomes import Delivery, JobRun, ReviewState
 from bot.store import Store, WriteLock, event_from_dict
@@ -56,6 +57,16 @@ class JobContext:
 JobHandler = Callable[[Event, JobContext], None]
 Handlers = Mapping[EventKind, JobHandler]
 HandlerFactory = Callable[[Config, Store], Handlers]
+
+
+@runtime_checkable
+class GivesUp(Protocol):
+    """A job handler with a last word for a job that went to the dead letters (e.g. a
+    review's final status, so the change is not left `pending`)."""
+
+    def gave_up(self, event: Event, ctx: JobContext, error: BaseException) -> None:
+        """Called once, after the job is released as failed or dead; best effort."""
+        ...
 
 
 def record_run_only(event: Event, ctx: JobContext) -> None:
@@ -188,7 +199,10 @@ class Queue:
                 if handler is not None:
                     handler(event, ctx)
         except Exception as exc:
-            return self._failed(key, worker, event_data, attempt, exc)
+            outcome = self._failed(key, worker, event_data, attempt, exc)
+            if outcome != JobRun.RETRY:
+                self._gave_up(handler, event, ctx, exc)
+            return outcome
         self.store.release(key, worker, Delivery.DONE)
         return Delivery.DONE
 
@@ -207,6 +221,19 @@ class Queue:
                               run_after=self.store.clock() + delay):
             self.enqueue(key, event_data, delay=delay)
         return JobRun.RETRY
+
+    @staticmethod
+    def _gave_up(handler: JobHandler | None, event: Event, ctx: JobContext,
+                 exc: Exception) -> None:
+        """Count a job in the dead letters and let its handler say so (never raises: the
+        job's outcome is recorded already)."""
+        job_dead(event.kind.value)
+        if not isinstance(handler, GivesUp):
+            return
+        try:
+            handler.gave_up(event, ctx, exc)
+        except Exception:
+            log.exception("job %s: could not report that it failed for good", ctx.delivery)
 
     def _disk_full(self) -> bool:
         data = self.config.data_dir

@@ -97,6 +97,12 @@ def test_review_verdict(result: State, current: str, verdict: ReviewVerdict) -> 
     assert review_verdict(result, HEAD, current) == verdict
 
 
+@pytest.mark.parametrize("state", ["closed", "merged"])
+def test_a_change_closed_while_reviewed_gets_nothing_published(state: str) -> None:
+    verdict = review_verdict(State.FAILURE, HEAD, HEAD, state)
+    assert verdict == ReviewVerdict(R.SKIPPED, State.FAILURE, publish=False, set_status=False)
+
+
 SHA, REVIEWED = "c" * 40, "d" * 40
 ENVS = ("staging", "prod")
 SKEW = (f"the merge result {SHA[:12]} renders differently in prod from the reviewed head "

@@ -5,12 +5,14 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bot.errors import ConfigError, Transient
 from bot.queue import MAX_ATTEMPTS, RETRY_WINDOW, Queue, backoff, default_handlers
 from bot.services import Services, load_handlers
 from bot.model import Event, EventKind
 from bot.store import Store, delivery_key
+from tests.e2e.loop import REPO as LOOP_REPO, Loop, pr_payload, running_loop
 from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import SHA_A, SHA_B, fixture, with_head
 from tests.web.jobdoubles import Flaky
@@ -164,3 +166,65 @@ def test_an_expired_claim_is_recovered(tmp_path: Path) -> None:
     data = delivery_row(services.store, "github:lease-1")["event_data"]
     assert services.queue.run("github:lease-1", data) == "done"
     assert delivery_row(services.store, "github:lease-1")["attempts"] == 2
+
+
+def dead_jobs(kind: str = "review") -> float:
+    return REGISTRY.get_sample_value("gitops_bot_jobs_dead_total", {"kind": kind}) or 0.0
+
+
+def deliver_review(loop: Loop, delivery: str) -> tuple[str, str]:
+    """Open PR #1 (the example's `change` branch) on the forge and deliver its event; the
+    delivery key and the head SHA."""
+    head, base = loop.head("change"), loop.head("main")
+    loop.forge.add_pull(LOOP_REPO, 1, head_sha=head, base_sha=base,
+                        files=["apps/web/deployment.yaml"])
+    assert loop.deliver("pull_request", pr_payload("opened", head, base),
+                        delivery=delivery)[0] == 202
+    return delivery_key("github", delivery), head
+
+
+def test_a_dead_review_ends_in_an_error_status_and_is_counted(tmp_path: Path) -> None:
+    """A review whose forge keeps failing for an hour goes to the dead letters; its change
+    gets a final `error` status saying how to try again, not `pending` for ever
+    (docs/security.md#case-90)."""
+    with running_loop(tmp_path) as loop:
+        loop.forge.fail("GET", r"/pulls/1/reviews$", 503, times=MAX_ATTEMPTS)
+        key, head = deliver_review(loop, "dead-review-1")
+        data = delivery_row(loop.services.store, key)["event_data"]
+        # Every attempt an hour after the delivery: the last try goes to the dead letters.
+        later = Store(loop.services.store.engine, clock=lambda: time.time() + RETRY_WINDOW)
+        queue = Queue(loop.services.config, later, loop.services.queue.handlers)
+        before = dead_jobs()
+        outcomes = [queue.run(key, data) for _ in range(MAX_ATTEMPTS)]
+        assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["dead"]
+        assert dead_jobs() == before + 1
+        statuses = loop.statuses(head)
+        assert [s["state"] for s in statuses] == ["pending"] * MAX_ATTEMPTS + ["error"]
+        assert statuses[-1]["description"] == (
+            "gitops-bot could not finish the review: the forge or a service kept failing; "
+            "comment /gitops-bot recheck to try again")
+
+
+def test_a_review_bug_ends_in_an_error_status_even_if_the_forge_fails_then(
+        tmp_path: Path) -> None:
+    """A non-transient error fails the job at once with a final `error` status; a forge
+    failure while saying so is logged, never raised (the outcome stays `failed`)."""
+    with running_loop(tmp_path) as loop:
+        # 422 on the pending status: a ForgeError outside the review's own error handling
+        loop.forge.fail("POST", r"/statuses/", 422, times=1)
+        key, head = deliver_review(loop, "bug-review-1")
+        before = dead_jobs()
+        assert loop.work() == ["failed"]
+        assert dead_jobs() == before + 1
+        [status] = loop.statuses(head)
+        assert status["state"] == "error"
+        assert status["description"].startswith(
+            "gitops-bot could not finish the review: the forge refused a request;")
+        # again, and the forge refuses the last word too: still one failed job, no raise
+        loop.forge.fail("POST", r"/statuses/", 422, times=2)
+        assert loop.deliver("pull_request", pr_payload("opened", head, loop.head("main")),
+                            delivery="bug-review-1")[1]["status"] == "requeued"
+        assert loop.work() == ["failed"]
+        assert dead_jobs() == before + 2
+        assert delivery_row(loop.services.store, key)["outcome"] == "failed"
+        assert [s["state"] for s in loop.statuses(head)] == ["error"]

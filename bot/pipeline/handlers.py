@@ -15,6 +15,7 @@ from bot.model import Event, EventKind
 from bot.outcomes import ReviewState
 from bot.pipeline.audit import deploy_waiver, record_review, waiver
 from bot.pipeline.commands import CommandJob
+from bot.pipeline.dead import DeadReview, WithLastWord
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.merge_queue import MergeGroupJob
@@ -69,7 +70,8 @@ def _clone_token(forge: Forge) -> str | None:
 
 
 def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext], None]:
-    """A job handler running ReviewJob and recording the run in the store."""
+    """A job handler running ReviewJob and recording the run in the store; a review job
+    that fails for good leaves an `error` status (bot.pipeline.dead)."""
     deploy = deploy_job(config, store)
 
     def live_for(remote: Remote) -> LiveFor:
@@ -113,7 +115,7 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
         ctx.store.audit(event.sender, f"review.{outcome.state}", f"{event.host}/{event.repo}",
                         event.number, outcome.head_sha, {"delivery": ctx.delivery,
                                                          "status": outcome.status_line})
-    return handle
+    return WithLastWord(handle, DeadReview(forge_factory(config, store)))
 
 
 def deploy_job(config: Config, store: Store) -> DeployJob:

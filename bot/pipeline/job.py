@@ -231,8 +231,11 @@ class ReviewJob:
         full = render_markdown(result, max_chars=10**9)
         body = render_markdown(result, max_chars=forge.comment_limit - 200,
                                full_report_url=link)
-        verdict = review_verdict(result.state, head,
-                                 forge.get_change(event.repo, event.number).head_sha)
+        now = forge.get_change(event.repo, event.number)  # closed, merged or moved meanwhile?
+        verdict = review_verdict(result.state, head, now.head_sha, now.state)
+        if not verdict.set_status:  # docs/security.md#case-84
+            return Outcome(verdict.state, f"not published: the change was {now.state} "
+                           "while it was reviewed", full, head_sha=head)
         if not verdict.publish:
             # The head moved while we worked: the status stays on this SHA only and the
             # comment is left to the newer job, so it never mixes two heads

@@ -90,6 +90,15 @@ class Store(DeployRecords, LockRecords, AuditTrail, SweepQueries):
         with self._write() as conn:
             return conn.execute(self._record, row).first() is not None
 
+    def pending_jobs(self, limit: int) -> int:
+        """Deliveries queued or claimed (not final), counted up to `limit`: a walk of the
+        outcome index that stops at `limit`, so its cost is bounded whatever the backlog."""
+        c = deliveries.c
+        pending = sa.select(sa.literal(1)).where(
+            c.outcome.in_((Delivery.QUEUED, Delivery.CLAIMED))).limit(limit).subquery()
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(pending)).scalar_one())
+
     def forget_delivery(self, key: str) -> None:
         """Drop a queued delivery whose enqueue failed, so the forge's redelivery is accepted."""
         with self._write() as conn:

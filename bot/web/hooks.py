@@ -22,13 +22,14 @@ from bot.logs import log_context
 from bot.model import Event
 from bot.outcomes import HookReply
 from bot.store import delivery_key, event_to_dict
-from bot.web import services
-from bot.metrics import count_delivery
+from bot.web import queue_bound, services
+from bot.metrics import count_delivery, delivery_refused
 
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 64       # real payloads nest < 10 deep (docs/security.md#case-53)
+QUEUE_FULL_RETRY_AFTER = 60  # seconds, in the 503's Retry-After when the queue is full
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,63}")
@@ -243,10 +244,14 @@ def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
         return _reply(200, HookReply.IGNORED, delivery=event.delivery_id,
                       reason="fork pull requests are skipped (GITOPS_BOT_FORK_MODE=skip)")
     try:
+        pending = queue_bound().full()  # a count at most once a second (bot.web.backlog)
+        if pending is not None:
+            return _queue_full(key, pending)
         fresh = svc.store.record_delivery(event, event_name)
         # A redelivery of a delivery whose job failed for good gets it retried (once).
         if not fresh and not svc.store.requeue_final(key):
             return _reply(200, HookReply.DUPLICATE, delivery=event.delivery_id)
+        queue_bound().accepted()
     except Exception:
         log.exception("delivery %s: store unavailable", key)
         return _reply(503, HookReply.ERROR, error="store unavailable, retry later")
@@ -263,3 +268,15 @@ def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
              event.number)
     return _reply(202, HookReply.QUEUED if fresh else HookReply.REQUEUED,
                   delivery=event.delivery_id)
+
+
+def _queue_full(key: str, pending: int) -> tuple[Response, int]:
+    """503 + Retry-After, nothing recorded: the forge's redelivery is accepted once the
+    workers catch up (docs/security.md#case-62)."""
+    log.warning("delivery %s refused: %d jobs pending (GITOPS_BOT_QUEUE_MAX)", key, pending)
+    delivery_refused("queue_full")
+    response, code = _reply(503, HookReply.ERROR, reason="queue_full",
+                            error=f"{pending} jobs are pending (GITOPS_BOT_QUEUE_MAX); "
+                                  "retry later")
+    response.headers["Retry-After"] = str(QUEUE_FULL_RETRY_AFTER)
+    return response, code

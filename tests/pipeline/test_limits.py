@@ -119,6 +119,8 @@ LIMITS: dict[str, str] = {
     # webhook intake and the API: refused with a 4xx before anything is queued
     "bot/config.py:DEFAULT_MAX_BODY": "intake: 413, nothing reviewed",
     "bot/config.py:max_body_bytes": "intake: 413, nothing reviewed",
+    "bot/config.py:DEFAULT_QUEUE_MAX": "intake: 503 + Retry-After, the delivery not recorded "
+                                       "(the forge redelivers it)",
     "bot/web/hooks.py:MAX_JSON_DEPTH": "intake: 400, nothing reviewed",
     "bot/forges/payload.py:MAX_INT": "intake: 400, nothing reviewed",
     "bot/forges/gitlab_parse.py:MAX_PATH_SEGMENTS": "intake: 400, nothing reviewed",

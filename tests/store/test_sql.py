@@ -5,13 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from bot.migrations import current
-from bot.model import Finding, Severity
-from bot.outcomes import ReviewState
-from bot.store import Store, metadata
+from bot.model import Event, EventKind, Finding, Severity
+from bot.outcomes import Delivery, ReviewState
+from bot.store import Store, delivery_key, metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +89,29 @@ def test_audit_log(tmp_path: Path) -> None:
     store.audit("alice", "deploy.refused", "github.com/a/b", 3, "c" * 40, {"why": Path("x")})
     [entry] = store.audit_log()
     assert (entry["actor"], entry["number"], entry["detail"]) == ("alice", 3, {"why": "x"})
+
+
+
+def test_pending_jobs_counts_queued_and_claimed_up_to_a_limit(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/p.db")
+    store.upgrade()
+    for n in range(6):
+        assert store.record_delivery(_event(f"d-{n}"), "pull_request")
+    keys = [delivery_key("github", f"d-{n}") for n in range(6)]
+    assert store.claim(keys[0], "w", 60) == 1                   # claimed: still pending
+    assert store.claim(keys[1], "w", 60) == 1
+    assert store.release(keys[1], "w", Delivery.DONE)           # final: not pending
+    assert store.claim(keys[2], "w", 60) == 1
+    assert store.release(keys[2], "w", Delivery.QUEUED, run_after=0)  # a retry: pending
+    assert store.pending_jobs(100) == 5
+    assert store.pending_jobs(3) == 3                            # stops at the limit
+    with store.engine.connect() as conn:  # and walks the outcome index, not the table
+        plan = " ".join(str(row) for row in conn.execute(sa.text(
+            "EXPLAIN QUERY PLAN SELECT 1 FROM deliveries "
+            "WHERE outcome IN ('queued', 'claimed') LIMIT 3")))
+    assert "COVERING INDEX ix_deliveries_outcome" in plan
+
+
+def _event(delivery: str) -> Event:
+    return Event("github", delivery, EventKind.REVIEW, "opened", "github.com", "a/b", "u",
+                 number=1, head_sha="a" * 40)

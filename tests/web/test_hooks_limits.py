@@ -2,12 +2,17 @@
 (docs/security.md#bounded-resources)."""
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.web.appserver import Bot
+from prometheus_client import REGISTRY
+
+from bot.web.backlog import Backlog
+from tests.web.appserver import Bot, make_config
 from tests.web.hookclient import SECRET, fixture, post, sign
 
 MB = 1024 * 1024
@@ -178,3 +183,67 @@ def test_bodies_that_are_not_utf8_json_are_400(bot: Bot) -> None:
     assert bot.store.count("deliveries") == 0
     paired = PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": "\\ud83d\\ude00",', 1)
     assert post(bot.url, "/hooks/github", paired, _headers(paired))[0] == 202
+
+
+def _post_with_headers(bot: Bot, body: bytes, delivery: str
+                       ) -> tuple[int, dict[str, str], dict[str, object]]:
+    headers = [("Content-Type", "application/json"), ("X-GitHub-Event", "pull_request"),
+               ("X-GitHub-Delivery", delivery), ("X-Hub-Signature-256", sign(body))]
+    parts = urlsplit(bot.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                      timeout=30)
+    try:
+        conn.request("POST", "/hooks/github", body, dict(headers))
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def _refused() -> float:
+    return REGISTRY.get_sample_value("gitops_bot_deliveries_refused_total",
+                                     {"reason": "queue_full"}) or 0.0
+
+
+def test_a_full_queue_answers_503_and_records_nothing(tmp_path: Path, serve) -> None:
+    """GITOPS_BOT_QUEUE_MAX pending jobs: 503 with a reason and Retry-After, the delivery
+    not recorded, a counter for the alert; once workers catch up the forge's redelivery is
+    accepted (docs/security.md#case-62)."""
+    bot = serve(make_config(tmp_path, queue_max=2), None)
+    before = _refused()
+    for n in (1, 2):
+        assert bot.github("pull_request", PR_OPENED, delivery=f"flood-{n}")[0] == 202
+    status, headers, answer = _post_with_headers(bot, PR_OPENED, "flood-3")
+    assert (status, answer["status"], answer["reason"]) == (503, "error", "queue_full")
+    assert headers["Retry-After"] == "60"
+    assert "GITOPS_BOT_QUEUE_MAX" in str(answer["error"])
+    assert bot.store.delivery("github:flood-3") is None
+    assert bot.store.count("deliveries") == 2 and bot.queue.size() == 2
+    assert _refused() == before + 1
+    assert bot.drain() == ["done", "done"]
+    assert bot.store.pending_jobs(10) == 0
+    status, answer = bot.github("pull_request", PR_OPENED, delivery="flood-3")
+    assert (status, answer["status"]) == (202, "queued")
+    assert _refused() == before + 1
+
+
+def test_the_bound_counts_once_a_second_and_again_before_it_refuses() -> None:
+    counts: list[int] = []
+    pending, now = [0], [0.0]
+
+    def count(limit: int) -> int:
+        counts.append(limit)
+        return min(pending[0], limit)
+
+    bound = Backlog(count, 3, clock=lambda: now[0])
+    assert bound.full() is None and counts == [3]
+    bound.accepted()
+    bound.accepted()
+    assert bound.full() is None and len(counts) == 1  # 2 of 3 known: no count this second
+    bound.accepted()
+    pending[0] = 1  # the workers finished two meanwhile: counted before refusing
+    assert bound.full() is None and len(counts) == 2
+    now[0] = 1.0
+    pending[0] = 3
+    assert bound.full() == 3 and len(counts) == 3
+    assert bound.full() == 3 and len(counts) == 4  # full: every check counts again
