@@ -22,6 +22,7 @@ Every review runs with the bot's default policies. Times are the best of `--repe
     .venv/bin/python bench/corpus.py [--cases argo-cd-manifests:upgrade,...] [--repeat 3]
                                      [--no-naive] [--profile FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,10 +50,16 @@ from bot.report import render_markdown  # noqa: E402
 from bot.tools import Tools  # noqa: E402
 from tests.corpus_changes import apply_change, build_repo, load_corpus  # noqa: E402
 
-DEFAULT_CASES = ("argo-cd-manifests:upgrade", "kube-prometheus-stack:many-objects",
-                 "podinfo:image-bump", "flux2-kustomize-helm-example:image-bump",
-                 "flux2-multi-tenancy:image-bump", "argo-cd-applicationsets:image-bump",
-                 "eks-blueprints-workloads:image-bump", "kustomize-examples:image-bump")
+DEFAULT_CASES = (
+    "argo-cd-manifests:upgrade",
+    "kube-prometheus-stack:many-objects",
+    "podinfo:image-bump",
+    "flux2-kustomize-helm-example:image-bump",
+    "flux2-multi-tenancy:image-bump",
+    "argo-cd-applicationsets:image-bump",
+    "eks-blueprints-workloads:image-bump",
+    "kustomize-examples:image-bump",
+)
 BASE = "main"
 POLICIES = ROOT / "policies"
 ENGINE = EmbeddedEngine()  # the service keeps one per process: policies compile once
@@ -60,8 +67,9 @@ ENGINE = EmbeddedEngine()  # the service keeps one per process: policies compile
 
 def review(repo: Path, head: str, cache: Path | None) -> tuple[float, int, int, list[Target]]:
     """(seconds, targets, objects, targets reviewed) of one review with default policies."""
-    options = ReviewOptions(tools=Tools.discover(), cache_dir=cache, enforce_approvals=False,
-                            policy_engine=ENGINE)
+    options = ReviewOptions(
+        tools=Tools.discover(), cache_dir=cache, enforce_approvals=False, policy_engine=ENGINE
+    )
     started = time.perf_counter()
     result = review_change(repo, BASE, head, options)
     render_markdown(result)
@@ -74,8 +82,12 @@ def yaml_megabytes(repo: Path, refs: tuple[str, ...]) -> float:
     """Size of the distinct YAML blobs of the given revisions, in MB."""
     blobs: dict[str, int] = {}
     for ref in refs:
-        out = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "-l", ref],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["git", "-C", str(repo), "ls-tree", "-r", "-l", ref],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         for line in out.splitlines():
             meta, _, path = line.partition("\t")
             _, kind, blob, size = meta.split()
@@ -86,17 +98,24 @@ def yaml_megabytes(repo: Path, refs: tuple[str, ...]) -> float:
 
 # ---------------------------------------------------------------------------- the naive way
 
+
 @contextlib.contextmanager
 def worktree(repo: Path, ref: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="naive-") as tmp:
         path = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "--detach",
-                        str(path), ref], check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "-q", "--detach", str(path), ref],
+            check=True,
+            capture_output=True,
+        )
         try:
             yield path
         finally:
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+                check=True,
+                capture_output=True,
+            )
 
 
 def _pure(text: bytes | str) -> list[Any]:
@@ -112,17 +131,29 @@ def naive_render(root: Path, target: Target, tools: Tools) -> list[dict[str, Any
     docs: list[Any] = []
     try:
         if target.renderer == "plain":
-            files = [where] if where.is_file() else sorted(
-                p for p in where.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            files = (
+                [where]
+                if where.is_file()
+                else sorted(
+                    p for p in where.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                )
+            )
             for f in files:
                 docs += _pure(f.read_bytes())
         elif target.renderer == "kustomize":
-            out = subprocess.run([tools.require("kubectl"), "kustomize", str(where)],
-                                 check=True, capture_output=True).stdout
+            out = subprocess.run(
+                [tools.require("kubectl"), "kustomize", str(where)], check=True, capture_output=True
+            ).stdout
             docs += _pure(out)
         elif target.renderer == "helm":
-            argv = [tools.require("helm"), "template", target.release or target.app, str(where),
-                    "--namespace", target.namespace or "default"]
+            argv = [
+                tools.require("helm"),
+                "template",
+                target.release or target.app,
+                str(where),
+                "--namespace",
+                target.namespace or "default",
+            ]
             for values in target.values:
                 argv += ["--values", str(root / values)]
             docs += _pure(subprocess.run(argv, check=True, capture_output=True).stdout)
@@ -132,8 +163,11 @@ def naive_render(root: Path, target: Target, tools: Tools) -> list[dict[str, Any
 
 
 def _policy_sources() -> list[tuple[str, str]]:
-    return [(str(p.relative_to(POLICIES)), p.read_text()) for p in sorted(POLICIES.rglob("*.rego"))
-            if not p.name.endswith("_test.rego") and "change" not in p.parts]
+    return [
+        (str(p.relative_to(POLICIES)), p.read_text())
+        for p in sorted(POLICIES.rglob("*.rego"))
+        if not p.name.endswith("_test.rego") and "change" not in p.parts
+    ]
 
 
 def naive_policy(obj: dict[str, Any], sources: list[tuple[str, str]], data: Any) -> None:
@@ -162,26 +196,28 @@ def naive_review(repo: Path, head: str, targets: list[Target]) -> float:
             after = naive_render(head_root, target, tools)
             for obj in after:
                 try:
-                    kubernetes_validate.validate(obj, target.kubernetes_version + ".0",
-                                                 strict=True)
+                    kubernetes_validate.validate(obj, target.kubernetes_version + ".0", strict=True)
                 except Exception:  # noqa: BLE001 - the naive way only counts time
                     pass
                 try:
                     naive_policy(obj, sources, data)
                 except Exception:  # noqa: BLE001
                     pass
-            key = lambda d: (d.get("kind"), (d.get("metadata") or {}).get("namespace"),  # noqa: E731
-                             (d.get("metadata") or {}).get("name"))
+
+            def key(d: dict[str, Any]) -> tuple[Any, Any, Any]:
+                meta = d.get("metadata") or {}
+                return d.get("kind"), meta.get("namespace"), meta.get("name")
+
             old = {key(d): d for d in before}
             for k, d in {key(d): d for d in after}.items():
                 a = yaml.dump(d, Dumper=yaml.SafeDumper, sort_keys=True).splitlines()
-                b = yaml.dump(old.get(k) or {}, Dumper=yaml.SafeDumper,
-                              sort_keys=True).splitlines()
+                b = yaml.dump(old.get(k) or {}, Dumper=yaml.SafeDumper, sort_keys=True).splitlines()
                 list(difflib.unified_diff(b, a))
     return time.perf_counter() - started
 
 
 # ---------------------------------------------------------------------------- driver
+
 
 def child(repo: Path, head: str) -> None:
     """Print one cold review's figures as JSON (run in a fresh process)."""
@@ -190,8 +226,12 @@ def child(repo: Path, head: str) -> None:
 
 
 def cold(repo: Path, head: str) -> tuple[float, int, int]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(repo), head],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(repo), head],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     data = json.loads(out.strip().splitlines()[-1])
     return data["seconds"], data["targets"], data["objects"]
 
@@ -213,8 +253,10 @@ def run_case(case: str, tmp: Path, repeat: int, naive: bool) -> str:
     naive_s = naive_review(repo, head, reviewed) if naive else float("nan")
     ratio = f"{naive_s / best_cold:6.1f}x" if naive else "     -"
     naive_text = f"{naive_s:8.2f}s" if naive else "        -"
-    return (f"{case:42} {targets:>4} {objects:>6} {megabytes:>6.1f} {best_cold:>7.2f}s "
-            f"{warm:>7.2f}s {hit * 1000:>7.1f}ms {naive_text} {ratio}")
+    return (
+        f"{case:42} {targets:>4} {objects:>6} {megabytes:>6.1f} {best_cold:>7.2f}s "
+        f"{warm:>7.2f}s {hit * 1000:>7.1f}ms {naive_text} {ratio}"
+    )
 
 
 def main() -> None:
@@ -227,8 +269,10 @@ def main() -> None:
     if args.child:
         child(Path(args.child[0]), args.child[1])
         return
-    print(f"{'case':42} {'tgts':>4} {'objs':>6} {'MB':>6} {'cold':>8} {'warm':>8} "
-          f"{'cache':>9} {'naive':>9} {'ratio':>6}")
+    print(
+        f"{'case':42} {'tgts':>4} {'objs':>6} {'MB':>6} {'cold':>8} {'warm':>8} "
+        f"{'cache':>9} {'naive':>9} {'ratio':>6}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-corpus-") as tmp:
         for case in args.cases.split(","):
             print(run_case(case.strip(), Path(tmp), args.repeat, not args.no_naive), flush=True)

@@ -7,6 +7,7 @@ of a scripted change (discovery runs on both revisions), and prints the target c
 Usage: .venv/bin/python bench/gitops_targets.py [--repeat 3]
 Not a test: it prints figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,13 @@ from bot.pipeline.review import ReviewOptions  # noqa: E402
 from bot.tools import Tools  # noqa: E402
 from tests.corpus_changes import apply_change, build_repo  # noqa: E402
 
-REPOS = {"flux2-kustomize-helm-example": "image-bump", "flux2-multi-tenancy": "shared-base",
-         "argo-cd-applicationsets": "image-bump", "eks-blueprints-workloads": "image-bump",
-         "argo-cd-manifests": "image-bump"}
+REPOS = {
+    "flux2-kustomize-helm-example": "image-bump",
+    "flux2-multi-tenancy": "shared-base",
+    "argo-cd-applicationsets": "image-bump",
+    "eks-blueprints-workloads": "image-bump",
+    "argo-cd-manifests": "image-bump",
+}
 
 
 def main() -> None:
@@ -44,14 +49,18 @@ def main() -> None:
                 start = time.perf_counter()
                 found = list_targets(repo, tools)
                 times.append(time.perf_counter() - start)
-            options = ReviewOptions(tools=tools, cache_dir=None, enforce_approvals=False,
-                                    server_policies=None, validator="embedded")
+            options = ReviewOptions(
+                tools=tools,
+                cache_dir=None,
+                enforce_approvals=False,
+                server_policies=None,
+                validator="embedded",
+            )
             start = time.perf_counter()
             review_change(repo, "main", branch, options)
             review = time.perf_counter() - start
             remote = sum(t.renderer == "remote" for t in found.targets)
-            print(f"{name:32} {len(found.targets):7} {remote:6} {min(times):7.2f} "
-                  f"{review:8.2f}")
+            print(f"{name:32} {len(found.targets):7} {remote:6} {min(times):7.2f} {review:8.2f}")
 
 
 if __name__ == "__main__":

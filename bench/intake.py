@@ -9,6 +9,7 @@ rows in the store to confirm that every 202 was a durable delivery.
 Usage: .venv/bin/python bench/intake.py [--seconds 10] [--connections 4] [--threads 1]
 Needs wrk (`apt-get install -y wrk`). Not a test: it prints figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,9 +81,13 @@ def bare_server(port: int, workers: int, threads: int) -> None:
 
     class Bare(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for key, value in {"bind": f"127.0.0.1:{port}", "workers": workers,
-                               "threads": threads, "accesslog": None,
-                               "worker_class": "gthread" if threads > 1 else "sync"}.items():
+            for key, value in {
+                "bind": f"127.0.0.1:{port}",
+                "workers": workers,
+                "threads": threads,
+                "accesslog": None,
+                "worker_class": "gthread" if threads > 1 else "sync",
+            }.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:
@@ -126,27 +131,52 @@ def wait_up(url: str, timeout: float = 30) -> None:
 
 
 def wrk(url: str, script: Path, seconds: int, connections: int, threads: int) -> dict[str, int]:
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d",
-                          f"{seconds}s", "--timeout", "5s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, int] = json.loads(line.removeprefix("RESULT "))
     return result
 
 
-def run_one(name: str, argv: list[str], env: dict[str, str], port: int, body: Path, sig: str,
-            args: argparse.Namespace) -> dict[str, int]:
+def run_one(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    body: Path,
+    sig: str,
+    args: argparse.Namespace,
+) -> dict[str, int]:
     """Start one server, warm it up for 2 s, then measure it with wrk."""
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_up(base + "/healthz")
         scripts = []
         for phase in ("warmup", "run"):
             script = body.parent / f"{port}-{phase}.lua"
-            script.write_text(LUA % {"sig": sig, "run": f"{port}-{phase}-{os.getpid()}",
-                                     "body": str(body)})
+            script.write_text(
+                LUA % {"sig": sig, "run": f"{port}-{phase}-{os.getpid()}", "body": str(body)}
+            )
             scripts.append(script)
         wrk(base, scripts[0], 2, args.connections, args.threads)
         return wrk(base, scripts[1], args.seconds, args.connections, args.threads)
@@ -161,8 +191,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=1,
-                        help="threads per gunicorn worker (gthread when > 1), both servers")
+    parser.add_argument(
+        "--web-threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker (gthread when > 1), both servers",
+    )
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
@@ -174,20 +208,45 @@ def main() -> None:
     body = tmp / "body.json"
     body.write_bytes(body_20k())
     sig = "sha256=" + hmac.new(SECRET.encode(), body.read_bytes(), hashlib.sha256).hexdigest()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GITOPS_BOT_")},
-           "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": SECRET, "GITOPS_BOT_REPO_ALLOWLIST": "*",
-           # no workers run here: every delivery stays pending, so the bound is lifted to
-           # measure the accepting path (its check costs the same at any backlog)
-           "GITOPS_BOT_QUEUE_MAX": str(10**9)}
-    web = [sys.executable, "-m", "bot", "web", "--workers", str(args.workers),
-           "--threads", str(args.web_threads), "--port"]
-    runs = {"bot, sync=FULL": (web, {}), "bot, sync=NORMAL": (
-        web, {"GITOPS_BOT_SQLITE_SYNCHRONOUS": "normal"}),
-        "bare Flask 202": ([sys.executable, __file__, "--workers", str(args.workers),
-                            "--web-threads", str(args.web_threads), "--bare-server"], {})}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GITOPS_BOT_")},
+        "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITOPS_BOT_REPO_ALLOWLIST": "*",
+        # no workers run here: every delivery stays pending, so the bound is lifted to
+        # measure the accepting path (its check costs the same at any backlog)
+        "GITOPS_BOT_QUEUE_MAX": str(10**9),
+    }
+    web = [
+        sys.executable,
+        "-m",
+        "bot",
+        "web",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.web_threads),
+        "--port",
+    ]
+    runs = {
+        "bot, sync=FULL": (web, {}),
+        "bot, sync=NORMAL": (web, {"GITOPS_BOT_SQLITE_SYNCHRONOUS": "normal"}),
+        "bare Flask 202": (
+            [
+                sys.executable,
+                __file__,
+                "--workers",
+                str(args.workers),
+                "--web-threads",
+                str(args.web_threads),
+                "--bare-server",
+            ],
+            {},
+        ),
+    }
     results, stored = {}, {}
     sys.path.insert(0, str(ROOT))
     from bot.store import Store
+
     for name, (argv, extra) in runs.items():
         port = free_port()
         data = tmp / name.replace(" ", "").replace(",", "-").replace("=", "-")
@@ -198,18 +257,24 @@ def main() -> None:
             stored[name] = db.count("deliveries")
             db.engine.dispose()
     kind = f"gthread x{args.web_threads}" if args.web_threads > 1 else "sync"
-    print(f"signed {SIZE} B deliveries, gunicorn {args.workers} {kind} workers, wrk "
-          f"-t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{'server':<18} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7} "
-          f"{'non-2xx':>8} {'of bare':>8} {'rows':>7}")
+    print(
+        f"signed {SIZE} B deliveries, gunicorn {args.workers} {kind} workers, wrk "
+        f"-t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'server':<18} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7} "
+        f"{'non-2xx':>8} {'of bare':>8} {'rows':>7}"
+    )
     bare = results["bare Flask 202"]
     bare_rate = bare["requests"] / (bare["duration_us"] / 1e6)
     for name, r in results.items():
         rate = r["requests"] / (r["duration_us"] / 1e6)
-        print(f"{name:<18} {rate:>7.0f} {r['p50_us'] / 1000:>7.2f} {r['p99_us'] / 1000:>7.2f} "
-              f"{r['errors']:>7} {r['non2xx']:>8} {rate / bare_rate:>8.0%} "
-              f"{stored.get(name, ''):>7}")
+        print(
+            f"{name:<18} {rate:>7.0f} {r['p50_us'] / 1000:>7.2f} {r['p99_us'] / 1000:>7.2f} "
+            f"{r['errors']:>7} {r['non2xx']:>8} {rate / bare_rate:>8.0%} "
+            f"{stored.get(name, ''):>7}"
+        )
     print("rows: deliveries in the store after warm-up + run (each one a 202, none lost)")
     shutil.rmtree(tmp, ignore_errors=True)
 

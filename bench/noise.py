@@ -16,6 +16,7 @@ versions) counts every finding as new. Figures, not assertions: not a test.
 
     .venv/bin/python bench/noise.py [--repo NAME ...] [--changes image-bump,...] [--verbose]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,10 +48,16 @@ def _reported(result: ReviewResult) -> list[tuple[TargetResult | None, Finding]]
     """What a review reports as this change's problems: new errors and dangerous changes."""
     found: list[tuple[TargetResult | None, Finding]] = []
     for t in result.targets:
-        found += [(t, f) for f in t.findings if _is_new(f)
-                  and (f.severity is Severity.ERROR or f.check == "dangerous")]
-    found += [(None, f) for f in result.findings if _is_new(f)
-              and (f.severity is Severity.ERROR or f.check == "dangerous")]
+        found += [
+            (t, f)
+            for f in t.findings
+            if _is_new(f) and (f.severity is Severity.ERROR or f.check == "dangerous")
+        ]
+    found += [
+        (None, f)
+        for f in result.findings
+        if _is_new(f) and (f.severity is Severity.ERROR or f.check == "dangerous")
+    ]
     return found
 
 
@@ -73,8 +80,9 @@ def _check(f: Finding) -> str:
     return "dangerous" if (f.rule or "").endswith("_dangerous") else f.check
 
 
-def _matches(expect: Mapping[str, Any], target: TargetResult | None, f: Finding,
-             release: str | None = None) -> bool:
+def _matches(
+    expect: Mapping[str, Any], target: TargetResult | None, f: Finding, release: str | None = None
+) -> bool:
     if _check(f) not in CHECKS.get(str(expect.get("check")), {str(expect.get("check"))}):
         return False
     where = str(expect.get("target", ""))
@@ -86,8 +94,11 @@ def _matches(expect: Mapping[str, Any], target: TargetResult | None, f: Finding,
     if f.object is not None:
         # An object without a namespace lands where its app is deployed, which discovery
         # decides, not the finding: the expected namespace is not held against it.
-        return (f.object.kind == kind and _same_name(f.object.name, name, release)
-                and (namespace is None or f.object.namespace in (namespace, "")))
+        return (
+            f.object.kind == kind
+            and _same_name(f.object.name, name, release)
+            and (namespace is None or f.object.namespace in (namespace, ""))
+        )
     return f"{kind}/{name}" in f.message or f"{kind}/{namespace}/{name}" in f.message
 
 
@@ -97,7 +108,7 @@ def _same_name(found: str, expected: str, release: str | None) -> bool:
     if found == expected:
         return True
     if release and expected.startswith(release + "-"):
-        return found.endswith("-" + expected[len(release) + 1:])
+        return found.endswith("-" + expected[len(release) + 1 :])
     return False
 
 
@@ -119,19 +130,31 @@ def _review(repo: Path, branch: str, options: ReviewOptions) -> ReviewResult:
     return review_change(repo, BASE_BRANCH, branch, options)
 
 
-def run_repo(name: str, spec: Mapping[str, Any], tools: Tools, wanted: Iterable[str] | None,
-             verbose: bool) -> dict[str, Any]:
+def run_repo(
+    name: str, spec: Mapping[str, Any], tools: Tools, wanted: Iterable[str] | None, verbose: bool
+) -> dict[str, Any]:
     """Build one corpus repository, apply its changes, review each; figures for the table."""
     with tempfile.TemporaryDirectory(prefix="noise-") as tmp:
         repo = build_repo(name, Path(tmp) / name)
         changes = [c for c in spec["changes"] if wanted is None or c in wanted]
-        options = ReviewOptions(tools=tools, cache_dir=Path(tmp) / "cache", parallelism=2,
-                                enforce_approvals=True)
+        options = ReviewOptions(
+            tools=tools, cache_dir=Path(tmp) / "cache", parallelism=2, enforce_approvals=True
+        )
         found, expected, total = _targets(repo, spec)
-        row: dict[str, Any] = {"repo": name, "targets": (found, expected, total),
-                               "image_bump": None, "harmless": 0, "harmless_changes": 0,
-                               "reported": 0, "matched": 0, "expected": 0, "hit": 0,
-                               "blocked": 0, "problems": 0, "seconds": 0.0}
+        row: dict[str, Any] = {
+            "repo": name,
+            "targets": (found, expected, total),
+            "image_bump": None,
+            "harmless": 0,
+            "harmless_changes": 0,
+            "reported": 0,
+            "matched": 0,
+            "expected": 0,
+            "hit": 0,
+            "blocked": 0,
+            "problems": 0,
+            "seconds": 0.0,
+        }
         started = time.monotonic()
         releases = {str(t["path"]): t.get("release") for t in spec["targets"]}
         for change in changes:
@@ -148,13 +171,16 @@ def run_repo(name: str, spec: Mapping[str, Any], tools: Tools, wanted: Iterable[
                 if verbose and blocking:
                     for t, f in reported:
                         if f.severity is Severity.ERROR:
-                            print(f"  {name}/{change}: {t.target.id if t else '-'} {_check(f)} "
-                                  f"{f.object or ''} {f.message[:140]}")
+                            print(
+                                f"  {name}/{change}: {t.target.id if t else '-'} {_check(f)} "
+                                f"{f.object or ''} {f.message[:140]}"
+                            )
                 continue
             expects = entry["expect"]["new"]
 
             def hit(e: Mapping[str, Any], t: TargetResult | None, f: Finding) -> bool:
                 return _matches(e, t, f, releases.get(str(e.get("target"))))
+
             row["problems"] += 1
             row["blocked"] += int(result.state >= State.FAILURE)
             row["reported"] += len(reported)
@@ -165,8 +191,10 @@ def run_repo(name: str, spec: Mapping[str, Any], tools: Tools, wanted: Iterable[
             if verbose:
                 for t, f in reported:
                     if (t, f) not in good:
-                        print(f"  {name}/{change}: unexpected {t.target.id if t else '-'} "
-                              f"{_check(f)} {f.object or ''} {f.message[:140]}")
+                        print(
+                            f"  {name}/{change}: unexpected {t.target.id if t else '-'} "
+                            f"{_check(f)} {f.object or ''} {f.message[:140]}"
+                        )
                 for e in expects:
                     if not any(hit(e, t, f) for t, f in reported):
                         print(f"  {name}/{change}: missed {e}")
@@ -187,21 +215,27 @@ def main() -> int:
     corpus = load_corpus()
     tools = Tools.discover()
     wanted = args.changes.split(",") if args.changes else None
-    print(f"{'repository':30} {'targets':>13} {'image-bump':>10} {'harmless':>9} "
-          f"{'precision':>9} {'recall':>7} {'blocked':>8} {'seconds':>8}")
+    print(
+        f"{'repository':30} {'targets':>13} {'image-bump':>10} {'harmless':>9} "
+        f"{'precision':>9} {'recall':>7} {'blocked':>8} {'seconds':>8}"
+    )
     for name in args.repo or list(corpus):
         row = run_repo(name, corpus[name], tools, wanted, args.verbose)
         found, expected, total = row["targets"]
         bump = "-" if row["image_bump"] is None else str(row["image_bump"])
         harmless = f"{row['harmless']}/{row['harmless_changes']}"
         blocked = f"{row['blocked']}/{row['problems']}"
-        print(f"{name:30} {f'{found}/{expected} ({total})':>13} {bump:>10} {harmless:>9} "
-              f"{_pct(row['matched'], row['reported']):>9} {_pct(row['hit'], row['expected']):>7} "
-              f"{blocked:>8} {row['seconds']:>8.1f}")
-    print("targets: expected paths found/expected (targets found); image-bump: blocking "
-          "findings on it; harmless: blocking findings/harmless changes; precision: reported "
-          "new problems that were expected; recall: expected problems reported; blocked: "
-          "problem changes that fail the review (approvals enforced, none given)")
+        print(
+            f"{name:30} {f'{found}/{expected} ({total})':>13} {bump:>10} {harmless:>9} "
+            f"{_pct(row['matched'], row['reported']):>9} {_pct(row['hit'], row['expected']):>7} "
+            f"{blocked:>8} {row['seconds']:>8.1f}"
+        )
+    print(
+        "targets: expected paths found/expected (targets found); image-bump: blocking "
+        "findings on it; harmless: blocking findings/harmless changes; precision: reported "
+        "new problems that were expected; recall: expected problems reported; blocked: "
+        "problem changes that fail the review (approvals enforced, none given)"
+    )
     return 0
 
 

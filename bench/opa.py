@@ -5,6 +5,7 @@ The OPA server is the loopback OPA REST test server evaluating with OPA v1.20's 
 so the OPA column is one HTTP round trip per object plus OPA's evaluation; a real OPA over a
 network adds its latency per object. Prints the first upload of a revision and objects/s.
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,9 +31,11 @@ def main() -> None:
         started = time.perf_counter()
         opa.resource_findings(policies, mixed_objects(1))
         upload = time.perf_counter() - started
-        print(f"default policies: {len(policies.modules)} modules; embedded compile "
-              f"{embedded_compile * 1000:.0f} ms; OPA upload + first object {upload * 1000:.0f} "
-              f"ms ({server.state.compiles} OPA compiles)")
+        print(
+            f"default policies: {len(policies.modules)} modules; embedded compile "
+            f"{embedded_compile * 1000:.0f} ms; OPA upload + first object {upload * 1000:.0f} "
+            f"ms ({server.state.compiles} OPA compiles)"
+        )
         print(f"{'objects':>8} {'embedded (regopy)':>22} {'OPA server (HTTP)':>22} {'same':>5}")
         for count in (20, 200, 1000):
             manifests = mixed_objects(count)
@@ -42,9 +45,11 @@ def main() -> None:
             started = time.perf_counter()
             got = opa.resource_findings(policies, manifests)
             remote = time.perf_counter() - started
-            print(f"{count:>8} {count / local:>12,.0f} obj/s {local * 1000:>5.0f}ms "
-                  f"{count / remote:>12,.0f} obj/s {remote * 1000:>5.0f}ms "
-                  f"{'yes' if got == expected else 'NO':>5}")
+            print(
+                f"{count:>8} {count / local:>12,.0f} obj/s {local * 1000:>5.0f}ms "
+                f"{count / remote:>12,.0f} obj/s {remote * 1000:>5.0f}ms "
+                f"{'yes' if got == expected else 'NO':>5}"
+            )
 
 
 if __name__ == "__main__":

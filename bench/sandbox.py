@@ -8,6 +8,7 @@ same chart for scale. Figures, not assertions: not a test.
 
     .venv/bin/python bench/sandbox.py [--sizes 1000,10000] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,9 +60,12 @@ def worktree_copy(files: int, repeat: int) -> None:
 
         def copy() -> None:
             WorktreeSnapshot(root).materialize(Path(tmp) / f"copy{next(counter)}")
+
         seconds = timed(repeat, copy)
-        print(f"working tree {files:>6} files {size / 1e6:6.1f} MB: list + copy "
-              f"{seconds * 1000:7.1f} ms ({seconds / files * 1e6:.0f} µs per file)")
+        print(
+            f"working tree {files:>6} files {size / 1e6:6.1f} MB: list + copy "
+            f"{seconds * 1000:7.1f} ms ({seconds / files * 1e6:.0f} µs per file)"
+        )
 
 
 def chart_copy(templates: int, repeat: int, tools: Tools) -> None:
@@ -76,22 +80,35 @@ def chart_copy(templates: int, repeat: int, tools: Tools) -> None:
 
         def copy() -> None:
             copy_app(walk_app(root, chart), root / f"copy{next(counter)}")
+
         seconds = timed(repeat, copy)
         target = Target("shop", "prod", "helm", "charts/shop")
         render = timed(repeat, lambda: render_target(root, target, tools))
-        print(f"chart {templates:>5} templates: walk + copy {seconds * 1000:6.1f} ms, "
-              f"whole helm render {render * 1000:7.1f} ms ({seconds / render:.1%})")
+        print(
+            f"chart {templates:>5} templates: walk + copy {seconds * 1000:6.1f} ms, "
+            f"whole helm render {render * 1000:7.1f} ms ({seconds / render:.1%})"
+        )
 
 
 def schema_check(properties: int, repeat: int) -> None:
-    schema = {"type": "object", "definitions": {"n": {"type": "integer"}},
-              "properties": {f"p{i}": {"type": "object", "default": {"a": i},
-                                       "properties": {"x": {"$ref": "#/definitions/n"}}}
-                             for i in range(properties)}}
+    schema = {
+        "type": "object",
+        "definitions": {"n": {"type": "integer"}},
+        "properties": {
+            f"p{i}": {
+                "type": "object",
+                "default": {"a": i},
+                "properties": {"x": {"$ref": "#/definitions/n"}},
+            }
+            for i in range(properties)
+        },
+    }
     size = len(json.dumps(schema))
     seconds = timed(repeat, lambda: reference_problems(schema))
-    print(f"values.schema.json {size / 1e6:5.2f} MB ({properties} properties): reference "
-          f"check {seconds * 1000:6.1f} ms")
+    print(
+        f"values.schema.json {size / 1e6:5.2f} MB ({properties} properties): reference "
+        f"check {seconds * 1000:6.1f} ms"
+    )
 
 
 def main() -> None:

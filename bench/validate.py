@@ -1,4 +1,5 @@
 """Benchmark: embedded schema validation speed, cold (compiling) and cached, in objects/s."""
+
 from __future__ import annotations
 
 import copy
@@ -46,16 +47,20 @@ def main() -> None:
     EmbeddedValidator().validate(failing[:1], "1.35")
     started = time.perf_counter()
     EmbeddedValidator().validate(failing, "1.35")
-    print(f"failing objects (every error listed):             "
-          f"{len(failing) / (time.perf_counter() - started):,.0f} objects/s")
+    print(
+        f"failing objects (every error listed):             "
+        f"{len(failing) / (time.perf_counter() - started):,.0f} objects/s"
+    )
     threads = [threading.Thread(target=rate, args=(big,)) for _ in range(4)]
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(f"4 threads x 20,000 cached (GIL-bound):            "
-          f"{4 * len(big) / (time.perf_counter() - started):,.0f} objects/s")
+    print(
+        f"4 threads x 20,000 cached (GIL-bound):            "
+        f"{4 * len(big) / (time.perf_counter() - started):,.0f} objects/s"
+    )
     print(f"compilations: {schemas.STATS.counts}")
 
 

@@ -1,4 +1,5 @@
 """`python -m bot` runs the CLI."""
+
 from bot.cli import main
 
 if __name__ == "__main__":

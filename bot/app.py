@@ -1,4 +1,5 @@
 """The Flask application factory: `create_app(config, services)`."""
+
 from __future__ import annotations
 
 from typing import Any

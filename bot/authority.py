@@ -3,16 +3,30 @@ facts the job looked up at the time of the command (membership read from the for
 rules denying the head as its last review found them, the records given at that head), never
 from the comment text. `bot.governance` folds the records and applies what is in force.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.commands import (BREAK_GLASS, BREAK_GLASS_CONFIRM, BREAK_GLASS_WITHDRAW, OVERRIDE,
-                          OVERRIDE_WITHDRAW, Command)
+from bot.commands import (
+    BREAK_GLASS,
+    BREAK_GLASS_CONFIRM,
+    BREAK_GLASS_WITHDRAW,
+    OVERRIDE,
+    OVERRIDE_WITHDRAW,
+    Command,
+)
 from bot.markers import BREAK_GLASS_COMMAND
-from bot.governance import (CONFIRMED, DEFAULT_WINDOW, OVERRIDDEN, OVERRIDE_WITHDRAWN,
-                            REQUESTED, WITHDRAWN, Governance)
+from bot.governance import (
+    CONFIRMED,
+    DEFAULT_WINDOW,
+    OVERRIDDEN,
+    OVERRIDE_WITHDRAWN,
+    REQUESTED,
+    WITHDRAWN,
+    Governance,
+)
 
 
 @dataclass(frozen=True)
@@ -21,9 +35,9 @@ class CommandFacts:
 
     command: Command
     sender: str
-    change_state: str                  # "open" | "closed" | "merged"
-    governance: Governance             # in force at the change's current head
-    break_glass_group: str = ""        # "" when break-glass is not configured
+    change_state: str  # "open" | "closed" | "merged"
+    governance: Governance  # in force at the change's current head
+    break_glass_group: str = ""  # "" when break-glass is not configured
     window: float = DEFAULT_WINDOW
     # rule -> owner groups, for the rules whose policy findings deny (or were waived at) the
     # head in its last finished review; None: the head has no finished review yet
@@ -65,8 +79,10 @@ def command_verdict(facts: CommandFacts) -> CommandVerdict:
     """Accept or refuse one governance command (first failing check wins)."""
     cmd, who = facts.command, facts.sender
     if facts.change_state != "open":
-        return _refuse(f"the change is {facts.change_state}: overrides and break-glass apply "
-                       "to open changes only")
+        return _refuse(
+            f"the change is {facts.change_state}: overrides and break-glass apply "
+            "to open changes only"
+        )
     if cmd.word in (OVERRIDE, OVERRIDE_WITHDRAW):
         return _override(facts, cmd, who)
     if cmd.word in (BREAK_GLASS, BREAK_GLASS_CONFIRM, BREAK_GLASS_WITHDRAW):
@@ -81,10 +97,14 @@ def _override(facts: CommandFacts, cmd: Command, who: str) -> CommandVerdict:
         if current is None:
             return _refuse(f"`{rule}` is not overridden at this commit")
         if who != current.by and not _member(facts):
-            return _refuse(f"only {current.by} or an owner of `{rule}` may withdraw its "
-                           "override")
-        return CommandVerdict(True, f"The override of `{rule}` by {current.by} is withdrawn.",
-                              OVERRIDE_WITHDRAWN, rule, review_again=True)
+            return _refuse(f"only {current.by} or an owner of `{rule}` may withdraw its override")
+        return CommandVerdict(
+            True,
+            f"The override of `{rule}` by {current.by} is withdrawn.",
+            OVERRIDE_WITHDRAWN,
+            rule,
+            review_again=True,
+        )
     if facts.denied_rules is None:
         return _refuse("this commit has no finished review yet; wait for it, then override")
     if rule not in facts.denied_rules:
@@ -92,30 +112,43 @@ def _override(facts: CommandFacts, cmd: Command, who: str) -> CommandVerdict:
         return _refuse(f"`{rule}` does not deny this commit (rules that do: {denying})")
     owners = facts.denied_rules[rule]
     if not owners:
-        return _refuse(f"the policy names no owners for `{rule}`, so it cannot be "
-                       "overridden (only break-glass passes it)")
+        return _refuse(
+            f"the policy names no owners for `{rule}`, so it cannot be "
+            "overridden (only break-glass passes it)"
+        )
     if not _member(facts):
         return _refuse(f"{who} is not a member of {_groups(owners)}, the owners of `{rule}`")
     if current is not None:
         return _refuse(f"`{rule}` is already overridden by {current.by}")
-    return CommandVerdict(True, f"`{rule}` is overridden by {who} for this commit only: "
-                          f"{cmd.reason}", OVERRIDDEN, rule, cmd.reason, review_again=True)
+    return CommandVerdict(
+        True,
+        f"`{rule}` is overridden by {who} for this commit only: {cmd.reason}",
+        OVERRIDDEN,
+        rule,
+        cmd.reason,
+        review_again=True,
+    )
 
 
 def _break_glass(facts: CommandFacts, cmd: Command, who: str) -> CommandVerdict:
     group, gov = facts.break_glass_group, facts.governance
     if not group:
-        return _refuse("break-glass is not configured on this bot "
-                       "(GITOPS_BOT_BREAK_GLASS_GROUP)")
+        return _refuse("break-glass is not configured on this bot (GITOPS_BOT_BREAK_GLASS_GROUP)")
     if cmd.word == BREAK_GLASS_WITHDRAW:
         glass = gov.break_glass
         if glass is None:
             return _refuse("there is no break-glass to withdraw at this commit")
         if who not in (glass.requested_by, glass.confirmed_by) and not _member(facts):
-            return _refuse(f"only {glass.requested_by}, the confirmer or a member of {group} "
-                           "may withdraw break-glass")
-        return CommandVerdict(True, f"Break-glass requested by {glass.requested_by} is "
-                              "withdrawn.", WITHDRAWN, review_again=glass.active)
+            return _refuse(
+                f"only {glass.requested_by}, the confirmer or a member of {group} "
+                "may withdraw break-glass"
+            )
+        return CommandVerdict(
+            True,
+            f"Break-glass requested by {glass.requested_by} is withdrawn.",
+            WITHDRAWN,
+            review_again=glass.active,
+        )
     if not _member(facts):
         return _refuse(f"{who} is not a member of {group}, the break-glass group")
     if gov.active_break_glass is not None:
@@ -123,23 +156,37 @@ def _break_glass(facts: CommandFacts, cmd: Command, who: str) -> CommandVerdict:
     within = _duration(facts.window)
     if cmd.word == BREAK_GLASS:
         if gov.pending is not None:
-            return _refuse(f"a break-glass request by {gov.pending.requested_by} is waiting "
-                           "for confirmation")
-        return CommandVerdict(True, f"Break-glass requested by {who}: {cmd.reason}. A second, "
-                              f"different member of {group} must confirm within {within} "
-                              f"with `{BREAK_GLASS_COMMAND} confirm`.",
-                              REQUESTED, reason=cmd.reason)
+            return _refuse(
+                f"a break-glass request by {gov.pending.requested_by} is waiting for confirmation"
+            )
+        return CommandVerdict(
+            True,
+            f"Break-glass requested by {who}: {cmd.reason}. A second, "
+            f"different member of {group} must confirm within {within} "
+            f"with `{BREAK_GLASS_COMMAND} confirm`.",
+            REQUESTED,
+            reason=cmd.reason,
+        )
     pending = gov.pending
     if pending is None:
-        late = (f" (the request by {gov.expired.requested_by} expired after {within})"
-                if gov.expired else "")
+        late = (
+            f" (the request by {gov.expired.requested_by} expired after {within})"
+            if gov.expired
+            else ""
+        )
         return _refuse(f"there is no break-glass request to confirm{late}")
     if pending.requested_by == who:
-        return _refuse("break-glass needs a second, different member of "
-                       f"{group} to confirm; {who} made the request")
-    return CommandVerdict(True, f"BREAK-GLASS by {pending.requested_by} and {who}: "
-                          f"{pending.reason}", CONFIRMED, reason=pending.reason,
-                          review_again=True)
+        return _refuse(
+            "break-glass needs a second, different member of "
+            f"{group} to confirm; {who} made the request"
+        )
+    return CommandVerdict(
+        True,
+        f"BREAK-GLASS by {pending.requested_by} and {who}: {pending.reason}",
+        CONFIRMED,
+        reason=pending.reason,
+        review_again=True,
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -163,5 +210,6 @@ def denied_rules(findings: Sequence[Mapping[str, object]]) -> dict[str, tuple[st
         if f.get("severity") == "error" or f.get("waived"):
             owners = f.get("owners")
             rules.setdefault(rule, set()).update(
-                str(o) for o in (owners if isinstance(owners, (list, tuple)) else ()))
+                str(o) for o in (owners if isinstance(owners, (list, tuple)) else ())
+            )
     return {rule: tuple(sorted(owners)) for rule, owners in rules.items()}

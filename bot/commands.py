@@ -8,6 +8,7 @@ line of a comment. After the prefix:
 Parsing says nothing about who may run a command: the job asks the forge at the time of
 the command (bot.authority decides on what it found), never the comment text.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,13 +20,18 @@ from bot.markers import OVERRIDE as OVERRIDE_COMMAND
 RECHECK = "recheck"
 OVERRIDE, OVERRIDE_WITHDRAW = "override", "override.withdraw"
 BREAK_GLASS, BREAK_GLASS_CONFIRM, BREAK_GLASS_WITHDRAW = (
-    "break-glass", "break-glass.confirm", "break-glass.withdraw")
+    "break-glass",
+    "break-glass.confirm",
+    "break-glass.withdraw",
+)
 # A rule as the report names it: `<package>.<rule>`, e.g. `main.deny`, `gitops.change.deny`.
 _RULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 MAX_REASON = 500
-USAGE = (f"`{OVERRIDE_COMMAND} <rule> -- <reason>`, `{OVERRIDE_COMMAND} withdraw <rule>`, "
-         f"`{BREAK_GLASS_COMMAND} -- <reason>`, `{BREAK_GLASS_COMMAND} confirm`, "
-         f"`{BREAK_GLASS_COMMAND} withdraw`")
+USAGE = (
+    f"`{OVERRIDE_COMMAND} <rule> -- <reason>`, `{OVERRIDE_COMMAND} withdraw <rule>`, "
+    f"`{BREAK_GLASS_COMMAND} -- <reason>`, `{BREAK_GLASS_COMMAND} confirm`, "
+    f"`{BREAK_GLASS_COMMAND} withdraw`"
+)
 
 
 class CommandError(ValueError):
@@ -44,8 +50,10 @@ class Command:
 def _reason(text: str, what: str) -> str:
     reason = " ".join(text.split())
     if not reason:
-        raise CommandError(f"{what.split()[0]} needs a reason after ` -- `, e.g. "
-                           f"`{COMMAND_PREFIX} {what} -- incident 123: restore service`")
+        raise CommandError(
+            f"{what.split()[0]} needs a reason after ` -- `, e.g. "
+            f"`{COMMAND_PREFIX} {what} -- incident 123: restore service`"
+        )
     if len(reason) > MAX_REASON:
         raise CommandError(f"the reason is longer than {MAX_REASON} characters")
     return reason
@@ -80,12 +88,14 @@ def parse_command(line: str) -> Command:
         if not rest.startswith("-- "):
             raise CommandError(f"write {USAGE}")
         return Command(BREAK_GLASS, reason=_reason(rest[3:], "break-glass"))
-    raise CommandError(f"unknown command `{verb}`; the commands are `{COMMAND_PREFIX} "
-                       f"{RECHECK}`, {USAGE}")
+    raise CommandError(
+        f"unknown command `{verb}`; the commands are `{COMMAND_PREFIX} {RECHECK}`, {USAGE}"
+    )
 
 
 def _rule(text: str) -> str:
     if not _RULE.fullmatch(text) or len(text) > 200:
-        raise CommandError(f"`{text}` is not a policy rule name as the report shows it "
-                           "(e.g. `main.deny`)")
+        raise CommandError(
+            f"`{text}` is not a policy rule name as the report shows it (e.g. `main.deny`)"
+        )
     return text

@@ -1,4 +1,5 @@
 """Server configuration, read once from the environment (and an optional YAML file)."""
+
 from __future__ import annotations
 
 import os
@@ -68,11 +69,11 @@ class Config:
     gitlab_webhook_secret: Secret | None = None
     clone_url_template: str = "https://{host}/{owner}/{repo}.git"
     repo_allowlist: tuple[str, ...] = ()
-    database_url: str = ""   # empty: sqlite:///<data_dir>/gitops-bot.db
+    database_url: str = ""  # empty: sqlite:///<data_dir>/gitops-bot.db
     # SQLite only: "full" fsyncs each delivery before the 202 (survives a power cut);
     # "normal" survives a crash of the bot but not of the machine, at ~1.5x the intake rate.
     sqlite_synchronous: str = "full"
-    queue_url: str = ""      # empty: SqliteHuey at <data_dir>/queue.db; redis://... -> RedisHuey
+    queue_url: str = ""  # empty: SqliteHuey at <data_dir>/queue.db; redis://... -> RedisHuey
     max_body_bytes: int = DEFAULT_MAX_BODY
     # With this many jobs pending (queued or running) the intake answers 503 with
     # Retry-After and records nothing, so the forge's redelivery is accepted later.
@@ -96,7 +97,7 @@ class Config:
     # token they are off (404) unless dashboard_public is true.
     dashboard_token: Secret | None = None
     dashboard_public: bool = False
-    public_url: str = ""     # base URL of this bot; review comments link to its dashboard
+    public_url: str = ""  # base URL of this bot; review comments link to its dashboard
     metrics_token: Secret | None = None  # /metrics is open (no repo or user labels) unless set
     log_format: str = "json"  # "json": one object per line; "text": for a terminal
     log_level: str = "INFO"
@@ -147,8 +148,12 @@ class Config:
     @property
     def github_enabled(self) -> bool:
         """Whether any GitHub setting is present (then its webhook secret is mandatory)."""
-        return bool(self.github_token or self.github_app_id or self.github_private_key_file
-                    or self.github_webhook_secret)
+        return bool(
+            self.github_token
+            or self.github_app_id
+            or self.github_private_key_file
+            or self.github_webhook_secret
+        )
 
     @property
     def gitlab_enabled(self) -> bool:
@@ -157,8 +162,9 @@ class Config:
 
     def webhook_secret(self, forge: str) -> Secret | None:
         """The webhook secret of `forge`, None when that forge is not configured."""
-        return {"github": self.github_webhook_secret,
-                "gitlab": self.gitlab_webhook_secret}.get(forge)
+        return {"github": self.github_webhook_secret, "gitlab": self.gitlab_webhook_secret}.get(
+            forge
+        )
 
     def forge_host(self, forge: str) -> str:
         """The host name events from `forge` belong to."""
@@ -174,17 +180,22 @@ class Config:
         (docs/security.md#no-secret-no-service)."""
         problems = []
         if not (self.github_enabled or self.gitlab_enabled):
-            problems.append("no forge is configured: set GITOPS_BOT_GITHUB_WEBHOOK_SECRET "
-                            "and/or GITOPS_BOT_GITLAB_WEBHOOK_SECRET")
-        for forge, enabled in (("github", self.github_enabled),
-                               ("gitlab", self.gitlab_enabled)):
+            problems.append(
+                "no forge is configured: set GITOPS_BOT_GITHUB_WEBHOOK_SECRET "
+                "and/or GITOPS_BOT_GITLAB_WEBHOOK_SECRET"
+            )
+        for forge, enabled in (("github", self.github_enabled), ("gitlab", self.gitlab_enabled)):
             secret = self.webhook_secret(forge)
             if enabled and not (secret and secret.reveal()):
-                problems.append(f"{forge} is configured but GITOPS_BOT_{forge.upper()}"
-                                "_WEBHOOK_SECRET is empty; refusing to accept unsigned webhooks")
+                problems.append(
+                    f"{forge} is configured but GITOPS_BOT_{forge.upper()}"
+                    "_WEBHOOK_SECRET is empty; refusing to accept unsigned webhooks"
+                )
         if not self.repo_allowlist:
-            problems.append("GITOPS_BOT_REPO_ALLOWLIST is empty; list the repositories the bot "
-                            "may act on, e.g. 'github.com/acme/*' ('*' allows every repository)")
+            problems.append(
+                "GITOPS_BOT_REPO_ALLOWLIST is empty; list the repositories the bot "
+                "may act on, e.g. 'github.com/acme/*' ('*' allows every repository)"
+            )
         problems += self._allowlist_problems()
         if self.github_app_id and not self.github_private_key_file:
             problems.append("GITOPS_BOT_GITHUB_APP_ID needs GITOPS_BOT_GITHUB_PRIVATE_KEY_FILE")
@@ -194,17 +205,22 @@ class Config:
     def _allowlist_problems(self) -> list[str]:
         """Allowlist entries without a forge host: they could never match a delivery
         (entries are matched against `<host>/<owner>/<name>`), so they are refused."""
-        hosts = [self.forge_host(f) for f, on in (("github", self.github_enabled),
-                                                  ("gitlab", self.gitlab_enabled)) if on]
+        hosts = [
+            self.forge_host(f)
+            for f, on in (("github", self.github_enabled), ("gitlab", self.gitlab_enabled))
+            if on
+        ]
         problems = []
         for entry in self.repo_allowlist:
             first, _, rest = entry.partition("/")
-            if entry == "*" or (rest and ("." in first or ":" in first or "*" in first
-                                          or first == "localhost")):
+            if entry == "*" or (
+                rest and ("." in first or ":" in first or "*" in first or first == "localhost")
+            ):
                 continue
             spelled = " or ".join(f"'{host}/{entry}'" for host in hosts or ["github.com"])
-            problems.append(f"GITOPS_BOT_REPO_ALLOWLIST entry '{entry}' names no forge host; "
-                            f"write {spelled}")
+            problems.append(
+                f"GITOPS_BOT_REPO_ALLOWLIST entry '{entry}' names no forge host; write {spelled}"
+            )
         return problems
 
     # -- loading --------------------------------------------------------------------------
@@ -238,12 +254,17 @@ class Config:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(str(exc), file=source, key=PREFIX + name.upper()) from None
         config = cls(**kwargs)
-        for name, allowed in (("fork_mode", FORK_MODES), ("sqlite_synchronous", SQLITE_SYNC),
-                              ("log_format", LOG_FORMATS), ("log_level", LOG_LEVELS),
-                              ("policy_engine", POLICY_ENGINES)):
+        for name, allowed in (
+            ("fork_mode", FORK_MODES),
+            ("sqlite_synchronous", SQLITE_SYNC),
+            ("log_format", LOG_FORMATS),
+            ("log_level", LOG_LEVELS),
+            ("policy_engine", POLICY_ENGINES),
+        ):
             if getattr(config, name) not in allowed:
-                raise ConfigError(f"must be one of {', '.join(allowed)}", file=source,
-                                  key=PREFIX + name.upper())
+                raise ConfigError(
+                    f"must be one of {', '.join(allowed)}", file=source, key=PREFIX + name.upper()
+                )
         if config.public_url and not config.public_url.startswith(("http://", "https://")):
             raise ConfigError("must be an http(s) URL", file=source, key=PREFIX + "PUBLIC_URL")
         _check_opa(config, source)
@@ -255,8 +276,10 @@ class Config:
 
 
 # Names of variables that hold credentials, besides the bot's own secret settings.
-_CREDENTIAL_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|"
-                              r"API_KEY|ACCESS_KEY|_AUTH\b|AUTHORIZATION)")
+_CREDENTIAL_NAME = re.compile(
+    r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|"
+    r"API_KEY|ACCESS_KEY|_AUTH\b|AUTHORIZATION)"
+)
 
 
 def drop_credentials(environ: MutableMapping[str, str] | None = None) -> list[str]:
@@ -277,8 +300,16 @@ def drop_credentials(environ: MutableMapping[str, str] | None = None) -> list[st
     return names
 
 
-_SECRETS = {"github_token", "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret",
-            "dashboard_token", "metrics_token", "argocd_token", "opa_token"}
+_SECRETS = {
+    "github_token",
+    "github_webhook_secret",
+    "gitlab_token",
+    "gitlab_webhook_secret",
+    "dashboard_token",
+    "metrics_token",
+    "argocd_token",
+    "opa_token",
+}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _PATHS = {"data_dir", "github_private_key_file", "kubeconfig"}
 
@@ -340,13 +371,19 @@ def _check_opa(config: Config, source: str | None) -> None:
     if config.policy_engine == "opa":
         parts = urlsplit(config.opa_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError("GITOPS_BOT_POLICY_ENGINE=opa needs the OPA server's URL, e.g. "
-                              "http://opa:8181", file=source, key=PREFIX + "OPA_URL")
+            raise ConfigError(
+                "GITOPS_BOT_POLICY_ENGINE=opa needs the OPA server's URL, e.g. http://opa:8181",
+                file=source,
+                key=PREFIX + "OPA_URL",
+            )
     elif config.opa_url or config.opa_token:
-        raise ConfigError("is set but GITOPS_BOT_POLICY_ENGINE is embedded: set "
-                          "GITOPS_BOT_POLICY_ENGINE=opa to evaluate policies on that OPA "
-                          "server, or unset it", file=source,
-                          key=PREFIX + ("OPA_URL" if config.opa_url else "OPA_TOKEN"))
+        raise ConfigError(
+            "is set but GITOPS_BOT_POLICY_ENGINE is embedded: set "
+            "GITOPS_BOT_POLICY_ENGINE=opa to evaluate policies on that OPA "
+            "server, or unset it",
+            file=source,
+            key=PREFIX + ("OPA_URL" if config.opa_url else "OPA_TOKEN"),
+        )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

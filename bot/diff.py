@@ -1,4 +1,5 @@
 """Per-object diffs between two renders (base or live -> head), normalised, Secrets masked."""
+
 from __future__ import annotations
 
 import difflib
@@ -15,12 +16,22 @@ from bot.pairing import stem
 from bot.secrets import LAST_APPLIED, MASKED, is_secret, mask_secret, value_fields
 
 # Fields the API server owns; they differ between a render and a live object for no reason.
-SERVER_METADATA = ("creationTimestamp", "resourceVersion", "uid", "generation", "managedFields",
-                   "selfLink")
+SERVER_METADATA = (
+    "creationTimestamp",
+    "resourceVersion",
+    "uid",
+    "generation",
+    "managedFields",
+    "selfLink",
+)
 MASKED_BEFORE = "*** (before)"
 MASKED_AFTER = "*** (after)"
-STATUS_ORDER = {DiffStatus.CREATED: 0, DiffStatus.CHANGED: 1, DiffStatus.DELETED: 2,
-                DiffStatus.UNCHANGED: 3}
+STATUS_ORDER = {
+    DiffStatus.CREATED: 0,
+    DiffStatus.CHANGED: 1,
+    DiffStatus.DELETED: 2,
+    DiffStatus.UNCHANGED: 3,
+}
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # libyaml's dumper is ~10x faster and renders thousands of objects per review.
 _BASE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -32,8 +43,7 @@ class _Dumper(_BASE_DUMPER):  # type: ignore[valid-type,misc]
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value.rstrip("\n") or (value.endswith("\n") and len(value) > 1) \
-        else None
+    style = "|" if "\n" in value.rstrip("\n") or (value.endswith("\n") and len(value) > 1) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -80,8 +90,9 @@ def normalize(body: Mapping[str, Any]) -> dict[str, Any]:
     return pruned
 
 
-def _mask_one(body: Mapping[str, Any] | None, other: Mapping[str, Any] | None,
-              marker: str) -> dict[str, Any] | None:
+def _mask_one(
+    body: Mapping[str, Any] | None, other: Mapping[str, Any] | None, marker: str
+) -> dict[str, Any] | None:
     if body is None:
         return None
     out: dict[str, Any] = _plain(body)
@@ -97,13 +108,17 @@ def _mask_one(body: Mapping[str, Any] | None, other: Mapping[str, Any] | None,
         peer_items = peers if isinstance(peers, list) else []
         out["items"] = [
             _mask_one(item, peer_items[i] if i < len(peer_items) else None, marker)
-            if isinstance(item, Mapping) else item
-            for i, item in enumerate(items)]
+            if isinstance(item, Mapping)
+            else item
+            for i, item in enumerate(items)
+        ]
     return out
 
 
-def mask_secrets(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None,
-                 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def mask_secrets(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Copies of both bodies with every Secret value replaced by a marker.
 
     For kind Secret, every value (`data`, `stringData` and any other field but the type and
@@ -154,7 +169,8 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple
                 # Flatten each value to one comparable token so paths stop at the key name.
                 a[section], b[section] = (
                     {k: json.dumps(v, sort_keys=True, default=str) for k, v in s.items()}
-                    for s in (sa, sb))
+                    for s in (sa, sb)
+                )
     out: list[str] = []
     _paths(a, b, "", out)
     return tuple(p.lstrip(".") for p in out)
@@ -164,19 +180,22 @@ def to_yaml(body: Mapping[str, Any] | None) -> str:
     """The YAML a diff is made of: sorted keys, block style."""
     if body is None:
         return ""
-    text: str = yaml.dump(dict(body), Dumper=_DUMPER, sort_keys=True, default_flow_style=False,
-                          allow_unicode=True)
+    text: str = yaml.dump(
+        dict(body), Dumper=_DUMPER, sort_keys=True, default_flow_style=False, allow_unicode=True
+    )
     return text
 
 
 def _yaml_any(value: Any) -> str:
-    text: str = yaml.dump(value, Dumper=_DUMPER, sort_keys=True, default_flow_style=False,
-                          allow_unicode=True)
+    text: str = yaml.dump(
+        value, Dumper=_DUMPER, sort_keys=True, default_flow_style=False, allow_unicode=True
+    )
     return text
 
 
-def unified(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, key: ObjKey,
-            context: int = 3) -> str:
+def unified(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, key: ObjKey, context: int = 3
+) -> str:
     """Unified diff of two (already normalised and masked) bodies; '' when equal. Large
     objects get one hunk per changed subtree (bot/treediff.py): a line diff of two big
     CRDs is quadratic."""
@@ -186,9 +205,12 @@ def unified(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, k
         head = [f"--- base/{key}", f"+++ head/{key}"]
         return "\n".join(head + treediff.hunks(before, after, _yaml_any))
     lines = difflib.unified_diff(
-        to_yaml(before).splitlines(keepends=True), to_yaml(after).splitlines(keepends=True),
+        to_yaml(before).splitlines(keepends=True),
+        to_yaml(after).splitlines(keepends=True),
         fromfile=f"base/{key}" if before is not None else "/dev/null",
-        tofile=f"head/{key}" if after is not None else "/dev/null", n=context)
+        tofile=f"head/{key}" if after is not None else "/dev/null",
+        n=context,
+    )
     return "".join(lines).rstrip("\n")
 
 
@@ -204,25 +226,41 @@ def _renamed(old: Manifest, new: Manifest, context: int) -> ObjectDiff:
     b, a = normalize(old.body), normalize(new.body)
     fields = changed_fields(b, a)
     base_stem, head_stem = stem(old.key.name, loose=True), stem(new.key.name, loose=True)
-    noise = base_stem is not None and base_stem == head_stem and all(
-        f in ("metadata.name", "metadata.generateName") for f in fields)
+    noise = (
+        base_stem is not None
+        and base_stem == head_stem
+        and all(f in ("metadata.name", "metadata.generateName") for f in fields)
+    )
     status = DiffStatus.UNCHANGED if noise else DiffStatus.CHANGED
     text = ""
     if status is DiffStatus.CHANGED:
         mb, ma = mask_secrets(b, a)
-        lines = difflib.unified_diff(to_yaml(mb).splitlines(keepends=True),
-                                     to_yaml(ma).splitlines(keepends=True),
-                                     fromfile=f"base/{old.key}", tofile=f"head/{new.key}",
-                                     n=context)
+        lines = difflib.unified_diff(
+            to_yaml(mb).splitlines(keepends=True),
+            to_yaml(ma).splitlines(keepends=True),
+            fromfile=f"base/{old.key}",
+            tofile=f"head/{new.key}",
+            n=context,
+        )
         text = "".join(lines).rstrip("\n")
-    return ObjectDiff(key=new.key, status=status, diff=text,
-                      changed_fields=fields if status is DiffStatus.CHANGED else (),
-                      file=new.file, line=new.line, renamed_from=old.key)
+    return ObjectDiff(
+        key=new.key,
+        status=status,
+        diff=text,
+        changed_fields=fields if status is DiffStatus.CHANGED else (),
+        file=new.file,
+        line=new.line,
+        renamed_from=old.key,
+    )
 
 
-def diff_manifests(before: Sequence[Manifest], after: Sequence[Manifest], *,
-                   context: int = 3,
-                   renames: Mapping[ObjKey, ObjKey] | None = None) -> list[ObjectDiff]:
+def diff_manifests(
+    before: Sequence[Manifest],
+    after: Sequence[Manifest],
+    *,
+    context: int = 3,
+    renames: Mapping[ObjKey, ObjKey] | None = None,
+) -> list[ObjectDiff]:
     """Match objects by ObjKey (API version ignored) and diff each pair.
 
     Returns one ObjectDiff per object: created / changed / deleted / unchanged (unchanged
@@ -238,15 +276,25 @@ def diff_manifests(before: Sequence[Manifest], after: Sequence[Manifest], *,
     """
     old, new = _by_key(before), _by_key(after)
     out: list[ObjectDiff] = []
-    paired = {h: b for h, b in (renames or {}).items()
-              if h in new and b in old and h not in old and b not in new}
+    paired = {
+        h: b
+        for h, b in (renames or {}).items()
+        if h in new and b in old and h not in old and b not in new
+    }
     for head_key, base_key in paired.items():
         out.append(_renamed(old[base_key], new[head_key], context))
     skip = set(paired) | set(paired.values())
     for key in (old.keys() | new.keys()) - skip:
         if key in old and key in new and old[key].body == new[key].body:
-            out.append(ObjectDiff(key=key, status=DiffStatus.UNCHANGED, diff="",
-                                  file=new[key].file, line=new[key].line))
+            out.append(
+                ObjectDiff(
+                    key=key,
+                    status=DiffStatus.UNCHANGED,
+                    diff="",
+                    file=new[key].file,
+                    line=new[key].line,
+                )
+            )
             continue  # equal bodies normalise equal: no copies needed
         b = normalize(old[key].body) if key in old else None
         a = normalize(new[key].body) if key in new else None
@@ -264,7 +312,15 @@ def diff_manifests(before: Sequence[Manifest], after: Sequence[Manifest], *,
         if status is DiffStatus.CHANGED:
             assert a is not None and b is not None
             fields = changed_fields(b, a)
-        out.append(ObjectDiff(key=key, status=status, diff=text, changed_fields=fields,
-                              file=where.file, line=where.line))
+        out.append(
+            ObjectDiff(
+                key=key,
+                status=status,
+                diff=text,
+                changed_fields=fields,
+                file=where.file,
+                line=where.line,
+            )
+        )
     out.sort(key=lambda d: (STATUS_ORDER[d.status], d.key))
     return out

@@ -22,6 +22,7 @@ so the job is retried.
 
 `retry_after(exc)` is the only place that decides whether (and when) to retry.
 """
+
 from __future__ import annotations
 
 import errno
@@ -38,8 +39,14 @@ class UserError(GitopsBotError):
 class ConfigError(UserError):
     """Invalid configuration; names the file, line and key where known."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 key: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
         self.file, self.line, self.key = file, line, key
         where = file or ""
         if file and line:
@@ -53,9 +60,15 @@ class ConfigError(UserError):
 class ToolError(GitopsBotError):
     """An external tool failed; carries the argv, exit code and a tail of stderr."""
 
-    def __init__(self, message: str, *, argv: list[str] | None = None,
-                 returncode: int | None = None, stderr: str = "",
-                 timed_out: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: list[str] | None = None,
+        returncode: int | None = None,
+        stderr: str = "",
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(message)
         self.argv = argv or []
         self.returncode = returncode

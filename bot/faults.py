@@ -10,6 +10,7 @@ production — `point` returns at once. Points:
 to an environment branch), and `run:<tool> <first argument>` while that tool runs (e.g.
 `run:helm template`: mid-render).
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@ its repository runs. Readers are kept per repository (a few, least recently used
 go) and restarted when the repository at that path was replaced. git re-reads refs and
 finds new objects on every request, so a long-lived reader sees new commits.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,16 @@ Tree = dict[str, tuple[str, str, str]]
 
 def git_env(home: str | os.PathLike[str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Clean environment for git: no system/global config, no prompts, no credentials."""
-    return proc.clean_env(home=home, extra={
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", **(extra or {})})
+    return proc.clean_env(
+        home=home,
+        extra={
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_OPTIONAL_LOCKS": "0",
+            **(extra or {}),
+        },
+    )
 
 
 class ObjectReader:
@@ -72,8 +80,9 @@ class ObjectReader:
             if len(parts) != 3:
                 if not header:  # git is gone: the next request starts another
                     self._stop()
-                    raise ToolError(f"git cat-file stopped in {self.repo}: "
-                                    f"{pipe.stderr_tail.strip()[-300:]}")
+                    raise ToolError(
+                        f"git cat-file stopped in {self.repo}: {pipe.stderr_tail.strip()[-300:]}"
+                    )
                 return None  # "<name> missing" / "<name> ambiguous"
             data = pipe.stdout.read(int(parts[2]))
             pipe.stdout.read(1)  # the newline after the content
@@ -112,6 +121,7 @@ class ObjectReader:
                     pipe.stdin.flush()
                 except (BrokenPipeError, ValueError):
                     pass  # the reads below fail and say so
+
             writer = threading.Thread(target=ask, daemon=True)
             writer.start()
             try:
@@ -145,8 +155,11 @@ class ObjectReader:
                 if mode == "40000":
                     pending.append((path + "/", child))
                 else:
-                    files[path] = (mode.rjust(6, "0"), "commit" if mode == "160000" else "blob",
-                                   child)
+                    files[path] = (
+                        mode.rjust(6, "0"),
+                        "commit" if mode == "160000" else "blob",
+                        child,
+                    )
         with self._lock:
             self._trees[tree_id] = files
             while len(self._trees) > TREE_CACHE:
@@ -155,8 +168,10 @@ class ObjectReader:
 
     def _started(self) -> proc.Pipe:
         if self._pipe is None:
-            self._pipe = proc.Pipe(["git", "-C", str(self.repo), "cat-file", "--batch"],
-                                   env=git_env(tempfile.gettempdir()))
+            self._pipe = proc.Pipe(
+                ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                env=git_env(tempfile.gettempdir()),
+            )
         return self._pipe
 
     def _stop(self) -> None:
@@ -179,8 +194,8 @@ def _entries(data: bytes) -> list[tuple[str, str, str]]:
         space = data.index(b" ", pos)
         nul = data.index(b"\0", space)
         mode = data[pos:space].decode()
-        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
-        out.append((mode, name, data[nul + 1:nul + 21].hex()))
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        out.append((mode, name, data[nul + 1 : nul + 21].hex()))
         pos = nul + 21
     return out
 

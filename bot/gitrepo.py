@@ -5,6 +5,7 @@ long-lived `git cat-file --batch`, and materialises the tree into a private dire
 the renderers (`git read-tree` into a temporary index + `git checkout-index`), so the
 user's index and working tree are never modified.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,12 +28,18 @@ SYMLINK_MODE = "120000"
 _REF_OK = re.compile(r"^[A-Za-z0-9._/@{}~^:+-]+$")
 
 
-def git(repo: Path, *args: str, env_extra: Mapping[str, str] | None = None,
-        timeout: float = 60.0, stdin: bytes | None = None) -> bytes:
+def git(
+    repo: Path,
+    *args: str,
+    env_extra: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    stdin: bytes | None = None,
+) -> bytes:
     """Run one git command in `repo` and return stdout (ToolError on failure)."""
     home = tempfile.gettempdir()
-    return proc.run(["git", "-C", str(repo), *args], env=git_env(home, env_extra),
-                    timeout=timeout, stdin=stdin).stdout
+    return proc.run(
+        ["git", "-C", str(repo), *args], env=git_env(home, env_extra), timeout=timeout, stdin=stdin
+    ).stdout
 
 
 def rev_parse(repo: Path, ref: str) -> str:
@@ -87,7 +94,7 @@ def contains(repo: Path, head: str, ancestor: str, limit: int = 1000) -> bool | 
 def author_email(repo: Path, sha: str) -> str:
     """The author e-mail of a commit (as `git log --format=%ae` prints it)."""
     author = commit_field(repo, sha, "author")
-    return author[author.find("<") + 1:author.rfind(">")] if "<" in author else ""
+    return author[author.find("<") + 1 : author.rfind(">")] if "<" in author else ""
 
 
 def commit_tree(repo: Path, sha: str) -> gitbatch.Tree:
@@ -125,8 +132,10 @@ def changed_files(repo: Path, base: str, head: str) -> list[str]:
     """Paths added, modified or deleted between two commits (renames count as both), in
     git's order, as `git diff --name-only --no-renames` lists them."""
     before, after = commit_tree(repo, base), commit_tree(repo, head)
-    return sorted((p for p in before.keys() | after.keys() if before.get(p) != after.get(p)),
-                  key=lambda p: p.encode("utf-8", "surrogateescape"))
+    return sorted(
+        (p for p in before.keys() | after.keys() if before.get(p) != after.get(p)),
+        key=lambda p: p.encode("utf-8", "surrogateescape"),
+    )
 
 
 class Snapshot(Protocol):
@@ -199,8 +208,9 @@ class GitSnapshot:
         dest.mkdir(parents=True, exist_ok=True, mode=0o700)
         entries = sorted(commit_tree(self.repo, self.sha).items())
         for path, _ in entries:
-            if any(part in ("", ".", "..") or part.casefold() == ".git"
-                   for part in path.split("/")):
+            if any(
+                part in ("", ".", "..") or part.casefold() == ".git" for part in path.split("/")
+            ):
                 raise ToolError(f"git: refusing to write the path {path!r} of {self.label}")
         made: set[str] = set()
         blobs = [(p, mode, oid) for p, (mode, kind, oid) in entries if kind == "blob"]
@@ -211,8 +221,11 @@ class GitSnapshot:
             if mode == SYMLINK_MODE:
                 os.symlink(data, target)
                 continue
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                         0o755 if mode == "100755" else 0o644)
+            fd = os.open(
+                target,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                0o755 if mode == "100755" else 0o644,
+            )
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
         for path, (_, kind, _) in entries:
@@ -253,8 +266,7 @@ class WorktreeSnapshot:
 
         for dirpath, dirnames, filenames in os.walk(self.root, onerror=failed):
             links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-            dirnames[:] = sorted(d for d in dirnames
-                                 if d.casefold() != ".git" and d not in links)
+            dirnames[:] = sorted(d for d in dirnames if d.casefold() != ".git" and d not in links)
             for name in [*filenames, *links]:  # links to folders are files here, as in git
                 if name.casefold() == ".git":
                     continue
@@ -264,8 +276,9 @@ class WorktreeSnapshot:
                 except OSError as exc:
                     self._unreadable(full, exc)
                     continue
-                self._files[full.relative_to(self.root).as_posix()] = \
+                self._files[full.relative_to(self.root).as_posix()] = (
                     f"{info.st_size}:{info.st_mtime_ns}"
+                )
 
     def _unreadable(self, path: Path, exc: OSError) -> None:
         rel = path.relative_to(self.root).as_posix() if path != self.root else "."

@@ -14,6 +14,7 @@ does I/O or trusts the comment text for authority.
   within the time box. Render, schema and every other error still fail.
 - Both count for the head SHA they were given on only, and can be withdrawn before merge.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,8 +25,11 @@ from bot.model import Finding, ReviewResult, Severity, State, TargetResult, wors
 
 # Record kinds (bot.store.AUDIT_KINDS) of the governance actions.
 OVERRIDDEN, OVERRIDE_WITHDRAWN = "override", "override.withdrawn"
-REQUESTED, CONFIRMED, WITHDRAWN = ("break_glass.requested", "break_glass.confirmed",
-                                   "break_glass.withdrawn")
+REQUESTED, CONFIRMED, WITHDRAWN = (
+    "break_glass.requested",
+    "break_glass.confirmed",
+    "break_glass.withdrawn",
+)
 RECORD_KINDS = (OVERRIDDEN, OVERRIDE_WITHDRAWN, REQUESTED, CONFIRMED, WITHDRAWN)
 DEFAULT_WINDOW = 3600.0
 
@@ -69,7 +73,7 @@ class BreakGlass:
 
     @property
     def names(self) -> str:
-        """"A and B" for the status description."""
+        """ "A and B" for the status description."""
         return f"{self.requested_by} and {self.confirmed_by}"
 
 
@@ -78,8 +82,8 @@ class Governance:
     """The overrides and break-glass in force (or waiting) at one head SHA."""
 
     overrides: tuple[Override, ...] = ()
-    break_glass: BreakGlass | None = None   # active, or a request waiting for confirmation
-    expired: BreakGlass | None = None       # a request whose time box ran out unconfirmed
+    break_glass: BreakGlass | None = None  # active, or a request waiting for confirmation
+    expired: BreakGlass | None = None  # a request whose time box ran out unconfirmed
 
     @property
     def active_break_glass(self) -> BreakGlass | None:
@@ -93,8 +97,9 @@ class Governance:
         return next((o for o in self.overrides if o.rule == rule), None)
 
 
-def governance_at(records: Sequence[GovRecord], sha: str, now: float,
-                  window: float = DEFAULT_WINDOW) -> Governance:
+def governance_at(
+    records: Sequence[GovRecord], sha: str, now: float, window: float = DEFAULT_WINDOW
+) -> Governance:
     """Fold the records of `sha` (in the order written) into what is in force now."""
     overrides: dict[str, Override] = {}
     glass: BreakGlass | None = None
@@ -122,7 +127,7 @@ class Waived:
     """A review result after the governance in force, and the status description to use."""
 
     result: ReviewResult
-    description: str | None = None   # None: the usual status line
+    description: str | None = None  # None: the usual status line
 
 
 def waive(result: ReviewResult, gov: Governance) -> Waived:
@@ -147,26 +152,36 @@ def waive(result: ReviewResult, gov: Governance) -> Waived:
             why = f"overridden by {o.by}: {o.reason}"
         else:
             return f
-        return dataclasses.replace(f, severity=Severity.WARNING, waived=why,
-                                   message=f"[{why}] {f.message}")
+        return dataclasses.replace(
+            f, severity=Severity.WARNING, waived=why, message=f"[{why}] {f.message}"
+        )
 
     def fix_target(t: TargetResult) -> TargetResult:
         findings = tuple(fix(f) for f in t.findings)
         if findings == t.findings:
             return t
-        return dataclasses.replace(t, findings=findings, state=worst(
-            (f.severity.state for f in findings), default=State.SUCCESS))
+        return dataclasses.replace(
+            t,
+            findings=findings,
+            state=worst((f.severity.state for f in findings), default=State.SUCCESS),
+        )
 
     notes = list(result.notes)
     for o in gov.overrides:
         notes.append(f"Override: `{o.rule}` passed by {o.by} for this commit only: {o.reason}")
-    changed = dataclasses.replace(result, targets=tuple(fix_target(t) for t in result.targets),
-                                  findings=tuple(fix(f) for f in result.findings))
+    changed = dataclasses.replace(
+        result,
+        targets=tuple(fix_target(t) for t in result.targets),
+        findings=tuple(fix(f) for f in result.findings),
+    )
     description = None
     if glass is not None:
-        notes.insert(0, f"🚨 BREAK-GLASS by {glass.names}: {glass.reason}. Policy denials and "
-                        "required approvals do not block this commit; render and schema "
-                        "errors still do.")
+        notes.insert(
+            0,
+            f"🚨 BREAK-GLASS by {glass.names}: {glass.reason}. Policy denials and "
+            "required approvals do not block this commit; render and schema "
+            "errors still do.",
+        )
         changed = dataclasses.replace(changed, approvals_enforced=False)
         if changed.state < State.FAILURE:  # failing anyway: the usual line says what fails
             description = f"break-glass by {glass.names}"

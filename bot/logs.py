@@ -1,5 +1,6 @@
 """Logging: one redacted JSON object per line, with the delivery, repository, change, SHA and
 job of whatever the current thread is working on (set by `log_context`)."""
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,14 @@ from bot.redact import MASK, redact
 # The contextual fields, in the order they appear in a log line.
 FIELDS = ("delivery_id", "repository", "change_number", "sha", "job_id")
 
-_context: ContextVar[Mapping[str, Any]] = ContextVar("gitops_bot_log_context",
-                                                     default=MappingProxyType({}))
+_context: ContextVar[Mapping[str, Any]] = ContextVar(
+    "gitops_bot_log_context", default=MappingProxyType({})
+)
 _HANDLER_NAME = "gitops-bot"
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message",
-                                                                               "asctime"}
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 
 
 @contextmanager
@@ -78,8 +82,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -109,9 +114,12 @@ class TextFormatter(logging.Formatter):
         return str(self.mask(f"{line} [{fields}]" if fields else line))
 
 
-def configure_logging(level: str | int = "INFO", json: bool = True,
-                      stream: TextIO | None = None,
-                      secrets: Iterable[Secret | str] = ()) -> logging.Handler:
+def configure_logging(
+    level: str | int = "INFO",
+    json: bool = True,
+    stream: TextIO | None = None,
+    secrets: Iterable[Secret | str] = (),
+) -> logging.Handler:
     """Send every log record to `stream` (stderr) as masked JSON lines (or text).
 
     `secrets`: values masked wherever they appear (webhook secrets, tokens). Calling it again

@@ -6,6 +6,7 @@ Plain-text fields (commit status and deployment descriptions, check-run and anno
 titles and messages) go through `plain`, which the forge adapters apply to every such field
 (docs/security.md#case-106).
 """
+
 from __future__ import annotations
 
 import html as _html
@@ -51,8 +52,11 @@ def plain(value: str, *, multiline: bool = False) -> str:
     characters removed, mentions neutralised; one line unless `multiline`. The adapter
     cuts it to the field's limit."""
     value = _CONTROL.sub("", redact(value))
-    value = "\n".join(" ".join(line.split()) for line in value.strip().splitlines()) \
-        if multiline else " ".join(value.split())
+    value = (
+        "\n".join(" ".join(line.split()) for line in value.strip().splitlines())
+        if multiline
+        else " ".join(value.split())
+    )
     return _MENTION.sub("@" + ZWSP, value)
 
 
@@ -121,8 +125,12 @@ def fit(parts: list[Part], max_chars: int, note: Callable[[int], str]) -> str | 
     `note` lines are reserved for the worst case, so the result never exceeds max_chars."""
     total = sum(len(p.items) for p in parts)
     reserve = {i: len(p.more(len(p.items))) for i, p in enumerate(parts) if p.items}
-    budget = (max_chars - sum(len(p.head) + len(p.tail) for p in parts) - len(note(total))
-              - sum(reserve.values()))
+    budget = (
+        max_chars
+        - sum(len(p.head) + len(p.tail) for p in parts)
+        - len(note(total))
+        - sum(reserve.values())
+    )
     if budget < 0:
         return None
     order = sorted((rank, i, j) for i, p in enumerate(parts) for j, (rank, _) in enumerate(p.items))

@@ -6,6 +6,7 @@ its first line is exactly the marker (`owns`): a marker quoted further down — 
 annotation shown in a diff, an error message — never makes one kind of comment replace
 another (docs/security.md#case-107).
 """
+
 from __future__ import annotations
 
 import re

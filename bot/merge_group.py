@@ -8,6 +8,7 @@ head; the approvals given there — by users with write access, on that head, no
 author — are counted for the merge commit. A pull request whose head is not part of the
 commit's history (a squashing queue) is known only when the queue branch names it.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from bot.model import Approval
 
 # refs/heads/gh-readonly-queue/<base branch>/pr-<number>-<sha>
-_QUEUE_REF = re.compile(r"^refs/heads/gh-readonly-queue/(?P<base>.+)/pr-(?P<number>[0-9]{1,9})"
-                        r"-(?P<sha>[0-9a-f]{40})$")
+_QUEUE_REF = re.compile(
+    r"^refs/heads/gh-readonly-queue/(?P<base>.+)/pr-(?P<number>[0-9]{1,9})"
+    r"-(?P<sha>[0-9a-f]{40})$"
+)
 
 
 def queue_entry(ref: str | None) -> int | None:
@@ -41,9 +44,9 @@ class Member:
 class GroupFacts:
     """What the merge group gate looks at."""
 
-    entry: int | None                  # the pull request the queue branch names
+    entry: int | None  # the pull request the queue branch names
     base_ref: str
-    members: tuple[Member, ...]        # the open pull requests into base_ref in the group
+    members: tuple[Member, ...]  # the open pull requests into base_ref in the group
 
 
 def group_gate(facts: GroupFacts) -> str | None:
@@ -54,8 +57,10 @@ def group_gate(facts: GroupFacts) -> str | None:
         return f"#{facts.entry} is not an open pull request into {facts.base_ref}"
     for m in sorted(facts.members, key=lambda m: m.number):
         if not m.review_passed:
-            return (f"#{m.number} has no passing gitops-bot review (with its required "
-                    f"approvals) at its head {m.head_sha[:12]}")
+            return (
+                f"#{m.number} has no passing gitops-bot review (with its required "
+                f"approvals) at its head {m.head_sha[:12]}"
+            )
     return None
 
 
@@ -70,8 +75,9 @@ class Counted:
     review_id: str | None
 
 
-def counted_approvals(members: Sequence[Member],
-                      approvals: Mapping[int, Sequence[Approval]]) -> list[Counted]:
+def counted_approvals(
+    members: Sequence[Member], approvals: Mapping[int, Sequence[Approval]]
+) -> list[Counted]:
     """The approvals that count for the merge commit: per member, those by users with write
     access, given on the member's current head, not by its author."""
     out = []

@@ -4,6 +4,7 @@ No Flask here: jobs record into these objects; `bot.web.metrics` serves them at 
 (read there for access control and multiprocess mode). No label carries a repository, user
 or SHA (only forge, event, outcome, stage).
 """
+
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
@@ -11,28 +12,46 @@ from prometheus_client import Counter, Histogram
 STAGES = ("review", "render", "validate", "policy", "report", "deploy")
 _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
-DELIVERIES = Counter("gitops_bot_deliveries", "Webhook deliveries by forge, event and outcome.",
-                     ["forge", "event", "outcome"])
-REFUSED = Counter("gitops_bot_deliveries_refused", "Authentic deliveries the intake refused "
-                  "and did not record (the forge may redeliver them), by reason.", ["reason"])
+DELIVERIES = Counter(
+    "gitops_bot_deliveries",
+    "Webhook deliveries by forge, event and outcome.",
+    ["forge", "event", "outcome"],
+)
+REFUSED = Counter(
+    "gitops_bot_deliveries_refused",
+    "Authentic deliveries the intake refused "
+    "and did not record (the forge may redeliver them), by reason.",
+    ["reason"],
+)
 REFUSED.labels("queue_full")
-JOB_SECONDS = Histogram("gitops_bot_job_duration_seconds", "Time spent per job stage.",
-                        ["stage"], buckets=_BUCKETS)
+JOB_SECONDS = Histogram(
+    "gitops_bot_job_duration_seconds", "Time spent per job stage.", ["stage"], buckets=_BUCKETS
+)
 POLICY_DENIALS = Counter("gitops_bot_policy_denials", "Policy denials found by reviews.")
-FORGE_ERRORS = Counter("gitops_bot_forge_api_errors", "Failed forge API calls by kind.",
-                       ["forge", "kind"])
-RATE_LIMIT_WAITS = Counter("gitops_bot_rate_limit_waits", "Waits for a forge rate limit.",
-                           ["forge"])
-RATE_LIMIT_SECONDS = Counter("gitops_bot_rate_limit_wait_seconds",
-                             "Seconds spent waiting for forge rate limits.", ["forge"])
-SWEEP_RECOVERED = Counter("gitops_bot_sweep_recovered",
-                          "Events the forge never delivered, recovered by the sweep.", ["kind"])
+FORGE_ERRORS = Counter(
+    "gitops_bot_forge_api_errors", "Failed forge API calls by kind.", ["forge", "kind"]
+)
+RATE_LIMIT_WAITS = Counter(
+    "gitops_bot_rate_limit_waits", "Waits for a forge rate limit.", ["forge"]
+)
+RATE_LIMIT_SECONDS = Counter(
+    "gitops_bot_rate_limit_wait_seconds", "Seconds spent waiting for forge rate limits.", ["forge"]
+)
+SWEEP_RECOVERED = Counter(
+    "gitops_bot_sweep_recovered",
+    "Events the forge never delivered, recovered by the sweep.",
+    ["kind"],
+)
 for _kind in ("review", "deploy"):
     SWEEP_RECOVERED.labels(_kind)
 # Job kinds: bot.model.EventKind values (not imported, so this module stays dependency-free).
 JOB_KINDS = ("review", "recheck", "push", "closed", "merge_group", "command")
-JOBS_DEAD = Counter("gitops_bot_jobs_dead", "Jobs that failed for good (dead letters: retries "
-                    "ran out, or an error that is not retried), by event kind.", ["kind"])
+JOBS_DEAD = Counter(
+    "gitops_bot_jobs_dead",
+    "Jobs that failed for good (dead letters: retries "
+    "ran out, or an error that is not retried), by event kind.",
+    ["kind"],
+)
 for _kind in JOB_KINDS:
     JOBS_DEAD.labels(_kind)
 for _stage in STAGES:  # zero series from the start, so rate() works before the first job

@@ -1,5 +1,6 @@
 """PURE: which events the forge never delivered, from what the forge and git say now and
 what the store holds (the sweep, `bot.pipeline.sweep`, gathers these facts)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,8 +13,8 @@ class OpenChange:
 
     number: int
     head_sha: str
-    reviewed: bool    # a review of this head finished
-    delivered: bool   # a delivery for this head was stored (a review will run or ran)
+    reviewed: bool  # a review of this head finished
+    delivered: bool  # a delivery for this head was stored (a review will run or ran)
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,8 @@ class BranchTip:
     branch: str
     sha: str
     committed_at: float  # epoch seconds of the tip commit
-    deployed: bool       # a deploy of this SHA was recorded (whatever its outcome)
-    delivered: bool      # a push delivery for this SHA was stored
+    deployed: bool  # a deploy of this SHA was recorded (whatever its outcome)
+    delivered: bool  # a push delivery for this SHA was stored
 
 
 def reviews_to_recover(changes: Sequence[OpenChange]) -> list[OpenChange]:
@@ -38,8 +39,9 @@ def deploys_to_recover(tips: Sequence[BranchTip], watching_since: float) -> list
     Tips committed before the bot received its first delivery of the repository predate it:
     they are left alone (deploying them would judge history nobody asked the bot about).
     """
-    return [t for t in tips if not t.deployed and not t.delivered
-            and t.committed_at >= watching_since]
+    return [
+        t for t in tips if not t.deployed and not t.delivered and t.committed_at >= watching_since
+    ]
 
 
 def stopped_deliveries(repo: str, reviews: int, deploys: int, last_delivery: str) -> str:
@@ -49,6 +51,8 @@ def stopped_deliveries(repo: str, reviews: int, deploys: int, last_delivery: str
         moved.append(f"{reviews} change head(s)")
     if deploys:
         moved.append(f"{deploys} protected branch tip(s)")
-    return (f"{repo}: {' and '.join(moved)} moved without a webhook delivery (newest delivery "
-            f"{last_delivery}); recovered by the sweep. Check the webhook: GitLab disables "
-            "a hook after repeated failures, GitHub shows failed deliveries in its settings")
+    return (
+        f"{repo}: {' and '.join(moved)} moved without a webhook delivery (newest delivery "
+        f"{last_delivery}); recovered by the sweep. Check the webhook: GitLab disables "
+        "a hook after repeated failures, GitHub shows failed deliveries in its settings"
+    )

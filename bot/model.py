@@ -1,4 +1,5 @@
 """Plain values shared by every part of the bot: targets, manifests, findings, states."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,11 @@ class Severity(IntEnum):
     @property
     def state(self) -> State:
         """The check state this severity implies."""
-        return {Severity.INFO: State.SUCCESS, Severity.WARNING: State.WARNING,
-                Severity.ERROR: State.FAILURE}[self]
+        return {
+            Severity.INFO: State.SUCCESS,
+            Severity.WARNING: State.WARNING,
+            Severity.ERROR: State.FAILURE,
+        }[self]
 
 
 @dataclass(frozen=True, order=True)
@@ -70,8 +74,12 @@ class ObjKey:
         name = str(meta.get("name") or "")
         if not name and meta.get("generateName"):
             name = generated_name(str(meta["generateName"]), body)
-        return ObjKey(group=group, kind=str(body.get("kind") or ""),
-                      namespace=str(meta.get("namespace") or ""), name=name)
+        return ObjKey(
+            group=group,
+            kind=str(body.get("kind") or ""),
+            namespace=str(meta.get("namespace") or ""),
+            name=name,
+        )
 
 
 GENERATED_MARK = "~"
@@ -126,12 +134,12 @@ MOVED_AWAY = "after this change not rendered here"
 class FindingRecord(TypedDict):
     """A Finding as JSON (`Finding.to_dict`): what a review run stores and the API returns."""
 
-    severity: str          # "error", "warning", "info"
+    severity: str  # "error", "warning", "info"
     check: str
     message: str
     file: str | None
     line: int | None
-    object: str | None     # the ObjKey as text
+    object: str | None  # the ObjKey as text
     rule: str | None
     new: bool
     owners: NotRequired[list[str]]
@@ -269,24 +277,36 @@ class Danger:
     default policies deny it without an approval of the platform team), "warning", "info".
     """
 
-    kind: str            # immutable-field | delete | scale-to-zero | type-change | prune
+    kind: str  # immutable-field | delete | scale-to-zero | type-change | prune
     message: str
     severity: str = "error"
     object: ObjKey | None = None
     field: str | None = None
     file: str | None = None
     line: int | None = None
-    count: int = 0       # prune: how many objects
+    count: int = 0  # prune: how many objects
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (also the change policies' `input.dangerous` items)."""
         obj = self.object
-        return {"kind": self.kind, "message": self.message, "severity": self.severity,
-                "object": None if obj is None else {
-                    "group": obj.group, "kind": obj.kind, "namespace": obj.namespace,
-                    "name": obj.name, "key": str(obj)},
-                "field": self.field, "file": self.file, "line": self.line,
-                "count": self.count}
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "severity": self.severity,
+            "object": None
+            if obj is None
+            else {
+                "group": obj.group,
+                "kind": obj.kind,
+                "namespace": obj.namespace,
+                "name": obj.name,
+                "key": str(obj),
+            },
+            "field": self.field,
+            "file": self.file,
+            "line": self.line,
+            "count": self.count,
+        }
 
 
 @dataclass(frozen=True)
@@ -372,8 +392,8 @@ class ReviewResult:
     approvals: tuple[ApprovalRequirement, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     approvals_enforced: bool = True
-    base_ref: str | None = None   # the protected branch the rules came from, as named
-    behind: int = 0               # commits on the base tip the head does not have
+    base_ref: str | None = None  # the protected branch the rules came from, as named
+    behind: int = 0  # commits on the base tip the head does not have
     uncovered: tuple[str, ...] = ()  # changed files no target reads ("not part of any app")
     policy_impact: tuple[PolicyImpact, ...] = ()  # the proposed policies, over every target
     # the revisions of the policy sets that judged the change: (("server", sha256), ...)
@@ -394,10 +414,10 @@ FORGES = ("github", "gitlab")
 class EventKind(str, Enum):
     """What a forge event asks the bot to do, once normalised."""
 
-    REVIEW = "review"    # change opened / updated / reopened / ready / approvals changed
+    REVIEW = "review"  # change opened / updated / reopened / ready / approvals changed
     RECHECK = "recheck"  # the recheck comment command (bot.markers.RECHECK)
-    PUSH = "push"        # push to (or merge into) a branch: deploy candidates
-    CLOSED = "closed"    # change closed or merged (cancel pending work)
+    PUSH = "push"  # push to (or merge into) a branch: deploy candidates
+    CLOSED = "closed"  # change closed or merged (cancel pending work)
     MERGE_GROUP = "merge_group"  # GitHub merge queue: review the queued merge commit
     COMMAND = "command"  # override / break-glass comment commands (bot.commands)
 
@@ -409,12 +429,12 @@ class Event:
     Payloads are hints: the worker re-reads the change from the forge by number/SHA.
     """
 
-    forge: str                 # "github" | "gitlab"
+    forge: str  # "github" | "gitlab"
     delivery_id: str
     kind: EventKind
-    action: str                # the forge's own action/event name, for logs
-    host: str                  # forge host, e.g. "github.com" (part of every cache key)
-    repo: str                  # "owner/name" (GitLab: path_with_namespace)
+    action: str  # the forge's own action/event name, for logs
+    host: str  # forge host, e.g. "github.com" (part of every cache key)
+    repo: str  # "owner/name" (GitLab: path_with_namespace)
     sender: str
     number: int | None = None  # PR number / MR iid
     head_sha: str | None = None
@@ -422,10 +442,10 @@ class Event:
     is_fork: bool = False
     installation_id: int | None = None
     project_id: int | None = None  # GitLab project id
-    ref: str | None = None         # push: "refs/heads/main"
-    before: str | None = None      # push: old SHA
-    after: str | None = None       # push: new SHA
-    comment: str | None = None     # comment command text
+    ref: str | None = None  # push: "refs/heads/main"
+    before: str | None = None  # push: old SHA
+    after: str | None = None  # push: new SHA
+    comment: str | None = None  # comment command text
 
 
 @dataclass(frozen=True)
@@ -441,7 +461,7 @@ class Change:
     head_sha: str
     is_fork: bool = False
     draft: bool = False
-    state: str = "open"        # "open" | "closed" | "merged"
+    state: str = "open"  # "open" | "closed" | "merged"
     labels: tuple[str, ...] = ()
     changed_files: tuple[str, ...] = ()
     web_url: str | None = None

@@ -7,6 +7,7 @@ list positions — so an old problem stays old when a line is added above it or 
 in its file. Objects renamed by the change (pairs from `bot.pairing`) are matched under their
 base name. Identities are counted, not just compared: a second copy of an old problem is new.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,10 +22,9 @@ BLOCK_NEW, BLOCK_ALL = "new", "all"
 # changes, approvals, change policies).
 ALWAYS_NEW = frozenset({"dangerous"})
 
-_LOCATION = re.compile(r"(?<=[\w.\-/])(:\d+)+\b")     # file.yaml:12, file.yaml:12:3
-_LINE = re.compile(r"\b(line|lines|document|doc|item|items|index|position)\s+\d+",
-                   re.IGNORECASE)
-_INDEX = re.compile(r"\[\d+\]")                        # containers[1] -> containers[]
+_LOCATION = re.compile(r"(?<=[\w.\-/])(:\d+)+\b")  # file.yaml:12, file.yaml:12:3
+_LINE = re.compile(r"\b(line|lines|document|doc|item|items|index|position)\s+\d+", re.IGNORECASE)
+_INDEX = re.compile(r"\[\d+\]")  # containers[1] -> containers[]
 _SPACES = re.compile(r"\s+")
 
 Identity = tuple[str, str, str, str]
@@ -54,12 +54,17 @@ def identity(finding: Finding, renames: Mapping[ObjKey, ObjKey] | None = None) -
     if obj is not None and obj in renames:
         names = {obj.name: renames[obj].name}
         obj = renames[obj]
-    return (str(obj) if obj else "", finding.check, finding.rule or "",
-            message_key(finding.message, names))
+    return (
+        str(obj) if obj else "",
+        finding.check,
+        finding.rule or "",
+        message_key(finding.message, names),
+    )
 
 
-def mark_new(head: Sequence[Finding], base: Iterable[Finding],
-             renames: Mapping[ObjKey, ObjKey] | None = None) -> list[Finding]:
+def mark_new(
+    head: Sequence[Finding], base: Iterable[Finding], renames: Mapping[ObjKey, ObjKey] | None = None
+) -> list[Finding]:
     """`head` with `new` set: False for as many findings of each identity as the base has.
 
     Findings of ALWAYS_NEW checks are always new. Order is kept.

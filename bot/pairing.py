@@ -6,6 +6,7 @@ Only objects that exist on one side are candidates, in the same API group, kind 
 namespace. What Kubernetes does is unchanged (the old object is still pruned): pairs are for
 reading the diff and matching findings, never for deploying or for dangerous-change checks.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,9 @@ def _without_name(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def pair_renames(before: Sequence[Manifest], after: Sequence[Manifest],
-                 normalize: Any = None) -> dict[ObjKey, ObjKey]:
+def pair_renames(
+    before: Sequence[Manifest], after: Sequence[Manifest], normalize: Any = None
+) -> dict[ObjKey, ObjKey]:
     """Head key -> base key for each pair of a base-only and a head-only object that are one
     object renamed: the same generated-name stem (one candidate on each side), or the same
     content apart from the name. `normalize` canonicalises bodies before comparing."""
@@ -64,7 +66,8 @@ def pair_renames(before: Sequence[Manifest], after: Sequence[Manifest],
     for group in sorted(gone.keys() & came.keys()):
         bases, heads = list(gone[group]), list(came[group])
         by_stem: dict[tuple[str, int], tuple[list[ObjKey], list[ObjKey]]] = defaultdict(
-            lambda: ([], []))
+            lambda: ([], [])
+        )
         for key in bases:
             if (s := stem(key.name)) is not None:
                 by_stem[s][0].append(key)

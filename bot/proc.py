@@ -7,6 +7,7 @@ output is capped while it is read, not after. It also gets a parent-death signal
 (util-linux `setpriv --pdeathsig KILL`): when the bot dies, even by `kill -9`, the tool
 dies with it instead of running on (docs/security.md#case-109).
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,8 +53,11 @@ class Completed:
         return self.stderr.decode("utf-8", "replace")[-STDERR_TAIL:]
 
 
-def clean_env(home: str | os.PathLike[str], path_dirs: Sequence[str] = (),
-              extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def clean_env(
+    home: str | os.PathLike[str],
+    path_dirs: Sequence[str] = (),
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """A minimal environment: PATH, HOME (a private dir) and the allowlisted locale vars."""
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
     env["PATH"] = os.pathsep.join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin"])
@@ -90,8 +94,7 @@ def spawn_count() -> int:
     return _spawned[0]
 
 
-def _spawn(args: Sequence[str], env: Mapping[str, str], **kwargs: Any
-           ) -> subprocess.Popen[bytes]:
+def _spawn(args: Sequence[str], env: Mapping[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """Popen from the spawner thread, with the parent-death signal. FileNotFoundError when
     the program is not found (looked up in `env`'s PATH, as Popen itself would)."""
     if not shutil.which(args[0], path=env.get("PATH", os.defpath)):
@@ -100,6 +103,7 @@ def _spawn(args: Sequence[str], env: Mapping[str, str], **kwargs: Any
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen([*_death_signal(), *args], env=dict(env), **kwargs)
+
     return _SPAWNER.submit(start).result()
 
 
@@ -110,8 +114,9 @@ def network_isolation_available() -> bool:
     if not unshare:
         return False
     try:
-        return subprocess.run([unshare, "-n", "true"], capture_output=True,
-                              timeout=5).returncode == 0
+        return (
+            subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=5).returncode == 0
+        )
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -132,10 +137,17 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
-        env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
-        max_output: int = DEFAULT_MAX_OUTPUT, stdin: bytes | None = None,
-        no_network: bool = False, check: bool = True) -> Completed:
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    stdin: bytes | None = None,
+    no_network: bool = False,
+    check: bool = True,
+) -> Completed:
     """Run `argv` (a list, never a shell string) and return its output.
 
     Raises ToolError when the tool is missing, exits non-zero (if `check`) or times out,
@@ -146,27 +158,32 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string")
     tool = [os.fspath(a) for a in argv]
-    args = ["unshare", "-n", "--", *tool] if no_network and network_isolation_available() \
-        else tool
+    args = ["unshare", "-n", "--", *tool] if no_network and network_isolation_available() else tool
     if env is None:
         env = clean_env(home=cwd or "/nonexistent")
     started = time.monotonic()
     log.debug("run %s (cwd=%s)", args, cwd)
     try:
         proc = _spawn(
-            args, env, cwd=cwd, stdin=subprocess.PIPE if stdin is not None else
-            subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, close_fds=True)
+            args,
+            env,
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
     except FileNotFoundError as exc:
         raise ToolError(f"{Path(args[0]).name}: not found ({exc.filename})", argv=args) from exc
     out, err = bytearray(), bytearray()
     over = threading.Event()
     assert proc.stdout is not None and proc.stderr is not None
     name = Path(tool[0]).name
-    readers = [threading.Thread(target=_pump, args=(proc.stdout, out, max_output, over),
-                                daemon=True),
-               threading.Thread(target=_pump, args=(proc.stderr, err, max_output, over),
-                                daemon=True)]
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, out, max_output, over), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, err, max_output, over), daemon=True),
+    ]
     for t in readers:
         t.start()
     faults.point(f"run:{name} {tool[1] if len(tool) > 1 else ''}".rstrip())
@@ -201,15 +218,22 @@ def run(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     if over.is_set():
         raise BudgetExceeded(f"{name}: output exceeded {max_output} bytes; stopped")
     if timed_out:
-        raise ToolError(f"{name}: timed out after {timeout:g}s and was killed", argv=args,
-                        stderr=bytes(err).decode("utf-8", "replace")[-STDERR_TAIL:],
-                        timed_out=True)
+        raise ToolError(
+            f"{name}: timed out after {timeout:g}s and was killed",
+            argv=args,
+            stderr=bytes(err).decode("utf-8", "replace")[-STDERR_TAIL:],
+            timed_out=True,
+        )
     done = Completed(tuple(args), proc.returncode, bytes(out), bytes(err), seconds)
     if proc.returncode != 0 and _NO_SPACE in done.stderr_tail:
         raise DiskFull(f"{name}: no space left on the bot's disk")
     if check and proc.returncode != 0:
-        raise ToolError(f"{name} exited with code {proc.returncode}", argv=args,
-                        returncode=proc.returncode, stderr=done.stderr_tail)
+        raise ToolError(
+            f"{name} exited with code {proc.returncode}",
+            argv=args,
+            returncode=proc.returncode,
+            stderr=done.stderr_tail,
+        )
     return done
 
 
@@ -221,8 +245,14 @@ class Pipe:
     messages. Use as a context manager.
     """
 
-    def __init__(self, argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
-                 env: Mapping[str, str] | None = None, no_network: bool = False) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        no_network: bool = False,
+    ) -> None:
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a list of arguments, not a string")
         self.argv = [os.fspath(a) for a in argv]
@@ -231,10 +261,15 @@ class Pipe:
             args = ["unshare", "-n", "--", *args]
         try:
             self.proc = _spawn(
-                args, env if env is not None else clean_env(home=cwd or "/nonexistent"),
+                args,
+                env if env is not None else clean_env(home=cwd or "/nonexistent"),
                 cwd=cwd,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, close_fds=True)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
         except FileNotFoundError as exc:
             raise ToolError(f"{Path(self.argv[0]).name}: not found", argv=self.argv) from exc
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -244,8 +279,10 @@ class Pipe:
         self._err = bytearray()
         self._err_over = threading.Event()
         self._err_reader = threading.Thread(
-            target=_pump, args=(self.proc.stderr, self._err, STDERR_TAIL * 4, self._err_over),
-            daemon=True)
+            target=_pump,
+            args=(self.proc.stderr, self._err, STDERR_TAIL * 4, self._err_over),
+            daemon=True,
+        )
         self._err_reader.start()
         self._pending = b""
 
@@ -254,8 +291,7 @@ class Pipe:
         """The last part of what the tool wrote to stderr so far."""
         return bytes(self._err).decode("utf-8", "replace")[-STDERR_TAIL:]
 
-    def request(self, line: bytes, *, timeout: float, max_line: int = DEFAULT_MAX_OUTPUT
-                ) -> bytes:
+    def request(self, line: bytes, *, timeout: float, max_line: int = DEFAULT_MAX_OUTPUT) -> bytes:
         """Send one line, return the next line of output (without its newline).
 
         Raises ToolError when the tool exits or answers nothing within `timeout` seconds
@@ -268,8 +304,12 @@ class Pipe:
             self.stdin.flush()
         except (BrokenPipeError, ValueError):
             self.close()
-            raise ToolError(f"{name} exited before the request", argv=self.argv,
-                            returncode=self.proc.returncode, stderr=self.stderr_tail) from None
+            raise ToolError(
+                f"{name} exited before the request",
+                argv=self.argv,
+                returncode=self.proc.returncode,
+                stderr=self.stderr_tail,
+            ) from None
         deadline = time.monotonic() + timeout
         fd = self.stdout.fileno()
         buffer = bytearray(self._pending)
@@ -278,14 +318,21 @@ class Pipe:
             ready, _, _ = select.select([fd], [], [], left) if left > 0 else ([], [], [])
             if not ready:
                 self.close()
-                raise ToolError(f"{name}: no answer within {timeout:g}s; killed",
-                                argv=self.argv, stderr=self.stderr_tail, timed_out=True)
+                raise ToolError(
+                    f"{name}: no answer within {timeout:g}s; killed",
+                    argv=self.argv,
+                    stderr=self.stderr_tail,
+                    timed_out=True,
+                )
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 self.close()
-                raise ToolError(f"{name} exited with code {self.proc.returncode}",
-                                argv=self.argv, returncode=self.proc.returncode,
-                                stderr=self.stderr_tail)
+                raise ToolError(
+                    f"{name} exited with code {self.proc.returncode}",
+                    argv=self.argv,
+                    returncode=self.proc.returncode,
+                    stderr=self.stderr_tail,
+                )
             buffer.extend(chunk)
             if len(buffer) > max_line and b"\n" not in buffer:
                 self.close()

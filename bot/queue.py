@@ -4,6 +4,7 @@ Leases and recovery live here too: a claimed job is renewed while its handler ru
 re-enqueued when its worker dies. What a job does is a handler (`Handlers`) given by the
 caller; `bot.services` wires the configured ones.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,15 +42,15 @@ TASK_NAME = "gitops-bot.job"
 # no event.
 MAX_ATTEMPTS = 5
 RETRY_WINDOW = 3600.0
-MAX_BACKOFF = 900.0       # seconds
+MAX_BACKOFF = 900.0  # seconds
 
 
 @dataclass(frozen=True)
 class JobContext:
     """What a job handler gets besides the Event: which delivery, which try, and the store."""
 
-    delivery: str          # the store key, "<forge>:<delivery id>"
-    attempt: int           # 1 for the first run, 2 after a retry or a crash recovery...
+    delivery: str  # the store key, "<forge>:<delivery id>"
+    attempt: int  # 1 for the first run, 2 after a retry or a crash recovery...
     config: Config
     store: Store
 
@@ -72,27 +73,45 @@ class GivesUp(Protocol):
 def record_run_only(event: Event, ctx: JobContext) -> None:
     """The placeholder review: record a run row and do nothing else (the pipeline's seam)."""
     if event.number is None or event.head_sha is None:
-        ctx.store.audit(event.sender, f"{event.kind.value}.unhandled", f"{event.host}/{event.repo}",
-                        event.number, event.head_sha, {"delivery": ctx.delivery})
+        ctx.store.audit(
+            event.sender,
+            f"{event.kind.value}.unhandled",
+            f"{event.host}/{event.repo}",
+            event.number,
+            event.head_sha,
+            {"delivery": ctx.delivery},
+        )
         return
-    run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number,
-                                 event.head_sha)
-    ctx.store.finish_run(run_id, ReviewState.SKIPPED,
-                         status_line="review pipeline not configured (GITOPS_BOT_JOB_HANDLERS)")
+    run_id = ctx.store.start_run(event.forge, event.host, event.repo, event.number, event.head_sha)
+    ctx.store.finish_run(
+        run_id,
+        ReviewState.SKIPPED,
+        status_line="review pipeline not configured (GITOPS_BOT_JOB_HANDLERS)",
+    )
 
 
 def audit_only(event: Event, ctx: JobContext) -> None:
     """Placeholder for deploy / close handling: leave an audit record, change nothing."""
-    ctx.store.audit(event.sender, f"{event.kind.value}.unhandled", f"{event.host}/{event.repo}",
-                    event.number, event.head_sha or event.after,
-                    {"delivery": ctx.delivery, "ref": event.ref})
+    ctx.store.audit(
+        event.sender,
+        f"{event.kind.value}.unhandled",
+        f"{event.host}/{event.repo}",
+        event.number,
+        event.head_sha or event.after,
+        {"delivery": ctx.delivery, "ref": event.ref},
+    )
 
 
 def default_handlers(config: Config, store: Store) -> Handlers:
     """No-op handlers that only leave a trace (intake tests, dry runs of the service)."""
-    return {EventKind.REVIEW: record_run_only, EventKind.RECHECK: record_run_only,
-            EventKind.PUSH: audit_only, EventKind.CLOSED: audit_only,
-            EventKind.MERGE_GROUP: audit_only, EventKind.COMMAND: audit_only}
+    return {
+        EventKind.REVIEW: record_run_only,
+        EventKind.RECHECK: record_run_only,
+        EventKind.PUSH: audit_only,
+        EventKind.CLOSED: audit_only,
+        EventKind.MERGE_GROUP: audit_only,
+        EventKind.COMMAND: audit_only,
+    }
 
 
 def make_huey(config: Config) -> Huey:
@@ -100,6 +119,7 @@ def make_huey(config: Config) -> Huey:
     url = config.queue
     if url.startswith(("redis://", "rediss://", "unix://")):
         from redis import ConnectionPool
+
         # Fail fast when Redis is down so the receiver answers 503 within the forge's timeout.
         pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         return RedisHuey("gitops-bot", results=False, connection_pool=pool)
@@ -107,8 +127,9 @@ def make_huey(config: Config) -> Huey:
         raise ConfigError("must be sqlite:///<path> or redis://...", key="GITOPS_BOT_QUEUE_URL")
     path = url.removeprefix("sqlite:///")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return SqliteHuey("gitops-bot", filename=path, results=False, timeout=30,
-                      storage_class=_QueueStorage)
+    return SqliteHuey(
+        "gitops-bot", filename=path, results=False, timeout=30, storage_class=_QueueStorage
+    )
 
 
 class _QueueStorage(SqliteStorage):  # type: ignore[misc]
@@ -133,14 +154,16 @@ def backoff(hint: float, attempt: int) -> float:
 class Queue:
     """The huey queue bound to one store and one set of handlers (built per process)."""
 
-    def __init__(self, config: Config, store: Store, handlers: Handlers,
-                 huey: Huey | None = None) -> None:
+    def __init__(
+        self, config: Config, store: Store, handlers: Handlers, huey: Huey | None = None
+    ) -> None:
         self.config, self.store, self.handlers = config, store, handlers
         self.huey = huey if huey is not None else make_huey(config)
         self._task = self.huey.task(name=TASK_NAME)(self.run)
         path = getattr(self.huey.storage, "filename", None)
-        self._lock = WriteLock(f"{path}.lock" if isinstance(self.huey.storage, SqliteStorage)
-                               else None)
+        self._lock = WriteLock(
+            f"{path}.lock" if isinstance(self.huey.storage, SqliteStorage) else None
+        )
 
     def enqueue(self, key: str, event_data: Mapping[str, Any], delay: float | None = None) -> None:
         """Put the job for delivery `key` on the queue (raises when the queue is down)."""
@@ -174,9 +197,13 @@ class Queue:
         """Run the job for delivery `key` once; returns the outcome it recorded."""
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         repo = event_data.get("repo")
-        with log_context(delivery_id=key, job_id=worker,
-                         repository=f"{event_data.get('host')}/{repo}" if repo else None,
-                         change_number=event_data.get("number"), sha=event_data.get("head_sha")):
+        with log_context(
+            delivery_id=key,
+            job_id=worker,
+            repository=f"{event_data.get('host')}/{repo}" if repo else None,
+            change_number=event_data.get("number"),
+            sha=event_data.get("head_sha"),
+        ):
             return self._run(key, event_data, worker)
 
     def _run(self, key: str, event_data: dict[str, Any], worker: str) -> Delivery | JobRun:
@@ -185,7 +212,7 @@ class Queue:
             return self._defer(key, event_data)
         attempt = self.store.claim(key, worker, lease)
         if attempt is None:
-            return JobRun.NOT_CLAIMED   # done already, or another worker holds a live lease
+            return JobRun.NOT_CLAIMED  # done already, or another worker holds a live lease
         event = event_from_dict(event_data)
         if event.number is not None and event.head_sha is not None:
             newest = self.store.newest_head(event.forge, event.host, event.repo, event.number)
@@ -206,8 +233,9 @@ class Queue:
         self.store.release(key, worker, Delivery.DONE)
         return Delivery.DONE
 
-    def _failed(self, key: str, worker: str, event_data: dict[str, Any], attempt: int,
-                exc: Exception) -> Delivery | JobRun:
+    def _failed(
+        self, key: str, worker: str, event_data: dict[str, Any], attempt: int, exc: Exception
+    ) -> Delivery | JobRun:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         hint = retry_after(exc)
         if hint is None or self._exhausted(key, attempt):
@@ -217,14 +245,14 @@ class Queue:
             return outcome
         delay = backoff(hint, attempt)
         log.warning("job %s: %s; retry %d in %.0fs", key, error, attempt + 1, delay)
-        if self.store.release(key, worker, Delivery.QUEUED, error=error,
-                              run_after=self.store.clock() + delay):
+        if self.store.release(
+            key, worker, Delivery.QUEUED, error=error, run_after=self.store.clock() + delay
+        ):
             self.enqueue(key, event_data, delay=delay)
         return JobRun.RETRY
 
     @staticmethod
-    def _gave_up(handler: JobHandler | None, event: Event, ctx: JobContext,
-                 exc: Exception) -> None:
+    def _gave_up(handler: JobHandler | None, event: Event, ctx: JobContext, exc: Exception) -> None:
         """Count a job in the dead letters and let its handler say so (never raises: the
         job's outcome is recorded already)."""
         job_dead(event.kind.value)
@@ -244,8 +272,12 @@ class Queue:
         """Leave a job queued, unclaimed, while the data disk is full: a review that cannot
         check out or render must neither fail the change nor use up the job's attempts."""
         wait = self.recovery_interval
-        log.warning("job %s waits: less than %d MB free in %s", key,
-                    self.config.data_min_free_mb, self.config.data_dir)
+        log.warning(
+            "job %s waits: less than %d MB free in %s",
+            key,
+            self.config.data_min_free_mb,
+            self.config.data_dir,
+        )
         try:
             self.store.defer(key, self.store.clock() + wait)
             self.enqueue(key, event_data, delay=wait)
@@ -275,9 +307,14 @@ class Queue:
 
     def consumer(self, workers: int = 2) -> Consumer:
         """A huey consumer for this queue: SIGTERM drains (finishes running jobs)."""
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
-                                         graceful_signal="TERM", initial_delay=0.05,
-                                         max_delay=1.0)
+        return self.huey.create_consumer(
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            graceful_signal="TERM",
+            initial_delay=0.05,
+            max_delay=1.0,
+        )
 
     @property
     def recovery_interval(self) -> float:

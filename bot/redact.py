@@ -8,6 +8,7 @@ Two kinds of masking, both in `redact`:
   Secret values), in their plain, base64, base64url, hex and URL-encoded spellings, so an
   encoded copy is masked too (docs/security.md#secrets-in-outputs).
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,36 +26,54 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     # https://<long token>@host — a long userinfo without a password is a token, not a user.
     (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[A-Za-z0-9_\-.]{20,}@"), rf"\1{MASK}@"),
     # Authorization: Bearer|Basic|token <value>; [ \t] so a match never runs onto the next line.
-    (re.compile(r"(?i)\b(authorization[ \t]*[:=][ \t]*[\"']?)(?:(bearer|basic|token|bot)[ \t]+)?"
-                r"([^\s\"',;]+)"),
-     lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}{MASK}"),
+    (
+        re.compile(
+            r"(?i)\b(authorization[ \t]*[:=][ \t]*[\"']?)(?:(bearer|basic|token|bot)[ \t]+)?"
+            r"([^\s\"',;]+)"
+        ),
+        lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}{MASK}",
+    ),
     (re.compile(r"(?i)\b(bearer)[ \t]+[A-Za-z0-9\-._~+/]+=*"), rf"\1 {MASK}"),
-    (re.compile(r"(?i)\b((?:private|job|deploy)-token|x-gitlab-token)([ \t]*[:=][ \t]*[\"']?)"
-                r"[^\s\"',;]+"),
-     rf"\1\2{MASK}"),
-    (re.compile(r"(?i)([?&](?:access_token|private_token|token|password|client_secret|api_key)=)"
-                r"[^&\s#\"']+"),
-     rf"\1{MASK}"),
+    (
+        re.compile(
+            r"(?i)\b((?:private|job|deploy)-token|x-gitlab-token)([ \t]*[:=][ \t]*[\"']?)"
+            r"[^\s\"',;]+"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    (
+        re.compile(
+            r"(?i)([?&](?:access_token|private_token|token|password|client_secret|api_key)=)"
+            r"[^&\s#\"']+"
+        ),
+        rf"\1{MASK}",
+    ),
     # GitHub (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_) and GitLab (glpat-, gldt-, ...) tokens.
     (re.compile(r"\b(gh[pousr]_|github_pat_)[A-Za-z0-9_]{8,}"), rf"\1{MASK}"),
-    (re.compile(r"\b(glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-|glsoat-)[A-Za-z0-9_\-]{8,}"),
-     rf"\1{MASK}"),
+    (
+        re.compile(r"\b(glpat-|gldt-|glrt-|glptt-|glcbt-|gloas-|glsoat-)[A-Za-z0-9_\-]{8,}"),
+        rf"\1{MASK}",
+    ),
     # JWTs: GitHub App tokens, Kubernetes service-account tokens.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), f"eyJ{MASK}"),
-    (re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)",
-                re.DOTALL),
-     rf"-----BEGIN \1PRIVATE KEY ({MASK})-----"),
+    (
+        re.compile(
+            r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
+        ),
+        rf"-----BEGIN \1PRIVATE KEY ({MASK})-----",
+    ),
 )
 
 
 # One combined search first: most text holds no credential, and one scan is ~10x cheaper
 # than running every substitution (reports redact thousands of strings).
-_ANY = re.compile("|".join(f"(?:{p.pattern.removeprefix('(?i)')})" for p, _ in _RULES),
-                  re.IGNORECASE | re.DOTALL)
+_ANY = re.compile(
+    "|".join(f"(?:{p.pattern.removeprefix('(?i)')})" for p, _ in _RULES), re.IGNORECASE | re.DOTALL
+)
 
 
-MIN_KNOWN = 6      # shorter values are not masked (they would mask ordinary words)
-MIN_ENCODED = 8   # encoded spellings only for values at least this long
+MIN_KNOWN = 6  # shorter values are not masked (they would mask ordinary words)
+MIN_ENCODED = 8  # encoded spellings only for values at least this long
 
 
 def _base64_cores(raw: bytes) -> set[str]:
@@ -64,7 +83,7 @@ def _base64_cores(raw: bytes) -> set[str]:
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
         # characters whose 6 bits come only from `raw`: after the prefix, before the tail
-        core = encoded[(8 * offset + 5) // 6:(8 * (offset + len(raw))) // 6]
+        core = encoded[(8 * offset + 5) // 6 : (8 * (offset + len(raw))) // 6]
         if len(core) >= MIN_ENCODED:
             cores.add(core)
             cores.add(core.replace("+", "-").replace("/", "_"))

@@ -1,5 +1,6 @@
 """Review results -> the Markdown comment (bot.report_sections builds its parts; this module
 fits them to the size limit), the JSON report and the commit status line."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,8 +20,14 @@ STATUS_LIMIT = 140
 RECHECK = markers.RECHECK
 ICON, WORD, SHOWN = sec.ICON, sec.WORD, sec.SHOWN
 # What an ERROR finding of each check is called in the status line.
-ERROR_NOUN = {"validate": "schema error", "policy": "policy denial", "render": "render error",
-              "sandbox": "sandbox violation", "config": "config error", "diff": "diff error"}
+ERROR_NOUN = {
+    "validate": "schema error",
+    "policy": "policy denial",
+    "render": "render error",
+    "sandbox": "sandbox violation",
+    "config": "config error",
+    "diff": "diff error",
+}
 
 
 def public_url(url: str | None) -> str | None:
@@ -31,8 +38,10 @@ def public_url(url: str | None) -> str | None:
 def _footer(result: ReviewResult, url: str | None) -> str:
     state = result.state
     if sec.failing(state):
-        out = ("**How to fix:** fix the new problems above and push again, or comment "
-               f"`{RECHECK}` to run the review again.")
+        out = (
+            "**How to fix:** fix the new problems above and push again, or comment "
+            f"`{RECHECK}` to run the review again."
+        )
         if any(not a.satisfied for a in result.approvals):
             out += " Missing approvals are picked up when a reviewer approves."
     elif state is State.WARNING:
@@ -44,8 +53,13 @@ def _footer(result: ReviewResult, url: str | None) -> str:
     return f"---\n\n{out}\n"
 
 
-def render_markdown(result: ReviewResult, *, max_chars: int = GITHUB_COMMENT_LIMIT,
-                    full_report_url: str | None = None, title: str = "gitops-bot review") -> str:
+def render_markdown(
+    result: ReviewResult,
+    *,
+    max_chars: int = GITHUB_COMMENT_LIMIT,
+    full_report_url: str | None = None,
+    title: str = "gitops-bot review",
+) -> str:
     """The review comment, MARKER first, at most `max_chars` long (for max_chars >= ~1,000).
 
     When the full comment is too long, items are left out in this order: findings already
@@ -68,8 +82,10 @@ def render_markdown(result: ReviewResult, *, max_chars: int = GITHUB_COMMENT_LIM
     foot = _footer(result, url)
     findings = len(sec.all_findings(result))
     objects = sum(t.count(s) for t in result.targets for s in SHOWN)
-    note = (f"{shortened}: only the summary fits ({sec.n(findings, 'finding')} and "
-            f"{sec.n(objects, 'object')} not shown).\n\n")
+    note = (
+        f"{shortened}: only the summary fits ({sec.n(findings, 'finding')} and "
+        f"{sec.n(objects, 'object')} not shown).\n\n"
+    )
     fitted = head + note + sec.dangers(result) + sec.table(result) + foot
     if len(fitted) > max_chars:
         fitted = head + note + foot
@@ -89,27 +105,58 @@ def _redacted(value: Any) -> Any:
 def _target_json(t: TargetResult) -> dict[str, Any]:
     counts = {s.value: t.count(s) for s in DiffStatus}
     return {
-        "id": t.target.id, "app": t.target.app, "environment": t.target.environment,
-        "renderer": t.target.renderer, "path": t.target.path, "origin": t.target.origin,
-        "state": t.state.name.lower(), "cached": t.cached, "seconds": t.seconds,
+        "id": t.target.id,
+        "app": t.target.app,
+        "environment": t.target.environment,
+        "renderer": t.target.renderer,
+        "path": t.target.path,
+        "origin": t.target.origin,
+        "state": t.state.name.lower(),
+        "cached": t.cached,
+        "seconds": t.seconds,
         "unchanged": sec.unchanged(t),
-        "counts": {**counts, "errors": t.errors, "warnings": t.warnings,
-                   "new": sum(1 for f in t.findings if sec.problem(f) and f.new),
-                   "existing": sum(1 for f in t.findings if sec.problem(f) and not f.new)},
+        "counts": {
+            **counts,
+            "errors": t.errors,
+            "warnings": t.warnings,
+            "new": sum(1 for f in t.findings if sec.problem(f) and f.new),
+            "existing": sum(1 for f in t.findings if sec.problem(f) and not f.new),
+        },
         "changed_inputs": list(t.changed_inputs),
         "findings": [f.to_dict() for f in t.findings],
         "dangers": [d.to_dict() for d in t.dangers],
-        "diffs": [{"key": str(d.key), "group": d.key.group, "kind": d.key.kind,
-                   "namespace": d.key.namespace, "name": d.key.name,
-                   "status": d.status.value, "changed_fields": list(d.changed_fields),
-                   "diff": d.diff, "file": d.file, "line": d.line,
-                   "renamed_from": str(d.renamed_from) if d.renamed_from else None}
-                  for d in t.diffs],
-        "live": None if t.live_diffs is None else [
-            {"key": str(d.key), "status": d.status.value, "changed_fields": list(d.changed_fields),
-             "diff": d.diff} for d in t.live_diffs if d.status in SHOWN],
-        "drift": [{"key": str(d.key), "status": d.status.value,
-                   "changed_fields": list(d.changed_fields)} for d in t.drift],
+        "diffs": [
+            {
+                "key": str(d.key),
+                "group": d.key.group,
+                "kind": d.key.kind,
+                "namespace": d.key.namespace,
+                "name": d.key.name,
+                "status": d.status.value,
+                "changed_fields": list(d.changed_fields),
+                "diff": d.diff,
+                "file": d.file,
+                "line": d.line,
+                "renamed_from": str(d.renamed_from) if d.renamed_from else None,
+            }
+            for d in t.diffs
+        ],
+        "live": None
+        if t.live_diffs is None
+        else [
+            {
+                "key": str(d.key),
+                "status": d.status.value,
+                "changed_fields": list(d.changed_fields),
+                "diff": d.diff,
+            }
+            for d in t.live_diffs
+            if d.status in SHOWN
+        ],
+        "drift": [
+            {"key": str(d.key), "status": d.status.value, "changed_fields": list(d.changed_fields)}
+            for d in t.drift
+        ],
     }
 
 
@@ -117,34 +164,51 @@ def render_json(result: ReviewResult) -> dict[str, Any]:
     """Everything in the review as JSON-ready data (every string redacted); each finding
     says whether the change introduced it (`"new": true`) or the base already had it."""
     findings = sec.all_findings(result)
-    data: dict[str, Any] = _redacted({
-        "state": result.state.name.lower(),
-        "verdict": review_outcome(result),
-        "base": result.base,
-        "head": result.head,
-        "status": status_line(result),
-        "counts": {"targets": len(result.targets),
-                   "new": sum(1 for f in findings if sec.problem(f) and f.new),
-                   "existing": sum(1 for f in findings if sec.problem(f) and not f.new),
-                   **{s.value: sum(t.count(s) for t in result.targets) for s in SHOWN}},
-        "targets": [_target_json(t) for t in result.targets],
-        "findings": [f.to_dict() for f in result.findings],
-        "notes": [redact(x) for x in result.notes],
-        "attachments": [{"title": redact(a.title), "body": redact(a.body)}
-                        for a in result.attachments],
-        "approvals_enforced": result.approvals_enforced,
-        "base_ref": result.base_ref,
-        "behind": result.behind,
-        "uncovered": list(result.uncovered),
-        "policy_impact": [{"target": i.target, "verdict": i.verdict,
-                           "added": [f.to_dict() for f in i.added],
-                           "removed": [f.to_dict() for f in i.removed]}
-                          for i in result.policy_impact],
-        "approvals": [{"group": a.group, "count": a.count, "reason": a.reason,
-                       "satisfied_by": list(a.satisfied_by), "satisfied": a.satisfied,
-                       "can_approve": list(a.candidates)}
-                      for a in result.approvals],
-    })
+    data: dict[str, Any] = _redacted(
+        {
+            "state": result.state.name.lower(),
+            "verdict": review_outcome(result),
+            "base": result.base,
+            "head": result.head,
+            "status": status_line(result),
+            "counts": {
+                "targets": len(result.targets),
+                "new": sum(1 for f in findings if sec.problem(f) and f.new),
+                "existing": sum(1 for f in findings if sec.problem(f) and not f.new),
+                **{s.value: sum(t.count(s) for t in result.targets) for s in SHOWN},
+            },
+            "targets": [_target_json(t) for t in result.targets],
+            "findings": [f.to_dict() for f in result.findings],
+            "notes": [redact(x) for x in result.notes],
+            "attachments": [
+                {"title": redact(a.title), "body": redact(a.body)} for a in result.attachments
+            ],
+            "approvals_enforced": result.approvals_enforced,
+            "base_ref": result.base_ref,
+            "behind": result.behind,
+            "uncovered": list(result.uncovered),
+            "policy_impact": [
+                {
+                    "target": i.target,
+                    "verdict": i.verdict,
+                    "added": [f.to_dict() for f in i.added],
+                    "removed": [f.to_dict() for f in i.removed],
+                }
+                for i in result.policy_impact
+            ],
+            "approvals": [
+                {
+                    "group": a.group,
+                    "count": a.count,
+                    "reason": a.reason,
+                    "satisfied_by": list(a.satisfied_by),
+                    "satisfied": a.satisfied,
+                    "can_approve": list(a.candidates),
+                }
+                for a in result.approvals
+            ],
+        }
+    )
     return data
 
 
@@ -157,15 +221,19 @@ def status_line(result: ReviewResult) -> str:
     if not result.targets:
         head = "No app reads the changed files" if result.uncovered else "No apps affected"
     else:
-        states = Counter(WORD[t.state] if sec.failing(t.state) or t.state is State.PENDING
-                         else "passed" for t in result.targets)
+        states = Counter(
+            WORD[t.state] if sec.failing(t.state) or t.state is State.PENDING else "passed"
+            for t in result.targets
+        )
         head = f"{sec.n(len(result.targets), 'target')}: " + ", ".join(
-            f"{states[w]} {w}" for w in ("passed", "failed", "errored", "pending") if states[w])
+            f"{states[w]} {w}" for w in ("passed", "failed", "errored", "pending") if states[w]
+        )
     findings = sec.all_findings(result)
     new = [f for f in findings if f.new]
     errors = Counter(f.check for f in new if f.severity is Severity.ERROR)
-    details = [sec.n(k, ERROR_NOUN.get(check, f"{check} error"))
-               for check, k in sorted(errors.items())]
+    details = [
+        sec.n(k, ERROR_NOUN.get(check, f"{check} error")) for check, k in sorted(errors.items())
+    ]
     warnings = sum(1 for f in new if f.severity is Severity.WARNING)
     if warnings:
         details.append(sec.n(warnings, "warning"))
@@ -180,5 +248,5 @@ def status_line(result: ReviewResult) -> str:
         details.append(f"{old} already on main")
     line = redact(head + (" — " + ", ".join(details) if details else ""))
     if len(line) > STATUS_LIMIT:
-        line = line[:STATUS_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",") + "…"
+        line = line[: STATUS_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",") + "…"
     return line

@@ -8,6 +8,7 @@ once). Each item carries a rank so that cutting keeps, in order: the first findi
 rule, one diff per changed kind per target, the other diffs, further findings of a rule,
 findings already on main.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,18 +33,30 @@ from bot.model import (
 )
 from bot.redact import redact
 
-ICON = {State.SUCCESS: "✅", State.WARNING: "⚠️", State.FAILURE: "❌", State.ERROR: "❌",
-        State.PENDING: "⏳", State.SKIPPED: "⏭️"}
-WORD = {State.SUCCESS: "passed", State.WARNING: "passed with warnings", State.FAILURE: "failed",
-        State.ERROR: "errored", State.PENDING: "pending", State.SKIPPED: "skipped"}
+ICON = {
+    State.SUCCESS: "✅",
+    State.WARNING: "⚠️",
+    State.FAILURE: "❌",
+    State.ERROR: "❌",
+    State.PENDING: "⏳",
+    State.SKIPPED: "⏭️",
+}
+WORD = {
+    State.SUCCESS: "passed",
+    State.WARNING: "passed with warnings",
+    State.FAILURE: "failed",
+    State.ERROR: "errored",
+    State.PENDING: "pending",
+    State.SKIPPED: "skipped",
+}
 SEVERITY_ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
 DANGER_ICON = {"error": "🛑", "warning": "⚠️", "info": "🗑️"}
 SHOWN = (DiffStatus.CREATED, DiffStatus.CHANGED, DiffStatus.DELETED)
 MESSAGE_LIMIT = 1_000  # per finding in Markdown; the JSON report keeps the whole text
 FIELDS_SHOWN = 10
-PER_RULE = 5           # findings of one rule kept first when cutting
-FILES_SHOWN = 8        # entries in the "changed files → targets" line
-FILES_PER_ENTRY = 4    # files named in one entry (files that reach the same targets)
+PER_RULE = 5  # findings of one rule kept first when cutting
+FILES_SHOWN = 8  # entries in the "changed files → targets" line
+FILES_PER_ENTRY = 4  # files named in one entry (files that reach the same targets)
 TARGETS_PER_ENTRY = 6  # targets named in one entry
 # Cutting order (lower is kept first).
 FIRST_FINDINGS, FIRST_DIFF, OTHER_DIFFS, MORE_FINDINGS, OLD_FINDINGS = range(5)
@@ -61,8 +74,11 @@ def failing(state: State) -> bool:
 
 def see(url: str | None) -> str:
     """Where the whole report is: a link when a public dashboard URL exists."""
-    return (f"see the {md.link('full report', url)}" if url
-            else "full report in the check run / dashboard")
+    return (
+        f"see the {md.link('full report', url)}"
+        if url
+        else "full report in the check run / dashboard"
+    )
 
 
 def problem(f: Finding) -> bool:
@@ -83,8 +99,8 @@ def unchanged(t: TargetResult) -> bool:
 def not_compared(t: TargetResult) -> bool:
     """The bot could not render the target on a side (a source outside the review)."""
     return t.target.renderer == "remote" or any(
-        f.check == "render" and f.message.startswith((NOT_RENDERED, MOVED_AWAY))
-        for f in t.findings)
+        f.check == "render" and f.message.startswith((NOT_RENDERED, MOVED_AWAY)) for f in t.findings
+    )
 
 
 def state_word(t: TargetResult) -> str:
@@ -116,10 +132,11 @@ def headline(result: ReviewResult, title: str, marker: str, icon: str, word: str
     findings = all_findings(result)
     new = sum(1 for f in findings if problem(f) and f.new)
     old = sum(1 for f in findings if problem(f) and not f.new)
-    totals = [f"{k} {s.value}" for s in SHOWN
-              if (k := sum(t.count(s) for t in result.targets))]
-    bits = [f"**{n(len(result.targets), 'target')}**",
-            f"**{n(new, 'new problem')}**" if new else "no new problems"]
+    totals = [f"{k} {s.value}" for s in SHOWN if (k := sum(t.count(s) for t in result.targets))]
+    bits = [
+        f"**{n(len(result.targets), 'target')}**",
+        f"**{n(new, 'new problem')}**" if new else "no new problems",
+    ]
     if old:
         bits.append(f"{old} already on main")
     bits.append(", ".join(totals) or "no object changes")
@@ -147,9 +164,16 @@ def files_line(result: ReviewResult) -> str:
     for path, ids in sorted(reach.items()):
         groups[tuple(ids)].append(path)
     every = len(result.targets)
-    items = [_listed(files, FILES_PER_ENTRY, "more file") + " → " + (
-        f"all {every} targets" if len(ids) == every > TARGETS_PER_ENTRY
-        else _listed(ids, TARGETS_PER_ENTRY, "more target")) for ids, files in groups.items()]
+    items = [
+        _listed(files, FILES_PER_ENTRY, "more file")
+        + " → "
+        + (
+            f"all {every} targets"
+            if len(ids) == every > TARGETS_PER_ENTRY
+            else _listed(ids, TARGETS_PER_ENTRY, "more target")
+        )
+        for ids, files in groups.items()
+    ]
     more = len(items) - FILES_SHOWN
     tail = f"; and {n(more, 'more group')} of files" if more > 0 else ""
     return "**Changed files → targets:** " + "; ".join(items[:FILES_SHOWN]) + tail + "\n\n"
@@ -168,22 +192,27 @@ def _shown_dangers(t: TargetResult) -> list[Danger]:
 
 def dangers(result: ReviewResult) -> str:
     """Dangerous changes first: what Kubernetes rejects or a revert cannot undo."""
-    lines = [f"- {DANGER_ICON.get(d.severity, '⚠️')} {md.code(t.target.id)} · "
-             f"{md.text(d.message)}\n"
-             for t in result.targets for d in _shown_dangers(t)]
+    lines = [
+        f"- {DANGER_ICON.get(d.severity, '⚠️')} {md.code(t.target.id)} · {md.text(d.message)}\n"
+        for t in result.targets
+        for d in _shown_dangers(t)
+    ]
     if not lines:
         return ""
     blocking = sum(1 for t in result.targets for d in t.dangers if d.severity == "error")
-    note = (" — the default policies block these until the platform team approves"
-            if blocking else "")
+    note = (
+        " — the default policies block these until the platform team approves" if blocking else ""
+    )
     return f"#### Dangerous changes{note}\n\n" + "".join(lines) + "\n"
 
 
 def no_targets(result: ReviewResult) -> str:
     """Why a review has no targets: a policy-only change, files no app reads, or nothing."""
     if result.policy_impact:
-        return ("No app's files change; what the new policies would do to every app is listed "
-                "under Notes.")
+        return (
+            "No app's files change; what the new policies would do to every app is listed "
+            "under Notes."
+        )
     if result.uncovered:
         return "No app reads the changed files (not part of any app; listed under Notes)."
     return "No apps affected by this change."
@@ -192,14 +221,18 @@ def no_targets(result: ReviewResult) -> str:
 def table(result: ReviewResult) -> str:
     if not result.targets:
         return no_targets(result) + "\n\n"
-    out = ("| Target | State | Created | Changed | Deleted | New problems | Already on main |\n"
-           "| :-- | :-- | --: | --: | --: | --: | --: |\n")
+    out = (
+        "| Target | State | Created | Changed | Deleted | New problems | Already on main |\n"
+        "| :-- | :-- | --: | --: | --: | --: | --: |\n"
+    )
     for t in result.targets:
         counts = " | ".join(str(t.count(s)) for s in SHOWN)
         new = sum(1 for f in t.findings if problem(f) and f.new)
         old = sum(1 for f in t.findings if problem(f) and not f.new)
-        out += (f"| {md.code(t.target.id, cell=True)} | {ICON[t.state]} {state_word(t)} "
-                f"| {counts} | {new} | {old} |\n")
+        out += (
+            f"| {md.code(t.target.id, cell=True)} | {ICON[t.state]} {state_word(t)} "
+            f"| {counts} | {new} | {old} |\n"
+        )
     return out + "\n"
 
 
@@ -208,12 +241,15 @@ def approval_row(a: ApprovalRequirement) -> str:
     if a.satisfied:
         status = f"✅ approved by {by}"
     else:
-        status = f"⏳ {a.count - len(a.satisfied_by)} more needed" + (f"; approved by {by}"
-                                                                       if by else "")
+        status = f"⏳ {a.count - len(a.satisfied_by)} more needed" + (
+            f"; approved by {by}" if by else ""
+        )
         if a.candidates:
             status += "; can approve: " + ", ".join(md.code(u, cell=True) for u in a.candidates)
-    return (f"| {md.code(a.group, cell=True)} | {len(a.satisfied_by)} of {a.count} "
-            f"| {md.text(a.reason)} | {status} |\n")
+    return (
+        f"| {md.code(a.group, cell=True)} | {len(a.satisfied_by)} of {a.count} "
+        f"| {md.text(a.reason)} | {status} |\n"
+    )
 
 
 def notes_and_approvals(result: ReviewResult) -> str:
@@ -221,18 +257,24 @@ def notes_and_approvals(result: ReviewResult) -> str:
     if result.notes:
         out += "#### Notes\n\n" + "".join(f"- {md.text(x)}\n" for x in result.notes) + "\n"
     if result.approvals:
-        out += ("#### Required approvals\n\n| Group | Approvals | Reason | Status |\n"
-                "| :-- | --: | :-- | :-- |\n")
+        out += (
+            "#### Required approvals\n\n| Group | Approvals | Reason | Status |\n"
+            "| :-- | --: | :-- | :-- |\n"
+        )
         out += "".join(approval_row(a) for a in result.approvals) + "\n"
         if not result.approvals_enforced:
-            out += ("_Approvals are given on the pull / merge request; this local check "
-                    "lists them without enforcing them._\n\n")
+            out += (
+                "_Approvals are given on the pull / merge request; this local check "
+                "lists them without enforcing them._\n\n"
+            )
     return out
 
 
 def attachment(a: Attachment) -> str:
-    return (f"<details>\n<summary>{md.html(redact(a.title))}</summary>\n\n"
-            f"{md.fence(redact(a.body), a.lang)}\n</details>\n\n")
+    return (
+        f"<details>\n<summary>{md.html(redact(a.title))}</summary>\n\n"
+        f"{md.fence(redact(a.body), a.lang)}\n</details>\n\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -252,8 +294,13 @@ def finding_parts(findings: Sequence[Finding], ctx: Ctx) -> list[md.Part]:
         groups[(f.check, f.rule or "")].append(f)
     parts: list[md.Part] = []
     for g, (_, items) in enumerate(groups.items()):
-        ranked = [((FIRST_FINDINGS if j < PER_RULE else MORE_FINDINGS, ctx.failing, ctx.index,
-                    g, j), finding_line(f)) for j, f in enumerate(items)]
+        ranked = [
+            (
+                (FIRST_FINDINGS if j < PER_RULE else MORE_FINDINGS, ctx.failing, ctx.index, g, j),
+                finding_line(f),
+            )
+            for j, f in enumerate(items)
+        ]
         parts.append(md.Part("", ranked, "", lambda k: f"- … and {k} more like this\n"))
     return parts
 
@@ -262,28 +309,39 @@ def old_findings_part(findings: Sequence[Finding], ctx: Ctx) -> list[md.Part]:
     """Findings the base branch already has: listed apart, folded, cut first."""
     if not findings:
         return []
-    head = (f"<details>\n<summary>{n(len(findings), 'finding')} already on main (not "
-            "caused by this change)</summary>\n\n")
-    items = [((OLD_FINDINGS, ctx.failing, ctx.index, 0, j), finding_line(f))
-             for j, f in enumerate(findings)]
-    return [md.Part(head, items, "\n</details>\n\n",
-                    lambda k: f"\n… {n(k, 'more finding')} not shown ({see(ctx.url)})\n")]
+    head = (
+        f"<details>\n<summary>{n(len(findings), 'finding')} already on main (not "
+        "caused by this change)</summary>\n\n"
+    )
+    items = [
+        ((OLD_FINDINGS, ctx.failing, ctx.index, 0, j), finding_line(f))
+        for j, f in enumerate(findings)
+    ]
+    return [
+        md.Part(
+            head,
+            items,
+            "\n</details>\n\n",
+            lambda k: f"\n… {n(k, 'more finding')} not shown ({see(ctx.url)})\n",
+        )
+    ]
 
 
 def live(t: TargetResult) -> str:
     """What merging does to what is live, and drift that predates the change."""
     if t.live_diffs is None:
         return ""
-    counts = ", ".join(f"{sum(1 for d in t.live_diffs if d.status is s)} {s.value}"
-                       for s in SHOWN)
+    counts = ", ".join(f"{sum(1 for d in t.live_diffs if d.status is s)} {s.value}" for s in SHOWN)
     out = f"**Against what is live** (what merging does): {counts}.\n\n"
     for d in t.live_diffs:
         if d.status in SHOWN:
             fields = ", ".join(md.code(p) for p in d.changed_fields[:FIELDS_SHOWN])
             out += f"- {d.status.value} {md.code(str(d.key))}{': ' + fields if fields else ''}\n"
     if t.drift:
-        out += ("\n**Drift already live** (live differs from the base branch; not caused by "
-                "this change):\n\n")
+        out += (
+            "\n**Drift already live** (live differs from the base branch; not caused by "
+            "this change):\n\n"
+        )
         for d in t.drift:
             fields = ", ".join(md.code(p) for p in d.changed_fields[:FIELDS_SHOWN])
             out += f"- {d.status.value} {md.code(str(d.key))}{': ' + fields if fields else ''}\n"
@@ -321,8 +379,10 @@ def where(d: ObjectDiff, t: TargetResult) -> tuple[str, str]:
 
 def diff_item(d: ObjectDiff, t: TargetResult, also: Sequence[str]) -> str:
     if d.renamed_from is not None:
-        summary = (f"renamed <code>{md.html(str(d.renamed_from))}</code> → "
-                   f"<code>{md.html(str(d.key))}</code>")
+        summary = (
+            f"renamed <code>{md.html(str(d.renamed_from))}</code> → "
+            f"<code>{md.html(str(d.key))}</code>"
+        )
     else:
         summary = f"{d.status.value} <code>{md.html(str(d.key))}</code>"
     place, defined = where(d, t)
@@ -357,8 +417,12 @@ def diffs_part(t: TargetResult, ctx: Ctx, seen: dict[DiffKey, list[str]]) -> md.
             items.append(((tier, ctx.failing, ctx.index, 0, j), same_item(d, owners[0])))
         else:
             items.append(((tier, ctx.failing, ctx.index, 0, j), diff_item(d, t, owners[1:])))
-    return md.Part("", items, "</details>\n\n",
-                   lambda k: f"… {n(k, 'more object')} not shown ({see(ctx.url)})\n\n")
+    return md.Part(
+        "",
+        items,
+        "</details>\n\n",
+        lambda k: f"… {n(k, 'more object')} not shown ({see(ctx.url)})\n\n",
+    )
 
 
 def owners(result: ReviewResult) -> dict[DiffKey, list[str]]:
@@ -371,8 +435,9 @@ def owners(result: ReviewResult) -> dict[DiffKey, list[str]]:
     return seen
 
 
-def target_parts(t: TargetResult, index: int, url: str | None,
-                 seen: dict[DiffKey, list[str]]) -> list[md.Part]:
+def target_parts(
+    t: TargetResult, index: int, url: str | None, seen: dict[DiffKey, list[str]]
+) -> list[md.Part]:
     ctx = Ctx(url, 0 if failing(t.state) else 1, index)
     new = [f for f in t.findings if f.new]
     old = [f for f in t.findings if not f.new]
@@ -386,8 +451,9 @@ def target_parts(t: TargetResult, index: int, url: str | None,
         bits.append(changes(t))
     if unchanged(t) and not t.findings and t.live_diffs is None:
         return [md.Part(f"{' · '.join(bits)} — renders the same at base and head\n\n")]
-    head = (f"<details{' open' if failing(t.state) else ''}>\n"
-            f"<summary>{' · '.join(bits)}</summary>\n\n")
+    head = (
+        f"<details{' open' if failing(t.state) else ''}>\n<summary>{' · '.join(bits)}</summary>\n\n"
+    )
     parts = [md.Part(head)]
     parts += finding_parts(new, ctx)
     parts.append(md.Part("\n" if new else ""))
@@ -402,21 +468,41 @@ def change_parts(result: ReviewResult, url: str | None) -> list[md.Part]:
     if not result.findings:
         return []
     ctx = Ctx(url, 0, -1)
-    return ([md.Part("#### Findings for the whole change\n\n")]
-            + finding_parts(result.findings, ctx) + [md.Part("\n")])
+    return (
+        [md.Part("#### Findings for the whole change\n\n")]
+        + finding_parts(result.findings, ctx)
+        + [md.Part("\n")]
+    )
 
 
-def parts(result: ReviewResult, title: str, url: str | None, marker: str,
-          footer: Callable[[ReviewResult, str | None], str]) -> list[md.Part]:
+def parts(
+    result: ReviewResult,
+    title: str,
+    url: str | None,
+    marker: str,
+    footer: Callable[[ReviewResult, str | None], str],
+) -> list[md.Part]:
     """Every part of the comment, in order."""
     state = result.state
-    top = (headline(result, title, marker, ICON[state], WORD[state]) + files_line(result)
-           + dangers(result) + table(result))
+    top = (
+        headline(result, title, marker, ICON[state], WORD[state])
+        + files_line(result)
+        + dangers(result)
+        + table(result)
+    )
     out = [md.Part(top)] + change_parts(result, url) + [md.Part(notes_and_approvals(result))]
     if result.attachments:
-        out.append(md.Part("", [((FIRST_DIFF, 0, -1, 0, j), attachment(a))
-                                for j, a in enumerate(result.attachments)], "",
-                           lambda k: f"… {n(k, 'more attachment')} not shown ({see(url)})\n\n"))
+        out.append(
+            md.Part(
+                "",
+                [
+                    ((FIRST_DIFF, 0, -1, 0, j), attachment(a))
+                    for j, a in enumerate(result.attachments)
+                ],
+                "",
+                lambda k: f"… {n(k, 'more attachment')} not shown ({see(url)})\n\n",
+            )
+        )
     seen = owners(result)
     for i, t in enumerate(result.targets):
         out += target_parts(t, i, url, seen)

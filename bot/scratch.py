@@ -8,6 +8,7 @@ take, at a worker's start and periodically. Code that needs a temporary folder a
 `mkdtemp` / `temporary`: inside a job they make it in the job's folder (a context variable,
 carried into thread pools by `in_context`), elsewhere (the CLI) in the system's.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -26,8 +27,9 @@ from typing import TypeVar
 JOBS = "jobs"
 LOCK = ".lock"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_current: contextvars.ContextVar[Path | None] = contextvars.ContextVar("gitops_bot_job_dir",
-                                                                      default=None)
+_current: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "gitops_bot_job_dir", default=None
+)
 T = TypeVar("T")
 
 

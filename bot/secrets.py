@@ -5,6 +5,7 @@ the object's identifying metadata, whatever its shape: `data`, `stringData`, a m
 `stringdata`, lists, numbers, a scalar where a map belongs. Values are masked in diffs and
 never quoted in any message (docs/security.md#secrets-in-outputs).
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,10 +22,24 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Top-level fields of a Secret that are not values.
 PLAIN_FIELDS = frozenset({"apiVersion", "kind", "type", "immutable", "metadata"})
 # Metadata that identifies the object and is shown; any other metadata field is a value.
-PLAIN_METADATA = frozenset({"name", "generateName", "namespace", "labels", "annotations",
-                            "ownerReferences", "finalizers", "uid", "resourceVersion",
-                            "generation", "creationTimestamp", "deletionTimestamp",
-                            "managedFields", "selfLink"})
+PLAIN_METADATA = frozenset(
+    {
+        "name",
+        "generateName",
+        "namespace",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "managedFields",
+        "selfLink",
+    }
+)
 
 
 def is_secret(body: Mapping[str, Any] | None) -> bool:
@@ -41,17 +56,22 @@ def value_fields(body: Mapping[str, Any]) -> list[str]:
 def _mask(mine: Any, theirs: Any, changed: str) -> Any:
     if isinstance(mine, Mapping):
         peer = theirs if isinstance(theirs, Mapping) else {}
-        return {str(k): _mask(v, peer.get(k), changed) if k in peer else _mask(v, None, changed)
-                for k, v in mine.items()}
+        return {
+            str(k): _mask(v, peer.get(k), changed) if k in peer else _mask(v, None, changed)
+            for k, v in mine.items()
+        }
     if isinstance(mine, list):
         peer_list = theirs if isinstance(theirs, list) else []
-        return [_mask(v, peer_list[i] if i < len(peer_list) else None, changed)
-                for i, v in enumerate(mine)]
+        return [
+            _mask(v, peer_list[i] if i < len(peer_list) else None, changed)
+            for i, v in enumerate(mine)
+        ]
     return changed if theirs is not None and theirs != mine else MASKED
 
 
-def mask_secret(body: Mapping[str, Any], other: Mapping[str, Any] | None,
-                changed_marker: str) -> dict[str, Any]:
+def mask_secret(
+    body: Mapping[str, Any], other: Mapping[str, Any] | None, changed_marker: str
+) -> dict[str, Any]:
     """A copy of a Secret with every value replaced: `changed_marker` where `other` (the
     other side of a diff) has a different value at the same place, `***` elsewhere. Keys
     stay visible, so a diff still says *which* key changed."""
@@ -62,9 +82,12 @@ def mask_secret(body: Mapping[str, Any], other: Mapping[str, Any] | None,
         if name == "metadata" and isinstance(value, Mapping):
             found = peer.get("metadata")
             peer_meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-            out[name] = {str(k): (v if str(k) in PLAIN_METADATA
-                                  else _mask(v, peer_meta.get(k), changed_marker))
-                         for k, v in value.items()}
+            out[name] = {
+                str(k): (
+                    v if str(k) in PLAIN_METADATA else _mask(v, peer_meta.get(k), changed_marker)
+                )
+                for k, v in value.items()
+            }
         elif name in PLAIN_FIELDS:
             out[name] = value
         else:
@@ -129,5 +152,7 @@ def hide_values(findings: Iterable[Finding], values: Iterable[str]) -> list[Find
     known = tuple(values)
     if not known:
         return list(findings)
-    return [dataclasses.replace(f, message=redact(f.message, known=known))
-            if f.message else f for f in findings]
+    return [
+        dataclasses.replace(f, message=redact(f.message, known=known)) if f.message else f
+        for f in findings
+    ]

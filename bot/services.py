@@ -1,4 +1,5 @@
 """The wiring of a process: the store, the queue and the job handlers, built once from Config."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,8 +17,9 @@ def load_handlers(config: Config, store: Store) -> Handlers:
     try:
         factory: HandlerFactory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot load {config.job_handlers!r}: {exc}",
-                          key="GITOPS_BOT_JOB_HANDLERS") from None
+        raise ConfigError(
+            f"cannot load {config.job_handlers!r}: {exc}", key="GITOPS_BOT_JOB_HANDLERS"
+        ) from None
     return factory(config, store)
 
 

@@ -1,5 +1,6 @@
 """Run a function every few seconds in a background thread while a block of code runs
 (lease renewals, recovery passes, drift checks)."""
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,9 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def every(interval: float, tick: Callable[[], object], name: str,
-          join: bool = True) -> Iterator[None]:
+def every(
+    interval: float, tick: Callable[[], object], name: str, join: bool = True
+) -> Iterator[None]:
     """Call `tick()` every `interval` seconds until the block ends or `tick` returns False.
 
     An exception in `tick` is logged and the ticking goes on. With `join`, leaving the

@@ -3,6 +3,7 @@
 Look-up order for each tool: an explicit path, then `GITOPS_BOT_TOOLS_DIR`, then the
 project-local `.tools/bin` that `./scripts/setup` fills, then PATH.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,17 +36,20 @@ def find_tool(name: str, explicit: str | None = None, tools_dir: str | None = No
     found = shutil.which(name)
     if found:
         return found
-    raise ToolMissing(f"{name} is not installed (looked in {', '.join(looked)} and PATH); "
-                      f"{INSTALL_HINT}")
+    raise ToolMissing(
+        f"{name} is not installed (looked in {', '.join(looked)} and PATH); {INSTALL_HINT}"
+    )
 
 
 @functools.cache
 def tool_version(path: str) -> str:
     """The version a tool reports (cached per path), e.g. `v4.1.4` or `v1.35.2`."""
     name = os.path.basename(path)
-    argv = {"helm": [path, "version", "--short"],
-            "kubectl": [path, "version", "--client"],
-            "kubeconform": [path, "-v"]}.get(name, [path, "--version"])
+    argv = {
+        "helm": [path, "version", "--short"],
+        "kubectl": [path, "version", "--client"],
+        "kubeconform": [path, "-v"],
+    }.get(name, [path, "--version"])
     out = proc.run(argv, env=proc.clean_env(home="/nonexistent"), timeout=20)
     text = out.stdout.decode("utf-8", "replace")
     match = re.search(r"v?\d+\.\d+\.\d+", text)
@@ -64,6 +68,7 @@ class Tools:
     @staticmethod
     def discover(tools_dir: str | None = None, kubeconform: str | None = None) -> "Tools":
         """Find the tools; helm/kubectl may be None (a render that needs one says so)."""
+
         def optional(name: str, explicit: str | None = None) -> str | None:
             try:
                 return find_tool(name, explicit, tools_dir)
@@ -71,9 +76,13 @@ class Tools:
                 if explicit:
                     raise
                 return None
-        return Tools(helm=optional("helm"), kubectl=optional("kubectl"),
-                     git=find_tool("git", tools_dir=tools_dir),
-                     kubeconform=optional("kubeconform", kubeconform))
+
+        return Tools(
+            helm=optional("helm"),
+            kubectl=optional("kubectl"),
+            git=find_tool("git", tools_dir=tools_dir),
+            kubeconform=optional("kubeconform", kubeconform),
+        )
 
     def require(self, name: str) -> str:
         """Path of a tool that must exist, or ToolMissing naming it."""

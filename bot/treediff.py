@@ -15,6 +15,7 @@ each change becomes one hunk headed by its path:
 
 Pure: plain data in, text out; values must already be normalised and masked.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -49,8 +50,9 @@ def _digest(value: Any) -> bytes:
 
 
 def _container(a: Any, b: Any) -> bool:
-    return (isinstance(a, dict) and isinstance(b, dict)) or \
-        (isinstance(a, list) and isinstance(b, list))
+    return (isinstance(a, dict) and isinstance(b, dict)) or (
+        isinstance(a, list) and isinstance(b, list)
+    )
 
 
 def changes(a: Any, b: Any, path: str = "") -> list[Change]:
@@ -80,8 +82,9 @@ def _walk_list(a: list[Any], b: list[Any], path: str, out: list[Change]) -> None
     if len(a) == len(b):
         opcodes = [("replace", 0, len(a), 0, len(b))]
     else:
-        matcher = difflib.SequenceMatcher(None, [_digest(x) for x in a],
-                                          [_digest(x) for x in b], autojunk=False)
+        matcher = difflib.SequenceMatcher(
+            None, [_digest(x) for x in a], [_digest(x) for x in b], autojunk=False
+        )
         opcodes = matcher.get_opcodes()
     for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":

@@ -5,6 +5,7 @@ inputs twice, so that a diff does not show them as a change on every pull reques
 Only the diff and the dangerous-change check see the steadied copies; what is validated,
 policy-checked and deployed is the render itself.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -33,8 +34,10 @@ def _apply(body: Any, marks: Any) -> Any:
     if isinstance(marks, Mapping) and isinstance(body, Mapping):
         return {k: _apply(v, marks[k]) if k in marks else v for k, v in body.items()}
     if isinstance(marks, list) and isinstance(body, list):
-        return [_apply(v, marks[i]) if i < len(marks) and marks[i] is not None else v
-                for i, v in enumerate(body)]
+        return [
+            _apply(v, marks[i]) if i < len(marks) and marks[i] is not None else v
+            for i, v in enumerate(body)
+        ]
     return body
 
 
@@ -45,17 +48,24 @@ def _all_marks(first: Sequence[Manifest], second: Sequence[Manifest]) -> dict[An
 
 
 def _steadied(items: Sequence[Manifest], marks: Mapping[Any, Any]) -> list[Manifest]:
-    return [Manifest(_apply(m.body, marks[m.key]), m.file, m.line) if m.key in marks else m
-            for m in items]
+    return [
+        Manifest(_apply(m.body, marks[m.key]), m.file, m.line) if m.key in marks else m
+        for m in items
+    ]
 
 
-def steady(before: Sequence[Manifest], after: Sequence[Manifest],
-           after_again: Sequence[Manifest], before_again: Sequence[Manifest] = ()
-           ) -> tuple[list[Manifest], list[Manifest]]:
+def steady(
+    before: Sequence[Manifest],
+    after: Sequence[Manifest],
+    after_again: Sequence[Manifest],
+    before_again: Sequence[Manifest] = (),
+) -> tuple[list[Manifest], list[Manifest]]:
     """Copies of `before` and `after` where each value that differs between that side's
     render and a second render of the same inputs (`before_again`, `after_again`) is MARK:
     random on both sides reads as unchanged, random on one side only as "was random, now
     this". Objects named differently in the second render are left alone (bot.pairing
     pairs random names)."""
-    return (_steadied(before, _all_marks(before, before_again)),
-            _steadied(after, _all_marks(after, after_again)))
+    return (
+        _steadied(before, _all_marks(before, before_again)),
+        _steadied(after, _all_marks(after, after_again)),
+    )

@@ -1,4 +1,5 @@
 """Shared test helpers: the real tools and real git repositories made on the fly."""
+
 from __future__ import annotations
 
 import subprocess
@@ -29,8 +30,9 @@ def tools() -> Tools:
 
 def git(repo: Path, *args: str) -> str:
     """Run git in `repo` and return stdout (tests only)."""
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def delivery_row(store: Store, key: str) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
         if files:
             repo.commit(files, "initial")
         return repo
+
     return factory
 
 
@@ -93,10 +96,16 @@ def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
 _LANES = {"e2e": "e2e", "scale": "scale"}
 # Files outside tests/e2e that start the service, kill workers or drive kubectl and
 # helm end to end against the test servers: slow, so not in the fast lane.
-_E2E_FILES = {("cli", "test_service.py"), ("test_queue_recovery.py",),
-              ("live", "test_kubernetes.py"), ("deploy", "test_self_check.py"),
-              ("web", "dashboard", "test_review_link.py"), ("deploy", "test_ci.py"),
-              ("deploy", "test_helm_chart.py"), ("web", "dashboard", "test_chain.py")}
+_E2E_FILES = {
+    ("cli", "test_service.py"),
+    ("test_queue_recovery.py",),
+    ("live", "test_kubernetes.py"),
+    ("deploy", "test_self_check.py"),
+    ("web", "dashboard", "test_review_link.py"),
+    ("deploy", "test_ci.py"),
+    ("deploy", "test_helm_chart.py"),
+    ("web", "dashboard", "test_chain.py"),
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

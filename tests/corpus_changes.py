@@ -9,6 +9,7 @@ Command line (for reviewing by hand or from a benchmark):
     python -m tests.corpus_changes list
     python -m tests.corpus_changes build REPO DEST [CHANGE ...]   # no CHANGE = all of them
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,12 @@ import yaml
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 BASE_BRANCH = "main"
 _IDENTITY = {
-    "GIT_AUTHOR_NAME": "Corpus", "GIT_AUTHOR_EMAIL": "corpus@example.com",
-    "GIT_COMMITTER_NAME": "Corpus", "GIT_COMMITTER_EMAIL": "corpus@example.com",
-    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+    "GIT_AUTHOR_NAME": "Corpus",
+    "GIT_AUTHOR_EMAIL": "corpus@example.com",
+    "GIT_COMMITTER_NAME": "Corpus",
+    "GIT_COMMITTER_EMAIL": "corpus@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
 }
 
 
@@ -43,8 +47,9 @@ def load_corpus(path: Path = CORPUS / "corpus.yaml") -> dict[str, Any]:
 
 def _git(repo: Path, *args: str) -> str:
     env = {**os.environ, **_IDENTITY}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def build_repo(name: str, dest: Path, corpus: Mapping[str, Any] | None = None) -> Path:
@@ -63,8 +68,10 @@ def _replace(path: Path, edit: Mapping[str, Any], where: str) -> None:
     found = text.count(edit["old"])
     count = edit.get("count", 1)
     if (count == "all" and found == 0) or (count != "all" and found != count):
-        raise CorpusError(f"{where}: {path.name}: expected {count} occurrence(s) of "
-                          f"{edit['old']!r}, found {found}")
+        raise CorpusError(
+            f"{where}: {path.name}: expected {count} occurrence(s) of "
+            f"{edit['old']!r}, found {found}"
+        )
     path.write_text(text.replace(edit["old"], edit["new"]))
 
 
@@ -103,8 +110,9 @@ def _apply_edit(repo: Path, edit: Mapping[str, Any], where: str) -> None:
         raise CorpusError(f"{where}: unknown edit {dict(edit)!r}")
 
 
-def apply_change(repo: Path, name: str, change_name: str,
-                 corpus: Mapping[str, Any] | None = None) -> str:
+def apply_change(
+    repo: Path, name: str, change_name: str, corpus: Mapping[str, Any] | None = None
+) -> str:
     """Commit change `change_name` of repository `name` on `change/<change_name>`.
 
     The branch starts at `main`; the working tree is back on `main` afterwards. Returns

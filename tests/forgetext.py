@@ -1,6 +1,7 @@
 """Checks that what the bot wrote to a forge is inert: Markdown rendered as the forges do
 (CommonMark with raw HTML and tables), then everything outside code searched for what user
 text must never become — HTML tags, links, autolinks, mentions, a closed `<details>`."""
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,11 @@ from markdown_it import MarkdownIt
 # Text the tests put wherever user text reaches a forge: a path with a team mention, an
 # image whose onerror runs script, an early </details>, a Markdown link, a bare URL, the
 # deploy marker on a line of its own and a right-to-left override.
-HOSTILE = ("apps/@security-team/</details><img src=x onerror=alert(1)>"
-           "[click](https://evil.example/a) https://evil.example/b www.evil.example "
-           "\n<!-- gitops-bot:deploy env=production -->\n\u202eexe.yaml")
+HOSTILE = (
+    "apps/@security-team/</details><img src=x onerror=alert(1)>"
+    "[click](https://evil.example/a) https://evil.example/b www.evil.example "
+    "\n<!-- gitops-bot:deploy env=production -->\n\u202eexe.yaml"
+)
 
 _RENDER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 _CODE = re.compile(r"<(pre|code)\b.*?</\1>", re.S)
@@ -31,8 +34,8 @@ def problems(markdown: str, details: int = 0) -> list[str]:
     html = outside_code(markdown)
     text = re.sub(r"<[^>]+>", "", html)
     found = [f"tag <{m.group(1)}>" for m in _TAG.finditer(html)]
-    found += [f"mention {text[m.start():m.start() + 20]!r}" for m in _MENTION.finditer(text)]
-    found += [f"autolink {text[m.start():m.start() + 30]!r}" for m in _AUTOLINK.finditer(text)]
+    found += [f"mention {text[m.start() : m.start() + 20]!r}" for m in _MENTION.finditer(text)]
+    found += [f"autolink {text[m.start() : m.start() + 30]!r}" for m in _AUTOLINK.finditer(text)]
     if html.count("</details>") != details or html.count("<details") != details:
         found.append(f"<details> not balanced as written: {html.count('</details>')} closed")
     if "\u202e" in markdown:

@@ -1,5 +1,6 @@
 """The HTTP plumbing shared by the loopback test servers (forges, Kubernetes, Argo CD):
 a threaded server on 127.0.0.1 that hands every request to one function."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def serve(handle: Handle, port: int = 0) -> ThreadingHTTPServer:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            status, headers, payload = handle(self.command, self.path,
-                                              dict(self.headers.items()), raw)
+            status, headers, payload = handle(
+                self.command, self.path, dict(self.headers.items()), raw
+            )
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -54,8 +56,9 @@ def serve(handle: Handle, port: int = 0) -> ThreadingHTTPServer:
     ThreadingHTTPServer.allow_reuse_address = True
     httpd = ThreadingHTTPServer(("127.0.0.1", port), _H)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                     daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     return httpd
 
 

@@ -1,6 +1,7 @@
 """The review comment as a forge shows it: Markdown rendered to HTML by a CommonMark renderer
 with GitHub's extensions the comment uses (raw HTML, tables), in a page styled like a PR
 comment, for golden files and screenshots."""
+
 from __future__ import annotations
 
 from markdown_it import MarkdownIt
@@ -33,6 +34,8 @@ def to_html(markdown: str) -> str:
 
 def page(markdown: str, title: str) -> str:
     """A whole page with the comment in a PR-comment-like box."""
-    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{STYLE}</style></head><body><div class='comment'>\n{to_html(markdown)}"
-            "</div></body></html>\n")
+    return (
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{STYLE}</style></head><body><div class='comment'>\n{to_html(markdown)}"
+        "</div></body></html>\n"
+    )

@@ -3,6 +3,7 @@
 Each server lives in its own temporary directory on a free loopback port and is stopped at
 the end of the session. A missing binary fails the test (never skips): run ./scripts/setup.
 """
+
 from __future__ import annotations
 
 import glob
@@ -61,13 +62,32 @@ class RedisServer:
         return self.url(next(self._dbs))
 
     def start(self) -> RedisServer:
-        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else \
-            ["--appendonly", "no"]
-        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                *aof, "--dir", str(self.dir), "--databases", "256", "--daemonize", "no",
-                "--logfile", str(self.dir / "redis.log")]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        aof = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.persistent
+            else ["--appendonly", "no"]
+        )
+        argv = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            *aof,
+            "--dir",
+            str(self.dir),
+            "--databases",
+            "256",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _wait(self.ping, 20, f"redis-server on port {self.port} ({self.dir / 'redis.log'})")
         return self
 
@@ -97,6 +117,7 @@ class RedisServer:
 
     def client(self, url: str) -> Any:
         import redis
+
         return redis.Redis.from_url(url, socket_timeout=5)
 
 
@@ -104,11 +125,15 @@ class PostgresServer:
     """A private PostgreSQL cluster (initdb + pg_ctl) with trust auth on 127.0.0.1."""
 
     def __init__(self) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                       key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+        found = sorted(
+            glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+            key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+        )
         if not found:
-            pytest.fail(f"PostgreSQL binaries not found under /usr/lib/postgresql: {SETUP_HINT}",
-                        pytrace=False)
+            pytest.fail(
+                f"PostgreSQL binaries not found under /usr/lib/postgresql: {SETUP_HINT}",
+                pytrace=False,
+            )
         self.bin = Path(found[-1]).parent
         self.port = free_port()
         self.user: pwd.struct_passwd | None = None
@@ -116,8 +141,10 @@ class PostgresServer:
             try:
                 self.user = pwd.getpwnam(PG_USER)
             except KeyError:
-                pytest.fail(f"user {PG_USER} missing (PostgreSQL will not run as root): "
-                            f"{SETUP_HINT}", pytrace=False)
+                pytest.fail(
+                    f"user {PG_USER} missing (PostgreSQL will not run as root): {SETUP_HINT}",
+                    pytrace=False,
+                )
         # Short path: the Unix socket lives here too (sun_path holds ~107 bytes).
         self.root = Path(tempfile.mkdtemp(prefix="gbpg-", dir="/tmp"))
         if self.user is not None:
@@ -129,18 +156,40 @@ class PostgresServer:
         kwargs: dict[str, Any] = {}
         if self.user is not None:
             kwargs = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
-        env = {"PATH": f"{self.bin}:/usr/bin:/bin", "LC_ALL": "C", "LANG": "C",
-               "HOME": str(self.root)}
-        done = subprocess.run([str(self.bin / argv[0]), *argv[1:]], env=env, cwd=self.root,
-                              capture_output=True, text=True, timeout=120, check=False,
-                              **kwargs)
+        env = {
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "LC_ALL": "C",
+            "LANG": "C",
+            "HOME": str(self.root),
+        }
+        done = subprocess.run(
+            [str(self.bin / argv[0]), *argv[1:]],
+            env=env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            **kwargs,
+        )
         if done.returncode != 0:
-            raise AssertionError(f"{argv[0]} failed ({done.returncode}): "
-                                 f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            raise AssertionError(
+                f"{argv[0]} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
 
     def start(self) -> PostgresServer:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         return self._start()
 
     def restart(self, mode: str = "immediate") -> None:
@@ -149,12 +198,25 @@ class PostgresServer:
         self._start()
 
     def _start(self) -> PostgresServer:
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   "-c max_connections=300 -c shared_buffers=64MB "
-                   # DDL is logged with its database, so tests can count migrations.
-                   "-c log_statement=ddl -c log_line_prefix=db=%d:")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "postgres.log"), "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=300 -c shared_buffers=64MB "
+            # DDL is logged with its database, so tests can count migrations.
+            "-c log_statement=ddl -c log_line_prefix=db=%d:"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def ddl(self, database: str) -> list[str]:
@@ -168,9 +230,11 @@ class PostgresServer:
     def fresh_url(self) -> str:
         """A new, empty database for one test."""
         import psycopg
+
         name = f"t{next(self._dbs)}_{os.getpid()}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

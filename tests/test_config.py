@@ -1,5 +1,6 @@
 """Server Config: read once from env/YAML, secrets masked, fail closed
 (docs/security.md#no-secret-no-service, docs/security.md#case-7)."""
+
 from __future__ import annotations
 
 import ast
@@ -13,12 +14,14 @@ from bot.errors import ConfigError
 from tests.web.appserver import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "hook-secret-value",
-       "GITOPS_BOT_GITHUB_TOKEN": "ghp_tokenvalue123456",
-       "GITOPS_BOT_REPO_ALLOWLIST": "github.com/acme/*, github.com/other/repo",
-       "GITOPS_BOT_DATABASE_URL": "postgresql://bot:db-password@db.internal/bot",
-       "GITOPS_BOT_MAX_BODY_BYTES": "1000",
-       "GITOPS_BOT_FORK_MODE": "render"}
+ENV = {
+    "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "hook-secret-value",
+    "GITOPS_BOT_GITHUB_TOKEN": "ghp_tokenvalue123456",
+    "GITOPS_BOT_REPO_ALLOWLIST": "github.com/acme/*, github.com/other/repo",
+    "GITOPS_BOT_DATABASE_URL": "postgresql://bot:db-password@db.internal/bot",
+    "GITOPS_BOT_MAX_BODY_BYTES": "1000",
+    "GITOPS_BOT_FORK_MODE": "render",
+}
 
 
 def test_load_from_environment() -> None:
@@ -41,8 +44,10 @@ def test_defaults_put_everything_under_the_data_dir(tmp_path: Path) -> None:
 
 def test_yaml_file_then_environment_over_it(tmp_path: Path) -> None:
     path = tmp_path / "bot.yaml"
-    path.write_text("github_webhook_secret: from-file\nrepo_allowlist: [github.com/a/*]\n"
-                    "GITOPS_BOT_FORK_MODE: skip\n")
+    path.write_text(
+        "github_webhook_secret: from-file\nrepo_allowlist: [github.com/a/*]\n"
+        "GITOPS_BOT_FORK_MODE: skip\n"
+    )
     config = Config.load({"GITOPS_BOT_CONFIG": str(path), "GITOPS_BOT_FORK_MODE": "render"})
     assert config.github_webhook_secret == Secret("from-file")
     assert config.repo_allowlist == ("github.com/a/*",) and config.fork_mode == "render"
@@ -51,11 +56,16 @@ def test_yaml_file_then_environment_over_it(tmp_path: Path) -> None:
         Config.load({"GITOPS_BOT_CONFIG": str(path)})
 
 
-@pytest.mark.parametrize("key,value", [("GITOPS_BOT_MAX_BODY_BYTES", "lots"),
-                                       ("GITOPS_BOT_MAX_BODY_BYTES", "-1"),
-                                       ("GITOPS_BOT_FORK_MODE", "always"),
-                                       ("GITOPS_BOT_SQLITE_SYNCHRONOUS", "off"),
-                                       ("GITOPS_BOT_JOB_LEASE_SECONDS", "0")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("GITOPS_BOT_MAX_BODY_BYTES", "lots"),
+        ("GITOPS_BOT_MAX_BODY_BYTES", "-1"),
+        ("GITOPS_BOT_FORK_MODE", "always"),
+        ("GITOPS_BOT_SQLITE_SYNCHRONOUS", "off"),
+        ("GITOPS_BOT_JOB_LEASE_SECONDS", "0"),
+    ],
+)
 def test_invalid_values_name_the_variable(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=key):
         Config.load({key: value})
@@ -80,28 +90,57 @@ def test_allowlist_globs_are_case_insensitive_and_host_bound() -> None:
 
 
 def test_enterprise_hosts() -> None:
-    config = Config.load({"GITOPS_BOT_GITHUB_API_URL": "https://ghe.example.com/api/v3",
-                          "GITOPS_BOT_GITLAB_URL": "https://gitlab.example.com"})
+    config = Config.load(
+        {
+            "GITOPS_BOT_GITHUB_API_URL": "https://ghe.example.com/api/v3",
+            "GITOPS_BOT_GITLAB_URL": "https://gitlab.example.com",
+        }
+    )
     assert (config.github_host, config.gitlab_host) == ("ghe.example.com", "gitlab.example.com")
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"GITOPS_BOT_GITHUB_TOKEN": "t", "GITOPS_BOT_REPO_ALLOWLIST": "*"},
-     "GITOPS_BOT_GITHUB_WEBHOOK_SECRET is empty"),
-    ({"GITOPS_BOT_GITLAB_TOKEN": "t", "GITOPS_BOT_REPO_ALLOWLIST": "*",
-      "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s"}, "GITOPS_BOT_GITLAB_WEBHOOK_SECRET is empty"),
-    ({"GITOPS_BOT_REPO_ALLOWLIST": "*"}, "no forge is configured"),
-    ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s"}, "GITOPS_BOT_REPO_ALLOWLIST is empty"),
-    ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s", "GITOPS_BOT_REPO_ALLOWLIST": "*",
-      "GITOPS_BOT_GITHUB_APP_ID": "12"}, "PRIVATE_KEY_FILE"),
-    ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s", "GITOPS_BOT_REPO_ALLOWLIST": "acme/platform"},
-     "entry 'acme/platform' names no forge host; write 'github.com/acme/platform'"),
-    ({"GITOPS_BOT_GITLAB_WEBHOOK_SECRET": "s", "GITOPS_BOT_GITLAB_URL": "https://git.acme.io",
-      "GITOPS_BOT_REPO_ALLOWLIST": "github.com/acme/*,platform/*"},
-     "entry 'platform/\\*' names no forge host; write 'git.acme.io/platform/\\*'"),
-])
-def test_service_refuses_to_start_without_secret_or_scope(env: dict[str, str],
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        (
+            {"GITOPS_BOT_GITHUB_TOKEN": "t", "GITOPS_BOT_REPO_ALLOWLIST": "*"},
+            "GITOPS_BOT_GITHUB_WEBHOOK_SECRET is empty",
+        ),
+        (
+            {
+                "GITOPS_BOT_GITLAB_TOKEN": "t",
+                "GITOPS_BOT_REPO_ALLOWLIST": "*",
+                "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s",
+            },
+            "GITOPS_BOT_GITLAB_WEBHOOK_SECRET is empty",
+        ),
+        ({"GITOPS_BOT_REPO_ALLOWLIST": "*"}, "no forge is configured"),
+        ({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s"}, "GITOPS_BOT_REPO_ALLOWLIST is empty"),
+        (
+            {
+                "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s",
+                "GITOPS_BOT_REPO_ALLOWLIST": "*",
+                "GITOPS_BOT_GITHUB_APP_ID": "12",
+            },
+            "PRIVATE_KEY_FILE",
+        ),
+        (
+            {"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s", "GITOPS_BOT_REPO_ALLOWLIST": "acme/platform"},
+            "entry 'acme/platform' names no forge host; write 'github.com/acme/platform'",
+        ),
+        (
+            {
+                "GITOPS_BOT_GITLAB_WEBHOOK_SECRET": "s",
+                "GITOPS_BOT_GITLAB_URL": "https://git.acme.io",
+                "GITOPS_BOT_REPO_ALLOWLIST": "github.com/acme/*,platform/*",
+            },
+            "entry 'platform/\\*' names no forge host; write 'git.acme.io/platform/\\*'",
+        ),
+    ],
+)
+def test_service_refuses_to_start_without_secret_or_scope(
+    env: dict[str, str], message: str
+) -> None:
     config = Config.load(env)
     with pytest.raises(ConfigError, match=message):
         config.check_service()
@@ -109,12 +148,21 @@ def test_service_refuses_to_start_without_secret_or_scope(env: dict[str, str],
         create_app(config)
 
 
-@pytest.mark.parametrize("entry", ["*", "github.com/acme/*", "*/acme/platform",
-                                   "127.0.0.1/Codertocat/*", "localhost:8443/a/b",
-                                   "gitlab.example.com/group/sub/project"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "*",
+        "github.com/acme/*",
+        "*/acme/platform",
+        "127.0.0.1/Codertocat/*",
+        "localhost:8443/a/b",
+        "gitlab.example.com/group/sub/project",
+    ],
+)
 def test_allowlist_entries_with_a_host_are_accepted(entry: str) -> None:
-    Config.load({"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s",
-                 "GITOPS_BOT_REPO_ALLOWLIST": entry}).check_service()
+    Config.load(
+        {"GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "s", "GITOPS_BOT_REPO_ALLOWLIST": entry}
+    ).check_service()
 
 
 def test_create_app_refuses_an_empty_secret(tmp_path: Path) -> None:
@@ -122,10 +170,20 @@ def test_create_app_refuses_an_empty_secret(tmp_path: Path) -> None:
         create_app(make_config(tmp_path, github_webhook_secret=Secret("")))
 
 
-MY_MODULES = ["bot/config.py", "bot/app.py", "bot/store/__init__.py", "bot/store/schema.py",
-              "bot/store/engine.py", "bot/queue.py", "bot/services.py", "bot/cli/service.py",
-              "bot/web/__init__.py", "bot/web/hooks.py", "bot/web/health.py",
-              "bot/migrations/__init__.py"]
+MY_MODULES = [
+    "bot/config.py",
+    "bot/app.py",
+    "bot/store/__init__.py",
+    "bot/store/schema.py",
+    "bot/store/engine.py",
+    "bot/queue.py",
+    "bot/services.py",
+    "bot/cli/service.py",
+    "bot/web/__init__.py",
+    "bot/web/hooks.py",
+    "bot/web/health.py",
+    "bot/migrations/__init__.py",
+]
 
 
 @pytest.mark.parametrize("module", MY_MODULES)

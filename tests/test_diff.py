@@ -1,4 +1,5 @@
 """Object diffs: normalisation, matching by key, changed fields, Secrets never shown."""
+
 from __future__ import annotations
 
 import base64
@@ -9,20 +10,36 @@ from bot.diff import LAST_APPLIED, diff_manifests, mask_secrets, normalize
 from bot.model import DiffStatus, Manifest, ObjKey
 
 
-def deployment(image: str = "shop/web:1.0", replicas: int = 2, api: str = "apps/v1",
-               **meta: Any) -> dict[str, Any]:
+def deployment(
+    image: str = "shop/web:1.0", replicas: int = 2, api: str = "apps/v1", **meta: Any
+) -> dict[str, Any]:
     return {
-        "apiVersion": api, "kind": "Deployment",
+        "apiVersion": api,
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "shop", **meta},
-        "spec": {"replicas": replicas, "template": {"spec": {"containers": [
-            {"name": "web", "image": image, "ports": [{"containerPort": 8080}]}]}}},
+        "spec": {
+            "replicas": replicas,
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": image, "ports": [{"containerPort": 8080}]}
+                    ]
+                }
+            },
+        },
     }
 
 
-def secret(data: dict[str, str] | None = None, string_data: dict[str, str] | None = None,
-           ) -> dict[str, Any]:
-    body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret",
-                            "metadata": {"name": "db", "namespace": "shop"}, "type": "Opaque"}
+def secret(
+    data: dict[str, str] | None = None,
+    string_data: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "type": "Opaque",
+    }
     if data is not None:
         body["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     if string_data is not None:
@@ -36,11 +53,17 @@ def configmap(name: str, **data: str) -> dict[str, Any]:
 
 # --- normalize -------------------------------------------------------------------------
 
+
 def test_normalize_drops_server_fields_status_and_last_applied() -> None:
     live = deployment(
-        creationTimestamp="2024-01-01T00:00:00Z", resourceVersion="123", uid="u-1",
-        generation=4, managedFields=[{"manager": "kubectl"}], selfLink="/apis/x",
-        annotations={LAST_APPLIED: '{"x": 1}'})
+        creationTimestamp="2024-01-01T00:00:00Z",
+        resourceVersion="123",
+        uid="u-1",
+        generation=4,
+        managedFields=[{"manager": "kubectl"}],
+        selfLink="/apis/x",
+        annotations={LAST_APPLIED: '{"x": 1}'},
+    )
     live["status"] = {"readyReplicas": 2}
     assert normalize(live) == normalize(deployment())
     assert "status" not in normalize(live)
@@ -62,23 +85,32 @@ def test_normalize_keeps_list_order_and_falsy_values_and_does_not_mutate() -> No
     out = normalize(body)
     assert out["spec"] == {"items": ["b", "a"], "zero": 0, "off": False, "empty": ""}
     assert body == before
-    assert normalize({"kind": "X", "spec": {"l": ["b", "a"]}}) != \
-        normalize({"kind": "X", "spec": {"l": ["a", "b"]}})
+    assert normalize({"kind": "X", "spec": {"l": ["b", "a"]}}) != normalize(
+        {"kind": "X", "spec": {"l": ["a", "b"]}}
+    )
 
 
 # --- diff_manifests --------------------------------------------------------------------
 
+
 def test_created_changed_deleted_unchanged() -> None:
-    base = [Manifest(deployment(), "apps/shop/deploy.yaml", 1),
-            Manifest(configmap("old", a="1"), "apps/shop/old.yaml", 1),
-            Manifest(configmap("same", a="1"), "apps/shop/same.yaml", 1)]
-    head = [Manifest(deployment(image="shop/web:1.1", replicas=3), "apps/shop/deploy.yaml", 5),
-            Manifest(configmap("same", a="1"), "apps/shop/same.yaml", 1),
-            Manifest(configmap("new", a="1"), "apps/shop/new.yaml", 2)]
+    base = [
+        Manifest(deployment(), "apps/shop/deploy.yaml", 1),
+        Manifest(configmap("old", a="1"), "apps/shop/old.yaml", 1),
+        Manifest(configmap("same", a="1"), "apps/shop/same.yaml", 1),
+    ]
+    head = [
+        Manifest(deployment(image="shop/web:1.1", replicas=3), "apps/shop/deploy.yaml", 5),
+        Manifest(configmap("same", a="1"), "apps/shop/same.yaml", 1),
+        Manifest(configmap("new", a="1"), "apps/shop/new.yaml", 2),
+    ]
     diffs = diff_manifests(base, head)
     assert [(d.status, d.key.name) for d in diffs] == [
-        (DiffStatus.CREATED, "new"), (DiffStatus.CHANGED, "web"),
-        (DiffStatus.DELETED, "old"), (DiffStatus.UNCHANGED, "same")]
+        (DiffStatus.CREATED, "new"),
+        (DiffStatus.CHANGED, "web"),
+        (DiffStatus.DELETED, "old"),
+        (DiffStatus.UNCHANGED, "same"),
+    ]
     created, changed, deleted, unchanged = diffs
     assert changed.changed_fields == ("spec.replicas", "spec.template.spec.containers[0].image")
     assert (changed.file, changed.line) == ("apps/shop/deploy.yaml", 5)
@@ -86,8 +118,10 @@ def test_created_changed_deleted_unchanged() -> None:
     assert (created.file, created.line) == ("apps/shop/new.yaml", 2)
     assert unchanged.diff == "" and unchanged.changed_fields == ()
     assert created.changed_fields == () and deleted.changed_fields == ()
-    assert changed.diff.splitlines()[:2] == ["--- base/Deployment/shop/web",
-                                            "+++ head/Deployment/shop/web"]
+    assert changed.diff.splitlines()[:2] == [
+        "--- base/Deployment/shop/web",
+        "+++ head/Deployment/shop/web",
+    ]
     assert "-  replicas: 2\n+  replicas: 3" in changed.diff
     assert "-      - image: shop/web:1.0\n+      - image: shop/web:1.1" in changed.diff
     assert created.diff.startswith("--- /dev/null\n+++ head/ConfigMap/new\n")
@@ -101,8 +135,11 @@ def test_changed_fields_added_removed_list_items_and_dotted_keys() -> None:
     after["spec"]["template"]["spec"]["containers"].append({"name": "proxy", "image": "p"})
     [d] = diff_manifests([Manifest(before)], [Manifest(after)])
     assert d.changed_fields == (
-        'metadata.labels["app.kubernetes.io/name"]', "metadata.labels.team",
-        "metadata.labels.tier", "spec.template.spec.containers[1]")
+        'metadata.labels["app.kubernetes.io/name"]',
+        "metadata.labels.team",
+        "metadata.labels.tier",
+        "spec.template.spec.containers[1]",
+    )
 
 
 def test_server_side_noise_is_unchanged() -> None:
@@ -113,8 +150,9 @@ def test_server_side_noise_is_unchanged() -> None:
 
 
 def test_key_matching_ignores_api_version() -> None:
-    [d] = diff_manifests([Manifest(deployment(api="apps/v1beta1"))],
-                         [Manifest(deployment(api="apps/v1"))])
+    [d] = diff_manifests(
+        [Manifest(deployment(api="apps/v1beta1"))], [Manifest(deployment(api="apps/v1"))]
+    )
     assert d.status is DiffStatus.CHANGED
     assert d.key == ObjKey("apps", "Deployment", "shop", "web")
     assert d.changed_fields == ("apiVersion",)
@@ -128,12 +166,23 @@ def test_context_lines() -> None:
 
 # --- Secrets ---------------------------------------------------------------------------
 
-PLAIN = {"unchanged": "S3cr3t-Unchanged-Value", "changed": "S3cr3t-Before-Value",
-         "removed": "S3cr3t-Removed-Value"}
-PLAIN_AFTER = {"unchanged": "S3cr3t-Unchanged-Value", "changed": "S3cr3t-After-Value",
-               "added": "S3cr3t-Added-Value"}
-ALL_VALUES = {*PLAIN.values(), *PLAIN_AFTER.values(), "StringData-Before-pw",
-              "StringData-After-pw", "StringData-Same-token"}
+PLAIN = {
+    "unchanged": "S3cr3t-Unchanged-Value",
+    "changed": "S3cr3t-Before-Value",
+    "removed": "S3cr3t-Removed-Value",
+}
+PLAIN_AFTER = {
+    "unchanged": "S3cr3t-Unchanged-Value",
+    "changed": "S3cr3t-After-Value",
+    "added": "S3cr3t-Added-Value",
+}
+ALL_VALUES = {
+    *PLAIN.values(),
+    *PLAIN_AFTER.values(),
+    "StringData-Before-pw",
+    "StringData-After-pw",
+    "StringData-Same-token",
+}
 
 
 def _forbidden() -> set[str]:
@@ -160,12 +209,18 @@ def test_secret_values_never_appear_in_diff_or_fields() -> None:
     for value in _forbidden():
         assert value not in output, value
     changed = diffs[0]
-    assert changed.changed_fields == ("data.added", "data.changed", "data.removed",
-                                      "stringData.pw")
+    assert changed.changed_fields == ("data.added", "data.changed", "data.removed", "stringData.pw")
     lines = changed.diff.splitlines()
-    for line in ("-  changed: '*** (before)'", "+  changed: '*** (after)'", "+  added: '***'",
-                 "-  removed: '***'", "   unchanged: '***'", "   token: '***'",
-                 "-  pw: '*** (before)'", "+  pw: '*** (after)'"):
+    for line in (
+        "-  changed: '*** (before)'",
+        "+  changed: '*** (after)'",
+        "+  added: '***'",
+        "-  removed: '***'",
+        "   unchanged: '***'",
+        "   token: '***'",
+        "-  pw: '*** (before)'",
+        "+  pw: '*** (after)'",
+    ):
         assert line in lines, line
 
 
@@ -189,17 +244,25 @@ def test_mask_secrets_markers_and_last_applied() -> None:
 
 def test_mask_secrets_any_api_version_lists_and_odd_shapes() -> None:
     odd = {"apiVersion": "v1beta", "kind": "Secret", "data": "S3cr3t-Unchanged-Value"}
-    assert mask_secrets(odd, None)[0] == {"apiVersion": "v1beta", "kind": "Secret",
-                                          "data": "***"}
+    assert mask_secrets(odd, None)[0] == {"apiVersion": "v1beta", "kind": "Secret", "data": "***"}
     listed = {"apiVersion": "v1", "kind": "List", "items": [secret({"k": "S3cr3t-Added-Value"})]}
     masked = mask_secrets(listed, None)[0]
     assert masked is not None and masked["items"][0]["data"] == {"k": "***"}
 
 
 def test_sealed_secrets_and_configmaps_are_shown() -> None:
-    sealed = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
-              "metadata": {"name": "db"}, "spec": {"encryptedData": {"pw": "AgBy3i4OJSWK+PiTy"}}}
-    [d] = diff_manifests([], [Manifest(sealed), ])
+    sealed = {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "db"},
+        "spec": {"encryptedData": {"pw": "AgBy3i4OJSWK+PiTy"}},
+    }
+    [d] = diff_manifests(
+        [],
+        [
+            Manifest(sealed),
+        ],
+    )
     assert "AgBy3i4OJSWK+PiTy" in d.diff
     [c] = diff_manifests([], [Manifest(configmap("c", a="visible"))])
     assert "visible" in c.diff
@@ -207,10 +270,19 @@ def test_sealed_secrets_and_configmaps_are_shown() -> None:
 
 def test_every_field_of_a_secret_but_its_identity_is_a_value() -> None:
     """A misspelled section, lists, numbers and odd metadata are masked like `data`."""
-    before: dict[str, Any] = {"apiVersion": "v1", "kind": "secret", "type": "Opaque",
-              "metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"},
-                           "clusterName": "MetaValue-1234"},
-              "stringdata": {"api": "Misspelled-Value-1"}, "extra": ["List-Value-12", 42]}
+    before: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": "s",
+            "namespace": "n",
+            "labels": {"a": "b"},
+            "clusterName": "MetaValue-1234",
+        },
+        "stringdata": {"api": "Misspelled-Value-1"},
+        "extra": ["List-Value-12", 42],
+    }
     after = copy.deepcopy(before)
     after["stringdata"]["api"] = "Misspelled-Value-2"
     [d] = diff_manifests([Manifest(before)], [Manifest(after)], context=50)

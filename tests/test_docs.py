@@ -1,6 +1,7 @@
 """The repository's own documents: every `docs/*.md#anchor` the code cites resolves, no
 document a reader of this repository does not have is cited, and every test that
 docs/security.md names exists."""
+
 from __future__ import annotations
 
 import ast
@@ -15,21 +16,38 @@ DOCS = ROOT / "docs"
 # Where citations live. tests/fixtures holds other projects' files, quoted unchanged.
 SCANNED = ["bot", "tests", "policies", "deploy", "bench", "scripts", "examples", "README.md"]
 SKIPPED = [ROOT / "tests" / "fixtures", Path(__file__)]  # this file spells the patterns
-TEXT_SUFFIXES = {".py", ".md", ".rego", ".yaml", ".yml", ".json", ".toml", ".txt", ".sh",
-                 ".cfg", ".ini", ".html", ".css", ".j2", ""}
+TEXT_SUFFIXES = {
+    ".py",
+    ".md",
+    ".rego",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".toml",
+    ".txt",
+    ".sh",
+    ".cfg",
+    ".ini",
+    ".html",
+    ".css",
+    ".j2",
+    "",
+}
 
 CITATION = re.compile(r"docs/([\w.-]+\.md)(?:#([\w-]+))?")
 # Documents that exist outside this repository (a design note and a threat catalogue the
 # project started from) and their numbering: citing them sends the reader nowhere.
 OUTSIDE = {
-    "a design or threat document outside the repository":
-        re.compile(r"\b(?:SECURITY|DESIGN)\.md\b|\bSECURITY (?:case|P\d)|\bDESIGN\s*§"),
-    "a path into the shared folder outside the repository":
-        re.compile(r"/work/shared\b|\.\./shared/(?:SECURITY|DESIGN|fixtures|README)"),
-    "a bare case number (cite docs/security.md#case-N)":
-        re.compile(r"(?<![\w/#-])[Cc]ases? \d+"),
-    "a promise number like P21 (cite the promise's anchor in docs/security.md)":
-        re.compile(r"(?<![\w/#-])P\d{1,2}\b"),
+    "a design or threat document outside the repository": re.compile(
+        r"\b(?:SECURITY|DESIGN)\.md\b|\bSECURITY (?:case|P\d)|\bDESIGN\s*§"
+    ),
+    "a path into the shared folder outside the repository": re.compile(
+        r"/work/shared\b|\.\./shared/(?:SECURITY|DESIGN|fixtures|README)"
+    ),
+    "a bare case number (cite docs/security.md#case-N)": re.compile(r"(?<![\w/#-])[Cc]ases? \d+"),
+    "a promise number like P21 (cite the promise's anchor in docs/security.md)": re.compile(
+        r"(?<![\w/#-])P\d{1,2}\b"
+    ),
     "a section sign": re.compile("§"),
 }
 TEST_REF = re.compile(r"`((?:tests|policies)/[\w/.-]+\.(?:py|rego))::([\w:]+)`")
@@ -42,8 +60,12 @@ def scanned_files() -> list[Path]:
         top = ROOT / name
         candidates = [top] if top.is_file() else sorted(top.rglob("*"))
         for path in candidates:
-            if (path.is_file() and path.suffix in TEXT_SUFFIXES and "__pycache__" not in path.parts
-                    and not any(path == s or s in path.parents for s in SKIPPED)):
+            if (
+                path.is_file()
+                and path.suffix in TEXT_SUFFIXES
+                and "__pycache__" not in path.parts
+                and not any(path == s or s in path.parents for s in SKIPPED)
+            ):
                 files.append(path)
     return files
 
@@ -52,7 +74,7 @@ def github_slug(heading: str) -> str:
     """The anchor GitHub gives a heading: link targets and markup dropped, lower case,
     everything but letters, digits, spaces, hyphens and underscores removed, spaces to
     hyphens."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)   # [text](url) -> text
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # [text](url) -> text
     text = re.sub(r"<[^>]+>", "", text).strip().lower()
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
@@ -92,8 +114,10 @@ def unresolved(doc: str, anchor: str | None) -> str | None:
 def test_github_slugs() -> None:
     assert github_slug("Fast, durable acknowledgement") == "fast-durable-acknowledgement"
     assert github_slug("`gitops-bot check`") == "gitops-bot-check"
-    assert github_slug("What was reviewed versus what is deployed") == \
-        "what-was-reviewed-versus-what-is-deployed"
+    assert (
+        github_slug("What was reviewed versus what is deployed")
+        == "what-was-reviewed-versus-what-is-deployed"
+    )
     assert github_slug("Costs that shape the code") == "costs-that-shape-the-code"
     assert github_slug("See [the flows](architecture.md#flows) & more") == "see-the-flows--more"
 
@@ -119,8 +143,7 @@ def test_links_inside_docs_resolve() -> None:
                 if target and not target.endswith(".md"):
                     continue
                 doc = path.name if not target else target
-                why = (f"{target} is not in docs/" if "/" in doc
-                       else unresolved(doc, anchor or None))
+                why = f"{target} is not in docs/" if "/" in doc else unresolved(doc, anchor or None)
                 if why:
                     problems.append(f"docs/{path.name}:{n}: {why}")
     assert problems == []
@@ -137,10 +160,23 @@ def test_no_citation_of_documents_outside_the_repository() -> None:
 
 
 def test_the_outside_patterns_catch_what_they_should() -> None:
-    caught = ["see SECURITY.md P12", "(SECURITY case 53)", "DESIGN §6", "cases 88-93",
-              "(P21, case 13)", "../shared/SECURITY.md", "Case 94: mint once"]
-    allowed = ["docs/security.md#case-53", "resources: [../base, ../shared/extra.yaml]",
-               "p99 latency", "PEP 8", "showcase 3", "P2P"]
+    caught = [
+        "see SECURITY.md P12",
+        "(SECURITY case 53)",
+        "DESIGN §6",
+        "cases 88-93",
+        "(P21, case 13)",
+        "../shared/SECURITY.md",
+        "Case 94: mint once",
+    ]
+    allowed = [
+        "docs/security.md#case-53",
+        "resources: [../base, ../shared/extra.yaml]",
+        "p99 latency",
+        "PEP 8",
+        "showcase 3",
+        "P2P",
+    ]
     for text in caught:
         assert any(p.search(text) for p in OUTSIDE.values()), text
     for text in allowed:
@@ -155,8 +191,11 @@ def python_tests(path: Path) -> frozenset[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names.add(node.name)
         elif isinstance(node, ast.ClassDef):
-            names.update(f"{node.name}::{f.name}" for f in node.body
-                         if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
+            names.update(
+                f"{node.name}::{f.name}"
+                for f in node.body
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+            )
     return frozenset(n for n in names if n.split("::")[-1].startswith("test"))
 
 
@@ -165,10 +204,15 @@ def named_test_exists(rel: str, name: str) -> bool:
     if not path.is_file():
         return False
     if rel.endswith(".rego"):
-        return re.search(rf"^{re.escape(name)}\b.*\bif\b|^{re.escape(name)}\s*\{{",
-                         path.read_text(), re.MULTILINE) is not None
+        return (
+            re.search(
+                rf"^{re.escape(name)}\b.*\bif\b|^{re.escape(name)}\s*\{{",
+                path.read_text(),
+                re.MULTILINE,
+            )
+            is not None
+        )
     return name in python_tests(path)
-
 
 
 def catalogue_rows() -> list[tuple[int, list[str]]]:
@@ -183,9 +227,11 @@ def catalogue_rows() -> list[tuple[int, list[str]]]:
 
 
 def test_every_named_test_exists() -> None:
-    named = [(m.group(1), m.group(2))
-             for path in sorted(DOCS.glob("*.md"))
-             for m in TEST_REF.finditer(path.read_text())]
+    named = [
+        (m.group(1), m.group(2))
+        for path in sorted(DOCS.glob("*.md"))
+        for m in TEST_REF.finditer(path.read_text())
+    ]
     assert len(named) > 150
     assert [f"{rel}::{name}" for rel, name in named if not named_test_exists(rel, name)] == []
 
@@ -199,8 +245,9 @@ def test_every_case_has_a_test_or_says_why_not() -> None:
         proof = cells[3]
         if TEST_REF.search(proof) is None:
             reason = proof.removeprefix("untested:").strip()
-            assert proof.startswith("untested:") and len(reason) > 10, \
+            assert proof.startswith("untested:") and len(reason) > 10, (
                 f"case {number}: names no test and says no reason"
+            )
 
 
 @pytest.mark.parametrize("doc", ["architecture.md", "security.md"])

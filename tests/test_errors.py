@@ -1,4 +1,5 @@
 """The exception hierarchy drawn in bot/errors.py is the one in the code."""
+
 from __future__ import annotations
 
 import importlib
@@ -7,8 +8,13 @@ import re
 import bot.errors
 from bot.errors import GitopsBotError
 
-MODULES = ("bot.errors", "bot.policy.policyset", "bot.render.sandbox", "bot.live.base",
-           "bot.forges.base")
+MODULES = (
+    "bot.errors",
+    "bot.policy.policyset",
+    "bot.render.sandbox",
+    "bot.live.base",
+    "bot.forges.base",
+)
 
 
 def _classes() -> dict[str, type]:
@@ -16,8 +22,11 @@ def _classes() -> dict[str, type]:
     for name in MODULES:
         module = importlib.import_module(name)
         for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, GitopsBotError) \
-                    and value.__module__ == name:
+            if (
+                isinstance(value, type)
+                and issubclass(value, GitopsBotError)
+                and value.__module__ == name
+            ):
                 found[value.__name__] = value
     return found
 

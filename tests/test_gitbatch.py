@@ -1,5 +1,6 @@
 """One long-lived `git cat-file --batch` per repository: same answers as git's own commands,
 and a review answered from the cache starts no process."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,9 @@ from tests.conftest import GitRepo
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def test_changed_files_and_author_match_git(make_repo) -> None:
@@ -26,11 +28,16 @@ def test_changed_files_and_author_match_git(make_repo) -> None:
     os.chmod(repo.path / "run.sh", 0o755)
     _git(repo.path, "mv", "a/b", "a-b")
     second = repo.commit({"a/c/d.yaml": "4", "gone": None, "new/x": "x", "a0": "y"})
-    want = [p for p in _git(repo.path, "diff", "--name-only", "--no-renames", first,
-                            second).splitlines() if p]
+    want = [
+        p
+        for p in _git(repo.path, "diff", "--name-only", "--no-renames", first, second).splitlines()
+        if p
+    ]
     assert gitrepo.changed_files(repo.path, first, second) == want
-    assert gitrepo.author_email(repo.path, second) == \
-        _git(repo.path, "log", "-1", "--format=%ae", second).strip()
+    assert (
+        gitrepo.author_email(repo.path, second)
+        == _git(repo.path, "log", "-1", "--format=%ae", second).strip()
+    )
     assert gitrepo.rev_parse(repo.path, "HEAD~1") == first
 
 
@@ -47,8 +54,11 @@ def test_materialize_writes_what_checkout_index_writes(make_repo, tmp_path: Path
     theirs = tmp_path / "theirs"
     env = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "index")}
     subprocess.run(["git", "-C", str(repo.path), "read-tree", sha], check=True, env=env)
-    subprocess.run(["git", "-C", str(repo.path), "checkout-index", "-a", "-f",
-                    f"--prefix={theirs}/"], check=True, env=env)
+    subprocess.run(
+        ["git", "-C", str(repo.path), "checkout-index", "-a", "-f", f"--prefix={theirs}/"],
+        check=True,
+        env=env,
+    )
 
     def listing(root: Path) -> dict[str, tuple[str, object]]:
         out: dict[str, tuple[str, object]] = {}
@@ -61,6 +71,7 @@ def test_materialize_writes_what_checkout_index_writes(make_repo, tmp_path: Path
             else:
                 out[rel] = ("file", (path.read_bytes(), os.access(path, os.X_OK)))
         return out
+
     assert listing(ours) == listing(theirs)
     assert listing(ours)["run.sh"][1] == (b"#!/bin/sh\n", True)
 
@@ -82,18 +93,24 @@ def test_a_long_lived_reader_sees_new_commits_and_a_replaced_repository(make_rep
 def test_a_review_from_the_cache_starts_no_process(make_repo, tmp_path: Path) -> None:
     kustomization = "resources: [cm.yaml]\n"
     cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {k: '%s'}\n"
-    repo = make_repo({".gitops-bot.yaml": "environments:\n  prod: {branch: main}\napps:\n"
-                      "  k: {renderer: kustomize, path: k, namespace: n}\n"
-                      "  p: {renderer: plain, path: p, namespace: n}\n",
-                      "k/kustomization.yaml": kustomization, "k/cm.yaml": cm % 1,
-                      "p/cm.yaml": cm % 1})
+    repo = make_repo(
+        {
+            ".gitops-bot.yaml": "environments:\n  prod: {branch: main}\napps:\n"
+            "  k: {renderer: kustomize, path: k, namespace: n}\n"
+            "  p: {renderer: plain, path: p, namespace: n}\n",
+            "k/kustomization.yaml": kustomization,
+            "k/cm.yaml": cm % 1,
+            "p/cm.yaml": cm % 1,
+        }
+    )
     repo.checkout("change", create=True)
     repo.commit({"k/cm.yaml": cm % 2, "p/cm.yaml": cm % 2})
     repo.commit({"README.md": "docs only\n"})
     tools = Tools.discover()
     tool_version(tools.require("kubectl"))  # once per process, not per review
-    options = ReviewOptions(tools=tools, cache_dir=tmp_path / "cache", server_policies=None,
-                            enforce_approvals=False)
+    options = ReviewOptions(
+        tools=tools, cache_dir=tmp_path / "cache", server_policies=None, enforce_approvals=False
+    )
     gitbatch.close_all()
     before = proc.spawn_count()
     first = review_change(repo.path, "main", "change~1", options)

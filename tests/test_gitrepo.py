@@ -1,4 +1,5 @@
 """Reading revisions without touching the user's checkout."""
+
 import os
 import stat
 from pathlib import Path
@@ -67,8 +68,7 @@ def test_worktree_snapshot_copies_everything_but_git(make_repo, tmp_path):
     (repo.path / "cfg").symlink_to(".git/config")
     os.mkfifo(repo.path / "apps/pipe")
     snap = WorktreeSnapshot(repo.path)
-    assert set(snap.files) == {"apps/web/a.yaml", "untracked.yaml", "apps/link", "cfg",
-                               "apps/pipe"}
+    assert set(snap.files) == {"apps/web/a.yaml", "untracked.yaml", "apps/link", "cfg", "apps/pipe"}
     out = snap.materialize(tmp_path / "copy")
     assert out == tmp_path / "copy" and (out / "apps/web/a.yaml").read_text() == "a: 1\n"
     assert os.readlink(out / "apps/link") == "web" and os.readlink(out / "cfg") == ".git/config"

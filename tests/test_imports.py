@@ -4,6 +4,7 @@ The core modules take plain data and return plain data; adapters do the I/O. Imp
 module must therefore not load, directly or through anything it imports, a library that talks
 to the network, a database, a queue, a subprocess or the policy engine.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,21 +20,64 @@ ROOT = Path(__file__).resolve().parents[1]
 BOT = ROOT / "bot"
 
 # Top-level names of libraries (and bot modules) that do I/O.
-IO_LIBRARIES = frozenset({
-    "flask", "werkzeug", "gunicorn", "requests", "urllib3", "github", "gitlab", "sqlalchemy",
-    "alembic", "huey", "redis", "psycopg", "regopy", "opa_client", "prometheus_client",
-    "subprocess", "bot.proc", "bot.gitrepo", "bot.tools", "bot.store", "bot.live", "bot.web",
-})
+IO_LIBRARIES = frozenset(
+    {
+        "flask",
+        "werkzeug",
+        "gunicorn",
+        "requests",
+        "urllib3",
+        "github",
+        "gitlab",
+        "sqlalchemy",
+        "alembic",
+        "huey",
+        "redis",
+        "psycopg",
+        "regopy",
+        "opa_client",
+        "prometheus_client",
+        "subprocess",
+        "bot.proc",
+        "bot.gitrepo",
+        "bot.tools",
+        "bot.store",
+        "bot.live",
+        "bot.web",
+    }
+)
 
 CORE = [
-    "bot.decide", "bot.outcomes", "bot.diff", "bot.report", "bot.markdown", "bot.redact",
+    "bot.decide",
+    "bot.outcomes",
+    "bot.diff",
+    "bot.report",
+    "bot.markdown",
+    "bot.redact",
     "bot.model",
-    "bot.repo.targets", "bot.repo.repo_config", "bot.repo.config_yaml", "bot.repo.discovery",
-    "bot.repo.kustomize_refs", "bot.repo.kustomize_fields", "bot.repo.safeyaml",
-    "bot.repo.layout", "bot.repo.sniff", "bot.repo.discovery_plain",
-    "bot.forges.payload", "bot.forges.github_parse", "bot.forges.gitlab_parse",
-    "bot.commands", "bot.governance", "bot.authority", "bot.merge_group", "bot.missed", "bot.chain",
-    "bot.formats", "bot.formats.sarif", "bot.formats.junit", "bot.formats.codequality",
+    "bot.repo.targets",
+    "bot.repo.repo_config",
+    "bot.repo.config_yaml",
+    "bot.repo.discovery",
+    "bot.repo.kustomize_refs",
+    "bot.repo.kustomize_fields",
+    "bot.repo.safeyaml",
+    "bot.repo.layout",
+    "bot.repo.sniff",
+    "bot.repo.discovery_plain",
+    "bot.forges.payload",
+    "bot.forges.github_parse",
+    "bot.forges.gitlab_parse",
+    "bot.commands",
+    "bot.governance",
+    "bot.authority",
+    "bot.merge_group",
+    "bot.missed",
+    "bot.chain",
+    "bot.formats",
+    "bot.formats.sarif",
+    "bot.formats.junit",
+    "bot.formats.codequality",
 ]
 
 PROBE = """
@@ -46,12 +90,16 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 def io_imports(module: str) -> list[str]:
     """The I/O libraries that importing `module` loads, in a fresh interpreter."""
-    done = subprocess.run([sys.executable, "-c", PROBE, module], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, module], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     loaded: list[str] = json.loads(done.stdout)
-    return [name for name in loaded
-            if any(name == lib or name.startswith(lib + ".") for lib in IO_LIBRARIES)]
+    return [
+        name
+        for name in loaded
+        if any(name == lib or name.startswith(lib + ".") for lib in IO_LIBRARIES)
+    ]
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -161,5 +209,6 @@ def test_the_cycle_check_finds_a_cycle_hidden_in_a_function() -> None:
     # The shape of the old discovery <-> repo_config cycle: the import back sits in a function.
     graph = import_graph()
     graph["bot.repo.repo_config"] |= imported_modules(
-        "bot.repo.repo_config", "def f():\n    from bot.repo.discovery import discover_config\n")
+        "bot.repo.repo_config", "def f():\n    from bot.repo.discovery import discover_config\n"
+    )
     assert cycles(graph) == [["bot.repo.discovery", "bot.repo.repo_config"]]

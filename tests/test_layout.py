@@ -1,4 +1,5 @@
 """The layout: README's development section matches the tree, and `tests/` mirrors `bot/`."""
+
 from __future__ import annotations
 
 import re
@@ -8,10 +9,25 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 
 # Folders of tests/ that are not the tests of one bot/ package or module (see the README).
-NOT_MIRRORED = {"e2e", "scale", "faults", "deploy", "fixtures", "forgeserver", "kubeapi",
-                "argocdapi", "corpus"}
+NOT_MIRRORED = {
+    "e2e",
+    "scale",
+    "faults",
+    "deploy",
+    "fixtures",
+    "forgeserver",
+    "kubeapi",
+    "argocdapi",
+    "corpus",
+}
 # Top-level tests of the whole package rather than of one module.
-WHOLE_PACKAGE = {"test_imports.py", "test_layout.py", "test_docs.py", "test_typecheck.py"}
+WHOLE_PACKAGE = {
+    "test_imports.py",
+    "test_layout.py",
+    "test_docs.py",
+    "test_typecheck.py",
+    "test_style.py",
+}
 
 
 def development_section() -> str:
@@ -20,8 +36,9 @@ def development_section() -> str:
 
 
 def listed_paths() -> list[str]:
-    return sorted(set(re.findall(r"\b(?:bot|tests)/[\w/.-]*[\w/](?![<\w/.-])",
-                                 development_section())))
+    return sorted(
+        set(re.findall(r"\b(?:bot|tests)/[\w/.-]*[\w/](?![<\w/.-])", development_section()))
+    )
 
 
 def test_readme_lists_only_paths_that_exist() -> None:
@@ -32,8 +49,9 @@ def test_readme_lists_only_paths_that_exist() -> None:
 
 
 def test_readme_lists_every_package_of_bot() -> None:
-    packages = {f"bot/{d.name}/" for d in (ROOT / "bot").iterdir()
-                if d.is_dir() and any(d.glob("*.py"))}
+    packages = {
+        f"bot/{d.name}/" for d in (ROOT / "bot").iterdir() if d.is_dir() and any(d.glob("*.py"))
+    }
     assert packages - set(listed_paths()) == set()
 
 
@@ -44,8 +62,13 @@ def mirrored(path: Path) -> bool:
 
 
 def test_test_folders_mirror_bot() -> None:
-    folders = [d for d in TESTS.rglob("*") if d.is_dir() and "__pycache__" not in d.parts
-               and d.relative_to(TESTS).parts[0] not in NOT_MIRRORED]
+    folders = [
+        d
+        for d in TESTS.rglob("*")
+        if d.is_dir()
+        and "__pycache__" not in d.parts
+        and d.relative_to(TESTS).parts[0] not in NOT_MIRRORED
+    ]
     assert folders, "no test folders found"
     assert [str(d.relative_to(ROOT)) for d in folders if not mirrored(d)] == []
 
@@ -56,6 +79,7 @@ def test_top_level_tests_name_a_top_level_module() -> None:
     for test in sorted(TESTS.glob("test_*.py")):
         name = test.stem.removeprefix("test_")
         if test.name not in WHOLE_PACKAGE and not any(
-                name == m or name.startswith(m + "_") for m in modules):
+            name == m or name.startswith(m + "_") for m in modules
+        ):
             stray.append(test.name)
     assert stray == []

@@ -1,4 +1,5 @@
 """JSON logs: one masked object per line with the delivery, repository, change, SHA and job."""
+
 from __future__ import annotations
 
 import io
@@ -68,8 +69,7 @@ def test_tokens_and_secrets_are_masked(captured: Callable[[], list[Any]]) -> Non
     assert "Bearer ***" in lines[3]["exception"] and "Traceback" in lines[3]["exception"]
 
 
-def test_context_fields_nest_and_stay_in_their_thread(
-        captured: Callable[[], list[Any]]) -> None:
+def test_context_fields_nest_and_stay_in_their_thread(captured: Callable[[], list[Any]]) -> None:
     log = logging.getLogger("bot.example")
     with log_context(delivery_id="github:1", repository="github.com/acme/shop"):
         with log_context(change_number=7, sha="a" * 40, job_id=None):
@@ -81,8 +81,12 @@ def test_context_fields_nest_and_stay_in_their_thread(
     log.info("none")
     assert current_context() == {}
     inner, elsewhere, outer, none = captured()
-    assert (inner["delivery_id"], inner["repository"], inner["change_number"], inner["sha"]) \
-        == ("github:1", "github.com/acme/shop", 7, "a" * 40)
+    assert (inner["delivery_id"], inner["repository"], inner["change_number"], inner["sha"]) == (
+        "github:1",
+        "github.com/acme/shop",
+        7,
+        "a" * 40,
+    )
     assert "job_id" not in inner
     assert "delivery_id" not in elsewhere
     assert "change_number" not in outer and outer["delivery_id"] == "github:1"
@@ -101,23 +105,32 @@ def test_text_format_is_masked_too() -> None:
 
 
 def test_intake_and_job_lines_carry_the_delivery_fields(
-        tmp_path: Path, captured: Callable[[], list[Any]],
-        serve: Callable[[Config, Services | None], Bot]) -> None:
-    bot = serve(make_config(tmp_path / "data",
-                            job_handlers="tests.web.dashboard.loghandlers:logging_handlers"), None)
+    tmp_path: Path,
+    captured: Callable[[], list[Any]],
+    serve: Callable[[Config, Services | None], Bot],
+) -> None:
+    bot = serve(
+        make_config(
+            tmp_path / "data", job_handlers="tests.web.dashboard.loghandlers:logging_handlers"
+        ),
+        None,
+    )
     body = fixture("github/pull_request/opened.payload.json")
     payload = json.loads(body)
-    status, _ = post(bot.url, "/hooks/github", body,
-                     github_headers("pull_request", body, "delivery-logs-1"))
+    status, _ = post(
+        bot.url, "/hooks/github", body, github_headers("pull_request", body, "delivery-logs-1")
+    )
     assert status == 202
     huey = bot.services.queue.huey
     while (task := huey.dequeue()) is not None:
         huey.execute(task)
     lines = captured()
-    expected = {"delivery_id": "github:delivery-logs-1",
-                "repository": f"github.com/{payload['repository']['full_name']}",
-                "change_number": payload["number"],
-                "sha": payload["pull_request"]["head"]["sha"]}
+    expected = {
+        "delivery_id": "github:delivery-logs-1",
+        "repository": f"github.com/{payload['repository']['full_name']}",
+        "change_number": payload["number"],
+        "sha": payload["pull_request"]["head"]["sha"],
+    }
     [queued] = [line for line in lines if line["logger"] == "bot.web.hooks"]
     assert queued["message"].startswith("delivery github:delivery-logs-1 queued")
     assert {k: queued[k] for k in expected} == expected

@@ -1,5 +1,6 @@
 """The bot's short comments (review failed, command refused, deploy result): user text goes
 out inert — in fences or code spans, mentions and HTML neutralised — under the right marker."""
+
 from __future__ import annotations
 
 from bot import markers, notices
@@ -26,9 +27,14 @@ def test_refusal_names_the_sender_without_mentioning_them() -> None:
 
 
 def test_deploy_result_quotes_errors_in_fences_under_the_list() -> None:
-    body = notices.deploy_result(HOSTILE, "a" * 40, False, f"1 failed ({HOSTILE})",
-                                 [(HOSTILE, HOSTILE), ("apps/v1/Deployment/x/y", "denied")],
-                                 [HOSTILE])
+    body = notices.deploy_result(
+        HOSTILE,
+        "a" * 40,
+        False,
+        f"1 failed ({HOSTILE})",
+        [(HOSTILE, HOSTILE), ("apps/v1/Deployment/x/y", "denied")],
+        [HOSTILE],
+    )
     assert markers.owns(body, markers.deploy(HOSTILE))
     assert problems(body) == []
-    assert outside_code(body).count("<li>") == 2   # both failures stay list items
+    assert outside_code(body).count("<li>") == 2  # both failures stay list items

@@ -1,4 +1,5 @@
 """The subprocess wrapper: timeouts kill the group, output is capped, env is clean."""
+
 import errno
 import subprocess
 import sys
@@ -77,8 +78,9 @@ def test_no_network_namespace_has_no_usable_interface():
 def test_a_tool_dies_with_the_bot_even_on_kill_9(tmp_path: Path) -> None:
     """A render tool left running by a killed worker would go on using memory and CPU (and
     the files of a job that is re-run elsewhere): it gets a parent-death signal."""
-    bot = subprocess.Popen([sys.executable, "-m", "tests.deathprobe", "tool", str(tmp_path)],
-                           cwd=ROOT)
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "tests.deathprobe", "tool", str(tmp_path)], cwd=ROOT
+    )
     try:
         deadline = time.monotonic() + 20
         while not (tmp_path / "tool.pid").exists() and time.monotonic() < deadline:

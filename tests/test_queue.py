@@ -1,4 +1,5 @@
 """Jobs: the handler seam, coalescing to the newest head, retries, dead letters, leases."""
+
 from __future__ import annotations
 
 import time
@@ -48,6 +49,7 @@ def test_noop_handlers_record_a_run_and_nothing_else(bot: Bot) -> None:
 
 def test_pipeline_is_the_default_handler_set() -> None:
     from bot.config import Config
+
     assert Config().job_handlers == "bot.pipeline.handlers:pipeline_handlers"
 
 
@@ -93,7 +95,7 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(bot: Bot) -> Non
     assert queue.run(key, data) == "retry"
     row = bot.store.delivery(key)
     assert row["outcome"] == "queued" and "502" in row["error"]
-    assert 9 <= row["run_after"] - now <= 12                  # the default 10 s
+    assert 9 <= row["run_after"] - now <= 12  # the default 10 s
     # Re-enqueued with an ETA (next to the intake's original message, not run here).
     assert [t.eta is not None for t in queue.huey.pending()] == [False, True]
     assert queue.run(key, data) == "retry"
@@ -117,7 +119,7 @@ def test_poison_job_goes_to_the_dead_letter_state(bot: Bot) -> None:
     key = delivery_key("github", "poison-1")
     data = bot.store.delivery(key)["event_data"]
     outcomes = [queue.run(key, data) for _ in range(MAX_ATTEMPTS + 1)]
-    assert outcomes == ["retry"] * (MAX_ATTEMPTS + 1)      # all within the hour
+    assert outcomes == ["retry"] * (MAX_ATTEMPTS + 1)  # all within the hour
     later = Store(bot.store.engine, clock=lambda: time.time() + RETRY_WINDOW)
     hour_on = Queue(bot.services.config, later, {EventKind.REVIEW: flaky})
     assert hour_on.run(key, data) == "dead"
@@ -153,16 +155,24 @@ def test_an_expired_claim_is_recovered(tmp_path: Path) -> None:
     clock = [1_000_000.0]
     services = Services.build(make_config(tmp_path))
     services.store.clock = lambda: clock[0]
-    ev = Event(forge="github", delivery_id="lease-1", kind=EventKind.REVIEW, action="opened",
-               host="github.com", repo="Codertocat/Hello-World", sender="u", number=2,
-               head_sha=SHA_A)
+    ev = Event(
+        forge="github",
+        delivery_id="lease-1",
+        kind=EventKind.REVIEW,
+        action="opened",
+        host="github.com",
+        repo="Codertocat/Hello-World",
+        sender="u",
+        number=2,
+        head_sha=SHA_A,
+    )
     assert services.store.record_delivery(ev, "pull_request")
     assert services.store.claim("github:lease-1", "dead-worker", 30) == 1
-    assert services.queue.recover() == 0          # lease still running
+    assert services.queue.recover() == 0  # lease still running
     clock[0] += 31
-    assert services.queue.recover() == 1          # worker presumed dead
+    assert services.queue.recover() == 1  # worker presumed dead
     assert services.queue.size() == 1
-    assert services.queue.recover() == 0          # not enqueued twice
+    assert services.queue.recover() == 0  # not enqueued twice
     data = delivery_row(services.store, "github:lease-1")["event_data"]
     assert services.queue.run("github:lease-1", data) == "done"
     assert delivery_row(services.store, "github:lease-1")["attempts"] == 2
@@ -176,10 +186,12 @@ def deliver_review(loop: Loop, delivery: str) -> tuple[str, str]:
     """Open PR #1 (the example's `change` branch) on the forge and deliver its event; the
     delivery key and the head SHA."""
     head, base = loop.head("change"), loop.head("main")
-    loop.forge.add_pull(LOOP_REPO, 1, head_sha=head, base_sha=base,
-                        files=["apps/web/deployment.yaml"])
-    assert loop.deliver("pull_request", pr_payload("opened", head, base),
-                        delivery=delivery)[0] == 202
+    loop.forge.add_pull(
+        LOOP_REPO, 1, head_sha=head, base_sha=base, files=["apps/web/deployment.yaml"]
+    )
+    assert (
+        loop.deliver("pull_request", pr_payload("opened", head, base), delivery=delivery)[0] == 202
+    )
     return delivery_key("github", delivery), head
 
 
@@ -202,11 +214,11 @@ def test_a_dead_review_ends_in_an_error_status_and_is_counted(tmp_path: Path) ->
         assert [s["state"] for s in statuses] == ["pending"] * MAX_ATTEMPTS + ["error"]
         assert statuses[-1]["description"] == (
             "gitops-bot could not finish the review: the forge or a service kept failing; "
-            "comment /gitops-bot recheck to try again")
+            "comment /gitops-bot recheck to try again"
+        )
 
 
-def test_a_review_bug_ends_in_an_error_status_even_if_the_forge_fails_then(
-        tmp_path: Path) -> None:
+def test_a_review_bug_ends_in_an_error_status_even_if_the_forge_fails_then(tmp_path: Path) -> None:
     """A non-transient error fails the job at once with a final `error` status; a forge
     failure while saying so is logged, never raised (the outcome stays `failed`)."""
     with running_loop(tmp_path) as loop:
@@ -219,11 +231,18 @@ def test_a_review_bug_ends_in_an_error_status_even_if_the_forge_fails_then(
         [status] = loop.statuses(head)
         assert status["state"] == "error"
         assert status["description"].startswith(
-            "gitops-bot could not finish the review: the forge refused a request;")
+            "gitops-bot could not finish the review: the forge refused a request;"
+        )
         # again, and the forge refuses the last word too: still one failed job, no raise
         loop.forge.fail("POST", r"/statuses/", 422, times=2)
-        assert loop.deliver("pull_request", pr_payload("opened", head, loop.head("main")),
-                            delivery="bug-review-1")[1]["status"] == "requeued"
+        assert (
+            loop.deliver(
+                "pull_request",
+                pr_payload("opened", head, loop.head("main")),
+                delivery="bug-review-1",
+            )[1]["status"]
+            == "requeued"
+        )
         assert loop.work() == ["failed"]
         assert dead_jobs() == before + 2
         assert delivery_row(loop.services.store, key)["outcome"] == "failed"

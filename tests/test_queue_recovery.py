@@ -1,5 +1,6 @@
 """Crash recovery and graceful drain with real `gitops-bot worker` processes
 (docs/security.md#case-99, docs/security.md#case-100)."""
+
 from __future__ import annotations
 
 import signal
@@ -19,10 +20,12 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def test_job_of_a_killed_worker_is_rerun_and_completes_exactly_once(tmp_path: Path,
-                                                                     serve) -> None:
-    config = make_config(tmp_path / "data", job_handlers="tests.web.jobdoubles:blocking_handlers",
-                         job_lease_seconds=1.0)
+def test_job_of_a_killed_worker_is_rerun_and_completes_exactly_once(tmp_path: Path, serve) -> None:
+    config = make_config(
+        tmp_path / "data",
+        job_handlers="tests.web.jobdoubles:blocking_handlers",
+        job_lease_seconds=1.0,
+    )
     bot = serve(config, None)
     data = config.data_dir
     (data / "block").touch()
@@ -33,7 +36,7 @@ def test_job_of_a_killed_worker_is_rerun_and_completes_exactly_once(tmp_path: Pa
     try:
         wait_for(lambda: lines(data / "started"), what="the first worker to start the job")
         assert bot.store.delivery(key)["outcome"] == "claimed"
-        first.kill()                      # kill -9, mid-job
+        first.kill()  # kill -9, mid-job
         first.wait(10)
     finally:
         stop(first)
@@ -42,14 +45,17 @@ def test_job_of_a_killed_worker_is_rerun_and_completes_exactly_once(tmp_path: Pa
 
     second = bot_process(["worker", "--workers", "1"], env_for(config))
     try:
-        wait_for(lambda: bot.store.delivery(key)["outcome"] == "done", timeout=30,
-                 what="the second worker to finish the job")
+        wait_for(
+            lambda: bot.store.delivery(key)["outcome"] == "done",
+            timeout=30,
+            what="the second worker to finish the job",
+        )
     finally:
         assert stop(second) == 0
     started = lines(data / "started")
     assert len(started) == 2 and started[0].split()[0] == str(first.pid)
-    assert started[1].split()[1] == "2"                    # the re-run is attempt 2
-    assert len(lines(data / "completed")) == 1             # completed exactly once
+    assert started[1].split()[1] == "2"  # the re-run is attempt 2
+    assert len(lines(data / "completed")) == 1  # completed exactly once
     assert bot.store.count("review_runs") == 1
     assert bot.store.delivery(key)["attempts"] == 2
 
@@ -90,17 +96,26 @@ def test_a_dead_workers_job_is_back_in_the_queue_within_a_minute(tmp_path: Path)
     store = Store(Store.from_url(config.database).engine, clock=lambda: now[0])
     store.upgrade()
     queue = Queue(config, store, {EventKind.REVIEW: lambda event, ctx: None})
-    event = Event("github", "lease-1", EventKind.REVIEW, "opened", "github.com", "o/r", "u",
-                  number=1, head_sha="a" * 40)
+    event = Event(
+        "github",
+        "lease-1",
+        EventKind.REVIEW,
+        "opened",
+        "github.com",
+        "o/r",
+        "u",
+        number=1,
+        head_sha="a" * 40,
+    )
     assert store.record_delivery(event, "pull_request")
     key = delivery_key("github", "lease-1")
     assert store.claim(key, "dead-worker", config.job_lease_seconds) == 1
-    for _ in range(3):                              # renewals while the worker lives
+    for _ in range(3):  # renewals while the worker lives
         now[0] += config.job_lease_seconds / 3
         assert store.renew(key, "dead-worker", config.job_lease_seconds)
     died = now[0]
     resumed = None
-    while now[0] - died < 120:                      # recovery passes, one interval apart
+    while now[0] - died < 120:  # recovery passes, one interval apart
         now[0] += queue.recovery_interval
         if queue.tidy():
             resumed = now[0] - died

@@ -1,4 +1,5 @@
 """The review comment (golden files, escaping, size limit), the JSON report, the status line."""
+
 from __future__ import annotations
 
 import ast
@@ -73,22 +74,50 @@ def check_structure(md: str) -> None:
 
 
 def deployment(i: int, image: str) -> Manifest:
-    return Manifest({"apiVersion": "apps/v1", "kind": "Deployment",
-                     "metadata": {"name": f"web-{i:04d}", "namespace": "shop"},
-                     "spec": {"replicas": 2, "template": {"spec": {"containers": [
-                         {"name": "web", "image": image}]}}}}, f"apps/shop/web-{i:04d}.yaml", 1)
+    return Manifest(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"web-{i:04d}", "namespace": "shop"},
+            "spec": {
+                "replicas": 2,
+                "template": {"spec": {"containers": [{"name": "web", "image": image}]}},
+            },
+        },
+        f"apps/shop/web-{i:04d}.yaml",
+        1,
+    )
 
 
 def small_diffs() -> tuple[ObjectDiff, ...]:
-    base = [deployment(1, "shop/web:1.0"), deployment(2, "shop/web:1.0"),
-            Manifest({"apiVersion": "v1", "kind": "ConfigMap",
-                      "metadata": {"name": "old", "namespace": "shop"}, "data": {"a": "1"}},
-                     "apps/shop/old.yaml", 1)]
-    head = [deployment(1, "shop/web:1.1"), deployment(2, "shop/web:1.0"),
-            Manifest({"apiVersion": "v1", "kind": "Service",
-                      "metadata": {"name": "web", "namespace": "shop"},
-                      "spec": {"ports": [{"port": 80, "targetPort": 8080}]}},
-                     "apps/shop/service.yaml", 1)]
+    base = [
+        deployment(1, "shop/web:1.0"),
+        deployment(2, "shop/web:1.0"),
+        Manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "old", "namespace": "shop"},
+                "data": {"a": "1"},
+            },
+            "apps/shop/old.yaml",
+            1,
+        ),
+    ]
+    head = [
+        deployment(1, "shop/web:1.1"),
+        deployment(2, "shop/web:1.0"),
+        Manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"ports": [{"port": 80, "targetPort": 8080}]},
+            },
+            "apps/shop/service.yaml",
+            1,
+        ),
+    ]
     return tuple(diff_manifests(base, head))
 
 
@@ -98,31 +127,61 @@ def passing() -> ReviewResult:
 
 def failing() -> ReviewResult:
     shop_findings = (
-        Finding(Severity.ERROR, "policy", "image tag `latest` is not allowed", "apps/shop/web.yaml",
-                7, DEPLOY, "gitops.images.deny_latest"),
-        Finding(Severity.ERROR, "validate", "spec.replicas: expected integer, got string",
-                "apps/shop/web.yaml", 9, DEPLOY),
-        Finding(Severity.WARNING, "policy", "no resource limits on container web",
-                "apps/shop/web.yaml", 7, DEPLOY, "gitops.resources.warn_limits"),
+        Finding(
+            Severity.ERROR,
+            "policy",
+            "image tag `latest` is not allowed",
+            "apps/shop/web.yaml",
+            7,
+            DEPLOY,
+            "gitops.images.deny_latest",
+        ),
+        Finding(
+            Severity.ERROR,
+            "validate",
+            "spec.replicas: expected integer, got string",
+            "apps/shop/web.yaml",
+            9,
+            DEPLOY,
+        ),
+        Finding(
+            Severity.WARNING,
+            "policy",
+            "no resource limits on container web",
+            "apps/shop/web.yaml",
+            7,
+            DEPLOY,
+            "gitops.resources.warn_limits",
+        ),
     )
-    web = TargetResult(WEB, State.WARNING, small_diffs()[:1], (
-        Finding(Severity.WARNING, "validate", "unknown field: spec.template.spec.foo"),),
-        cached=True)
-    return ReviewResult(BASE, HEAD, (TargetResult(SHOP, State.FAILURE, small_diffs(),
-                                                  shop_findings), web),
-                        (Finding(Severity.ERROR, "config", "policies/ changed in this PR",
-                                 ".gitops-bot.yaml", 3),),
-                        ("policies are read from the base branch",),
-                        (ApprovalRequirement("platform-team", 2, "changes production",
-                                             ("alice",)),
-                         ApprovalRequirement("sre", 1, "touches shop", ("bob",))))
+    web = TargetResult(
+        WEB,
+        State.WARNING,
+        small_diffs()[:1],
+        (Finding(Severity.WARNING, "validate", "unknown field: spec.template.spec.foo"),),
+        cached=True,
+    )
+    return ReviewResult(
+        BASE,
+        HEAD,
+        (TargetResult(SHOP, State.FAILURE, small_diffs(), shop_findings), web),
+        (Finding(Severity.ERROR, "config", "policies/ changed in this PR", ".gitops-bot.yaml", 3),),
+        ("policies are read from the base branch",),
+        (
+            ApprovalRequirement("platform-team", 2, "changes production", ("alice",)),
+            ApprovalRequirement("sre", 1, "touches shop", ("bob",)),
+        ),
+    )
 
 
-@pytest.mark.parametrize(("name", "result", "url"), [
-    ("passing.md", passing, None),
-    ("failing.md", failing, "https://gitops-bot.example/runs/42"),
-    ("no_apps.md", lambda: ReviewResult(BASE, HEAD), None),
-])
+@pytest.mark.parametrize(
+    ("name", "result", "url"),
+    [
+        ("passing.md", passing, None),
+        ("failing.md", failing, "https://gitops-bot.example/runs/42"),
+        ("no_apps.md", lambda: ReviewResult(BASE, HEAD), None),
+    ],
+)
 def test_golden(name: str, result: Any, url: str | None) -> None:
     md = render_markdown(result(), full_report_url=url)
     check_structure(md)
@@ -137,10 +196,10 @@ QUIET = [
 ]
 
 
-@pytest.mark.parametrize(("name", "result", "limit", "url"), QUIET,
-                         ids=[q[0] for q in QUIET])
-def test_golden_quiet_reviews_in_markdown_and_html(name: str, result: Any, limit: int,
-                                                   url: str | None) -> None:
+@pytest.mark.parametrize(("name", "result", "limit", "url"), QUIET, ids=[q[0] for q in QUIET])
+def test_golden_quiet_reviews_in_markdown_and_html(
+    name: str, result: Any, limit: int, url: str | None
+) -> None:
     md = render_markdown(result(), max_chars=limit, full_report_url=url)
     assert len(md) <= limit
     check_structure(md)
@@ -154,13 +213,20 @@ def test_existing_findings_are_listed_apart_folded_and_counted() -> None:
     assert "**3 targets** · **3 new problems** · 12 already on main · 4 changed, 1 deleted\n" in md
     staging = md.split("<summary>❌ <code>web/staging</code>")[1].split("<details open>")[0]
     assert "· 1 new problem · 6 already on main · 2 changed</summary>" in staging
-    new, old = staging.split("<summary>6 findings already on main (not caused by this change)"
-                             "</summary>")
+    new, old = staging.split(
+        "<summary>6 findings already on main (not caused by this change)</summary>"
+    )
     assert "uses the mutable tag :latest" in new and "missing the label" not in new
     assert old.count("missing the label") == 2 and old.count("has no CPU limit") == 4
     data = render_json(result)
-    assert data["counts"] == {"targets": 3, "new": 3, "existing": 12, "created": 0,
-                              "changed": 4, "deleted": 1}
+    assert data["counts"] == {
+        "targets": 3,
+        "new": 3,
+        "existing": 12,
+        "created": 0,
+        "changed": 4,
+        "deleted": 1,
+    }
     flags = {(f["message"][:30], f["new"]) for f in data["targets"][0]["findings"]}
     assert ("Deployment/web: container web ", True) in flags
     assert ("Service/web: missing the label", False) in flags
@@ -168,51 +234,88 @@ def test_existing_findings_are_listed_apart_folded_and_counted() -> None:
 
 def test_dangerous_changes_and_changed_files_come_first() -> None:
     md = render_markdown(quiet_review())
-    order = [md.index(x) for x in ("**3 targets**", "**Changed files → targets:**",
-                                   "#### Dangerous changes", "| Target |", "<details")]
+    order = [
+        md.index(x)
+        for x in (
+            "**3 targets**",
+            "**Changed files → targets:**",
+            "#### Dangerous changes",
+            "| Target |",
+            "<details",
+        )
+    ]
     assert order == sorted(order)
-    assert ("`apps/web/base/deployment.yaml` → `web/staging`, `web/production`; "
-            "`apps/web/overlays/production/kustomization.yaml` → `web/production`") in md
-    assert ("- 🛑 `web/production` · PersistentVolumeClaim/web-production/uploads is deleted: "
-            "the volume's data is lost") in md
+    assert (
+        "`apps/web/base/deployment.yaml` → `web/staging`, `web/production`; "
+        "`apps/web/overlays/production/kustomization.yaml` → `web/production`"
+    ) in md
+    assert (
+        "- 🛑 `web/production` · PersistentVolumeClaim/web-production/uploads is deleted: "
+        "the volume's data is lost"
+    ) in md
 
 
 def test_files_reaching_the_same_targets_share_one_entry() -> None:
-    targets = [TargetResult(Target(f"app{i}", "prod", "plain", f"apps/app{i}"), State.SUCCESS,
-                            changed_inputs=("base/deploy.yaml", "base/svc.yaml",
-                                            *((f"apps/app{i}/cm.yaml",) if i == 0 else ())))
-               for i in range(8)]
+    targets = [
+        TargetResult(
+            Target(f"app{i}", "prod", "plain", f"apps/app{i}"),
+            State.SUCCESS,
+            changed_inputs=(
+                "base/deploy.yaml",
+                "base/svc.yaml",
+                *((f"apps/app{i}/cm.yaml",) if i == 0 else ()),
+            ),
+        )
+        for i in range(8)
+    ]
     md = render_markdown(ReviewResult(base="a", head="b", targets=tuple(targets)))
     [line] = [x for x in md.splitlines() if x.startswith("**Changed files")]
-    assert line == ("**Changed files → targets:** `apps/app0/cm.yaml` → `app0/prod`; "
-                    "`base/deploy.yaml`, `base/svc.yaml` → all 8 targets")
-    fewer = ReviewResult(base="a", head="b", targets=tuple(targets[:7]) + (TargetResult(
-        Target("other", "prod", "plain", "apps/other"), State.SUCCESS),))
+    assert line == (
+        "**Changed files → targets:** `apps/app0/cm.yaml` → `app0/prod`; "
+        "`base/deploy.yaml`, `base/svc.yaml` → all 8 targets"
+    )
+    fewer = ReviewResult(
+        base="a",
+        head="b",
+        targets=tuple(targets[:7])
+        + (TargetResult(Target("other", "prod", "plain", "apps/other"), State.SUCCESS),),
+    )
     [line] = [x for x in render_markdown(fewer).splitlines() if x.startswith("**Changed")]
-    assert line.endswith("`base/deploy.yaml`, `base/svc.yaml` → `app0/prod`, `app1/prod`, "
-                         "`app2/prod`, `app3/prod`, `app4/prod`, `app5/prod` and 1 more target")
+    assert line.endswith(
+        "`base/deploy.yaml`, `base/svc.yaml` → `app0/prod`, `app1/prod`, "
+        "`app2/prod`, `app3/prod`, `app4/prod`, `app5/prod` and 1 more target"
+    )
 
 
 def test_identical_diffs_are_shown_once_and_renames_are_one_entry() -> None:
     md = render_markdown(quiet_review())
     assert md.count("+        image: ghcr.io/example/web:latest") == 1
-    assert ("<summary>changed <code>Deployment/web-staging/web</code> · "
-            "<code>apps/web/base/deployment.yaml:1</code> · same change in "
-            "<code>web/production</code></summary>") in md
+    assert (
+        "<summary>changed <code>Deployment/web-staging/web</code> · "
+        "<code>apps/web/base/deployment.yaml:1</code> · same change in "
+        "<code>web/production</code></summary>"
+    ) in md
     assert "- changed `Deployment/web-production/web` · same change as in `web/staging`" in md
-    assert ("<summary>renamed <code>ConfigMap/web-staging/web-config-5g7h8k9m2t</code> → "
-            "<code>ConfigMap/web-staging/web-config-9b8c7d6f5g</code>") in md
+    assert (
+        "<summary>renamed <code>ConfigMap/web-staging/web-config-5g7h8k9m2t</code> → "
+        "<code>ConfigMap/web-staging/web-config-9b8c7d6f5g</code>"
+    ) in md
     assert "created <code>ConfigMap" not in md and "deleted <code>ConfigMap" not in md
     # multi-line strings are block scalars, and the file named is the one the change edited
     assert "   app.properties: |\n     server.port=8080\n" in md
-    assert ("· <code>apps/web/base/app.properties</code> (defined in "
-            "<code>apps/web/base/kustomization.yaml</code>)") in md
+    assert (
+        "· <code>apps/web/base/app.properties</code> (defined in "
+        "<code>apps/web/base/kustomization.yaml</code>)"
+    ) in md
     assert "✅ <code>shop/production</code> · unchanged — renders the same at base and head" in md
 
 
 def test_full_report_link_only_for_a_public_dashboard() -> None:
-    local = render_markdown(quiet_review(extra=40), max_chars=5_000,
-                            full_report_url="/home/me/.cache/gitops-bot/last-full-report.md")
+    local = render_markdown(
+        quiet_review(extra=40),
+        max_chars=5_000,
+        full_report_url="/home/me/.cache/gitops-bot/last-full-report.md",
+    )
     assert "/home/me" not in local and "](" not in local
     assert "full report in the check run / dashboard" in local
     public = render_markdown(quiet_review(extra=40), max_chars=5_000, full_report_url=DASHBOARD)
@@ -239,8 +342,10 @@ def test_failing_comment_content() -> None:
     assert "### ❌ gitops-bot review: failed · `0123456`..`fedcba9`" in md
     assert "<details open>\n<summary>❌ <code>shop/prod</code>" in md
     assert "<details>\n<summary>⚠️ <code>web/staging</code>" in md
-    assert "| `platform-team` | 1 of 2 | changes production | ⏳ 1 more needed; approved by" \
+    assert (
+        "| `platform-team` | 1 of 2 | changes production | ⏳ 1 more needed; approved by"
         " `alice` |" in md
+    )
     assert "✅ approved by `bob`" in md
     assert "fix the new problems above and push again" in md and "/gitops-bot recheck" in md
     assert "`apps/shop/web.yaml:7`" in md and "(rule `gitops.images.deny_latest`)" in md
@@ -258,20 +363,41 @@ def test_no_targets_is_success() -> None:
 
 
 def test_input_text_cannot_break_the_layout() -> None:
-    evil = ("</details></summary><!-- x --> ```\n\n# Heading\n| a | b |\n[x](javascript:1) "
-            "@octocat <img src=x>")
-    diff = ObjectDiff(DEPLOY, DiffStatus.CHANGED, "--- a\n+++ b\n+```\n+</details>\n+<!--",
-                      ("spec.`x`",), "weird`name.yaml", 1)
-    result = ReviewResult(BASE, HEAD, (TargetResult(
-        Target("a`b</details>", "e|f", "plain", "p"), State.FAILURE, (diff,),
-        (Finding(Severity.ERROR, evil, evil, evil, 1, DEPLOY, evil),)),),
-        (Finding(Severity.ERROR, "config", evil),), (evil,),
-        (ApprovalRequirement("g|</details>", 1, evil, ("@mallory",)),))
+    evil = (
+        "</details></summary><!-- x --> ```\n\n# Heading\n| a | b |\n[x](javascript:1) "
+        "@octocat <img src=x>"
+    )
+    diff = ObjectDiff(
+        DEPLOY,
+        DiffStatus.CHANGED,
+        "--- a\n+++ b\n+```\n+</details>\n+<!--",
+        ("spec.`x`",),
+        "weird`name.yaml",
+        1,
+    )
+    result = ReviewResult(
+        BASE,
+        HEAD,
+        (
+            TargetResult(
+                Target("a`b</details>", "e|f", "plain", "p"),
+                State.FAILURE,
+                (diff,),
+                (Finding(Severity.ERROR, evil, evil, evil, 1, DEPLOY, evil),),
+            ),
+        ),
+        (Finding(Severity.ERROR, "config", evil),),
+        (evil,),
+        (ApprovalRequirement("g|</details>", 1, evil, ("@mallory",)),),
+    )
     md = render_markdown(result)
     check_structure(md)
     # Outside fences and code spans (where HTML is shown literally) no input HTML survives.
-    prose = re.sub(r"(?<![\\`])(`+)(?!`).+?(?<!`)\1(?!`)", "",
-                   re.sub(r"\n```diff\n.*?\n```\n", "", md, flags=re.DOTALL))
+    prose = re.sub(
+        r"(?<![\\`])(`+)(?!`).+?(?<!`)\1(?!`)",
+        "",
+        re.sub(r"\n```diff\n.*?\n```\n", "", md, flags=re.DOTALL),
+    )
     assert prose.count("<!--") == 1 and "<img" not in prose
     assert prose.count("</details>") == md.count("\n</details>\n")
     assert "\n# Heading" not in md and "@octocat" not in prose and "`@mallory`" in md
@@ -284,9 +410,19 @@ def test_everything_printed_is_redacted() -> None:
     token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
     url = f"https://x-access-token:{token}@github.com/o/r"
     diff = ObjectDiff(DEPLOY, DiffStatus.CHANGED, f"+  repo: {url}", (), None, None)
-    result = ReviewResult(BASE, HEAD, (TargetResult(SHOP, State.ERROR, (diff,), (
-        Finding(Severity.ERROR, "render", f"helm failed: {url}", rule=token),)),),
-        notes=(f"Authorization: Bearer {token}",))
+    result = ReviewResult(
+        BASE,
+        HEAD,
+        (
+            TargetResult(
+                SHOP,
+                State.ERROR,
+                (diff,),
+                (Finding(Severity.ERROR, "render", f"helm failed: {url}", rule=token),),
+            ),
+        ),
+        notes=(f"Authorization: Bearer {token}",),
+    )
     assert token not in render_markdown(result)
     assert token not in json.dumps(render_json(result))
     assert token not in status_line(result)
@@ -294,16 +430,28 @@ def test_everything_printed_is_redacted() -> None:
 
 # --- size limits -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def huge() -> ReviewResult:
-    diffs = tuple(diff_manifests([deployment(i, "shop/web:1.0") for i in range(5000)],
-                                 [deployment(i, "shop/web:2.0") for i in range(5000)]))
-    findings = tuple(Finding(Severity.ERROR, "policy", f"finding number {i}", f"f{i}.yaml", i,
-                             DEPLOY, "r") for i in range(20))
-    return ReviewResult(BASE, HEAD, (
-        TargetResult(WEB, State.SUCCESS, diffs[:2500]),
-        TargetResult(SHOP, State.FAILURE, diffs[2500:], findings)),
-        approvals=(ApprovalRequirement("platform-team", 1, "prod", ()),))
+    diffs = tuple(
+        diff_manifests(
+            [deployment(i, "shop/web:1.0") for i in range(5000)],
+            [deployment(i, "shop/web:2.0") for i in range(5000)],
+        )
+    )
+    findings = tuple(
+        Finding(Severity.ERROR, "policy", f"finding number {i}", f"f{i}.yaml", i, DEPLOY, "r")
+        for i in range(20)
+    )
+    return ReviewResult(
+        BASE,
+        HEAD,
+        (
+            TargetResult(WEB, State.SUCCESS, diffs[:2500]),
+            TargetResult(SHOP, State.FAILURE, diffs[2500:], findings),
+        ),
+        approvals=(ApprovalRequirement("platform-team", 1, "prod", ()),),
+    )
 
 
 def test_huge_review_fits_github(huge: ReviewResult) -> None:
@@ -315,14 +463,14 @@ def test_huge_review_fits_github(huge: ReviewResult) -> None:
     assert shown[:5] == ["0", "1", "2", "3", "4"] and len(shown) < 20
     assert f"- … and {20 - len(shown)} more like this\n" in md
     assert "| `platform-team` |" in md and "| `shop/prod` |" in md
-    assert "more objects not shown (see the [full report](https://gitops-bot.example/runs/7))" \
-        in md
+    assert "more objects not shown (see the [full report](https://gitops-bot.example/runs/7))" in md
     assert "Shortened to fit the comment size limit" in md
     summaries = md.count("\n<summary>changed ")
     assert 100 < summaries < 5000
     # The failing target's diffs are kept first; the passing one keeps one per changed kind.
-    passing_block = md.split("<summary>✅ <code>web/staging</code>")[1].split(
-        "</details>\n\n<det")[0]
+    passing_block = md.split("<summary>✅ <code>web/staging</code>")[1].split("</details>\n\n<det")[
+        0
+    ]
     assert passing_block.count("<summary>changed") == 1
     assert "… 2499 more objects not shown" in passing_block
     assert len(md) > GITHUB_COMMENT_LIMIT - 2_000, "the budget is used, not wasted"
@@ -339,10 +487,10 @@ def test_huge_review_keeps_more_on_gitlab(huge: ReviewResult) -> None:
 
 
 def test_too_many_findings_are_cut_with_a_count() -> None:
-    findings = tuple(Finding(Severity.ERROR, "validate", "x" * 200, f"f{i}.yaml", i, DEPLOY)
-                     for i in range(1000))
-    result = ReviewResult(BASE, HEAD, (TargetResult(SHOP, State.FAILURE, small_diffs(),
-                                                    findings),))
+    findings = tuple(
+        Finding(Severity.ERROR, "validate", "x" * 200, f"f{i}.yaml", i, DEPLOY) for i in range(1000)
+    )
+    result = ReviewResult(BASE, HEAD, (TargetResult(SHOP, State.FAILURE, small_diffs(), findings),))
     md = render_markdown(result, full_report_url="https://gitops-bot.example/runs/8")
     assert len(md) <= GITHUB_COMMENT_LIMIT
     check_structure(md)
@@ -368,16 +516,19 @@ def test_any_limit_is_respected_and_well_formed(limit: int) -> None:
 
 
 def test_single_huge_diff_does_not_hide_small_ones() -> None:
-    big = ObjectDiff(ObjKey("", "ConfigMap", "shop", "big"), DiffStatus.CHANGED,
-                     "+" + "x" * 100_000)
+    big = ObjectDiff(
+        ObjKey("", "ConfigMap", "shop", "big"), DiffStatus.CHANGED, "+" + "x" * 100_000
+    )
     small = ObjectDiff(ObjKey("", "ConfigMap", "shop", "small"), DiffStatus.CHANGED, "+y")
-    md = render_markdown(ReviewResult(BASE, HEAD, (TargetResult(SHOP, State.SUCCESS,
-                                                                (big, small)),)))
+    md = render_markdown(
+        ReviewResult(BASE, HEAD, (TargetResult(SHOP, State.SUCCESS, (big, small)),))
+    )
     check_structure(md)
     assert "ConfigMap/shop/small" in md and "1 more object not shown" in md
 
 
 # --- JSON and status line ------------------------------------------------------------------
+
 
 def test_render_json_round_trips() -> None:
     data = render_json(failing())
@@ -385,44 +536,89 @@ def test_render_json_round_trips() -> None:
     assert data["state"] == "failure" and data["base"] == BASE
     shop = data["targets"][0]
     assert shop["id"] == "shop/prod" and shop["state"] == "failure"
-    assert shop["counts"] == {"created": 1, "changed": 1, "deleted": 1, "unchanged": 1,
-                              "errors": 2, "warnings": 1, "new": 3, "existing": 0}
+    assert shop["counts"] == {
+        "created": 1,
+        "changed": 1,
+        "deleted": 1,
+        "unchanged": 1,
+        "errors": 2,
+        "warnings": 1,
+        "new": 3,
+        "existing": 0,
+    }
     changed = next(d for d in shop["diffs"] if d["status"] == "changed")
     assert changed["changed_fields"] == ["spec.template.spec.containers[0].image"]
     assert changed["diff"].startswith("--- base/Deployment/shop/web-0001")
     assert shop["findings"][0]["rule"] == "gitops.images.deny_latest"
-    assert data["approvals"][0] == {"group": "platform-team", "count": 2,
-                                    "reason": "changes production", "satisfied_by": ["alice"],
-                                    "satisfied": False, "can_approve": []}
+    assert data["approvals"][0] == {
+        "group": "platform-team",
+        "count": 2,
+        "reason": "changes production",
+        "satisfied_by": ["alice"],
+        "satisfied": False,
+        "can_approve": [],
+    }
     assert data["findings"][0]["check"] == "config" and data["notes"]
     assert data["status"] == status_line(failing())
 
 
 def test_status_line() -> None:
-    assert status_line(failing()) == ("2 targets: 1 passed, 1 failed — 1 config error, "
-                                      "1 policy denial, 1 schema error, 2 warnings, "
-                                      "1 approval missing")
-    assert status_line(quiet_review()) == ("3 targets: 1 passed, 2 failed — 3 policy denials, "
-                                           "2 approvals missing, 4 already on main")
+    assert status_line(failing()) == (
+        "2 targets: 1 passed, 1 failed — 1 config error, "
+        "1 policy denial, 1 schema error, 2 warnings, "
+        "1 approval missing"
+    )
+    assert status_line(quiet_review()) == (
+        "3 targets: 1 passed, 2 failed — 3 policy denials, 2 approvals missing, 4 already on main"
+    )
     assert status_line(passing()) == "1 target: 1 passed — 1 created, 1 changed, 1 deleted"
-    many = ReviewResult(BASE, HEAD, tuple(
-        TargetResult(Target(f"app{i}", "e", "plain", "p"), State.ERROR, (),
-                     (Finding(Severity.ERROR, f"check-with-a-long-name-{i}", "m"),))
-        for i in range(30)))
+    many = ReviewResult(
+        BASE,
+        HEAD,
+        tuple(
+            TargetResult(
+                Target(f"app{i}", "e", "plain", "p"),
+                State.ERROR,
+                (),
+                (Finding(Severity.ERROR, f"check-with-a-long-name-{i}", "m"),),
+            )
+            for i in range(30)
+        ),
+    )
     line = status_line(many)
     assert len(line) <= 140 and line.startswith("30 targets: 30 errored — ")
     assert line.endswith("…")
 
 
 def test_pure_modules_import_no_io() -> None:
-    banned = {"flask", "requests", "subprocess", "github", "gitlab", "socket", "sqlalchemy",
-              "huey", "bot.proc"}
+    banned = {
+        "flask",
+        "requests",
+        "subprocess",
+        "github",
+        "gitlab",
+        "socket",
+        "sqlalchemy",
+        "huey",
+        "bot.proc",
+    }
     root = Path(__file__).parents[1] / "bot"
-    for module in ("diff", "report", "report_sections", "markdown", "redact", "novelty",
-                   "pairing", "dangerous"):
+    for module in (
+        "diff",
+        "report",
+        "report_sections",
+        "markdown",
+        "redact",
+        "novelty",
+        "pairing",
+        "dangerous",
+    ):
         tree = ast.parse((root / f"{module}.py").read_text())
-        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                 for alias in node.names}
-        names |= {node.module or "" for node in ast.walk(tree)
-                  if isinstance(node, ast.ImportFrom)}
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not {n for n in names if n.split(".")[0] in banned or n in banned}, module

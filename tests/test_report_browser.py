@@ -1,5 +1,6 @@
 """The comment's look: the golden comments rendered to HTML (CommonMark + tables, raw HTML as
 GitHub allows it), opened in headless Chromium, checked and screenshotted."""
+
 from __future__ import annotations
 
 import os
@@ -11,13 +12,21 @@ from tests.report_html import page
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 GOLDEN = Path(__file__).parent / "fixtures" / "report-golden"
 
 
 def test_golden_comments_read_well_in_a_browser(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
+
     assert os.access(CHROMIUM, os.X_OK), "chromium missing: run ./scripts/setup (as root)"
     shots = Path(os.environ.get("GITOPS_BOT_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)

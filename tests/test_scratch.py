@@ -1,6 +1,7 @@
 """Job folders under the data dir: made and removed per job, locked while the job runs,
 collected when a killed worker left them; temporary folders of a job go inside it, in
 every thread of the job."""
+
 from __future__ import annotations
 
 import subprocess
@@ -27,20 +28,20 @@ def test_a_jobs_temporary_folders_live_in_its_folder_in_every_thread(tmp_path: P
         with scratch.temporary("y-") as other:
             assert other.parent == job
     assert not job.exists() and list((tmp_path / "jobs").iterdir()) == []
-    assert scratch.mkdtemp("cli-").parent != job   # outside a job: the system's folder
+    assert scratch.mkdtemp("cli-").parent != job  # outside a job: the system's folder
 
 
-def test_collect_removes_what_a_killed_worker_left_and_spares_running_jobs(
-        tmp_path: Path) -> None:
-    probe = subprocess.Popen([sys.executable, "-m", "tests.deathprobe", "job", str(tmp_path)],
-                             cwd=ROOT)
+def test_collect_removes_what_a_killed_worker_left_and_spares_running_jobs(tmp_path: Path) -> None:
+    probe = subprocess.Popen(
+        [sys.executable, "-m", "tests.deathprobe", "job", str(tmp_path)], cwd=ROOT
+    )
     try:
         deadline = time.monotonic() + 20
         while not (tmp_path / "job.path").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         dead = Path((tmp_path / "job.path").read_text())
         with scratch.job_dir(tmp_path, "github:running") as running:
-            assert scratch.collect(tmp_path) == 0     # both held: the probe is alive
+            assert scratch.collect(tmp_path) == 0  # both held: the probe is alive
             probe.kill()
             probe.wait(10)
             assert dead.exists() and any(dead.glob("gitops-bot-render-*/x.yaml"))

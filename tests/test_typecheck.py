@@ -4,6 +4,7 @@
 tests honest about the types they pass to the bot (outcome enums, finding records, the
 optional rows the store returns). About 13 s with a cold cache, under a second warm.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_tests_type_check() -> None:
-    done = subprocess.run([sys.executable, "-m", "mypy", "--config-file", "mypy-tests.ini",
-                           "tests"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "mypy-tests.ini", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     checked = re.search(r"no issues found in (\d+) source files", done.stdout)
     assert checked is not None, done.stdout

@@ -1,4 +1,5 @@
 """Values a renderer makes up on every render are marked, not diffed (bot.volatile)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,19 +10,34 @@ from bot.volatile import MARK, steady
 
 
 def secret(password: str, extra: dict[str, Any] | None = None) -> Manifest:
-    return Manifest({"apiVersion": "v1", "kind": "Secret",
-                     "metadata": {"name": "grafana", "namespace": "mon"},
-                     "data": {"admin-user": "YWRtaW4=", "admin-password": password,
-                              **(extra or {})}}, "helm:charts/grafana/templates/secret.yaml", 1)
+    return Manifest(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "grafana", "namespace": "mon"},
+            "data": {"admin-user": "YWRtaW4=", "admin-password": password, **(extra or {})},
+        },
+        "helm:charts/grafana/templates/secret.yaml",
+        1,
+    )
 
 
 def deploy(checksum: str, image: str) -> Manifest:
-    return Manifest({"apiVersion": "apps/v1", "kind": "Deployment",
-                     "metadata": {"name": "grafana", "namespace": "mon"},
-                     "spec": {"template": {
-                         "metadata": {"annotations": {"checksum/secret": checksum}},
-                         "spec": {"containers": [{"name": "g", "image": image}]}}}},
-                    "helm:charts/grafana/templates/deployment.yaml", 1)
+    return Manifest(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "grafana", "namespace": "mon"},
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"checksum/secret": checksum}},
+                    "spec": {"containers": [{"name": "g", "image": image}]},
+                }
+            },
+        },
+        "helm:charts/grafana/templates/deployment.yaml",
+        1,
+    )
 
 
 def test_values_that_differ_between_two_renders_are_not_a_change() -> None:
@@ -41,8 +57,9 @@ def test_a_real_change_beside_a_random_value_is_shown_alone() -> None:
     [d] = diff_manifests(*steady(before, after, again, [deploy("zzz", "grafana:11.0")]))
     assert d.status is DiffStatus.CHANGED
     assert d.changed_fields == ("spec.template.spec.containers[0].image",)
-    assert "checksum" not in "".join(line for line in d.diff.splitlines()
-                                     if line.startswith(("+", "-")) and line[1:2] == " ")
+    assert "checksum" not in "".join(
+        line for line in d.diff.splitlines() if line.startswith(("+", "-")) and line[1:2] == " "
+    )
 
 
 def test_a_deterministic_render_is_left_as_it_is() -> None:

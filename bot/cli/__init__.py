@@ -4,6 +4,7 @@
 Each command lives in its own module here and imports what it needs lazily, so `--help` and
 `check` do not pay for the service's libraries (PyGithub alone costs 160 ms).
 """
+
 from __future__ import annotations
 
 import click

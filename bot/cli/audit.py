@@ -1,4 +1,5 @@
 """`gitops-bot audit`: the append-only audit records of a repository — who let what in."""
+
 from __future__ import annotations
 
 import json
@@ -20,19 +21,27 @@ def parse_since(text: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{text!r}: expected e.g. 7d, 12h or 2024-05-01T10:00:00Z",
-                                 param_hint="--since") from None
+        raise click.BadParameter(
+            f"{text!r}: expected e.g. 7d, 12h or 2024-05-01T10:00:00Z", param_hint="--since"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 @click.command("audit")
-@click.option("--repo", required=True,
-              help="Repository: owner/name, or host/owner/name (e.g. github.com/acme/shop).")
+@click.option(
+    "--repo",
+    required=True,
+    help="Repository: owner/name, or host/owner/name (e.g. github.com/acme/shop).",
+)
 @click.option("--since", help="Only records since: 7d, 12h, 30m, or an ISO date/time.")
-@click.option("--sha", help="The chain of one deployed commit: its deploys, the review that "
-                            "let it in, the approvals, overrides and break-glass.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--sha",
+    help="The chain of one deployed commit: its deploys, the review that "
+    "let it in, the approvals, overrides and break-glass.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def audit_command(repo: str, since: str | None, sha: str | None, fmt: str) -> None:
     """Approvals counted, overrides, break-glass, review verdicts (with policy revisions)
     and deploys (source SHA, reviewed SHA, approvers), oldest first, from the service's
@@ -41,6 +50,7 @@ def audit_command(repo: str, since: str | None, sha: str | None, fmt: str) -> No
     from bot.config import Config
     from bot.errors import GitopsBotError
     from bot.store import Store
+
     start = parse_since(since, datetime.now(timezone.utc)) if since else None
     try:
         store = Store.from_url(Config.load().database)
@@ -53,12 +63,24 @@ def audit_command(repo: str, since: str | None, sha: str | None, fmt: str) -> No
         chain = chain_of(sha, records)
         shown = [*chain.deploys, *chain.reviews, *chain.approvals, *chain.governance]
         if fmt == "json":
-            click.echo(json.dumps({"sha": sha, "reviewed_sha": chain.reviewed_sha,
-                                   "changes": list(chain.changes), "complete": chain.complete,
-                                   "records": shown}, indent=2, default=str))
+            click.echo(
+                json.dumps(
+                    {
+                        "sha": sha,
+                        "reviewed_sha": chain.reviewed_sha,
+                        "changes": list(chain.changes),
+                        "complete": chain.complete,
+                        "records": shown,
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
         else:
-            click.echo(f"{sha[:12]}: reviewed at {(chain.reviewed_sha or '-')[:12]}, changes "
-                       f"{', '.join(f'#{n}' for n in chain.changes) or '-'}")
+            click.echo(
+                f"{sha[:12]}: reviewed at {(chain.reviewed_sha or '-')[:12]}, changes "
+                f"{', '.join(f'#{n}' for n in chain.changes) or '-'}"
+            )
             for record in shown:
                 click.echo(describe(record))
         sys.exit(0 if chain.complete else 1)

@@ -1,4 +1,5 @@
 """`gitops-bot drift`: check (or show) drift between environments and their branches."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,17 @@ from bot.store import Store
 
 @click.command("drift")
 @click.option("--repo", help="Repository to check, e.g. acme/shop (default: every deployed one).")
-@click.option("--forge", type=click.Choice(["github", "gitlab"]), default="github",
-              show_default=True)
+@click.option(
+    "--forge", type=click.Choice(["github", "gitlab"]), default="github", show_default=True
+)
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--show", is_flag=True, help="Show the last recorded drift; check nothing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def drift_command(repo: str | None, forge: str, environment: str | None, show: bool,
-                  fmt: str) -> None:
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def drift_command(
+    repo: str | None, forge: str, environment: str | None, show: bool, fmt: str
+) -> None:
     """Compare each environment's live state with its protected branch (exit 1 on drift).
 
     Uses the service's configuration (GITOPS_BOT_* variables) and records what it finds in
@@ -33,19 +37,32 @@ def drift_command(repo: str | None, forge: str, environment: str | None, show: b
         store = Store.from_url(config.database)
         store.upgrade()
         if show:
-            rows = [{"repo": r.repo, "environment": r.environment, "target": r.target,
-                     "at": r.at.isoformat(), "healed": r.healed, "objects": r.objects}
-                    for r in store.latest_drift(repo)]
+            rows = [
+                {
+                    "repo": r.repo,
+                    "environment": r.environment,
+                    "target": r.target,
+                    "at": r.at.isoformat(),
+                    "healed": r.healed,
+                    "objects": r.objects,
+                }
+                for r in store.latest_drift(repo)
+            ]
         else:
             runner = drift_runner(config, store)
-            todo = ([(forge, config.forge_host(forge), repo)] if repo
-                    else deployed_repos(store))
+            todo = [(forge, config.forge_host(forge), repo)] if repo else deployed_repos(store)
             rows = []
             for forge_name, host, name in todo:
                 for item in runner.run(forge_name, host, name, environment):
-                    rows.append({"repo": name, "environment": item.environment,
-                                 "target": item.target, "healed": item.healed,
-                                 "objects": item.as_records()})
+                    rows.append(
+                        {
+                            "repo": name,
+                            "environment": item.environment,
+                            "target": item.target,
+                            "healed": item.healed,
+                            "objects": item.as_records(),
+                        }
+                    )
     except GitopsBotError as exc:
         click.echo(f"gitops-bot: error: {exc}", err=True)
         sys.exit(2)

@@ -1,4 +1,5 @@
 """`gitops-bot policy ...` commands."""
+
 from __future__ import annotations
 
 import sys
@@ -13,13 +14,16 @@ def policy_group() -> None:
 
 
 @policy_group.command("test")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
-                default=Path("policies"))
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("policies")
+)
 @click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-@click.option("--coverage", is_flag=True,
-              help="Report coverage (not available: regopy has no coverage API).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--coverage", is_flag=True, help="Report coverage (not available: regopy has no coverage API)."
+)
 def test_command(directory: Path, verbose: bool, fmt: str, coverage: bool) -> None:
     """Run every test_* rule under DIRECTORY (default: policies/), like `opa test`.
 
@@ -28,16 +32,18 @@ def test_command(directory: Path, verbose: bool, fmt: str, coverage: bool) -> No
     """
     from bot.config import drop_credentials
     from bot.policy.testing import format_json, format_text, run_policy_tests
+
     drop_credentials()  # CI runs this on pull request content, next to its tokens
 
     if not directory.is_dir():
         raise click.UsageError(f"{directory} is not a directory")
     if coverage:
-        click.echo("coverage: not available with the embedded engine (regopy 1.5.2 has no "
-                   "coverage API); use `opa test --coverage` where OPA is installed",
-                   err=True)
+        click.echo(
+            "coverage: not available with the embedded engine (regopy 1.5.2 has no "
+            "coverage API); use `opa test --coverage` where OPA is installed",
+            err=True,
+        )
     report = run_policy_tests(directory)
-    text = format_json(report) if fmt == "json" else format_text(report, directory,
-                                                                 verbose=verbose)
+    text = format_json(report) if fmt == "json" else format_text(report, directory, verbose=verbose)
     click.echo(text, nl=False)
     sys.exit(0 if report.ok else 1)

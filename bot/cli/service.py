@@ -1,4 +1,5 @@
 """Service commands: `serve`, `web`, `worker`, `replay`, `db upgrade` (imports are lazy)."""
+
 from __future__ import annotations
 
 import logging
@@ -22,6 +23,7 @@ def _fail(message: str) -> NoReturn:
 def _config(*, service: bool) -> Config:
     from bot.config import Config, drop_credentials
     from bot.errors import ConfigError
+
     try:
         config = Config.load()
         if service:
@@ -39,10 +41,13 @@ def _logging(config: Config) -> None:
 
     from bot.config import Secret
     from bot.logs import configure_logging
-    secrets = [value for f in fields(config)
-               if isinstance(value := getattr(config, f.name), Secret)]
-    configure_logging(config.log_level, json=config.log_format == "json", stream=sys.stderr,
-                      secrets=secrets)
+
+    secrets = [
+        value for f in fields(config) if isinstance(value := getattr(config, f.name), Secret)
+    ]
+    configure_logging(
+        config.log_level, json=config.log_format == "json", stream=sys.stderr, secrets=secrets
+    )
 
 
 @click.command()
@@ -55,6 +60,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from bot.app import create_app
     from bot.services import Services
+
     config = _config(service=True)
     _logging(config)
     services = Services.build(config)
@@ -68,8 +74,12 @@ def serve(host: str, port: int, workers: int) -> None:
         # running jobs while the intake keeps accepting (and persisting) deliveries.
         from bot.pipeline.drift import drift_loop
         from bot.pipeline.sweep import sweep_loop
-        with services.queue.recovering(), drift_loop(services.config, services.store), \
-                sweep_loop(services.config, services.store, services.queue.enqueue):
+
+        with (
+            services.queue.recovering(),
+            drift_loop(services.config, services.store),
+            sweep_loop(services.config, services.store, services.queue.enqueue),
+        ):
             services.queue.consumer(workers).run()
     finally:
         server.shutdown()
@@ -79,8 +89,12 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-@click.option("--threads", default=1, show_default=True,
-              help="Threads per worker (more than 1 selects gunicorn's gthread worker).")
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    help="Threads per worker (more than 1 selects gunicorn's gthread worker).",
+)
 @click.option("--timeout", default=30, show_default=True, help="gunicorn worker timeout (s).")
 def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     """Web intake only, under gunicorn (run `gitops-bot worker` for the jobs)."""
@@ -89,6 +103,7 @@ def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     from bot.app import create_app
     from bot.services import Services
     from bot.store import Store
+
     config = _config(service=True)
     _logging(config)
     store = Store.from_url(config.database, config.sqlite_synchronous)
@@ -97,9 +112,15 @@ def web(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                       "worker_class": "gthread" if threads > 1 else "sync",
-                       "timeout": timeout, "accesslog": None, "graceful_timeout": timeout}
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread" if threads > 1 else "sync",
+                "timeout": timeout,
+                "accesslog": None,
+                "graceful_timeout": timeout,
+            }
             for key, value in options.items():
                 self.cfg.set(key, value)
 
@@ -116,6 +137,7 @@ def worker(workers: int) -> None:
     """Run queued jobs; re-enqueues jobs whose worker died (expired leases)."""
     from bot.errors import ConfigError
     from bot.services import Services
+
     config = _config(service=False)
     _logging(config)
     try:
@@ -124,25 +146,36 @@ def worker(workers: int) -> None:
         _fail(str(exc))
     from bot.pipeline.drift import drift_loop
     from bot.pipeline.sweep import sweep_loop
-    with services.queue.recovering(), drift_loop(services.config, services.store), \
-            sweep_loop(services.config, services.store, services.queue.enqueue):
+
+    with (
+        services.queue.recovering(),
+        drift_loop(services.config, services.store),
+        sweep_loop(services.config, services.store, services.queue.enqueue),
+    ):
         services.queue.consumer(workers).run()
 
 
 @click.command()
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--event", "event_name", required=True,
-              help="Event header: pull_request, push (GitHub); 'Merge Request Hook' (GitLab).")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True,
-              help="Base URL of the running bot.")
-@click.option("--forge", type=click.Choice(["github", "gitlab"]), default="github",
-              show_default=True)
+@click.option(
+    "--event",
+    "event_name",
+    required=True,
+    help="Event header: pull_request, push (GitHub); 'Merge Request Hook' (GitLab).",
+)
+@click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, help="Base URL of the running bot."
+)
+@click.option(
+    "--forge", type=click.Choice(["github", "gitlab"]), default="github", show_default=True
+)
 def replay(payload: Path, event_name: str, url: str, forge: str) -> None:
     """Send PAYLOAD to a running bot as a correctly signed delivery with a fresh id."""
     import urllib.error
     import urllib.request
 
     from bot.web.hooks import github_signature
+
     config = _config(service=False)
     secret = config.webhook_secret(forge)
     if secret is None or not secret.reveal():
@@ -151,16 +184,21 @@ def replay(payload: Path, event_name: str, url: str, forge: str) -> None:
     delivery = str(uuid.uuid4())
     headers = {"Content-Type": "application/json", "User-Agent": "gitops-bot-replay"}
     if forge == "github":
-        headers |= {"X-GitHub-Event": event_name, "X-GitHub-Delivery": delivery,
-                    "X-Hub-Signature-256": github_signature(secret.reveal().encode(), body)}
+        headers |= {
+            "X-GitHub-Event": event_name,
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": github_signature(secret.reveal().encode(), body),
+        }
     else:
-        headers |= {"X-Gitlab-Event": event_name, "Idempotency-Key": delivery,
-                    "X-Gitlab-Token": secret.reveal()}
+        headers |= {
+            "X-Gitlab-Event": event_name,
+            "Idempotency-Key": delivery,
+            "X-Gitlab-Token": secret.reveal(),
+        }
     target = url.rstrip("/") + f"/hooks/{forge}"
     if not target.startswith(("http://", "https://")):
         _fail(f"--url must be an http(s) URL, not {url!r}")
-    req = urllib.request.Request(target, data=body, headers=headers,  # noqa: S310
-                                 method="POST")
+    req = urllib.request.Request(target, data=body, headers=headers, method="POST")  # noqa: S310
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (http(s) only)
             status, answer = resp.status, resp.read()
@@ -183,6 +221,7 @@ def upgrade() -> None:
     """Apply the database migrations (the service also does this when it starts)."""
     from bot.migrations import current
     from bot.store import Store
+
     store = Store.from_url(_config(service=False).database)
     store.upgrade()
     click.echo(f"database at revision {current(store.engine)}")

@@ -3,6 +3,7 @@
 Importing this package does not import PyGithub or python-gitlab: the adapters import them
 when an adapter is constructed or used.
 """
+
 from bot.forges.base import (
     COMMAND_PREFIX,
     DEPLOY_CONTEXT,
@@ -18,8 +19,17 @@ from bot.forges.github import GitHubForge, parse_github
 from bot.forges.gitlab import GitLabForge, parse_gitlab
 
 __all__ = [
-    "COMMAND_PREFIX", "DEPLOY_CONTEXT", "RECHECK_COMMAND", "REVIEW_CONTEXT",
+    "COMMAND_PREFIX",
+    "DEPLOY_CONTEXT",
+    "RECHECK_COMMAND",
+    "REVIEW_CONTEXT",
     "REVIEW_MARKER",
-    "Annotation", "BadPayload", "Forge", "ForgeError", "GitHubForge", "GitLabForge",
-    "parse_github", "parse_gitlab",
+    "Annotation",
+    "BadPayload",
+    "Forge",
+    "ForgeError",
+    "GitHubForge",
+    "GitLabForge",
+    "parse_github",
+    "parse_gitlab",
 ]

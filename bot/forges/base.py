@@ -1,4 +1,5 @@
 """The Forge port: what the pipeline may ask of GitHub or GitLab, in forge-neutral terms."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -65,8 +66,8 @@ class Forge(Protocol):
     asks `bot.errors.retry_after`) and `ForgeError` for the rest. Writes are upserts.
     """
 
-    name: str            # "github" | "gitlab"
-    comment_limit: int   # longest comment body the forge accepts, in characters
+    name: str  # "github" | "gitlab"
+    comment_limit: int  # longest comment body the forge accepts, in characters
 
     def get_change(self, repo: str, number: int) -> Change:
         """The pull / merge request as the forge reports it now, with its changed files."""
@@ -91,14 +92,28 @@ class Forge(Protocol):
         create one; return its id."""
         ...
 
-    def set_status(self, repo: str, sha: str, context: str, state: State, description: str,
-                   target_url: str | None = None) -> None:
+    def set_status(
+        self,
+        repo: str,
+        sha: str,
+        context: str,
+        state: State,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
         """Set the commit status `context` on `sha`; `description` is plain text (escaped
         and cut to 140 characters by the adapter)."""
         ...
 
-    def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
-                      annotations: Sequence[Annotation]) -> None:
+    def publish_check(
+        self,
+        repo: str,
+        sha: str,
+        name: str,
+        state: State,
+        summary: str,
+        annotations: Sequence[Annotation],
+    ) -> None:
         """Publish a check run with file:line annotations where the forge supports it;
         `summary` and the annotations are plain text (the adapter escapes and cuts them)."""
         ...
@@ -111,9 +126,15 @@ class Forge(Protocol):
         """
         ...
 
-    def finish_deployment(self, repo: str, deployment_id: str, state: State, description: str,
-                          environment_url: str | None = None,
-                          log_url: str | None = None) -> None:
+    def finish_deployment(
+        self,
+        repo: str,
+        deployment_id: str,
+        state: State,
+        description: str,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
         """Set the outcome of deployment `deployment_id` (PENDING: still in progress)."""
         ...
 

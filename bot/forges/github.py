@@ -1,4 +1,5 @@
 """GitHub: pure webhook parsing (`parse_github`) and the API adapter (`GitHubForge`)."""
+
 from bot.forges.github_api import GitHubForge
 from bot.forges.github_parse import parse_github
 

@@ -5,6 +5,7 @@ own retries and rate-limit sleeps are off (`retry=None`): failures become `Trans
 `ForgeError` here and `bot.errors.retry_after` alone decides what happens next
 (docs/security.md#forge-rate-limits).
 """
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,14 @@ from bot import markers
 from bot.errors import Transient
 from bot.forges import payload as p
 from bot import markdown as md
-from bot.forges.base import (STATUS_DESCRIPTION_LIMIT, Annotation, ForgeError, cut, field,
-                             with_marker)
+from bot.forges.base import (
+    STATUS_DESCRIPTION_LIMIT,
+    Annotation,
+    ForgeError,
+    cut,
+    field,
+    with_marker,
+)
 from bot.forges.github_deploy import GitHubDeployments
 from bot.forges.github_governance import GitHubGovernance
 from bot.forges.retry import classify
@@ -31,13 +38,24 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # https://docs.github.com/en/rest/commits/statuses#create-a-commit-status (state enum)
-STATUS_STATE = {State.SKIPPED: "success", State.SUCCESS: "success", State.PENDING: "pending",
-                State.WARNING: "success", State.FAILURE: "failure", State.ERROR: "error"}
+STATUS_STATE = {
+    State.SKIPPED: "success",
+    State.SUCCESS: "success",
+    State.PENDING: "pending",
+    State.WARNING: "success",
+    State.FAILURE: "failure",
+    State.ERROR: "error",
+}
 # https://docs.github.com/en/rest/checks/runs#create-a-check-run (conclusion enum); None means
 # "still running" (status in_progress, no conclusion).
 CHECK_CONCLUSION: dict[State, str | None] = {
-    State.SKIPPED: "skipped", State.SUCCESS: "success", State.PENDING: None,
-    State.WARNING: "neutral", State.FAILURE: "failure", State.ERROR: "failure"}
+    State.SKIPPED: "skipped",
+    State.SUCCESS: "success",
+    State.PENDING: None,
+    State.WARNING: "neutral",
+    State.FAILURE: "failure",
+    State.ERROR: "failure",
+}
 # "The Checks API limits the number of annotations to a maximum of 50 per API request."
 ANNOTATIONS_PER_REQUEST = 50
 # Check-run output limits (https://docs.github.com/en/rest/checks/runs#create-a-check-run):
@@ -65,14 +83,23 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
     name = "github"
     comment_limit = 65536  # issue comment body limit (GitHub answers 422 above it)
 
-    def __init__(self, api_url: str = "https://api.github.com", *, token: str | None = None,
-                 app_id: int | str | None = None, private_key: str | None = None,
-                 installation_id: int | None = None, bot_login: str | None = None,
-                 timeout: int = 30, seconds_between_writes: float | None = 1.0,
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        api_url: str = "https://api.github.com",
+        *,
+        token: str | None = None,
+        app_id: int | str | None = None,
+        private_key: str | None = None,
+        installation_id: int | None = None,
+        bot_login: str | None = None,
+        timeout: int = 30,
+        seconds_between_writes: float | None = 1.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self._app = app_id is not None
         if self._app == (token is not None) or (
-                self._app and not (private_key and installation_id)):
+            self._app and not (private_key and installation_id)
+        ):
             raise ValueError("give either token, or app_id + private_key + installation_id")
         self.api_url = api_url.rstrip("/")
         self._token, self._app_id, self._key = token, app_id, private_key
@@ -85,17 +112,25 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
 
     # -- plumbing ---------------------------------------------------------------------------
     def _common(self) -> dict[str, Any]:
-        return {"base_url": self.api_url, "timeout": self._timeout, "retry": None,
-                "per_page": 100, "seconds_between_requests": None,
-                "seconds_between_writes": self._write_gap, "lazy": True}
+        return {
+            "base_url": self.api_url,
+            "timeout": self._timeout,
+            "retry": None,
+            "per_page": 100,
+            "seconds_between_requests": None,
+            "seconds_between_writes": self._write_gap,
+            "lazy": True,
+        }
 
     def _integration(self) -> Any:
         from github import Auth, GithubIntegration
+
         assert self._app_id is not None and self._key is not None
         return GithubIntegration(auth=Auth.AppAuth(self._app_id, self._key), **self._common())
 
     def _client(self) -> Github:
         from github import Auth, Github
+
         if self._app and (self._gh is None or self._now() > self._token_expires - _TOKEN_MARGIN):
             # Installation tokens live one hour; mint our own so a 401 can force a new one.
             # https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/authenticating-as-a-github-app-installation
@@ -103,8 +138,9 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
             grant = self._integration().get_access_token(self._installation_id)
             self.tokens_minted += 1
             self._token = grant.token
-            self._token_expires = grant.expires_at.timestamp() if grant.expires_at else \
-                self._now() + 3600
+            self._token_expires = (
+                grant.expires_at.timestamp() if grant.expires_at else self._now() + 3600
+            )
             self._gh = None
         if self._gh is None:
             assert self._token is not None
@@ -115,6 +151,7 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         """Run `op` with a client; translate failures; on a 401 in App mode mint once more."""
         import requests
         from github.GithubException import GithubException
+
         for attempt in (1, 2):
             try:
                 return op(self._client())
@@ -124,8 +161,9 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
                     continue
                 raise self._translate(exc) from None
             except requests.RequestException as exc:
-                raise Transient(self._scrub(f"GitHub unreachable: {type(exc).__name__}: {exc}"))\
-                    from None
+                raise Transient(
+                    self._scrub(f"GitHub unreachable: {type(exc).__name__}: {exc}")
+                ) from None
         raise AssertionError("unreachable")
 
     def clone_token(self) -> str:
@@ -161,6 +199,7 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
     # -- the Forge port ---------------------------------------------------------------------
     def get_change(self, repo: str, number: int) -> Change:
         """The pull request now, with every changed path (old and new names of renames)."""
+
         def op(gh: Github) -> Change:
             pull = self._repo(gh, repo).get_pull(number)
             files: list[str] = []
@@ -173,18 +212,28 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
             if pull.changed_files > MAX_LISTED_FILES or listed < pull.changed_files:
                 # An incomplete file list could skip an affected target: fail closed
                 # (docs/security.md#fail-closed).
-                raise ForgeError(f"pull request changes {pull.changed_files} files; GitHub "
-                                 f"lists at most {MAX_LISTED_FILES}")
+                raise ForgeError(
+                    f"pull request changes {pull.changed_files} files; GitHub "
+                    f"lists at most {MAX_LISTED_FILES}"
+                )
             head_repo = pull.head.repo.full_name if pull.head.repo else None
             return Change(
-                repo=repo, number=number, title=pull.title, author=pull.user.login,
-                base_ref=pull.base.ref, base_sha=p.sha(pull.base.sha, "base.sha"),
+                repo=repo,
+                number=number,
+                title=pull.title,
+                author=pull.user.login,
+                base_ref=pull.base.ref,
+                base_sha=p.sha(pull.base.sha, "base.sha"),
                 head_sha=p.sha(pull.head.sha, "head.sha"),
-                is_fork=head_repo != pull.base.repo.full_name, draft=bool(pull.draft),
+                is_fork=head_repo != pull.base.repo.full_name,
+                draft=bool(pull.draft),
                 state="merged" if pull.merged else pull.state,
                 labels=tuple(label.name for label in pull.labels),
-                changed_files=tuple(dict.fromkeys(files)), web_url=pull.html_url,
-                merge_sha=pull.merge_commit_sha if pull.merged else None)
+                changed_files=tuple(dict.fromkeys(files)),
+                web_url=pull.html_url,
+                merge_sha=pull.merge_commit_sha if pull.merged else None,
+            )
+
         return self._run(op)
 
     def approvals(self, repo: str, number: int) -> list[Approval]:
@@ -194,25 +243,37 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews).
         An approval of an older commit keeps that commit's SHA: the caller decides.
         """
+
         def op(gh: Github) -> list[tuple[str, str, str]]:
             latest: dict[str, tuple[str, str, str]] = {}
             for review in self._repo(gh, repo).get_pull(number).get_reviews():
                 if review.user is not None and review.state in _REVIEW_VERDICTS:
                     latest[review.user.login] = (review.state, review.commit_id, str(review.id))
-            return [(user, sha, rid) for user, (state, sha, rid) in latest.items()
-                    if state == "APPROVED"]
+            return [
+                (user, sha, rid)
+                for user, (state, sha, rid) in latest.items()
+                if state == "APPROVED"
+            ]
+
         approved = self._run(op)
         if not approved:
             return []
         teams = self._teams(repo)
-        return [Approval(user=user, sha=p.sha(sha, "review.commit_id"),
-                         teams=tuple(sorted(t for t, members in teams.items() if user in members)),
-                         can_write=self.can_write(repo, user), review_id=review_id)
-                for user, sha, review_id in approved]
+        return [
+            Approval(
+                user=user,
+                sha=p.sha(sha, "review.commit_id"),
+                teams=tuple(sorted(t for t, members in teams.items() if user in members)),
+                can_write=self.can_write(repo, user),
+                review_id=review_id,
+            )
+            for user, sha, review_id in approved
+        ]
 
     def _teams(self, repo: str) -> dict[str, set[str]]:
         """`org/team-slug` -> member logins, for the teams that have access to `repo`."""
         from github.GithubException import UnknownObjectException
+
         owner = repo.split("/")[0]
 
         def op(gh: Github) -> dict[str, set[str]]:
@@ -221,12 +282,14 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
             except UnknownObjectException:
                 return {}  # a user-owned repository has no teams
             return {f"{owner}/{t.slug}": {m.login for m in t.get_members()} for t in teams}
+
         return self._run(op)
 
     def team_members(self, repo: str) -> dict[str, tuple[str, ...]]:
         """`org/slug` -> member logins, for the teams with push, maintain or admin permission
         on `repo` (GET /repos/{owner}/{repo}/teams, then each team's members)."""
         from github.GithubException import UnknownObjectException
+
         owner = repo.split("/")[0]
 
         def op(gh: Github) -> dict[str, tuple[str, ...]]:
@@ -234,8 +297,12 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
                 teams = list(self._repo(gh, repo).get_teams())
             except UnknownObjectException:
                 return {}
-            return {f"{owner}/{t.slug}": tuple(sorted(m.login for m in t.get_members()))
-                    for t in teams if t.permission in _TEAM_WRITE}
+            return {
+                f"{owner}/{t.slug}": tuple(sorted(m.login for m in t.get_members()))
+                for t in teams
+                if t.permission in _TEAM_WRITE
+            }
+
         return self._run(op)
 
     def can_write(self, repo: str, user: str) -> bool:
@@ -248,6 +315,7 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
             except UnknownObjectException:
                 return False
             return role in _WRITE_ROLES
+
         return self._run(op)
 
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
@@ -259,24 +327,51 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         def op(gh: Github) -> str:
             issue = self._repo(gh, repo).get_issue(number)
             for comment in issue.get_comments():
-                if (markers.owns(comment.body or "", marker) and comment.user
-                        and comment.user.login == me):
+                if (
+                    markers.owns(comment.body or "", marker)
+                    and comment.user
+                    and comment.user.login == me
+                ):
                     if comment.body != text:
                         comment.edit(text)
                     return str(comment.id)
             return str(issue.create_comment(text).id)
+
         return self._run(op)
 
-    def set_status(self, repo: str, sha: str, context: str, state: State, description: str,
-                   target_url: str | None = None) -> None:
+    def set_status(
+        self,
+        repo: str,
+        sha: str,
+        context: str,
+        state: State,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
         """Create the commit status `context` on `sha` (the latest one per context wins)."""
         extra = {"target_url": target_url} if target_url else {}
-        self._run(lambda gh: self._repo(gh, repo).get_commit(p.sha(sha, "sha")).create_status(
-            state=STATUS_STATE[state], context=context,
-            description=field(description, STATUS_DESCRIPTION_LIMIT), **extra))
+        self._run(
+            lambda gh: (
+                self._repo(gh, repo)
+                .get_commit(p.sha(sha, "sha"))
+                .create_status(
+                    state=STATUS_STATE[state],
+                    context=context,
+                    description=field(description, STATUS_DESCRIPTION_LIMIT),
+                    **extra,
+                )
+            )
+        )
 
-    def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
-                      annotations: Sequence[Annotation]) -> None:
+    def publish_check(
+        self,
+        repo: str,
+        sha: str,
+        name: str,
+        state: State,
+        summary: str,
+        annotations: Sequence[Annotation],
+    ) -> None:
         """A new check run per call (App mode only): 50 annotations, then more by updates.
 
         A fresh run rather than an update of the previous one, because annotations sent in
@@ -284,32 +379,44 @@ class GitHubForge(GitHubDeployments, GitHubGovernance):
         """
         if not self._app:
             return  # check runs need a GitHub App; token mode reports with statuses only
-        batches = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
-                   for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
+        batches = [
+            annotations[i : i + ANNOTATIONS_PER_REQUEST]
+            for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
+        ] or [[]]
         conclusion = CHECK_CONCLUSION[state]
         status = "completed" if conclusion else "in_progress"
         from github.GithubObject import NotSet
 
         def output(batch: Sequence[Annotation]) -> dict[str, Any]:
             # summary is Markdown on GitHub: the plain text is escaped for it.
-            return {"title": field(name, OUTPUT_TITLE_LIMIT),
-                    "summary": cut(md.text(summary), SUMMARY_LIMIT),
-                    "annotations": [_annotation(a) for a in batch]}
+            return {
+                "title": field(name, OUTPUT_TITLE_LIMIT),
+                "summary": cut(md.text(summary), SUMMARY_LIMIT),
+                "annotations": [_annotation(a) for a in batch],
+            }
 
         def op(gh: Github) -> None:
             run = self._repo(gh, repo).create_check_run(
-                name=field(name, OUTPUT_TITLE_LIMIT), head_sha=p.sha(sha, "sha"), status=status,
-                conclusion=conclusion or NotSet, output=output(batches[0]))
+                name=field(name, OUTPUT_TITLE_LIMIT),
+                head_sha=p.sha(sha, "sha"),
+                status=status,
+                conclusion=conclusion or NotSet,
+                output=output(batches[0]),
+            )
             for batch in batches[1:]:
                 run.edit(output=output(batch))
+
         self._run(op)
 
 
 def _annotation(a: Annotation) -> dict[str, Any]:
-    out: dict[str, Any] = {"path": a.path, "start_line": a.start_line,
-                           "end_line": a.end_line or a.start_line,
-                           "annotation_level": a.level,
-                           "message": field(a.message, ANNOTATION_MESSAGE_LIMIT, multiline=True)}
+    out: dict[str, Any] = {
+        "path": a.path,
+        "start_line": a.start_line,
+        "end_line": a.end_line or a.start_line,
+        "annotation_level": a.level,
+        "message": field(a.message, ANNOTATION_MESSAGE_LIMIT, multiline=True),
+    }
     if a.title:
         out["title"] = field(a.title, ANNOTATION_TITLE_LIMIT)
     return out

@@ -1,6 +1,7 @@
 """GitHub: the open pull requests of a repository and team membership (mixed into
 GitHubForge). Both serve governance: the sweep that recovers missed events, and the
 authority of override and break-glass commands, read from GitHub when the command comes."""
+
 from __future__ import annotations
 
 import re
@@ -34,30 +35,35 @@ class GitHubGovernance:
     """Open pull requests and team membership for GitHubForge (uses its plumbing)."""
 
     if TYPE_CHECKING:
+
         def _run(self, op: Callable[[Github], T]) -> T: ...
         def _repo(self, gh: Github, repo: str) -> Repository: ...
 
     def open_changes(self, repo: str) -> list[Change]:
         """GET /repos/{owner}/{repo}/pulls?state=open (pull-request-simple items)
         https://docs.github.com/en/rest/pulls/pulls#list-pull-requests"""
-        return self._run(lambda gh: [_listed(repo, pr) for pr in
-                                     self._repo(gh, repo).get_pulls(state="open")])
+        return self._run(
+            lambda gh: [_listed(repo, pr) for pr in self._repo(gh, repo).get_pulls(state="open")]
+        )
 
     def is_member(self, repo: str, user: str, group: str) -> bool:
         """GET /orgs/{org}/teams/{team_slug}/memberships/{username}: 404 for non-members,
         `state` "pending" for an invitation not yet accepted (not a member yet).
         https://docs.github.com/en/rest/teams/members#get-team-membership-for-a-user"""
         from github.GithubException import UnknownObjectException
+
         org, slug = team_of(repo, group)
         login = p.login(user, "user")
 
         def op(gh: Github) -> Any:
             try:
                 _, data = gh.requester.requestJsonAndCheck(
-                    "GET", f"/orgs/{org}/teams/{slug}/memberships/{login}")
+                    "GET", f"/orgs/{org}/teams/{slug}/memberships/{login}"
+                )
             except UnknownObjectException:
                 return None
             return data
+
         data = self._run(op)
         return isinstance(data, dict) and data.get("state") == "active"
 

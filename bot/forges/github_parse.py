@@ -5,6 +5,7 @@ No I/O and no PyGithub: the web tier calls this on every delivery. Payloads are 
 by number and SHA.
 Event reference: https://docs.github.com/en/webhooks/webhook-events-and-payloads
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -22,8 +23,7 @@ _PR_REVIEW = frozenset({"opened", "synchronize", "reopened", "ready_for_review"}
 _REVIEW_REVIEW = frozenset({"submitted", "dismissed"})
 
 
-def parse_github(event_name: str, delivery_id: str, payload: Mapping[str, Any],
-                 host: str) -> Event:
+def parse_github(event_name: str, delivery_id: str, payload: Mapping[str, Any], host: str) -> Event:
     """Normalise one GitHub delivery; `Ignored(reason)` for what the bot does not act on.
 
     Raises BadPayload (a ValueError) when a value the bot would use is malformed.
@@ -42,8 +42,13 @@ def parse_github(event_name: str, delivery_id: str, payload: Mapping[str, Any],
     if isinstance(inst, Mapping) and inst.get("id") is not None:
         fields["installation_id"] = p.number(inst.get("id"), "installation.id")
     sender = p.obj(payload, "sender").get("login")
-    return Event(forge="github", delivery_id=delivery, host=host,
-                 sender=p.login(sender, "sender.login"), **fields)
+    return Event(
+        forge="github",
+        delivery_id=delivery,
+        host=host,
+        sender=p.login(sender, "sender.login"),
+        **fields,
+    )
 
 
 def _repo(payload: Mapping[str, Any]) -> str:
@@ -76,20 +81,25 @@ def _pull_request(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
         kind = EventKind.REVIEW
     elif action == "closed":
         kind = EventKind.CLOSED
-    elif action == "edited" and isinstance(payload.get("changes"), Mapping) \
-            and "base" in payload["changes"]:
+    elif (
+        action == "edited"
+        and isinstance(payload.get("changes"), Mapping)
+        and "base" in payload["changes"]
+    ):
         kind = EventKind.REVIEW  # retargeted to another base branch: the diff changed
     else:
         raise Ignored(f"pull_request action {action!r} is not handled")
-    return {"kind": kind, "action": action,
-            **_pull_fields(payload, p.obj(payload, "pull_request"))}
+    return {"kind": kind, "action": action, **_pull_fields(payload, p.obj(payload, "pull_request"))}
 
 
 def _pull_request_review(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
     if action not in _REVIEW_REVIEW:
         raise Ignored(f"pull_request_review action {action!r} is not handled")
-    return {"kind": EventKind.REVIEW, "action": f"review_{action}",
-            **_pull_fields(payload, p.obj(payload, "pull_request"))}
+    return {
+        "kind": EventKind.REVIEW,
+        "action": f"review_{action}",
+        **_pull_fields(payload, p.obj(payload, "pull_request")),
+    }
 
 
 def _issue_comment(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
@@ -105,8 +115,13 @@ def _issue_comment(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
         raise Ignored("comment is not a /gitops-bot command")
     kind = p.command_kind(cmd)
     # The head SHA is not in the payload: the worker reads it (and the author's permission).
-    return {"kind": kind, "action": "comment_created", "repo": _repo(payload),
-            "number": p.number(issue.get("number"), "issue.number"), "comment": cmd}
+    return {
+        "kind": kind,
+        "action": "comment_created",
+        "repo": _repo(payload),
+        "number": p.number(issue.get("number"), "issue.number"),
+        "comment": cmd,
+    }
 
 
 def _merge_group(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
@@ -120,11 +135,15 @@ def _merge_group(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
         raise Ignored(f"merge_group action {action!r} is not handled")
     group = p.obj(payload, "merge_group")
     base_ref = p.branch_ref(group.get("base_ref"), "merge_group.base_ref")
-    return {"kind": EventKind.MERGE_GROUP, "action": action, "repo": _repo(payload),
-            "ref": p.branch_ref(group.get("head_ref"), "merge_group.head_ref"),
-            "base_ref": base_ref.removeprefix("refs/heads/"),
-            "before": p.sha(group.get("base_sha"), "merge_group.base_sha"),
-            "after": p.sha(group.get("head_sha"), "merge_group.head_sha")}
+    return {
+        "kind": EventKind.MERGE_GROUP,
+        "action": action,
+        "repo": _repo(payload),
+        "ref": p.branch_ref(group.get("head_ref"), "merge_group.head_ref"),
+        "base_ref": base_ref.removeprefix("refs/heads/"),
+        "before": p.sha(group.get("base_sha"), "merge_group.base_sha"),
+        "after": p.sha(group.get("head_sha"), "merge_group.head_sha"),
+    }
 
 
 def _push(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
@@ -133,9 +152,15 @@ def _push(payload: Mapping[str, Any], action: str) -> dict[str, Any]:
     if payload.get("deleted") is True or after == p.ZERO_SHA:
         raise Ignored("branch deletion")
     before = p.sha(payload.get("before"), "before")
-    return {"kind": EventKind.PUSH, "action": "push", "repo": _repo(payload), "ref": ref,
-            "before": None if before == p.ZERO_SHA else before, "after": after,
-            "head_sha": after}
+    return {
+        "kind": EventKind.PUSH,
+        "action": "push",
+        "repo": _repo(payload),
+        "ref": ref,
+        "before": None if before == p.ZERO_SHA else before,
+        "after": after,
+        "head_sha": after,
+    }
 
 
 _HANDLERS = {

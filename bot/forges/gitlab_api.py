@@ -4,6 +4,7 @@ python-gitlab's own retry and rate-limit sleeps are bypassed: a requests respons
 429/5xx into `Transient` before python-gitlab sees them, so `bot.errors.retry_after` alone
 decides (docs/security.md#forge-rate-limits). Each call names the documented REST endpoint it uses.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -25,8 +26,14 @@ if TYPE_CHECKING:
     import requests
 
 # https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit (state values)
-STATUS_STATE = {State.SKIPPED: "success", State.SUCCESS: "success", State.PENDING: "pending",
-                State.WARNING: "success", State.FAILURE: "failed", State.ERROR: "failed"}
+STATUS_STATE = {
+    State.SKIPPED: "success",
+    State.SUCCESS: "success",
+    State.PENDING: "pending",
+    State.WARNING: "success",
+    State.FAILURE: "failed",
+    State.ERROR: "failed",
+}
 # Developer (30) and above may push: https://docs.gitlab.com/user/permissions/
 DEVELOPER = 30
 
@@ -41,16 +48,29 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
     name = "gitlab"
     comment_limit = 1_000_000  # note body limit (Atlantis uses the same figure)
 
-    def __init__(self, url: str = "https://gitlab.com", *, token: str,
-                 bot_username: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str = "https://gitlab.com",
+        *,
+        token: str,
+        bot_username: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         import gitlab
         import requests
+
         self._token = token
         self._bot = bot_username
         session = requests.Session()
         session.hooks["response"].append(self._transient_hook)
-        self._gl = gitlab.Gitlab(url.rstrip("/"), private_token=token, timeout=timeout,
-                                 retry_transient_errors=False, per_page=100, session=session)
+        self._gl = gitlab.Gitlab(
+            url.rstrip("/"),
+            private_token=token,
+            timeout=timeout,
+            retry_transient_errors=False,
+            per_page=100,
+            session=session,
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
     def _transient_hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -63,15 +83,18 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
     def _errors(self) -> Iterator[None]:
         import requests
         from gitlab.exceptions import GitlabError
+
         try:
             yield
         except GitlabError as exc:
             message = redact(str(exc.error_message), known=(self._token,))[:300]
-            raise ForgeError(f"GitLab API: HTTP {exc.response_code}: {message}",
-                             status=exc.response_code) from None
+            raise ForgeError(
+                f"GitLab API: HTTP {exc.response_code}: {message}", status=exc.response_code
+            ) from None
         except requests.RequestException as exc:
-            raise Transient(redact(f"GitLab unreachable: {type(exc).__name__}: {exc}",
-                                  (self._token,))) from None
+            raise Transient(
+                redact(f"GitLab unreachable: {type(exc).__name__}: {exc}", (self._token,))
+            ) from None
 
     def _get(self, path: str, **query: Any) -> Any:
         with self._errors():
@@ -113,9 +136,14 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
             files.append(diff["new_path"])
             if diff.get("old_path") and diff["old_path"] != diff["new_path"]:
                 files.append(diff["old_path"])
-        return change_from_mr(repo, mr, tuple(dict.fromkeys(files)),
-                              mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
-                              if mr["state"] == "merged" else None)
+        return change_from_mr(
+            repo,
+            mr,
+            tuple(dict.fromkeys(files)),
+            mr.get("merge_commit_sha") or mr.get("squash_commit_sha")
+            if mr["state"] == "merged"
+            else None,
+        )
 
     def approvals(self, repo: str, number: int) -> list[Approval]:
         """Users who approved the MR, bound to the MR's head SHA when they were read.
@@ -134,11 +162,17 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
             raise Transient("merge request head moved while reading approvals", retry_after=1.0)
         users = [(int(a["user"]["id"]), str(a["user"]["username"])) for a in approved]
         groups = self._groups(repo) if users else {}
-        return [Approval(user=name, sha=before,
-                         teams=tuple(sorted(g for g, gid in groups.items()
-                                            if self._is_member(f"/groups/{gid}", uid))),
-                         can_write=self._access(repo, uid) >= DEVELOPER)
-                for uid, name in users]
+        return [
+            Approval(
+                user=name,
+                sha=before,
+                teams=tuple(
+                    sorted(g for g, gid in groups.items() if self._is_member(f"/groups/{gid}", uid))
+                ),
+                can_write=self._access(repo, uid) >= DEVELOPER,
+            )
+            for uid, name in users
+        ]
 
     def team_members(self, repo: str) -> dict[str, tuple[str, ...]]:
         """Group path -> usernames of its Developers and above, for the project's group and
@@ -147,8 +181,13 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
         out: dict[str, tuple[str, ...]] = {}
         for path, gid in self._groups(repo).items():
             members = self._list(f"/groups/{gid}/members/all")
-            out[path] = tuple(sorted(str(m["username"]) for m in members
-                                     if int(m.get("access_level") or 0) >= DEVELOPER))
+            out[path] = tuple(
+                sorted(
+                    str(m["username"])
+                    for m in members
+                    if int(m.get("access_level") or 0) >= DEVELOPER
+                )
+            )
         return out
 
     def _groups(self, repo: str) -> dict[str, int]:
@@ -197,8 +236,11 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
         notes = f"{self._project(repo)}/merge_requests/{p.number(number, 'number')}/notes"
         for note in self._list(notes):
             author = (note.get("author") or {}).get("username")
-            if (markers.owns(note.get("body") or "", marker) and author == me
-                    and not note.get("system")):
+            if (
+                markers.owns(note.get("body") or "", marker)
+                and author == me
+                and not note.get("system")
+            ):
                 if note["body"] != text:
                     with self._errors():
                         self._gl.http_put(f"{notes}/{int(note['id'])}", post_data={"body": text})
@@ -207,17 +249,28 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
             created = self._gl.http_post(notes, post_data={"body": text})
         return str(created["id"])  # type: ignore[index]
 
-    def set_status(self, repo: str, sha: str, context: str, state: State, description: str,
-                   target_url: str | None = None) -> None:
+    def set_status(
+        self,
+        repo: str,
+        sha: str,
+        context: str,
+        state: State,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
         """POST /projects/:id/statuses/:sha with `name` = context."""
-        data = {"state": STATUS_STATE[state], "name": context,
-                "description": field(description, STATUS_DESCRIPTION_LIMIT)}
+        data = {
+            "state": STATUS_STATE[state],
+            "name": context,
+            "description": field(description, STATUS_DESCRIPTION_LIMIT),
+        }
         if target_url:
             data["target_url"] = target_url
         try:
             with self._errors():
-                self._gl.http_post(f"{self._project(repo)}/statuses/{p.sha(sha, 'sha')}",
-                                   post_data=data)
+                self._gl.http_post(
+                    f"{self._project(repo)}/statuses/{p.sha(sha, 'sha')}", post_data=data
+                )
         except ForgeError as exc:
             # Posting the state a status already has is refused with 400 "Cannot transition
             # status via :run from :running" (and alike): the status is already what we want.
@@ -225,6 +278,13 @@ class GitLabForge(GitLabDeployments, GitLabGovernance):
                 return
             raise
 
-    def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
-                      annotations: Sequence[Annotation]) -> None:
+    def publish_check(
+        self,
+        repo: str,
+        sha: str,
+        name: str,
+        state: State,
+        summary: str,
+        annotations: Sequence[Annotation],
+    ) -> None:
         """No-op: GitLab has no check-run API; the review note and the status carry the result."""

@@ -1,4 +1,5 @@
 """GitLab environment deployments and the merged merge request of a commit."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -14,9 +15,14 @@ if TYPE_CHECKING:
 
 # https://docs.gitlab.com/api/deployments/#update-a-deployment (status: running, success,
 # failed, canceled). SKIPPED (a merge superseded by a newer one) becomes `canceled`.
-DEPLOYMENT_STATUS = {State.PENDING: "running", State.SUCCESS: "success",
-                     State.WARNING: "success", State.FAILURE: "failed", State.ERROR: "failed",
-                     State.SKIPPED: "canceled"}
+DEPLOYMENT_STATUS = {
+    State.PENDING: "running",
+    State.SUCCESS: "success",
+    State.WARNING: "success",
+    State.FAILURE: "failed",
+    State.ERROR: "failed",
+    State.SKIPPED: "canceled",
+}
 _MR_STATE = {"opened": "open", "merged": "merged", "closed": "closed", "locked": "closed"}
 
 
@@ -26,20 +32,27 @@ def _environment(name: str) -> str:
     return name
 
 
-def change_from_mr(repo: str, mr: Mapping[str, Any], files: tuple[str, ...],
-                   merge_sha: str | None) -> Change:
+def change_from_mr(
+    repo: str, mr: Mapping[str, Any], files: tuple[str, ...], merge_sha: str | None
+) -> Change:
     """A merge request (GET .../merge_requests/:iid, with diff_refs) as a Change."""
     refs = mr.get("diff_refs") or {}
     return Change(
-        repo=repo, number=p.number(mr["iid"], "iid"), title=str(mr["title"]),
-        author=str(mr["author"]["username"]), base_ref=str(mr["target_branch"]),
+        repo=repo,
+        number=p.number(mr["iid"], "iid"),
+        title=str(mr["title"]),
+        author=str(mr["author"]["username"]),
+        base_ref=str(mr["target_branch"]),
         base_sha=p.sha(refs["base_sha"], "diff_refs.base_sha"),
         head_sha=p.sha(mr["sha"], "sha"),
         is_fork=mr["source_project_id"] != mr["target_project_id"],
         draft=bool(mr.get("draft") or mr.get("work_in_progress")),
         state=_MR_STATE.get(str(mr["state"]), "closed"),
         labels=tuple(str(label) for label in mr.get("labels") or ()),
-        changed_files=files, web_url=mr.get("web_url"), merge_sha=merge_sha)
+        changed_files=files,
+        web_url=mr.get("web_url"),
+        merge_sha=merge_sha,
+    )
 
 
 class GitLabDeployments:
@@ -63,8 +76,9 @@ class GitLabDeployments:
         with self._errors():
             yield from self._gl.http_list(path, query_data=query, iterator=True)
 
-    def start_deployment(self, repo: str, sha: str, environment: str, description: str, *,
-                         ref: str | None = None) -> str:
+    def start_deployment(
+        self, repo: str, sha: str, environment: str, description: str, *, ref: str | None = None
+    ) -> str:
         """POST /projects/:id/deployments with status `running`; the deployment's id.
 
         `ref` (the branch deployed, required by GitLab) defaults to the project's default
@@ -75,20 +89,34 @@ class GitLabDeployments:
         base = f"{self._project(repo)}/deployments"
         me = self.bot_username()
         # https://docs.gitlab.com/api/deployments/#list-project-deployments
-        for found in self._iterate(base, environment=environment, status="running",
-                                   order_by="id", sort="desc"):
+        for found in self._iterate(
+            base, environment=environment, status="running", order_by="id", sort="desc"
+        ):
             if found.get("sha") == sha and (found.get("user") or {}).get("username") == me:
                 return str(found["id"])
         branch = p.branch(ref or self._get(self._project(repo))["default_branch"], "ref")
         with self._errors():
-            created = self._gl.http_post(base, post_data={
-                "environment": environment, "sha": sha, "ref": branch, "tag": False,
-                "status": "running"})
+            created = self._gl.http_post(
+                base,
+                post_data={
+                    "environment": environment,
+                    "sha": sha,
+                    "ref": branch,
+                    "tag": False,
+                    "status": "running",
+                },
+            )
         return str(created["id"])  # type: ignore[index]
 
-    def finish_deployment(self, repo: str, deployment_id: str, state: State, description: str,
-                          environment_url: str | None = None,
-                          log_url: str | None = None) -> None:
+    def finish_deployment(
+        self,
+        repo: str,
+        deployment_id: str,
+        state: State,
+        description: str,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
         """PUT /projects/:id/deployments/:deployment_id with success / failed / canceled.
 
         https://docs.gitlab.com/api/deployments/#update-a-deployment
@@ -117,11 +145,16 @@ class GitLabDeployments:
         method). Then GET the MR itself for its diff_refs. `changed_files` is left empty.
         """
         sha = p.sha(sha, "sha")
-        found = [mr for mr in self._iterate(f"{self._project(repo)}/repository/commits/{sha}"
-                                            "/merge_requests") if mr.get("state") == "merged"]
-        chosen = ([mr for mr in found if sha in (mr.get("merge_commit_sha"),
-                                                 mr.get("squash_commit_sha"))]
-                  or [mr for mr in found if mr.get("sha") == sha])
+        found = [
+            mr
+            for mr in self._iterate(
+                f"{self._project(repo)}/repository/commits/{sha}/merge_requests"
+            )
+            if mr.get("state") == "merged"
+        ]
+        chosen = [
+            mr for mr in found if sha in (mr.get("merge_commit_sha"), mr.get("squash_commit_sha"))
+        ] or [mr for mr in found if mr.get("sha") == sha]
         if not chosen:
             return None
         iid = p.number(max(chosen, key=lambda mr: str(mr.get("merged_at") or ""))["iid"], "iid")

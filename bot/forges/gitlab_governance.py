@@ -1,6 +1,7 @@
 """GitLab: the open merge requests of a project and group membership (mixed into
 GitLabForge). Both serve governance: the sweep that recovers missed events, and the
 authority of override and break-glass commands, read from GitLab when the command comes."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ class GitLabGovernance:
     """Open merge requests and group membership for GitLabForge (uses its plumbing)."""
 
     if TYPE_CHECKING:
+
         def _list(self, path: str, **query: Any) -> list[Any]: ...
         def _get(self, path: str, **query: Any) -> Any: ...
         def _member(self, where: str, user_id: int) -> dict[str, Any] | None: ...
@@ -28,8 +30,10 @@ class GitLabGovernance:
     def open_changes(self, repo: str) -> list[Change]:
         """GET /projects/:id/merge_requests?state=opened
         https://docs.gitlab.com/api/merge_requests/#list-project-merge-requests"""
-        return [_listed(repo, mr) for mr in
-                self._list(f"{self._project(repo)}/merge_requests", state="opened")]
+        return [
+            _listed(repo, mr)
+            for mr in self._list(f"{self._project(repo)}/merge_requests", state="opened")
+        ]
 
     def is_member(self, repo: str, user: str, group: str) -> bool:
         """GET /groups/:id/members/all/:user_id with the group's URL-encoded full path as id
@@ -37,23 +41,33 @@ class GitLabGovernance:
         found = self._get("/users", username=p.login(user, "user"))
         if not found:
             return False
-        path = p.repo_name(group.strip(), "group", max_segments=21) if "/" in group \
-            else group.strip()
+        path = (
+            p.repo_name(group.strip(), "group", max_segments=21) if "/" in group else group.strip()
+        )
         if not path or not all(c.isalnum() or c in "_.-" for c in path.replace("/", "")):
             return False
         member = self._member(f"/groups/{quote(path, safe='')}", int(found[0]["id"]))
         if member is None:
             return False
-        return int(member.get("access_level") or 0) >= GUEST \
+        return (
+            int(member.get("access_level") or 0) >= GUEST
             and member.get("state", "active") == "active"
+        )
 
 
 def _listed(repo: str, mr: Mapping[str, Any]) -> Change:
     # The list has no diff_refs: the base SHA is left empty (a review re-reads the MR).
-    return Change(repo=repo, number=p.number(mr["iid"], "iid"), title=str(mr["title"]),
-                  author=str(mr["author"]["username"]), base_ref=str(mr["target_branch"]),
-                  base_sha="", head_sha=p.sha(mr["sha"], "sha"),
-                  is_fork=mr["source_project_id"] != mr["target_project_id"],
-                  draft=bool(mr.get("draft") or mr.get("work_in_progress")), state="open",
-                  labels=tuple(str(label) for label in mr.get("labels") or ()),
-                  web_url=mr.get("web_url"))
+    return Change(
+        repo=repo,
+        number=p.number(mr["iid"], "iid"),
+        title=str(mr["title"]),
+        author=str(mr["author"]["username"]),
+        base_ref=str(mr["target_branch"]),
+        base_sha="",
+        head_sha=p.sha(mr["sha"], "sha"),
+        is_fork=mr["source_project_id"] != mr["target_project_id"],
+        draft=bool(mr.get("draft") or mr.get("work_in_progress")),
+        state="open",
+        labels=tuple(str(label) for label in mr.get("labels") or ()),
+        web_url=mr.get("web_url"),
+    )

@@ -4,6 +4,7 @@ No I/O and no python-gitlab. Payloads are hints (docs/security.md#webhooks-are-h
 the worker re-reads the merge request.
 Event reference: https://docs.gitlab.com/user/project/integrations/webhook_events/
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -18,13 +19,19 @@ from bot.model import Event, EventKind
 # https://docs.gitlab.com/user/group/subgroups/
 MAX_PATH_SEGMENTS = 21
 
-_MR_REVIEW = frozenset({
-    "open", "reopen",
-    # `approved`/`unapproved` fire when the MR as a whole becomes (un)approved, `approval`/
-    # `unapproval` for each user's approval; GitLab versions differ in which they send
-    # (https://gitlab.com/gitlab-org/gitlab/-/issues/558252), so all four re-review.
-    "approved", "unapproved", "approval", "unapproval",
-})
+_MR_REVIEW = frozenset(
+    {
+        "open",
+        "reopen",
+        # `approved`/`unapproved` fire when the MR as a whole becomes (un)approved, `approval`/
+        # `unapproval` for each user's approval; GitLab versions differ in which they send
+        # (https://gitlab.com/gitlab-org/gitlab/-/issues/558252), so all four re-review.
+        "approved",
+        "unapproved",
+        "approval",
+        "unapproval",
+    }
+)
 _MR_CLOSED = frozenset({"close", "merge"})
 # `update` fires for any edit (title, labels, assignees...). Only some change what we review:
 # `oldrev` is present "only when there are actual code changes, like new code is pushed or a
@@ -33,8 +40,7 @@ _MR_CLOSED = frozenset({"close", "merge"})
 _UPDATE_KEYS = ("target_branch", "draft")
 
 
-def parse_gitlab(event_name: str, delivery_id: str, payload: Mapping[str, Any],
-                 host: str) -> Event:
+def parse_gitlab(event_name: str, delivery_id: str, payload: Mapping[str, Any], host: str) -> Event:
     """Normalise one GitLab delivery; `Ignored(reason)` for what the bot does not act on.
 
     `event_name` is the X-Gitlab-Event header ("Merge Request Hook", "Note Hook", "Push Hook").
@@ -95,9 +101,13 @@ def _merge_request(payload: Mapping[str, Any]) -> dict[str, Any]:
     target = attrs.get("target")
     repo = target.get("path_with_namespace") if isinstance(target, Mapping) else None
     repo = repo or p.obj(payload, "project").get("path_with_namespace")
-    return {"kind": kind, "action": str(action), "sender": _sender(payload),
-            "repo": _path(repo, "object_attributes.target.path_with_namespace"),
-            **_mr_fields(attrs, "object_attributes")}
+    return {
+        "kind": kind,
+        "action": str(action),
+        "sender": _sender(payload),
+        "repo": _path(repo, "object_attributes.target.path_with_namespace"),
+        **_mr_fields(attrs, "object_attributes"),
+    }
 
 
 def _note(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,11 +122,17 @@ def _note(payload: Mapping[str, Any]) -> dict[str, Any]:
     if cmd is None:
         raise Ignored("comment is not a /gitops-bot command")
     kind = p.command_kind(cmd)
-    repo = _path(p.obj(payload, "project").get("path_with_namespace"),
-                 "project.path_with_namespace")
-    return {"kind": kind, "action": "note_created", "sender": _sender(payload),
-            "repo": repo, "comment": cmd,
-            **_mr_fields(p.obj(payload, "merge_request"), "merge_request")}
+    repo = _path(
+        p.obj(payload, "project").get("path_with_namespace"), "project.path_with_namespace"
+    )
+    return {
+        "kind": kind,
+        "action": "note_created",
+        "sender": _sender(payload),
+        "repo": repo,
+        "comment": cmd,
+        **_mr_fields(p.obj(payload, "merge_request"), "merge_request"),
+    }
 
 
 def _push(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,13 +141,19 @@ def _push(payload: Mapping[str, Any]) -> dict[str, Any]:
     if after == p.ZERO_SHA:
         raise Ignored("branch deletion")
     before = p.sha(payload.get("before"), "before")
-    return {"kind": EventKind.PUSH, "action": "push",
-            "sender": p.login(payload.get("user_username"), "user_username"),
-            "repo": _path(p.obj(payload, "project").get("path_with_namespace"),
-                          "project.path_with_namespace"),
-            "project_id": p.number(payload.get("project_id"), "project_id"),
-            "ref": ref, "before": None if before == p.ZERO_SHA else before, "after": after,
-            "head_sha": after}
+    return {
+        "kind": EventKind.PUSH,
+        "action": "push",
+        "sender": p.login(payload.get("user_username"), "user_username"),
+        "repo": _path(
+            p.obj(payload, "project").get("path_with_namespace"), "project.path_with_namespace"
+        ),
+        "project_id": p.number(payload.get("project_id"), "project_id"),
+        "ref": ref,
+        "before": None if before == p.ZERO_SHA else before,
+        "after": after,
+        "head_sha": after,
+    }
 
 
 def _tag_push(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """Pure readers that take values out of untrusted webhook payloads, or refuse them."""
+
 from __future__ import annotations
 
 import re
@@ -68,8 +69,8 @@ def repo_name(value: Any, field: str, *, max_segments: int = 2) -> str:
         raise BadPayload(f"{field} is not a repository name")
     parts = value.split("/")
     ok = 2 <= len(parts) <= max_segments and all(
-        _SEGMENT.fullmatch(p) and ".." not in p and not p.endswith((".", ".git"))
-        for p in parts)
+        _SEGMENT.fullmatch(p) and ".." not in p and not p.endswith((".", ".git")) for p in parts
+    )
     if not ok:
         raise BadPayload(f"{field} is not a valid owner/name repository path")
     return value
@@ -83,8 +84,13 @@ def login(value: Any, field: str) -> str:
 
 
 def _branch_ok(name: str) -> bool:
-    return (bool(_BRANCH.fullmatch(name)) and ".." not in name and "//" not in name
-            and not name.startswith(("-", "/", ".")) and not name.endswith((".lock", "/", ".")))
+    return (
+        bool(_BRANCH.fullmatch(name))
+        and ".." not in name
+        and "//" not in name
+        and not name.startswith(("-", "/", "."))
+        and not name.endswith((".lock", "/", "."))
+    )
 
 
 def branch_ref(value: Any, field: str) -> str:
@@ -124,8 +130,10 @@ def command(body: Any) -> str | None:
 
 def command_kind(cmd: str) -> EventKind:
     """RECHECK or COMMAND (override, break-glass) for a command line; Ignored otherwise."""
+
     def starts(word: str) -> bool:
         return cmd == word or cmd.startswith(word + " ")
+
     if starts(RECHECK_COMMAND):
         return EventKind.RECHECK
     if any(starts(word) for word in GOVERNANCE_COMMANDS):

@@ -4,6 +4,7 @@ methods (`bot.pipeline.serial.SerialComments`, `bot.pipeline.job.ApprovalsSeen`)
 Each method of the `Forge` port is delegated by name (no `__getattr__`): where a wrapper is
 used as a Forge, mypy checks it is a complete one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -34,22 +35,43 @@ class ForgeProxy:
     def upsert_comment(self, repo: str, number: int, body: str, marker: str) -> str:
         return self._forge.upsert_comment(repo, number, body, marker)
 
-    def set_status(self, repo: str, sha: str, context: str, state: State, description: str,
-                   target_url: str | None = None) -> None:
+    def set_status(
+        self,
+        repo: str,
+        sha: str,
+        context: str,
+        state: State,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
         self._forge.set_status(repo, sha, context, state, description, target_url)
 
-    def publish_check(self, repo: str, sha: str, name: str, state: State, summary: str,
-                      annotations: Sequence[Annotation]) -> None:
+    def publish_check(
+        self,
+        repo: str,
+        sha: str,
+        name: str,
+        state: State,
+        summary: str,
+        annotations: Sequence[Annotation],
+    ) -> None:
         self._forge.publish_check(repo, sha, name, state, summary, annotations)
 
     def start_deployment(self, repo: str, sha: str, environment: str, description: str) -> str:
         return self._forge.start_deployment(repo, sha, environment, description)
 
-    def finish_deployment(self, repo: str, deployment_id: str, state: State, description: str,
-                          environment_url: str | None = None,
-                          log_url: str | None = None) -> None:
-        self._forge.finish_deployment(repo, deployment_id, state, description,
-                                      environment_url, log_url)
+    def finish_deployment(
+        self,
+        repo: str,
+        deployment_id: str,
+        state: State,
+        description: str,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        self._forge.finish_deployment(
+            repo, deployment_id, state, description, environment_url, log_url
+        )
 
     def merged_change_for(self, repo: str, sha: str) -> Change | None:
         return self._forge.merged_change_for(repo, sha)

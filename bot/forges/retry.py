@@ -4,6 +4,7 @@
 This module only reads status codes and headers; whether and when to retry is decided by
 `bot.errors.retry_after`, so the forge clients' own retry/sleep loops are turned off.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -21,9 +22,12 @@ SECONDARY_LIMIT_WAIT = 60.0
 # 500 is included: both forges answer it for transient backend faults, and every write is an
 # upsert, so a retry cannot duplicate anything.
 RETRYABLE_5XX = frozenset({500, 502, 503, 504})
-_SECONDARY_HINTS = ("secondary rate limit", "abuse detection",
-                    "please retry your request again later",
-                    "please wait a few minutes before you try again")
+_SECONDARY_HINTS = (
+    "secondary rate limit",
+    "abuse detection",
+    "please retry your request again later",
+    "please wait a few minutes before you try again",
+)
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -58,13 +62,17 @@ def _reset_in(headers: Mapping[str, str] | None, now: float) -> float | None:
     return max(0.0, float(raw) - now)
 
 
-def classify(status: int, headers: Mapping[str, str] | None, message: str,
-             *, now: Callable[[], float] = time.time) -> Transient | None:
+def classify(
+    status: int,
+    headers: Mapping[str, str] | None,
+    message: str,
+    *,
+    now: Callable[[], float] = time.time,
+) -> Transient | None:
     """A Transient for a retryable HTTP failure (with the delay the forge asked for), else None."""
     t = now()
     after = parse_retry_after(_header(headers, "retry-after"), t)
-    remaining = _header(headers, "x-ratelimit-remaining") or _header(headers,
-                                                                     "ratelimit-remaining")
+    remaining = _header(headers, "x-ratelimit-remaining") or _header(headers, "ratelimit-remaining")
     lowered = message.lower()
     if status == 429 or (status == 403 and (after is not None or remaining == "0")):
         if after is None and remaining == "0":
@@ -75,5 +83,3 @@ def classify(status: int, headers: Mapping[str, str] | None, message: str,
     if status in RETRYABLE_5XX:
         return Transient(f"forge unavailable (HTTP {status})", retry_after=after)
     return None
-
-

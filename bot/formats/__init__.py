@@ -1,5 +1,6 @@
 """PURE: the review as CI systems read it — SARIF 2.1.0 (GitHub code scanning), JUnit XML,
 and GitLab's Code Quality report — from one list of located findings (`located`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,14 +29,14 @@ CHECKS = {
 class Located:
     """A finding where CI systems pin it: a repository file (and line), its rule and target."""
 
-    rule: str          # "validate", "render", "policy/main.deny", ...
+    rule: str  # "validate", "render", "policy/main.deny", ...
     check: str
     severity: Severity
-    message: str       # redacted
-    path: str          # repository-relative file the finding is shown on
-    line: int | None   # 1-based, when the finding points at a line of that file
-    target: str        # the target id ("web/production"), "" for change-level findings
-    object: str        # the Kubernetes object, "" when none
+    message: str  # redacted
+    path: str  # repository-relative file the finding is shown on
+    line: int | None  # 1-based, when the finding points at a line of that file
+    target: str  # the target id ("web/production"), "" for change-level findings
+    object: str  # the Kubernetes object, "" when none
 
     @property
     def fingerprint(self) -> str:
@@ -72,9 +73,25 @@ def located(result: ReviewResult) -> Iterator[Located]:
     for t in result.targets:
         for f in t.findings:
             path, line = _place(f, t.target.path or ".")
-            yield Located(rule_id(f), f.check, f.severity, redact(f.message), path, line,
-                          t.target.id, str(f.object) if f.object else "")
+            yield Located(
+                rule_id(f),
+                f.check,
+                f.severity,
+                redact(f.message),
+                path,
+                line,
+                t.target.id,
+                str(f.object) if f.object else "",
+            )
     for f in result.findings:
         path, line = _place(f, CONFIG_FILE)
-        yield Located(rule_id(f), f.check, f.severity, redact(f.message), path, line, "",
-                      str(f.object) if f.object else "")
+        yield Located(
+            rule_id(f),
+            f.check,
+            f.severity,
+            redact(f.message),
+            path,
+            line,
+            "",
+            str(f.object) if f.object else "",
+        )

@@ -5,6 +5,7 @@ Quality report format"): `description`, `check_name`, `fingerprint` (unique per 
 `severity` (info, minor, major, critical, blocker), `location.path` (relative) and
 `location.lines.begin`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,14 @@ def render_codequality(result: ReviewResult) -> list[dict[str, Any]]:
             continue
         seen.add(fingerprint)
         target = f" [{item.target}]" if item.target else ""
-        issues.append({"type": "issue", "description": f"{item.message}{target}",
-                       "check_name": f"gitops-bot/{item.rule}", "fingerprint": fingerprint,
-                       "severity": SEVERITY[item.severity],
-                       "location": {"path": item.path, "lines": {"begin": item.line or 1}}})
+        issues.append(
+            {
+                "type": "issue",
+                "description": f"{item.message}{target}",
+                "check_name": f"gitops-bot/{item.rule}",
+                "fingerprint": fingerprint,
+                "severity": SEVERITY[item.severity],
+                "location": {"path": item.path, "lines": {"begin": item.line or 1}},
+            }
+        )
     return issues

@@ -1,5 +1,6 @@
 """PURE: the review as JUnit XML (one test suite per target, one test case per check of
 that target), the test report format GitLab, Jenkins, Tekton dashboards and others read."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -22,8 +23,7 @@ def render_junit(result: ReviewResult) -> str:
     for item in located(result):
         found[item.target or "change"].append(item)
     suites = ET.Element("testsuites", name=TOOL)
-    names = [t.target.id for t in result.targets] + (["change"] if found.get("change")
-                                                    else [])
+    names = [t.target.id for t in result.targets] + (["change"] if found.get("change") else [])
     totals = [0, 0]
     for name in names:
         items = found.get(name, [])
@@ -37,9 +37,12 @@ def render_junit(result: ReviewResult) -> str:
             others = [i for i in items if i.check == check and i.severity is not Severity.ERROR]
             if errors:
                 failures += 1
-                failure = ET.SubElement(case, "failure", type=check,
-                                        message=f"{len(errors)} {check} error(s): "
-                                                f"{errors[0].message[:300]}")
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    type=check,
+                    message=f"{len(errors)} {check} error(s): {errors[0].message[:300]}",
+                )
                 failure.text = "\n".join(_line(i) for i in errors)
             if others:
                 ET.SubElement(case, "system-out").text = "\n".join(_line(i) for i in others)
@@ -52,8 +55,9 @@ def render_junit(result: ReviewResult) -> str:
     suites.set("failures", str(totals[1]))
     suites.set("errors", "0")
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") \
-        + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )
 
 
 def _line(item: Located) -> str:

@@ -1,4 +1,5 @@
 """Pure planning for server-side apply: waves, namespaces, results, prune candidates."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -11,14 +12,35 @@ from bot.model import Manifest, ObjKey
 # Namespaces and CRDs must exist before what lives in them; workloads and custom resources
 # come last so that the config they mount and the CRDs they need are there first.
 FIRST_KINDS = {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
-WORKLOADS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
-             ("apps", "ReplicaSet"), ("batch", "Job"), ("batch", "CronJob"), ("", "Pod"),
-             ("", "ReplicationController")}
-BUILTIN_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
-                  "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io",
-                  "admissionregistration.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
-                  "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io",
-                  "apiregistration.k8s.io", "flowcontrol.apiserver.k8s.io"}
+WORKLOADS = {
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("", "Pod"),
+    ("", "ReplicationController"),
+}
+BUILTIN_GROUPS = {
+    "",
+    "apps",
+    "batch",
+    "policy",
+    "autoscaling",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "apiextensions.k8s.io",
+    "admissionregistration.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "node.k8s.io",
+    "certificates.k8s.io",
+    "apiregistration.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+}
 # Deleting these deletes everything inside them, managed or not: never pruned automatically.
 NEVER_PRUNE = FIRST_KINDS
 
@@ -86,8 +108,11 @@ def failure_reason(key: ObjKey, stderr: str) -> str:
     # about this object; keep the error itself.
     stderr = stderr.split("Please review the fields above")[0]
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    named = [ln for ln in lines if f'"{key.name}"' in ln or f"/{key.name}" in ln
-             or f" {key.name} " in f" {ln} "]
+    named = [
+        ln
+        for ln in lines
+        if f'"{key.name}"' in ln or f"/{key.name}" in ln or f" {key.name} " in f" {ln} "
+    ]
     text = "; ".join(named or lines) or "kubectl reported no reason"
     return text[:1000]
 
@@ -100,8 +125,9 @@ class PruneChoice:
     kept: tuple[ObjKey, ...]
 
 
-def prune_candidates(live: Sequence[Manifest], desired: Sequence[ObjKey],
-                     label: str) -> PruneChoice:
+def prune_candidates(
+    live: Sequence[Manifest], desired: Sequence[ObjKey], label: str
+) -> PruneChoice:
     """Live objects carrying this target's label that left the render (never anything
     unlabelled); Namespaces and CRDs are kept and named instead."""
     wanted = set(desired)
@@ -113,5 +139,3 @@ def prune_candidates(live: Sequence[Manifest], desired: Sequence[ObjKey],
             continue
         (kept if (m.key.group, m.key.kind) in NEVER_PRUNE else delete).append(m)
     return PruneChoice(tuple(delete), tuple(m.key for m in kept))
-
-

@@ -8,6 +8,7 @@ a failed sync operation or the deadline passing is a failure that lists the reso
 CD reports as not synced or not healthy. The token goes only into the Authorization
 header; it is never logged or put in an error.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,8 +33,15 @@ FAILED_PHASES = ("Failed", "Error")
 class ArgoCDClient:
     """The Argo CD API calls the bot makes, with timeouts and a bearer token."""
 
-    def __init__(self, server: str, token: Secret, *, timeout: tuple[float, float] = (5, 30),
-                 verify: bool | str = True, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: Secret,
+        *,
+        timeout: tuple[float, float] = (5, 30),
+        verify: bool | str = True,
+        session: requests.Session | None = None,
+    ) -> None:
         self.server, self._token, self.timeout = server.rstrip("/"), token, timeout
         self.verify, self.session = verify, session or requests.Session()
 
@@ -41,9 +49,17 @@ class ArgoCDClient:
         url = f"{self.server}/api/v1/applications/{path}"
         try:
             response = self.session.request(
-                method, url, json=body, timeout=self.timeout, verify=self.verify,
-                headers={"Authorization": f"Bearer {self._token.reveal()}",
-                         "Accept": "application/json"}, allow_redirects=False)
+                method,
+                url,
+                json=body,
+                timeout=self.timeout,
+                verify=self.verify,
+                headers={
+                    "Authorization": f"Bearer {self._token.reveal()}",
+                    "Accept": "application/json",
+                },
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             raise Transient(redact(f"Argo CD unreachable: {type(exc).__name__}")) from None
         try:
@@ -75,8 +91,11 @@ class ArgoCDClient:
 
     def sync(self, name: str, revision: str, prune: bool) -> dict[str, Any]:
         """Ask Argo CD to sync `name` to `revision`."""
-        return self._call("POST", f"{quote(name, safe='')}/sync",
-                          {"name": name, "revision": revision, "prune": prune, "dryRun": False})
+        return self._call(
+            "POST",
+            f"{quote(name, safe='')}/sync",
+            {"name": name, "revision": revision, "prune": prune, "dryRun": False},
+        )
 
 
 @dataclass(frozen=True)
@@ -98,18 +117,29 @@ class AppStatus:
         resources = []
         for r in status.get("resources") or []:
             health = r.get("health") or {}
-            resources.append((ObjKey(str(r.get("group") or ""), str(r.get("kind") or ""),
-                                     str(r.get("namespace") or ""), str(r.get("name") or "")),
-                              str(r.get("status") or ""), str(health.get("status") or ""),
-                              str(health.get("message") or "")))
+            resources.append(
+                (
+                    ObjKey(
+                        str(r.get("group") or ""),
+                        str(r.get("kind") or ""),
+                        str(r.get("namespace") or ""),
+                        str(r.get("name") or ""),
+                    ),
+                    str(r.get("status") or ""),
+                    str(health.get("status") or ""),
+                    str(health.get("message") or ""),
+                )
+            )
         return AppStatus(
             sync=str((status.get("sync") or {}).get("status") or "Unknown"),
             revision=str((status.get("sync") or {}).get("revision") or ""),
             health=str((status.get("health") or {}).get("status") or "Unknown"),
             phase=str(op.get("phase") or ""),
-            message=redact(str(op.get("message") or (status.get("health") or {}).get("message")
-                               or ""))[:500],
-            resources=tuple(resources))
+            message=redact(
+                str(op.get("message") or (status.get("health") or {}).get("message") or "")
+            )[:500],
+            resources=tuple(resources),
+        )
 
     def describe(self) -> str:
         text = f"sync {self.sync} at {self.revision[:12] or '?'}, health {self.health}"
@@ -121,8 +151,9 @@ def verdict(status: AppStatus, revision: str) -> bool | None:
     """True when synced to `revision` and healthy, False when that failed, None to wait."""
     if status.sync == "Synced" and status.revision == revision and status.health == "Healthy":
         return True
-    if status.revision == revision and (status.health == "Degraded"
-                                        or status.phase in FAILED_PHASES):
+    if status.revision == revision and (
+        status.health == "Degraded" or status.phase in FAILED_PHASES
+    ):
         return False
     return None
 
@@ -130,22 +161,33 @@ def verdict(status: AppStatus, revision: str) -> bool | None:
 class ArgoCD:
     """Deployer (and LiveState, the environment branch) for one Argo CD Application."""
 
-    def __init__(self, git: GitBranch, client: ArgoCDClient, application: str, *,
-                 timeout: float = 600.0, interval: float = 5.0, prune: bool = True,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        git: GitBranch,
+        client: ArgoCDClient,
+        application: str,
+        *,
+        timeout: float = 600.0,
+        interval: float = 5.0,
+        prune: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.git, self.client, self.application = git, client, application
         self.timeout, self.interval, self.prune = timeout, interval, prune
         self.clock, self.sleep = clock, sleep
 
-    def read(self, targets: Sequence[Target],
-             desired: Mapping[str, Sequence[Manifest]] | None = None,
-             ) -> dict[str, list[Manifest]]:
+    def read(
+        self,
+        targets: Sequence[Target],
+        desired: Mapping[str, Sequence[Manifest]] | None = None,
+    ) -> dict[str, list[Manifest]]:
         """What Argo CD is told to run: the environment branch."""
         return self.git.read(targets, desired)
 
-    def deploy(self, rendered: Mapping[Target, Sequence[Manifest]],
-               source: DeploySource) -> DeployOutcome:
+    def deploy(
+        self, rendered: Mapping[Target, Sequence[Manifest]], source: DeploySource
+    ) -> DeployOutcome:
         """Promote, sync that revision, wait until Synced and Healthy (bounded)."""
         promoted = self.git.deploy(rendered, source)
         revision = promoted.revision
@@ -167,16 +209,26 @@ class ArgoCD:
                 return self._failed(promoted, rendered, status, why + status.describe())
             self.sleep(self.interval)
 
-    def _failed(self, promoted: DeployOutcome, rendered: Mapping[Target, Sequence[Manifest]],
-                status: AppStatus, why: str) -> DeployOutcome:
-        bad = tuple((key, f"{sync}/{health}" + (f": {msg}" if msg else ""))
-                    for key, sync, health, msg in status.resources
-                    if sync not in ("Synced", "") or health not in ("Healthy", ""))
+    def _failed(
+        self,
+        promoted: DeployOutcome,
+        rendered: Mapping[Target, Sequence[Manifest]],
+        status: AppStatus,
+        why: str,
+    ) -> DeployOutcome:
+        bad = tuple(
+            (key, f"{sync}/{health}" + (f": {msg}" if msg else ""))
+            for key, sync, health, msg in status.resources
+            if sync not in ("Synced", "") or health not in ("Healthy", "")
+        )
         if not bad:
             bad = tuple((m.key, why) for ms in rendered.values() for m in ms)
         failed_keys = {k for k, _ in bad}
         return DeployOutcome(
             applied=tuple(k for k in promoted.applied if k not in failed_keys),
-            pruned=promoted.pruned, failed=bad, revision=promoted.revision,
+            pruned=promoted.pruned,
+            failed=bad,
+            revision=promoted.revision,
             unchanged=tuple(k for k in promoted.unchanged if k not in failed_keys),
-            message=f"Argo CD application {self.application}: {why}")
+            message=f"Argo CD application {self.application}: {why}",
+        )

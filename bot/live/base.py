@@ -1,4 +1,5 @@
 """Deploy and live-state ports, the deploy outcome, and the pure drift comparison."""
+
 from __future__ import annotations
 
 import base64
@@ -63,8 +64,10 @@ class DeployOutcome:
 
     def summary(self) -> str:
         """One line, e.g. "12 objects changed, 1 pruned; 0 failed"."""
-        text = (f"{len(self.applied)} object{'s' if len(self.applied) != 1 else ''} changed, "
-                f"{len(self.pruned)} pruned; {len(self.failed)} failed")
+        text = (
+            f"{len(self.applied)} object{'s' if len(self.applied) != 1 else ''} changed, "
+            f"{len(self.pruned)} pruned; {len(self.failed)} failed"
+        )
         if self.not_attempted:
             text += f", {len(self.not_attempted)} not attempted"
         return text + (f" ({self.message})" if self.message else "")
@@ -73,9 +76,11 @@ class DeployOutcome:
 class LiveState(Protocol):
     """Reads what is live for targets."""
 
-    def read(self, targets: Sequence[Target],
-             desired: Mapping[str, Sequence[Manifest]] | None = None,
-             ) -> dict[str, list[Manifest]]:
+    def read(
+        self,
+        targets: Sequence[Target],
+        desired: Mapping[str, Sequence[Manifest]] | None = None,
+    ) -> dict[str, list[Manifest]]:
         """target.id -> objects live now; LiveUnavailable when that cannot be known.
 
         `desired` (target.id -> rendered objects), when given, lets an adapter also read
@@ -87,8 +92,9 @@ class LiveState(Protocol):
 class Deployer(Protocol):
     """Makes the rendered objects of targets live."""
 
-    def deploy(self, rendered: Mapping[Target, Sequence[Manifest]],
-               source: DeploySource) -> DeployOutcome:
+    def deploy(
+        self, rendered: Mapping[Target, Sequence[Manifest]], source: DeploySource
+    ) -> DeployOutcome:
         """Deploy `rendered`; idempotent for the same source."""
         ...
 
@@ -96,8 +102,11 @@ class Deployer(Protocol):
 def as_stored(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """A Secret as the API server stores it: `stringData` folded into base64 `data`."""
     string_data, data_field = body.get("stringData"), body.get("data")
-    if body.get("kind") != "Secret" or not isinstance(string_data, Mapping) \
-            or not isinstance(data_field, Mapping | None):
+    if (
+        body.get("kind") != "Secret"
+        or not isinstance(string_data, Mapping)
+        or not isinstance(data_field, Mapping | None)
+    ):
         return body  # a malformed Secret is compared as written (its schema errors say why)
     data = dict(data_field or {})
     rest = {}
@@ -113,8 +122,9 @@ def as_stored(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
-def drift(desired: Mapping[str, Sequence[Manifest]],
-          live: Mapping[str, Sequence[Manifest]]) -> dict[str, list[ObjectDiff]]:
+def drift(
+    desired: Mapping[str, Sequence[Manifest]], live: Mapping[str, Sequence[Manifest]]
+) -> dict[str, list[ObjectDiff]]:
     """Per target id: objects that differ (changed), are missing live (created) or are
     live only (deleted: a deploy would prune them). Secrets are masked; unchanged objects
     are left out, so an empty list means no drift.
@@ -123,6 +133,7 @@ def drift(desired: Mapping[str, Sequence[Manifest]],
     for target in sorted(desired.keys() | live.keys()):
         want = [Manifest(as_stored(m.body), m.file, m.line) for m in desired.get(target, ())]
         have = [Manifest(as_stored(m.body), m.file, m.line) for m in live.get(target, ())]
-        out[target] = [d for d in diff_manifests(have, want)
-                       if d.status is not DiffStatus.UNCHANGED]
+        out[target] = [
+            d for d in diff_manifests(have, want) if d.status is not DiffStatus.UNCHANGED
+        ]
     return out

@@ -7,6 +7,7 @@ the fields that matter for the bot: those the render sets, plus those the bot's 
 manager owns (so a field dropped from the render shows as a removal). Everything else is
 somebody else's business and is not drift.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,10 @@ def target_label(app: str, environment: str) -> str:
     """`<app>.<env>`: the value of the ownership label (a valid label value or ValueError)."""
     value = f"{app}.{environment}"
     if not _LABEL_VALUE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid label value (63 characters at most, "
-                         "letters, digits, '-', '_', '.')")
+        raise ValueError(
+            f"{value!r} is not a valid label value (63 characters at most, "
+            "letters, digits, '-', '_', '.')"
+        )
     return value
 
 
@@ -63,9 +66,12 @@ def owned_fields(body: Mapping[str, Any], manager: str = FIELD_MANAGER) -> dict[
     merged: dict[str, Any] = {}
     entries = (body.get("metadata") or {}).get("managedFields") or []
     for entry in entries:
-        if (isinstance(entry, Mapping) and entry.get("manager") == manager
-                and entry.get("operation") == "Apply"
-                and isinstance(entry.get("fieldsV1"), Mapping)):
+        if (
+            isinstance(entry, Mapping)
+            and entry.get("manager") == manager
+            and entry.get("operation") == "Apply"
+            and isinstance(entry.get("fieldsV1"), Mapping)
+        ):
             _merge_tree(merged, entry["fieldsV1"])
     return merged
 
@@ -111,8 +117,9 @@ def _project(live: Any, want: Any, owned: Any) -> Any:
         return out
     if isinstance(live, list) and all(isinstance(i, Mapping) for i in live):
         wants = want if isinstance(want, list) else []
-        by_name = {w.get("name"): w for w in wants if isinstance(w, Mapping)} \
-            if _named(wants) else None
+        by_name = (
+            {w.get("name"): w for w in wants if isinstance(w, Mapping)} if _named(wants) else None
+        )
         kept = []
         for i, item in enumerate(live):
             if by_name is not None:
@@ -120,16 +127,20 @@ def _project(live: Any, want: Any, owned: Any) -> Any:
             else:
                 w = wants[i] if i < len(wants) else None
             o = _item_key(owned, item)
-            if w is None and o is None and (by_name is not None or owned is not None
-                                            and want is None):
+            if (
+                w is None
+                and o is None
+                and (by_name is not None or owned is not None and want is None)
+            ):
                 continue  # an item someone else added (an injected sidecar, say)
             kept.append(_project(item, w, o) if w is not None or o is not None else item)
         return kept
     return live
 
 
-def project(live: Mapping[str, Any], desired: Mapping[str, Any] | None,
-            manager: str = FIELD_MANAGER) -> dict[str, Any]:
+def project(
+    live: Mapping[str, Any], desired: Mapping[str, Any] | None, manager: str = FIELD_MANAGER
+) -> dict[str, Any]:
     """`live` reduced to the fields the render sets or `manager` owns, normalised
     (`bot.diff.normalize`) and without the bot's labels. With neither a render nor owned
     fields (an object the bot never applied), the whole normalised object is kept.

@@ -1,4 +1,5 @@
 """Where each object lives on an environment branch: validated names, stable paths, YAML."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,9 @@ _DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
     if not pattern.fullmatch(value) or ".." in value:
-        raise UnsafeObject(f"{what} {value!r} cannot be used in a file path "
-                           f"(allowed: {pattern.pattern}, no '..')")
+        raise UnsafeObject(
+            f"{what} {value!r} cannot be used in a file path (allowed: {pattern.pattern}, no '..')"
+        )
     return value
 
 
@@ -69,8 +71,13 @@ def deployable(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_yaml(body: Mapping[str, Any]) -> bytes:
     """YAML of one deployable object with sorted keys (stable bytes for stable commits)."""
-    text: str = yaml.dump(deployable(body), Dumper=_DUMPER, sort_keys=True,
-                          default_flow_style=False, allow_unicode=True)
+    text: str = yaml.dump(
+        deployable(body),
+        Dumper=_DUMPER,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
     return text.encode()
 
 
@@ -85,8 +92,11 @@ def app_files(base: str, app: str, manifests: Sequence[Manifest]) -> dict[str, b
     return files
 
 
-def plan(old: Mapping[str, object], new: Mapping[str, object], dirs: Iterable[str],
-         ) -> tuple[list[str], list[str], list[str]]:
+def plan(
+    old: Mapping[str, object],
+    new: Mapping[str, object],
+    dirs: Iterable[str],
+) -> tuple[list[str], list[str], list[str]]:
     """(written, removed, unchanged) paths when the `dirs` subtrees become `new` (values are
     contents or content ids)."""
     prefixes = tuple(d + "/" for d in dirs)
@@ -102,6 +112,9 @@ def key_of(app_path: str, path: str) -> ObjKey:
     `object_path`)."""
     namespace, kind_group, file = path.removeprefix(app_path + "/").split("/", 2)
     kind, _, group = kind_group.partition(".")
-    return ObjKey(group="" if group == CORE_GROUP else group, kind=kind,
-                  namespace="" if namespace == CLUSTER_DIR else namespace,
-                  name=file.removesuffix(".yaml"))
+    return ObjKey(
+        group="" if group == CORE_GROUP else group,
+        kind=kind,
+        namespace="" if namespace == CLUSTER_DIR else namespace,
+        name=file.removesuffix(".yaml"),
+    )

@@ -1,4 +1,5 @@
 """Alembic migrations of the bot's database, applied programmatically (no alembic.ini needed)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -59,5 +60,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def current(engine: Engine) -> str | None:
     """The revision the database is at, None before the first migration."""
     from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

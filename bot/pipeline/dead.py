@@ -5,6 +5,7 @@ never left `pending` (docs/security.md#case-61, docs/security.md#case-90).
 Best effort: the forge may be the very thing that failed; the queue logs a failure here and
 the job's outcome stays recorded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,10 @@ def dead_reason(error: BaseException) -> str:
 
 def dead_description(error: BaseException) -> str:
     """The final status description of a review that could not finish."""
-    return (f"gitops-bot could not finish the review: {dead_reason(error)}; "
-            f"comment {markers.RECHECK} to try again")
+    return (
+        f"gitops-bot could not finish the review: {dead_reason(error)}; "
+        f"comment {markers.RECHECK} to try again"
+    )
 
 
 class DeadReview:
@@ -59,8 +62,12 @@ class DeadReview:
         try:
             change = forge.get_change(event.repo, event.number)
         except Exception:  # the forge may be what failed: the job's own head will do
-            log.warning("could not read %s#%s to report its failed review", event.repo,
-                        event.number, exc_info=True)
+            log.warning(
+                "could not read %s#%s to report its failed review",
+                event.repo,
+                event.number,
+                exc_info=True,
+            )
             change = None
         if change is not None and change.state != "open":
             return  # closed or merged: nothing waits on this status any more
@@ -68,8 +75,9 @@ class DeadReview:
         sha = event.head_sha or (change.head_sha if change is not None else None)
         if sha is None:
             return
-        forge.set_status(event.repo, sha, REVIEW_CONTEXT, State.ERROR,
-                         redact(dead_description(error)))
+        forge.set_status(
+            event.repo, sha, REVIEW_CONTEXT, State.ERROR, redact(dead_description(error))
+        )
 
 
 @dataclass(frozen=True)

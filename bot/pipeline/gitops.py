@@ -8,6 +8,7 @@ there (what merging removes is shown deleted). Objects only the proposal has are
 too, marked as new. Environments are the objects' own (destination, cluster folder)
 unless `environments.<name>.destinations` in the config maps them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,8 +63,7 @@ def mode_of(config: RepoConfig) -> str:
     return config.apps_from or ("auto" if config.discovered else "config")
 
 
-def _renderer(side: Side, tools: Tools, budgets: Budgets) -> Callable[[Target],
-                                                                     Sequence[Manifest]]:
+def _renderer(side: Side, tools: Tools, budgets: Budgets) -> Callable[[Target], Sequence[Manifest]]:
     def render(target: Target) -> Sequence[Manifest]:
         root, scan = side.checkout()
         prefix = target.path.rstrip("/") + "/"
@@ -74,13 +74,20 @@ def _renderer(side: Side, tools: Tools, budgets: Budgets) -> Callable[[Target],
         if errors:
             raise DiscoveryRenderFailed(f"it does not render: {errors[0].splitlines()[0]}")
         return result.manifests
+
     return render
 
 
 def _environment(target: Target, config: RepoConfig) -> Target:
     """The configured environment whose `destinations` match the target's own, if any."""
-    named = next((e for e in config.environments if any(
-        fnmatch.fnmatchcase(target.environment, g) for g in e.destinations)), None)
+    named = next(
+        (
+            e
+            for e in config.environments
+            if any(fnmatch.fnmatchcase(target.environment, g) for g in e.destinations)
+        ),
+        None,
+    )
     env_name = named.name if named else target.environment
     env = next((e for e in config.environments if e.name == env_name), None)
     version = env.kubernetes_version if env else DEFAULT_KUBERNETES_VERSION
@@ -88,23 +95,41 @@ def _environment(target: Target, config: RepoConfig) -> Target:
 
 
 def _key(target: Target) -> tuple[str, str]:
-    return (str(options.of(target).get("key") or f"{target.renderer}:{target.path}"),
-            target.environment)
+    return (
+        str(options.of(target).get("key") or f"{target.renderer}:{target.path}"),
+        target.environment,
+    )
 
 
-def _plan(config: RepoConfig, base: Sequence[Target], side: Side, tools: Tools,
-          budgets: Budgets, remote_urls: Sequence[str]) -> Plan:
-    settings = Settings(mode=mode_of(config), repo_urls=config.repo_urls,
-                        remote_urls=tuple(remote_urls),
-                        branches=tuple(e.branch for e in config.environments))
+def _plan(
+    config: RepoConfig,
+    base: Sequence[Target],
+    side: Side,
+    tools: Tools,
+    budgets: Budgets,
+    remote_urls: Sequence[str],
+) -> Plan:
+    settings = Settings(
+        mode=mode_of(config),
+        repo_urls=config.repo_urls,
+        remote_urls=tuple(remote_urls),
+        branches=tuple(e.branch for e in config.environments),
+    )
     plan = plan_targets(base, side.files, side.read, _renderer(side, tools, budgets), settings)
     plan.targets = [_environment(t, config) for t in plan.targets]
     return plan
 
 
-def review_targets(config: RepoConfig, base: Sequence[Target], trusted: Side, other: Side | None,
-                   tools: Tools, budgets: Budgets, environment: str | None = None,
-                   remote_urls: Sequence[str] = ()) -> ReviewTargets:
+def review_targets(
+    config: RepoConfig,
+    base: Sequence[Target],
+    trusted: Side,
+    other: Side | None,
+    tools: Tools,
+    budgets: Budgets,
+    environment: str | None = None,
+    remote_urls: Sequence[str] = (),
+) -> ReviewTargets:
     """The targets to review: `base` (config or folder targets) when the config says so,
     else the Argo CD / Flux targets of `trusted` (and those only `other` has)."""
     if mode_of(config) in ("config", "folders"):
@@ -113,8 +138,9 @@ def review_targets(config: RepoConfig, base: Sequence[Target], trusted: Side, ot
     theirs = _plan(config, base, other, tools, budgets, remote_urls) if other else None
     out = ReviewTargets(config, [], notes=list(mine.notes))
     if mine.this is not None and mine.this.urls and mine.targets != list(base):
-        out.notes.append(f"This repository is {', '.join(sorted(mine.this.urls))} "
-                         f"({mine.this.how}).")
+        out.notes.append(
+            f"This repository is {', '.join(sorted(mine.this.urls))} ({mine.this.how})."
+        )
     by_key = {_key(t): t for t in theirs.targets} if theirs else {}
     taken = {t.id for t in mine.targets}
     for t in mine.targets:
@@ -133,8 +159,9 @@ def review_targets(config: RepoConfig, base: Sequence[Target], trusted: Side, ot
             taken.add(new.id)
     known = {e.name for e in config.environments}
     extra = sorted({t.environment for t in out.targets} - known)
-    out.config = dataclasses.replace(config, environments=config.environments + tuple(
-        Environment(name) for name in extra))
+    out.config = dataclasses.replace(
+        config, environments=config.environments + tuple(Environment(name) for name in extra)
+    )
     out.targets = _only(out.targets, environment, out.config)
     return out
 
@@ -149,18 +176,34 @@ def _follow_moved_parents(out: ReviewTargets, side: str) -> None:
             parent_path = options.of(t).get("parent")
             if out.sides.get((side, t.id), t) is not None or not parent_path:
                 continue
-            parents = sorted((p for p in out.targets if p.path == parent_path),
-                             key=lambda p: p.environment != t.environment)
-            moved = next(((p, d) for p in parents if (d := out.on(side, p)) is not None
-                          and d.renderer == "remote" and p.renderer != "remote"), None)
+            parents = sorted(
+                (p for p in out.targets if p.path == parent_path),
+                key=lambda p: p.environment != t.environment,
+            )
+            moved = next(
+                (
+                    (p, d)
+                    for p in parents
+                    if (d := out.on(side, p)) is not None
+                    and d.renderer == "remote"
+                    and p.renderer != "remote"
+                ),
+                None,
+            )
             if moved is None:
                 continue
             remote = options.of(moved[1]).get("remote") or {}
-            opts = {**options.of(t), "remote": {
-                "url": remote.get("url", ""), "path": remote.get("path", ""),
-                "reason": f"its parent {moved[0].id} is not rendered here either"}}
-            out.sides[(side, t.id)] = dataclasses.replace(t, renderer="remote",
-                                                          options=options.encode(opts))
+            opts = {
+                **options.of(t),
+                "remote": {
+                    "url": remote.get("url", ""),
+                    "path": remote.get("path", ""),
+                    "reason": f"its parent {moved[0].id} is not rendered here either",
+                },
+            }
+            out.sides[(side, t.id)] = dataclasses.replace(
+                t, renderer="remote", options=options.encode(opts)
+            )
             changed = True
 
 
@@ -170,7 +213,7 @@ def _only(targets: list[Target], environment: str | None, config: RepoConfig) ->
     names = [e.name for e in config.environments]
     names += sorted({t.environment for t in targets} - set(names))
     if environment not in names:
-        raise ConfigError(f"unknown environment {environment!r} "
-                          f"(known: {', '.join(names)})", file=config.file)
+        raise ConfigError(
+            f"unknown environment {environment!r} (known: {', '.join(names)})", file=config.file
+        )
     return [t for t in targets if t.environment == environment]
-

@@ -4,6 +4,7 @@ Order matters: pending status first; the change is re-read from the forge (paylo
 hints); work stops when the head moved (a newer job will come); the comment is written
 before the final status, so a green status always has its comment.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.decide import (ReviewFacts, approval_candidates, asks_review_record,
-                        asks_team_members, asks_write_access, review_gate, review_verdict)
+from bot.decide import (
+    ReviewFacts,
+    approval_candidates,
+    asks_review_record,
+    asks_team_members,
+    asks_write_access,
+    review_gate,
+    review_verdict,
+)
 from bot.errors import GitopsBotError, Transient
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
@@ -26,8 +34,7 @@ from bot.outcomes import ReviewState
 from bot.pipeline.live_compare import LiveFor
 from bot.pipeline.change import branch_ref, review_change
 from bot.pipeline.review import ReviewOptions
-from bot.pipeline.workspace import (Remote, change_workspace, clone_url, clone_user,
-                                   workspace_root)
+from bot.pipeline.workspace import Remote, change_workspace, clone_url, clone_user, workspace_root
 from bot.policy import ChangeInfo, EmbeddedEngine, PolicyEngine, Review
 from bot.redact import redact
 from bot.report import render_markdown, status_line
@@ -45,10 +52,10 @@ class JobSettings:
 
     clone_url_template: str
     data_dir: Path
-    fork_mode: str = "validate"        # "validate"/"render": review; "skip": not rendered
+    fork_mode: str = "validate"  # "validate"/"render": review; "skip": not rendered
     clone_token: Callable[[Forge], str | None] = lambda forge: None
     clone_username: str | None = None  # None: the forge's own (workspace.clone_user)
-    dashboard_url: str | None = None   # base URL of the dashboard, for full-report links
+    dashboard_url: str | None = None  # base URL of the dashboard, for full-report links
     # what is live per environment, for the repository at this remote (None: not compared)
     live_for: Callable[[Remote], LiveFor] | None = None
     # whether a review of (change, head SHA) exists or runs already (one review per SHA)
@@ -58,8 +65,9 @@ class JobSettings:
     policy_engine: PolicyEngine | None = None  # None: the embedded regopy engine
     # overrides and break-glass in force at the head (bot.governance.waive); the result and
     # the status description to publish (None: the usual status line)
-    waive: Callable[[Event, Change, ReviewResult], tuple[ReviewResult, str | None]] = \
+    waive: Callable[[Event, Change, ReviewResult], tuple[ReviewResult, str | None]] = (
         lambda event, change, result: (result, None)
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class Outcome:
     state: ReviewState
     status_line: str
     report: str = ""
-    findings: Sequence[FindingRecord] | None = None   # None: the review did not finish
+    findings: Sequence[FindingRecord] | None = None  # None: the review did not finish
     comment_id: str | None = None
     head_sha: str | None = None
     run_id: int | None = None
@@ -90,34 +98,44 @@ class ApprovalsSeen(ForgeProxy):
         return self.seen
 
 
-def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]
-                ) -> dict[str, Any]:
+def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]) -> dict[str, Any]:
     """What the audit trail keeps of a review: the approvals that counted (write access,
     given on the reviewed head, not by the author) with their review ids, and the policy
     revisions."""
-    return {"author": change.author, "base": result.base, "head": change.head_sha,
-            "policy_revisions": dict(result.policy_revisions),
-            "approvals": [{"user": a.user, "sha": a.sha, "review_id": a.review_id,
-                           "teams": list(a.teams)} for a in seen
-                          if a.can_write and a.sha == change.head_sha
-                          and a.user != change.author]}
+    return {
+        "author": change.author,
+        "base": result.base,
+        "head": change.head_sha,
+        "policy_revisions": dict(result.policy_revisions),
+        "approvals": [
+            {"user": a.user, "sha": a.sha, "review_id": a.review_id, "teams": list(a.teams)}
+            for a in seen
+            if a.can_write and a.sha == change.head_sha and a.user != change.author
+        ],
+    }
 
 
 def _reviews(forge: Forge, repo: str, number: int) -> tuple[Review, ...]:
     # Approvals from users without write access never count (docs/security.md#case-13).
-    return tuple(Review(a.user, "APPROVED", a.sha, a.teams)
-                 for a in forge.approvals(repo, number) if a.can_write)
+    return tuple(
+        Review(a.user, "APPROVED", a.sha, a.teams)
+        for a in forge.approvals(repo, number)
+        if a.can_write
+    )
 
 
-def _with_candidates(forge: Forge, repo: str, author: str,
-                     result: ReviewResult) -> ReviewResult:
+def _with_candidates(forge: Forge, repo: str, author: str, result: ReviewResult) -> ReviewResult:
     """The result with, for each missing team approval, who could give it."""
     if not asks_team_members(result.approvals):
         return result
     teams = forge.team_members(repo)
-    return dataclasses.replace(result, approvals=tuple(
-        dataclasses.replace(a, candidates=approval_candidates(a, teams, author))
-        for a in result.approvals))
+    return dataclasses.replace(
+        result,
+        approvals=tuple(
+            dataclasses.replace(a, candidates=approval_candidates(a, teams, author))
+            for a in result.approvals
+        ),
+    )
 
 
 def _annotations(result: ReviewResult) -> list[Annotation]:
@@ -125,17 +143,24 @@ def _annotations(result: ReviewResult) -> list[Annotation]:
     for target in result.targets:
         for f in target.findings:  # old problems are the base's: not annotated on the change
             if f.new and f.file and f.line and not f.file.startswith(("helm:", "/")):
-                notes.append(Annotation(path=f.file, start_line=f.line, level=LEVEL[f.severity],
-                                        message=redact(f.message)[:4000],
-                                        title=f"{target.target.id}: {f.check}"))
+                notes.append(
+                    Annotation(
+                        path=f.file,
+                        start_line=f.line,
+                        level=LEVEL[f.severity],
+                        message=redact(f.message)[:4000],
+                        title=f"{target.target.id}: {f.check}",
+                    )
+                )
     return notes[:MAX_ANNOTATIONS]
 
 
 class ReviewJob:
     """Runs the review of one change; forge access through the given factory."""
 
-    def __init__(self, settings: JobSettings, forge_for: Callable[[Event], Forge],
-                 tools: Tools | None = None) -> None:
+    def __init__(
+        self, settings: JobSettings, forge_for: Callable[[Event], Forge], tools: Tools | None = None
+    ) -> None:
         self.settings, self.forge_for = settings, forge_for
         self.tools = tools or Tools.discover()
         # One engine per process: it compiles each policy revision once, not per review.
@@ -143,28 +168,43 @@ class ReviewJob:
 
     def __call__(self, event: Event) -> Outcome:
         """Review the change `event` points at; Transient errors propagate for a retry."""
-        facts = ReviewFacts(event.kind, event.action, event.number, event.head_sha,
-                            fork_mode=self.settings.fork_mode, sender=event.sender)
+        facts = ReviewFacts(
+            event.kind,
+            event.action,
+            event.number,
+            event.head_sha,
+            fork_mode=self.settings.fork_mode,
+            sender=event.sender,
+        )
         if event.number is None:
             gate = review_gate(facts)
             return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
         forge = seen = ApprovalsSeen(self.forge_for(event))
         change = forge.get_change(event.repo, event.number)
-        facts = dataclasses.replace(facts, change_state=change.state,
-                                    change_head=change.head_sha, is_fork=change.is_fork)
+        facts = dataclasses.replace(
+            facts, change_state=change.state, change_head=change.head_sha, is_fork=change.is_fork
+        )
         if asks_write_access(facts):
             facts = dataclasses.replace(
-                facts, sender_can_write=forge.can_write(event.repo, event.sender))
+                facts, sender_can_write=forge.can_write(event.repo, event.sender)
+            )
         if asks_review_record(facts):
             facts = dataclasses.replace(
-                facts, already_reviewed=self.settings.reviewed(event, change.head_sha))
+                facts, already_reviewed=self.settings.reviewed(event, change.head_sha)
+            )
         gate = review_gate(facts)
         if gate.state == ReviewState.REFUSED:
-            forge.upsert_comment(event.repo, event.number, notices.refused(event.sender),
-                                 markers.REFUSAL)
+            forge.upsert_comment(
+                event.repo, event.number, notices.refused(event.sender), markers.REFUSAL
+            )
         elif gate.state == ReviewState.FAILURE:  # a fork, not rendered
-            forge.set_status(event.repo, change.head_sha, REVIEW_CONTEXT, State.FAILURE,
-                             "not rendered: change from a fork (a maintainer reviews it)")
+            forge.set_status(
+                event.repo,
+                change.head_sha,
+                REVIEW_CONTEXT,
+                State.FAILURE,
+                "not rendered: change from a fork (a maintainer reviews it)",
+            )
         if not gate.go:
             return Outcome(gate.state, gate.status_line, head_sha=gate.head_sha)
         head = change.head_sha
@@ -193,68 +233,98 @@ class ReviewJob:
             outcome = self._report(forge, event, change, result, description)
         finally:
             observe_stage("report", time.monotonic() - clock)
-        return dataclasses.replace(outcome, run_id=run_id,
-                                   audit=audit_facts(change, result, seen.seen))
+        return dataclasses.replace(
+            outcome, run_id=run_id, audit=audit_facts(change, result, seen.seen)
+        )
 
     def _review(self, event: Event, forge: Forge, change: Change) -> ReviewResult:
-        remote = Remote(clone_url(self.settings.clone_url_template, event.host, event.repo),
-                        self.settings.clone_token(forge),
-                        self.settings.clone_username or clone_user(forge.name))
+        remote = Remote(
+            clone_url(self.settings.clone_url_template, event.host, event.repo),
+            self.settings.clone_token(forge),
+            self.settings.clone_username or clone_user(forge.name),
+        )
         root = workspace_root(self.settings.data_dir)
         # The rules come from the protected branch's tip as it is now (fetched by name, not
         # the SHA a payload or an older API answer named); the proposal is the head merged
         # into it (bot.pipeline.change).
         base = branch_ref(change.base_ref)
-        with change_workspace(remote.url, (change.head_sha,), token=remote.token,
-                              username=remote.user, root=root,
-                              refspecs=(f"+refs/heads/{change.base_ref}:{base}",)) as repo:
-            info = ChangeInfo(author=change.author, base_sha="", head_sha=change.head_sha,
-                              labels=change.labels, number=change.number, title=change.title)
+        with change_workspace(
+            remote.url,
+            (change.head_sha,),
+            token=remote.token,
+            username=remote.user,
+            root=root,
+            refspecs=(f"+refs/heads/{change.base_ref}:{base}",),
+        ) as repo:
+            info = ChangeInfo(
+                author=change.author,
+                base_sha="",
+                head_sha=change.head_sha,
+                labels=change.labels,
+                number=change.number,
+                title=change.title,
+            )
             cache = self.settings.data_dir / "cache" / event.host / event.repo.replace("/", "__")
             live = self.settings.live_for(remote) if self.settings.live_for else None
-            options = ReviewOptions(tools=self.tools, cache_dir=cache, change=info,
-                                    policy_engine=self.engine,
-                                    reviews=_reviews(forge, event.repo, change.number),
-                                    live_for=live,
-                                    repo_urls=(f"https://{event.host}/{event.repo}",))
-            result = review_change(repo, base, change.head_sha, options,
-                                   base_name=change.base_ref)
+            options = ReviewOptions(
+                tools=self.tools,
+                cache_dir=cache,
+                change=info,
+                policy_engine=self.engine,
+                reviews=_reviews(forge, event.repo, change.number),
+                live_for=live,
+                repo_urls=(f"https://{event.host}/{event.repo}",),
+            )
+            result = review_change(repo, base, change.head_sha, options, base_name=change.base_ref)
         return _with_candidates(forge, event.repo, change.author, result)
 
-    def _report(self, forge: Forge, event: Event, change: Change,
-                result: ReviewResult, description: str | None = None) -> Outcome:
+    def _report(
+        self,
+        forge: Forge,
+        event: Event,
+        change: Change,
+        result: ReviewResult,
+        description: str | None = None,
+    ) -> Outcome:
         assert event.number is not None
         head = change.head_sha
         line = description or status_line(result)
-        link = (f"{self.settings.dashboard_url.rstrip('/')}/reviews/{event.host}/{event.repo}/"
-                f"{event.number}/{head}" if self.settings.dashboard_url else None)
+        link = (
+            f"{self.settings.dashboard_url.rstrip('/')}/reviews/{event.host}/{event.repo}/"
+            f"{event.number}/{head}"
+            if self.settings.dashboard_url
+            else None
+        )
         full = render_markdown(result, max_chars=10**9)
-        body = render_markdown(result, max_chars=forge.comment_limit - 200,
-                               full_report_url=link)
+        body = render_markdown(result, max_chars=forge.comment_limit - 200, full_report_url=link)
         now = forge.get_change(event.repo, event.number)  # closed, merged or moved meanwhile?
         verdict = review_verdict(result.state, head, now.head_sha, now.state)
         if not verdict.set_status:  # docs/security.md#case-84
-            return Outcome(verdict.state, f"not published: the change was {now.state} "
-                           "while it was reviewed", full, head_sha=head)
+            return Outcome(
+                verdict.state,
+                f"not published: the change was {now.state} while it was reviewed",
+                full,
+                head_sha=head,
+            )
         if not verdict.publish:
             # The head moved while we worked: the status stays on this SHA only and the
             # comment is left to the newer job, so it never mixes two heads
             # (docs/security.md#case-23).
-            forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status,
-                             line)
+            forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, line)
             return Outcome(verdict.state, line, full, head_sha=head)
         comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
         faults.point("after_comment")
-        forge.publish_check(event.repo, head, "gitops-bot review", verdict.status,
-                            line, _annotations(result))
-        forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, line,
-                         target_url=link)
+        forge.publish_check(
+            event.repo, head, "gitops-bot review", verdict.status, line, _annotations(result)
+        )
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, verdict.status, line, target_url=link)
         findings = [f.to_dict() for t in result.targets for f in t.findings]
         findings += [f.to_dict() for f in result.findings]
         return Outcome(verdict.state, line, full, findings, comment_id, head)
 
-    def _fail(self, forge: Forge, event: Event, head: str, error: str | None,
-              state: State = State.FAILURE) -> Outcome:
+    def _fail(
+        self, forge: Forge, event: Event, head: str, error: str | None, state: State = State.FAILURE
+    ) -> Outcome:
         """Report a review that could not finish: `error` is the user-fixable problem (None:
         an internal error, whose details stay in the logs). The forge adapters escape and
         cut the status text; the comment puts the error in a fence (bot.notices)."""
@@ -265,5 +335,3 @@ class ReviewJob:
         forge.set_status(event.repo, head, REVIEW_CONTEXT, state, line)
         outcome = ReviewState.ERROR if state is State.ERROR else ReviewState.FAILURE
         return Outcome(outcome, line, body, None, comment_id, head)
-
-

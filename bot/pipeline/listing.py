@@ -1,5 +1,6 @@
 """Every target of a repository folder as it stands, with where each came from (for
 `gitops-bot apps` and tests): the review's own planning, run on a private copy."""
+
 from __future__ import annotations
 
 import tempfile
@@ -16,8 +17,9 @@ from bot.repo.targets import expand_targets
 from bot.tools import Tools
 
 
-def list_targets(root: Path, tools: Tools, budgets: Budgets | None = None,
-                 remote_urls: Sequence[str] = ()) -> ReviewTargets:
+def list_targets(
+    root: Path, tools: Tools, budgets: Budgets | None = None, remote_urls: Sequence[str] = ()
+) -> ReviewTargets:
     """Every target of a folder as it stands (`gitops-bot apps`, tests): config from its
     `.gitops-bot.yaml`, Argo CD / Flux objects read and rendered from a private copy."""
     snapshot = WorktreeSnapshot(root)
@@ -27,5 +29,12 @@ def list_targets(root: Path, tools: Tools, budgets: Budgets | None = None,
         config, _ = load_config(EmptySnapshot(), snapshot)
         files = RepoIndex(snapshot.files)
         side = Side("head", files, snapshot.read, lambda: (copy, scan))
-        return review_targets(config, expand_targets(config, files, snapshot.read), side, None,
-                              tools, budgets or Budgets(), remote_urls=remote_urls)
+        return review_targets(
+            config,
+            expand_targets(config, files, snapshot.read),
+            side,
+            None,
+            tools,
+            budgets or Budgets(),
+            remote_urls=remote_urls,
+        )

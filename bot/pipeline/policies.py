@@ -7,6 +7,7 @@ only in a sandboxed child process: they are code from the pull request. So is th
 repository's set when there is no trusted revision (`check DIR` reviews a folder that may be
 a pull request's checkout).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,8 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from bot.gitrepo import Snapshot
-from bot.model import (ApprovalRequirement, Attachment, Finding, Manifest, PolicyImpact,
-                       Severity, TargetResult)
+from bot.model import (
+    ApprovalRequirement,
+    Attachment,
+    Finding,
+    Manifest,
+    PolicyImpact,
+    Severity,
+    TargetResult,
+)
 from bot.pipeline.cache import cache_key
 from bot.policy import (
     CHANGE_SCOPE,
@@ -32,8 +40,7 @@ from bot.policy import (
 )
 from bot.policy.impact import PolicyDelta, impact_verdict
 from bot.secrets import hide_values, secret_values
-from bot.policy.policyset import (DATA_FILES, PolicyLoadError, is_test_module,
-                                  policy_set_from_files)
+from bot.policy.policyset import DATA_FILES, PolicyLoadError, is_test_module, policy_set_from_files
 
 # The bot's own default policies (the `policies/` folder of this project).
 DEFAULT_SERVER_POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -41,12 +48,14 @@ MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 
 def _is_policy_file(rel: str) -> bool:
-    return (rel.endswith(".rego") and not is_test_module(rel)) or \
-        PurePosixPath(rel).name in DATA_FILES
+    return (rel.endswith(".rego") and not is_test_module(rel)) or PurePosixPath(
+        rel
+    ).name in DATA_FILES
 
 
-def snapshot_policy_set(snapshot: Snapshot, folder: str,
-                        name: str) -> tuple[PolicySet, list[Finding]]:
+def snapshot_policy_set(
+    snapshot: Snapshot, folder: str, name: str
+) -> tuple[PolicySet, list[Finding]]:
     """The policy files under `folder` in one revision, and the ERROR findings for whatever
     stopped them from being evaluated (size limit, unreadable file, bad data): then the set
     is empty and the findings fail the review; nothing is ever cut silently."""
@@ -55,18 +64,25 @@ def snapshot_policy_set(snapshot: Snapshot, folder: str,
     files: dict[str, bytes] = {}
     total = 0
     for path in sorted(snapshot.files):
-        rel = path[len(prefix):]
+        rel = path[len(prefix) :]
         if not path.startswith(prefix) or not _is_policy_file(rel):
             continue
         data = snapshot.read(path)
         if data is None:
-            return _unloaded(name, f"{path} is a symlink or cannot be read; policy files "
-                                   "must be regular files", path)
+            return _unloaded(
+                name,
+                f"{path} is a symlink or cannot be read; policy files must be regular files",
+                path,
+            )
         total += len(data)
         if total > MAX_POLICY_BYTES:
-            return _unloaded(name, f"{path} brings the policy files under {clean or '.'}/ "
-                                   f"over the limit of {MAX_POLICY_BYTES} bytes "
-                                   "(MAX_POLICY_BYTES)", path)
+            return _unloaded(
+                name,
+                f"{path} brings the policy files under {clean or '.'}/ "
+                f"over the limit of {MAX_POLICY_BYTES} bytes "
+                "(MAX_POLICY_BYTES)",
+                path,
+            )
         files[rel] = data
     try:
         return policy_set_from_files(files, name), []
@@ -75,9 +91,11 @@ def snapshot_policy_set(snapshot: Snapshot, folder: str,
 
 
 def _unloaded(name: str, reason: str, file: str) -> tuple[PolicySet, list[Finding]]:
-    return policy_set_from_files({}, name), [Finding(
-        Severity.ERROR, "policy", f"the {name} policies were not evaluated: {reason}",
-        file=file)]
+    return policy_set_from_files({}, name), [
+        Finding(
+            Severity.ERROR, "policy", f"the {name} policies were not evaluated: {reason}", file=file
+        )
+    ]
 
 
 def _server_set(server_dir: Path | None) -> tuple[PolicySet, list[Finding]]:
@@ -104,8 +122,15 @@ class PolicyStep:
     load_findings: tuple[Finding, ...] = ()
 
     @staticmethod
-    def load(engine: PolicyEngine, server_dir: Path | None, folder: str, trusted: Snapshot,
-             head: Snapshot | None, *, trusted_is_protected: bool = True) -> "PolicyStep":
+    def load(
+        engine: PolicyEngine,
+        server_dir: Path | None,
+        folder: str,
+        trusted: Snapshot,
+        head: Snapshot | None,
+        *,
+        trusted_is_protected: bool = True,
+    ) -> "PolicyStep":
         """Load the server set, the trusted side's repository set and the head's, if edited.
 
         `trusted_is_protected=False` when `trusted` is not a protected revision (a folder
@@ -119,13 +144,21 @@ class PolicyStep:
         if head is not None and head is not trusted:
             candidate, head_problems = snapshot_policy_set(head, folder, "repository")
             # the head's own problems only: the same problem at the base is reported once
-            problems += [dataclasses.replace(f, message=f"after merge, {f.message}")
-                         for f in head_problems if f not in more]
+            problems += [
+                dataclasses.replace(f, message=f"after merge, {f.message}")
+                for f in head_problems
+                if f not in more
+            ]
             if candidate.revision != repository.revision and not head_problems:
                 proposed = candidate
-        return PolicyStep(engine, server, repository, proposed,
-                          repository_trusted=trusted_is_protected,
-                          load_findings=tuple(problems))
+        return PolicyStep(
+            engine,
+            server,
+            repository,
+            proposed,
+            repository_trusted=trusted_is_protected,
+            load_findings=tuple(problems),
+        )
 
     @property
     def repository_engine(self) -> PolicyEngine:
@@ -143,46 +176,66 @@ class PolicyStep:
 
     def resource_findings(self, manifests: Sequence[Manifest]) -> list[Finding]:
         """Resource rules of both layers on one target's rendered objects."""
-        return (self.engine.resource_findings(self.server, manifests)
-                + self.repository_engine.resource_findings(self.repository, manifests))
+        return self.engine.resource_findings(
+            self.server, manifests
+        ) + self.repository_engine.resource_findings(self.repository, manifests)
 
-    def change_outcome(self, results: Sequence[TargetResult], change: ChangeInfo,
-                       reviews: Sequence[Review],
-                       asked: Mapping[str, Mapping[str, object]] | None = None
-                       ) -> tuple[list[Finding], list[ApprovalRequirement], dict[str, object]]:
+    def change_outcome(
+        self,
+        results: Sequence[TargetResult],
+        change: ChangeInfo,
+        reviews: Sequence[Review],
+        asked: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> tuple[list[Finding], list[ApprovalRequirement], dict[str, object]]:
         """Change rules of both layers: findings, required approvals and the input used
         (`asked`: the approvals the configuration asks per environment)."""
         change_input = build_change_input(results, change, reviews, asked)
         findings: list[Finding] = []
         approvals: list[ApprovalRequirement] = []
-        for engine, policies in ((self.engine, self.server),
-                                 (self.repository_engine, self.repository)):
+        for engine, policies in (
+            (self.engine, self.server),
+            (self.repository_engine, self.repository),
+        ):
             decision = engine.change_decision(policies, change_input)
             findings += decision.findings
             approvals += [a for a in decision.approvals if a not in approvals]
         return findings, approvals, change_input
 
-    def proposal_report(self, manifests_by_target: Mapping[str, Sequence[Manifest]],
-                        findings_by_target: Mapping[str, Sequence[Finding]],
-                        change_input: Mapping[str, object], folder: str
-                        ) -> tuple[list[str], list[Attachment], list[PolicyImpact]]:
+    def proposal_report(
+        self,
+        manifests_by_target: Mapping[str, Sequence[Manifest]],
+        findings_by_target: Mapping[str, Sequence[Finding]],
+        change_input: Mapping[str, object],
+        folder: str,
+    ) -> tuple[list[str], list[Attachment], list[PolicyImpact]]:
         """For a change that edits the repository's policies: notes, the policy diff, and
         per target what the new policies would change, over every target of the repository
         (`manifests_by_target`; `findings_by_target` holds each one's findings today). The
         new policies run only in the sandbox."""
         if self.proposed is None:
             return [], [], []
-        notes = [f"This change edits the repository policies in `{folder}/`. It is judged by "
-                 "the base revision's policies; the new ones apply after merge, to every app "
-                 f"({len(manifests_by_target)} targets evaluated with both)."]
-        impact = blast_radius(self.repository_engine, self.repository, self.proposed,
-                              manifests_by_target, change_input, untrusted=self.sandbox)
+        notes = [
+            f"This change edits the repository policies in `{folder}/`. It is judged by "
+            "the base revision's policies; the new ones apply after merge, to every app "
+            f"({len(manifests_by_target)} targets evaluated with both)."
+        ]
+        impact = blast_radius(
+            self.repository_engine,
+            self.repository,
+            self.proposed,
+            manifests_by_target,
+            change_input,
+            untrusted=self.sandbox,
+        )
         # the new policies' messages may quote any value of any object: mask Secret values
         known = secret_values([m for ms in manifests_by_target.values() for m in ms])
         impacts: list[PolicyImpact] = []
         for scope, raw in impact.items():
-            delta = dataclasses.replace(raw, added=tuple(hide_values(raw.added, known)),
-                                        removed=tuple(hide_values(raw.removed, known)))
+            delta = dataclasses.replace(
+                raw,
+                added=tuple(hide_values(raw.added, known)),
+                removed=tuple(hide_values(raw.removed, known)),
+            )
             where = "the change rules" if scope == CHANGE_SCOPE else scope
             verdict = impact_verdict(findings_by_target.get(scope, ()), delta)
             impacts.append(PolicyImpact(scope, verdict, delta.added, delta.removed))
@@ -192,21 +245,29 @@ class PolicyStep:
             for finding in delta.removed:
                 notes.append(f"With the new policies, {where} would lose: {_describe(finding)}")
             for req in delta.approvals_added:
-                notes.append(f"With the new policies, {req.count} approval(s) from "
-                             f"{req.group} would be required: {req.reason}")
+                notes.append(
+                    f"With the new policies, {req.count} approval(s) from "
+                    f"{req.group} would be required: {req.reason}"
+                )
             for req in delta.approvals_removed:
-                notes.append(f"With the new policies, {req.count} approval(s) from "
-                             f"{req.group} would no longer be required: {req.reason}")
+                notes.append(
+                    f"With the new policies, {req.count} approval(s) from "
+                    f"{req.group} would no longer be required: {req.reason}"
+                )
         if not impact:
             notes.append("The new policies give the same findings for every app.")
-        attachment = Attachment(f"Policy changes in {folder}/ (not applied to this change)",
-                                diff_policy_sets(self.repository, self.proposed))
+        attachment = Attachment(
+            f"Policy changes in {folder}/ (not applied to this change)",
+            diff_policy_sets(self.repository, self.proposed),
+        )
         return notes, [attachment], impacts
 
 
 def _counts(delta: PolicyDelta) -> str:
-    parts = [f"{len(delta.added)} new finding(s)" if delta.added else "",
-             f"{len(delta.removed)} finding(s) gone" if delta.removed else ""]
+    parts = [
+        f"{len(delta.added)} new finding(s)" if delta.added else "",
+        f"{len(delta.removed)} finding(s) gone" if delta.removed else "",
+    ]
     shown = ", ".join(p for p in parts if p)
     return f" ({shown})." if shown else "."
 

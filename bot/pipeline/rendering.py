@@ -4,6 +4,7 @@ Each stage (render, duplicates, validate, policy) runs under `stages.run_stage`,
 target's failure is that target's ERROR finding only; a stage that crashed is never cached.
 Secret values are masked in every finding before it is stored or returned.
 """
+
 from __future__ import annotations
 
 import threading
@@ -44,8 +45,9 @@ class Side:
         with self._lock:
             if self._root is None:
                 self._root = self.snapshot.materialize(self._workdir / self.name)
-                self._scan = scan_checkout(self._root) + \
-                    unreadable_findings(self.snapshot.unreadable)
+                self._scan = scan_checkout(self._root) + unreadable_findings(
+                    self.snapshot.unreadable
+                )
             return self._root, self._scan
 
 
@@ -68,8 +70,7 @@ class TargetRenderer:
         """Where a namespaced object without a namespace lands, as deploys place it."""
         return target.namespace or self.deploy_namespaces.get(target.environment) or "default"
 
-    def key(self, side: Side, target: Target, inputs: frozenset[str],
-            checked: bool) -> str | None:
+    def key(self, side: Side, target: Target, inputs: frozenset[str], checked: bool) -> str | None:
         """Cache key of one side's render, or None when the app is absent on that side."""
         snapshot = side.snapshot
         defined = self.on(side, target)
@@ -79,15 +80,26 @@ class TargetRenderer:
         root = target.path.strip("/") in ("", ".")
         prefix = target.path.rstrip("/") + "/"
         if not (root and snapshot.files) and not any(
-                p == target.path or p.startswith(prefix) for p in snapshot.files):
+            p == target.path or p.startswith(prefix) for p in snapshot.files
+        ):
             return None
-        return render_key(target=target, tool=self.tool_id(target), budgets=self.budgets,
-                          inputs=gitrepo.input_digest(snapshot, inputs),
-                          checks=self.checks_id if checked else None,
-                          namespace=self.namespace(target))
+        return render_key(
+            target=target,
+            tool=self.tool_id(target),
+            budgets=self.budgets,
+            inputs=gitrepo.input_digest(snapshot, inputs),
+            checks=self.checks_id if checked else None,
+            namespace=self.namespace(target),
+        )
 
-    def render(self, side: Side, target: Target, inputs: frozenset[str], key: str | None,
-               validator: Validator | None) -> Rendered:
+    def render(
+        self,
+        side: Side,
+        target: Target,
+        inputs: frozenset[str],
+        key: str | None,
+        validator: Validator | None,
+    ) -> Rendered:
         """The target's objects on `side` and the findings of every stage (checks only with
         a `validator`); from the cache when `key` is in it."""
         if key is None:
@@ -102,16 +114,19 @@ class TargetRenderer:
             return (), tuple(blocked)
         target = self.on(side, target) or target
         rendered, findings = run_stage(
-            target, "render", lambda: render_target(root, target, self.tools, self.budgets),
-            RenderResult(target))
+            target,
+            "render",
+            lambda: render_target(root, target, self.tools, self.budgets),
+            RenderResult(target),
+        )
         findings += rendered.findings
         if validator is not None and rendered.ok and not failed(findings):
             objects = rendered.manifests
             landing = self.namespace(target)
-            findings += checked(target, "duplicates",
-                                lambda: duplicate_findings(objects, landing))
-            findings += checked(target, "validate", lambda: validator.validate(
-                objects, target.kubernetes_version))
+            findings += checked(target, "duplicates", lambda: duplicate_findings(objects, landing))
+            findings += checked(
+                target, "validate", lambda: validator.validate(objects, target.kubernetes_version)
+            )
             if self.policy is not None:
                 step = self.policy
                 findings += checked(target, "policy", lambda: step.resource_findings(objects))
@@ -120,15 +135,25 @@ class TargetRenderer:
             self.cache.put(key, rendered.manifests, findings)
         return rendered.manifests, tuple(findings)
 
-    def steady(self, sides: tuple[Side, Side], target: Target, inputs: frozenset[str],
-               keys: tuple[str | None, str | None], before: tuple[Manifest, ...],
-               after: tuple[Manifest, ...]
-               ) -> tuple[tuple[Manifest, ...], tuple[Manifest, ...]]:
+    def steady(
+        self,
+        sides: tuple[Side, Side],
+        target: Target,
+        inputs: frozenset[str],
+        keys: tuple[str | None, str | None],
+        before: tuple[Manifest, ...],
+        after: tuple[Manifest, ...],
+    ) -> tuple[tuple[Manifest, ...], tuple[Manifest, ...]]:
         """For the diff: a chart's values made up anew on each render (random passwords and
         their checksums) marked on both sides, found by rendering each side once more."""
-        if target.renderer != "helm" or None in keys or not before or not after or \
-                {m.key: normalize(m.body) for m in before} == \
-                {m.key: normalize(m.body) for m in after}:
+        if (
+            target.renderer != "helm"
+            or None in keys
+            or not before
+            or not after
+            or {m.key: normalize(m.body) for m in before}
+            == {m.key: normalize(m.body) for m in after}
+        ):
             return before, after
         again = []
         for side, key in zip(sides, keys, strict=True):
@@ -165,14 +190,15 @@ def crashed(findings: Sequence[Finding]) -> bool:
 
 def failed(findings: Sequence[Finding]) -> bool:
     """Whether the render itself failed (no objects to check or diff)."""
-    return any(f.severity is Severity.ERROR and f.check in ("render", "sandbox")
-               for f in findings)
+    return any(f.severity is Severity.ERROR and f.check in ("render", "sandbox") for f in findings)
 
 
 def covered(path: str, inputs: Collection[str]) -> bool:
     """Whether repository file `path` is one of `inputs` (files, `dir/` prefixes, `""`)."""
-    return any(path in (p, p.removesuffix("/")) or (p.endswith("/") and path.startswith(p))
-               or p == "" for p in inputs)
+    return any(
+        path in (p, p.removesuffix("/")) or (p.endswith("/") and path.startswith(p)) or p == ""
+        for p in inputs
+    )
 
 
 def schemas_version() -> str:

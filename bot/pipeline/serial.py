@@ -5,6 +5,7 @@ on one change doing that at once would both create. `SerialComments` wraps a For
 upsert holds a lease in the store named after the change while it lists and writes
 (docs/security.md#case-108).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -13,8 +14,8 @@ from bot.forges.base import Forge
 from bot.forges.proxy import ForgeProxy
 from bot.store import Store
 
-LEASE = 60.0   # renewed while held; a dead holder's lease lapses after this
-WAIT = 120.0   # then the job is retried (Transient)
+LEASE = 60.0  # renewed while held; a dead holder's lease lapses after this
+WAIT = 120.0  # then the job is retried (Transient)
 
 
 class SerialComments(ForgeProxy):

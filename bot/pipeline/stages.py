@@ -6,6 +6,7 @@ the tail of the tool's output; an unexpected exception is logged with its traceb
 finding names only its type (its text could quote a manifest's values). `Transient` errors
 propagate: the job is retried.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,14 +30,17 @@ def stage_error(target: Target, stage: str, exc: BaseException) -> Finding:
     elif isinstance(exc, GitopsBotError):
         message = f"{stage} failed: {exc}"
     else:
-        message = (f"internal error in the {stage} stage of {target.id} "
-                   f"({type(exc).__name__}); nothing of this target was {stage}-checked. "
-                   "The bot's operators have the details in the log.")
+        message = (
+            f"internal error in the {stage} stage of {target.id} "
+            f"({type(exc).__name__}); nothing of this target was {stage}-checked. "
+            "The bot's operators have the details in the log."
+        )
     return Finding(Severity.ERROR, stage, message, file=target.path)
 
 
-def run_stage(target: Target, stage: str, work: Callable[[], T],
-              fallback: T) -> tuple[T, list[Finding]]:
+def run_stage(
+    target: Target, stage: str, work: Callable[[], T], fallback: T
+) -> tuple[T, list[Finding]]:
     """Run one stage of one target: its value and no finding, or `fallback` and the ERROR
     finding that says which stage of which target failed (Transient propagates)."""
     try:

@@ -7,6 +7,7 @@ finished review gets a review job, and every protected-branch tip that has neith
 delivery nor a recorded deploy gets a deploy job (`bot.missed` decides). The jobs are stored
 as deliveries with a fixed id, so two sweeps never queue the same work twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,13 +24,24 @@ from bot.config import Config
 from bot.errors import GitopsBotError, ToolError
 from bot.forges.base import Forge
 from bot.metrics import sweep_recovered
-from bot.missed import (BranchTip, OpenChange, deploys_to_recover, reviews_to_recover,
-                        stopped_deliveries)
+from bot.missed import (
+    BranchTip,
+    OpenChange,
+    deploys_to_recover,
+    reviews_to_recover,
+    stopped_deliveries,
+)
 from bot.model import Change, Event, EventKind
 from bot.pipeline.deploy import DeployJob
 from bot.pipeline.drift import protected_branches
-from bot.pipeline.workspace import (Remote, branch_tip, change_workspace, clone_url, clone_user,
-                                   default_branch)
+from bot.pipeline.workspace import (
+    Remote,
+    branch_tip,
+    change_workspace,
+    clone_url,
+    clone_user,
+    default_branch,
+)
 from bot.store import Store, delivery_key, event_to_dict
 from bot.store.sweeps import SWEEP_EVENT, SeenRepository
 
@@ -63,75 +75,128 @@ class Sweeper:
 
     def _event(self, seen: SeenRepository, **fields: Any) -> Event:
         data = seen.event_data
-        return Event(forge=seen.forge, host=seen.host, repo=seen.repo, sender=BOT,
-                     installation_id=data.get("installation_id"),
-                     project_id=data.get("project_id"), **fields)
+        return Event(
+            forge=seen.forge,
+            host=seen.host,
+            repo=seen.repo,
+            sender=BOT,
+            installation_id=data.get("installation_id"),
+            project_id=data.get("project_id"),
+            **fields,
+        )
 
     def sweep_repository(self, seen: SeenRepository) -> tuple[int, int]:
         """Recover one repository's missed reviews and deploys; how many of each."""
-        forge = self.forge_for(self._event(seen, delivery_id="sweep", kind=EventKind.PUSH,
-                                           action=SWEEP_EVENT))
+        forge = self.forge_for(
+            self._event(seen, delivery_id="sweep", kind=EventKind.PUSH, action=SWEEP_EVENT)
+        )
         reviews = self._reviews(seen, forge.open_changes(seen.repo))
         deploys = self._deploys(seen, forge)
         if reviews or deploys:
-            detail = stopped_deliveries(f"{seen.host}/{seen.repo}", reviews, deploys,
-                                        seen.last_delivery.isoformat(timespec="seconds"))
+            detail = stopped_deliveries(
+                f"{seen.host}/{seen.repo}",
+                reviews,
+                deploys,
+                seen.last_delivery.isoformat(timespec="seconds"),
+            )
             log.warning("%s", detail)
-            self.store.audit(BOT, "sweep.recovered", f"{seen.host}/{seen.repo}", None, None,
-                             {"reviews": reviews, "deploys": deploys, "detail": detail})
+            self.store.audit(
+                BOT,
+                "sweep.recovered",
+                f"{seen.host}/{seen.repo}",
+                None,
+                None,
+                {"reviews": reviews, "deploys": deploys, "detail": detail},
+            )
         sweep_recovered("review", reviews)
         sweep_recovered("deploy", deploys)
         return reviews, deploys
 
     def _reviews(self, seen: SeenRepository, changes: list[Change]) -> int:
-        facts = [OpenChange(c.number, c.head_sha,
-                            self.store.reviewed(seen.forge, seen.host, seen.repo, c.number,
-                                                c.head_sha),
-                            self.store.delivered(seen.forge, seen.host, seen.repo, c.head_sha,
-                                                 kinds=("review",), number=c.number))
-                 for c in changes]
+        facts = [
+            OpenChange(
+                c.number,
+                c.head_sha,
+                self.store.reviewed(seen.forge, seen.host, seen.repo, c.number, c.head_sha),
+                self.store.delivered(
+                    seen.forge, seen.host, seen.repo, c.head_sha, kinds=("review",), number=c.number
+                ),
+            )
+            for c in changes
+        ]
         by_number = {c.number: c for c in changes}
         done = 0
         for missed in reviews_to_recover(facts):
             change = by_number[missed.number]
-            done += self._queue(self._event(
-                seen, delivery_id=f"sweep:review:{change.number}:{change.head_sha}",
-                kind=EventKind.REVIEW, action=SWEEP_EVENT, number=change.number,
-                head_sha=change.head_sha, base_ref=change.base_ref, is_fork=change.is_fork))
+            done += self._queue(
+                self._event(
+                    seen,
+                    delivery_id=f"sweep:review:{change.number}:{change.head_sha}",
+                    kind=EventKind.REVIEW,
+                    action=SWEEP_EVENT,
+                    number=change.number,
+                    head_sha=change.head_sha,
+                    base_ref=change.base_ref,
+                    is_fork=change.is_fork,
+                )
+            )
         return done
 
     def _deploys(self, seen: SeenRepository, forge: Forge) -> int:
-        remote = Remote(clone_url(self.config.clone_url_template, seen.host, seen.repo),
-                        self.clone_token(forge), clone_user(seen.forge))
+        remote = Remote(
+            clone_url(self.config.clone_url_template, seen.host, seen.repo),
+            self.clone_token(forge),
+            clone_user(seen.forge),
+        )
         home = self.config.data_dir
         default = default_branch(remote.url, remote.token, remote.user, home)
         tip = default and branch_tip(remote.url, default, remote.token, remote.user, home)
         if not tip:
             return 0
-        with change_workspace(remote.url, (tip,), token=remote.token, username=remote.user,
-                              root=home / "workspaces") as checkout:
+        with change_workspace(
+            remote.url, (tip,), token=remote.token, username=remote.user, root=home / "workspaces"
+        ) as checkout:
             try:
                 branches = protected_branches(DeployJob.read_config(checkout, tip))
             except GitopsBotError:
                 return 0  # no environments configured: nothing deploys
-        tips = {b: t for b in branches
-                if (t := branch_tip(remote.url, b, remote.token, remote.user, home))}
+        tips = {
+            b: t
+            for b in branches
+            if (t := branch_tip(remote.url, b, remote.token, remote.user, home))
+        }
         if not tips:
             return 0
-        with change_workspace(remote.url, tuple(sorted(set(tips.values()))),
-                              token=remote.token, username=remote.user,
-                              root=home / "workspaces") as checkout:
-            facts = [BranchTip(b, sha, _committed_at(checkout, sha),
-                               self.store.deployed(seen.host, seen.repo, sha),
-                               self.store.delivered(seen.forge, seen.host, seen.repo, sha,
-                                                    kinds=("push",)))
-                     for b, sha in sorted(tips.items())]
+        with change_workspace(
+            remote.url,
+            tuple(sorted(set(tips.values()))),
+            token=remote.token,
+            username=remote.user,
+            root=home / "workspaces",
+        ) as checkout:
+            facts = [
+                BranchTip(
+                    b,
+                    sha,
+                    _committed_at(checkout, sha),
+                    self.store.deployed(seen.host, seen.repo, sha),
+                    self.store.delivered(seen.forge, seen.host, seen.repo, sha, kinds=("push",)),
+                )
+                for b, sha in sorted(tips.items())
+            ]
         done = 0
         for missed in deploys_to_recover(facts, seen.first_delivery.timestamp()):
-            done += self._queue(self._event(
-                seen, delivery_id=f"sweep:push:{missed.sha}", kind=EventKind.PUSH,
-                action=SWEEP_EVENT, ref=f"refs/heads/{missed.branch}", after=missed.sha,
-                head_sha=missed.sha))
+            done += self._queue(
+                self._event(
+                    seen,
+                    delivery_id=f"sweep:push:{missed.sha}",
+                    kind=EventKind.PUSH,
+                    action=SWEEP_EVENT,
+                    ref=f"refs/heads/{missed.branch}",
+                    after=missed.sha,
+                    head_sha=missed.sha,
+                )
+            )
         return done
 
     def _queue(self, event: Event) -> int:
@@ -140,8 +205,12 @@ class Sweeper:
             return 0
         key = delivery_key(event.forge, event.delivery_id)
         self.enqueue(key, event_to_dict(event))
-        log.warning("sweep: queued %s for %s/%s (no delivery came)", event.kind.value,
-                    event.host, event.repo)
+        log.warning(
+            "sweep: queued %s for %s/%s (no delivery came)",
+            event.kind.value,
+            event.host,
+            event.repo,
+        )
         return 1
 
 
@@ -157,6 +226,7 @@ def sweep_loop(config: Config, store: Store, enqueue: Enqueue) -> Iterator[Sweep
         yield None
         return
     from bot.pipeline.handlers import _clone_token, forge_factory
+
     sweeper = Sweeper(config, store, enqueue, forge_factory(config), _clone_token)
     owner = f"{socket.gethostname()}:{os.getpid()}"
     stop = threading.Event()

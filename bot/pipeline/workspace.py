@@ -8,6 +8,7 @@ written to `.git/config` in the workspace, where a repository file could point a
 Only the transport of the configured template is allowed (no `ext::`, no `file` in
 production).
 """
+
 from __future__ import annotations
 
 import base64
@@ -65,14 +66,23 @@ def _auth_env(token: str | None, username: str) -> dict[str, str]:
     if not token:
         return {}
     basic = base64.b64encode(f"{username}:{token}".encode()).decode()
-    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
 
 
 @contextmanager
-def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = None,
-                     username: str = "x-access-token", root: Path | None = None,
-                     refspecs: tuple[str, ...] = ()) -> Iterator[Path]:
+def change_workspace(
+    url: str,
+    shas: tuple[str, ...],
+    *,
+    token: str | None = None,
+    username: str = "x-access-token",
+    root: Path | None = None,
+    refspecs: tuple[str, ...] = (),
+) -> Iterator[Path]:
     """A fresh repository (mode 0700) holding the given commits (and branches, by
     `refspecs` such as `+refs/heads/main:refs/remotes/origin/main`); always removed
     afterwards."""
@@ -87,16 +97,32 @@ def change_workspace(url: str, shas: tuple[str, ...], *, token: str | None = Non
         home.mkdir(mode=0o700)
         repo = path / "repo"
         gitrepo.git(path, "init", "-q", str(repo))  # not bare: revisions are materialised
-        env = gitrepo.git_env(home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url),
-                                     **_auth_env(token, username)})
+        env = gitrepo.git_env(
+            home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url), **_auth_env(token, username)}
+        )
         try:
-            proc.run(["git", "-C", str(repo), "fetch", "--quiet", "--no-tags",
-                      "--no-recurse-submodules", "--end-of-options", url, *shas, *refspecs],
-                     env=env, timeout=FETCH_TIMEOUT)
+            proc.run(
+                [
+                    "git",
+                    "-C",
+                    str(repo),
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    "--no-recurse-submodules",
+                    "--end-of-options",
+                    url,
+                    *shas,
+                    *refspecs,
+                ],
+                env=env,
+                timeout=FETCH_TIMEOUT,
+            )
         except ToolError as exc:
             # A forge hiccup or a SHA not yet visible is worth another try later.
-            raise Transient(f"git fetch failed: {redact(exc.stderr.strip()[-500:])}",
-                            retry_after=30) from None
+            raise Transient(
+                f"git fetch failed: {redact(exc.stderr.strip()[-500:])}", retry_after=30
+            ) from None
         yield repo
     finally:
         scratch.remove(path)
@@ -110,30 +136,41 @@ def workspace_root(data_dir: Path) -> Path:
     return root
 
 
-def branch_tip(url: str, branch: str, token: str | None, username: str,
-               home: Path) -> str | None:
+def branch_tip(url: str, branch: str, token: str | None, username: str, home: Path) -> str | None:
     """The commit `branch` points at on the remote now (None when it does not exist)."""
-    env = gitrepo.git_env(home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url),
-                                 **_auth_env(token, username)})
+    env = gitrepo.git_env(
+        home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url), **_auth_env(token, username)}
+    )
     try:
-        out = proc.run(["git", "ls-remote", "--end-of-options", url, f"refs/heads/{branch}"],
-                       env=env, timeout=60).stdout.decode().split()
+        out = (
+            proc.run(
+                ["git", "ls-remote", "--end-of-options", url, f"refs/heads/{branch}"],
+                env=env,
+                timeout=60,
+            )
+            .stdout.decode()
+            .split()
+        )
     except ToolError as exc:
-        raise Transient(f"cannot read branch {branch}: {redact(exc.stderr.strip()[-300:])}",
-                        retry_after=30) from None
+        raise Transient(
+            f"cannot read branch {branch}: {redact(exc.stderr.strip()[-300:])}", retry_after=30
+        ) from None
     return out[0] if out else None
 
 
 def default_branch(url: str, token: str | None, username: str, home: Path) -> str | None:
     """The remote's default branch (what its HEAD points at)."""
-    env = gitrepo.git_env(home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url),
-                                 **_auth_env(token, username)})
+    env = gitrepo.git_env(
+        home, {"GIT_ALLOW_PROTOCOL": allowed_protocol(url), **_auth_env(token, username)}
+    )
     try:
-        out = proc.run(["git", "ls-remote", "--symref", "--end-of-options", url, "HEAD"],
-                       env=env, timeout=60).stdout.decode()
+        out = proc.run(
+            ["git", "ls-remote", "--symref", "--end-of-options", url, "HEAD"], env=env, timeout=60
+        ).stdout.decode()
     except ToolError as exc:
-        raise Transient(f"cannot read the default branch: {redact(exc.stderr.strip()[-300:])}",
-                        retry_after=30) from None
+        raise Transient(
+            f"cannot read the default branch: {redact(exc.stderr.strip()[-300:])}", retry_after=30
+        ) from None
     for line in out.splitlines():
         if line.startswith("ref: refs/heads/"):
             return line.split()[1].removeprefix("refs/heads/")

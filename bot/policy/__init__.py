@@ -36,6 +36,7 @@ Contracts:
 - Resource rules live in `package main` by default (PolicySet.namespaces, `"*"` = all);
   change rules in `package gitops.change`.
 """
+
 from __future__ import annotations
 
 from bot.policy.conventions import ANY_REVIEWER, CHANGE_PACKAGE, ChangeDecision
@@ -54,10 +55,25 @@ from bot.policy.policyset import (
 )
 
 __all__ = [
-    "ANY_REVIEWER", "CHANGE_PACKAGE", "CHANGE_SCOPE", "DEFAULT_NAMESPACES", "ENGINES",
+    "ANY_REVIEWER",
+    "CHANGE_PACKAGE",
+    "CHANGE_SCOPE",
+    "DEFAULT_NAMESPACES",
+    "ENGINES",
     "ChangeDecision",
-    "ChangeInfo", "EmbeddedEngine", "OpaServerEngine", "PolicyDelta", "PolicyEngine",
-    "PolicyLoadError", "PolicySet", "Review", "approving_reviews", "blast_radius",
-    "build_change_input", "diff_policy_sets", "load_policy_set", "load_policy_set_from_git",
+    "ChangeInfo",
+    "EmbeddedEngine",
+    "OpaServerEngine",
+    "PolicyDelta",
+    "PolicyEngine",
+    "PolicyLoadError",
+    "PolicySet",
+    "Review",
+    "approving_reviews",
+    "blast_radius",
+    "build_change_input",
+    "diff_policy_sets",
+    "load_policy_set",
+    "load_policy_set_from_git",
     "make_engine",
 ]

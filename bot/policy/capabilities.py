@@ -7,6 +7,7 @@ Two checks, each refusing the whole set before anything is evaluated:
   every set, which is what guards the OPA server engine: OPA resolves spellings regopy
   does not (`opa["run\u0074ime"]()`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

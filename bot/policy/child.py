@@ -13,6 +13,7 @@ Protocol, one JSON document per line on stdin and stdout:
   -> {"entrypoint": "...", "input": ...}        (any number of times)
   <- {"defined": bool, "value": ...} | {"error": "..."}
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,10 @@ def _limit(memory: int) -> None:
     with bad_alloc and ends this process, not the bot.
     """
     from regopy import Interpreter  # noqa: PLC0415 - initialises the allocator
+
     Interpreter()
     with open("/proc/self/status", encoding="ascii") as status:
-        mapped = next(int(line.split()[1]) * 1024 for line in status
-                      if line.startswith("VmSize:"))
+        mapped = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
     resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
@@ -59,8 +60,11 @@ def main() -> int:
         return 0
     request = json.loads(first)
     try:
-        program = Program([tuple(m) for m in request["modules"]], request.get("data") or {},
-                          request["entrypoints"])
+        program = Program(
+            [tuple(m) for m in request["modules"]],
+            request.get("data") or {},
+            request["entrypoints"],
+        )
         # reading the plan costs ~0.2 s for two entrypoints but seconds for the dozens of
         # a test suite; the caller may rely on the text scan and this empty sandbox instead
         calls = program.builtin_calls() if request.get("plan_check", True) else []

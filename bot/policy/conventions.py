@@ -5,6 +5,7 @@ gathers every `deny*` / `violation*` / `warn*` rule (and `exception`) of the res
 namespaces into one document, and `deny*` / `warn*` / `approvals` of `gitops.change`. Result
 handling lives here once, so the two engines cannot drift apart.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,13 +61,23 @@ def plan(policies: PolicySet) -> Plan:
             continue
         rules = {n for n, kind in source.rule_heads(src).items() if kind == "rule"}
         by_package.setdefault(pkg, set()).update(rules)
-    wanted = [p for p in by_package if p != CHANGE_PACKAGE] if "*" in policies.namespaces \
+    wanted = (
+        [p for p in by_package if p != CHANGE_PACKAGE]
+        if "*" in policies.namespaces
         else [p for p in policies.namespaces if p in by_package]
+    )
     resource = tuple(
         (ns, tuple(sorted(r for r in by_package[ns] if FAILURE.match(r) or WARNING.match(r))))
-        for ns in sorted(wanted) if ns not in RESERVED_PACKAGES)
-    change = tuple(sorted(r for r in by_package.get(CHANGE_PACKAGE, ())
-                          if FAILURE.match(r) or WARNING.match(r) or r == "approvals"))
+        for ns in sorted(wanted)
+        if ns not in RESERVED_PACKAGES
+    )
+    change = tuple(
+        sorted(
+            r
+            for r in by_package.get(CHANGE_PACKAGE, ())
+            if FAILURE.match(r) or WARNING.match(r) or r == "approvals"
+        )
+    )
     return Plan(tuple((ns, rules) for ns, rules in resource if rules), change)
 
 
@@ -81,12 +92,14 @@ def entry_module(p: Plan) -> str:
         f'{json.dumps(ns)}: {{"rules": {{'
         + ", ".join(f"{json.dumps(r)}: {_each(f'data.{ns}.{r}')}" for r in rules)
         + f'}}, "exceptions": [n | data.{ns}.exception[e]; n := e[_]]}}'
-        for ns, rules in p.resource)
-    change_rules = ", ".join(f"{json.dumps(r)}: {_each(f'data.{CHANGE_PACKAGE}.{r}')}"
-                             for r in p.change)
-    return (f"package {ENTRY_PACKAGE}\n\n"
-            f"resource := {{{resource}}}\n\n"
-            f"change := {{{change_rules}}}\n")
+        for ns, rules in p.resource
+    )
+    change_rules = ", ".join(
+        f"{json.dumps(r)}: {_each(f'data.{CHANGE_PACKAGE}.{r}')}" for r in p.change
+    )
+    return (
+        f"package {ENTRY_PACKAGE}\n\nresource := {{{resource}}}\n\nchange := {{{change_rules}}}\n"
+    )
 
 
 def json_safe(value: Any) -> Any:
@@ -128,10 +141,20 @@ def resource_findings_from(result: Any, manifest: Manifest) -> list[Finding]:
         return [engine_error(f"unexpected result {str(result)[:200]}", manifest=manifest)]
     found: list[Finding] = []
 
-    def finding(severity: Severity, message: str, rule: str,
-                owners: tuple[str, ...] = ()) -> Finding:
-        return Finding(severity, "policy", message, manifest.file, manifest.line,
-                       manifest.key, rule, owners=owners)
+    def finding(
+        severity: Severity, message: str, rule: str, owners: tuple[str, ...] = ()
+    ) -> Finding:
+        return Finding(
+            severity,
+            "policy",
+            message,
+            manifest.file,
+            manifest.line,
+            manifest.key,
+            rule,
+            owners=owners,
+        )
+
     for ns, block in sorted(result.items()):
         excepted = {e for e in block.get("exceptions", []) if isinstance(e, str)}
         for rule, values in sorted(block.get("rules", {}).items()):
@@ -142,13 +165,17 @@ def resource_findings_from(result: Any, manifest: Manifest) -> list[Finding]:
             for value in sorted(values, key=lambda v: json.dumps(v, sort_keys=True)):
                 parsed = _message(value)
                 if parsed is None:
-                    found.append(engine_error(f"{ref} returned {json.dumps(value)[:200]}; "
-                                              "expected a string or {msg, details}",
-                                              manifest=manifest, rule=ref))
+                    found.append(
+                        engine_error(
+                            f"{ref} returned {json.dumps(value)[:200]}; "
+                            "expected a string or {msg, details}",
+                            manifest=manifest,
+                            rule=ref,
+                        )
+                    )
                     continue
                 msg, obj = parsed
-                found.append(finding(_severity(rule), _with_details(msg, obj), ref,
-                                     _owners(obj)))
+                found.append(finding(_severity(rule), _with_details(msg, obj), ref, _owners(obj)))
     return found
 
 
@@ -156,18 +183,29 @@ def _approval(value: Any) -> ApprovalRequirement | None:
     if not isinstance(value, Mapping):
         return None
     group, count, reason = value.get("group"), value.get("count", 1), value.get("reason", "")
-    if not isinstance(group, str) or not group or isinstance(count, bool) \
-            or not isinstance(count, int) or count < 1 or not isinstance(reason, str):
+    if (
+        not isinstance(group, str)
+        or not group
+        or isinstance(count, bool)
+        or not isinstance(count, int)
+        or count < 1
+        or not isinstance(reason, str)
+    ):
         return None
     return ApprovalRequirement(group, count, reason)
 
 
 def approvers(group: str, change_input: Mapping[str, Any]) -> tuple[str, ...]:
     """Users whose approval of the head SHA counts for `group` (`*` = any reviewer)."""
-    users = {str(r.get("user")) for r in change_input.get("reviews", ())
-             if isinstance(r, Mapping) and r.get("user")
-             and (group == ANY_REVIEWER
-                  or any(group_matches(group, str(t)) for t in r.get("teams") or ()))}
+    users = {
+        str(r.get("user"))
+        for r in change_input.get("reviews", ())
+        if isinstance(r, Mapping)
+        and r.get("user")
+        and (
+            group == ANY_REVIEWER or any(group_matches(group, str(t)) for t in r.get("teams") or ())
+        )
+    }
     return tuple(sorted(users))
 
 
@@ -183,28 +221,38 @@ def change_decision_from(result: Any, change_input: Mapping[str, Any]) -> Change
             if rule == "approvals":
                 req = _approval(value)
                 if req is None:
-                    findings.append(engine_error(
-                        f"{ref} returned {json.dumps(value)[:200]}; expected "
-                        '{"group": str, "count": int >= 1, "reason": str}', rule=ref))
+                    findings.append(
+                        engine_error(
+                            f"{ref} returned {json.dumps(value)[:200]}; expected "
+                            '{"group": str, "count": int >= 1, "reason": str}',
+                            rule=ref,
+                        )
+                    )
                 else:
                     required.add(req)
                 continue
             parsed = _message(value)
             if parsed is None:
-                findings.append(engine_error(f"{ref} returned {json.dumps(value)[:200]}",
-                                             rule=ref))
+                findings.append(engine_error(f"{ref} returned {json.dumps(value)[:200]}", rule=ref))
                 continue
             msg, obj = parsed
             line = obj.get("line")
-            findings.append(Finding(_severity(rule), "policy", _with_details(msg, obj),
-                                    file=obj.get("file") if isinstance(obj.get("file"), str)
-                                    else None,
-                                    line=line if isinstance(line, int) else None, rule=ref,
-                                    object=_object_key(obj.get("object")),
-                                    owners=_owners(obj)))
+            findings.append(
+                Finding(
+                    _severity(rule),
+                    "policy",
+                    _with_details(msg, obj),
+                    file=obj.get("file") if isinstance(obj.get("file"), str) else None,
+                    line=line if isinstance(line, int) else None,
+                    rule=ref,
+                    object=_object_key(obj.get("object")),
+                    owners=_owners(obj),
+                )
+            )
     approvals = tuple(
         ApprovalRequirement(r.group, r.count, r.reason, approvers(r.group, change_input))
-        for r in sorted(required, key=lambda r: (r.group, r.count, r.reason)))
+        for r in sorted(required, key=lambda r: (r.group, r.count, r.reason))
+    )
     return ChangeDecision(tuple(findings), approvals)
 
 
@@ -220,16 +268,25 @@ def _object_key(value: Any) -> ObjKey | None:
     return ObjKey(*strings)
 
 
-def engine_error(reason: str, *, policies: PolicySet | None = None,
-                 manifest: Manifest | None = None, rule: str | None = None) -> Finding:
+def engine_error(
+    reason: str,
+    *,
+    policies: PolicySet | None = None,
+    manifest: Manifest | None = None,
+    rule: str | None = None,
+) -> Finding:
     """A failing finding for an engine problem: the check fails, it never passes silently."""
     layer = f" in the {policies.name} policies @ {policies.short}" if policies else ""
-    return Finding(Severity.ERROR, "policy",
-                   f"policy engine error{layer}: {reason}. Fix the policy (or the OPA server) "
-                   f"and push again, or comment `{RECHECK}`.",
-                   file=manifest.file if manifest else None,
-                   line=manifest.line if manifest else None,
-                   object=manifest.key if manifest else None, rule=rule)
+    return Finding(
+        Severity.ERROR,
+        "policy",
+        f"policy engine error{layer}: {reason}. Fix the policy (or the OPA server) "
+        f"and push again, or comment `{RECHECK}`.",
+        file=manifest.file if manifest else None,
+        line=manifest.line if manifest else None,
+        object=manifest.key if manifest else None,
+        rule=rule,
+    )
 
 
 def security_errors(policies: PolicySet) -> list[str]:
@@ -237,8 +294,10 @@ def security_errors(policies: PolicySet) -> list[str]:
     errors: list[str] = []
     for path, src in policies.modules:
         for name, line in source.forbidden_calls(src):
-            errors.append(f"{path}:{line}: {name} is not allowed in policies "
-                          "(no network or environment access)")
+            errors.append(
+                f"{path}:{line}: {name} is not allowed in policies "
+                "(no network or environment access)"
+            )
         pkg = source.package_name(src) or ""
         if pkg.split(".")[0] in RESERVED_PACKAGES:
             errors.append(f"{path}: package {pkg} is reserved for the bot")
@@ -247,5 +306,14 @@ def security_errors(policies: PolicySet) -> list[str]:
 
 def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
     """A stable order, so both engines and repeated runs print the same report."""
-    return sorted(findings, key=lambda f: (f.file or "", f.line or 0, str(f.object or ""),
-                                           f.rule or "", -f.severity, f.message))
+    return sorted(
+        findings,
+        key=lambda f: (
+            f.file or "",
+            f.line or 0,
+            str(f.object or ""),
+            f.rule or "",
+            -f.severity,
+            f.message,
+        ),
+    )

@@ -1,4 +1,5 @@
 """The embedded policy engine (default): regopy in-process, one compiled bundle per revision."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,9 @@ MEMO_SIZE = 20_000  # answers kept per compiled set
 
 
 class _Compiled:
-    def __init__(self, plan: conv.Plan, program: Program | IsolatedProgram | None,
-                 error: str | None) -> None:
+    def __init__(
+        self, plan: conv.Plan, program: Program | IsolatedProgram | None, error: str | None
+    ) -> None:
         self.plan, self.program, self.error = plan, program, error
         # Answers by input digest: the same object rendered by several targets (and on
         # both sides of a change) is evaluated once. Sound because every built-in whose
@@ -42,8 +44,9 @@ class _Compiled:
         """(defined, value) for a JSON-safe input, handed to regopy as one JSON document."""
         assert self.program is not None
         try:
-            document = json.dumps(value, separators=(",", ":"), default=str, sort_keys=True,
-                                  allow_nan=False).encode()
+            document = json.dumps(
+                value, separators=(",", ":"), default=str, sort_keys=True, allow_nan=False
+            ).encode()
         except ValueError:  # NaN or infinity: not JSON, so value by value
             return self.program.evaluate(entrypoint, conv.json_safe(value))
         key = hashlib.blake2b(entrypoint.encode() + b"\0" + document, digest_size=20).digest()
@@ -76,8 +79,7 @@ class EmbeddedEngine:
 
     name = "embedded"
 
-    def __init__(self, *, probe: bool = True, cache_size: int = 16,
-                 isolated: bool = False) -> None:
+    def __init__(self, *, probe: bool = True, cache_size: int = 16, isolated: bool = False) -> None:
         self._probe = probe
         self._isolated = isolated
         self._cache: OrderedDict[tuple[str, tuple[str, ...]], _Compiled] = OrderedDict()
@@ -89,8 +91,10 @@ class EmbeddedEngine:
         problems = conv.security_errors(policies)
         if problems:
             return _Compiled(plan, None, "; ".join(problems))
-        modules = [*prepare_modules(policies.modules),
-                   ("gitops_bot_entry.rego", conv.entry_module(plan))]
+        modules = [
+            *prepare_modules(policies.modules),
+            ("gitops_bot_entry.rego", conv.entry_module(plan)),
+        ]
         data = conv.json_safe(policies.data)
         try:
             if self._isolated:
@@ -132,8 +136,9 @@ class EmbeddedEngine:
         """Compile ahead of time; the reason the set is unusable, or None."""
         return None if policies.empty else self.compiled(policies).error
 
-    def resource_findings(self, policies: PolicySet,
-                          manifests: Sequence[Manifest]) -> list[Finding]:
+    def resource_findings(
+        self, policies: PolicySet, manifests: Sequence[Manifest]
+    ) -> list[Finding]:
         """Evaluate resource rules on each object; engine problems become ERROR findings."""
         if policies.empty or not manifests:
             return []
@@ -150,21 +155,26 @@ class EmbeddedEngine:
                 found.append(conv.engine_error(str(exc), policies=policies, manifest=manifest))
                 continue
             if not defined:
-                found.append(conv.engine_error("the resource rules gave no result",
-                                               policies=policies, manifest=manifest))
+                found.append(
+                    conv.engine_error(
+                        "the resource rules gave no result", policies=policies, manifest=manifest
+                    )
+                )
                 continue
             found.extend(conv.resource_findings_from(value, manifest))
         return conv.sort_findings(found)
 
-    def change_decision(self, policies: PolicySet,
-                        change_input: Mapping[str, Any]) -> ChangeDecision:
+    def change_decision(
+        self, policies: PolicySet, change_input: Mapping[str, Any]
+    ) -> ChangeDecision:
         """Evaluate `gitops.change` on the whole change input."""
         if policies.empty:
             return ChangeDecision()
         compiled = self.compiled(policies)
         if compiled.error or compiled.program is None:
-            return ChangeDecision((conv.engine_error(compiled.error or "not compiled",
-                                                     policies=policies),))
+            return ChangeDecision(
+                (conv.engine_error(compiled.error or "not compiled", policies=policies),)
+            )
         if not compiled.plan.change:
             return ChangeDecision()
         try:
@@ -172,6 +182,7 @@ class EmbeddedEngine:
         except RegoFailure as exc:
             return ChangeDecision((conv.engine_error(str(exc), policies=policies),))
         if not defined:
-            return ChangeDecision((conv.engine_error("the change rules gave no result",
-                                                     policies=policies),))
+            return ChangeDecision(
+                (conv.engine_error("the change rules gave no result", policies=policies),)
+            )
         return conv.change_decision_from(value, change_input)

@@ -1,4 +1,5 @@
 """Which policy engine evaluates the Rego policies: the server setting or `check --engine`."""
+
 from __future__ import annotations
 
 from bot.errors import ConfigError
@@ -18,5 +19,7 @@ def make_engine(kind: str, opa_url: str = "", opa_token: str | None = None) -> P
             return OpaServerEngine(opa_url, token=opa_token)
         except ValueError as exc:
             raise ConfigError(str(exc), key="GITOPS_BOT_OPA_URL") from None
-    raise ConfigError(f"unknown policy engine {kind!r}; use one of {', '.join(ENGINES)}",
-                      key="GITOPS_BOT_POLICY_ENGINE")
+    raise ConfigError(
+        f"unknown policy engine {kind!r}; use one of {', '.join(ENGINES)}",
+        key="GITOPS_BOT_POLICY_ENGINE",
+    )

@@ -1,4 +1,5 @@
 """Blast radius of a policy change: which findings the new policies would add or remove."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,13 +19,15 @@ class PolicyEngine(Protocol):
 
     name: str
 
-    def resource_findings(self, policies: PolicySet,
-                          manifests: Sequence[Manifest]) -> list[Finding]:
+    def resource_findings(
+        self, policies: PolicySet, manifests: Sequence[Manifest]
+    ) -> list[Finding]:
         """Findings of the resource rules for each object; never raises."""
         ...
 
-    def change_decision(self, policies: PolicySet,
-                        change_input: Mapping[str, Any]) -> ChangeDecision:
+    def change_decision(
+        self, policies: PolicySet, change_input: Mapping[str, Any]
+    ) -> ChangeDecision:
         """Findings and approval requirements of the change rules; never raises."""
         ...
 
@@ -40,8 +43,7 @@ class PolicyDelta:
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.approvals_added
-                    or self.approvals_removed)
+        return not (self.added or self.removed or self.approvals_added or self.approvals_removed)
 
 
 def _minus(a: Sequence[Finding], b: Sequence[Finding]) -> tuple[Finding, ...]:
@@ -59,10 +61,15 @@ def _bare(reqs: Sequence[ApprovalRequirement]) -> list[ApprovalRequirement]:
     return [ApprovalRequirement(r.group, r.count, r.reason) for r in reqs]
 
 
-def blast_radius(engine: PolicyEngine, old: PolicySet, new: PolicySet,
-                 manifests_by_target: Mapping[str, Sequence[Manifest]],
-                 change_input: Mapping[str, Any], *,
-                 untrusted: PolicyEngine) -> dict[str, PolicyDelta]:
+def blast_radius(
+    engine: PolicyEngine,
+    old: PolicySet,
+    new: PolicySet,
+    manifests_by_target: Mapping[str, Sequence[Manifest]],
+    change_input: Mapping[str, Any],
+    *,
+    untrusted: PolicyEngine,
+) -> dict[str, PolicyDelta]:
     """Evaluate both revisions; per target id (plus CHANGE_SCOPE for the change rules), the
     findings the new policies would add or remove. Scopes without a difference are left out.
     The change is still judged by `old` (the base revision); this is for the report only.
@@ -81,17 +88,19 @@ def blast_radius(engine: PolicyEngine, old: PolicySet, new: PolicySet,
     old_decision = engine.change_decision(old, change_input)
     new_decision = sandbox.change_decision(new, change_input)
     old_reqs, new_reqs = _bare(old_decision.approvals), _bare(new_decision.approvals)
-    delta = PolicyDelta(_minus(new_decision.findings, old_decision.findings),
-                        _minus(old_decision.findings, new_decision.findings),
-                        tuple(r for r in new_reqs if r not in old_reqs),
-                        tuple(r for r in old_reqs if r not in new_reqs))
+    delta = PolicyDelta(
+        _minus(new_decision.findings, old_decision.findings),
+        _minus(old_decision.findings, new_decision.findings),
+        tuple(r for r in new_reqs if r not in old_reqs),
+        tuple(r for r in old_reqs if r not in new_reqs),
+    )
     if not delta.empty:
         impact[CHANGE_SCOPE] = delta
     return impact
 
 
 def impact_verdict(today: Sequence[Finding], delta: PolicyDelta) -> str:
-    """"newly fails", "newly passes" or "changes findings": what switching to the new
+    """ "newly fails", "newly passes" or "changes findings": what switching to the new
     policies does to a scope whose findings are `today` (under the old policies)."""
     errors = [f for f in today if f.severity is Severity.ERROR]
     added = [f for f in delta.added if f.severity is Severity.ERROR]

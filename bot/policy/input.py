@@ -1,4 +1,5 @@
 """PURE: the documented input document of change policies (bot/schemas/policy-input.schema.json)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -43,15 +44,26 @@ def approving_reviews(reviews: Sequence[Review], change: ChangeInfo) -> list[Rev
     for review in reviews:  # chronological: a later review replaces an earlier one
         if review.state.upper() in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
             latest[review.user.lower()] = review
-    return [r for r in latest.values()
-            if r.state.upper() == "APPROVED" and r.sha == change.head_sha
-            and r.user.lower() != change.author.lower()]
+    return [
+        r
+        for r in latest.values()
+        if r.state.upper() == "APPROVED"
+        and r.sha == change.head_sha
+        and r.user.lower() != change.author.lower()
+    ]
 
 
 def _object(diff: ObjectDiff) -> dict[str, Any]:
-    out = {"group": diff.key.group, "kind": diff.key.kind, "namespace": diff.key.namespace,
-           "name": diff.key.name, "status": diff.status.value,
-           "changed_fields": list(diff.changed_fields), "file": diff.file, "line": diff.line}
+    out = {
+        "group": diff.key.group,
+        "kind": diff.key.kind,
+        "namespace": diff.key.namespace,
+        "name": diff.key.name,
+        "status": diff.status.value,
+        "changed_fields": list(diff.changed_fields),
+        "file": diff.file,
+        "line": diff.line,
+    }
     if diff.renamed_from is not None:
         out["renamed_from"] = str(diff.renamed_from)
     return out
@@ -65,10 +77,19 @@ def _objects(diffs: Sequence[ObjectDiff]) -> list[dict[str, Any]]:
         out.append(_object(diff))
         old = diff.renamed_from
         if old is not None and diff.status is not DiffStatus.UNCHANGED:
-            out.append({"group": old.group, "kind": old.kind, "namespace": old.namespace,
-                        "name": old.name, "status": DiffStatus.DELETED.value,
-                        "changed_fields": [], "file": diff.file, "line": diff.line,
-                        "renamed_to": str(diff.key)})
+            out.append(
+                {
+                    "group": old.group,
+                    "kind": old.kind,
+                    "namespace": old.namespace,
+                    "name": old.name,
+                    "status": DiffStatus.DELETED.value,
+                    "changed_fields": [],
+                    "file": diff.file,
+                    "line": diff.line,
+                    "renamed_to": str(diff.key),
+                }
+            )
     return out
 
 
@@ -80,10 +101,12 @@ def _finding(finding: Finding) -> FindingRecord:
     return finding.to_dict()
 
 
-def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
-                       reviews: Sequence[Review] = (),
-                       approvals: Mapping[str, Mapping[str, Any]] | None = None
-                       ) -> dict[str, Any]:
+def build_change_input(
+    targets: Sequence[TargetResult],
+    change: ChangeInfo,
+    reviews: Sequence[Review] = (),
+    approvals: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The `input` of `gitops.change` policies: targets with their objects' diff status and
     findings, the change's metadata and the approvals of the head SHA (see the schema).
     `approvals` maps an environment to what `.gitops-bot.yaml` asks of changes to it
@@ -92,17 +115,24 @@ def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
     return {
         "version": INPUT_VERSION,
         "change": {
-            "number": change.number, "title": change.title, "author": change.author,
-            "labels": sorted(change.labels), "base_sha": change.base_sha,
-            "head_sha": change.head_sha, "changed_files": sorted(change.changed_files),
+            "number": change.number,
+            "title": change.title,
+            "author": change.author,
+            "labels": sorted(change.labels),
+            "base_sha": change.base_sha,
+            "head_sha": change.head_sha,
+            "changed_files": sorted(change.changed_files),
         },
         "targets": [
             {
-                "id": result.target.id, "app": result.target.app,
+                "id": result.target.id,
+                "app": result.target.app,
                 "environment": result.target.environment,
                 "kubernetes_version": result.target.kubernetes_version,
-                "renderer": result.target.renderer, "path": result.target.path,
-                "namespace": result.target.namespace, "state": result.state.name.lower(),
+                "renderer": result.target.renderer,
+                "path": result.target.path,
+                "namespace": result.target.namespace,
+                "state": result.state.name.lower(),
                 "objects": _objects(result.diffs),
                 "findings": [_finding(f) for f in result.findings],
                 "approvals": asked.get(result.target.environment),
@@ -112,7 +142,8 @@ def build_change_input(targets: Sequence[TargetResult], change: ChangeInfo,
             for result in targets
         ],
         "dangerous": [_danger(d, t.target.id) for t in targets for d in t.dangers],
-        "reviews": [{"user": r.user, "state": "APPROVED", "sha": r.sha,
-                     "teams": sorted(r.teams)}
-                    for r in sorted(approving_reviews(reviews, change), key=lambda r: r.user)],
+        "reviews": [
+            {"user": r.user, "state": "APPROVED", "sha": r.sha, "teams": sorted(r.teams)}
+            for r in sorted(approving_reviews(reviews, change), key=lambda r: r.user)
+        ],
     }

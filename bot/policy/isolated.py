@@ -6,6 +6,7 @@ limit and a time limit per answer; results come back as JSON data. The same chil
 every trusted set once before the bot compiles it in-process, so a regopy crash or a
 forbidden built-in is found without risk to the bot (docs/security.md#untrusted-rego).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from bot.policy.capabilities import FORBIDDEN_BUILTINS, BuiltinCall
 from bot.policy.regocore import RegoFailure
 
 CHILD = Path(__file__).with_name("child.py")
-DEFAULT_MEMORY = 2 << 30      # address space of the child, bytes
+DEFAULT_MEMORY = 2 << 30  # address space of the child, bytes
 DEFAULT_COMPILE_TIMEOUT = 120.0
 DEFAULT_ANSWER_TIMEOUT = 30.0  # per evaluated input
 
@@ -31,9 +32,13 @@ class ForbiddenBuiltins(RegoFailure):
 
     def __init__(self, calls: Sequence[BuiltinCall]) -> None:
         self.calls = tuple(calls)
-        super().__init__("; ".join(
-            f"{c.where}{c.name} is not allowed in policies "
-            f"({FORBIDDEN_BUILTINS.get(c.name, 'refused')})" for c in self.calls))
+        super().__init__(
+            "; ".join(
+                f"{c.where}{c.name} is not allowed in policies "
+                f"({FORBIDDEN_BUILTINS.get(c.name, 'refused')})"
+                for c in self.calls
+            )
+        )
 
 
 class IsolatedProgram:
@@ -44,21 +49,33 @@ class IsolatedProgram:
     (ForbiddenBuiltins; the bot always passes the default, FORBIDDEN_BUILTINS).
     """
 
-    def __init__(self, modules: Sequence[tuple[str, str]], data: Mapping[str, Any],
-                 entrypoints: Sequence[str], *, smoke: bool = False,
-                 memory: int = DEFAULT_MEMORY, compile_timeout: float = DEFAULT_COMPILE_TIMEOUT,
-                 answer_timeout: float = DEFAULT_ANSWER_TIMEOUT,
-                 forbidden: Collection[str] = tuple(FORBIDDEN_BUILTINS),
-                 plan_check: bool = True) -> None:
+    def __init__(
+        self,
+        modules: Sequence[tuple[str, str]],
+        data: Mapping[str, Any],
+        entrypoints: Sequence[str],
+        *,
+        smoke: bool = False,
+        memory: int = DEFAULT_MEMORY,
+        compile_timeout: float = DEFAULT_COMPILE_TIMEOUT,
+        answer_timeout: float = DEFAULT_ANSWER_TIMEOUT,
+        forbidden: Collection[str] = tuple(FORBIDDEN_BUILTINS),
+        plan_check: bool = True,
+    ) -> None:
         self.entrypoints = tuple(entrypoints)
         self._answer_timeout = answer_timeout
         self._home = str(scratch.mkdtemp("gitops-bot-rego-"))
         self._pipe: proc.Pipe | None = proc.Pipe(
-            [sys.executable, "-I", str(CHILD), str(memory)], cwd=self._home, env={},
-            no_network=True)
-        request = {"modules": [list(m) for m in modules], "data": data,
-                   "entrypoints": list(entrypoints), "forbidden": sorted(forbidden),
-                   "smoke": smoke, "plan_check": plan_check}
+            [sys.executable, "-I", str(CHILD), str(memory)], cwd=self._home, env={}, no_network=True
+        )
+        request = {
+            "modules": [list(m) for m in modules],
+            "data": data,
+            "entrypoints": list(entrypoints),
+            "forbidden": sorted(forbidden),
+            "smoke": smoke,
+            "plan_check": plan_check,
+        }
         try:
             answer = self._ask(request, compile_timeout, "compiling")
         except RegoFailure:
@@ -71,14 +88,18 @@ class IsolatedProgram:
             raise RegoFailure(str(answer["error"]))
         self.builtins = tuple(BuiltinCall(*c) for c in answer.get("builtins", ()))
 
-    def _ask(self, request: Mapping[str, Any] | bytes, timeout: float,
-             doing: str) -> dict[str, Any]:
+    def _ask(
+        self, request: Mapping[str, Any] | bytes, timeout: float, doing: str
+    ) -> dict[str, Any]:
         if self._pipe is None:
             raise RegoFailure("the policy process is gone (an earlier evaluation failed)")
         try:
-            line = self._pipe.request(request if isinstance(request, bytes) else
-                                      json.dumps(request, separators=(",", ":")).encode(),
-                                      timeout=timeout)
+            line = self._pipe.request(
+                request
+                if isinstance(request, bytes)
+                else json.dumps(request, separators=(",", ":")).encode(),
+                timeout=timeout,
+            )
         except (ToolError, BudgetExceeded) as exc:
             self.close()
             raise RegoFailure(_crash_reason(exc, doing)) from exc
@@ -93,8 +114,9 @@ class IsolatedProgram:
 
     def evaluate(self, entrypoint: str, value: Any) -> tuple[bool, Any]:
         """(defined, value) of `entrypoint` for input `value` (JSON-safe)."""
-        answer = self._ask({"entrypoint": entrypoint, "input": value}, self._answer_timeout,
-                           "evaluating")
+        answer = self._ask(
+            {"entrypoint": entrypoint, "input": value}, self._answer_timeout, "evaluating"
+        )
         if "error" in answer:
             raise RegoFailure(str(answer["error"]))
         return bool(answer.get("defined")), answer.get("value")
@@ -127,17 +149,26 @@ def _crash_reason(exc: ToolError | BudgetExceeded, doing: str) -> str:
     tail = exc.stderr.strip().splitlines() if isinstance(exc, ToolError) else []
     last = tail[-1].strip() if tail else "no message"
     if "bad_alloc" in last:
-        return (f"the policies needed more memory than the policy process may use while "
-                f"{doing}; it was stopped")
+        return (
+            f"the policies needed more memory than the policy process may use while "
+            f"{doing}; it was stopped"
+        )
     if code is not None and code < 0:
-        return (f"regopy crashed while {doing} (signal {-code}: {last}); a construct it does "
-                "not support, such as `with input as` in a policy rule, or a policy that "
-                "needs more than the memory limit, is the usual cause")
+        return (
+            f"regopy crashed while {doing} (signal {-code}: {last}); a construct it does "
+            "not support, such as `with input as` in a policy rule, or a policy that "
+            "needs more than the memory limit, is the usual cause"
+        )
     return f"the policy process failed while {doing}: {exc} ({last})"
 
 
-def probe(modules: Sequence[tuple[str, str]], data: Mapping[str, Any],
-          entrypoints: Sequence[str], *, evaluate: bool = True) -> str | None:
+def probe(
+    modules: Sequence[tuple[str, str]],
+    data: Mapping[str, Any],
+    entrypoints: Sequence[str],
+    *,
+    evaluate: bool = True,
+) -> str | None:
     """Compile (and smoke-evaluate) in the sandboxed child; the reason it fails, or None."""
     try:
         IsolatedProgram(modules, data, entrypoints, smoke=evaluate).close()

@@ -7,6 +7,7 @@ generated module in the same prefix, so no data API write can collide with a pac
 The entry module is uploaded last and marks the revision complete. Modules are uploaded in
 Rego v1 (OPA 1.x's default syntax): v0 rule heads are rewritten first (see regov1).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,10 @@ ROOT = "gitops_bot"
 BATCH_PACKAGE = "gitops_bot_batch"
 BATCH_SIZE = 100  # objects per data API request
 # Every object of a request judged in one evaluation: one round trip per BATCH_SIZE objects.
-_BATCH_MODULE = (f"package {BATCH_PACKAGE}\n\nresources := {{i: r | some i, o in input.objects; "
-                 f"r := data.{conv.ENTRY_PACKAGE}.resource with input as o}}\n")
+_BATCH_MODULE = (
+    f"package {BATCH_PACKAGE}\n\nresources := {{i: r | some i, o in input.objects; "
+    f"r := data.{conv.ENTRY_PACKAGE}.resource with input as o}}\n"
+)
 log = logging.getLogger(__name__)
 _IDENT_OK = str.isidentifier
 _REVISION = re.compile(rf"gitops-bot/[0-9a-f]{{20}}/|{ROOT}\.r_[0-9a-f]{{20}}\.")
@@ -76,14 +79,25 @@ class OpaServerEngine:
 
     name = "opa"
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0,
-                 client: OpaClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        client: OpaClient | None = None,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"OPA URL must be http(s)://host[:port], got {url!r}")
         self._client = client or OpaClient(
-            host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8181),
-            ssl=parts.scheme == "https", token=token, timeout=timeout, retries=1)
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8181),
+            ssl=parts.scheme == "https",
+            token=token,
+            timeout=timeout,
+            retries=1,
+        )
         self._uploaded: set[str] = set()
         self._lock = threading.Lock()
 
@@ -100,13 +114,15 @@ class OpaServerEngine:
         if bad:
             raise OpaError(f"data keys {bad} are not Rego identifiers")
         data_rules = "".join(f"{k} := {json.dumps(v)}\n" for k, v in sorted(data.items()))
-        modules = [(p, source.rewrite(regov1.to_v1(s), data_prefix=prefix))
-                   for p, s in policies.modules]
+        modules = [
+            (p, source.rewrite(regov1.to_v1(s), data_prefix=prefix)) for p, s in policies.modules
+        ]
         if data_rules:
             modules.append(("gitops_bot_data.rego", f"package {prefix}\n\n{data_rules}"))
         modules.append(("gitops_bot_batch.rego", source.rewrite(_BATCH_MODULE, data_prefix=prefix)))
-        modules.append(("gitops_bot_entry.rego",
-                        source.rewrite(conv.entry_module(plan), data_prefix=prefix)))
+        modules.append(
+            ("gitops_bot_entry.rego", source.rewrite(conv.entry_module(plan), data_prefix=prefix))
+        )
         return modules
 
     def _policy_id(self, policies: PolicySet, path: str) -> str:
@@ -130,7 +146,8 @@ class OpaServerEngine:
                         # rego_compat off: opa-client's own line-based v0 upgrade would
                         # retry a refused module with other text (regov1 did it already)
                         self._client.update_policy_from_string(
-                            src, self._policy_id(policies, path), rego_compat=False)
+                            src, self._policy_id(policies, path), rego_compat=False
+                        )
                         progress = True
                     except requests.RequestException:
                         raise
@@ -144,13 +161,18 @@ class OpaServerEngine:
                 reasons = {errors.get(p, "rejected") for p, _ in pending}
                 if len(pending) > 1 and len(reasons) == 1:  # e.g. refused credentials
                     raise OpaError(f"{reasons.pop()} (all {len(pending)} modules)")
-                raise OpaError("; ".join(f"{p}: {errors.get(p, 'rejected')}"
-                                         for p, _ in pending))
+                raise OpaError("; ".join(f"{p}: {errors.get(p, 'rejected')}" for p, _ in pending))
             self._uploaded.add(prefix)
         return prefix
 
-    def _query(self, policies: PolicySet, plan: conv.Plan, rule: str, value: Any,
-               package: str = conv.ENTRY_PACKAGE) -> Any:
+    def _query(
+        self,
+        policies: PolicySet,
+        plan: conv.Plan,
+        rule: str,
+        value: Any,
+        package: str = conv.ENTRY_PACKAGE,
+    ) -> Any:
         for _attempt in (1, 2):
             prefix = self._ensure(policies, plan)
             answer = self._client.query_rule(value, f"{prefix}.{package}", rule)
@@ -185,8 +207,9 @@ class OpaServerEngine:
             pending = still
         self._uploaded.discard(self.prefix(policies))
 
-    def resource_findings(self, policies: PolicySet,
-                          manifests: Sequence[Manifest]) -> list[Finding]:
+    def resource_findings(
+        self, policies: PolicySet, manifests: Sequence[Manifest]
+    ) -> list[Finding]:
         """Evaluate resource rules on each object; an OPA problem is an ERROR finding."""
         if policies.empty or not manifests:
             return []
@@ -202,11 +225,12 @@ class OpaServerEngine:
             return []
         found: list[Finding] = []
         for start in range(0, len(manifests), BATCH_SIZE):
-            batch = manifests[start:start + BATCH_SIZE]
+            batch = manifests[start : start + BATCH_SIZE]
             objects = [conv.json_safe(m.body) for m in batch]
             try:
-                values = self._query(policies, plan, "resources", {"objects": objects},
-                                     BATCH_PACKAGE)
+                values = self._query(
+                    policies, plan, "resources", {"objects": objects}, BATCH_PACKAGE
+                )
             except requests.HTTPError as exc:
                 if len(batch) == 1 or exc.response is None or exc.response.status_code != 500:
                     return [conv.engine_error(_describe(exc), policies=policies)]
@@ -221,8 +245,13 @@ class OpaServerEngine:
                     found.append(value)
                     continue
                 if value is None:
-                    found.append(conv.engine_error("the resource rules gave no result",
-                                                   policies=policies, manifest=manifest))
+                    found.append(
+                        conv.engine_error(
+                            "the resource rules gave no result",
+                            policies=policies,
+                            manifest=manifest,
+                        )
+                    )
                     continue
                 found.extend(conv.resource_findings_from(value, manifest))
         return conv.sort_findings(found)
@@ -234,8 +263,9 @@ class OpaServerEngine:
         except Exception as exc:  # noqa: BLE001 - fail closed on anything
             return conv.engine_error(_describe(exc), policies=policies, manifest=manifest)
 
-    def change_decision(self, policies: PolicySet,
-                        change_input: Mapping[str, Any]) -> ChangeDecision:
+    def change_decision(
+        self, policies: PolicySet, change_input: Mapping[str, Any]
+    ) -> ChangeDecision:
         """Evaluate `gitops.change` on the whole change input."""
         if policies.empty:
             return ChangeDecision()

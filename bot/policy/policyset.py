@@ -1,4 +1,5 @@
 """Policy sets: the Rego modules and data of one layer at one revision, from disk or from git."""
+
 from __future__ import annotations
 
 import difflib
@@ -78,13 +79,20 @@ def _parse_data(path: str, content: bytes) -> Any:
         raise PolicyLoadError(f"{path}: cannot parse policy data: {exc}") from exc
 
 
-def policy_set_from_files(files: Mapping[str, bytes], name: str, *,
-                          namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
-                          include_tests: bool = False) -> PolicySet:
+def policy_set_from_files(
+    files: Mapping[str, bytes],
+    name: str,
+    *,
+    namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
+    include_tests: bool = False,
+) -> PolicySet:
     """Build a PolicySet from {relative POSIX path: content}; other file types are ignored."""
-    wanted = {p: c for p, c in files.items()
-              if (p.endswith(".rego") and (include_tests or not is_test_module(p)))
-              or PurePosixPath(p).name in DATA_FILES}
+    wanted = {
+        p: c
+        for p, c in files.items()
+        if (p.endswith(".rego") and (include_tests or not is_test_module(p)))
+        or PurePosixPath(p).name in DATA_FILES
+    }
     if len(wanted) > MAX_FILES or sum(len(c) for c in wanted.values()) > MAX_BYTES:
         raise PolicyLoadError(f"{name} policies exceed {MAX_FILES} files or {MAX_BYTES} bytes")
     digest = hashlib.sha256()
@@ -104,9 +112,13 @@ def policy_set_from_files(files: Mapping[str, bytes], name: str, *,
     return PolicySet(name, digest.hexdigest(), tuple(modules), data, tuple(namespaces))
 
 
-def load_policy_set(directory: Path, name: str, *,
-                    namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
-                    include_tests: bool = False) -> PolicySet:
+def load_policy_set(
+    directory: Path,
+    name: str,
+    *,
+    namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
+    include_tests: bool = False,
+) -> PolicySet:
     """Read a policy folder from disk; a missing or empty folder gives an empty set."""
     files: dict[str, bytes] = {}
     if directory.is_dir():
@@ -122,14 +134,19 @@ def load_policy_set(directory: Path, name: str, *,
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
     env = proc.clean_env(home=repo, extra={"GIT_CONFIG_NOSYSTEM": "1"})
     try:
-        return proc.run(["git", "-C", str(repo), *args], env=env, stdin=stdin,
-                        timeout=60).stdout
+        return proc.run(["git", "-C", str(repo), *args], env=env, stdin=stdin, timeout=60).stdout
     except ToolError as exc:
         raise PolicyLoadError(f"git {args[0]} failed: {exc.stderr.strip() or exc}") from exc
 
 
-def load_policy_set_from_git(repo: Path, revision: str, folder: str, name: str, *,
-                             namespaces: tuple[str, ...] = DEFAULT_NAMESPACES) -> PolicySet:
+def load_policy_set_from_git(
+    repo: Path,
+    revision: str,
+    folder: str,
+    name: str,
+    *,
+    namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
+) -> PolicySet:
     """Read `folder` as it is at `revision` (the protected base), never the working tree.
 
     The PR head may have rewritten the checkout; reading blobs at the base commit means a
@@ -154,13 +171,14 @@ def load_policy_set_from_git(repo: Path, revision: str, folder: str, name: str, 
         raise PolicyLoadError(f"{name} policies exceed {MAX_FILES} files")
     files: dict[str, bytes] = {}
     if entries:
-        out = _git(repo, "cat-file", "--batch", stdin="".join(f"{s}\n" for _, s in entries)
-                   .encode())
+        out = _git(
+            repo, "cat-file", "--batch", stdin="".join(f"{s}\n" for _, s in entries).encode()
+        )
         pos = 0
         for rel, _sha in entries:
             header_end = out.index(b"\n", pos)
             size = int(out[pos:header_end].split()[2])
-            files[rel] = out[header_end + 1:header_end + 1 + size]
+            files[rel] = out[header_end + 1 : header_end + 1 + size]
             pos = header_end + 1 + size + 1
     return policy_set_from_files(files, name, namespaces=namespaces)
 
@@ -175,8 +193,12 @@ def diff_policy_sets(old: PolicySet, new: PolicySet) -> str:
     for path in sorted(set(old_files) | set(new_files)):
         before, after = old_files.get(path, ""), new_files.get(path, "")
         if before != after:
-            chunks.extend(difflib.unified_diff(
-                before.splitlines(keepends=True), after.splitlines(keepends=True),
-                fromfile=f"a/{path}" if path in old_files else "/dev/null",
-                tofile=f"b/{path}" if path in new_files else "/dev/null"))
+            chunks.extend(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    fromfile=f"a/{path}" if path in old_files else "/dev/null",
+                    tofile=f"b/{path}" if path in new_files else "/dev/null",
+                )
+            )
     return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)

@@ -5,6 +5,7 @@ regopy aborts on `with input as` next to helper rules; every module's `input` is
 through `data.gitops_bot_io.doc` (so tests use `with data... as`). The guarded regopy
 access itself is in `regocore.py`, the sandboxed child in `isolated.py`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,8 +17,17 @@ from bot.policy.regocore import Program, RegoFailure, describe_error
 IO_REF = "data.gitops_bot_io.doc"
 IO_MODULE = ("gitops_bot_io.rego", "package gitops_bot_io\n\ndoc := input\n")
 
-__all__ = ["IO_MODULE", "IO_REF", "ForbiddenBuiltins", "IsolatedProgram", "Program",
-           "RegoFailure", "describe_error", "prepare_modules", "probe"]
+__all__ = [
+    "IO_MODULE",
+    "IO_REF",
+    "ForbiddenBuiltins",
+    "IsolatedProgram",
+    "Program",
+    "RegoFailure",
+    "describe_error",
+    "prepare_modules",
+    "probe",
+]
 
 
 def prepare_modules(modules: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

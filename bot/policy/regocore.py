@@ -12,6 +12,7 @@ regopy 1.5.2 pitfalls handled here (measured on these machines):
   routed through `data.gitops_bot_io.doc` (so tests use `with data... as`), and every set
   is compiled in a child process first, so any other crash happens there.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,7 +41,7 @@ def _length_prefixed(text: str, pos: int) -> tuple[str, int]:
     if not match:
         return "", pos
     start = match.end()
-    return text[start:start + int(match.group(1))], start + int(match.group(1))
+    return text[start : start + int(match.group(1))], start + int(match.group(1))
 
 
 def describe_error(text: str, sources: Mapping[str, str]) -> str:
@@ -53,7 +54,7 @@ def describe_error(text: str, sources: Mapping[str, str]) -> str:
             offset = re.match(r"\|(\d+)\|", text[end:])
             line = ""
             if offset and name in sources:
-                line = f":{sources[name][:int(offset.group(1))].count(chr(10)) + 1}"
+                line = f":{sources[name][: int(offset.group(1))].count(chr(10)) + 1}"
             where = f"{name}{line}: "
         at = text.find("(errormsg ", pos)
         if at < 0:
@@ -74,17 +75,20 @@ def _builtin_calls(plan: Mapping[str, Any], files: Sequence[str]) -> list[tuple[
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             stmt = node.get("stmt")
-            if node.get("type") == "CallStmt" and isinstance(stmt, dict) \
-                    and stmt.get("func") in declared:
+            if (
+                node.get("type") == "CallStmt"
+                and isinstance(stmt, dict)
+                and stmt.get("func") in declared
+            ):
                 index = stmt.get("file", -1)
-                name = files[index] if isinstance(index, int) and 0 <= index < len(files) \
-                    else ""
+                name = files[index] if isinstance(index, int) and 0 <= index < len(files) else ""
                 calls.append((str(stmt["func"]), name, int(stmt.get("row", 0) or 0)))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
             for value in node:
                 walk(value)
+
     walk(plan)
     seen = {c[0] for c in calls}
     # A built-in the plan declares but no statement calls (e.g. used through `with`) still
@@ -109,8 +113,12 @@ def _set_input_json(interpreter: Interpreter, document: bytes) -> None:
 class Program:
     """A compiled bundle plus a runtime interpreter; evaluation is serialised by a lock."""
 
-    def __init__(self, modules: Sequence[tuple[str, str]], data: Mapping[str, Any],
-                 entrypoints: Sequence[str]) -> None:
+    def __init__(
+        self,
+        modules: Sequence[tuple[str, str]],
+        data: Mapping[str, Any],
+        entrypoints: Sequence[str],
+    ) -> None:
         self.entrypoints = tuple(entrypoints)
         self._sources = dict(modules)
         builder = Interpreter()
@@ -164,13 +172,16 @@ class Program:
             try:
                 set_input()
                 output = capi.rego_bundle_query_entrypoint(
-                    self._runtime._impl, self._bundle._impl, entrypoint)
+                    self._runtime._impl, self._bundle._impl, entrypoint
+                )
             except (RegoError, ValueError) as exc:
                 raise RegoFailure(f"evaluation failed: {str(exc)[:300]}") from exc
             try:
                 if not capi.rego_output_ok(output):
-                    raise RegoFailure("evaluation failed (conflicting rule values, a failing "
-                                      "built-in or a type error; regopy gives no detail)")
+                    raise RegoFailure(
+                        "evaluation failed (conflicting rule values, a failing "
+                        "built-in or a type error; regopy gives no detail)"
+                    )
                 text = capi.rego_output_string(output)
             finally:
                 capi.rego_free_output(output)

@@ -14,6 +14,7 @@ keywords the way `opa fmt --v0-v1` does, token by token and keeping every line w
 Modules already in Rego v1 come back unchanged. Other v0-only constructs (deprecated
 built-ins, keywords used as names) are left alone: OPA reports them as errors.
 """
+
 from __future__ import annotations
 
 from bot.policy.source import KEYWORDS, Token, tokens
@@ -33,7 +34,7 @@ def _previous(toks: list[Token], i: int, *, skip_newlines: bool) -> Token | None
 
 
 def _next(toks: list[Token], i: int) -> Token | None:
-    for tok in toks[i + 1:]:
+    for tok in toks[i + 1 :]:
         if tok.kind not in _LAYOUT:
             return tok
     return None
@@ -83,8 +84,7 @@ def to_v1(source: str) -> str:
     toks = tokens(source)
     replace: dict[int, str] = {}
     for i, tok in enumerate(toks):
-        if tok.kind == "punct" and tok.text == "{" and tok.depth == 0 \
-                and _body_needs_if(toks, i):
+        if tok.kind == "punct" and tok.text == "{" and tok.depth == 0 and _body_needs_if(toks, i):
             replace[i] = " if {" if i and toks[i - 1].kind != "ws" else "if {"
         brackets = _partial_set_brackets(toks, i)
         if brackets:

@@ -1,4 +1,5 @@
 """A small Rego lexer: packages, rule heads, forbidden built-ins and reference rewriting."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,28 @@ from dataclasses import dataclass
 
 from bot.policy.capabilities import FORBIDDEN_BUILTINS
 
-KEYWORDS = frozenset({"package", "import", "default", "else", "not", "some", "every", "with",
-                      "as", "if", "contains", "in", "true", "false", "null"})
+KEYWORDS = frozenset(
+    {
+        "package",
+        "import",
+        "default",
+        "else",
+        "not",
+        "some",
+        "every",
+        "with",
+        "as",
+        "if",
+        "contains",
+        "in",
+        "true",
+        "false",
+        "null",
+    }
+)
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*")
   | (?P<raw>`[^`]*`)
@@ -20,7 +39,9 @@ _TOKEN = re.compile(r"""
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<punct>:=|==|!=|<=|>=|.)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 _OPEN, _CLOSE = "([{", ")]}"
 
 
@@ -61,7 +82,7 @@ def package_name(source: str) -> str | None:
     for i, tok in enumerate(toks):
         if tok.kind == "ident" and tok.text == "package" and tok.depth == 0:
             parts: list[str] = []
-            for nxt in toks[i + 1:]:
+            for nxt in toks[i + 1 :]:
                 if nxt.kind == "ident":
                     parts.append(nxt.text)
                 elif nxt.kind == "string":
@@ -94,7 +115,7 @@ def rule_heads(source: str) -> dict[str, str]:
             name_tok = toks[i + 1]
         if name_tok.kind != "ident" or name_tok.text in KEYWORDS:
             continue
-        nxt = next((t for t in toks[toks.index(name_tok, i) + 1:] if t.kind != "newline"), None)
+        nxt = next((t for t in toks[toks.index(name_tok, i) + 1 :] if t.kind != "newline"), None)
         kind = "function" if nxt is not None and nxt.text == "(" else "rule"
         heads.setdefault(name_tok.text, kind)
     return heads
@@ -104,8 +125,12 @@ def _segment(toks: list[Token], j: int) -> tuple[str, int] | None:
     """The next part of a reference at `j` (`.name`, `["name"]`, `[`name`]`) and its end."""
     if j + 1 < len(toks) and toks[j].text == "." and toks[j + 1].kind == "ident":
         return toks[j + 1].text, j + 2
-    if j + 2 < len(toks) and toks[j].text == "[" and toks[j + 2].text == "]" \
-            and toks[j + 1].kind in ("string", "raw"):
+    if (
+        j + 2 < len(toks)
+        and toks[j].text == "["
+        and toks[j + 2].text == "]"
+        and toks[j + 1].kind in ("string", "raw")
+    ):
         text = toks[j + 1].text
         try:
             name = json.loads(text) if toks[j + 1].kind == "string" else text[1:-1]
@@ -136,8 +161,11 @@ def _refs(toks: list[Token]) -> Iterator[tuple[str, int]]:
 def forbidden_calls(source: str) -> list[tuple[str, int]]:
     """(built-in, line) for every use of a built-in the bot does not allow."""
     toks = [t for t in tokens(source) if t.kind not in ("ws", "comment", "newline")]
-    return [(ref, line) for ref, line in _refs(toks)
-            if any(ref == b or ref.startswith(b + ".") for b in FORBIDDEN_BUILTINS)]
+    return [
+        (ref, line)
+        for ref, line in _refs(toks)
+        if any(ref == b or ref.startswith(b + ".") for b in FORBIDDEN_BUILTINS)
+    ]
 
 
 def rewrite(source: str, *, input_ref: str | None = None, data_prefix: str | None = None) -> str:

@@ -4,6 +4,7 @@ Tests are written as for OPA (`deny["msg"] with input as {...}`). The embedded e
 `input` through a rule, so these run on regopy even though regopy itself cannot compile
 `with input as` next to helper rules. regopy has no coverage API, so there is no coverage.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,11 @@ class TestReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and bool(self.results) and all(
-            r.outcome in (PASS, SKIP) for r in self.results)
+        return (
+            self.error is None
+            and bool(self.results)
+            and all(r.outcome in (PASS, SKIP) for r in self.results)
+        )
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
@@ -61,8 +65,7 @@ def _discover(modules: list[tuple[str, str]]) -> list[tuple[str, str, str, int]]
         lines = src.splitlines()
         for rule in source.rule_heads(src):
             if rule.startswith(("test_", "todo_test_")):
-                line = next((i + 1 for i, text in enumerate(lines)
-                             if text.startswith(rule)), 1)
+                line = next((i + 1 for i, text in enumerate(lines) if text.startswith(rule)), 1)
                 found.append((pkg, rule, path, line))
     return found
 
@@ -97,8 +100,7 @@ def run_policy_tests(directory: Path) -> TestReport:
         program.close()
 
 
-def _run(program: IsolatedProgram,
-         tests: list[tuple[str, str, str, int]]) -> list[TestResult]:
+def _run(program: IsolatedProgram, tests: list[tuple[str, str, str, int]]) -> list[TestResult]:
     results: list[TestResult] = []
     for pkg, rule, path, line in tests:
         if rule.startswith("todo_"):
@@ -108,12 +110,16 @@ def _run(program: IsolatedProgram,
         try:
             defined, value = program.evaluate(f"{pkg.replace('.', '/')}/{rule}", {})
             outcome = PASS if defined and value is True else FAIL
-            message = "" if outcome == PASS else (
-                "undefined" if not defined else f"returned {json.dumps(value)[:200]}")
+            message = (
+                ""
+                if outcome == PASS
+                else ("undefined" if not defined else f"returned {json.dumps(value)[:200]}")
+            )
         except RegoFailure as exc:
             outcome, message = ERROR, str(exc)
-        results.append(TestResult(pkg, rule, path, line, outcome,
-                                  time.perf_counter() - started, message))
+        results.append(
+            TestResult(pkg, rule, path, line, outcome, time.perf_counter() - started, message)
+        )
     return results
 
 
@@ -122,9 +128,9 @@ def _snippet(directory: Path, result: TestResult, limit: int = 12) -> list[str]:
         lines = (directory / result.file).read_text().splitlines()
     except OSError:
         return []
-    body = lines[result.line - 1:result.line - 1 + limit]
+    body = lines[result.line - 1 : result.line - 1 + limit]
     end = next((i for i, text in enumerate(body) if text.startswith("}")), len(body) - 1)
-    return [f"    {text}" for text in body[:end + 1]]
+    return [f"    {text}" for text in body[: end + 1]]
 
 
 def format_text(report: TestReport, directory: Path, *, verbose: bool = False) -> str:
@@ -136,8 +142,10 @@ def format_text(report: TestReport, directory: Path, *, verbose: bool = False) -
         if result.outcome in (FAIL, ERROR) or verbose:
             where = f"{result.file}:{result.line}"
             detail = f" ({result.message})" if result.message else ""
-            out.append(f"{result.name}: {result.outcome.upper()} "
-                       f"({result.seconds * 1000:.1f}ms) {where}{detail}")
+            out.append(
+                f"{result.name}: {result.outcome.upper()} "
+                f"({result.seconds * 1000:.1f}ms) {where}{detail}"
+            )
             if result.outcome in (FAIL, ERROR):
                 out.extend(_snippet(directory, result))
     total = len(report.results)
@@ -150,7 +158,24 @@ def format_text(report: TestReport, directory: Path, *, verbose: bool = False) -
 
 def format_json(report: TestReport) -> str:
     """Machine output: one object per test plus the error, if any."""
-    return json.dumps({"error": report.error, "ok": report.ok, "results": [
-        {"name": r.name, "file": r.file, "line": r.line, "outcome": r.outcome,
-         "seconds": round(r.seconds, 6), "message": r.message} for r in report.results]},
-        indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "error": report.error,
+                "ok": report.ok,
+                "results": [
+                    {
+                        "name": r.name,
+                        "file": r.file,
+                        "line": r.line,
+                        "outcome": r.outcome,
+                        "seconds": round(r.seconds, 6),
+                        "message": r.message,
+                    }
+                    for r in report.results
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )

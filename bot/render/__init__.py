@@ -1,4 +1,5 @@
 """Rendering a target to Kubernetes objects: plain YAML, kustomize or helm, in a sandbox."""
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,14 @@ def not_rendered(target: Target) -> Finding:
     remote = options.of(target).get("remote") or {}
     url, reason = str(remote.get("url") or ""), str(remote.get("reason") or "")
     what = f"remote source {url}" if url else "source outside this repository"
-    return Finding(Severity.WARNING, "render", f"{NOT_RENDERED} {what}" +
-                   (f" ({reason})" if reason else "") + f"; declared by {target.origin}",
-                   file=target.path)
+    return Finding(
+        Severity.WARNING,
+        "render",
+        f"{NOT_RENDERED} {what}"
+        + (f" ({reason})" if reason else "")
+        + f"; declared by {target.origin}",
+        file=target.path,
+    )
 
 
 HELM_HOOK = "helm.sh/hook"
@@ -68,8 +74,9 @@ def is_helm_hook(manifest: Manifest) -> bool:
     return isinstance(annotations, dict) and bool(annotations.get(HELM_HOOK))
 
 
-def render_target(root: Path, target: Target, tools: Tools,
-                  budgets: Budgets = DEFAULT_BUDGETS) -> RenderResult:
+def render_target(
+    root: Path, target: Target, tools: Tools, budgets: Budgets = DEFAULT_BUDGETS
+) -> RenderResult:
     """Render one target; every refusal or tool failure is an ERROR finding, never a raise."""
     root = Path(root).resolve()
     manifests: list[Manifest] = []
@@ -83,16 +90,21 @@ def render_target(root: Path, target: Target, tools: Tools,
             manifests, findings = render_plain(root, target, budgets)
         elif target.renderer == "kustomize":
             with TOOL_SLOTS:
-                manifests, findings = render_edited(root, target, tools.require("kubectl"),
-                                                    budgets)
+                manifests, findings = render_edited(root, target, tools.require("kubectl"), budgets)
         elif target.renderer == "helm":
             with TOOL_SLOTS:
                 manifests, findings = render_helm(root, target, tools.require("helm"), budgets)
             if not target.helm_hooks:
                 manifests = [m for m in manifests if not is_helm_hook(m)]
         else:
-            findings = [Finding(Severity.ERROR, "render",
-                                f"unknown renderer {target.renderer!r}", file=target.path)]
+            findings = [
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"unknown renderer {target.renderer!r}",
+                    file=target.path,
+                )
+            ]
     except ToolError as exc:
         findings = [_tool_finding(exc, target, budgets)]
     except Refused as exc:

@@ -5,6 +5,7 @@ app folder (nor into `.git`), reports unreadable folders and files instead of sk
 them, and refuses fifos, sockets and devices. `copy_app` then builds the private copy that
 helm renders, so the tool itself never sees anything of the checkout but the app.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,16 +52,16 @@ class AppTree:
 
     def unreadable(self, rel: str, exc: OSError) -> None:
         shown = self.shown(rel)
-        self.findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc),
-                                     file=shown))
+        self.findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc), file=shown))
 
 
 def _inside(top: Path, path: Path) -> bool:
     return path == top or top in path.parents
 
 
-def walk_app(root: Path, top: Path, include: Include = _everything,
-             dir_links: bool = True) -> AppTree:
+def walk_app(
+    root: Path, top: Path, include: Include = _everything, dir_links: bool = True
+) -> AppTree:
     """Everything under `top` that `include` admits; `.git` folders are never listed.
 
     With `dir_links` False, symlinks to folders are neither checked nor listed (the plain
@@ -100,8 +101,9 @@ def _walk(tree: AppTree, here: Path, rel: str, include: Include) -> None:
                 tree.files.append((sub, Path(entry.path)))
                 tree.size += info.st_size
         elif include(sub, False):
-            tree.refuse(sub, f"{tree.shown(sub)} is a device, fifo or socket, not a regular "
-                             "file; refused")
+            tree.refuse(
+                sub, f"{tree.shown(sub)} is a device, fifo or socket, not a regular file; refused"
+            )
 
 
 def _link(tree: AppTree, path: Path, sub: str, include: Include) -> None:
@@ -115,15 +117,14 @@ def _link(tree: AppTree, path: Path, sub: str, include: Include) -> None:
     if (is_dir and not tree.dir_links) or not include(sub, is_dir):
         return
     shown = tree.shown(sub)
-    if is_git_path(written) or (_inside(tree.root, real) and
-                                is_git_path(real.relative_to(tree.root).as_posix())):
+    if is_git_path(written) or (
+        _inside(tree.root, real) and is_git_path(real.relative_to(tree.root).as_posix())
+    ):
         tree.refuse(sub, f"symlink {shown} -> {written} points into .git; refused")
     elif not _inside(tree.top, real):
-        tree.refuse(sub, f"symlink {shown} -> {written} leaves the app "
-                         f"{tree.shown('')}; refused")
+        tree.refuse(sub, f"symlink {shown} -> {written} leaves the app {tree.shown('')}; refused")
     elif is_dir and _inside(real, path.parent):
-        tree.refuse(sub, f"symlink {shown} -> {written} loops back into its own folder; "
-                         "refused")
+        tree.refuse(sub, f"symlink {shown} -> {written} loops back into its own folder; refused")
     else:
         tree.links.append((sub, real.relative_to(tree.top).as_posix()))
 
@@ -139,8 +140,7 @@ def copy_app(tree: AppTree, dest: Path) -> list[Finding]:
             shutil.copyfile(source, dest / rel, follow_symlinks=False)
         except OSError as exc:
             shown = tree.shown(rel)
-            findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc),
-                                    file=shown))
+            findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc), file=shown))
     for rel, target in tree.links:
         link = dest / rel
         os.symlink(os.path.relpath(dest / target, link.parent), link)

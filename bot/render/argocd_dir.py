@@ -3,6 +3,7 @@
 server reads them: a file that fails to parse and does not look like a manifest is
 ignored, one that looks like a manifest is an error; `+argocd:skip-file-rendering` skips
 a file; jsonnet is not evaluated (an error naming the file)."""
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,16 @@ def glob_match(pattern: str, text: str) -> bool:
             j = pattern.find("]", i + 1)
             if j < 0:
                 return False
-            body = pattern[i + 1:j]
-            out += "[" + ("^" + re.escape(body[1:]) if body.startswith("!")
-                          else re.escape(body).replace("\\-", "-")) + "]"
+            body = pattern[i + 1 : j]
+            out += (
+                "["
+                + (
+                    "^" + re.escape(body[1:])
+                    if body.startswith("!")
+                    else re.escape(body).replace("\\-", "-")
+                )
+                + "]"
+            )
             i = j
         elif c == "\\" and i + 1 < len(pattern):
             i += 1
@@ -59,8 +67,9 @@ def _looks_like_manifest(data: bytes) -> bool:
     return b"apiVersion:" in data and b"kind:" in data and b"metadata:" in data
 
 
-def render_directory(root: Path, target: Target,
-                     budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
+def render_directory(
+    root: Path, target: Target, budgets: Budgets
+) -> tuple[list[Manifest], list[Finding]]:
     """The objects of an Argo CD directory app."""
     root = root.resolve()
     settings = options.of(target).get("directory") or {}
@@ -74,14 +83,19 @@ def render_directory(root: Path, target: Target,
         if is_dir:
             return recurse
         name = rel.rpartition("/")[2]
-        return bool(MANIFEST.match(name)) and not (exclude and glob_match(exclude, rel)) \
+        return (
+            bool(MANIFEST.match(name))
+            and not (exclude and glob_match(exclude, rel))
             and not (include and not glob_match(include, rel))
+        )
 
     tree = walk_app(root, top, wanted, dir_links=recurse)
     if tree.findings:
         return [], tree.findings
-    found = sorted([(tree.shown(rel), real) for rel, real in tree.files] +
-                   [(tree.shown(rel), tree.top / link) for rel, link in tree.links])
+    found = sorted(
+        [(tree.shown(rel), real) for rel, real in tree.files]
+        + [(tree.shown(rel), tree.top / link) for rel, link in tree.links]
+    )
     manifests: list[Manifest] = []
     findings: list[Finding] = []
     total = 0
@@ -95,14 +109,26 @@ def render_directory(root: Path, target: Target,
         if SKIP_MARKER in data:
             continue
         if shown.endswith(".jsonnet"):
-            findings.append(Finding(Severity.ERROR, "render", f"{shown}: jsonnet is not "
-                                    "evaluated by the bot", file=shown))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"{shown}: jsonnet is not evaluated by the bot",
+                    file=shown,
+                )
+            )
             continue
         total += len(data)
         if total > budgets.max_render_bytes:
-            findings.append(Finding(Severity.ERROR, "render", f"manifests too large: more than "
-                                    f"{budgets.max_render_bytes} bytes under {target.path}",
-                                    file=shown))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"manifests too large: more than "
+                    f"{budgets.max_render_bytes} bytes under {target.path}",
+                    file=shown,
+                )
+            )
             break
         objs, problems = load_manifests(data, shown, budgets)
         if problems and not _looks_like_manifest(data):

@@ -9,6 +9,7 @@ Only `${...}` is substituted (`$var` stays as written; `$${var}` gives `${var}`)
 `${var//pat/rep}`, `${var/#pat/rep}`, `${var/%pat/rep}`. Without `strict`, an unset
 variable is empty, like the controller's default.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -69,7 +70,7 @@ class _Scanner:
         self.pos -= self.width
 
     def skip(self) -> None:  # drop the escape character just read
-        self.buf = self.buf[:self.pos - 1] + self.buf[self.pos:]
+        self.buf = self.buf[: self.pos - 1] + self.buf[self.pos :]
 
     def peek(self) -> str:
         r = self.read()
@@ -77,7 +78,7 @@ class _Scanner:
         return r
 
     def string(self) -> str:
-        return self.buf[self.start:self.pos]
+        return self.buf[self.start : self.pos]
 
     def scan(self) -> str:
         self.start = self.pos
@@ -206,8 +207,11 @@ class _Parser:
         self.s.read()
         r = self.s.peek()
         self.s.unread()
-        return self.parse_default(name) if r in ("=", "-", "?", "+") and r != EOF \
+        return (
+            self.parse_default(name)
+            if r in ("=", "-", "?", "+") and r != EOF
             else self.parse_substr(name)
+        )
 
     def parse_substr(self, name: str) -> Node:
         op = self.operator("one_colon")

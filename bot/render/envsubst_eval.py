@@ -1,5 +1,6 @@
 """PURE: evaluation of envsubst templates (bot.render.envsubst) with fluxcd/pkg/envsubst's
 functions, including its glob matcher for `#`/`%` (where `*` and `?` also match `/`)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -29,7 +30,7 @@ def _substr(s: str, *args: str) -> str:
         return s
     if pos + length >= len(s):
         return s[pos:] if pos < len(s) else ""
-    return s[pos:pos + length]
+    return s[pos : pos + length]
 
 
 def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
@@ -110,7 +111,7 @@ def path_match(pattern: str, name: str) -> bool:
             continue
         if star:
             for i in range(len(name)):
-                rest, ok = _match_chunk(chunk, name[i + 1:])
+                rest, ok = _match_chunk(chunk, name[i + 1 :])
                 if ok:
                     if not pattern and rest:
                         continue
@@ -127,8 +128,8 @@ def _trim_shortest(s: str, pattern: str) -> str:
     shortest = ""
     try:
         for i in range(len(s)):
-            if path_match(pattern, s[:len(s) - i]):
-                shortest = s[:len(s) - i]
+            if path_match(pattern, s[: len(s) - i]):
+                shortest = s[: len(s) - i]
     except ValueError:
         return s
     return s.removeprefix(shortest) if shortest else s
@@ -137,8 +138,8 @@ def _trim_shortest(s: str, pattern: str) -> str:
 def _trim_longest(s: str, pattern: str) -> str:
     try:
         for i in range(len(s)):
-            if path_match(pattern, s[:len(s) - i]):
-                return s.removeprefix(s[:len(s) - i])
+            if path_match(pattern, s[: len(s) - i]):
+                return s.removeprefix(s[: len(s) - i])
     except ValueError:
         return s
     return s
@@ -170,8 +171,11 @@ FUNCS: dict[str, Callable[..., str]] = {
 
 def _func(name: str, nargs: int) -> Callable[..., str]:
     if name == "#":
-        return (lambda s, *a: str(len(s.encode()))) if nargs == 0 else \
-            (lambda s, *a: _trim_shortest(s, a[0]))
+        return (
+            (lambda s, *a: str(len(s.encode())))
+            if nargs == 0
+            else (lambda s, *a: _trim_shortest(s, a[0]))
+        )
     return FUNCS.get(name, _default)
 
 
@@ -193,13 +197,16 @@ def _evaluate(nodes: list[Node], lookup: Lookup, keep: bool) -> str:
     return "".join(out)
 
 
-def substitute(text: str, variables: Mapping[str, str], *, strict: bool = False,
-               keep_unknown: bool = False) -> str:
+def substitute(
+    text: str, variables: Mapping[str, str], *, strict: bool = False, keep_unknown: bool = False
+) -> str:
     """`text` with `${...}` evaluated against `variables`. Unset variables are empty unless
     `strict` (an error) or `keep_unknown` (a bare `${var}` stays as written, for variables
     that would come from a Secret the bot never reads)."""
+
     def lookup(name: str) -> tuple[str, bool]:
         if name in variables:
             return variables[name], True
         return "", not (strict or keep_unknown)
+
     return _evaluate(parse(text), lookup, keep_unknown and not strict)

@@ -1,4 +1,5 @@
 """The helm renderer: `helm template` offline on a chart vendored in the repository."""
+
 from __future__ import annotations
 
 import bisect
@@ -32,9 +33,16 @@ KUBE_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 SOURCE = re.compile(rb"^# Source: (.+?)\s*$", re.MULTILINE)
 
 
-def helm_argv(helm: str, release: str, chart: str | os.PathLike[str], namespace: str,
-              values: list[Path], kube_version: str, extra: list[str] | None = None,
-              include_crds: bool = True) -> list[str]:
+def helm_argv(
+    helm: str,
+    release: str,
+    chart: str | os.PathLike[str],
+    namespace: str,
+    values: list[Path],
+    kube_version: str,
+    extra: list[str] | None = None,
+    include_crds: bool = True,
+) -> list[str]:
     """The only helm command line: no DNS, no post-renderer, no dependency update.
     `extra` holds `--set` / `--set-string` arguments (Argo CD helm parameters)."""
     argv = [helm, "template", "--namespace", namespace, "--kube-version", kube_version]
@@ -46,8 +54,12 @@ def helm_argv(helm: str, release: str, chart: str | os.PathLike[str], namespace:
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    dirs = {"HELM_CACHE_HOME": "cache", "HELM_CONFIG_HOME": "config", "HELM_DATA_HOME": "data",
-            "HELM_PLUGINS": "plugins"}
+    dirs = {
+        "HELM_CACHE_HOME": "cache",
+        "HELM_CONFIG_HOME": "config",
+        "HELM_DATA_HOME": "data",
+        "HELM_PLUGINS": "plugins",
+    }
     for sub in ("home", *dirs.values()):
         (tmp / sub).mkdir()
     extra = {**GO_RUNTIME, **{k: str(tmp / v) for k, v in dirs.items()}}
@@ -84,14 +96,25 @@ def check_chart(root: Path, chart: Path, budgets: Budgets) -> list[Finding]:
     chart_yaml = repo_path(root, chart / "Chart.yaml")
     lock = chart / "Chart.lock"
     if lock.is_symlink():
-        findings.append(Finding(Severity.ERROR, "sandbox", "Chart.lock is a symlink; refused "
-                                "(the bot never runs helm dependency update)",
-                                file=repo_path(root, lock)))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "sandbox",
+                "Chart.lock is a symlink; refused (the bot never runs helm dependency update)",
+                file=repo_path(root, lock),
+            )
+        )
     if findings:
         return findings
     if not (chart / "Chart.yaml").is_file():
-        return [Finding(Severity.ERROR, "render", f"no Chart.yaml in {repo_path(root, chart)}",
-                        file=chart_yaml)]
+        return [
+            Finding(
+                Severity.ERROR,
+                "render",
+                f"no Chart.yaml in {repo_path(root, chart)}",
+                file=chart_yaml,
+            )
+        ]
     meta, findings = _load(root, chart / "Chart.yaml", budgets)
     deps: list[Any] = []
     if isinstance(meta, dict) and isinstance(meta.get("dependencies"), list):
@@ -105,16 +128,21 @@ def check_chart(root: Path, chart: Path, budgets: Budgets) -> list[Finding]:
     for dep in deps:
         name = str(dep.get("name")) if isinstance(dep, dict) else str(dep)
         if name not in vendored:
-            findings.append(Finding(
-                Severity.ERROR, "render", f"dependency {name} is not vendored in charts/; "
-                "the bot never runs helm dependency update", file=chart_yaml))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"dependency {name} is not vendored in charts/; "
+                    "the bot never runs helm dependency update",
+                    file=chart_yaml,
+                )
+            )
     if (chart / "values.yaml").is_file():
         findings += _load(root, chart / "values.yaml", budgets)[1]
     return findings
 
 
-def values_files(root: Path, target: Target,
-                 budgets: Budgets) -> tuple[list[Path], list[Finding]]:
+def values_files(root: Path, target: Target, budgets: Budgets) -> tuple[list[Path], list[Finding]]:
     """Resolved values files (repo-relative in the target), each checked like a manifest."""
     paths: list[Path] = []
     findings: list[Finding] = []
@@ -127,8 +155,9 @@ def values_files(root: Path, target: Target,
             findings.append(Finding(Severity.ERROR, check, str(exc), file=given))
             continue
         except FileNotFoundError:
-            findings.append(Finding(Severity.ERROR, "render",
-                                    f"values file {given} does not exist", file=given))
+            findings.append(
+                Finding(Severity.ERROR, "render", f"values file {given} does not exist", file=given)
+            )
             continue
         findings += problems
         paths.append(path)
@@ -142,8 +171,9 @@ def _source_file(chart: str, source: str) -> str:
     return (PurePosixPath(chart) / inner).as_posix().removeprefix("./")
 
 
-def render_helm(root: Path, target: Target, helm: str,
-                budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
+def render_helm(
+    root: Path, target: Target, helm: str, budgets: Budgets
+) -> tuple[list[Manifest], list[Finding]]:
     """Check the chart and values, run `helm template` offline, map objects to templates."""
     root = root.resolve()
     chart = resolve_inside(root, target.path, "chart")
@@ -160,8 +190,9 @@ def render_helm(root: Path, target: Target, helm: str,
     if tree.findings:
         return [], tree.findings
     if tree.size > budgets.max_app_bytes:
-        raise BudgetExceeded(f"chart {tree.label} is too large ({tree.size} bytes, limit "
-                             f"{budgets.max_app_bytes})")
+        raise BudgetExceeded(
+            f"chart {tree.label} is too large ({tree.size} bytes, limit {budgets.max_app_bytes})"
+        )
     findings = check_chart(root, chart, budgets)
     values, problems = values_files(root, target, budgets)
     findings += problems
@@ -179,17 +210,33 @@ def render_helm(root: Path, target: Target, helm: str,
         if isinstance(layered, list):
             return [], layered
         extra_values, extra_args, include_crds = layered
-        argv = helm_argv(helm, release, copy, namespace, values + extra_values,
-                         target.kubernetes_version, extra_args, include_crds)
+        argv = helm_argv(
+            helm,
+            release,
+            copy,
+            namespace,
+            values + extra_values,
+            target.kubernetes_version,
+            extra_args,
+            include_crds,
+        )
         try:
-            done = proc.run(argv, cwd=tmp, env=_env(tmp), timeout=budgets.render_timeout,
-                            max_output=budgets.max_render_bytes, no_network=True)
+            done = proc.run(
+                argv,
+                cwd=tmp,
+                env=_env(tmp),
+                timeout=budgets.render_timeout,
+                max_output=budgets.max_render_bytes,
+                no_network=True,
+            )
         except BudgetExceeded as exc:
-            raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
-                                 ) from exc
+            raise BudgetExceeded(
+                f"render output exceeded {budgets.max_render_bytes} bytes"
+            ) from exc
         except ToolError as exc:
-            exc.stderr = tool_message(exc.stderr.replace(str(copy), tree.label), 2000,
-                                      real_root, tmp)
+            exc.stderr = tool_message(
+                exc.stderr.replace(str(copy), tree.label), 2000, real_root, tmp
+            )
             raise
     out = done.stdout
     marks: list[tuple[int, str]] = []
@@ -200,12 +247,12 @@ def render_helm(root: Path, target: Target, helm: str,
         marks.append((line, match.group(1).decode("utf-8", "replace")))
     lines = [at for at, _ in marks]
     shown = repo_path(real_root, chart)
-    objs, problems = load_manifests(out, shown,
-                                    output_budgets(budgets))
+    objs, problems = load_manifests(out, shown, output_budgets(budgets))
 
     def origin(line: int | None) -> str:
         at = bisect.bisect_right(lines, line or 0) - 1
         return _source_file(shown, marks[at][1]) if at >= 0 else shown
+
     manifests = [Manifest(body=o.body, file=origin(o.line)) for o in objs]
     findings = [replace(f, file=origin(f.line), line=None) for f in problems]
     return manifests, findings

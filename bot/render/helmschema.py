@@ -12,6 +12,7 @@ resource that contains them, which the compiler already holds in memory.
 The file must be strict JSON (UTF-8, optional byte-order mark, no NaN, no duplicate keys),
 so that this check and helm read the same document.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -30,9 +31,17 @@ REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
 # Keywords whose values are instance data, not schemas: a `$ref` inside them is just data.
 DATA_KEYWORDS = frozenset({"default", "enum", "const", "examples", "example"})
 METASCHEMAS = frozenset(
-    f"{scheme}://json-schema.org/{path}" for scheme in ("http", "https")
-    for path in ("schema", "draft-04/schema", "draft-06/schema", "draft-07/schema",
-                 "draft/2019-09/schema", "draft/2020-12/schema"))
+    f"{scheme}://json-schema.org/{path}"
+    for scheme in ("http", "https")
+    for path in (
+        "schema",
+        "draft-04/schema",
+        "draft-06/schema",
+        "draft-07/schema",
+        "draft/2019-09/schema",
+        "draft/2020-12/schema",
+    )
+)
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_ARCHIVE_DEPTH = 4
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024  # helm's own limit for an unpacked chart archive
@@ -77,8 +86,9 @@ def reference_problems(node: Any) -> list[str]:
         for key, value in node.items():
             if key in REF_KEYS and not (isinstance(value, str) and value.startswith("#")):
                 problems.append(f"{key} {value}")
-            elif key == "$schema" and not (isinstance(value, str) and
-                                           value.removesuffix("#") in METASCHEMAS):
+            elif key == "$schema" and not (
+                isinstance(value, str) and value.removesuffix("#") in METASCHEMAS
+            ):
                 problems.append(f"{key} {value}")
             elif key not in DATA_KEYWORDS:
                 problems += reference_problems(value)
@@ -89,11 +99,24 @@ def _check(data: bytes, shown: str) -> list[Finding]:
     try:
         problems = reference_problems(parse_schema(data))
     except _Bad as exc:
-        return [Finding(Severity.ERROR, "sandbox", f"{shown} is refused: {exc} (the bot must "
-                        "read it exactly as helm does)", file=shown)]
-    return [Finding(Severity.ERROR, "sandbox", f"{shown}: {problem} is not a reference inside "
-                    "this schema; refused (helm would load it from the bot's host)", file=shown)
-            for problem in problems]
+        return [
+            Finding(
+                Severity.ERROR,
+                "sandbox",
+                f"{shown} is refused: {exc} (the bot must read it exactly as helm does)",
+                file=shown,
+            )
+        ]
+    return [
+        Finding(
+            Severity.ERROR,
+            "sandbox",
+            f"{shown}: {problem} is not a reference inside "
+            "this schema; refused (helm would load it from the bot's host)",
+            file=shown,
+        )
+        for problem in problems
+    ]
 
 
 def schema_findings(chart: Path, shown: str, budgets: Budgets) -> list[Finding]:
@@ -101,8 +124,10 @@ def schema_findings(chart: Path, shown: str, budgets: Budgets) -> list[Finding]:
     vendored as folders or archives; `shown` is the chart's repository path."""
     findings: list[Finding] = []
     if (chart / SCHEMA).is_file():
-        findings += _check(read_limited(chart / SCHEMA, budgets.max_file_bytes,
-                                        f"{shown}/{SCHEMA}"), f"{shown}/{SCHEMA}")
+        findings += _check(
+            read_limited(chart / SCHEMA, budgets.max_file_bytes, f"{shown}/{SCHEMA}"),
+            f"{shown}/{SCHEMA}",
+        )
     charts = chart / "charts"
     if not charts.is_dir():
         return findings
@@ -127,8 +152,7 @@ def _archive(data: bytes, shown: str, budgets: Budgets, depth: int) -> list[Find
             for member in tar:
                 total += member.size
                 if total > MAX_ARCHIVE_BYTES:
-                    raise BudgetExceeded(f"{shown} unpacks to more than {MAX_ARCHIVE_BYTES} "
-                                         "bytes")
+                    raise BudgetExceeded(f"{shown} unpacks to more than {MAX_ARCHIVE_BYTES} bytes")
                 if not member.isfile():
                     continue
                 name = f"{shown}:{member.name}"

@@ -7,6 +7,7 @@ Argo CD runs `helm template` with the source's `valueFiles`, then its `values` /
 (done when the target is planned) and, with `chart.spec.valuesFiles`, replaces the chart's
 own values.yaml by the merge of those files.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,9 @@ def clean_set_value(value: str) -> str:
     return re.sub(r"(?<!\\),", r"\\,", value)
 
 
-def _chart_values(root: Path, chart_copy: Path, files: list[str],
-                  budgets: Budgets) -> list[Finding]:
+def _chart_values(
+    root: Path, chart_copy: Path, files: list[str], budgets: Budgets
+) -> list[Finding]:
     merged: dict[str, Any] = {}
     for given in files:
         try:
@@ -40,8 +42,9 @@ def _chart_values(root: Path, chart_copy: Path, files: list[str],
         except (UserError, BudgetExceeded) as exc:
             return [Finding(Severity.ERROR, "render", str(exc), file=given)]
         except FileNotFoundError:
-            return [Finding(Severity.ERROR, "render", f"values file {given} does not exist",
-                            file=given)]
+            return [
+                Finding(Severity.ERROR, "render", f"values file {given} does not exist", file=given)
+            ]
         docs, problems = load_documents(data, given, budgets)
         if problems:
             return problems
@@ -51,13 +54,13 @@ def _chart_values(root: Path, chart_copy: Path, files: list[str],
     return []
 
 
-def layer_values(root: Path, target: Target, chart_copy: Path, tmp: Path, budgets: Budgets
-                 ) -> tuple[list[Path], list[str], bool] | list[Finding]:
+def layer_values(
+    root: Path, target: Target, chart_copy: Path, tmp: Path, budgets: Budgets
+) -> tuple[list[Path], list[str], bool] | list[Finding]:
     """(extra values files, extra helm arguments, include CRDs) or the findings that stop it."""
     helm = options.of(target).get("helm") or {}
     if helm.get("chart_values"):
-        problems = _chart_values(root, chart_copy, [str(v) for v in helm["chart_values"]],
-                                 budgets)
+        problems = _chart_values(root, chart_copy, [str(v) for v in helm["chart_values"]], budgets)
         if problems:
             return problems
     files: list[Path] = []

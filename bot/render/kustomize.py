@@ -1,4 +1,5 @@
 """The kustomize renderer: `kubectl kustomize` offline, after a walk that refuses remote refs."""
+
 from __future__ import annotations
 
 import os
@@ -32,9 +33,12 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 ORIGIN = "config.kubernetes.io/origin"
 MAX_KUSTOMIZATIONS = 1000
 # URLs, scp-style git, go-getter and the host shorthands kustomize treats as remote.
-REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*::?//|[a-z][a-z0-9+.-]*::|git@|gh:|ssh:|"
-                    r"(github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com)([/:]|$))|"
-                    r"\?(ref|version|submodules|timeout)=|/_git/|\.git(/|\?|$)", re.IGNORECASE)
+REMOTE = re.compile(
+    r"^([a-z][a-z0-9+.-]*::?//|[a-z][a-z0-9+.-]*::|git@|gh:|ssh:|"
+    r"(github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com)([/:]|$))|"
+    r"\?(ref|version|submodules|timeout)=|/_git/|\.git(/|\?|$)",
+    re.IGNORECASE,
+)
 HELM_FIELDS = ("helmCharts", "helmChartInflationGenerator", "helmGlobals")
 FUNCTION_ANNOTATIONS = ("config.kubernetes.io/function", "config.k8s.io/function")
 
@@ -97,29 +101,43 @@ class Walk:
         """Check the kustomization in `directory` (resolved) and everything it references."""
         if directory in self.stack:
             chain = " -> ".join(repo_path(self.root, d) for d in [*self.stack, directory])
-            self.findings.append(Finding(Severity.ERROR, "render",
-                                         f"kustomization cycle: {chain}",
-                                         file=repo_path(self.root, directory)))
+            self.findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"kustomization cycle: {chain}",
+                    file=repo_path(self.root, directory),
+                )
+            )
             return
         if directory in self.done:
             return
         if len(self.done) >= MAX_KUSTOMIZATIONS:
-            self.refuse(f"more than {MAX_KUSTOMIZATIONS} kustomizations", repo_path(
-                self.root, directory))
+            self.refuse(
+                f"more than {MAX_KUSTOMIZATIONS} kustomizations", repo_path(self.root, directory)
+            )
             return
         self.done.add(directory)
         self.findings += scan_dir(self.root, directory, recursive=False)
         kfile = kustomization_file(directory)
         shown_dir = repo_path(self.root, directory)
         if kfile is None:
-            self.findings.append(Finding(Severity.ERROR, "render",
-                                         f"no kustomization.yaml in {shown_dir}",
-                                         file=shown_dir))
+            self.findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"no kustomization.yaml in {shown_dir}",
+                    file=shown_dir,
+                )
+            )
             return
         shown = repo_path(self.root, kfile)
         try:
-            data = read_limited(resolve_inside(self.root, shown, "kustomization"),
-                                self.budgets.max_file_bytes, shown)
+            data = read_limited(
+                resolve_inside(self.root, shown, "kustomization"),
+                self.budgets.max_file_bytes,
+                shown,
+            )
         except (Refused, BudgetExceeded) as exc:
             self.refuse(str(exc), shown)
             return
@@ -127,8 +145,9 @@ class Walk:
         self.findings += problems
         if not docs or not isinstance(docs[0].data, dict):
             if not problems:
-                self.findings.append(Finding(Severity.ERROR, "render",
-                                             "kustomization is not a mapping", file=shown))
+                self.findings.append(
+                    Finding(Severity.ERROR, "render", "kustomization is not a mapping", file=shown)
+                )
             return
         self.stack.append(directory)
         try:
@@ -143,20 +162,39 @@ class Walk:
             self.own_origin = True
         for name in HELM_FIELDS:
             if name in kust:
-                self.refuse(f"{name} is not allowed: the bot never runs kustomize with "
-                            "--enable-helm (use a helm target with a vendored chart)", shown)
+                self.refuse(
+                    f"{name} is not allowed: the bot never runs kustomize with "
+                    "--enable-helm (use a helm target with a vendored chart)",
+                    shown,
+                )
         for name, text in inline_plugins(kust):
             self.plugin_config(text.encode(), shown, name)
         for ref in path_refs(kust):
-            self.ref(here, ref.path, shown, ref.field, recurse=ref.kind is not RefKind.FILE,
-                     plugin=ref.kind is RefKind.PLUGIN)
+            self.ref(
+                here,
+                ref.path,
+                shown,
+                ref.field,
+                recurse=ref.kind is not RefKind.FILE,
+                plugin=ref.kind is RefKind.PLUGIN,
+            )
 
-    def ref(self, here: Path, ref: str, shown: str, name: str, recurse: bool = False,
-            plugin: bool = False) -> None:
+    def ref(
+        self,
+        here: Path,
+        ref: str,
+        shown: str,
+        name: str,
+        recurse: bool = False,
+        plugin: bool = False,
+    ) -> None:
         """Check one path reference of a kustomization; recurse into directories."""
         if is_remote(ref):
-            self.refuse(f"{name} entry {ref} is a remote reference; the bot renders only "
-                        "what is in the repository (no remote bases, no network)", shown)
+            self.refuse(
+                f"{name} entry {ref} is a remote reference; the bot renders only "
+                "what is in the repository (no remote bases, no network)",
+                shown,
+            )
             return
         if not os.path.isabs(ref):
             self.checked.append(repo_path(self.root, Path(os.path.normpath(here / ref))))
@@ -173,9 +211,15 @@ class Walk:
             self.refuse(f"{name} entry {ref} is inside .git; refused", shown)
             return
         if not target.exists():
-            self.findings.append(Finding(
-                Severity.ERROR, "render", f"{name} entry {ref} does not exist in the "
-                "repository (remote references are not allowed)", file=shown))
+            self.findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"{name} entry {ref} does not exist in the "
+                    "repository (remote references are not allowed)",
+                    file=shown,
+                )
+            )
         elif target.is_dir():
             if recurse:
                 self.visit(target)
@@ -198,12 +242,19 @@ class Walk:
             meta = _mapping(body.get("metadata"))
             notes = _mapping(meta.get("annotations"))
             if body.get("kind") == "HelmChartInflationGenerator":
-                self.refuse(f"{name}: HelmChartInflationGenerator is not allowed: the bot "
-                            "never runs kustomize with --enable-helm", shown)
-            elif any(a in notes for a in FUNCTION_ANNOTATIONS) or \
-                    body.get("apiVersion") != "builtin":
-                self.refuse(f"{name}: kustomize plugins and KRM functions are disabled "
-                            "(only builtin generators and transformers)", shown)
+                self.refuse(
+                    f"{name}: HelmChartInflationGenerator is not allowed: the bot "
+                    "never runs kustomize with --enable-helm",
+                    shown,
+                )
+            elif (
+                any(a in notes for a in FUNCTION_ANNOTATIONS) or body.get("apiVersion") != "builtin"
+            ):
+                self.refuse(
+                    f"{name}: kustomize plugins and KRM functions are disabled "
+                    "(only builtin generators and transformers)",
+                    shown,
+                )
 
 
 def _origin(body: dict[str, Any], base: Path, real_root: Path, keep: bool) -> str | None:
@@ -231,8 +282,9 @@ def _origin(body: dict[str, Any], base: Path, real_root: Path, keep: bool) -> st
     return repo_path(real_root, path) if real_root in path.parents else None
 
 
-def render_kustomize(root: Path, target: Target, kubectl: str,
-                     budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
+def render_kustomize(
+    root: Path, target: Target, kubectl: str, budgets: Budgets
+) -> tuple[list[Manifest], list[Finding]]:
     """Walk and check the kustomizations, then build offline; objects mapped to their files."""
     root = root.resolve()
     directory = resolve_inside(root, target.path, "path")
@@ -254,25 +306,40 @@ def render_kustomize(root: Path, target: Target, kubectl: str,
         build = directory
         # A private wrapper asks kustomize to record each object's origin file.
         if not walk.own_origin and walk.root_kind == "Kustomization":
-            wrap.joinpath("kustomization.yaml").write_text(yaml.safe_dump({
-                "resources": [os.path.relpath(directory, wrap)],
-                "buildMetadata": ["originAnnotations"]}))
+            wrap.joinpath("kustomization.yaml").write_text(
+                yaml.safe_dump(
+                    {
+                        "resources": [os.path.relpath(directory, wrap)],
+                        "buildMetadata": ["originAnnotations"],
+                    }
+                )
+            )
             build = wrap
-        env = proc.clean_env(home, extra={**GO_RUNTIME,
-                                          "XDG_CONFIG_HOME": str(tmp / "config"),
-                                          "KUSTOMIZE_PLUGIN_HOME": str(tmp / "plugins")})
+        env = proc.clean_env(
+            home,
+            extra={
+                **GO_RUNTIME,
+                "XDG_CONFIG_HOME": str(tmp / "config"),
+                "KUSTOMIZE_PLUGIN_HOME": str(tmp / "plugins"),
+            },
+        )
         try:
-            done = proc.run(kustomize_argv(kubectl, build), cwd=tmp, env=env,
-                            timeout=budgets.render_timeout,
-                            max_output=budgets.max_render_bytes, no_network=True)
+            done = proc.run(
+                kustomize_argv(kubectl, build),
+                cwd=tmp,
+                env=env,
+                timeout=budgets.render_timeout,
+                max_output=budgets.max_render_bytes,
+                no_network=True,
+            )
         except BudgetExceeded as exc:
-            raise BudgetExceeded(f"render output exceeded {budgets.max_render_bytes} bytes"
-                                 ) from exc
+            raise BudgetExceeded(
+                f"render output exceeded {budgets.max_render_bytes} bytes"
+            ) from exc
         except ToolError as exc:
             exc.stderr = mask_literals(tool_message(exc.stderr, 2000, wrap, real_root, tmp))
             raise
-        objs, findings = load_manifests(done.stdout, shown,
-                                        output_budgets(budgets))
+        objs, findings = load_manifests(done.stdout, shown, output_budgets(budgets))
         out = []
         for obj in objs:  # output lines say nothing about the sources: drop them
             body = dict(obj.body)

@@ -6,6 +6,7 @@ kustomize-controller writes targetNamespace, namePrefix/nameSuffix, patches, com
 images into it (or into one it generates listing the folder's manifests). Both edit the
 file in place, so the result here is a new kustomization for the same folder.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,19 +18,24 @@ from typing import Any
 from bot.repo.kustomize_refs import KUSTOMIZATION_FILES
 
 # files source-controller leaves out of an artifact, and so out of a generated kustomization
-_IGNORED = re.compile(r"(^|/)(\.[^/]*|appveyor\.yml|cloudbuild\.yaml|codeship-services\.yml|"
-                      r"codeship-steps\.yml)$")
+_IGNORED = re.compile(
+    r"(^|/)(\.[^/]*|appveyor\.yml|cloudbuild\.yaml|codeship-services\.yml|"
+    r"codeship-steps\.yml)$"
+)
 
 
 def generated(folder: str, files: Collection[str]) -> dict[str, Any]:
     """Flux's kustomization for a folder without one: every YAML file below it, and each
     subfolder that has a kustomization as one entry (not descended into)."""
     prefix = "" if folder == "." else folder + "/"
-    kdirs = {posixpath.dirname(f) for f in files
-             if f.startswith(prefix) and posixpath.basename(f) in KUSTOMIZATION_FILES}
+    kdirs = {
+        posixpath.dirname(f)
+        for f in files
+        if f.startswith(prefix) and posixpath.basename(f) in KUSTOMIZATION_FILES
+    }
     resources: set[str] = set()
     for f in files:
-        rel = f[len(prefix):] if f.startswith(prefix) else None
+        rel = f[len(prefix) :] if f.startswith(prefix) else None
         if rel is None or _IGNORED.search(rel) or not rel.endswith((".yaml", ".yml")):
             continue
         parent, covered = posixpath.dirname(f), None
@@ -37,9 +43,8 @@ def generated(folder: str, files: Collection[str]) -> dict[str, Any]:
             if parent in kdirs:
                 covered = parent
             parent = posixpath.dirname(parent)
-        resources.add("./" + (covered[len(prefix):] if covered else rel))
-    out: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1",
-                           "kind": "Kustomization"}
+        resources.add("./" + (covered[len(prefix) :] if covered else rel))
+    out: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
     if resources:
         out["resources"] = sorted(resources)
     else:
@@ -69,8 +74,7 @@ def parse_image(spec: str) -> dict[str, str]:
     return image
 
 
-def _merge_images(current: list[Any], given: Sequence[Mapping[str, Any]],
-                  style: str) -> list[Any]:
+def _merge_images(current: list[Any], given: Sequence[Mapping[str, Any]], style: str) -> list[Any]:
     out = [dict(i) for i in current if isinstance(i, Mapping)]
     for image in given:
         found = next((i for i in out if i.get("name") == image.get("name")), None)
@@ -90,8 +94,10 @@ def _merge_images(current: list[Any], given: Sequence[Mapping[str, Any]],
 
 def _labels(kust: dict[str, Any], labels: Mapping[str, Any], opts: Mapping[str, Any]) -> None:
     if opts.get("labelWithoutSelector"):
-        entry: dict[str, Any] = {"pairs": {str(k): str(v) for k, v in labels.items()},
-                                 "includeSelectors": False}
+        entry: dict[str, Any] = {
+            "pairs": {str(k): str(v) for k, v in labels.items()},
+            "includeSelectors": False,
+        }
         if opts.get("labelIncludeTemplates"):
             entry["includeTemplates"] = True
         kust["labels"] = [*(kust.get("labels") or []), entry]
@@ -99,14 +105,20 @@ def _labels(kust: dict[str, Any], labels: Mapping[str, Any], opts: Mapping[str, 
     current = dict(kust.get("commonLabels") or {})
     clash = [k for k in labels if k in current and not opts.get("forceCommonLabels")]
     if clash:
-        raise ValueError(f"label {clash[0]} already in kustomization (forceCommonLabels "
-                         "is not set)")
+        raise ValueError(
+            f"label {clash[0]} already in kustomization (forceCommonLabels is not set)"
+        )
     current.update({str(k): str(v) for k, v in labels.items()})
     kust["commonLabels"] = current
 
 
-def edit(original: Mapping[str, Any] | None, fields: Mapping[str, Any], style: str,
-         folder: str, files: Collection[str]) -> dict[str, Any]:
+def edit(
+    original: Mapping[str, Any] | None,
+    fields: Mapping[str, Any],
+    style: str,
+    folder: str,
+    files: Collection[str],
+) -> dict[str, Any]:
     """The kustomization after Argo CD's or Flux's edits (`style` "argocd" | "flux");
     `original` None means Flux generates one for `folder`. ValueError names what is wrong."""
     kust = copy.deepcopy(dict(original)) if original is not None else generated(folder, files)
@@ -120,10 +132,15 @@ def edit(original: Mapping[str, Any] | None, fields: Mapping[str, Any], style: s
         kust["images"] = _merge_images(list(kust.get("images") or []), given, style)
     for item in fields.get("replicas") or []:
         if isinstance(item, Mapping):
-            entries = [r for r in kust.get("replicas") or [] if isinstance(r, Mapping)
-                       and r.get("name") != item.get("name")]
-            kust["replicas"] = [*entries, {"name": item.get("name"),
-                                           "count": int(item.get("count") or 0)}]
+            entries = [
+                r
+                for r in kust.get("replicas") or []
+                if isinstance(r, Mapping) and r.get("name") != item.get("name")
+            ]
+            kust["replicas"] = [
+                *entries,
+                {"name": item.get("name"), "count": int(item.get("count") or 0)},
+            ]
     if fields.get("commonLabels"):
         _labels(kust, fields["commonLabels"], fields)
     if fields.get("commonAnnotations"):

@@ -7,6 +7,7 @@ folder placed beside it in the checkout (a hidden sibling: relative references s
 repository root is built in a private copy of the whole checkout. Object files and findings
 name the real folder again afterwards.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,18 +58,19 @@ def _files(root: Path, directory: Path) -> list[str]:
     return out
 
 
-def _original(root: Path, directory: Path, budgets: Budgets
-              ) -> tuple[dict[str, Any] | None, list[Finding]]:
+def _original(
+    root: Path, directory: Path, budgets: Budgets
+) -> tuple[dict[str, Any] | None, list[Finding]]:
     kfile = kustomization_file(directory)
     if kfile is None:
         return None, []
     shown = repo_path(root, kfile)
-    data = read_limited(resolve_inside(root, shown, "kustomization"), budgets.max_file_bytes,
-                        shown)
+    data = read_limited(resolve_inside(root, shown, "kustomization"), budgets.max_file_bytes, shown)
     docs, findings = load_documents(data, shown, budgets)
     if findings or not docs or not isinstance(docs[0].data, dict):
-        return None, findings or [Finding(Severity.ERROR, "render", "kustomization is not a "
-                                          "mapping", file=shown)]
+        return None, findings or [
+            Finding(Severity.ERROR, "render", "kustomization is not a mapping", file=shown)
+        ]
     return docs[0].data, []
 
 
@@ -76,8 +78,9 @@ def _rename(text: str | None, private: str, real: str) -> str | None:
     return text.replace(private, real) if text else text
 
 
-def render_edited(root: Path, target: Target, kubectl: str,
-                  budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
+def render_edited(
+    root: Path, target: Target, kubectl: str, budgets: Budgets
+) -> tuple[list[Manifest], list[Finding]]:
     """Render a kustomize target with its Argo CD / Flux settings applied."""
     root = root.resolve()
     opts = options.of(target)
@@ -88,14 +91,16 @@ def render_edited(root: Path, target: Target, kubectl: str,
     if findings and any(f.severity is Severity.ERROR for f in findings):
         return [], findings
     if opts.get("substitute") is not None or opts.get("common_metadata"):
-        built, more = post_build(manifests, opts.get("substitute"), opts.get("common_metadata"),
-                                 budgets.max_render_bytes)
+        built, more = post_build(
+            manifests, opts.get("substitute"), opts.get("common_metadata"), budgets.max_render_bytes
+        )
         return built, findings + more
     return manifests, findings
 
 
-def _render_copy(root: Path, target: Target, kubectl: str, budgets: Budgets,
-                 opts: dict[str, Any]) -> tuple[list[Manifest], list[Finding]]:
+def _render_copy(
+    root: Path, target: Target, kubectl: str, budgets: Budgets, opts: dict[str, Any]
+) -> tuple[list[Manifest], list[Finding]]:
     directory = resolve_inside(root, target.path, "path")
     if not directory.is_dir():
         raise Refused(f"path {target.path} is not a folder of the repository")
@@ -105,11 +110,15 @@ def _render_copy(root: Path, target: Target, kubectl: str, budgets: Budgets,
     if original is None and not opts.get("generate"):
         return render_kustomize(root, target, kubectl, budgets)
     try:
-        kust = edit(original, opts.get("kustomize") or {}, str(opts.get("kustomize_style")),
-                    target.path, _files(root, directory))
+        kust = edit(
+            original,
+            opts.get("kustomize") or {},
+            str(opts.get("kustomize_style")),
+            target.path,
+            _files(root, directory),
+        )
     except ValueError as exc:
-        return [], [Finding(Severity.ERROR, "render", f"kustomize edit: {exc}",
-                            file=target.path)]
+        return [], [Finding(Severity.ERROR, "render", f"kustomize edit: {exc}", file=target.path)]
     text = yaml.safe_dump(kust, sort_keys=False).encode()
     if len(text) > budgets.max_file_bytes:
         raise BudgetExceeded(f"edited kustomization of {target.path} is too large")
@@ -127,14 +136,19 @@ def _render_copy(root: Path, target: Target, kubectl: str, budgets: Budgets,
             (shadow / name).unlink(missing_ok=True)
         (shadow / "kustomization.yaml").write_bytes(text)
         manifests, findings = render_kustomize(
-            work_root, dataclasses.replace(target, path=private), kubectl, budgets)
+            work_root, dataclasses.replace(target, path=private), kubectl, budgets
+        )
     finally:
         shutil.rmtree(shadow, ignore_errors=True)
     if private == ".":
         return manifests, findings
-    manifests = [Manifest(m.body, _rename(m.file, private, target.path), m.line)
-                 for m in manifests]
-    findings = [dataclasses.replace(f, file=_rename(f.file, private, target.path),
-                                    message=_rename(f.message, private, target.path) or "")
-                for f in findings]
+    manifests = [Manifest(m.body, _rename(m.file, private, target.path), m.line) for m in manifests]
+    findings = [
+        dataclasses.replace(
+            f,
+            file=_rename(f.file, private, target.path),
+            message=_rename(f.message, private, target.path) or "",
+        )
+        for f in findings
+    ]
     return manifests, findings

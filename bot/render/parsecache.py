@@ -12,6 +12,7 @@ finding, or a stream whose documents together pass the node budget is handed bac
 caller's own loader, which reports exactly what it always did. Parsed values are shared:
 callers must treat them as read-only (copy before changing).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,14 @@ _MARKER = re.compile(rb"^---(?=[ \t\r\n]|\Z)", re.M)
 _DIRECTIVE = re.compile(rb"^%", re.M)
 # libyaml also breaks lines at CR alone, NEL, LS and PS; a stream holding one is not split
 # (its line numbers would differ), nor one with a byte-order mark (libyaml reads it).
-_UNSPLITTABLE = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe", b"\xc2\x85", b"\xe2\x80\xa8",
-                 b"\xe2\x80\xa9")
+_UNSPLITTABLE = (
+    b"\xef\xbb\xbf",
+    b"\xfe\xff",
+    b"\xff\xfe",
+    b"\xc2\x85",
+    b"\xe2\x80\xa8",
+    b"\xe2\x80\xa9",
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,9 @@ ChunkParser = Callable[[bytes, int], "Parsed | None"]
 def split_stream(data: bytes) -> list[tuple[int, bytes]] | None:
     """(first line, bytes) of each `---`-separated part of a YAML stream, or None when it
     cannot be split safely."""
-    if (not data.isascii() and any(bad in data for bad in _UNSPLITTABLE)) \
-            or _DIRECTIVE.search(data):
+    if (not data.isascii() and any(bad in data for bad in _UNSPLITTABLE)) or _DIRECTIVE.search(
+        data
+    ):
         return None
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return None
@@ -127,8 +135,9 @@ class ParseCache:
             with self._lock:
                 self._pending.pop(key).set()
 
-    def documents(self, data: bytes, max_nodes: int, parse: ChunkParser
-                  ) -> list[tuple[Any, int, tuple[int, ...] | None]] | None:
+    def documents(
+        self, data: bytes, max_nodes: int, parse: ChunkParser
+    ) -> list[tuple[Any, int, tuple[int, ...] | None]] | None:
         """Every document of a stream with absolute lines, or None: the caller's loader
         must read this stream itself (it is not clean, or cannot be split)."""
         parts = split_stream(data)
@@ -144,8 +153,9 @@ class ParseCache:
             if used > max_nodes:
                 return None
             shift = first - 1
-            out.extend((value, line + shift, _shift(items, shift))
-                       for value, line, items in parsed.docs)
+            out.extend(
+                (value, line + shift, _shift(items, shift)) for value, line, items in parsed.docs
+            )
         return out
 
 

@@ -6,6 +6,7 @@ helm, never as loose files), are left out. YAML that is not a Kubernetes object 
 JSON-patch list, values, `requirements.yaml`, kustomize configuration) is skipped with a
 note; a document that looks like an object but is broken is an error.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,9 @@ def _renders_elsewhere(folder: Path) -> bool:
     return False
 
 
-def manifest_files(root: Path, top: Path,
-                   exclude: frozenset[str] = frozenset()) -> tuple[list[tuple[str, Path]],
-                                                                  list[Finding]]:
+def manifest_files(
+    root: Path, top: Path, exclude: frozenset[str] = frozenset()
+) -> tuple[list[tuple[str, Path]], list[Finding]]:
     """The YAML files the plain renderer reads under `top` as (repository path, real path):
     recursive, sorted, no hidden dirs, no subfolders in `exclude` (repository paths) or
     holding a kustomization or a chart, symlinks only inside the app; plus the refusals and
@@ -86,13 +87,17 @@ def _note(skipped: list[str], target: Target) -> Finding:
     shown = ", ".join(skipped[:MAX_NAMED])
     if len(skipped) > MAX_NAMED:
         shown += f" and {len(skipped) - MAX_NAMED} more"
-    return Finding(Severity.INFO, "render",
-                   f"skipped YAML that is not a Kubernetes object (no apiVersion and kind): "
-                   f"{shown}", file=target.path)
+    return Finding(
+        Severity.INFO,
+        "render",
+        f"skipped YAML that is not a Kubernetes object (no apiVersion and kind): {shown}",
+        file=target.path,
+    )
 
 
-def render_plain(root: Path, target: Target,
-                 budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
+def render_plain(
+    root: Path, target: Target, budgets: Budgets
+) -> tuple[list[Manifest], list[Finding]]:
     """Load the manifests of a plain target; refuse escapes and oversize input."""
     root = root.resolve()
     top = resolve_inside(root, target.path, "path")
@@ -117,9 +122,15 @@ def render_plain(root: Path, target: Target,
             continue
         total += len(data)
         if total > budgets.max_render_bytes:
-            findings.append(Finding(Severity.ERROR, "render",
-                                    f"manifests too large: more than {budgets.max_render_bytes}"
-                                    f" bytes under {target.path}", file=shown))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "render",
+                    f"manifests too large: more than {budgets.max_render_bytes}"
+                    f" bytes under {target.path}",
+                    file=shown,
+                )
+            )
             break
         docs, problems = load_documents(data, shown, budgets)
         objects, errors, some_skipped = _objects(docs, shown)

@@ -1,4 +1,5 @@
 """The render sandbox: budgets, path containment, checkout scans and private work dirs."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,11 @@ GO_RUNTIME = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
 def output_budgets(budgets: Budgets) -> Budgets:
     """Budgets for parsing a renderer's whole output: one 'file' of up to max_render_bytes."""
     scale = max(1, budgets.max_render_bytes // max(1, budgets.max_file_bytes))
-    return replace(budgets, max_file_bytes=budgets.max_render_bytes,
-                   max_yaml_nodes=budgets.max_yaml_nodes * scale)
+    return replace(
+        budgets,
+        max_file_bytes=budgets.max_render_bytes,
+        max_yaml_nodes=budgets.max_yaml_nodes * scale,
+    )
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -101,25 +105,44 @@ def _scan(root: Path, top: Path, recursive: bool) -> list[Finding]:
                 mode = path.lstat().st_mode
                 written = os.readlink(path) if stat.S_ISLNK(mode) else ""
             except OSError as exc:
-                findings.append(Finding(Severity.ERROR, "render", cannot_read(shown, exc),
-                                        file=shown))
+                findings.append(
+                    Finding(Severity.ERROR, "render", cannot_read(shown, exc), file=shown)
+                )
                 continue
             if stat.S_ISLNK(mode):
                 real = Path(os.path.realpath(path))
                 if not _inside(real_root, real):
-                    findings.append(Finding(
-                        Severity.ERROR, "sandbox",
-                        f"symlink {shown} points outside the repository; refused", file=shown))
+                    findings.append(
+                        Finding(
+                            Severity.ERROR,
+                            "sandbox",
+                            f"symlink {shown} points outside the repository; refused",
+                            file=shown,
+                        )
+                    )
                 elif is_git_path(written) or is_git_path(real.relative_to(real_root)):
-                    findings.append(Finding(
-                        Severity.ERROR, "sandbox",
-                        f"symlink {shown} -> {written} points into .git; refused", file=shown))
-            elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or \
-                    stat.S_ISSOCK(mode):
-                findings.append(Finding(
-                    Severity.ERROR, "sandbox",
-                    f"{shown} is a device, fifo or socket, not a regular file; refused",
-                    file=shown))
+                    findings.append(
+                        Finding(
+                            Severity.ERROR,
+                            "sandbox",
+                            f"symlink {shown} -> {written} points into .git; refused",
+                            file=shown,
+                        )
+                    )
+            elif (
+                stat.S_ISFIFO(mode)
+                or stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode)
+                or stat.S_ISSOCK(mode)
+            ):
+                findings.append(
+                    Finding(
+                        Severity.ERROR,
+                        "sandbox",
+                        f"{shown} is a device, fifo or socket, not a regular file; refused",
+                        file=shown,
+                    )
+                )
         if not recursive:
             break
     return findings
@@ -132,8 +155,10 @@ def scan_checkout(root: Path) -> list[Finding]:
 
 def unreadable_findings(unreadable: Mapping[str, str]) -> list[Finding]:
     """One ERROR per path a snapshot could not read (`cannot read x: permission denied`)."""
-    return [Finding(Severity.ERROR, "render", f"cannot read {path}: {reason}", file=path)
-            for path, reason in sorted(unreadable.items())]
+    return [
+        Finding(Severity.ERROR, "render", f"cannot read {path}: {reason}", file=path)
+        for path, reason in sorted(unreadable.items())
+    ]
 
 
 def scan_dir(root: Path, top: Path, recursive: bool = True) -> list[Finding]:
@@ -156,12 +181,14 @@ def read_limited(path: Path, limit: int, shown: str) -> bytes:
 
 
 @contextmanager
-def private_dir(prefix: str = "gitops-bot-render-", inside: Path | None = None
-                ) -> Iterator[Path]:
+def private_dir(prefix: str = "gitops-bot-render-", inside: Path | None = None) -> Iterator[Path]:
     """A fresh, random, mode-0700 directory (in the job's scratch folder, or `inside` a
     private checkout) that is removed afterwards, whatever its modes."""
-    path = (Path(tempfile.mkdtemp(prefix=prefix, dir=inside)) if inside is not None
-            else scratch.mkdtemp(prefix)).resolve()
+    path = (
+        Path(tempfile.mkdtemp(prefix=prefix, dir=inside))
+        if inside is not None
+        else scratch.mkdtemp(prefix)
+    ).resolve()
     try:
         yield path
     finally:
@@ -170,8 +197,7 @@ def private_dir(prefix: str = "gitops-bot-render-", inside: Path | None = None
 
 def tool_message(text: str, limit: int, *prefixes: str | Path) -> str:
     """Tool output fit for a finding: private paths removed, at most `limit` characters."""
-    for prefix in sorted((str(p).rstrip("/") for p in prefixes if str(p)), key=len,
-                         reverse=True):
+    for prefix in sorted((str(p).rstrip("/") for p in prefixes if str(p)), key=len, reverse=True):
         text = text.replace(prefix + "/", "").replace(prefix, ".")
     text = text.strip()
     return text if len(text) <= limit else "..." + text[-limit:]

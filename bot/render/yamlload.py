@@ -1,4 +1,5 @@
 """Safe, budgeted loading of Kubernetes YAML with the libyaml C loader only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from bot.repo.safeyaml import Refused as _Refused
 from bot.repo.safeyaml import check_graph as _check_graph
 from bot.repo.safeyaml import line_of as _line
 
+
 @dataclass(frozen=True)
 class Document:
     """One non-empty YAML document: its data, 1-based start line and `items` lines."""
@@ -28,16 +30,22 @@ def _error(message: str, file: str, line: int | None) -> Finding:
     return Finding(Severity.ERROR, "render", message, file=file, line=line)
 
 
-def load_documents(data: bytes, file: str,
-                   budgets: Budgets) -> tuple[list[Document], list[Finding]]:
+def load_documents(
+    data: bytes, file: str, budgets: Budgets
+) -> tuple[list[Document], list[Finding]]:
     """All non-null documents of a YAML stream, checked before construction.
 
     Clean documents come from (and go to) the shared parse cache; a stream with any finding
     is read here in one piece, so its findings are always the same. The values are shared
     between callers: read-only."""
     if len(data) > budgets.max_file_bytes:
-        return [], [_error(f"{file} is too large ({len(data)} bytes, limit "
-                           f"{budgets.max_file_bytes})", file, None)]
+        return [], [
+            _error(
+                f"{file} is too large ({len(data)} bytes, limit {budgets.max_file_bytes})",
+                file,
+                None,
+            )
+        ]
     cached = parsecache.SHARED.documents(data, budgets.max_yaml_nodes, _parse_chunk)
     if cached is not None:
         return [Document(value, line, items) for value, line, items in cached], []
@@ -51,14 +59,14 @@ def _parse_chunk(data: bytes, max_nodes: int) -> parsecache.Parsed | None:
     return parsecache.Parsed(tuple((d.data, d.line, d.item_lines) for d in docs), used)
 
 
-def _load_stream(data: bytes, file: str,
-                 max_nodes: int) -> tuple[list[Document], list[Finding]]:
+def _load_stream(data: bytes, file: str, max_nodes: int) -> tuple[list[Document], list[Finding]]:
     docs, findings, _ = _load_stream_counted(data, file, max_nodes)
     return docs, findings
 
 
-def _load_stream_counted(data: bytes, file: str, max_nodes: int
-                         ) -> tuple[list[Document], list[Finding], int]:
+def _load_stream_counted(
+    data: bytes, file: str, max_nodes: int
+) -> tuple[list[Document], list[Finding], int]:
     docs: list[Document] = []
     findings: list[Finding] = []
     used = 0
@@ -81,8 +89,13 @@ def _load_stream_counted(data: bytes, file: str, max_nodes: int
             value = loader.construct_document(node)
             if value is not None:
                 items = _items_nodes(node)
-                docs.append(Document(value, _line(node), None if items is None else
-                                     tuple(_line(n) for n in items)))
+                docs.append(
+                    Document(
+                        value,
+                        _line(node),
+                        None if items is None else tuple(_line(n) for n in items),
+                    )
+                )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else None
@@ -104,17 +117,23 @@ def _items_nodes(node: Node) -> list[Node] | None:
 
 def _object(body: Any, file: str, line: int) -> Manifest | Finding:
     if not isinstance(body, dict):
-        return _error(f"document is a {type(body).__name__}, not a Kubernetes object "
-                      "(a mapping with apiVersion and kind)", file, line)
-    missing = [k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str)
-               or not body.get(k)]
+        return _error(
+            f"document is a {type(body).__name__}, not a Kubernetes object "
+            "(a mapping with apiVersion and kind)",
+            file,
+            line,
+        )
+    missing = [
+        k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str) or not body.get(k)
+    ]
     if missing:
         return _error(f"object has no {' or '.join(missing)}", file, line)
     return Manifest(body=body, file=file, line=line)
 
 
-def load_manifests(data: bytes, file: str,
-                   budgets: Budgets) -> tuple[list[Manifest], list[Finding]]:
+def load_manifests(
+    data: bytes, file: str, budgets: Budgets
+) -> tuple[list[Manifest], list[Finding]]:
     """Kubernetes objects of a multi-document YAML stream, `kind: *List` unwrapped."""
     docs, findings = load_documents(data, file, budgets)
     objects, problems = manifests_of(docs, file)
@@ -131,8 +150,11 @@ def manifests_of(docs: list[Document], file: str) -> tuple[list[Manifest], list[
         items = body.get("items") if isinstance(body, dict) else None
         if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
             known = doc.item_lines
-            lines = (list(known) if known is not None and len(known) == len(items)
-                     else [doc.line] * len(items))
+            lines = (
+                list(known)
+                if known is not None and len(known) == len(items)
+                else [doc.line] * len(items)
+            )
             results = [_object(item, file, ln) for item, ln in zip(items, lines, strict=True)]
         else:
             results = [_object(body, file, doc.line)]

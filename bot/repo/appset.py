@@ -7,6 +7,7 @@ Generators that need a cluster, a forge API or a plugin (clusters, pullRequest,
 scmProvider, clusterDecisionResource, plugin) and `templatePatch` raise Unresolvable: the
 caller lists the ApplicationSet as not rendered, with the reason.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,12 +32,13 @@ from bot.repo.safeyaml import load_one
 
 Read = Callable[[str], bytes | None]
 MAX_PARAMS = 2000
-REMOTE_GENERATORS = {"clusters": "the cluster generator needs Argo CD's cluster list",
-                     "clusterDecisionResource": "the clusterDecisionResource generator reads "
-                                                "the cluster",
-                     "pullRequest": "the pullRequest generator needs the forge's API",
-                     "scmProvider": "the scmProvider generator needs the forge's API",
-                     "plugin": "the plugin generator runs a plugin"}
+REMOTE_GENERATORS = {
+    "clusters": "the cluster generator needs Argo CD's cluster list",
+    "clusterDecisionResource": "the clusterDecisionResource generator reads the cluster",
+    "pullRequest": "the pullRequest generator needs the forge's API",
+    "scmProvider": "the scmProvider generator needs the forge's API",
+    "plugin": "the plugin generator runs a plugin",
+}
 
 
 class Unresolvable(Exception):
@@ -46,8 +48,9 @@ class Unresolvable(Exception):
 class Context:
     """What generators may read: this repository's files and the test for "this repository"."""
 
-    def __init__(self, files: Collection[str], read: Read,
-                 is_this_repo: Callable[[str, str], bool]) -> None:
+    def __init__(
+        self, files: Collection[str], read: Read, is_this_repo: Callable[[str, str], bool]
+    ) -> None:
         self.files, self.read, self.is_this_repo = files, read, is_this_repo
         dirs: set[str] = set()
         for f in files:
@@ -65,9 +68,11 @@ def _replace(text: str, params: Mapping[str, Any], go: bool, options: list[str])
             return gotemplate.render(text, params, missing_error="missingkey=error" in options)
         except gotemplate.TemplateError as exc:
             raise Unresolvable(f"template {text!r}: {exc}") from None
+
     def tag(m: re.Match[str]) -> str:
         value = params.get(m.group(1).strip())
         return value if isinstance(value, str) and m.group(1).strip() else m.group(0)
+
     return re.sub(r"\{\{(.*?)\}\}", tag, text)
 
 
@@ -76,8 +81,11 @@ def render_tree(value: Any, params: Mapping[str, Any], go: bool, options: list[s
     if isinstance(value, str):
         return _replace(value, params, go, options)
     if isinstance(value, Mapping):
-        return {_replace(str(k), params, go, options): render_tree(v, params, go, options)
-                for k, v in value.items() if v is not None}
+        return {
+            _replace(str(k), params, go, options): render_tree(v, params, go, options)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         return [render_tree(v, params, go, options) for v in value]
     return value
@@ -91,14 +99,17 @@ class Expander:
         self.go = bool(spec.get("goTemplate"))
         self.options = [str(o) for o in spec.get("goTemplateOptions") or []]
 
-    def generate(self, gen: Mapping[str, Any], outer: Mapping[str, Any] | None = None
-                 ) -> list[dict[str, Any]]:
+    def generate(
+        self, gen: Mapping[str, Any], outer: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Parameter sets of one generator (interpolated with `outer` inside a matrix)."""
         if not isinstance(gen, Mapping):
             raise Unresolvable("a generator is not a mapping")
         if outer:
-            gen = {k: (v if k == "selector" else render_tree(v, outer, self.go, self.options))
-                   for k, v in gen.items()}
+            gen = {
+                k: (v if k == "selector" else render_tree(v, outer, self.go, self.options))
+                for k, v in gen.items()
+            }
         kinds = [k for k in gen if k not in ("selector",) and gen[k] is not None]
         for kind in kinds:
             if kind in REMOTE_GENERATORS:
@@ -147,18 +158,21 @@ class Expander:
     def _path_params(self, path: str, filename: str | None, prefix: str) -> dict[str, Any]:
         base = posixpath.basename(path)
         if self.go:
-            info: dict[str, Any] = {"path": path, "basename": base,
-                                    "basenameNormalized": normalize(base),
-                                    "segments": path.split("/")}
+            info: dict[str, Any] = {
+                "path": path,
+                "basename": base,
+                "basenameNormalized": normalize(base),
+                "segments": path.split("/"),
+            }
             if filename is not None:
                 info.update(filename=filename, filenameNormalized=normalize(filename))
             return {prefix: {"path": info}} if prefix else {"path": info}
         name = f"{prefix}.path" if prefix else "path"
-        flat = {name: path, f"{name}.basename": base,
-                f"{name}.basenameNormalized": normalize(base)}
+        flat = {name: path, f"{name}.basename": base, f"{name}.basenameNormalized": normalize(base)}
         if filename is not None:
-            flat.update({f"{name}.filename": filename,
-                         f"{name}.filenameNormalized": normalize(filename)})
+            flat.update(
+                {f"{name}.filename": filename, f"{name}.filenameNormalized": normalize(filename)}
+            )
         flat.update({f"{name}[{i}]": seg for i, seg in enumerate(path.split("/")) if seg})
         return flat
 
@@ -174,16 +188,19 @@ class Expander:
     def git_params(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         url, revision = str(body.get("repoURL") or ""), str(body.get("revision") or "")
         if not self.ctx.is_this_repo(url, revision):
-            raise Unresolvable(f"the git generator reads {url} at {revision or 'HEAD'}, "
-                               "not the reviewed revision of this repository")
+            raise Unresolvable(
+                f"the git generator reads {url} at {revision or 'HEAD'}, "
+                "not the reviewed revision of this repository"
+            )
         prefix = str(body.get("pathParamPrefix") or "")
         out: list[dict[str, Any]] = []
         if body.get("directories"):
             items = [d for d in body["directories"] if isinstance(d, Mapping)]
             for path in self.ctx.dirs:
                 matched = [d for d in items if go_path_match(str(d.get("path") or ""), path)]
-                if any(not d.get("exclude") for d in matched) and \
-                        not any(d.get("exclude") for d in matched):
+                if any(not d.get("exclude") for d in matched) and not any(
+                    d.get("exclude") for d in matched
+                ):
                     params = self._path_params(path, None, prefix)
                     self._with_values(params, body.get("values"))
                     out.append(params)
@@ -191,11 +208,16 @@ class Expander:
         if not body.get("files"):
             raise Unresolvable("the git generator names no directories and no files")
         specs = [f for f in body["files"] if isinstance(f, Mapping)]
-        chosen = sorted(f for f in self.ctx.files
-                        if any(pathspec_match(str(s.get("path") or ""), f)
-                               for s in specs if not s.get("exclude"))
-                        and not any(pathspec_match(str(s.get("path") or ""), f)
-                                    for s in specs if s.get("exclude")))
+        chosen = sorted(
+            f
+            for f in self.ctx.files
+            if any(
+                pathspec_match(str(s.get("path") or ""), f) for s in specs if not s.get("exclude")
+            )
+            and not any(
+                pathspec_match(str(s.get("path") or ""), f) for s in specs if s.get("exclude")
+            )
+        )
         for file in chosen:
             content = self.ctx.read(file)
             data = load_one(content) if content is not None else None
@@ -204,8 +226,9 @@ class Expander:
                 raise Unresolvable(f"{file} is not a YAML/JSON object or list of objects")
             for obj in objects:
                 params = dict(mapping(obj)) if self.go else flatten(obj)
-                params.update(self._path_params(posixpath.dirname(file),
-                                                posixpath.basename(file), prefix))
+                params.update(
+                    self._path_params(posixpath.dirname(file), posixpath.basename(file), prefix)
+                )
                 self._with_values(params, body.get("values"))
                 out.append(params)
         return out
@@ -232,6 +255,7 @@ class Expander:
         gens, keys = body.get("generators") or [], [str(k) for k in body.get("mergeKeys") or []]
         if len(gens) < 2 or not keys:
             raise Unresolvable("a merge needs two or more generators and mergeKeys")
+
         def keyed(sets: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             out: dict[str, dict[str, Any]] = {}
             for p in sets:
@@ -240,6 +264,7 @@ class Expander:
                     raise Unresolvable(f"merge: parameter sets are not unique by {keys}")
                 out[k] = p
             return out
+
         base = keyed(self.generate(gens[0]))
         for gen in gens[1:]:
             for k, over in keyed(self.generate(gen)).items():
@@ -265,12 +290,21 @@ def expand(appset: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
         own = gen.get(kind, {}).get("template") if isinstance(gen.get(kind), Mapping) else None
         merged = fill(dict(own), template) if isinstance(own, Mapping) else template
         for params in expander.generate(gen):
-            rendered = render_tree(merged, params, expander.go, expander.options) \
-                if params else copy.deepcopy(merged)
+            rendered = (
+                render_tree(merged, params, expander.go, expander.options)
+                if params
+                else copy.deepcopy(merged)
+            )
             app_meta = dict(rendered.get("metadata") or {})
             app_meta["namespace"] = meta.get("namespace") or app_meta.get("namespace")
-            apps.append({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-                         "metadata": app_meta, "spec": rendered.get("spec") or {}})
+            apps.append(
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Application",
+                    "metadata": app_meta,
+                    "spec": rendered.get("spec") or {},
+                }
+            )
     names = [str((a["metadata"] or {}).get("name")) for a in apps]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

@@ -1,5 +1,6 @@
 """PURE: the parameter helpers of ApplicationSet generators: Go's path.Match, git's
 pathspec, flattening for fasttemplate, mergo's merges and label selectors."""
+
 from __future__ import annotations
 
 import copy
@@ -24,7 +25,7 @@ def go_path_match(pattern: str, name: str) -> bool:
             j = pattern.find("]", i + 1)
             if j < 0:
                 return False
-            body = pattern[i + 1:j].replace("\\", "\\\\")
+            body = pattern[i + 1 : j].replace("\\", "\\\\")
             out += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
             i = j
         elif c == "\\" and i + 1 < len(pattern):
@@ -40,8 +41,11 @@ def pathspec_match(pattern: str, path: str) -> bool:
     """`git ls-files -- PATTERN` as Argo CD runs it: a glob whose `*` crosses `/`, or a
     leading directory."""
     pattern = pattern.removeprefix("./")
-    return (fnmatch.fnmatchcase(path, pattern) or path == pattern
-            or path.startswith(pattern.rstrip("/") + "/"))
+    return (
+        fnmatch.fnmatchcase(path, pattern)
+        or path == pattern
+        or path.startswith(pattern.rstrip("/") + "/")
+    )
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:

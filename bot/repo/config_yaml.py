@@ -1,4 +1,5 @@
 """YAML with positions for config files: compose, locate a key path, explain schema errors."""
+
 from __future__ import annotations
 
 import difflib
@@ -50,13 +51,20 @@ def compose(text: str, file: str) -> yaml.Node | None:
         key_line = exc.context_mark.line + 1 if exc.context_mark else line
         context = f"{exc.context} (line {key_line})" if exc.context else None
         reason = "; ".join(str(p) for p in (context, exc.problem) if p) or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {reason}", file=file, line=line,
-                          key=_key_near(text, key_line) if key_line else None) from None
+        raise ConfigError(
+            f"invalid YAML: {reason}",
+            file=file,
+            line=line,
+            key=_key_near(text, key_line) if key_line else None,
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file, line=1) from None
     if len(nodes) > 1:
-        raise ConfigError("expected one YAML document, found several", file=file,
-                          line=nodes[1].start_mark.line + 1)
+        raise ConfigError(
+            "expected one YAML document, found several",
+            file=file,
+            line=nodes[1].start_mark.line + 1,
+        )
     return nodes[0] if nodes else None
 
 
@@ -68,13 +76,20 @@ def check_keys(node: yaml.Node, file: str, path: tuple[str | int, ...] = ()) -> 
             if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
                 if key.tag == "tag:yaml.org,2002:merge":
                     continue
-                raise ConfigError("keys must be strings (quote it: YAML reads on/off/yes/no, "
-                                  "numbers and null as other types)", file=file,
-                                  line=key.start_mark.line + 1,
-                                  key=key_str([*path, str(getattr(key, "value", "?"))]))
+                raise ConfigError(
+                    "keys must be strings (quote it: YAML reads on/off/yes/no, "
+                    "numbers and null as other types)",
+                    file=file,
+                    line=key.start_mark.line + 1,
+                    key=key_str([*path, str(getattr(key, "value", "?"))]),
+                )
             if key.value in seen:
-                raise ConfigError("duplicate key", file=file, line=key.start_mark.line + 1,
-                                  key=key_str([*path, key.value]))
+                raise ConfigError(
+                    "duplicate key",
+                    file=file,
+                    line=key.start_mark.line + 1,
+                    key=key_str([*path, key.value]),
+                )
             seen.add(key.value)
             check_keys(value, file, (*path, key.value))
     elif isinstance(node, yaml.SequenceNode):
@@ -99,8 +114,9 @@ def find(root: yaml.Node | None, path: Path) -> tuple[yaml.Node | None, yaml.Nod
         child: tuple[yaml.Node | None, yaml.Node] | None = None
         if isinstance(node, yaml.MappingNode):
             child = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
-              and part < len(node.value)):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             child = (None, node.value[part])
         if child is None:
             break
@@ -136,18 +152,23 @@ def _extra_keys(error: ValidationError) -> list[str]:
     known = schema.get("properties", {})
     patterns = list(schema.get("patternProperties", {}))
     instance = error.instance if isinstance(error.instance, dict) else {}
-    return [k for k in instance
-            if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+    return [
+        k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)
+    ]
 
 
-def first_schema_error(validator: Validator, data: Any, root: yaml.Node | None,
-                       file: str) -> ConfigError | None:
+def first_schema_error(
+    validator: Validator, data: Any, root: yaml.Node | None, file: str
+) -> ConfigError | None:
     """The schema error that comes first in the document, located; None when valid."""
     errors = [best_match([e]) for e in validator.iter_errors(data)]
     # a typo'd key explains the required key it stands for: report the typo, not both
     typos = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
-    located = [schema_error(e, root, file) for e in errors
-               if e.validator != "required" or tuple(e.absolute_path) not in typos]
+    located = [
+        schema_error(e, root, file)
+        for e in errors
+        if e.validator != "required" or tuple(e.absolute_path) not in typos
+    ]
     return min(located, key=lambda e: (e.line or 0, e.key or ""), default=None)
 
 
@@ -188,9 +209,15 @@ def schema_error(error: ValidationError, root: yaml.Node | None, file: str) -> C
 
 
 def _types(value: Any) -> str:
-    names = {"object": "a mapping", "array": "a list", "string": "a string",
-             "number": "a number", "integer": "an integer", "boolean": "true or false",
-             "null": "nothing"}
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "number": "a number",
+        "integer": "an integer",
+        "boolean": "true or false",
+        "null": "nothing",
+    }
     items = value if isinstance(value, list) else [value]
     return " or ".join(names.get(str(v), str(v)) for v in items)
 

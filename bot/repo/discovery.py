@@ -4,6 +4,7 @@ Kustomizations, charts and folders of plain manifests become apps; the folder la
 `bot.repo.layout` turn them into app x environment. What an app only uses (bases,
 components, patch folders, vendored subcharts) is not an app.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,13 @@ from bot.repo.repo_config import (
 from bot.repo.safeyaml import load_one
 from bot.repo.sniff import PREFIX_BYTES, looks_like_manifest
 
-__all__ = ["PREFIX_BYTES", "app_name", "discover_config", "looks_like_manifest",
-           "with_discovered_apps"]
+__all__ = [
+    "PREFIX_BYTES",
+    "app_name",
+    "discover_config",
+    "looks_like_manifest",
+    "with_discovered_apps",
+]
 
 # One discovered app: (folder it is named after, renderer, {environment: override}, release)
 Found = tuple[str, str, dict[str, AppEnvironment], str | None]
@@ -43,9 +49,13 @@ Found = tuple[str, str, dict[str, AppEnvironment], str | None]
 
 def _visible(files: Iterable[str], policies_dir: str) -> list[str]:
     policies = policies_dir.rstrip("/") + "/"
-    return sorted(f for f in files
-                  if f != CONFIG_FILE and not f.startswith(policies)
-                  and not any(part.startswith(".") for part in f.split("/")))
+    return sorted(
+        f
+        for f in files
+        if f != CONFIG_FILE
+        and not f.startswith(policies)
+        and not any(part.startswith(".") for part in f.split("/"))
+    )
 
 
 def app_name(path: str, taken: Collection[str]) -> str:
@@ -54,7 +64,7 @@ def app_name(path: str, taken: Collection[str]) -> str:
     name, n = base, 2
     while name in taken:
         suffix = f"-{n}"
-        name, n = base[:63 - len(suffix)] + suffix, n + 1
+        name, n = base[: 63 - len(suffix)] + suffix, n + 1
     return name
 
 
@@ -63,11 +73,18 @@ class _Kustomizations:
 
     def __init__(self, index: RepoIndex, read: Read, charts: Collection[str]) -> None:
         self.index = index
-        self.dirs = sorted(d for d in (posixpath.dirname(f) or "." for f in index.files
-                                       if posixpath.basename(f) in KUSTOMIZATION_FILES)
-                           if not layout.under(d, charts))
-        self.data = {d: load_kustomization(index.kustomization_file(d) or "", read)
-                     for d in self.dirs}
+        self.dirs = sorted(
+            d
+            for d in (
+                posixpath.dirname(f) or "."
+                for f in index.files
+                if posixpath.basename(f) in KUSTOMIZATION_FILES
+            )
+            if not layout.under(d, charts)
+        )
+        self.data = {
+            d: load_kustomization(index.kustomization_file(d) or "", read) for d in self.dirs
+        }
         self.refs: dict[str, set[str]] = {}
         self.referrers: dict[str, set[str]] = {}
         self.read_paths: set[str] = set()  # every file or `dir/` some kustomization names
@@ -107,8 +124,12 @@ class _Kustomizations:
         base, patches) and no developer setup; one that others use is an app too when it is
         an environment of a layout and no kustomization above it composes it."""
         data = self.data[kdir]
-        if (data.get("kind") == "Component" or not renders_objects(data)
-                or layout.is_part_folder(kdir) or layout.is_dev_tool(kdir)):
+        if (
+            data.get("kind") == "Component"
+            or not renders_objects(data)
+            or layout.is_part_folder(kdir)
+            or layout.is_dev_tool(kdir)
+        ):
             return False
         referrers = self.referrers.get(kdir)
         if not referrers:
@@ -117,8 +138,14 @@ class _Kustomizations:
         return not composed and self.environment(kdir) is not None
 
 
-def _add(found: dict[tuple[str, str], Found], folder: str, renderer: str, env: str,
-         override: AppEnvironment, release: str | None = None) -> None:
+def _add(
+    found: dict[tuple[str, str], Found],
+    folder: str,
+    renderer: str,
+    env: str,
+    override: AppEnvironment,
+    release: str | None = None,
+) -> None:
     key = (folder, renderer)
     entry = found.setdefault(key, (folder, renderer, {}, release))
     name, n = env, 2
@@ -154,28 +181,49 @@ def _release(chart: str, read: Read) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _helm(charts: Collection[str], index: RepoIndex, read: Read, kust: _Kustomizations,
-          found: dict[tuple[str, str], Found]) -> None:
+def _helm(
+    charts: Collection[str],
+    index: RepoIndex,
+    read: Read,
+    kust: _Kustomizations,
+    found: dict[tuple[str, str], Found],
+) -> None:
     for chart in sorted(charts):
         # a chart in another chart's charts/ folder is a vendored subchart, rendered by it
-        if (layout.covered(chart + "/", kust.inputs) or layout.is_dev_tool(chart)
-                or _subchart(chart, charts)):
+        if (
+            layout.covered(chart + "/", kust.inputs)
+            or layout.is_dev_tool(chart)
+            or _subchart(chart, charts)
+        ):
             continue
         placed = layout.env_parent_layout(chart)
         if placed:
             folder, env = placed
-            _add(found, folder, "helm", env, AppEnvironment(env, path=chart),
-                 release=posixpath.basename(folder) if folder != "." else None)
+            _add(
+                found,
+                folder,
+                "helm",
+                env,
+                AppEnvironment(env, path=chart),
+                release=posixpath.basename(folder) if folder != "." else None,
+            )
             continue
         release = _release(chart, read)
-        _add(found, chart, "helm", DEFAULT_ENVIRONMENT, AppEnvironment(DEFAULT_ENVIRONMENT,
-                                                                       path=chart), release)
+        _add(
+            found,
+            chart,
+            "helm",
+            DEFAULT_ENVIRONMENT,
+            AppEnvironment(DEFAULT_ENVIRONMENT, path=chart),
+            release,
+        )
         for env, values in layout.values_environments(chart, index.files).items():
             _add(found, chart, "helm", env, AppEnvironment(env, path=chart, values=(values,)))
 
 
-def discover_config(files: Collection[str], read: Read,
-                    policies_dir: str = "policies") -> RepoConfig:
+def discover_config(
+    files: Collection[str], read: Read, policies_dir: str = "policies"
+) -> RepoConfig:
     """A RepoConfig with the apps found in `files`, and the environments they name.
 
     An app found alone covers environment `default`; one found in a layout covers the
@@ -189,8 +237,9 @@ def discover_config(files: Collection[str], read: Read,
     found: dict[tuple[str, str], Found] = {}
     _kustomize(kust, found)
     _helm(charts, index, read, kust, found)
-    for folder, env, path in plain_apps(visible, read, kust.dirs, charts, kust.inputs,
-                                        kust.read_paths):
+    for folder, env, path in plain_apps(
+        visible, read, kust.dirs, charts, kust.inputs, kust.read_paths
+    ):
         env = env or DEFAULT_ENVIRONMENT
         _add(found, folder, "plain", env, AppEnvironment(env, path=path))
     return _config(found.values(), policies_dir)
@@ -201,15 +250,26 @@ def _config(found: Iterable[Found], policies_dir: str) -> RepoConfig:
     names: set[str] = set()
     for folder, renderer, envs, release in sorted(found, key=lambda f: (f[0], f[1])):
         name = app_name(folder, {a.name for a in apps})
-        apps.append(App(name=name, path=folder if folder in {o.path for o in envs.values()}
-                        else None, renderer=renderer, release=release,
-                        environments=tuple(envs[e] for e in sorted(envs))))
+        apps.append(
+            App(
+                name=name,
+                path=folder if folder in {o.path for o in envs.values()} else None,
+                renderer=renderer,
+                release=release,
+                environments=tuple(envs[e] for e in sorted(envs)),
+            )
+        )
         names |= set(envs)
     ordered = sorted(names - {DEFAULT_ENVIRONMENT})
     if DEFAULT_ENVIRONMENT in names or not ordered:
         ordered.insert(0, DEFAULT_ENVIRONMENT)
-    return RepoConfig(environments=tuple(Environment(n) for n in ordered), apps=tuple(apps),
-                      policies_dir=policies_dir, file=CONFIG_FILE, discovered=True)
+    return RepoConfig(
+        environments=tuple(Environment(n) for n in ordered),
+        apps=tuple(apps),
+        policies_dir=policies_dir,
+        file=CONFIG_FILE,
+        discovered=True,
+    )
 
 
 def with_discovered_apps(config: RepoConfig, found: RepoConfig) -> RepoConfig:
@@ -220,15 +280,21 @@ def with_discovered_apps(config: RepoConfig, found: RepoConfig) -> RepoConfig:
     """
     every = tuple(AppEnvironment(name) for name in config.environment_names)
     apps = tuple(
-        App(name=a.name, path=a.path, renderer=a.renderer, release=a.release,
-            environments=every) if _alone(a) else a for a in found.apps)
+        App(name=a.name, path=a.path, renderer=a.renderer, release=a.release, environments=every)
+        if _alone(a)
+        else a
+        for a in found.apps
+    )
     known = set(config.environment_names)
-    extra = tuple(Environment(e.name) for e in found.environments
-                  if e.name not in known and any(a.covers(e.name) and not _alone(a)
-                                                 for a in found.apps))
+    extra = tuple(
+        Environment(e.name)
+        for e in found.environments
+        if e.name not in known and any(a.covers(e.name) and not _alone(a) for a in found.apps)
+    )
     # replace(), not a new RepoConfig: every other setting (apps.from, findings, ...) stays
-    return dataclasses.replace(config, environments=config.environments + extra, apps=apps,
-                               discovered=True)
+    return dataclasses.replace(
+        config, environments=config.environments + extra, apps=apps, discovered=True
+    )
 
 
 def _alone(app: App) -> bool:

@@ -11,6 +11,7 @@
 - A file that claims to be an object but is broken is never left out: where no app would
   read it, it becomes a target of its own, so the renderer reports it.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -36,9 +37,12 @@ def _alternatives(files: dict[str, list[ObjectHead]]) -> bool:
 
 def _declares_for_siblings(children: dict[str, dict[str, list[ObjectHead]]]) -> bool:
     """Whether one folder declares a Namespace that another folder's objects live in."""
-    declared = {folder: {h.name for heads in files.values() for h in heads
-                         if h.kind == "Namespace" and h.name}
-                for folder, files in children.items()}
+    declared = {
+        folder: {
+            h.name for heads in files.values() for h in heads if h.kind == "Namespace" and h.name
+        }
+        for folder, files in children.items()
+    }
     for folder, files in children.items():
         used = {h.namespace for heads in files.values() for h in heads if h.namespace}
         if any(used & names for other, names in declared.items() if other != folder):
@@ -53,8 +57,12 @@ def _group(folders: dict[str, dict[str, list[ObjectHead]]]) -> dict[str, list[st
         by_parent.setdefault(layout.parent(folder), []).append(folder)
     groups: dict[str, list[str]] = {f: [f] for f in folders}
     for parent, children in by_parent.items():
-        if (parent in folders or parent == "." or len(children) < 2
-                or layout.env_parent_layout(children[0])):
+        if (
+            parent in folders
+            or parent == "."
+            or len(children) < 2
+            or layout.env_parent_layout(children[0])
+        ):
             continue
         if _declares_for_siblings({c: folders[c] for c in children}):
             for child in children:
@@ -63,9 +71,14 @@ def _group(folders: dict[str, dict[str, list[ObjectHead]]]) -> dict[str, list[st
     return groups
 
 
-def plain_apps(visible: Collection[str], read: Read, kdirs: Collection[str],
-               charts: Collection[str], kinputs: Collection[str],
-               kread: Collection[str]) -> Iterator[Plain]:
+def plain_apps(
+    visible: Collection[str],
+    read: Read,
+    kdirs: Collection[str],
+    charts: Collection[str],
+    kinputs: Collection[str],
+    kread: Collection[str],
+) -> Iterator[Plain]:
     """(app folder, environment, path) of every plain target among `visible` files; the
     environment is None for an app found alone.
 
@@ -77,8 +90,12 @@ def plain_apps(visible: Collection[str], read: Read, kdirs: Collection[str],
     for path in visible:
         name = posixpath.basename(path)
         folder = layout.parent(path)
-        if (not name.endswith((".yaml", ".yml")) or name in SKIP_NAMES
-                or layout.is_dev_tool(folder) or layout.under(folder, chart_set)):
+        if (
+            not name.endswith((".yaml", ".yml"))
+            or name in SKIP_NAMES
+            or layout.is_dev_tool(folder)
+            or layout.under(folder, chart_set)
+        ):
             continue
         if layout.under(folder, kdir_set):
             if not layout.covered(path, kread) and looks_broken(read(path)):

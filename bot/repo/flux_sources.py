@@ -7,6 +7,7 @@ onto the repository; an `ExternalArtifact` maps them through the copy rules of t
 URL are returned instead. Objects are looked up in the asker's cluster first (every
 cluster folder has its own `flux-system` objects).
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,13 @@ def sub_map(spec: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 class Sources:
     """Flux sources, generators and ConfigMaps of one revision, by cluster."""
 
-    def __init__(self, found: Iterable[Found], files: Collection[str], this: ThisRepo,
-                 roots: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        found: Iterable[Found],
+        files: Collection[str],
+        this: ThisRepo,
+        roots: Mapping[str, str],
+    ) -> None:
         self.files, self.this, self.roots = files, this, roots
         self.dirs = {"."}
         for f in files:
@@ -63,8 +69,9 @@ class Sources:
         self.env = ""
 
     def find(self, kind: str, namespace: str, name: str) -> Found | None:
-        return self.by_key.get((self.env, kind, namespace, name)) or \
-            self.by_key.get(("", kind, namespace, name))
+        return self.by_key.get((self.env, kind, namespace, name)) or self.by_key.get(
+            ("", kind, namespace, name)
+        )
 
     def source(self, kind: str, namespace: str, name: str) -> Resolved:
         """(artifact path -> repo path, reason it is not this repository, URL)."""
@@ -80,8 +87,14 @@ class Sources:
             other = {k: v for k, v in ref.items() if k != "branch"}
             if other or not self.this.follows(str(ref.get("branch") or "")):
                 what = ", ".join(f"{k} {v}" for k, v in ref.items())
-                return None, (f"GitRepository {name} of this repository at {what} (not the "
-                              "reviewed branch)"), url
+                return (
+                    None,
+                    (
+                        f"GitRepository {name} of this repository at {what} (not the "
+                        "reviewed branch)"
+                    ),
+                    url,
+                )
             return (lambda p: join(".", p)), "", url
         if kind == "ExternalArtifact":
             return self.artifact(namespace, name)
@@ -90,9 +103,14 @@ class Sources:
         return None, f"{kind} {namespace}/{name}" + (f" {url}" if url else ""), url
 
     def artifact(self, namespace: str, name: str) -> Resolved:
-        gens = {id(f): f for (env, k, ns, _), f in self.by_key.items()
-                if k == "ArtifactGenerator" and ns == namespace and f.group == FLUX_EXT
-                and env in (self.env, "")}
+        gens = {
+            id(f): f
+            for (env, k, ns, _), f in self.by_key.items()
+            if k == "ArtifactGenerator"
+            and ns == namespace
+            and f.group == FLUX_EXT
+            and env in (self.env, "")
+        }
         ordered = sorted(gens.values(), key=lambda f: env_of(f, self.roots)[0] != self.env)
         for gen in ordered:
             for art in gen.spec.get("artifacts") or []:
@@ -102,19 +120,23 @@ class Sources:
                 for src in gen.spec.get("sources") or []:
                     if not isinstance(src, Mapping):
                         continue
-                    mapper, why, url = self.source(str(src.get("kind") or ""),
-                                                   str(src.get("namespace") or namespace),
-                                                   str(src.get("name") or ""))
+                    mapper, why, url = self.source(
+                        str(src.get("kind") or ""),
+                        str(src.get("namespace") or namespace),
+                        str(src.get("name") or ""),
+                    )
                     if mapper is None:
                         return None, f"ExternalArtifact {name}: {why}", url
                     for rule in art.get("copy") or []:
                         frm, to = str(rule.get("from") or ""), str(rule.get("to") or "")
                         alias = f"@{src.get('alias')}/"
                         if frm.startswith(alias) and to.startswith("@artifact/"):
-                            rules.append((_glob_dir(frm[len(alias):]),
-                                          to[len("@artifact/"):].strip("/")))
+                            rules.append(
+                                (_glob_dir(frm[len(alias) :]), to[len("@artifact/") :].strip("/"))
+                            )
                 return functools.partial(_map_artifact, rules=list(rules)), "", ""
         return None, f"ExternalArtifact {namespace}/{name} has no ArtifactGenerator here", ""
+
 
 def _glob_dir(pattern: str) -> str:
     """`apps/base/**` -> `apps/base` (the folder a copy rule takes everything from)."""
@@ -132,9 +154,10 @@ def _map_artifact(path: str, rules: list[tuple[str, str]]) -> str | None:
         return None
     for source_dir, dest in rules:
         if rel == dest or dest in ("", ".") or rel.startswith(dest + "/"):
-            rest = rel[len(dest):].strip("/") if dest not in ("", ".") else (
-                "" if rel == "." else rel)
+            rest = (
+                rel[len(dest) :].strip("/")
+                if dest not in ("", ".")
+                else ("" if rel == "." else rel)
+            )
             return join(source_dir or ".", rest or ".")
     return None
-
-

@@ -1,5 +1,6 @@
 """PURE: the Argo CD and Flux objects of a repository (and the ConfigMaps they may read),
 found in its YAML files or in a target's rendered objects."""
+
 from __future__ import annotations
 
 import posixpath
@@ -22,15 +23,23 @@ KINDS = {
     ARGOCD: {"Application", "ApplicationSet"},
     FLUX_KS: {"Kustomization"},
     FLUX_HELM: {"HelmRelease"},
-    FLUX_SOURCE: {"GitRepository", "OCIRepository", "HelmRepository", "Bucket", "HelmChart",
-                  "ExternalArtifact"},
+    FLUX_SOURCE: {
+        "GitRepository",
+        "OCIRepository",
+        "HelmRepository",
+        "Bucket",
+        "HelmChart",
+        "ExternalArtifact",
+    },
     FLUX_EXT: {"ArtifactGenerator"},
     "": {"ConfigMap"},
 }
 _KIND_LINE = re.compile(
     rb"^kind:[ \t]*[\"']?(Application|ApplicationSet|Kustomization|HelmRelease|GitRepository|"
     rb"OCIRepository|HelmRepository|Bucket|HelmChart|ExternalArtifact|ArtifactGenerator|"
-    rb"ConfigMap)[\"']?[ \t]*(#.*)?$", re.MULTILINE)
+    rb"ConfigMap)[\"']?[ \t]*(#.*)?$",
+    re.MULTILINE,
+)
 _SCAN_BUDGETS = Budgets()
 _DOC_START = re.compile(rb"^---[^\n]*\n", re.MULTILINE)
 
@@ -103,8 +112,11 @@ def scan_files(files: Iterable[str], read: Read) -> list[Found]:
     charts = {posixpath.dirname(f) or "." for f in files if posixpath.basename(f) == "Chart.yaml"}
     out: list[Found] = []
     for path in files:
-        if not path.endswith((".yaml", ".yml")) or in_chart(path, charts) or any(
-                part.startswith(".") for part in path.split("/")):
+        if (
+            not path.endswith((".yaml", ".yml"))
+            or in_chart(path, charts)
+            or any(part.startswith(".") for part in path.split("/"))
+        ):
             continue
         data = read(path)
         if not data or not _KIND_LINE.search(data):
@@ -131,12 +143,16 @@ def _documents(data: bytes, path: str) -> list[Found]:
 
 def from_render(manifests: Sequence[Manifest], parent: Target) -> list[Found]:
     """The objects a target's render holds, each with the file the renderer names."""
-    return [Found(m.body, m.file or parent.path, m.line, parent) for m in manifests
-            if wanted(m.body)]
+    return [
+        Found(m.body, m.file or parent.path, m.line, parent) for m in manifests if wanted(m.body)
+    ]
 
 
-_MENTION = re.compile(rb"^kind:[ \t]*[\"']?(Application|ApplicationSet|Kustomization|"
-                      rb"HelmRelease)[\"']?[ \t]*(#.*)?$", re.MULTILINE)
+_MENTION = re.compile(
+    rb"^kind:[ \t]*[\"']?(Application|ApplicationSet|Kustomization|"
+    rb"HelmRelease)[\"']?[ \t]*(#.*)?$",
+    re.MULTILINE,
+)
 
 
 def mentions(data: bytes | None) -> bool:

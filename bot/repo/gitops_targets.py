@@ -7,6 +7,7 @@ ApplicationSets, Kustomizations and HelmReleases found become targets, which are
 into in turn. A folder target whose path such an object deploys gives way to it. This
 runs to a fixed point (bounded); what could not be looked into is noted, never skipped.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -58,8 +59,11 @@ def _used_urls(found: Sequence[Found]) -> list[str]:
         app_spec = template.get("spec") if isinstance(template, dict) else spec
         if item.kind in ("Application", "ApplicationSet") and isinstance(app_spec, dict):
             sources = app_spec.get("sources") or [app_spec.get("source") or {}]
-            urls += [str(s.get("repoURL") or "") for s in sources if isinstance(s, dict)
-                     and not s.get("chart")]
+            urls += [
+                str(s.get("repoURL") or "")
+                for s in sources
+                if isinstance(s, dict) and not s.get("chart")
+            ]
     return [u for u in urls if u and "{{" not in u]
 
 
@@ -72,8 +76,13 @@ class Planner:
         self.raw = scan_files(self.index, read)
         # files kustomizations use (resources, patches...): their objects come out of renders
         self.referenced: set[str] = set()
-        for kdir in sorted({posixpath.dirname(f) or "." for f in self.index
-                            if posixpath.basename(f) in KUSTOMIZATION_FILES}):
+        for kdir in sorted(
+            {
+                posixpath.dirname(f) or "."
+                for f in self.index
+                if posixpath.basename(f) in KUSTOMIZATION_FILES
+            }
+        ):
             self.referenced |= direct_refs(kdir, self.index, read)[0]
         self.rendered: dict[Target, list[Found]] = {}
         self.notes: list[str] = []
@@ -91,39 +100,48 @@ class Planner:
         if target.renderer == "plain":
             recurse = options.of(target).get("directory", {"recurse": True}).get("recurse")
             prefix = dir_prefix(target.path)
-            found = [replace(f, parent=target) for f in self.raw
-                     if f.file.startswith(prefix) and (recurse or "/" not in
-                                                       f.file[len(prefix):])]
+            found = [
+                replace(f, parent=target)
+                for f in self.raw
+                if f.file.startswith(prefix) and (recurse or "/" not in f.file[len(prefix) :])
+            ]
         elif target.renderer in ("kustomize", "helm") and self._may_hold(target):
             if self.render_fn is None:
-                self.notes.append(f"{target.id}: not looked into for Argo CD / Flux objects "
-                                  "(no renderer here)")
+                self.notes.append(
+                    f"{target.id}: not looked into for Argo CD / Flux objects (no renderer here)"
+                )
             else:
                 try:
                     found = from_render(list(self.render_fn(target)), target)
                 except Exception as exc:  # noqa: BLE001 - the review reports the render
-                    self.notes.append(f"{target.id}: could not look for Argo CD / Flux "
-                                      f"objects ({exc})")
+                    self.notes.append(
+                        f"{target.id}: could not look for Argo CD / Flux objects ({exc})"
+                    )
         self.rendered[target] = found
         return found
 
     def _may_hold(self, target: Target) -> bool:
         if options.of(target).get("generate"):
             prefix = dir_prefix(target.path)
-            return any(mentions(self.read(f)) for f in self.index
-                       if f.startswith(prefix) and f.endswith((".yaml", ".yml")))
+            return any(
+                mentions(self.read(f))
+                for f in self.index
+                if f.startswith(prefix) and f.endswith((".yaml", ".yml"))
+            )
         paths = self.inputs(target) | {dir_prefix(target.path)}
         for f in self.index:
             name = posixpath.basename(f)
             if name in KUSTOMIZATION_FILES or not f.endswith((".yaml", ".yml", ".tpl")):
                 continue
-            if any(f == p or (p.endswith("/") and f.startswith(p)) for p in paths) \
-                    and mentions(self.read(f)):
+            if any(f == p or (p.endswith("/") and f.startswith(p)) for p in paths) and mentions(
+                self.read(f)
+            ):
                 return True
         return False
 
-    def derive(self, found: list[Found], everything: list[Found], this: ThisRepo
-               ) -> tuple[list[Target], list[str]]:
+    def derive(
+        self, found: list[Found], everything: list[Found], this: ThisRepo
+    ) -> tuple[list[Target], list[str]]:
         a = argocd.read_all(found, self.index, self.read, this)
         f = flux.read_all(found, self.index, this, everything)
         return a.targets + f.targets, a.problems + f.problems
@@ -149,15 +167,22 @@ def _claimed(targets: Sequence[Target], planner: Planner) -> set[str]:
     return out
 
 
-def plan_targets(base: Sequence[Target], files: Collection[str], read: Read,
-                 render: Render | None, settings: Settings = Settings()) -> Plan:
+def plan_targets(
+    base: Sequence[Target],
+    files: Collection[str],
+    read: Read,
+    render: Render | None,
+    settings: Settings = Settings(),
+) -> Plan:
     """Targets from Argo CD / Flux objects beside the folder or config targets `base`."""
     plan = Plan(targets=list(base))
     if settings.mode in ("folders", "config"):
         return plan
     planner = Planner(files, read, render)
-    roots = [flux.bootstrap_target(folder, env, planner.index)
-             for folder, env in sorted(flux.bootstrap_roots(planner.index).items())]
+    roots = [
+        flux.bootstrap_target(folder, env, planner.index)
+        for folder, env in sorted(flux.bootstrap_roots(planner.index).items())
+    ]
     base = _name_roots(base, planner)
     plan.targets = list(base)
     seeds = [*roots, *base]
@@ -171,16 +196,22 @@ def plan_targets(base: Sequence[Target], files: Collection[str], read: Read,
         current = [*roots, *[t for t in base if t.path not in claimed], *derived]
         found = [f for t in current for f in planner.objects(t)]
         inside = {f.file for f in found}
-        loose = [f for f in planner.raw if f.file not in inside  # objects no target holds
-                 and f.file not in planner.referenced]
+        loose = [
+            f
+            for f in planner.raw
+            if f.file not in inside  # objects no target holds
+            and f.file not in planner.referenced
+        ]
         new, problems = planner.derive(found + loose, found + loose, this)
         new = _unique(roots + [_with_parent_inputs(t, current, planner) for t in new])
         if new == derived:
             break
         derived = new
     else:
-        problems.append(f"Argo CD / Flux objects nest more than {MAX_ROUNDS} levels deep; "
-                        "the deeper ones are not reviewed")
+        problems.append(
+            f"Argo CD / Flux objects nest more than {MAX_ROUNDS} levels deep; "
+            "the deeper ones are not reviewed"
+        )
     plan.notes = sorted(set(problems + planner.notes))
     gitops = [t for t in derived if _keep(t, settings.mode)]
     if not gitops and settings.mode == "auto":
@@ -198,8 +229,10 @@ def _with_parent_inputs(target: Target, current: Sequence[Target], planner: Plan
     parent_path = opts.get("parent")
     if not parent_path:
         return target
-    parents = sorted((p for p in current if p.path == parent_path),
-                     key=lambda p: p.environment != target.environment)
+    parents = sorted(
+        (p for p in current if p.path == parent_path),
+        key=lambda p: p.environment != target.environment,
+    )
     if not parents:
         return target
     parent = parents[0]
@@ -212,10 +245,14 @@ ENV_PARENTS = ("envs", "environments", "env", "clusters")
 
 
 def _holds_applications(target: Target, planner: Planner) -> bool:
-    return target.environment == argocd.DEFAULT_ENVIRONMENT and \
-        target.path not in ("", ".") and not _is_gitops(target) and \
-        any(f.kind == "Application" and f.group == "argoproj.io"
-            for f in planner.objects(target))
+    return (
+        target.environment == argocd.DEFAULT_ENVIRONMENT
+        and target.path not in ("", ".")
+        and not _is_gitops(target)
+        and any(
+            f.kind == "Application" and f.group == "argoproj.io" for f in planner.objects(target)
+        )
+    )
 
 
 def _name_roots(base: Sequence[Target], planner: Planner) -> list[Target]:
@@ -233,8 +270,11 @@ def _name_roots(base: Sequence[Target], planner: Planner) -> list[Target]:
         if posixpath.basename(parent) not in ENV_PARENTS and parents.count(parent) < 2:
             out.append(target)
             continue
-        named = replace(target, environment=posixpath.basename(target.path),
-                        options=options.encode({**options.of(target), "env_from": "folder"}))
+        named = replace(
+            target,
+            environment=posixpath.basename(target.path),
+            options=options.encode({**options.of(target), "env_from": "folder"}),
+        )
         planner.rendered[named] = [replace(f, parent=named) for f in planner.rendered[target]]
         out.append(named)
     return out
@@ -252,8 +292,15 @@ def _unique(targets: Sequence[Target]) -> list[Target]:
     """Targets in a stable order, the same definition once (its origins joined)."""
     by_def: dict[tuple[str, ...], Target] = {}
     for t in sorted(targets, key=lambda t: (t.environment, t.path, t.app, t.origin)):
-        key = (t.environment, t.renderer, t.path, *t.values, t.release or "",
-               t.namespace or "", _render_options(t))
+        key = (
+            t.environment,
+            t.renderer,
+            t.path,
+            *t.values,
+            t.release or "",
+            t.namespace or "",
+            _render_options(t),
+        )
         if key not in by_def:
             by_def[key] = t
         elif t.origin not in by_def[key].origin:
@@ -262,8 +309,11 @@ def _unique(targets: Sequence[Target]) -> list[Target]:
 
 
 def _render_options(target: Target) -> str:
-    opts = {k: v for k, v in options.of(target).items()
-            if k not in ("argocd", "flux", "parent", "inputs", "env_from", "key")}
+    opts = {
+        k: v
+        for k, v in options.of(target).items()
+        if k not in ("argocd", "flux", "parent", "inputs", "env_from", "key")
+    }
     return options.encode(opts)
 
 
@@ -277,8 +327,10 @@ def _distinct(targets: Sequence[Target], notes: list[str]) -> list[Target]:
             n = 2
             while f"{t.app}-{n}/{t.environment}" in taken:
                 n += 1
-            notes.append(f"{t.app} in {t.environment} is defined twice ({taken[t.id].origin}; "
-                         f"{t.origin}); the second is reviewed as {t.app}-{n}")
+            notes.append(
+                f"{t.app} in {t.environment} is defined twice ({taken[t.id].origin}; "
+                f"{t.origin}); the second is reviewed as {t.app}-{n}"
+            )
             t = replace(t, app=f"{t.app}-{n}")
         taken[t.id] = t
         out.append(t)

@@ -1,5 +1,6 @@
 """PURE: Go's template built-ins and the sprig functions ApplicationSet templates use most
 (plus Argo CD's `normalize`), with Go's printing and truth rules."""
+
 from __future__ import annotations
 
 import base64
@@ -56,7 +57,7 @@ def _index(value: Any, *keys: Any) -> Any:
 def _printf(fmt: str, *args: Any) -> str:
     out, i = [], 0
     for m in re.finditer(r"%([-+ 0#]*\d*(?:\.\d+)?)([vsdqtfx%])", fmt):
-        out.append(fmt[i:m.start()])
+        out.append(fmt[i : m.start()])
         i = m.end()
         flags, verb = m.groups()
         if verb == "%":
@@ -85,13 +86,17 @@ def normalize(name: str) -> str:
 
 
 def _to_yaml(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=False, sort_keys=True).rstrip("\n") \
-        if value is not None else "null"
+    return (
+        yaml.safe_dump(value, default_flow_style=False, sort_keys=True).rstrip("\n")
+        if value is not None
+        else "null"
+    )
 
 
 def _cmp(op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
     def compare(a: Any, *bs: Any) -> bool:
         return any(op(a, b) for b in bs) if op is _eq else all(op(a, b) for b in bs)
+
     return compare
 
 
@@ -114,14 +119,20 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "print": lambda *a: "".join(go_str(v) for v in a),
     "printf": _printf,
     "println": lambda *a: " ".join(go_str(v) for v in a) + "\n",
-    "eq": _cmp(_eq), "ne": _cmp(lambda a, b: a != b),
-    "lt": _cmp(lambda a, b: a < b), "le": _cmp(lambda a, b: a <= b),
-    "gt": _cmp(lambda a, b: a > b), "ge": _cmp(lambda a, b: a >= b),
-    "default": _default, "empty": lambda v: not truthy(v),
+    "eq": _cmp(_eq),
+    "ne": _cmp(lambda a, b: a != b),
+    "lt": _cmp(lambda a, b: a < b),
+    "le": _cmp(lambda a, b: a <= b),
+    "gt": _cmp(lambda a, b: a > b),
+    "ge": _cmp(lambda a, b: a >= b),
+    "default": _default,
+    "empty": lambda v: not truthy(v),
     "coalesce": lambda *a: next((v for v in a if truthy(v)), None),
     "ternary": lambda a, b, cond: a if truthy(cond) else b,
-    "lower": lambda s: go_str(s).lower(), "upper": lambda s: go_str(s).upper(),
-    "title": lambda s: go_str(s).title(), "trim": lambda s: go_str(s).strip(),
+    "lower": lambda s: go_str(s).lower(),
+    "upper": lambda s: go_str(s).upper(),
+    "title": lambda s: go_str(s).title(),
+    "trim": lambda s: go_str(s).strip(),
     "trimPrefix": lambda p, s: go_str(s).removeprefix(p),
     "trimSuffix": lambda x, s: go_str(s).removesuffix(x),
     "trimAll": lambda c, s: go_str(s).strip(c),
@@ -131,16 +142,24 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "hasSuffix": lambda x, s: go_str(s).endswith(x),
     "quote": lambda *a: " ".join(json.dumps(go_str(v)) for v in a if v is not None),
     "squote": lambda *a: " ".join(f"'{go_str(v)}'" for v in a if v is not None),
-    "trunc": _trunc, "substr": lambda a, b, s: go_str(s)[a:b],
-    "toString": go_str, "toJson": lambda v: json.dumps(v, separators=(",", ":")),
-    "toYaml": _to_yaml, "fromYaml": lambda s: yaml.safe_load(s) or {},
+    "trunc": _trunc,
+    "substr": lambda a, b, s: go_str(s)[a:b],
+    "toString": go_str,
+    "toJson": lambda v: json.dumps(v, separators=(",", ":")),
+    "toYaml": _to_yaml,
+    "fromYaml": lambda s: yaml.safe_load(s) or {},
     "join": lambda sep, v: sep.join(go_str(x) for x in v),
-    "splitList": _split_list, "list": lambda *a: list(a),
-    "dict": lambda *a: {go_str(a[i]): a[i + 1] if i + 1 < len(a) else "" for i in
-                        range(0, len(a), 2)},
-    "hasKey": lambda m, k: k in m, "keys": lambda *ms: [k for m in ms for k in m],
-    "atoi": lambda s: int(s), "int": lambda v: int(float(v)),
-    "add": lambda *a: sum(int(v) for v in a), "sub": lambda a, b: int(a) - int(b),
+    "splitList": _split_list,
+    "list": lambda *a: list(a),
+    "dict": lambda *a: {
+        go_str(a[i]): a[i + 1] if i + 1 < len(a) else "" for i in range(0, len(a), 2)
+    },
+    "hasKey": lambda m, k: k in m,
+    "keys": lambda *ms: [k for m in ms for k in m],
+    "atoi": lambda s: int(s),
+    "int": lambda v: int(float(v)),
+    "add": lambda *a: sum(int(v) for v in a),
+    "sub": lambda a, b: int(a) - int(b),
     "regexMatch": lambda r, s: re.search(r, go_str(s)) is not None,
     "regexReplaceAll": lambda r, s, repl: re.sub(r, repl.replace("$", "\\"), go_str(s)),
     "b64enc": lambda s: base64.b64encode(go_str(s).encode()).decode(),

@@ -3,6 +3,7 @@ ApplicationSet templates use: `{{ .a.b }}`, pipelines, `if`/`else`/`with`/`range
 variables, literals and a set of functions. Anything else is a TemplateError naming it,
 so an ApplicationSet the bot cannot evaluate is reported, never half-rendered.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,13 +14,16 @@ from typing import Any
 from bot.repo.gofuncs import FUNCS, go_str, truthy
 
 MAX_OUTPUT = 1 << 20
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<str>"(?:[^"\\]|\\.)*") | (?P<raw>`[^`]*`) |
     (?P<num>-?\d+(?:\.\d+)?) |
     (?P<var>\$[A-Za-z0-9_]*) (?P<vfields>(?:\.[A-Za-z0-9_]+)*) |
     (?P<field>(?:\.[A-Za-z0-9_]+)+|\.) |
     (?P<decl>:?=) | (?P<pipe>\|) | (?P<lp>\() | (?P<rp>\)) | (?P<comma>,) |
-    (?P<ident>[A-Za-z_][A-Za-z0-9_]*))""", re.VERBOSE)
+    (?P<ident>[A-Za-z_][A-Za-z0-9_]*))""",
+    re.VERBOSE,
+)
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.DOTALL)
 
 
@@ -37,7 +41,7 @@ MISSING = _Missing()
 
 @dataclass
 class _Node:
-    kind: str                        # text | action | if | with | range
+    kind: str  # text | action | if | with | range
     text: str = ""
     pipe: list[Any] = field(default_factory=list)
     decl: list[str] = field(default_factory=list)
@@ -52,7 +56,7 @@ def _tokens(src: str) -> list[tuple[str, str]]:
             raise TemplateError("comments inside actions are not supported")
         m = _TOKEN.match(src, pos)
         if not m or m.end() == pos:
-            raise TemplateError(f"unexpected {src[pos:pos + 10]!r} in action {{{{{src}}}}}")
+            raise TemplateError(f"unexpected {src[pos : pos + 10]!r} in action {{{{{src}}}}}")
         kind = m.lastgroup or ""
         if kind == "vfields":
             kind = "var"
@@ -66,8 +70,13 @@ def _parse_pipeline(tokens: list[tuple[str, str]]) -> tuple[list[str], list[Any]
     decl: list[str] = []
     if len(tokens) >= 2 and tokens[0][0] == "var" and tokens[1][0] == "decl":
         decl, tokens = [tokens[0][1]], tokens[2:]
-    elif (len(tokens) >= 4 and tokens[0][0] == "var" and tokens[1][0] == "comma"
-          and tokens[2][0] == "var" and tokens[3][0] == "decl"):
+    elif (
+        len(tokens) >= 4
+        and tokens[0][0] == "var"
+        and tokens[1][0] == "comma"
+        and tokens[2][0] == "var"
+        and tokens[3][0] == "decl"
+    ):
         decl, tokens = [tokens[0][1], tokens[2][1]], tokens[4:]
     commands: list[Any] = [[]]
     depth, group = 0, []
@@ -98,7 +107,7 @@ def _items(text: str) -> list[tuple[str, str]]:
     items: list[tuple[str, str]] = []
     pos, trim_next = 0, False
     for m in _ACTION.finditer(text):
-        before = text[pos:m.start()]
+        before = text[pos : m.start()]
         before = before.lstrip() if trim_next else before
         before = before.rstrip() if m.group(1) else before
         if before:
@@ -115,11 +124,12 @@ def _items(text: str) -> list[tuple[str, str]]:
 
 def _word(body: str) -> tuple[str, str]:
     word = body.split(None, 1)[0] if body else ""
-    return word, body[len(word):].strip()
+    return word, body[len(word) :].strip()
 
 
-def _parse_list(items: list[tuple[str, str]], i: int,
-                stop: tuple[str, ...]) -> tuple[list[_Node], int]:
+def _parse_list(
+    items: list[tuple[str, str]], i: int, stop: tuple[str, ...]
+) -> tuple[list[_Node], int]:
     """Nodes from item `i` up to (not including) an action whose word is in `stop`."""
     nodes: list[_Node] = []
     while i < len(items):
@@ -159,7 +169,7 @@ def _parse_block(items: list[tuple[str, str]], i: int) -> tuple[_Node, int]:
     if else_rest:  # `{{else if X}}`: an if in the else branch that shares this {{end}}
         if _word(else_rest)[0] != "if":
             raise TemplateError(f"{{{{else {else_rest}}}}} is not supported")
-        items = [*items[:i], ("action", else_rest), *items[i + 1:]]
+        items = [*items[:i], ("action", else_rest), *items[i + 1 :]]
         inner, i = _parse_block(items, i)
         node.other = [inner]
         return node, i

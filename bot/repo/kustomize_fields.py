@@ -5,6 +5,7 @@ which changes touch it) and the render sandbox `bot.render.kustomize` (which ref
 checks before kustomize runs). Both take their references from `path_refs` here, so a field
 known to one is known to the other.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -16,9 +17,9 @@ from typing import Any
 class RefKind(str, Enum):
     """What a referenced path may be."""
 
-    BUILD = "build"    # a file of objects, or a directory holding a kustomization
+    BUILD = "build"  # a file of objects, or a directory holding a kustomization
     PLUGIN = "plugin"  # a generator/transformer/validator: a directory or a plugin config file
-    FILE = "file"      # read as data (patch, env file, CRD, values file, chart home)
+    FILE = "file"  # read as data (patch, env file, CRD, values file, chart home)
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,16 @@ FIELDS: tuple[Field, ...] = (
 
 # Fields whose entries put objects into the output; a kustomization with none of them is a
 # partial one (patches or transformers only) that renders nothing on its own.
-OBJECT_FIELDS = ("resources", "bases", "components", "generators", "configMapGenerator",
-                 "secretGenerator", "helmCharts", "helmChartInflationGenerator")
+OBJECT_FIELDS = (
+    "resources",
+    "bases",
+    "components",
+    "generators",
+    "configMapGenerator",
+    "secretGenerator",
+    "helmCharts",
+    "helmChartInflationGenerator",
+)
 
 
 @dataclass(frozen=True)

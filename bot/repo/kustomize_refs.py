@@ -1,4 +1,5 @@
 """Local files a kustomization reads: its direct references and the transitive walk."""
+
 from __future__ import annotations
 
 import functools
@@ -14,8 +15,11 @@ from bot.repo.safeyaml import load_one
 Read = Callable[[str], bytes | None]
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MAX_DIRS = 2000  # a walk through more kustomizations than this is surely a cycle or abuse
-_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)"
-                     r"|\?(ref|version|timeout|submodules)=", re.IGNORECASE)
+_REMOTE = re.compile(
+    r"^([a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)"
+    r"|\?(ref|version|timeout|submodules)=",
+    re.IGNORECASE,
+)
 
 
 def join(base: str, ref: str) -> str | None:
@@ -126,8 +130,7 @@ def _own_files(directory: str, kust: dict[str, Any]) -> set[str]:
     return {base + name for name in KUSTOMIZATION_FILES}
 
 
-def _resolve(directory: str, kust: dict[str, Any],
-             index: RepoIndex) -> tuple[set[str], set[str]]:
+def _resolve(directory: str, kust: dict[str, Any], index: RepoIndex) -> tuple[set[str], set[str]]:
     files: set[str] = set()
     dirs: set[str] = set()
     for ref, may_be_dir in raw_refs(kust):

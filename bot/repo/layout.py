@@ -6,6 +6,7 @@
 - folders named `base`, `bases`, `components`, `patches` hold parts of apps, never apps.
 - folders of local development tools (Tilt, Skaffold, DevSpace) are not deployed.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -85,8 +86,8 @@ def values_environments(chart: str, files: Collection[str]) -> dict[str, str]:
     prefix = "" if chart == "." else chart + "/"
     found: dict[str, str] = {}
     for path in sorted(files):
-        if path.startswith(prefix) and "/" not in path[len(prefix):]:
-            match = _VALUES_ENV.match(path[len(prefix):])
+        if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+            match = _VALUES_ENV.match(path[len(prefix) :])
             if match:
                 found.setdefault(match.group(1), path)
     return found

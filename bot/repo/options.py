@@ -19,6 +19,7 @@ Keys (all optional):
   inputs       extra repository files the target reads (ConfigMaps, defining files)
   parent       the path of the target whose render declared this one
 """
+
 from __future__ import annotations
 
 import json

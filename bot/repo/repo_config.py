@@ -1,4 +1,5 @@
 """The repository config `.gitops-bot.yaml`: frozen dataclasses, JSON Schema, parser."""
+
 from __future__ import annotations
 
 import functools
@@ -216,8 +217,7 @@ def parse_repo_config(text: str | bytes, file: str = CONFIG_FILE) -> RepoConfig:
             raise ConfigError(f"not UTF-8 ({exc.reason})", file=file, line=1) from None
     root = config_yaml.compose(text, file)
     if root is None:
-        raise ConfigError("missing required key (the file is empty)", file=file, line=1,
-                          key="apps")
+        raise ConfigError("missing required key (the file is empty)", file=file, line=1, key="apps")
     config_yaml.check_keys(root, file)
     data = config_yaml.construct(root)
     error = config_yaml.first_schema_error(_validator(), data, root, file)
@@ -232,8 +232,12 @@ class _Where:
     file: str
 
     def error(self, reason: str, *path: str | int) -> ConfigError:
-        return ConfigError(reason, file=self.file, line=config_yaml.line_of(self.root, path),
-                           key=config_yaml.key_str(path))
+        return ConfigError(
+            reason,
+            file=self.file,
+            line=config_yaml.line_of(self.root, path),
+            key=config_yaml.key_str(path),
+        )
 
 
 def _kubernetes_version(where: _Where, path: tuple[str, ...]) -> str:
@@ -241,7 +245,7 @@ def _kubernetes_version(where: _Where, path: tuple[str, ...]) -> str:
     raw = str(getattr(node, "value", "")).strip()  # raw text: a float would turn 1.30 into 1.3
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", raw)
     if not match:
-        raise where.error(f"{raw!r} is not a Kubernetes version such as \"1.35\"", *path)
+        raise where.error(f'{raw!r} is not a Kubernetes version such as "1.35"', *path)
     return f"{int(match.group(1))}.{int(match.group(2))}"
 
 
@@ -268,12 +272,16 @@ def _environment(name: str, raw: Mapping[str, Any] | None, where: _Where) -> Env
         version = _kubernetes_version(where, ("environments", name, "kubernetes_version"))
     approvals = raw.get("approvals")
     return Environment(
-        name=name, branch=raw.get("branch", DEFAULT_BRANCH), kubernetes_version=version,
+        name=name,
+        branch=raw.get("branch", DEFAULT_BRANCH),
+        kubernetes_version=version,
         deploy=_deploy(raw["deploy"]) if raw.get("deploy") else None,
-        approvals=Approvals(count=approvals["count"],
-                            groups=tuple(approvals.get("groups", ()))) if approvals else None,
+        approvals=Approvals(count=approvals["count"], groups=tuple(approvals.get("groups", ())))
+        if approvals
+        else None,
         self_heal=bool(raw.get("self_heal", False)),
-        destinations=tuple(raw.get("destinations") or ()))
+        destinations=tuple(raw.get("destinations") or ()),
+    )
 
 
 def _paths(raw: list[str] | None) -> tuple[str, ...]:
@@ -286,27 +294,50 @@ def _app(name: str, raw: Mapping[str, Any], envs: tuple[str, ...], where: _Where
         overrides = []
         for env_name, env_raw in (raw["environments"] or {}).items():
             if env_name not in envs:
-                raise where.error(f"unknown environment {env_name!r} (known: {', '.join(envs)})",
-                                  "apps", name, "environments", env_name)
+                raise where.error(
+                    f"unknown environment {env_name!r} (known: {', '.join(envs)})",
+                    "apps",
+                    name,
+                    "environments",
+                    env_name,
+                )
             env_raw = env_raw or {}
             if "path" not in raw and "path" not in env_raw and env_raw.get("enabled", True):
-                raise where.error("missing: set a path on the app or in this environment",
-                                  "apps", name, "environments", env_name, "path")
-            overrides.append(AppEnvironment(
-                name=env_name, path=normalise_path(env_raw["path"]) if "path" in env_raw else None,
-                values=_paths(env_raw.get("values")), namespace=env_raw.get("namespace"),
-                release=env_raw.get("release"), enabled=env_raw.get("enabled", True)))
+                raise where.error(
+                    "missing: set a path on the app or in this environment",
+                    "apps",
+                    name,
+                    "environments",
+                    env_name,
+                    "path",
+                )
+            overrides.append(
+                AppEnvironment(
+                    name=env_name,
+                    path=normalise_path(env_raw["path"]) if "path" in env_raw else None,
+                    values=_paths(env_raw.get("values")),
+                    namespace=env_raw.get("namespace"),
+                    release=env_raw.get("release"),
+                    enabled=env_raw.get("enabled", True),
+                )
+            )
     elif "path" not in raw:
         raise where.error("missing required key", "apps", name, "path")
     renderer = raw.get("renderer")
     has_values = raw.get("values") or any(o.values for o in overrides or ())
     if renderer in ("plain", "kustomize") and has_values:
-        raise where.error(f"values files need renderer helm, not {renderer}",
-                          "apps", name, "renderer")
-    return App(name=name, path=normalise_path(raw["path"]) if "path" in raw else None,
-               renderer=renderer, release=raw.get("release"), namespace=raw.get("namespace"),
-               values=_paths(raw.get("values")),
-               environments=tuple(overrides) if overrides is not None else None)
+        raise where.error(
+            f"values files need renderer helm, not {renderer}", "apps", name, "renderer"
+        )
+    return App(
+        name=name,
+        path=normalise_path(raw["path"]) if "path" in raw else None,
+        renderer=renderer,
+        release=raw.get("release"),
+        namespace=raw.get("namespace"),
+        values=_paths(raw.get("values")),
+        environments=tuple(overrides) if overrides is not None else None,
+    )
 
 
 def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
@@ -317,19 +348,27 @@ def _build(data: Mapping[str, Any], where: _Where) -> RepoConfig:
     names = tuple(e.name for e in envs)
     # without `apps:` the apps are discovered from the files (environments still apply)
     settings = {k: v for k, v in (data.get("apps") or {}).items() if k in APP_SETTINGS}
-    apps = tuple(_app(n, r, names, where) for n, r in (data.get("apps") or {}).items()
-                 if n not in APP_SETTINGS)
+    apps = tuple(
+        _app(n, r, names, where)
+        for n, r in (data.get("apps") or {}).items()
+        if n not in APP_SETTINGS
+    )
     validation = data.get("validation") or {}
     return RepoConfig(
-        environments=envs, apps=apps,
+        environments=envs,
+        apps=apps,
         policies_dir=normalise_path((data.get("policies") or {}).get("dir", "policies")),
         validation=ValidationSettings(
             strict=validation.get("strict", True),
             skip_kinds=tuple(validation.get("skip_kinds", ())),
             crd_dirs=_paths(validation.get("crd_dirs")),
-            kubeconform=validation.get("kubeconform", "auto")),
+            kubeconform=validation.get("kubeconform", "auto"),
+        ),
         findings_block=(data.get("findings") or {}).get("block", "new"),
         helm_hooks=((data.get("render") or {}).get("helm") or {}).get("hooks", "exclude"),
-        discovered=not apps, apps_from=str(settings.get("from") or ""),
-        repo_urls=tuple(settings.get("repo_urls") or ()), file=where.file,
-        lines=config_yaml.key_lines(where.root))
+        discovered=not apps,
+        apps_from=str(settings.get("from") or ""),
+        repo_urls=tuple(settings.get("repo_urls") or ()),
+        file=where.file,
+        lines=config_yaml.key_lines(where.root),
+    )

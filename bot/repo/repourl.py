@@ -8,6 +8,7 @@ How "this repository" is decided, in order: the URLs `.gitops-bot.yaml` names
 (`apps.repo_urls`); else the forge repository or the checkout's `origin` remote; else the
 repository URL most Argo CD Applications / Flux GitRepositories in the repository use.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,23 +54,34 @@ class ThisRepo:
         return self.is_this(url) and self.follows(revision)
 
 
-def decide(configured: Iterable[str], remote: Iterable[str], used: Iterable[str],
-           branches: Iterable[str] = ()) -> ThisRepo:
+def decide(
+    configured: Iterable[str],
+    remote: Iterable[str],
+    used: Iterable[str],
+    branches: Iterable[str] = (),
+) -> ThisRepo:
     """ThisRepo from configured URLs, else the forge / origin remote, else the most common
     URL among those the repository's Argo CD and Flux objects use."""
     follow = FOLLOWING | frozenset(b for b in branches if b)
     configured, remote = [u for u in configured if u], [u for u in remote if u]
     if configured:
-        return ThisRepo(frozenset(map(normalise_url, configured)), follow,
-                        "apps.repo_urls in .gitops-bot.yaml")
+        return ThisRepo(
+            frozenset(map(normalise_url, configured)), follow, "apps.repo_urls in .gitops-bot.yaml"
+        )
     if remote:
-        return ThisRepo(frozenset(map(normalise_url, remote)), follow,
-                        "the repository's forge / origin remote URL")
+        return ThisRepo(
+            frozenset(map(normalise_url, remote)),
+            follow,
+            "the repository's forge / origin remote URL",
+        )
     counts = Counter(normalise_url(u) for u in used if u)
     if not counts:
         return ThisRepo(frozenset(), follow, "no repository URL known")
     best = max(counts.values())
     top = sorted(u for u, n in counts.items() if n == best)
-    return ThisRepo(frozenset(top[:1]), follow,
-                    f"the URL most Argo CD / Flux objects here use ({counts[top[0]]} of "
-                    f"{sum(counts.values())})")
+    return ThisRepo(
+        frozenset(top[:1]),
+        follow,
+        f"the URL most Argo CD / Flux objects here use ({counts[top[0]]} of "
+        f"{sum(counts.values())})",
+    )

@@ -4,6 +4,7 @@ expansion budget checked on the composed node graph before any Python object is 
 server resolve them (sigs.k8s.io/yaml, which decodes with go-yaml v2), not as PyYAML's YAML
 1.1 resolver does. Pure: no I/O; used for manifests and for the small files read while
 planning (kustomizations, Chart.yaml)."""
+
 from __future__ import annotations
 
 import functools
@@ -19,21 +20,28 @@ if not getattr(yaml, "__with_libyaml__", False) or not hasattr(yaml, "CSafeLoade
 
 _T = "tag:yaml.org,2002:"
 # Only plain JSON-like data: no python/*, set, omap, pairs or application tags.
-SAFE_TAGS = frozenset(_T + t for t in ("null", "bool", "int", "float", "str", "seq", "map",
-                                        "timestamp", "binary", "merge"))
+SAFE_TAGS = frozenset(
+    _T + t
+    for t in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp", "binary", "merge")
+)
 
 
 # go-yaml v2's resolve table (resolve.go): what a plain scalar means when it is decoded into
 # an untyped value, as kubectl and the API server decode manifests.
-_BOOLS = {**dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE",
-                           "on", "On", "ON"), True),
-          **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE",
-                           "off", "Off", "OFF"), False)}
+_BOOLS = {
+    **dict.fromkeys(
+        ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True
+    ),
+    **dict.fromkeys(
+        ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False
+    ),
+}
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-_SPECIAL_FLOATS = {**dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
-                   **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"),
-                                   float("inf")),
-                   **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf"))}
+_SPECIAL_FLOATS = {
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
+}
 _GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
 _INT64 = 1 << 63
@@ -81,8 +89,9 @@ def resolve_plain(value: str) -> str:
     if first in "yYnNtTfFoO~":
         return _T + "bool" if value in _BOOLS else _T + "str"
     if first == ".":
-        return _T + "float" if value in _SPECIAL_FLOATS or go_float(value) is not None \
-            else _T + "str"
+        return (
+            _T + "float" if value in _SPECIAL_FLOATS or go_float(value) is not None else _T + "str"
+        )
     if first and first in "+-0123456789":
         if value in _SPECIAL_FLOATS:
             return _T + "float"
@@ -114,9 +123,14 @@ class Loader(yaml.CSafeLoader):
                 continue
             sources = value.value if isinstance(value, SequenceNode) else [value]
             if not isinstance(value, (MappingNode, SequenceNode)) or not all(
-                    isinstance(s, MappingNode) for s in sources):
-                raise ConstructorError(None, None, "map merge requires a map or a sequence "
-                                       "of maps as the value", value.start_mark)
+                isinstance(s, MappingNode) for s in sources
+            ):
+                raise ConstructorError(
+                    None,
+                    None,
+                    "map merge requires a map or a sequence of maps as the value",
+                    value.start_mark,
+                )
             for source in reversed(sources):
                 self.flatten_mapping(source)
                 pairs.extend(source.value)
@@ -141,10 +155,15 @@ def json_key(key: Any, node: Node) -> str:
     if isinstance(key, int):
         return str(key)
     if isinstance(key, float):
-        return {float("inf"): ".inf", float("-inf"): "-.inf"}.get(key, ".nan" if key != key
-                                                                 else f"{key:g}")
-    raise ConstructorError(None, None, f"unsupported map key {key!r} (a JSON object key must "
-                           "be a string)", node.start_mark)
+        return {float("inf"): ".inf", float("-inf"): "-.inf"}.get(
+            key, ".nan" if key != key else f"{key:g}"
+        )
+    raise ConstructorError(
+        None,
+        None,
+        f"unsupported map key {key!r} (a JSON object key must be a string)",
+        node.start_mark,
+    )
 
 
 def _as_string(loader: Loader, node: Node) -> str:
@@ -236,8 +255,11 @@ def check_graph(root: Node, budget: int) -> tuple[int, list[Refused]]:
             for c in kids:
                 total += 1 if type(c) is ScalarNode else sizes[id(c)]
             if total > budget:
-                raise Refused(f"YAML expands to more than {budget} nodes (alias bomb?); "
-                               "refused", line_of(node), fatal=True)
+                raise Refused(
+                    f"YAML expands to more than {budget} nodes (alias bomb?); refused",
+                    line_of(node),
+                    fatal=True,
+                )
             sizes[key] = total
             continue
         if key in sizes:
@@ -255,8 +277,9 @@ def check_graph(root: Node, budget: int) -> tuple[int, list[Refused]]:
                 if type(k) is ScalarNode:
                     ident = (k.tag, k.value)
                     if ident in seen:
-                        problems.append(Refused(
-                            f"duplicate key {k.value!r} at line {line_of(k)}", line_of(k)))
+                        problems.append(
+                            Refused(f"duplicate key {k.value!r} at line {line_of(k)}", line_of(k))
+                        )
                     seen.add(ident)
         for c in kids:
             if type(c) is ScalarNode:
@@ -271,10 +294,8 @@ def check_graph(root: Node, budget: int) -> tuple[int, list[Refused]]:
 
 def _tag_message(node: Node) -> str:
     tag = str(node.tag)
-    shown = "!!" + tag[len(_T):] if tag.startswith(_T) else tag
+    shown = "!!" + tag[len(_T) :] if tag.startswith(_T) else tag
     return f"unsupported YAML tag {shown}; only plain data is allowed"
-
-
 
 
 @functools.lru_cache(maxsize=4096)  # the same kustomizations are read by every target

@@ -5,6 +5,7 @@ Discovery reads only a prefix of each file: enough to tell a Kubernetes manifest
 the first objects (to see files that are alternatives of each other, and which namespace a
 folder declares or uses).
 """
+
 from __future__ import annotations
 
 import re
@@ -76,6 +77,7 @@ def object_heads(content: bytes | None) -> list[ObjectHead]:
         kind = _KIND_VALUE.search(doc)
         if kind and _API_VERSION.search(doc):
             meta = _metadata(doc)
-            heads.append(ObjectHead(kind.group(1).decode(), meta.get("name"),
-                                    meta.get("namespace")))
+            heads.append(
+                ObjectHead(kind.group(1).decode(), meta.get("name"), meta.get("namespace"))
+            )
     return heads

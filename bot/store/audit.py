@@ -3,6 +3,7 @@
 Only two operations exist, append and read: this module is the table's whole API, and the
 database refuses UPDATE and DELETE on it (migration 0004), so a record once written stays.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,28 +27,63 @@ class AuditTrail:
     _write: Callable[[], AbstractContextManager[Connection]]
     _now: Callable[[], datetime]
 
-    def append_record(self, kind: str, forge: str, host: str, repo: str, *, actor: str,
-                      number: int | None = None, sha: str | None = None,
-                      state: str | None = None, rule: str | None = None,
-                      reason: str | None = None, review_id: str | None = None,
-                      reviewed_sha: str | None = None, environment: str | None = None,
-                      detail: Mapping[str, Any] | None = None) -> int:
+    def append_record(
+        self,
+        kind: str,
+        forge: str,
+        host: str,
+        repo: str,
+        *,
+        actor: str,
+        number: int | None = None,
+        sha: str | None = None,
+        state: str | None = None,
+        rule: str | None = None,
+        reason: str | None = None,
+        review_id: str | None = None,
+        reviewed_sha: str | None = None,
+        environment: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int:
         """Append one record; returns its id. There is no way to change or remove it."""
         if kind not in AUDIT_KINDS:
             raise ValueError(f"audit record kind must be one of {', '.join(AUDIT_KINDS)}")
-        values = dict(at=self._now(), kind=kind, forge=forge, host=host, repo=repo,
-                      number=number, sha=sha, actor=actor, state=state, rule=rule,
-                      reason=reason, review_id=review_id, reviewed_sha=reviewed_sha,
-                      environment=environment,
-                      detail=json.loads(json.dumps(dict(detail or {}), default=str)))
+        values = dict(
+            at=self._now(),
+            kind=kind,
+            forge=forge,
+            host=host,
+            repo=repo,
+            number=number,
+            sha=sha,
+            actor=actor,
+            state=state,
+            rule=rule,
+            reason=reason,
+            review_id=review_id,
+            reviewed_sha=reviewed_sha,
+            environment=environment,
+            detail=json.loads(json.dumps(dict(detail or {}), default=str)),
+        )
         with self._write() as conn:
-            return int(conn.execute(audit_records.insert().values(**values)
-                                    .returning(audit_records.c.id)).scalar_one())
+            return int(
+                conn.execute(
+                    audit_records.insert().values(**values).returning(audit_records.c.id)
+                ).scalar_one()
+            )
 
-    def audit_records(self, *, host: str | None = None, repo: str | None = None,
-                      since: datetime | None = None, kinds: Collection[str] | None = None,
-                      sha: str | None = None, shas: Collection[str] | None = None,
-                      number: int | None = None, limit: int = 10000) -> list[AuditRecord]:
+    def audit_records(
+        self,
+        *,
+        host: str | None = None,
+        repo: str | None = None,
+        since: datetime | None = None,
+        kinds: Collection[str] | None = None,
+        sha: str | None = None,
+        shas: Collection[str] | None = None,
+        number: int | None = None,
+        limit: int = 10000,
+    ) -> list[AuditRecord]:
         """Records in the order they were written, filtered.
 
         `repo` is "owner/name" or "host/owner/name" (then `host` is taken from it).

@@ -1,4 +1,5 @@
 """Store methods for deployments and drift reports (mixed into `bot.store.Store`)."""
+
 from __future__ import annotations
 
 import json
@@ -35,30 +36,59 @@ class DeployRecords:
     _now: Callable[[], datetime]
 
     # -- deployments -----------------------------------------------------------------------
-    def record_deployment(self, forge: str, host: str, repo: str, environment: str, sha: str,
-                          change_number: int | None = None,
-                          state: DeployState = DeployState.QUEUED,
-                          summary: str | None = None) -> int:
+    def record_deployment(
+        self,
+        forge: str,
+        host: str,
+        repo: str,
+        environment: str,
+        sha: str,
+        change_number: int | None = None,
+        state: DeployState = DeployState.QUEUED,
+        summary: str | None = None,
+    ) -> int:
         """Record a deploy of `sha` to `environment` (queued or running); returns its id."""
         with self._write() as conn:
-            return int(conn.execute(deployments.insert().values(
-                forge=forge, host=host, repo=repo, environment=environment, sha=sha,
-                change_number=change_number, state=_state(state), summary=summary,
-                applied=[], failed=[], started_at=self._now(),
-            ).returning(deployments.c.id)).scalar_one())
+            return int(
+                conn.execute(
+                    deployments.insert()
+                    .values(
+                        forge=forge,
+                        host=host,
+                        repo=repo,
+                        environment=environment,
+                        sha=sha,
+                        change_number=change_number,
+                        state=_state(state),
+                        summary=summary,
+                        applied=[],
+                        failed=[],
+                        started_at=self._now(),
+                    )
+                    .returning(deployments.c.id)
+                ).scalar_one()
+            )
 
-    def mark_deployment(self, deployment_id: int, state: DeployState,
-                        summary: str | None = None) -> None:
+    def mark_deployment(
+        self, deployment_id: int, state: DeployState, summary: str | None = None
+    ) -> None:
         """Move a deploy to a non-final state (queued -> running) without finishing it."""
         values: dict[str, Any] = {"state": _state(state)}
         if summary is not None:
             values["summary"] = summary
         with self._write() as conn:
-            conn.execute(deployments.update().where(
-                deployments.c.id == deployment_id).values(**values))
+            conn.execute(
+                deployments.update().where(deployments.c.id == deployment_id).values(**values)
+            )
 
-    def finish_deployment(self, deployment_id: int, state: DeployState, summary: str,
-                          applied: Sequence[Any] = (), failed: Sequence[Any] = ()) -> None:
+    def finish_deployment(
+        self,
+        deployment_id: int,
+        state: DeployState,
+        summary: str,
+        applied: Sequence[Any] = (),
+        failed: Sequence[Any] = (),
+    ) -> None:
         """Record the outcome: a final state, a one-line summary, what was and was not applied.
 
         `applied`/`failed` are JSON-able lists (object keys as strings, or dicts such as
@@ -67,12 +97,21 @@ class DeployRecords:
         if state not in FINAL_DEPLOY_STATES:
             raise ValueError(f"a finished deployment is one of {', '.join(FINAL_DEPLOY_STATES)}")
         with self._write() as conn:
-            conn.execute(deployments.update().where(deployments.c.id == deployment_id).values(
-                state=state, summary=summary, applied=_json(list(applied)),
-                failed=_json(list(failed)), finished_at=self._now()))
+            conn.execute(
+                deployments.update()
+                .where(deployments.c.id == deployment_id)
+                .values(
+                    state=state,
+                    summary=summary,
+                    applied=_json(list(applied)),
+                    failed=_json(list(failed)),
+                    finished_at=self._now(),
+                )
+            )
 
-    def deployments(self, limit: int = 50, repo: str | None = None,
-                    environment: str | None = None) -> list[Deployment]:
+    def deployments(
+        self, limit: int = 50, repo: str | None = None, environment: str | None = None
+    ) -> list[Deployment]:
         """The newest deployments first, optionally of one repo and/or one environment."""
         c = deployments.c
         query = sa.select(deployments).order_by(c.started_at.desc(), c.id.desc()).limit(limit)
@@ -84,14 +123,32 @@ class DeployRecords:
             return [_deployment(row._mapping) for row in conn.execute(query)]
 
     # -- drift -----------------------------------------------------------------------------
-    def record_drift(self, host: str, repo: str, environment: str, target: str,
-                     objects: Sequence[Mapping[str, Any]], healed: bool = False) -> int:
+    def record_drift(
+        self,
+        host: str,
+        repo: str,
+        environment: str,
+        target: str,
+        objects: Sequence[Mapping[str, Any]],
+        healed: bool = False,
+    ) -> int:
         """Record one drift check of a target; `objects` are {key, status, changed_fields}."""
         with self._write() as conn:
-            return int(conn.execute(drift_reports.insert().values(
-                host=host, repo=repo, environment=environment, target=target, at=self._now(),
-                objects=_json([dict(o) for o in objects]), healed=healed,
-            ).returning(drift_reports.c.id)).scalar_one())
+            return int(
+                conn.execute(
+                    drift_reports.insert()
+                    .values(
+                        host=host,
+                        repo=repo,
+                        environment=environment,
+                        target=target,
+                        at=self._now(),
+                        objects=_json([dict(o) for o in objects]),
+                        healed=healed,
+                    )
+                    .returning(drift_reports.c.id)
+                ).scalar_one()
+            )
 
     def latest_drift(self, repo: str | None = None) -> list[DriftReport]:
         """The newest drift report of every target (optionally of one repo)."""
@@ -99,8 +156,11 @@ class DeployRecords:
         newest = sa.select(sa.func.max(c.id)).group_by(c.host, c.repo, c.environment, c.target)
         if repo is not None:
             newest = newest.where(c.repo == repo)
-        query = sa.select(drift_reports).where(c.id.in_(newest)).order_by(
-            c.repo, c.environment, c.target)
+        query = (
+            sa.select(drift_reports)
+            .where(c.id.in_(newest))
+            .order_by(c.repo, c.environment, c.target)
+        )
         with self.engine.connect() as conn:
             return [_drift(row._mapping) for row in conn.execute(query)]
 

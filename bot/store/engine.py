@@ -1,4 +1,5 @@
 """Database connections: SQLite (WAL, busy timeout, writer lock) or PostgreSQL (psycopg 3)."""
+
 from __future__ import annotations
 
 import fcntl

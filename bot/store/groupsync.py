@@ -13,6 +13,7 @@ highest commit known to be on disk). A checkpoint that copies the WAL into the d
 file syncs both files itself (SQLite does so with NORMAL), so a commit already checkpointed
 is durable too.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -1,5 +1,6 @@
 """Leased locks in the database (mixed into `bot.store.Store`): the holder renews its lease;
 a dead holder's lock expires, so a crash never blocks an environment for good."""
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,8 @@ class LockRecords:
         now = self.clock()
         stmt = self._insert(locks).values(name=name, owner=owner, expires_at=now + ttl)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["name"], set_=dict(owner=owner, expires_at=now + ttl),
+            index_elements=["name"],
+            set_=dict(owner=owner, expires_at=now + ttl),
             where=(locks.c.expires_at < now) | (locks.c.owner == owner),
         ).returning(locks.c.owner)
         with self._write() as conn:
@@ -40,8 +42,9 @@ class LockRecords:
             conn.execute(locks.delete().where((locks.c.name == name) & (locks.c.owner == owner)))
 
     @contextmanager
-    def held(self, name: str, owner: str, ttl: float = 120.0, *,
-             wait: float = 0.0) -> Iterator[None]:
+    def held(
+        self, name: str, owner: str, ttl: float = 120.0, *, wait: float = 0.0
+    ) -> Iterator[None]:
         """Hold `name` while the block runs, renewing the lease. When it is taken, wait up
         to `wait` seconds for it, then raise Transient (the job is retried later, so deploys
         queue up instead of running side by side)."""

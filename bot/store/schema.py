@@ -1,4 +1,5 @@
 """The database schema (SQLAlchemy Core tables) and the plain values stored in it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,12 +15,13 @@ from bot.model import Event, EventKind, FindingRecord
 metadata = sa.MetaData()
 
 deliveries = sa.Table(
-    "deliveries", metadata,
-    sa.Column("id", sa.String(300), primary_key=True),   # "<forge>:<delivery id>"
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(300), primary_key=True),  # "<forge>:<delivery id>"
     sa.Column("forge", sa.String(16), nullable=False),
-    sa.Column("event", sa.String(64), nullable=False),   # the forge's event header value
+    sa.Column("event", sa.String(64), nullable=False),  # the forge's event header value
     sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),    # EventKind value
+    sa.Column("kind", sa.String(16), nullable=False),  # EventKind value
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("repo", sa.String(255), nullable=False),
     sa.Column("number", sa.Integer),
@@ -27,10 +29,10 @@ deliveries = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     # a bot.outcomes.Delivery: queued -> claimed -> done | superseded | failed | dead
     sa.Column("outcome", sa.String(16), nullable=False),
-    sa.Column("event_data", sa.JSON, nullable=False),    # the Event, to re-enqueue after a crash
+    sa.Column("event_data", sa.JSON, nullable=False),  # the Event, to re-enqueue after a crash
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("lease_until", sa.Float),                  # epoch seconds; a claim expires then
-    sa.Column("run_after", sa.Float),                    # epoch seconds; retry not before
+    sa.Column("lease_until", sa.Float),  # epoch seconds; a claim expires then
+    sa.Column("run_after", sa.Float),  # epoch seconds; retry not before
     sa.Column("worker", sa.String(200)),
     sa.Column("error", sa.Text),
     sa.Index("ix_deliveries_change", "forge", "host", "repo", "number", "received_at"),
@@ -38,14 +40,15 @@ deliveries = sa.Table(
 )
 
 review_runs = sa.Table(
-    "review_runs", metadata,
+    "review_runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("forge", sa.String(16), nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("repo", sa.String(255), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("head_sha", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),   # a bot.outcomes.ReviewState
+    sa.Column("state", sa.String(16), nullable=False),  # a bot.outcomes.ReviewState
     sa.Column("status_line", sa.Text),
     sa.Column("findings", sa.JSON),
     sa.Column("report", sa.Text),
@@ -57,7 +60,8 @@ review_runs = sa.Table(
 )
 
 audit_events = sa.Table(
-    "audit_events", metadata,
+    "audit_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(255), nullable=False),
@@ -70,32 +74,34 @@ audit_events = sa.Table(
 )
 
 deployments = sa.Table(
-    "deployments", metadata,
+    "deployments",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("forge", sa.String(16), nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("repo", sa.String(255), nullable=False),
     sa.Column("environment", sa.String(128), nullable=False),
     sa.Column("sha", sa.String(64), nullable=False),
-    sa.Column("change_number", sa.Integer),              # the merged change, when known
-    sa.Column("state", sa.String(16), nullable=False),   # a bot.outcomes.DeployState
+    sa.Column("change_number", sa.Integer),  # the merged change, when known
+    sa.Column("state", sa.String(16), nullable=False),  # a bot.outcomes.DeployState
     sa.Column("summary", sa.Text),
-    sa.Column("applied", sa.JSON),                       # what was applied (object keys)
-    sa.Column("failed", sa.JSON),                        # what was not, and why
+    sa.Column("applied", sa.JSON),  # what was applied (object keys)
+    sa.Column("failed", sa.JSON),  # what was not, and why
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Index("ix_deployments_env", "repo", "environment", "started_at"),
 )
 
 drift_reports = sa.Table(
-    "drift_reports", metadata,
+    "drift_reports",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("repo", sa.String(255), nullable=False),
     sa.Column("environment", sa.String(128), nullable=False),
     sa.Column("target", sa.String(255), nullable=False),  # the target id, "<app>/<env>"
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("objects", sa.JSON, nullable=False),        # [{key, status, changed_fields}]
+    sa.Column("objects", sa.JSON, nullable=False),  # [{key, status, changed_fields}]
     sa.Column("healed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_drift_reports_target", "host", "repo", "environment", "target", "at"),
 )
@@ -160,9 +166,9 @@ class Run:
     repo: str
     number: int
     head_sha: str
-    state: str                 # a ReviewState value
+    state: str  # a ReviewState value
     status_line: str | None
-    findings: list[FindingRecord] | None   # None: the review did not finish
+    findings: list[FindingRecord] | None  # None: the review did not finish
     report: str | None
     comment_id: str | None
     started_at: datetime
@@ -199,37 +205,48 @@ class DriftReport:
     environment: str
     target: str
     at: datetime
-    objects: Any   # [{"key": str, "status": str, "changed_fields": [str]}]
+    objects: Any  # [{"key": str, "status": str, "changed_fields": [str]}]
     healed: bool
+
 
 # "Who let this in": structured, append-only records (bot.store.audit). The database refuses
 # UPDATE and DELETE on this table (triggers made by migration 0004); the store has no such path.
-AUDIT_KINDS = ("approval", "override", "override.withdrawn", "break_glass.requested",
-               "break_glass.confirmed", "break_glass.withdrawn", "review", "deploy")
+AUDIT_KINDS = (
+    "approval",
+    "override",
+    "override.withdrawn",
+    "break_glass.requested",
+    "break_glass.confirmed",
+    "break_glass.withdrawn",
+    "review",
+    "deploy",
+)
 audit_records = sa.Table(
-    "audit_records", metadata,
+    "audit_records",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),       # one of AUDIT_KINDS
+    sa.Column("kind", sa.String(32), nullable=False),  # one of AUDIT_KINDS
     sa.Column("forge", sa.String(16), nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("repo", sa.String(255), nullable=False),
-    sa.Column("number", sa.Integer),                        # the change, when there is one
-    sa.Column("sha", sa.String(64)),                        # the commit the record is about
-    sa.Column("actor", sa.String(255), nullable=False),     # who did it ("gitops-bot": the bot)
-    sa.Column("state", sa.String(32)),                      # review / deploy outcome
-    sa.Column("rule", sa.String(255)),                      # override: the policy rule
-    sa.Column("reason", sa.Text),                           # override / break-glass reason
-    sa.Column("review_id", sa.String(64)),                  # approval: the forge's review id
-    sa.Column("reviewed_sha", sa.String(64)),               # deploy: the SHA whose review let it
-    sa.Column("environment", sa.String(128)),               # deploy
-    sa.Column("detail", sa.JSON),                           # kind-specific extras
+    sa.Column("number", sa.Integer),  # the change, when there is one
+    sa.Column("sha", sa.String(64)),  # the commit the record is about
+    sa.Column("actor", sa.String(255), nullable=False),  # who did it ("gitops-bot": the bot)
+    sa.Column("state", sa.String(32)),  # review / deploy outcome
+    sa.Column("rule", sa.String(255)),  # override: the policy rule
+    sa.Column("reason", sa.Text),  # override / break-glass reason
+    sa.Column("review_id", sa.String(64)),  # approval: the forge's review id
+    sa.Column("reviewed_sha", sa.String(64)),  # deploy: the SHA whose review let it
+    sa.Column("environment", sa.String(128)),  # deploy
+    sa.Column("detail", sa.JSON),  # kind-specific extras
     sa.Index("ix_audit_records_repo_at", "host", "repo", "at"),
     sa.Index("ix_audit_records_sha", "host", "repo", "sha"),
 )
 
 locks = sa.Table(
-    "locks", metadata,
+    "locks",
+    metadata,
     sa.Column("name", sa.String(400), primary_key=True),
     sa.Column("owner", sa.String(200), nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),

@@ -5,6 +5,7 @@ so call `duplicate_findings()` as well. Schemas: built-in Kubernetes kinds, then
 repository's CRDs (render, CRD folders), then the shipped catalogue of common CRDs
 (`catalogue`); SOPS-encrypted objects are checked against a relaxed variant (`sops`).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -20,8 +21,14 @@ from bot.validate.embedded import EmbeddedValidator
 from bot.validate.kubeconform import KubeconformValidator
 from bot.validate.schemas import supported_versions
 
-__all__ = ["EmbeddedValidator", "KubeconformValidator", "Validator", "duplicate_findings",
-           "make_validator", "supported_versions"]
+__all__ = [
+    "EmbeddedValidator",
+    "KubeconformValidator",
+    "Validator",
+    "duplicate_findings",
+    "make_validator",
+    "supported_versions",
+]
 PREFER = ("auto", "embedded", "kubeconform")
 
 
@@ -33,18 +40,25 @@ class Validator(Protocol):
         ...
 
 
-def make_validator(tools: Tools, *, prefer: str = "auto", strict: bool = True,
-                   skip_kinds: Collection[str] = (),
-                   crd_dirs: Sequence[Path] = ()) -> Validator:
+def make_validator(
+    tools: Tools,
+    *,
+    prefer: str = "auto",
+    strict: bool = True,
+    skip_kinds: Collection[str] = (),
+    crd_dirs: Sequence[Path] = (),
+) -> Validator:
     """kubeconform when configured or on PATH and `prefer` allows it, else the embedded one."""
     if prefer not in PREFER:
         raise UserError(f"validator must be one of {', '.join(PREFER)}, not {prefer!r}")
     if prefer != "embedded":
         binary = tools.kubeconform or shutil.which("kubeconform")
         if binary:
-            return KubeconformValidator(binary, strict=strict, skip_kinds=skip_kinds,
-                                        crd_dirs=crd_dirs)
+            return KubeconformValidator(
+                binary, strict=strict, skip_kinds=skip_kinds, crd_dirs=crd_dirs
+            )
         if prefer == "kubeconform":
-            raise ToolMissing("kubeconform is not installed; install it or use the embedded "
-                              "validator")
+            raise ToolMissing(
+                "kubeconform is not installed; install it or use the embedded validator"
+            )
     return EmbeddedValidator(strict=strict, skip_kinds=skip_kinds, crd_dirs=crd_dirs)

@@ -7,6 +7,7 @@ non-strict variant is the strict schema without the `additionalProperties: false
 conversion added (CRDs themselves never say false). `metadata` refers to the Kubernetes
 ObjectMeta definition of the version being validated against, as for repository CRDs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,8 +60,11 @@ def relax(node: Any, names: bool = False) -> Any:
     if isinstance(node, dict):
         if names:
             return {key: relax(value) for key, value in node.items()}
-        return {key: relax(value, key in _NAME_MAPS) for key, value in node.items()
-                if not (key == "additionalProperties" and value is False)}
+        return {
+            key: relax(value, key in _NAME_MAPS)
+            for key, value in node.items()
+            if not (key == "additionalProperties" and value is False)
+        }
     if isinstance(node, list):
         return [relax(item) for item in node]
     return node

@@ -5,6 +5,7 @@ generator of every matrix/merge level, 24 times over. fastjsonschema turns each 
 own code (about ten seconds to compile that kind); with the copies replaced by `$ref`s to one
 definition it compiles each once. The result validates exactly what the input did.
 """
+
 from __future__ import annotations
 
 import hashlib

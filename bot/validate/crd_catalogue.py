@@ -9,6 +9,7 @@ definition of a kind wins inside a project (so a project lists preferred sources
 kind defined by two projects is an error. The output is byte-for-byte the same for the same
 input.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,19 +47,22 @@ def dump(data: Any) -> str:
 
 def _has_closed_object(node: Any) -> bool:
     if isinstance(node, Mapping):
-        return node.get("additionalProperties") is False or \
-            any(_has_closed_object(v) for v in node.values())
+        return node.get("additionalProperties") is False or any(
+            _has_closed_object(v) for v in node.values()
+        )
     if isinstance(node, list):
         return any(_has_closed_object(v) for v in node)
     return False
 
 
-def served_schemas(body: Mapping[str, Any], source: str) -> Iterator[tuple[crds.GVK,
-                                                                           dict[str, Any]]]:
+def served_schemas(
+    body: Mapping[str, Any], source: str
+) -> Iterator[tuple[crds.GVK, dict[str, Any]]]:
     """(gvk, strict JSON schema) for each served version of one CRD manifest."""
     versions = body.get("spec", {}).get("versions") or []
-    unserved = {v.get("name") for v in versions
-                if isinstance(v, Mapping) and v.get("served") is False}
+    unserved = {
+        v.get("name") for v in versions if isinstance(v, Mapping) and v.get("served") is False
+    }
     for gvk, openapi in crds.crd_versions(body):
         if gvk[1] in unserved:
             continue
@@ -69,12 +73,16 @@ def served_schemas(body: Mapping[str, Any], source: str) -> Iterator[tuple[crds.
         schema = crds.to_json_schema(openapi, gvk, strict=True)
         group, version, kind = gvk
         schema["x-kubernetes-group-version-kind"] = [
-            {"group": group, "kind": kind, "version": version}]
-        if relax(schema) != {**crds.to_json_schema(openapi, gvk, strict=False),
-                             "x-kubernetes-group-version-kind": schema[
-                                 "x-kubernetes-group-version-kind"]}:
-            raise CatalogueError(f"{source}: {gvk_key(gvk)}: strict and relaxed schemas "
-                                 "differ by more than closed objects")
+            {"group": group, "kind": kind, "version": version}
+        ]
+        if relax(schema) != {
+            **crds.to_json_schema(openapi, gvk, strict=False),
+            "x-kubernetes-group-version-kind": schema["x-kubernetes-group-version-kind"],
+        }:
+            raise CatalogueError(
+                f"{source}: {gvk_key(gvk)}: strict and relaxed schemas "
+                "differ by more than closed objects"
+            )
         yield gvk, compact.share_repeats(schema)
 
 
@@ -94,8 +102,9 @@ def collect(crd_dir: Path, groups: Mapping[str, Collection[str]] | None = None) 
     for project_dir in projects:
         project = project_dir.name
         wanted = (groups or {}).get(project)
-        files = sorted(p for p in project_dir.rglob("*")
-                       if p.is_file() and p.suffix in YAML_SUFFIXES)
+        files = sorted(
+            p for p in project_dir.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES
+        )
         for path in files:
             label = path.relative_to(crd_dir).as_posix()
             for body in _documents(path, label):
@@ -106,8 +115,9 @@ def collect(crd_dir: Path, groups: Mapping[str, Collection[str]] | None = None) 
                         continue
                     seen = entries.get(gvk)
                     if seen is not None and seen.project != project:
-                        raise CatalogueError(f"{label}: {gvk_key(gvk)} is also defined by "
-                                             f"{seen.source}")
+                        raise CatalogueError(
+                            f"{label}: {gvk_key(gvk)} is also defined by {seen.source}"
+                        )
                     if seen is None:
                         entries[gvk] = Entry(gvk, project, label, schema)
     return [entries[gvk] for gvk in sorted(entries)]
@@ -127,8 +137,7 @@ def write(out_dir: Path, files: Mapping[str, str]) -> list[Path]:
     Only `index.json` and the `*.json` files of group folders belong to the catalogue;
     other files there (provenance, sources) are left alone.
     """
-    stale = [p for p in out_dir.glob("*/*.json")
-             if p.relative_to(out_dir).as_posix() not in files]
+    stale = [p for p in out_dir.glob("*/*.json") if p.relative_to(out_dir).as_posix() not in files]
     for path in stale:
         path.unlink()
     for folder in sorted({p.parent for p in stale}):
@@ -169,14 +178,20 @@ def provenance(sources: Mapping[str, Any], entries: Collection[Entry]) -> str:
         kinds = sorted(gvk_key(e.gvk) for e in entries if e.project == name)
         lines += [f"## {project.get('title', name)} (`{name}`, {counts.get(name, 0)} schemas)", ""]
         if project.get("groups"):
-            lines += ["API groups kept: " + ", ".join(f"`{g}`" for g in project["groups"]) + ".",
-                      ""]
-        lines += ["| Repository | Tag | Commit | Paths | Licence |",
-                  "| --- | --- | --- | --- | --- |"]
+            lines += [
+                "API groups kept: " + ", ".join(f"`{g}`" for g in project["groups"]) + ".",
+                "",
+            ]
+        lines += [
+            "| Repository | Tag | Commit | Paths | Licence |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for src in project["sources"]:
             paths = "<br>".join(f"`{p}`" for p in src["paths"])
-            lines.append(f"| https://github.com/{src['repository']} | `{src['tag']}` | "
-                         f"`{src['commit']}` | {paths} | {src['licence']} |")
+            lines.append(
+                f"| https://github.com/{src['repository']} | `{src['tag']}` | "
+                f"`{src['commit']}` | {paths} | {src['licence']} |"
+            )
         lines.append("")
         notices = [src["notice"] for src in project["sources"] if src.get("notice")]
         for notice in notices:

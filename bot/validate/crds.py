@@ -14,6 +14,7 @@ Properties with a `default` are read as the API server reads them after defaulti
 Only standard JSON-schema keywords are kept; regex patterns Python cannot compile are
 dropped rather than failing the whole kind.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,19 +30,43 @@ from bot.validate.schemas import DEFS_PREFIX, OBJECT_META
 
 GVK = tuple[str, str, str]  # (group, version, kind)
 CRD_API_VERSIONS = ("apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1")
-_KEEP = frozenset({
-    "type", "properties", "additionalProperties", "items", "required", "enum", "pattern",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-    "minItems", "maxItems", "uniqueItems", "multipleOf", "minProperties", "maxProperties",
-    "allOf", "anyOf", "oneOf", "not"})
+_KEEP = frozenset(
+    {
+        "type",
+        "properties",
+        "additionalProperties",
+        "items",
+        "required",
+        "enum",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "multipleOf",
+        "minProperties",
+        "maxProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+    }
+)
 _JUNCTORS = frozenset({"allOf", "anyOf", "oneOf", "not"})
 _DOLLAR = re.compile(r"(?<!\\)\$")  # fastjsonschema's DOLLAR_FINDER
 
 
 def is_crd(body: Mapping[str, Any]) -> bool:
     """True for a CustomResourceDefinition manifest."""
-    return body.get("kind") == "CustomResourceDefinition" and \
-        body.get("apiVersion") in CRD_API_VERSIONS
+    return (
+        body.get("kind") == "CustomResourceDefinition"
+        and body.get("apiVersion") in CRD_API_VERSIONS
+    )
 
 
 def crd_versions(body: Mapping[str, Any]) -> Iterator[tuple[GVK, Mapping[str, Any] | None]]:
@@ -75,11 +100,11 @@ def _escape_class_dollars(pattern: str) -> str:
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if start < 0 and char == "[":
-            start = i + 2 if pattern[i + 1:i + 2] == "^" else i + 1
+            start = i + 2 if pattern[i + 1 : i + 2] == "^" else i + 1
         elif start >= 0 and char == "]" and i > start:
             start = -1
         elif start >= 0 and char == "$":
@@ -111,8 +136,11 @@ def _convert(node: Any, strict: bool, closable: bool = True) -> Any:
             out[key] = {name: _convert(sub, strict) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "not"):
             keep_open = closable and key != "not"
-            out[key] = ([_convert(s, strict, keep_open) for s in value]
-                        if isinstance(value, list) else _convert(value, strict, keep_open))
+            out[key] = (
+                [_convert(s, strict, keep_open) for s in value]
+                if isinstance(value, list)
+                else _convert(value, strict, keep_open)
+            )
         elif key in _JUNCTORS and isinstance(value, list):
             out[key] = [_convert(s, strict, closable=False) for s in value]
         elif key == "pattern":
@@ -136,8 +164,13 @@ def _convert(node: Any, strict: bool, closable: bool = True) -> Any:
         out["properties"].setdefault("kind", {"type": "string"})
         out["properties"].setdefault("metadata", {"type": "object"})
     defaults.adjust(node, out)
-    if (strict and closable and "properties" in out and "additionalProperties" not in out
-            and node.get("x-kubernetes-preserve-unknown-fields") is not True):
+    if (
+        strict
+        and closable
+        and "properties" in out
+        and "additionalProperties" not in out
+        and node.get("x-kubernetes-preserve-unknown-fields") is not True
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -177,8 +210,9 @@ class _Loader(yaml.CSafeLoader):
 
 def _plain_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     if not isinstance(node, yaml.ScalarNode):  # only an explicit `!!value` tag gets here
-        raise yaml.constructor.ConstructorError(None, None, "!!value on a collection",
-                                                node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, "!!value on a collection", node.start_mark
+        )
     return str(loader.construct_scalar(node))
 
 
@@ -187,13 +221,17 @@ _Loader.add_constructor("tag:yaml.org,2002:value", _plain_string)
 
 def load_documents(text: str) -> list[Mapping[str, Any]]:
     """The mapping documents of a YAML stream of CRDs (yaml.YAMLError when it is not YAML)."""
-    return [d for d in yaml.load_all(text, Loader=_Loader)  # noqa: S506 - a safe loader
-            if isinstance(d, Mapping)]
+    return [
+        d
+        for d in yaml.load_all(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        if isinstance(d, Mapping)
+    ]
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml", ".json")
-                  and p.is_file())
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()
+    )
 
 
 @functools.cache

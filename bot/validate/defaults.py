@@ -8,6 +8,7 @@ branch that constrains it judges the default, not an absent value, so a branch w
 constraint the default fails requires the property (absent, it fails as the default would).
 Gateway API's `addresses` (type defaults to IPAddress; one branch per type) needs exactly this.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -22,8 +23,11 @@ def _defaults(node: Mapping[str, Any]) -> dict[str, Any]:
     props = node.get("properties")
     if not isinstance(props, Mapping):
         return {}
-    return {name: sub["default"] for name, sub in props.items()
-            if isinstance(sub, Mapping) and "default" in sub}
+    return {
+        name: sub["default"]
+        for name, sub in props.items()
+        if isinstance(sub, Mapping) and "default" in sub
+    }
 
 
 def _accepts(schema: Any, value: Any) -> bool:
@@ -39,9 +43,11 @@ def _branch(branch: Any, defaults: Mapping[str, Any]) -> Any:
     required = [r for r in branch.get("required", ()) if r not in defaults]
     props = branch.get("properties")
     if isinstance(props, Mapping):
-        required += [name for name, value in defaults.items()
-                     if name in props and name not in required
-                     and not _accepts(props[name], value)]
+        required += [
+            name
+            for name, value in defaults.items()
+            if name in props and name not in required and not _accepts(props[name], value)
+        ]
     out = {k: v for k, v in branch.items() if k != "required"}
     if required:
         out["required"] = required

@@ -4,6 +4,7 @@ Identity is the object's place in the cluster: a namespaced object without a nam
 applied into the target's namespace (`default` unless configured), and a cluster-scoped
 object has no namespace whatever its manifest says.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -14,22 +15,27 @@ from bot.validate.scope import crd_scopes, namespaced
 DEFAULT_NAMESPACE = "default"
 
 
-def placed_key(manifest: Manifest, namespace: str,
-               crds: Mapping[tuple[str, str], bool]) -> tuple[ObjKey, str]:
+def placed_key(
+    manifest: Manifest, namespace: str, crds: Mapping[tuple[str, str], bool]
+) -> tuple[ObjKey, str]:
     """The key of the object once applied, and a note when it differs from the manifest."""
     key = manifest.key
     if not namespaced(key.group, key.kind, crds):
-        note = f" (its namespace is ignored: {key.kind} is cluster-scoped)" \
-            if key.namespace else ""
+        note = f" (its namespace is ignored: {key.kind} is cluster-scoped)" if key.namespace else ""
         return ObjKey(key.group, key.kind, "", key.name), note
     if not key.namespace:
-        return (ObjKey(key.group, key.kind, namespace, key.name),
-                f" (no namespace: applied into {namespace})")
+        return (
+            ObjKey(key.group, key.kind, namespace, key.name),
+            f" (no namespace: applied into {namespace})",
+        )
     return key, ""
 
 
-def duplicate_findings(manifests: Sequence[Manifest], namespace: str | None = None,
-                       scopes: Mapping[tuple[str, str], bool] | None = None) -> list[Finding]:
+def duplicate_findings(
+    manifests: Sequence[Manifest],
+    namespace: str | None = None,
+    scopes: Mapping[tuple[str, str], bool] | None = None,
+) -> list[Finding]:
     """One ERROR per repeated object, naming where it was first defined and where again.
 
     `namespace` is where the target applies objects that name none (default `default`);
@@ -51,9 +57,15 @@ def duplicate_findings(manifests: Sequence[Manifest], namespace: str | None = No
         if earlier.key.namespace == manifest.key.namespace:  # same as written: no notes
             earlier_note = note = ""
         group = f" ({key.group})" if key.group else ""
-        findings.append(Finding(
-            Severity.ERROR, "validate",
-            f"{key}{group} is defined more than once: at {earlier.location}{earlier_note} and "
-            f"at {manifest.location}{note}; the later one would silently replace the earlier",
-            file=manifest.file, line=manifest.line, object=key))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "validate",
+                f"{key}{group} is defined more than once: at {earlier.location}{earlier_note} and "
+                f"at {manifest.location}{note}; the later one would silently replace the earlier",
+                file=manifest.file,
+                line=manifest.line,
+                object=key,
+            )
+        )
     return findings

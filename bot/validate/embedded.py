@@ -1,5 +1,6 @@
 """In-process schema validation: bundled Kubernetes schemas, repository CRDs and the shipped
 CRD catalogue, compiled once per kind; SOPS-encrypted objects against a relaxed variant."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,9 @@ def finding(manifest: Manifest | None, message: str) -> Finding:
     if manifest is None:
         return Finding(Severity.ERROR, CHECK, message)
     key = manifest.key if isinstance(manifest.body, Mapping) else None
-    return Finding(Severity.ERROR, CHECK, message, file=manifest.file, line=manifest.line,
-                   object=key)
+    return Finding(
+        Severity.ERROR, CHECK, message, file=manifest.file, line=manifest.line, object=key
+    )
 
 
 def object_label(manifest: Manifest) -> str:
@@ -49,16 +51,20 @@ def identity_problem(body: Any) -> str | None:
     """
     if not isinstance(body, Mapping):
         return f"document is a {type(body).__name__}, not a Kubernetes object"
-    missing = [k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str)
-               or not body.get(k)]
+    missing = [
+        k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str) or not body.get(k)
+    ]
     meta = body.get("metadata")
     if not isinstance(meta, Mapping) or not any(
-            isinstance(meta.get(k), str) and meta.get(k) for k in ("name", "generateName")):
+        isinstance(meta.get(k), str) and meta.get(k) for k in ("name", "generateName")
+    ):
         missing.append("metadata.name")
     if not missing:
         return None
-    return f"object without {', '.join(missing)}: every object needs apiVersion, kind and " \
-           "metadata.name"
+    return (
+        f"object without {', '.join(missing)}: every object needs apiVersion, kind and "
+        "metadata.name"
+    )
 
 
 def plain(value: Any) -> Any:
@@ -92,8 +98,13 @@ def _minor(version: str) -> str:
 class EmbeddedValidator:
     """Validates manifests against the bundled schemas (and CRDs), all in this process."""
 
-    def __init__(self, *, strict: bool = True, skip_kinds: Collection[str] = (),
-                 crd_dirs: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        strict: bool = True,
+        skip_kinds: Collection[str] = (),
+        crd_dirs: Sequence[Path] = (),
+    ) -> None:
         self.strict = strict
         self.skip_kinds = frozenset(skip_kinds)
         self.crd_dirs = tuple(Path(d) for d in crd_dirs)
@@ -115,26 +126,36 @@ class EmbeddedValidator:
         defs = schemas.definitions(version, self.strict)
         return schemas.compiled(
             ("crd", version, self.strict, digest),
-            lambda: schemas.self_contained(compact.share_repeats(schema), defs))
+            lambda: schemas.self_contained(compact.share_repeats(schema), defs),
+        )
 
     def _catalogue_schema(self, version: str, gvk: crds.GVK) -> CompiledSchema | None:
         strict = self.strict
 
         def build() -> dict[str, Any] | None:
             found = catalogue.schema(gvk, strict)
-            return None if found is None else \
-                schemas.self_contained(found, schemas.definitions(version, strict))
+            return (
+                None
+                if found is None
+                else schemas.self_contained(found, schemas.definitions(version, strict))
+            )
+
         return schemas.compiled(("catalogue", version, strict, gvk), build)
 
-    def _resolve(self, version: str, api_version: str, kind: str,
-                 local: Callable[[], Mapping[crds.GVK, dict[str, Any]]]
-                 ) -> CompiledSchema | str:
+    def _resolve(
+        self,
+        version: str,
+        api_version: str,
+        kind: str,
+        local: Callable[[], Mapping[crds.GVK, dict[str, Any]]],
+    ) -> CompiledSchema | str:
         """Built-in kinds first (a CRD cannot take over a Kubernetes API group), then the
         repository's CRDs (render, then CRD folders), then the shipped catalogue."""
         strict = self.strict
         found = schemas.compiled(
             ("k8s", version, strict, api_version, kind),
-            lambda: schemas.builtin_schema(version, strict, api_version, kind))
+            lambda: schemas.builtin_schema(version, strict, api_version, kind),
+        )
         if found is not None:
             return found
         group, ver = schemas.split_api_version(api_version)
@@ -150,30 +171,40 @@ class EmbeddedValidator:
         minor = _minor(version)
         served = schemas.served_api_versions(version, group, kind)
         if served:
-            return (f"{kind} is not served as {api_version} in Kubernetes {minor} "
-                    f"(served: {', '.join(served)})")
+            return (
+                f"{kind} is not served as {api_version} in Kubernetes {minor} "
+                f"(served: {', '.join(served)})"
+            )
         known = catalogue.versions_of(group, kind)
         also = f" (the bundled catalogue has {', '.join(known)})" if known else ""
-        return (f"no schema for {api_version} {kind} in Kubernetes {minor}{also}: add its "
-                "CustomResourceDefinition to the render or to a CRD folder, or list the kind "
-                "in skip_kinds")
+        return (
+            f"no schema for {api_version} {kind} in Kubernetes {minor}{also}: add its "
+            "CustomResourceDefinition to the render or to a CRD folder, or list the kind "
+            "in skip_kinds"
+        )
 
-    def _encrypted(self, manifest: Manifest,
-                   schema: CompiledSchema) -> tuple[CompiledSchema, tuple[Finding, ...]]:
+    def _encrypted(
+        self, manifest: Manifest, schema: CompiledSchema
+    ) -> tuple[CompiledSchema, tuple[Finding, ...]]:
         """The SOPS variant of `schema` for an encrypted object, and the finding saying so."""
         label = object_label(manifest)
-        note = Finding(Severity.INFO, CHECK, f"{label}: SOPS-encrypted: checked with its `sops` "
-                       "block allowed and encrypted values accepted in place of any scalar "
-                       "(their decrypted contents are not checked)", file=manifest.file,
-                       line=manifest.line, object=manifest.key)
+        note = Finding(
+            Severity.INFO,
+            CHECK,
+            f"{label}: SOPS-encrypted: checked with its `sops` "
+            "block allowed and encrypted values accepted in place of any scalar "
+            "(their decrypted contents are not checked)",
+            file=manifest.file,
+            line=manifest.line,
+            object=manifest.key,
+        )
         return schema.derived("sops", sops.variant), (note,)
 
     def plan(self, manifests: Sequence[Manifest], version: str) -> list[Plan]:
         """Decide, per manifest, which compiled schema checks it (`version` is normalised)."""
         # the render's CRDs are converted only when a kind is not built in (a CRD of 1 MB
         # costs a third of a second)
-        local = functools.cache(lambda: crds.schemas_from([m.body for m in manifests],
-                                                          self.strict))
+        local = functools.cache(lambda: crds.schemas_from([m.body for m in manifests], self.strict))
         resolved: dict[Hashable, CompiledSchema | str] = {}
         plans: list[Plan] = []
         for manifest in manifests:
@@ -181,9 +212,11 @@ class EmbeddedValidator:
             encrypted = sops.is_encrypted(manifest.body)
             hidden = sops.encrypted_identity(manifest.body) if encrypted and not problem else []
             if hidden:
-                problem = (f"SOPS encrypted {' and '.join(hidden)}, so the object cannot be "
-                           "identified: leave them in clear (e.g. encrypted_regex: "
-                           "^(data|stringData)$)")
+                problem = (
+                    f"SOPS encrypted {' and '.join(hidden)}, so the object cannot be "
+                    "identified: leave them in clear (e.g. encrypted_regex: "
+                    "^(data|stringData)$)"
+                )
             if problem:
                 plans.append(Plan(manifest, findings=(finding(manifest, problem),)))
                 continue
@@ -211,12 +244,15 @@ class EmbeddedValidator:
         try:
             if schema.is_valid(manifest.body):
                 return []
-            errors = schema.errors(plain(manifest.body),
-                                   quote_values=not is_secret(manifest.body))
+            errors = schema.errors(plain(manifest.body), quote_values=not is_secret(manifest.body))
         except SchemaUnusable as exc:
             return [finding(manifest, f"{label}: {exc}")]
-        return [finding(manifest, f"{label}: {e.path}: {e.message}" if e.path
-                        else f"{label}: {e.message}") for e in errors]
+        return [
+            finding(
+                manifest, f"{label}: {e.path}: {e.message}" if e.path else f"{label}: {e.message}"
+            )
+            for e in errors
+        ]
 
     def validate(self, manifests: Sequence[Manifest], kubernetes_version: str) -> list[Finding]:
         """Schema findings for `manifests` against Kubernetes `kubernetes_version`.

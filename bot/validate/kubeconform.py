@@ -7,6 +7,7 @@ back to one Manifest. kubeconform never sees a schema URL chosen by the pull req
 runs without network. Objects whose kind, skip rule or identity the embedded planner
 already settles (unknown kinds, skipped kinds, objects without a name) never reach it.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,10 @@ from bot.validate import schemas
 from bot.validate.embedded import EmbeddedValidator, Plan, finding, object_label, plain
 from bot.validate.schemas import UnsupportedVersion
 
-SCHEMA_TEMPLATE = ("{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/"
-                   "{{ .ResourceKind }}{{ .KindSuffix }}.json")
+SCHEMA_TEMPLATE = (
+    "{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/"
+    "{{ .ResourceKind }}{{ .KindSuffix }}.json"
+)
 _DOC = re.compile(r"(\d+)\.yaml$")
 
 
@@ -80,20 +83,33 @@ def result_findings(manifest: Manifest, result: Mapping[str, Any]) -> list[Findi
 class KubeconformValidator:
     """Validates manifests by running kubeconform (`-output json -strict`) on local schemas."""
 
-    def __init__(self, kubeconform: str, *, strict: bool = True,
-                 skip_kinds: Collection[str] = (), crd_dirs: Sequence[Path] = (),
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        kubeconform: str,
+        *,
+        strict: bool = True,
+        skip_kinds: Collection[str] = (),
+        crd_dirs: Sequence[Path] = (),
+        timeout: float = 120.0,
+    ) -> None:
         self.kubeconform = kubeconform
         self.strict = strict
         self.timeout = timeout
-        self._planner = EmbeddedValidator(strict=strict, skip_kinds=skip_kinds,
-                                          crd_dirs=crd_dirs)
+        self._planner = EmbeddedValidator(strict=strict, skip_kinds=skip_kinds, crd_dirs=crd_dirs)
 
     def argv(self, version: str, schema_root: Path, docs: Path) -> list[str]:
         """kubeconform's command line for a run (`version` like `v1.35.0`)."""
-        argv = [self.kubeconform, "-output", "json", "-summary", "-verbose",
-                "-kubernetes-version", version.lstrip("v"),
-                "-schema-location", f"{schema_root}/{SCHEMA_TEMPLATE}"]
+        argv = [
+            self.kubeconform,
+            "-output",
+            "json",
+            "-summary",
+            "-verbose",
+            "-kubernetes-version",
+            version.lstrip("v"),
+            "-schema-location",
+            f"{schema_root}/{SCHEMA_TEMPLATE}",
+        ]
         return [*argv, *(["-strict"] if self.strict else []), str(docs)]
 
     def validate(self, manifests: Sequence[Manifest], kubernetes_version: str) -> list[Finding]:
@@ -140,25 +156,41 @@ class KubeconformValidator:
                 findings.extend(self._execute(version, root, docs, sent, str(tmp)))
         return findings
 
-    def _execute(self, version: str, root: Path, docs: Path, sent: Mapping[int, Manifest],
-                 home: str) -> list[Finding]:
-        done = proc.run(self.argv(version, root, docs), cwd=home, timeout=self.timeout,
-                        env=proc.clean_env(home=home), no_network=True, check=False)
+    def _execute(
+        self, version: str, root: Path, docs: Path, sent: Mapping[int, Manifest], home: str
+    ) -> list[Finding]:
+        done = proc.run(
+            self.argv(version, root, docs),
+            cwd=home,
+            timeout=self.timeout,
+            env=proc.clean_env(home=home),
+            no_network=True,
+            check=False,
+        )
         if done.returncode not in (0, 1):
-            raise ToolError(f"kubeconform exited with code {done.returncode}",
-                            argv=list(done.argv), returncode=done.returncode,
-                            stderr=done.stderr_tail)
+            raise ToolError(
+                f"kubeconform exited with code {done.returncode}",
+                argv=list(done.argv),
+                returncode=done.returncode,
+                stderr=done.stderr_tail,
+            )
         findings: list[Finding] = []
         seen: set[int] = set()
         for result in parse_output(done.stdout):
             match = _DOC.search(os.path.basename(str(result.get("filename") or "")))
             if not match or int(match.group(1)) not in sent:
-                raise ToolError(f"kubeconform reported an unknown file: {result.get('filename')}",
-                                stderr=done.stderr_tail)
+                raise ToolError(
+                    f"kubeconform reported an unknown file: {result.get('filename')}",
+                    stderr=done.stderr_tail,
+                )
             index = int(match.group(1))
             seen.add(index)
             findings.extend(result_findings(sent[index], result))
         for index in sorted(set(sent) - seen):  # fail closed: silence is not success
-            findings.append(finding(sent[index], f"{object_label(sent[index])}: kubeconform "
-                                                 "reported no result for this object"))
+            findings.append(
+                finding(
+                    sent[index],
+                    f"{object_label(sent[index])}: kubeconform reported no result for this object",
+                )
+            )
         return findings

@@ -1,4 +1,5 @@
 """Bundled Kubernetes JSON schemas: locate, make self-contained, compile once, report errors."""
+
 from __future__ import annotations
 
 import functools
@@ -60,8 +61,10 @@ def normalize_version(version: str) -> str:
     known = supported_versions()
     span = f"{known[0]}–{known[-1]}" if known else "none"
     if not match or f"{int(match.group(1))}.{int(match.group(2))}" not in known:
-        raise UnsupportedVersion(f"Kubernetes version {version!r} is not supported by the "
-                                 f"bundled schemas (supported: {span})")
+        raise UnsupportedVersion(
+            f"Kubernetes version {version!r} is not supported by the "
+            f"bundled schemas (supported: {span})"
+        )
     return f"v{int(match.group(1))}.{int(match.group(2))}.0"
 
 
@@ -146,8 +149,9 @@ def served_api_versions(version: str, group: str, kind: str) -> tuple[str, ...]:
     return _served(version).get((group, kind), ())
 
 
-def builtin_schema(version: str, strict: bool, api_version: str,
-                   kind: str) -> dict[str, Any] | None:
+def builtin_schema(
+    version: str, strict: bool, api_version: str, kind: str
+) -> dict[str, Any] | None:
     """Self-contained schema of a built-in kind, or None when Kubernetes has no such kind."""
     path = _folder(version, strict) / schema_filename(api_version, kind)
     if not path.is_file():
@@ -155,8 +159,10 @@ def builtin_schema(version: str, strict: bool, api_version: str,
     top = json.loads(path.read_text("utf-8"))
     group, ver = split_api_version(api_version)
     # The file name only keeps the group's first label: check the exact group/version/kind.
-    if not any((g.get("group", ""), g.get("version"), g.get("kind")) == (group, ver, kind)
-               for g in top.get("x-kubernetes-group-version-kind", ())):
+    if not any(
+        (g.get("group", ""), g.get("version"), g.get("kind")) == (group, ver, kind)
+        for g in top.get("x-kubernetes-group-version-kind", ())
+    ):
         return None
     return self_contained(top, definitions(version, strict))
 
@@ -187,16 +193,20 @@ def _types(expected: Any) -> str:
     return " or ".join(repr(t) for t in names) or repr("null")
 
 
-def _alternative_messages(error: jsonschema.ValidationError,
-                          quote: bool) -> list[SchemaError] | None:
+def _alternative_messages(
+    error: jsonschema.ValidationError, quote: bool
+) -> list[SchemaError] | None:
     """For `anyOf: [schema, <an encrypted value>]` (SOPS variants): why `schema` failed."""
     branches = error.validator_value if isinstance(error.validator_value, list) else []
     marked = {i for i, b in enumerate(branches) if isinstance(b, dict) and b.get(ALTERNATIVE)}
     if not marked or not error.context:
         return None
-    found = [SchemaError(e.path, f"{e.message} (nor {branches[min(marked)][ALTERNATIVE]})")
-             for sub in error.context if sub.schema_path and sub.schema_path[0] not in marked
-             for e in _messages(sub, quote)]
+    found = [
+        SchemaError(e.path, f"{e.message} (nor {branches[min(marked)][ALTERNATIVE]})")
+        for sub in error.context
+        if sub.schema_path and sub.schema_path[0] not in marked
+        for e in _messages(sub, quote)
+    ]
     return found or None
 
 
@@ -212,8 +222,11 @@ def _messages(error: jsonschema.ValidationError, quote: bool = True) -> list[Sch
         schema = error.schema if isinstance(error.schema, dict) else {}
         known = schema.get("properties", {})
         patterns = schema.get("patternProperties", {})
-        extra = [k for k in error.instance
-                 if k not in known and not any(re.search(p, k) for p in patterns)]
+        extra = [
+            k
+            for k in error.instance
+            if k not in known and not any(re.search(p, k) for p in patterns)
+        ]
         if extra:
             return [SchemaError(path, f"additional property {k!r} is not allowed") for k in extra]
     if error.validator == "type":
@@ -224,13 +237,22 @@ def _messages(error: jsonschema.ValidationError, quote: bool = True) -> list[Sch
         return [SchemaError(path, f"missing required property {missing!r}")]
     if not quote:
         return [SchemaError(path, f"the value fails the schema's {error.validator!r} rule")]
-    return [SchemaError(path, error.message if len(error.message) < 300
-                        else error.message[:297] + "...")]
+    return [
+        SchemaError(
+            path, error.message if len(error.message) < 300 else error.message[:297] + "..."
+        )
+    ]
 
 
 def _json_type(value: Any) -> str:
-    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-                       (list, "array"), (dict, "object")):
+    for kind, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (list, "array"),
+        (dict, "object"),
+    ):
         if isinstance(value, kind):
             return name
     return "null" if value is None else type(value).__name__
@@ -259,8 +281,9 @@ class CompiledSchema:
         self._broken: str | None = None
         self._derived: dict[str, CompiledSchema] = {}
 
-    def derived(self, name: str,
-                build: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> CompiledSchema:
+    def derived(
+        self, name: str, build: Callable[[Mapping[str, Any]], Mapping[str, Any]]
+    ) -> CompiledSchema:
         """The variant `name` of this schema, `build(self.schema)`, made once (compiled lazily)."""
         with self._lock:
             if name not in self._derived:
@@ -273,8 +296,8 @@ class CompiledSchema:
                 if self._broken is None and self._fast is None:
                     try:
                         self._fast = fastjsonschema.compile(
-                            self.schema, handlers=_NO_REMOTE, use_default=False,
-                            use_formats=False)
+                            self.schema, handlers=_NO_REMOTE, use_default=False, use_formats=False
+                        )
                     except Exception as exc:  # noqa: BLE001 - any compiler failure makes it unusable
                         self._broken = f"{type(exc).__name__}: {exc}"[:300]
                     STATS.bump("fast")
@@ -310,8 +333,12 @@ class CompiledSchema:
             try:
                 self._fast_check()(body)
             except fastjsonschema.JsonSchemaValueException as exc:
-                found.add(SchemaError(format_path(exc.path[1:]), exc.message if quote_values
-                                      else "the value fails the schema"))
+                found.add(
+                    SchemaError(
+                        format_path(exc.path[1:]),
+                        exc.message if quote_values else "the value fails the schema",
+                    )
+                )
         return sorted(found)
 
 

@@ -8,6 +8,7 @@ accepts an encrypted string, whatever type the plain value would have. Objects a
 keep their full checks, so a typo'd field name is still an error. (Plain string positions
 already accept an encrypted string and stay as they are.)
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,8 +18,7 @@ from bot.validate.schemas import ALTERNATIVE
 
 # The value format SOPS writes (aes/cipher.go); type is str, int, float, bool, bytes or comment.
 ENCRYPTED_PATTERN = r"^ENC\[AES256_GCM,data:.*,iv:.+,tag:.+,type:[a-z]+\]$"
-_ENCRYPTED = {"type": "string", "pattern": ENCRYPTED_PATTERN,
-              ALTERNATIVE: "a SOPS-encrypted value"}
+_ENCRYPTED = {"type": "string", "pattern": ENCRYPTED_PATTERN, ALTERNATIVE: "a SOPS-encrypted value"}
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
 _VALUE_MAPS = frozenset({"properties", "patternProperties"})
 _JUNCTORS = ("allOf", "anyOf", "oneOf")
@@ -35,8 +35,11 @@ def is_encrypted(body: Any) -> bool:
 
 def encrypted_identity(body: Mapping[str, Any]) -> list[str]:
     """The identity fields (apiVersion, kind) SOPS encrypted, which nothing can read."""
-    return [k for k in ("apiVersion", "kind")
-            if isinstance(body.get(k), str) and body[k].startswith("ENC[")]
+    return [
+        k
+        for k in ("apiVersion", "kind")
+        if isinstance(body.get(k), str) and body[k].startswith("ENC[")
+    ]
 
 
 def _scalar(node: Any, defs: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:

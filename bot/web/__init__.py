@@ -1,4 +1,5 @@
 """HTTP side of the bot: webhook intake and health endpoints (blueprints for `create_app`)."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -2,6 +2,7 @@
 
 Every value leaves through `clean`, which runs redact() over every string.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,8 +68,11 @@ def deployment_data(deployment: Deployment) -> dict[str, Any]:
     data: dict[str, Any] = clean(deployment)
     data["applied"] = data["applied"] or []
     data["failed"] = data["failed"] or []
-    data["change_path"] = (f"/?repo={quote(deployment.repo)}&number={deployment.change_number}"
-                           if deployment.change_number is not None else None)
+    data["change_path"] = (
+        f"/?repo={quote(deployment.repo)}&number={deployment.change_number}"
+        if deployment.change_number is not None
+        else None
+    )
     return data
 
 
@@ -77,8 +81,11 @@ def drift_data(report: DriftReport) -> dict[str, Any]:
     data: dict[str, Any] = clean(report)
     objects = data["objects"] or []
     data["objects"] = objects
-    data["drifted"] = 0 if report.healed else sum(
-        1 for o in objects if isinstance(o, dict) and o.get("status") != "unchanged")
+    data["drifted"] = (
+        0
+        if report.healed
+        else sum(1 for o in objects if isinstance(o, dict) and o.get("status") != "unchanged")
+    )
     return data
 
 
@@ -106,8 +113,9 @@ def limit_arg(default: int = 50) -> int:
 @bp.get("/reviews")
 def reviews() -> Response:
     """Recent review runs, newest first; filters: repo, state, number, limit."""
-    runs = services().store.latest_runs(limit_arg(), repo=arg("repo"), state=arg("state"),
-                                        number=int_arg("number"))
+    runs = services().store.latest_runs(
+        limit_arg(), repo=arg("repo"), state=arg("state"), number=int_arg("number")
+    )
     return jsonify(reviews=[run_summary(r) for r in runs])
 
 
@@ -123,8 +131,9 @@ def review(host: str, repo: str, number: int, sha: str) -> Response:
 @bp.get("/deployments")
 def deployments() -> Response:
     """Recent deployments, newest first; filters: repo, environment, limit."""
-    found = services().store.deployments(limit_arg(), repo=arg("repo"),
-                                         environment=arg("environment"))
+    found = services().store.deployments(
+        limit_arg(), repo=arg("repo"), environment=arg("environment")
+    )
     return jsonify(deployments=[deployment_data(d) for d in found])
 
 
@@ -137,6 +146,7 @@ def drift() -> Response:
 @bp.get("/audit")
 def audit() -> Response:
     """The audit trail, newest first; filters: actor, action, repo, limit."""
-    events = services().store.audit_log(limit_arg(100), actor=arg("actor"),
-                                        action=arg("action"), repo=arg("repo"))
+    events = services().store.audit_log(
+        limit_arg(100), actor=arg("actor"), action=arg("action"), repo=arg("repo")
+    )
     return jsonify(audit=[clean(e) for e in events])

@@ -10,6 +10,7 @@ config that returns who is reading, or None. A forge OAuth login would add one t
 signed session cookie (set by its own /login and /oauth/callback views) to AUTHENTICATORS;
 nothing else here changes.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -28,13 +29,13 @@ def token_matches(req: Request, token: Secret) -> bool:
     auth = req.authorization
     if auth is None:
         return False
-    given = auth.token if auth.type == "bearer" else auth.password if auth.type == "basic" \
-        else None
+    given = auth.token if auth.type == "bearer" else auth.password if auth.type == "basic" else None
     if not given:
         return False
     # Bytes on both sides: compare_digest refuses non-ASCII str, and headers may hold any.
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
-                               token.reveal().encode("utf-8"))
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), token.reveal().encode("utf-8")
+    )
 
 
 def token_reader(req: Request, config: Config) -> str | None:
@@ -47,18 +48,21 @@ def token_reader(req: Request, config: Config) -> str | None:
 
 AUTHENTICATORS: tuple[Authenticator, ...] = (token_reader,)
 
-DASHBOARD_OFF = ("gitops-bot: the dashboard is off.\n\n"
-                 "To enable it, set GITOPS_BOT_DASHBOARD_TOKEN to a long random token (readers "
-                 "send it as a bearer token or as the basic-auth password), or set "
-                 "GITOPS_BOT_DASHBOARD_PUBLIC=true to let anyone who can reach this address "
-                 "read it. Webhooks (/hooks/...), /healthz, /readyz and /metrics are served "
-                 "either way.\n")
+DASHBOARD_OFF = (
+    "gitops-bot: the dashboard is off.\n\n"
+    "To enable it, set GITOPS_BOT_DASHBOARD_TOKEN to a long random token (readers "
+    "send it as a bearer token or as the basic-auth password), or set "
+    "GITOPS_BOT_DASHBOARD_PUBLIC=true to let anyone who can reach this address "
+    "read it. Webhooks (/hooks/...), /healthz, /readyz and /metrics are served "
+    "either way.\n"
+)
 
 
 def dashboard_enabled(config: Config) -> bool:
     """Whether the dashboard and API exist at all (a token is set, or they are public)."""
-    return bool(config.dashboard_token and config.dashboard_token.reveal()) \
-        or config.dashboard_public
+    return (
+        bool(config.dashboard_token and config.dashboard_token.reveal()) or config.dashboard_public
+    )
 
 
 def _refuse(json: bool) -> Response:
@@ -66,8 +70,10 @@ def _refuse(json: bool) -> Response:
     if json:
         response = jsonify(status="error", error="authentication required")
     else:
-        response = Response("Authentication required: use the dashboard token as the "
-                            "password.\n", mimetype="text/plain")
+        response = Response(
+            "Authentication required: use the dashboard token as the password.\n",
+            mimetype="text/plain",
+        )
     response.status_code = 401
     response.headers.update(challenge)
     return response

@@ -3,6 +3,7 @@ delivery: each process counts the pending jobs at most once per REFRESH seconds 
 deliveries it accepted since; it counts again before it refuses, so a refusal is exact and
 an acceptance overshoots by at most what the other web processes took in that second.
 """
+
 from __future__ import annotations
 
 import threading
@@ -15,8 +16,13 @@ REFRESH = 1.0  # seconds between two counts while the queue is below its bound
 class Backlog:
     """Whether the queue holds `limit` pending jobs; `count(limit)` reads the store."""
 
-    def __init__(self, count: Callable[[int], int], limit: int, refresh: float = REFRESH,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        count: Callable[[int], int],
+        limit: int,
+        refresh: float = REFRESH,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._count, self.limit, self._refresh, self._clock = count, limit, refresh, clock
         self._lock = threading.Lock()
         self._known, self._added, self._at = 0, 0, float("-inf")

@@ -8,6 +8,7 @@ text; trusting it would let text from a pull request that slipped past the repor
 escaping run script in a reader's browser. No page uses JavaScript, and the Content Security
 Policy forbids it.
 """
+
 from __future__ import annotations
 
 import html
@@ -26,23 +27,65 @@ from bot.chain import chain_of
 from bot.redact import redact
 from bot.outcomes import DEPLOY_STATES, REVIEW_STATES
 from bot.web import services
-from bot.web.api import (arg, clean, deployment_data, drift_data, int_arg, limit_arg,
-                         run_detail, run_summary)
+from bot.web.api import (
+    arg,
+    clean,
+    deployment_data,
+    drift_data,
+    int_arg,
+    limit_arg,
+    run_detail,
+    run_summary,
+)
 from bot.web.auth import protect
 
 bp = Blueprint("dashboard", __name__)
 protect(bp, json=False)
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-       "base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
-_TAGS = {"a", "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "strong",
-         "em", "del", "s", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th",
-         "td", "details", "summary", "span"}
+_TAGS = {
+    "a",
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+    "span",
+}
 _ATTRIBUTES = {"a": {"href", "title"}, "details": {"open"}, "ol": {"start"}}
-_CLASSES = {"span": {"add", "del", "hunk"}, "pre": {"diff"},
-            "code": {"language-diff", "language-yaml", "language-json"},
-            "th": {"al-left", "al-right", "al-center"}, "td": {"al-left", "al-right", "al-center"}}
+_CLASSES = {
+    "span": {"add", "del", "hunk"},
+    "pre": {"diff"},
+    "code": {"language-diff", "language-yaml", "language-json"},
+    "th": {"al-left", "al-right", "al-center"},
+    "td": {"al-left", "al-right", "al-center"},
+}
 
 
 def _diff_fence(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
@@ -52,9 +95,15 @@ def _diff_fence(self: Any, tokens: list[Token], idx: int, options: Any, env: Any
         return str(self.__class__.fence(self, tokens, idx, options, env))
     lines = []
     for line in token.content.rstrip("\n").split("\n"):
-        kind = ("hunk" if line.startswith("@@") else
-                "add" if line.startswith("+") and not line.startswith("+++") else
-                "del" if line.startswith("-") and not line.startswith("---") else None)
+        kind = (
+            "hunk"
+            if line.startswith("@@")
+            else "add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "del"
+            if line.startswith("-") and not line.startswith("---")
+            else None
+        )
         text = html.escape(line, quote=False)
         lines.append(f'<span class="{kind}">{text}</span>' if kind else text)
     return '<pre class="diff"><code class="language-diff">' + "\n".join(lines) + "\n</code></pre>\n"
@@ -74,9 +123,15 @@ def render_report(markdown: str) -> Markup:
             del token.attrs["style"]
             token.attrSet("class", "al-" + style.removeprefix("text-align:").strip())
     rendered = _md.renderer.render(tokens, _md.options, {})
-    safe = nh3.clean(rendered, tags=_TAGS, attributes=_ATTRIBUTES, allowed_classes=_CLASSES,
-                     url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow", strip_comments=True)
+    safe = nh3.clean(
+        rendered,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        allowed_classes=_CLASSES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
     return Markup(safe)  # noqa: S704 - sanitised by nh3 just above
 
 
@@ -105,8 +160,7 @@ def _headers(response: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _error(exc: HTTPException) -> tuple[str, int]:
     code = exc.code or 500
-    return render_template("error.html", code=code, name=exc.name,
-                           message=exc.description), code
+    return render_template("error.html", code=code, name=exc.name, message=exc.description), code
 
 
 def _page(template: str, **context: Any) -> str:
@@ -121,8 +175,9 @@ def _filters() -> dict[str, str]:
 @bp.get("/")
 def reviews() -> str:
     """Recent reviews with their state; filters: repo, state, number."""
-    runs = services().store.latest_runs(limit_arg(), repo=arg("repo"), state=arg("state"),
-                                        number=int_arg("number"))
+    runs = services().store.latest_runs(
+        limit_arg(), repo=arg("repo"), state=arg("state"), number=int_arg("number")
+    )
     return _page("reviews.html", runs=[run_summary(r) for r in runs], states=REVIEW_STATES)
 
 
@@ -139,8 +194,9 @@ def review(host: str, repo: str, number: int, sha: str) -> str:
 @bp.get("/deployments")
 def deployments() -> str:
     """Deployments per environment, newest first, with their source changes."""
-    found = services().store.deployments(limit_arg(200), repo=arg("repo"),
-                                         environment=arg("environment"))
+    found = services().store.deployments(
+        limit_arg(200), repo=arg("repo"), environment=arg("environment")
+    )
     by_env: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for d in found:
         by_env[d.environment].append(deployment_data(d))
@@ -151,15 +207,15 @@ def deployments() -> str:
 def drift() -> str:
     """The newest drift report of every target."""
     reports = [drift_data(r) for r in services().store.latest_drift(repo=arg("repo"))]
-    return _page("drift.html", reports=reports,
-                 drifted=sum(r["drifted"] for r in reports))
+    return _page("drift.html", reports=reports, drifted=sum(r["drifted"] for r in reports))
 
 
 @bp.get("/audit")
 def audit() -> str:
     """The audit trail; filters: actor, action, repo."""
-    events = services().store.audit_log(limit_arg(200), actor=arg("actor"), action=arg("action"),
-                                        repo=arg("repo"))
+    events = services().store.audit_log(
+        limit_arg(200), actor=arg("actor"), action=arg("action"), repo=arg("repo")
+    )
     return _page("audit.html", events=[clean(e) for e in events])
 
 
@@ -167,8 +223,7 @@ def audit() -> str:
 def chain(host: str, repo: str, sha: str) -> str:
     """Who let a commit in: its deploys, back to its change, its review and the approvals,
     overrides and break-glass that counted (from the append-only audit records)."""
-    records = [clean(r.to_dict()) for r in
-               services().store.audit_records(host=host, repo=repo)]
+    records = [clean(r.to_dict()) for r in services().store.audit_records(host=host, repo=repo)]
     found = chain_of(sha, records)
     if not (found.deploys or found.reviews):
         abort(404, description="no deploy or review of this commit is recorded")

@@ -1,4 +1,5 @@
 """Liveness (`/healthz`) and readiness (`/readyz`: the database and the queue answer)."""
+
 from __future__ import annotations
 
 import logging

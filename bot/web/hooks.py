@@ -1,4 +1,5 @@
 """Webhook intake: verify on the raw body, parse to an Event, store the delivery, enqueue, 202."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,7 @@ from bot.metrics import count_delivery, delivery_refused
 bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)
 
-MAX_JSON_DEPTH = 64       # real payloads nest < 10 deep (docs/security.md#case-53)
+MAX_JSON_DEPTH = 64  # real payloads nest < 10 deep (docs/security.md#case-53)
 QUEUE_FULL_RETRY_AFTER = 60  # seconds, in the 503's Retry-After when the queue is full
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
@@ -36,8 +37,14 @@ _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,63}")
 
 Parser = Callable[[str, str, dict[str, Any], str], Any]
 # The deliveries metric's outcome for refusals, by HTTP status.
-_REFUSED = {400: "bad_request", 401: "unauthorized", 404: "not_configured", 413: "too_large",
-            415: "bad_request", 503: "unavailable"}
+_REFUSED = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_configured",
+    413: "too_large",
+    415: "bad_request",
+    503: "unavailable",
+}
 
 
 def github_signature(secret: bytes, body: bytes) -> str:
@@ -90,10 +97,12 @@ class Intake:
 
 
 INTAKES = {
-    "github": Intake("X-GitHub-Event", github_authentic, github_delivery,
-                     "bot.forges.github_parse:parse_github"),
-    "gitlab": Intake("X-Gitlab-Event", gitlab_authentic, gitlab_delivery,
-                     "bot.forges.gitlab_parse:parse_gitlab"),
+    "github": Intake(
+        "X-GitHub-Event", github_authentic, github_delivery, "bot.forges.github_parse:parse_github"
+    ),
+    "gitlab": Intake(
+        "X-Gitlab-Event", gitlab_authentic, gitlab_delivery, "bot.forges.gitlab_parse:parse_gitlab"
+    ),
 }
 
 
@@ -117,8 +126,7 @@ def _count(response: Response) -> Response:
     status = g.get("hook_status", HookReply.ERROR)
     if status == HookReply.ERROR:
         status = _REFUSED.get(response.status_code, "error")
-    count_delivery(forge if forge in INTAKES else "unknown", g.get("hook_event", "unknown"),
-                   status)
+    count_delivery(forge if forge in INTAKES else "unknown", g.get("hook_event", "unknown"), status)
     return response
 
 
@@ -200,8 +208,9 @@ def _accept(forge: str, intake: Intake, body: bytes) -> tuple[Response, int]:
     event_name = request.headers.get(intake.event_header, "")
     delivery_id = intake.delivery_id(request.headers, body) or ""
     if not _EVENT_NAME.fullmatch(event_name):
-        return _reply(400, HookReply.ERROR,
-                      error=f"missing or invalid {intake.event_header} header")
+        return _reply(
+            400, HookReply.ERROR, error=f"missing or invalid {intake.event_header} header"
+        )
     g.hook_event = event_name
     if not _DELIVERY_ID.fullmatch(delivery_id):
         return _reply(400, HookReply.ERROR, error="missing or invalid delivery id header")
@@ -220,9 +229,12 @@ def _accept(forge: str, intake: Intake, body: bytes) -> tuple[Response, int]:
     if isinstance(result, Ignored):
         return _reply(200, HookReply.IGNORED, delivery=delivery_id, reason=result.reason)
     event: Event = result
-    with log_context(delivery_id=delivery_key(event.forge, event.delivery_id),
-                     repository=f"{event.host}/{event.repo}", change_number=event.number,
-                     sha=event.head_sha):
+    with log_context(
+        delivery_id=delivery_key(event.forge, event.delivery_id),
+        repository=f"{event.host}/{event.repo}",
+        change_number=event.number,
+        sha=event.head_sha,
+    ):
         return _enqueue(event, event_name)
 
 
@@ -231,18 +243,30 @@ def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
     key = delivery_key(event.forge, event.delivery_id)
     if not svc.config.allows(event.host, event.repo):
         try:
-            svc.store.audit(event.sender, "delivery.not_allowlisted", f"{event.host}/{event.repo}",
-                            event.number, event.head_sha,
-                            {"delivery": event.delivery_id, "event": event_name,
-                             "action": event.action})
+            svc.store.audit(
+                event.sender,
+                "delivery.not_allowlisted",
+                f"{event.host}/{event.repo}",
+                event.number,
+                event.head_sha,
+                {"delivery": event.delivery_id, "event": event_name, "action": event.action},
+            )
         except Exception:
             log.exception("delivery %s: audit write failed", key)
             return _reply(503, HookReply.ERROR, error="store unavailable, retry later")
-        return _reply(200, HookReply.IGNORED, delivery=event.delivery_id,
-                      reason="repository is not in the allowlist")
+        return _reply(
+            200,
+            HookReply.IGNORED,
+            delivery=event.delivery_id,
+            reason="repository is not in the allowlist",
+        )
     if event.is_fork and svc.config.fork_mode == "skip":
-        return _reply(200, HookReply.IGNORED, delivery=event.delivery_id,
-                      reason="fork pull requests are skipped (GITOPS_BOT_FORK_MODE=skip)")
+        return _reply(
+            200,
+            HookReply.IGNORED,
+            delivery=event.delivery_id,
+            reason="fork pull requests are skipped (GITOPS_BOT_FORK_MODE=skip)",
+        )
     try:
         pending = queue_bound().full()  # a count at most once a second (bot.web.backlog)
         if pending is not None:
@@ -264,10 +288,12 @@ def _enqueue(event: Event, event_name: str) -> tuple[Response, int]:
         except Exception:
             log.exception("delivery %s: could not forget; worker start will recover it", key)
         return _reply(503, HookReply.ERROR, error="queue unavailable, retry later")
-    log.info("delivery %s queued: %s %s %s#%s", key, event_name, event.action, event.repo,
-             event.number)
-    return _reply(202, HookReply.QUEUED if fresh else HookReply.REQUEUED,
-                  delivery=event.delivery_id)
+    log.info(
+        "delivery %s queued: %s %s %s#%s", key, event_name, event.action, event.repo, event.number
+    )
+    return _reply(
+        202, HookReply.QUEUED if fresh else HookReply.REQUEUED, delivery=event.delivery_id
+    )
 
 
 def _queue_full(key: str, pending: int) -> tuple[Response, int]:
@@ -275,8 +301,11 @@ def _queue_full(key: str, pending: int) -> tuple[Response, int]:
     workers catch up (docs/security.md#case-62)."""
     log.warning("delivery %s refused: %d jobs pending (GITOPS_BOT_QUEUE_MAX)", key, pending)
     delivery_refused("queue_full")
-    response, code = _reply(503, HookReply.ERROR, reason="queue_full",
-                            error=f"{pending} jobs are pending (GITOPS_BOT_QUEUE_MAX); "
-                                  "retry later")
+    response, code = _reply(
+        503,
+        HookReply.ERROR,
+        reason="queue_full",
+        error=f"{pending} jobs are pending (GITOPS_BOT_QUEUE_MAX); retry later",
+    )
     response.headers["Retry-After"] = str(QUEUE_FULL_RETRY_AFTER)
     return response, code

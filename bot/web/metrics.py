@@ -13,6 +13,7 @@ the environment before the process starts; wipe the directory at each deploy of 
 Queue depth, drift objects and deploys are read from the queue and the store at scrape
 time, so they agree whichever process answers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,11 +54,14 @@ class _ReadAtScrape(Collector):
         except Exception as exc:
             log.warning("metrics: queue unavailable: %s", type(exc).__name__)
         yield depth
-        drift = GaugeMetricFamily("gitops_bot_drift_objects",
-                                  "Objects that differ from Git in the latest drift reports.",
-                                  labels=["environment"])
-        deploys = CounterMetricFamily("gitops_bot_deploys", "Finished deploys by outcome.",
-                                      labels=["outcome"])
+        drift = GaugeMetricFamily(
+            "gitops_bot_drift_objects",
+            "Objects that differ from Git in the latest drift reports.",
+            labels=["environment"],
+        )
+        deploys = CounterMetricFamily(
+            "gitops_bot_deploys", "Finished deploys by outcome.", labels=["outcome"]
+        )
         try:
             per_env = self._drift()
             finished = self._deploys()
@@ -74,15 +78,21 @@ class _ReadAtScrape(Collector):
     def _drift(self) -> dict[str, float]:
         per_env: dict[str, float] = {}
         for report in self.svc.store.latest_drift():
-            drifted = [] if report.healed else [
-                o for o in report.objects or () if o.get("status") != "unchanged"]
+            drifted = (
+                []
+                if report.healed
+                else [o for o in report.objects or () if o.get("status") != "unchanged"]
+            )
             per_env[report.environment] = per_env.get(report.environment, 0) + len(drifted)
         return per_env
 
     def _deploys(self) -> dict[str, float]:
         c = deployments.c
-        query = sa.select(c.state, sa.func.count()).where(
-            c.state.in_(DEPLOY_OUTCOMES)).group_by(c.state)
+        query = (
+            sa.select(c.state, sa.func.count())
+            .where(c.state.in_(DEPLOY_OUTCOMES))
+            .group_by(c.state)
+        )
         with self.svc.store.engine.connect() as conn:
             return {state: float(n) for state, n in conn.execute(query)}
 
@@ -123,8 +133,12 @@ def metrics() -> Any:
     svc = services()
     token = svc.config.metrics_token
     if token is not None and not token_matches(request, token):
-        return Response("metrics token required\n", 401, mimetype="text/plain",
-                        headers={"WWW-Authenticate": 'Bearer realm="gitops-bot metrics"'})
+        return Response(
+            "metrics token required\n",
+            401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="gitops-bot metrics"'},
+        )
     # Prometheus says which formats it takes (text 0.0.4, 1.0.0, OpenMetrics) in Accept.
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(scrape_registry(svc)), content_type=content_type)

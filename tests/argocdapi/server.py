@@ -10,6 +10,7 @@ progression (for example Synced/Progressing, then Synced/Healthy, or Degraded).
 per live object added with `App.live` (liveState is the object's JSON, Secret values
 masked with `+` as Argo CD masks them); only the documented query parameters are accepted.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,12 +23,28 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.loopback import json_reply, serve, shutdown
 
 MANAGED_QUERY = {"namespace", "name", "version", "group", "kind", "appNamespace", "project"}
-SYNC_REQUEST_FIELDS = {"name", "revision", "dryRun", "prune", "strategy", "resources",
-                       "manifests", "infos", "retryStrategy", "syncOptions", "appNamespace",
-                       "project", "sourcePositions", "revisions"}
+SYNC_REQUEST_FIELDS = {
+    "name",
+    "revision",
+    "dryRun",
+    "prune",
+    "strategy",
+    "resources",
+    "manifests",
+    "infos",
+    "retryStrategy",
+    "syncOptions",
+    "appNamespace",
+    "project",
+    "sourcePositions",
+    "revisions",
+}
 HEALTHY = [("Synced", "Healthy", "Succeeded")]
-PROGRESSING = [("OutOfSync", "Healthy", "Running"), ("Synced", "Progressing", "Succeeded"),
-               ("Synced", "Healthy", "Succeeded")]
+PROGRESSING = [
+    ("OutOfSync", "Healthy", "Running"),
+    ("Synced", "Progressing", "Succeeded"),
+    ("Synced", "Healthy", "Succeeded"),
+]
 DEGRADED = [("Synced", "Progressing", "Succeeded"), ("Synced", "Degraded", "Succeeded")]
 STUCK = [("OutOfSync", "Progressing", "Running")]
 
@@ -54,31 +71,55 @@ class App:
             meta = body.get("metadata") or {}
             shown = json.loads(json.dumps(body))
             if body.get("kind") == "Secret":  # Argo CD never shows Secret values
-                shown["data"] = {k: "+" * (8 + len(v) % 5)
-                                 for k, v in (body.get("data") or {}).items()}
+                shown["data"] = {
+                    k: "+" * (8 + len(v) % 5) for k, v in (body.get("data") or {}).items()
+                }
             api = str(body.get("apiVersion") or "")
-            items.append({"group": api.rpartition("/")[0], "kind": body.get("kind"),
-                          "namespace": meta.get("namespace", ""), "name": meta.get("name"),
-                          "liveState": json.dumps(shown), "targetState": "null",
-                          "normalizedLiveState": json.dumps(shown), "modified": False,
-                          "hook": False})
+            items.append(
+                {
+                    "group": api.rpartition("/")[0],
+                    "kind": body.get("kind"),
+                    "namespace": meta.get("namespace", ""),
+                    "name": meta.get("name"),
+                    "liveState": json.dumps(shown),
+                    "targetState": "null",
+                    "normalizedLiveState": json.dumps(shown),
+                    "modified": False,
+                    "hook": False,
+                }
+            )
         return {"items": items}
 
     def document(self) -> dict[str, Any]:
         op: dict[str, Any] = {}
         if self.phase:
-            op = {"phase": self.phase, "message": self.message or f"sync {self.phase.lower()}",
-                  "operation": {"sync": {"revision": self.revision}},
-                  "syncResult": {"revision": self.revision}}
-        return {"metadata": {"name": self.name, "namespace": "argocd"},
-                "spec": {"project": "default",
-                         "source": {"repoURL": "https://git.example/env.git", "path": "deploy",
-                                    "targetRevision": "env/prod"},
-                         "destination": {"server": "https://kubernetes.default.svc"}},
-                "status": {"sync": {"status": self.sync, "revision": self.revision},
-                           "health": {"status": self.health,
-                                      **({"message": self.message} if self.message else {})},
-                           "operationState": op, "resources": self.resources}}
+            op = {
+                "phase": self.phase,
+                "message": self.message or f"sync {self.phase.lower()}",
+                "operation": {"sync": {"revision": self.revision}},
+                "syncResult": {"revision": self.revision},
+            }
+        return {
+            "metadata": {"name": self.name, "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {
+                    "repoURL": "https://git.example/env.git",
+                    "path": "deploy",
+                    "targetRevision": "env/prod",
+                },
+                "destination": {"server": "https://kubernetes.default.svc"},
+            },
+            "status": {
+                "sync": {"status": self.sync, "revision": self.revision},
+                "health": {
+                    "status": self.health,
+                    **({"message": self.message} if self.message else {}),
+                },
+                "operationState": op,
+                "resources": self.resources,
+            },
+        }
 
 
 class ArgoCDServer:
@@ -92,16 +133,28 @@ class ArgoCDServer:
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
-    def add(self, name: str, script: list[tuple[str, str, str]] | None = None,
-            resources: list[dict[str, Any]] | None = None, message: str = "") -> App:
-        app = App(name, script=list(script if script is not None else PROGRESSING),
-                  resources=resources or [], message=message)
+    def add(
+        self,
+        name: str,
+        script: list[tuple[str, str, str]] | None = None,
+        resources: list[dict[str, Any]] | None = None,
+        message: str = "",
+    ) -> App:
+        app = App(
+            name,
+            script=list(script if script is not None else PROGRESSING),
+            resources=resources or [],
+            message=message,
+        )
         self.apps[name] = app
         return app
 
     def start(self) -> ArgoCDServer:
-        self._httpd = serve(lambda method, target, headers, raw: json_reply(
-            *self.handle(method, target, headers, raw)))
+        self._httpd = serve(
+            lambda method, target, headers, raw: json_reply(
+                *self.handle(method, target, headers, raw)
+            )
+        )
         return self
 
     def stop(self) -> None:
@@ -119,8 +172,9 @@ class ArgoCDServer:
     def _error(code: int, grpc: int, message: str) -> tuple[int, Any]:
         return code, {"error": message, "code": grpc, "message": message}
 
-    def handle(self, method: str, target: str, headers: dict[str, str],
-               raw: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, Any]:
         path = urlsplit(target).path
         try:
             body = json.loads(raw) if raw else None
@@ -139,8 +193,9 @@ class ArgoCDServer:
                 return self._error(404, 5, f'applications.argoproj.io "{parts[3]}" not found')
             if method == "GET" and len(parts) == 5 and parts[4] == "managed-resources":
                 if set(query) - MANAGED_QUERY:
-                    return self._error(400, 3, f"unknown query parameters "
-                                               f"{sorted(set(query) - MANAGED_QUERY)}")
+                    return self._error(
+                        400, 3, f"unknown query parameters {sorted(set(query) - MANAGED_QUERY)}"
+                    )
                 return 200, app.managed()
             if method == "GET" and len(parts) == 4:
                 if app.steps:
@@ -152,8 +207,11 @@ class ArgoCDServer:
 
     def _sync(self, app: App, body: Any) -> tuple[int, Any]:
         if not isinstance(body, dict) or set(body) - SYNC_REQUEST_FIELDS:
-            return self._error(400, 3, f"unknown fields in sync request: "
-                                       f"{sorted(set(body or {}) - SYNC_REQUEST_FIELDS)}")
+            return self._error(
+                400,
+                3,
+                f"unknown fields in sync request: {sorted(set(body or {}) - SYNC_REQUEST_FIELDS)}",
+            )
         if self.in_progress:
             return self._error(400, 9, "another operation is already in progress")
         app.revision = str(body.get("revision") or "HEAD")

@@ -1,5 +1,6 @@
 """`gitops-bot audit`: records of one repository from the service's store, --since, JSON,
 and --sha for the chain of a commit (exit 1 when no passing review leads to it)."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,14 @@ HEAD, MERGED, DIRECT = "a" * 40, "b" * 40, "c" * 40
 
 
 def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", "audit", *args], cwd=ROOT,
-                          env={"PATH": "/usr/bin:/bin", "GITOPS_BOT_DATABASE_URL": url},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "audit", *args],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "GITOPS_BOT_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -30,15 +36,52 @@ def url(tmp_path: Path) -> str:
     store = Store.from_url(url)
     store.upgrade()
     add = store.append_record
-    add("approval", "github", "github.com", "acme/shop", actor="alice", number=7, sha=HEAD,
-        review_id="555", detail={"approved_sha": HEAD, "teams": []})
-    add("review", "github", "github.com", "acme/shop", actor="gitops-bot", number=7, sha=HEAD,
-        state="success", detail={"policy_revisions": {"server": "1" * 64}})
-    add("deploy", "github", "github.com", "acme/shop", actor="gitops-bot", number=7,
-        sha=MERGED, reviewed_sha=HEAD, environment="production", state="succeeded",
-        detail={"approvers": ["alice"]})
-    add("deploy", "github", "github.com", "acme/shop", actor="gitops-bot", sha=DIRECT,
-        environment="production", state="refused", detail={"approvers": []})
+    add(
+        "approval",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="alice",
+        number=7,
+        sha=HEAD,
+        review_id="555",
+        detail={"approved_sha": HEAD, "teams": []},
+    )
+    add(
+        "review",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="gitops-bot",
+        number=7,
+        sha=HEAD,
+        state="success",
+        detail={"policy_revisions": {"server": "1" * 64}},
+    )
+    add(
+        "deploy",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="gitops-bot",
+        number=7,
+        sha=MERGED,
+        reviewed_sha=HEAD,
+        environment="production",
+        state="succeeded",
+        detail={"approvers": ["alice"]},
+    )
+    add(
+        "deploy",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="gitops-bot",
+        sha=DIRECT,
+        environment="production",
+        state="refused",
+        detail={"approvers": []},
+    )
     add("approval", "github", "github.com", "acme/other", actor="zed", number=1, sha=HEAD)
     return url
 
@@ -48,11 +91,13 @@ def test_the_records_of_one_repository_oldest_first(url: str) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 4 and "zed" not in done.stdout
-    assert lines[0].endswith(f"github.com/acme/shop#7  approval by alice of {HEAD[:12]} "
-                             "(review 555)")
+    assert lines[0].endswith(
+        f"github.com/acme/shop#7  approval by alice of {HEAD[:12]} (review 555)"
+    )
     assert f"review success at {HEAD[:12]} (policies server@111111111111)" in lines[1]
-    assert (f"deploy succeeded to production: {MERGED[:12]} (reviewed {HEAD[:12]}; "
-            "approvers alice)") in lines[2]
+    assert (
+        f"deploy succeeded to production: {MERGED[:12]} (reviewed {HEAD[:12]}; approvers alice)"
+    ) in lines[2]
     records = json.loads(run(url, "--repo", "acme/shop", "--format", "json").stdout)
     assert [r["kind"] for r in records] == ["approval", "review", "deploy", "deploy"]
     assert run(url, "--repo", "acme/shop", "--since", "2999-01-01").stdout == ""

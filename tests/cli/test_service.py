@@ -1,4 +1,5 @@
 """The service commands as an operator runs them: serve, web + worker, replay, db upgrade."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,15 @@ from bot.store import Store
 from tests.web.appserver import make_config
 from tests.web.hookclient import FIXTURES, fixture, get, github_headers, post
 from tests.loopback import free_port
-from tests.web.procs import (ROOT, bot_process, env_for, listening_line, listening_url, stop,
-                             wait_for)
+from tests.web.procs import (
+    ROOT,
+    bot_process,
+    env_for,
+    listening_line,
+    listening_url,
+    stop,
+    wait_for,
+)
 
 PR_OPENED = "github/pull_request/opened.payload.json"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
@@ -22,6 +30,7 @@ def _head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     from bot.migrations import alembic_config
+
     return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
 
 
@@ -29,8 +38,14 @@ HEAD_REVISION = _head_revision()
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None:
@@ -58,22 +73,39 @@ def test_serve_end_to_end_with_replay(tmp_path: Path) -> None:
     proc = bot_process(["serve", "--port", "0"], env)
     try:
         url = listening_url(proc)
-        result = run_cli(["replay", str(FIXTURES / PR_OPENED), "--event", "pull_request",
-                          "--url", url], env)
+        result = run_cli(
+            ["replay", str(FIXTURES / PR_OPENED), "--event", "pull_request", "--url", url], env
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("202 ")
         store = Store.from_url(config.database)
-        wait_for(lambda: store.get_run("github", "github.com", "Codertocat/Hello-World", 2,
-                                       HEAD), what="the in-process worker")
-        assert get(url, "/readyz") == (200, {"checks": {"database": "ok", "queue": "ok"},
-                                              "status": "ok"})
+        wait_for(
+            lambda: store.get_run("github", "github.com", "Codertocat/Hello-World", 2, HEAD),
+            what="the in-process worker",
+        )
+        assert get(url, "/readyz") == (
+            200,
+            {"checks": {"database": "ok", "queue": "ok"}, "status": "ok"},
+        )
         # A replay signed with another secret is refused, and replay says so.
-        bad = run_cli(["replay", str(FIXTURES / PR_OPENED), "--event", "pull_request",
-                       "--url", url], {**env, "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "nope"})
+        bad = run_cli(
+            ["replay", str(FIXTURES / PR_OPENED), "--event", "pull_request", "--url", url],
+            {**env, "GITOPS_BOT_GITHUB_WEBHOOK_SECRET": "nope"},
+        )
         assert bad.returncode == 1 and bad.stdout.startswith("401 ")
-        gitlab = run_cli(["replay", str(FIXTURES / "gitlab/merge_request/open.json"),
-                          "--forge", "gitlab", "--event", "Merge Request Hook", "--url", url],
-                         env)
+        gitlab = run_cli(
+            [
+                "replay",
+                str(FIXTURES / "gitlab/merge_request/open.json"),
+                "--forge",
+                "gitlab",
+                "--event",
+                "Merge Request Hook",
+                "--url",
+                url,
+            ],
+            env,
+        )
         assert gitlab.stdout.startswith("202 "), gitlab.stdout + gitlab.stderr
     finally:
         assert stop(proc, signal.SIGTERM) == 0
@@ -103,8 +135,7 @@ def test_web_under_gunicorn_with_a_separate_worker(tmp_path: Path) -> None:
             data = json.loads(body)
             data["pull_request"]["head"]["sha"] = f"{n:040x}"
             payload = json.dumps(data).encode()
-            status, _ = post(url, "/hooks/github", payload, github_headers("pull_request",
-                                                                           payload))
+            status, _ = post(url, "/hooks/github", payload, github_headers("pull_request", payload))
             assert status == 202
         store = Store.from_url(config.database)
         wait_for(lambda: _settled(store), timeout=30, what="the worker to run every delivery")

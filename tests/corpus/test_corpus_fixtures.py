@@ -1,4 +1,5 @@
 """The real-world corpus is usable: paths exist, licences are kept, every change applies."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,12 @@ import pytest
 
 from tests.conftest import FIXTURES, git
 from tests.corpus_changes import (
-    CORPUS, CorpusError, apply_change, build_repo, build_with_changes, load_corpus,
+    CORPUS,
+    CorpusError,
+    apply_change,
+    build_repo,
+    build_with_changes,
+    load_corpus,
 )
 
 REPOS = load_corpus()
@@ -66,8 +72,11 @@ def test_the_argo_cd_upgrade_replaces_the_whole_manifests_folder(tmp_path: Path)
     apply_change(repo, "argo-cd-manifests", "upgrade")
     versions = CORPUS / "argoproj--argo-cd"
     old, new = versions / "v3.4.7", versions / "v3.5.1"
-    differing = sorted(str(p.relative_to(new)) for p in new.rglob("*") if p.is_file()
-                       and p.read_bytes() != (old / p.relative_to(new)).read_bytes())
+    differing = sorted(
+        str(p.relative_to(new))
+        for p in new.rglob("*")
+        if p.is_file() and p.read_bytes() != (old / p.relative_to(new)).read_bytes()
+    )
     # Every differing file, also those of equal size (v3.4.7 -> v3.5.1 newTag lines).
     assert len(differing) == 25
     assert git(repo, "diff", "--name-only", "main", "change/upgrade").splitlines() == differing
@@ -83,8 +92,9 @@ def test_builds_are_reproducible(tmp_path: Path) -> None:
     second = tmp_path / "two"
     build_with_changes("kustomize-examples", first, ["schema-error"])
     build_with_changes("kustomize-examples", second, ["schema-error"])
-    assert git(first, "rev-parse", "change/schema-error") == git(second, "rev-parse",
-                                                                   "change/schema-error")
+    assert git(first, "rev-parse", "change/schema-error") == git(
+        second, "rev-parse", "change/schema-error"
+    )
 
 
 def test_a_change_that_no_longer_matches_fails_naming_the_file(tmp_path: Path) -> None:
@@ -92,8 +102,11 @@ def test_a_change_that_no_longer_matches_fails_naming_the_file(tmp_path: Path) -
     change = corpus["podinfo"]["changes"]["image-bump"]
     change["edits"] = [{**change["edits"][0], "old": "ghcr.io/stefanprodan/podinfo:0.0.0"}]
     repo = build_repo("podinfo", tmp_path / "podinfo", corpus)
-    with pytest.raises(CorpusError, match=r"podinfo/image-bump edit 1: deployment\.yaml: "
-                                          r"expected 1 occurrence"):
+    with pytest.raises(
+        CorpusError,
+        match=r"podinfo/image-bump edit 1: deployment\.yaml: "
+        r"expected 1 occurrence",
+    ):
         apply_change(repo, "podinfo", "image-bump", corpus)
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert git(repo, "status", "--porcelain") == ""

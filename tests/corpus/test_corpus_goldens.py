@@ -6,6 +6,7 @@ gets no new blocking finding.
 Regenerate after an intended change with `GOLDEN_UPDATE=1 ./scripts/test tests/corpus`
 (discovery changes move targets and app names: review the diff of the goldens).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,6 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
             done[name] = root / name
             build_with_changes(name, done[name])
         return done[name]
+
     return get
 
 
@@ -48,8 +50,13 @@ def blocking(result: ReviewResult) -> list[str]:
 
 
 @pytest.mark.parametrize(("name", "change"), CASES, ids=[f"{n}/{c}" for n, c in CASES])
-def test_corpus_change_comment(name: str, change: str, built: Callable[[str], Path], tools: Tools,
-                               tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_corpus_change_comment(
+    name: str,
+    change: str,
+    built: Callable[[str], Path],
+    tools: Tools,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     repo = built(name)
     cache = tmp_path_factory.getbasetemp() / "corpus-cache" / name
     options = ReviewOptions(tools=tools, cache_dir=cache, parallelism=2, enforce_approvals=True)

@@ -4,6 +4,7 @@ Only for repositories whose apps no Argo CD or Flux object decides (those are di
 from the objects, not from folders). A target is (renderer, path, environment, values);
 the chart's own values.yaml counts as implied (helm always reads it).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,10 @@ def _key(renderer: str, path: str, environment: str, values: list[str] | tuple[s
 
 
 def expected(spec: dict[str, Any]) -> dict[Key, dict[str, Any]]:
-    return {_key(t["renderer"], t["path"], t["environment"], t.get("values", [])): t
-            for t in spec["targets"]}
+    return {
+        _key(t["renderer"], t["path"], t["environment"], t.get("values", [])): t
+        for t in spec["targets"]
+    }
 
 
 @pytest.mark.parametrize("name", FOLDER_DECIDED)
@@ -38,8 +41,10 @@ def test_targets_found_are_the_targets_expected(name: str) -> None:
     spec = REPOS[name]
     tree = load_dir(CORPUS / spec["root"])
     config = discover_config(tree, reader(tree))
-    found = {_key(t.renderer, t.path, t.environment, t.values): t
-             for t in expand_targets(config, tree, reader(tree))}
+    found = {
+        _key(t.renderer, t.path, t.environment, t.values): t
+        for t in expand_targets(config, tree, reader(tree))
+    }
     want = expected(spec)
     assert sorted(found) == sorted(want)
     for key, target in want.items():
@@ -49,15 +54,18 @@ def test_targets_found_are_the_targets_expected(name: str) -> None:
     assert not {t.path for t in found.values()} & not_targets
 
 
-
-@pytest.mark.parametrize("name,path,objects", [
-    ("argo-cd-manifests", "manifests/install.yaml", 59),  # its 59 `kind:` documents
-    ("podinfo", "deploy/webapp", 11),
-    ("podinfo", "deploy/secure", 13),
-    ("kustomize-examples", "examples/mySql", 3),
-])
-def test_plain_targets_of_the_corpus_render_whole_and_once(name: str, path: str, objects: int,
-                                                            tools: Tools) -> None:
+@pytest.mark.parametrize(
+    "name,path,objects",
+    [
+        ("argo-cd-manifests", "manifests/install.yaml", 59),  # its 59 `kind:` documents
+        ("podinfo", "deploy/webapp", 11),
+        ("podinfo", "deploy/secure", 13),
+        ("kustomize-examples", "examples/mySql", 3),
+    ],
+)
+def test_plain_targets_of_the_corpus_render_whole_and_once(
+    name: str, path: str, objects: int, tools: Tools
+) -> None:
     """Argo CD's install.yaml was never diffed: its folder was one app with the kustomize
     variants' JSON-patch files in it, and one such file dropped every object."""
     spec = REPOS[name]

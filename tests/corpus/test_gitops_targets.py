@@ -6,6 +6,7 @@ whose reason is a source outside the repository (another repository or branch, a
 OCI repository, a generator that needs a cluster or forge) must be listed as a `remote`
 target, found by the file that declares it or the path it would deploy.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,11 +21,22 @@ from bot.tools import Tools
 from tests.corpus_changes import build_repo, load_corpus
 
 REPOS = load_corpus()
-GITOPS = ["flux2-kustomize-helm-example", "flux2-multi-tenancy", "argo-cd-applicationsets",
-          "eks-blueprints-workloads"]
+GITOPS = [
+    "flux2-kustomize-helm-example",
+    "flux2-multi-tenancy",
+    "argo-cd-applicationsets",
+    "eks-blueprints-workloads",
+]
 RENDERER = {"flux-kustomization": "kustomize", "flux-helmrelease": "helm"}
-ELSEWHERE = ("another repository", "Repository", "fork", "sources in", "generator",
-             "not the reviewed branch", "branch dev-team")
+ELSEWHERE = (
+    "another repository",
+    "Repository",
+    "fork",
+    "sources in",
+    "generator",
+    "not the reviewed branch",
+    "branch dev-team",
+)
 
 
 def _remote(entry: dict[str, Any]) -> bool:
@@ -38,8 +50,10 @@ def _places(target: Target) -> set[str]:
 
 def _matches(entry: dict[str, Any], target: Target) -> bool:
     env_ok = entry["environment"] in ("all", "-", target.environment)
-    return env_ok and (entry["path"] in _places(target) or (
-        _remote(entry) and target.path.startswith(entry["path"].rstrip("/") + "/")))
+    return env_ok and (
+        entry["path"] in _places(target)
+        or (_remote(entry) and target.path.startswith(entry["path"].rstrip("/") + "/"))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +75,15 @@ def test_targets_found_are_the_expected_ones(name: str, found: dict[str, list[Ta
     assert sorted(rendered - ours) == [], "expected but not found"
     for entry in expected:
         if not _remote(entry):
-            same = [t for t in targets if (t.path, t.environment) ==
-                    (entry["path"], entry["environment"]) and t.renderer != "remote"]
-            assert {t.renderer for t in same} == {RENDERER.get(entry["renderer"],
-                                                               entry["renderer"])}, entry
+            same = [
+                t
+                for t in targets
+                if (t.path, t.environment) == (entry["path"], entry["environment"])
+                and t.renderer != "remote"
+            ]
+            assert {t.renderer for t in same} == {
+                RENDERER.get(entry["renderer"], entry["renderer"])
+            }, entry
             continue
         matching = [t for t in targets if t.renderer == "remote" and _matches(entry, t)]
         assert matching, f"not listed as not rendered: {entry}"
@@ -74,13 +93,16 @@ def test_targets_found_are_the_expected_ones(name: str, found: dict[str, list[Ta
 
 
 @pytest.mark.parametrize("name", GITOPS)
-def test_every_target_says_where_it_came_from(name: str,
-                                             found: dict[str, list[Target]]) -> None:
+def test_every_target_says_where_it_came_from(name: str, found: dict[str, list[Target]]) -> None:
     for entry in REPOS[name]["targets"]:
         source = entry.get("from", "")
         if _remote(entry) or not source or source == "folder discovery":
             continue
         file = source.split(" ")[0]
-        origins = [t.origin for t in found[name] if (t.path, t.environment) ==
-                   (entry["path"], entry["environment"]) and t.renderer != "remote"]
+        origins = [
+            t.origin
+            for t in found[name]
+            if (t.path, t.environment) == (entry["path"], entry["environment"])
+            and t.renderer != "remote"
+        ]
         assert any(f"({file}" in o for o in origins), (entry, origins)

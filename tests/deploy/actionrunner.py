@@ -9,6 +9,7 @@ https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-synt
 https://docs.github.com/en/actions/reference/workflows-and-actions/expressions
 `uses:` steps are not run: they are recorded with their evaluated `with:`.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,10 @@ from typing import Any
 import yaml
 
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.S)
-TOKEN = re.compile(r"\s*(==|!=|&&|\|\||!|\(|\)|'(?:[^']|'')*'|[A-Za-z_][\w.-]*\(\)|"
-                   r"[A-Za-z_][\w.-]*|\d+)")
+TOKEN = re.compile(
+    r"\s*(==|!=|&&|\|\||!|\(|\)|'(?:[^']|'')*'|[A-Za-z_][\w.-]*\(\)|"
+    r"[A-Za-z_][\w.-]*|\d+)"
+)
 
 
 @dataclass
@@ -31,7 +34,7 @@ class StepRun:
 
     name: str
     ran: bool
-    outcome: str                  # success | failure | skipped
+    outcome: str  # success | failure | skipped
     exit_code: int | None = None
     output: str = ""
     uses: str | None = None
@@ -41,8 +44,15 @@ class StepRun:
 class Runner:
     """One run of `action.yml` in `workspace` with `inputs` and a `github` context."""
 
-    def __init__(self, action_dir: Path, workspace: Path, temp: Path,
-                 github: dict[str, Any], inputs: dict[str, str], path: str) -> None:
+    def __init__(
+        self,
+        action_dir: Path,
+        workspace: Path,
+        temp: Path,
+        github: dict[str, Any],
+        inputs: dict[str, str],
+        path: str,
+    ) -> None:
         self.action = yaml.safe_load((action_dir / "action.yml").read_text())
         self.action_dir, self.workspace, self.temp = action_dir, workspace, temp
         self.github, self.path = github, path
@@ -52,8 +62,10 @@ class Runner:
         for name, spec in self.action.get("inputs", {}).items():
             default = str(spec.get("default", ""))
             self.inputs[name] = inputs.get(name, self.render(default))
-        self.files = {name: temp / name.lower() for name in
-                      ("GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_ENV")}
+        self.files = {
+            name: temp / name.lower()
+            for name in ("GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_ENV")
+        }
         for f in self.files.values():
             f.write_text("")
         self.extra_path: list[str] = []
@@ -98,8 +110,11 @@ class Runner:
             if tok.isdigit():
                 return int(tok)
             if tok.endswith("()"):
-                return {"always()": True, "success()": self.status == "success",
-                        "failure()": self.status == "failure"}[tok]
+                return {
+                    "always()": True,
+                    "success()": self.status == "success",
+                    "failure()": self.status == "failure",
+                }[tok]
             return self.lookup(tok)
 
         def compare() -> Any:
@@ -152,9 +167,15 @@ class Runner:
                 done.append(StepRun(name, False, "skipped"))
                 continue
             if "uses" in step:
-                done.append(StepRun(name, False, "success", uses=step["uses"],
-                                    with_={k: self.render(str(v))
-                                           for k, v in step.get("with", {}).items()}))
+                done.append(
+                    StepRun(
+                        name,
+                        False,
+                        "success",
+                        uses=step["uses"],
+                        with_={k: self.render(str(v)) for k, v in step.get("with", {}).items()},
+                    )
+                )
                 continue
             done.append(self._run_step(name, step))
         return done
@@ -163,22 +184,35 @@ class Runner:
         assert step.get("shell") == "bash", f"{name}: only shell: bash is emulated"
         script = self.temp / "step.sh"
         script.write_text(self.render(step["run"]))
-        env = {"PATH": os.pathsep.join([*self.extra_path, self.path]), "HOME": str(self.temp),
-               "LANG": "C.UTF-8", "RUNNER_TEMP": str(self.temp), "CI": "true",
-               "GITHUB_ACTION_PATH": str(self.action_dir), "GITHUB_WORKSPACE": str(self.workspace),
-               **{k: str(v) for k, v in self.files.items()},
-               **{k: self.render(str(v)) for k, v in step.get("env", {}).items()}}
+        env = {
+            "PATH": os.pathsep.join([*self.extra_path, self.path]),
+            "HOME": str(self.temp),
+            "LANG": "C.UTF-8",
+            "RUNNER_TEMP": str(self.temp),
+            "CI": "true",
+            "GITHUB_ACTION_PATH": str(self.action_dir),
+            "GITHUB_WORKSPACE": str(self.workspace),
+            **{k: str(v) for k, v in self.files.items()},
+            **{k: self.render(str(v)) for k, v in step.get("env", {}).items()},
+        }
         self.files["GITHUB_OUTPUT"].write_text("")
-        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-                              cwd=self.workspace, env=env, capture_output=True, text=True,
-                              timeout=900)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=self.workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         outputs = parse_outputs(self.files["GITHUB_OUTPUT"].read_text())
         if "id" in step:
-            self.steps[step["id"]] = {"outputs": outputs,
-                                      "outcome": "success" if done.returncode == 0
-                                      else "failure"}
-        self.extra_path = [p for p in self.files["GITHUB_PATH"].read_text().splitlines() if p] \
-            + self.extra_path
+            self.steps[step["id"]] = {
+                "outputs": outputs,
+                "outcome": "success" if done.returncode == 0 else "failure",
+            }
+        self.extra_path = [
+            p for p in self.files["GITHUB_PATH"].read_text().splitlines() if p
+        ] + self.extra_path
         outcome = "success" if done.returncode == 0 else "failure"
         if outcome == "failure":
             self.status = "failure"

@@ -1,6 +1,7 @@
 """`check` in every CI, each run the way its CI runs it: the GitHub Action's steps through
 its own shell (tests/deploy/actionrunner.py), the GitLab template's script, the pre-commit
 hook through `pre-commit try-repo`, and the Tekton Task's step script."""
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,26 @@ from tests.deploy.actionrunner import Runner
 from tests.formats.test_codequality import REPORT
 
 ROOT = Path(__file__).resolve().parents[2]
-PATH = os.pathsep.join([str(ROOT / ".venv" / "bin"), str(ROOT / ".tools" / "bin"),
-                        "/usr/local/bin", "/usr/bin", "/bin"])
+PATH = os.pathsep.join(
+    [
+        str(ROOT / ".venv" / "bin"),
+        str(ROOT / ".tools" / "bin"),
+        "/usr/local/bin",
+        "/usr/bin",
+        "/bin",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example repository (branch `change` fails its checks) plus a passing branch."""
     repo = tmp_path_factory.mktemp("ci") / "shop"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
+        check=True,
+        capture_output=True,
+    )
     git(repo, "checkout", "-q", "-b", "good", "main")
     (repo / "charts/shop/values-staging.yaml").write_text("replicas: 2\n")
     git(repo, "commit", "-qam", "shop: two replicas in staging")
@@ -51,8 +62,14 @@ def sha(repo: Path, ref: str) -> str:
 def run_action(remote: Path, branch: str, tmp_path: Path) -> tuple[Runner, list, Path]:
     # actions/checkout's default: the pull request's commit alone (a shallow clone)
     workspace = clone(remote, branch, tmp_path / "workspace", depth=1)
-    github = {"event": {"pull_request": {"base": {"sha": sha(remote, "main")},
-                                         "head": {"sha": sha(remote, branch)}}}}
+    github = {
+        "event": {
+            "pull_request": {
+                "base": {"sha": sha(remote, "main")},
+                "head": {"sha": sha(remote, branch)},
+            }
+        }
+    }
     temp = tmp_path / "runner-temp"
     temp.mkdir()
     runner = Runner(ROOT, workspace, temp, github, {}, PATH)
@@ -62,10 +79,13 @@ def run_action(remote: Path, branch: str, tmp_path: Path) -> tuple[Runner, list,
 def test_action_fails_on_findings_after_uploading_sarif(remote: Path, tmp_path: Path) -> None:
     runner, steps, workspace = run_action(remote, "change", tmp_path)
     by_name = {s.name: s for s in steps}
-    assert [s.outcome for s in steps] == ["success", "success", "success", "success",
-                                          "failure"], [s.output for s in steps]
-    assert "using " + str(ROOT / ".venv" / "bin" / "gitops-bot") in \
-        by_name["Install gitops-bot"].output
+    assert [s.outcome for s in steps] == ["success", "success", "success", "success", "failure"], [
+        s.output for s in steps
+    ]
+    assert (
+        "using " + str(ROOT / ".venv" / "bin" / "gitops-bot")
+        in by_name["Install gitops-bot"].output
+    )
     assert runner.steps["check"]["outputs"]["exit-code"] == "1"
     upload = by_name["Upload the findings to code scanning"]
     assert upload.uses == "github/codeql-action/upload-sarif@v3"
@@ -81,8 +101,9 @@ def test_action_fails_on_findings_after_uploading_sarif(remote: Path, tmp_path: 
 
 def test_action_passes_a_clean_change(remote: Path, tmp_path: Path) -> None:
     runner, steps, _ = run_action(remote, "good", tmp_path)
-    assert [s.outcome for s in steps] == ["success", "success", "success", "success",
-                                          "skipped"], [s.output for s in steps]
+    assert [s.outcome for s in steps] == ["success", "success", "success", "success", "skipped"], [
+        s.output for s in steps
+    ]
     assert runner.steps["check"]["outputs"]["exit-code"] == "0"
     assert runner.status == "success"
 
@@ -104,21 +125,29 @@ def gitlab_job() -> tuple[dict, dict]:
 
 
 @pytest.mark.parametrize("branch,code", [("change", 1), ("good", 0)])
-def test_gitlab_template_script_writes_the_code_quality_report(remote: Path, tmp_path: Path,
-                                                               branch: str, code: int) -> None:
+def test_gitlab_template_script_writes_the_code_quality_report(
+    remote: Path, tmp_path: Path, branch: str, code: int
+) -> None:
     template, job = gitlab_job()
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     workspace = clone(remote, branch, tmp_path / "project")
-    variables = {**template["variables"], **job["variables"],
-                 "CI_PIPELINE_SOURCE": "merge_request_event",
-                 "CI_MERGE_REQUEST_DIFF_BASE_SHA": sha(remote, "main"),
-                 "CI_COMMIT_SHA": sha(remote, branch)}
+    variables = {
+        **template["variables"],
+        **job["variables"],
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": sha(remote, "main"),
+        "CI_COMMIT_SHA": sha(remote, branch),
+    }
     # The runner's bash shell runs the job's script lines in one session, stopping at the
     # first failing one (set -eo pipefail).
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
-                           "\n".join(job["script"])], cwd=workspace,
-                          env={"PATH": PATH, "HOME": str(tmp_path), **variables},
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+        cwd=workspace,
+        env={"PATH": PATH, "HOME": str(tmp_path), **variables},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == code, done.stdout + done.stderr
     reports = job["artifacts"]["reports"]
     issues = json.loads((workspace / reports["codequality"]).read_text())
@@ -131,18 +160,34 @@ def test_gitlab_template_script_writes_the_code_quality_report(remote: Path, tmp
 
 
 # -- pre-commit -----------------------------------------------------------------------------
-def test_pre_commit_hook_blocks_a_broken_tree_and_passes_a_good_one(remote: Path,
-                                                                    tmp_path: Path) -> None:
-    env = {"PATH": PATH, "HOME": str(tmp_path), "PRE_COMMIT_HOME": str(tmp_path / "cache"),
-           "LANG": "C.UTF-8"}
+def test_pre_commit_hook_blocks_a_broken_tree_and_passes_a_good_one(
+    remote: Path, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": PATH,
+        "HOME": str(tmp_path),
+        "PRE_COMMIT_HOME": str(tmp_path / "cache"),
+        "LANG": "C.UTF-8",
+    }
     hook = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert [h["id"] for h in hook] == ["gitops-bot-check"] and hook[0]["language"] == "python"
     results = {}
     for branch in ("change", "good"):
         repo = clone(remote, branch, tmp_path / branch)
-        done = subprocess.run([str(ROOT / ".venv" / "bin" / "pre-commit"), "try-repo",
-                               str(ROOT), "gitops-bot-check", "--all-files"], cwd=repo,
-                              env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "pre-commit"),
+                "try-repo",
+                str(ROOT),
+                "gitops-bot-check",
+                "--all-files",
+            ],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         results[branch] = done
     broken, good = results["change"], results["good"]
     assert broken.returncode == 1, broken.stdout + broken.stderr
@@ -162,8 +207,9 @@ def tekton_substitute(text: str, values: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("branch,code", [("change", 1), ("good", 0)])
-def test_tekton_task_step_writes_junit_and_its_result(remote: Path, tmp_path: Path,
-                                                      branch: str, code: int) -> None:
+def test_tekton_task_step_writes_junit_and_its_result(
+    remote: Path, tmp_path: Path, branch: str, code: int
+) -> None:
     task = yaml.safe_load((ROOT / "deploy/tekton/gitops-bot-check.yaml").read_text())
     assert task["apiVersion"] == "tekton.dev/v1" and task["kind"] == "Task"
     source = clone(remote, branch, tmp_path / "source")
@@ -171,17 +217,24 @@ def test_tekton_task_step_writes_junit_and_its_result(remote: Path, tmp_path: Pa
     results.mkdir()
     params = {p["name"]: p.get("default", "") for p in task["spec"]["params"]}
     params.update(base=sha(remote, "main"), head=sha(remote, branch))
-    values = {**{f"params.{k}": v for k, v in params.items()},
-              "workspaces.source.path": str(source),
-              "results.exit-code.path": str(results / "exit-code")}
+    values = {
+        **{f"params.{k}": v for k, v in params.items()},
+        "workspaces.source.path": str(source),
+        "results.exit-code.path": str(results / "exit-code"),
+    }
     [step] = task["spec"]["steps"]
     script = tmp_path / "script"
     script.write_text(tekton_substitute(step["script"], values))
     script.chmod(0o755)
     env = {e["name"]: tekton_substitute(e["value"], values) for e in step["env"]}
-    done = subprocess.run([str(script)], cwd=tekton_substitute(step["workingDir"], values),
-                          env={"PATH": PATH, "HOME": str(tmp_path), **env},
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [str(script)],
+        cwd=tekton_substitute(step["workingDir"], values),
+        env={"PATH": PATH, "HOME": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == code, done.stdout + done.stderr
     assert (results / "exit-code").read_text() == str(code)
     junit = ET.parse(source / "gitops-bot-junit.xml").getroot()

@@ -1,4 +1,5 @@
 """Static lint of deploy/Containerfile (no container engine here to build it)."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "deploy" / "Containerfile"
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIAL", re.I)
-SECRET_VALUE = re.compile(r"ghp_|gho_|ghs_|github_pat_|glpat-|BEGIN [A-Z ]*PRIVATE KEY|"
-                          r"AKIA[0-9A-Z]{16}")
+SECRET_VALUE = re.compile(
+    r"ghp_|gho_|ghs_|github_pat_|glpat-|BEGIN [A-Z ]*PRIVATE KEY|"
+    r"AKIA[0-9A-Z]{16}"
+)
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -60,8 +63,11 @@ def copy_args(rest: str) -> tuple[list[str], list[str]]:
 
 
 def test_every_copy_source_exists_in_the_repository(steps):
-    stages = {rest.split()[-1].lower() for word, rest in steps
-              if word == "FROM" and " as " in rest.lower()}
+    stages = {
+        rest.split()[-1].lower()
+        for word, rest in steps
+        if word == "FROM" and " as " in rest.lower()
+    }
     local = 0
     for word, rest in steps:
         if word not in ("COPY", "ADD"):
@@ -98,8 +104,9 @@ def test_runs_as_a_non_root_user(steps):
 
 def test_base_images_are_tagged_and_never_latest(steps):
     defaults = arg_defaults(steps)
-    stages = {rest.split()[-1].lower() for w, rest in steps
-              if w == "FROM" and " as " in rest.lower()}
+    stages = {
+        rest.split()[-1].lower() for w, rest in steps if w == "FROM" and " as " in rest.lower()
+    }
     froms = [expand(rest.split()[0], defaults) for word, rest in steps if word == "FROM"]
     assert len(froms) >= 3, "multi-stage: tools, build, runtime"
     for image in froms:
@@ -116,8 +123,9 @@ def test_no_secrets_baked_in(steps):
     for word, rest in steps:
         if word in ("ENV", "ARG"):
             for name in re.findall(r"(\w+)=", rest) or [rest.split("=")[0]]:
-                assert not SECRET_NAME.search(name) or name == "KUBECONFORM_SHA256", \
+                assert not SECRET_NAME.search(name) or name == "KUBECONFORM_SHA256", (
                     f"{word} {name}: credentials must come from the runtime, not the image"
+                )
         assert not SECRET_VALUE.search(rest), f"{word} line looks like it holds a credential"
     assert "GITOPS_BOT_GITHUB_TOKEN" not in CONTAINERFILE.read_text()
 

@@ -2,6 +2,7 @@
 each values file, what each mode renders, credentials only by reference, and the bot's own
 review of it (`gitops-bot check deploy`) failing when the chart breaks a policy or the
 Tekton Task breaks its CRD's schema."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ from bot.tools import Tools
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "gitops-bot"
-VALUES = {"default": [], "sqlite": ["-f", str(CHART / "values-sqlite.yaml")],
-          "scale-out": ["-f", str(CHART / "values-scale-out.yaml")]}
+VALUES = {
+    "default": [],
+    "sqlite": ["-f", str(CHART / "values-sqlite.yaml")],
+    "scale-out": ["-f", str(CHART / "values-scale-out.yaml")],
+}
 
 
 def helm(tools: Tools, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,8 +31,16 @@ def helm(tools: Tools, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def template(tools: Tools, mode: str, *extra: str) -> list[dict[str, Any]]:
-    done = helm(tools, "template", "gitops-bot", str(CHART), "--namespace", "gitops-bot",
-                *VALUES[mode], *extra)
+    done = helm(
+        tools,
+        "template",
+        "gitops-bot",
+        str(CHART),
+        "--namespace",
+        "gitops-bot",
+        *VALUES[mode],
+        *extra,
+    )
     assert done.returncode == 0, done.stderr
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
@@ -51,14 +63,19 @@ def test_helm_lint_strict_is_clean(tools: Tools, mode: str) -> None:
 def test_sqlite_mode_is_one_web_one_worker_on_one_volume(tools: Tools) -> None:
     kinds = by_kind(template(tools, "sqlite"))
     web, worker = sorted(kinds["Deployment"], key=lambda d: d["metadata"]["name"])
-    assert (web["metadata"]["name"], worker["metadata"]["name"]) == ("gitops-bot-web",
-                                                                     "gitops-bot-worker")
+    assert (web["metadata"]["name"], worker["metadata"]["name"]) == (
+        "gitops-bot-web",
+        "gitops-bot-worker",
+    )
     assert web["spec"]["replicas"] == worker["spec"]["replicas"] == 1
     [pvc] = kinds["PersistentVolumeClaim"]
     for deployment in (web, worker):
         pod = deployment["spec"]["template"]["spec"]
-        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]
-                  if "persistentVolumeClaim" in v]
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in pod["volumes"]
+            if "persistentVolumeClaim" in v
+        ]
         assert claims == [pvc["metadata"]["name"]]
         assert "podAffinity" in pod["affinity"]  # together on the volume's node
         assert "env" not in pod["containers"][0]  # no external store
@@ -74,10 +91,16 @@ def test_scale_out_mode_uses_postgres_and_redis_from_the_secret(tools: Tools) ->
         assert deployment["spec"]["replicas"] == 3
         pod = deployment["spec"]["template"]["spec"]
         env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in pod["containers"][0]["env"]}
-        assert env == {"GITOPS_BOT_DATABASE_URL": {"name": "gitops-bot-credentials",
-                                                   "key": "GITOPS_BOT_DATABASE_URL"},
-                       "GITOPS_BOT_QUEUE_URL": {"name": "gitops-bot-credentials",
-                                                "key": "GITOPS_BOT_QUEUE_URL"}}
+        assert env == {
+            "GITOPS_BOT_DATABASE_URL": {
+                "name": "gitops-bot-credentials",
+                "key": "GITOPS_BOT_DATABASE_URL",
+            },
+            "GITOPS_BOT_QUEUE_URL": {
+                "name": "gitops-bot-credentials",
+                "key": "GITOPS_BOT_QUEUE_URL",
+            },
+        }
         assert "podAntiAffinity" in pod["affinity"]
         assert all("persistentVolumeClaim" not in v for v in pod["volumes"])
     [monitor] = kinds["ServiceMonitor"]
@@ -96,20 +119,42 @@ def test_credentials_are_references_never_values(tools: Tools) -> None:
         for d in by_kind(objects)["Deployment"]:
             sources = d["spec"]["template"]["spec"]["containers"][0]["envFrom"]
             assert {"secretRef": {"name": "gitops-bot-credentials"}} in sources
-    done = helm(tools, "template", "gitops-bot", str(CHART),
-                "--set", "config.GITOPS_BOT_GITHUB_TOKEN=ghp_nope")
+    done = helm(
+        tools,
+        "template",
+        "gitops-bot",
+        str(CHART),
+        "--set",
+        "config.GITOPS_BOT_GITHUB_TOKEN=ghp_nope",
+    )
     assert done.returncode != 0 and "is a credential" in done.stderr
     assert "ghp_nope" not in done.stderr
     app = by_kind(template(tools, "default", "--set", "githubApp.existingSecret=gh-app"))
     pod = app["Deployment"][0]["spec"]["template"]["spec"]
-    assert {"name": "github-app", "secret": {"secretName": "gh-app", "defaultMode": 0o400}} \
-        in pod["volumes"]
+    assert {"name": "github-app", "secret": {"secretName": "gh-app", "defaultMode": 0o400}} in pod[
+        "volumes"
+    ]
 
 
 def check(folder: Path, cache: Path) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run([sys.executable, "-m", "bot", "check", str(folder), "--format",
-                           "json", "--cache-dir", str(cache), "-q"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            str(folder),
+            "--format",
+            "json",
+            "--cache-dir",
+            str(cache),
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}
 
 
@@ -126,9 +171,12 @@ def test_the_bots_review_of_deploy_really_checks_the_chart_and_the_task(tmp_path
     task.write_text(text.replace("    - name: check\n", "    - name: [check]\n"))
     code, report = check(copy, tmp_path / "cache")
     assert code == 1
-    found = {t["id"]: [f["message"] for f in t["findings"] if f["severity"] == "error"]
-             for t in report["targets"]}
+    found = {
+        t["id"]: [f["message"] for f in t["findings"] if f["severity"] == "error"]
+        for t in report["targets"]
+    }
     assert any(":latest" in m for m in found["helm-scale-out/default"])
     assert found["helm-sqlite/default"] == []
     assert found["tekton/default"] == [
-        "Task/gitops-bot-check: spec.steps[0].name: ['check'] is not of type 'string'"]
+        "Task/gitops-bot-check: spec.steps[0].name: ['check'] is not of type 'string'"
+    ]

@@ -1,4 +1,5 @@
 """Static checks of deploy/kubernetes beyond the default policies (rendered with real kubectl)."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,9 @@ CREDENTIALS = "gitops-bot-credentials"
 
 
 def build(tools, folder: Path) -> list[dict[str, Any]]:
-    out = subprocess.run([tools.kubectl, "kustomize", str(folder)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [tools.kubectl, "kustomize", str(folder)], check=True, capture_output=True, text=True
+    )
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
@@ -87,8 +89,9 @@ def test_rbac_is_namespaced_and_narrow(objects):
             assert not {"secrets", "roles", "rolebindings"} & set(rule["resources"])
         binding = by(objects, "RoleBinding", role["metadata"]["name"])
         assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gitops-bot-worker",
-                                        "namespace": "gitops-bot"}]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "gitops-bot-worker", "namespace": "gitops-bot"}
+        ]
 
 
 def test_network_policies(objects):
@@ -100,9 +103,14 @@ def test_network_policies(objects):
     rule = ingress[0]["spec"]["ingress"][0]
     assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
     assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "ingress-nginx"}
-    ports = {p["port"] for pol in policies for r in pol["spec"].get("egress", [])
-             for p in r.get("ports", [])}
+        "kubernetes.io/metadata.name": "ingress-nginx"
+    }
+    ports = {
+        p["port"]
+        for pol in policies
+        for r in pol["spec"].get("egress", [])
+        for p in r.get("ports", [])
+    }
     assert {53, 443} <= ports
 
 
@@ -118,7 +126,12 @@ def test_default_keeps_sqlite_on_a_volume_and_scale_out_uses_the_secret(tools):
             assert env[key] == {"name": CREDENTIALS, "key": key}
         data = next(v for v in spec["volumes"] if v["name"] == "data")
         assert set(data) == {"name", "emptyDir"}
-    ports = {p["port"] for o in scale if o["kind"] == "NetworkPolicy"
-             for r in o["spec"].get("egress", []) for p in r.get("ports", [])}
+    ports = {
+        p["port"]
+        for o in scale
+        if o["kind"] == "NetworkPolicy"
+        for r in o["spec"].get("egress", [])
+        for p in r.get("ports", [])
+    }
     assert {5432, 6379} <= ports
     assert by(scale, "PodDisruptionBudget", "gitops-bot-worker")

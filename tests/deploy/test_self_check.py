@@ -1,4 +1,5 @@
 """The bot reviews its own deploy/ folder: render, strict validation, default policies."""
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,32 @@ KUBE = ROOT / "deploy" / "kubernetes"
 
 def check(folder: Path | str, cache: Path) -> tuple[int, dict[str, Any], str]:
     """`python -m bot check FOLDER --format json` from the repository root."""
-    proc = subprocess.run([sys.executable, "-m", "bot", "check", str(folder), "--format", "json",
-                           "--cache-dir", str(cache), "-q"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=240)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            str(folder),
+            "--format",
+            "json",
+            "--cache-dir",
+            str(cache),
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     report = json.loads(proc.stdout) if proc.stdout.strip() else {}
     return proc.returncode, report, proc.stderr
 
 
 def rendered(tools, folder: Path) -> int:
-    out = subprocess.run([tools.kubectl, "kustomize", str(folder)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [tools.kubectl, "kustomize", str(folder)], check=True, capture_output=True, text=True
+    ).stdout
     return sum(1 for d in yaml.safe_load_all(out) if d)
 
 
@@ -47,15 +64,19 @@ def test_default_and_scale_out_pass_every_check(tools, tmp_path):
     assert not [f for f in findings(report) if f.get("severity") == "error"]
     targets = {t["id"]: t for t in report["targets"]}
     # deploy/.gitops-bot.yaml: both kustomize modes, the chart with each values file, Tekton
-    assert set(targets) == {"kubernetes/default", "kubernetes-scale-out/default",
-                            "helm-sqlite/default", "helm-scale-out/default", "tekton/default"}
+    assert set(targets) == {
+        "kubernetes/default",
+        "kubernetes-scale-out/default",
+        "helm-sqlite/default",
+        "helm-scale-out/default",
+        "tekton/default",
+    }
     for target in targets.values():
         assert target["counts"]["errors"] == 0 and target["counts"]["warnings"] == 0
     for target in (targets["kubernetes/default"], targets["kubernetes-scale-out/default"]):
         assert target["renderer"] == "kustomize"
         # every object rendered (and so validated and policy-checked), none silently dropped
-        assert target["counts"]["created"] == \
-            rendered(tools, ROOT / "deploy" / target["path"]) > 10
+        assert target["counts"]["created"] == rendered(tools, ROOT / "deploy" / target["path"]) > 10
 
 
 def test_check_deploy_kubernetes_from_the_repo_root(tmp_path):

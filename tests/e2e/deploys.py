@@ -1,5 +1,6 @@
 """Deploy helpers shared by the deploy e2e tests and the fault-injection suite: a reviewed,
 approved change, its merge, the push delivery, and what an environment branch holds."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ DEPLOY = "gitops-bot/deploy"
 
 def push_payload(before: str, after: str, branch: str = "main") -> dict[str, Any]:
     data = json.loads(fixture("github/push/with-new-branch.payload.json"))
-    data.update(ref=f"refs/heads/{branch}", before=before, after=after, created=False,
-                deleted=False, forced=False)
+    data.update(
+        ref=f"refs/heads/{branch}",
+        before=before,
+        after=after,
+        created=False,
+        deleted=False,
+        forced=False,
+    )
     return data
 
 
@@ -36,8 +43,13 @@ def env_objects(loop: Loop, environment: str) -> dict[str, dict[str, Any]]:
         snap.close()
 
 
-def reviewed_change(loop: Loop, number: int, branch: str, files: dict[str, str],
-                    approvers: tuple[str, ...] = ("alice", "bob")) -> str:
+def reviewed_change(
+    loop: Loop,
+    number: int,
+    branch: str,
+    files: dict[str, str],
+    approvers: tuple[str, ...] = ("alice", "bob"),
+) -> str:
     """A change on `branch`, reviewed by the bot with approvals on its head; returns head."""
     git(loop.repo, "checkout", "-q", "-b", branch, "main")
     for path, text in files.items():
@@ -45,8 +57,9 @@ def reviewed_change(loop: Loop, number: int, branch: str, files: dict[str, str],
     git(loop.repo, "commit", "-qam", f"change {number}")
     head, base = loop.head(branch), loop.head("main")
     git(loop.repo, "checkout", "-q", "main")
-    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat",
-                        files=list(files))
+    loop.forge.add_pull(
+        REPO, number, head_sha=head, base_sha=base, author="octocat", files=list(files)
+    )
     for user in approvers:
         loop.forge.permissions[(REPO, user)] = "write"
         loop.forge.add_review(REPO, number, user, "APPROVED", head)
@@ -66,5 +79,4 @@ def merge(loop: Loop, number: int, branch: str) -> tuple[str, str]:
 
 
 def deploy_statuses(loop: Loop, sha: str) -> list[str]:
-    return [s["state"] for s in loop.forge.statuses if s["sha"] == sha
-            and s["context"] == DEPLOY]
+    return [s["state"] for s in loop.forge.statuses if s["sha"] == sha and s["context"] == DEPLOY]

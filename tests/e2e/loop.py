@@ -1,5 +1,6 @@
 """The review-loop harness: the bot (intake + queue in-process), the GitHub test server
 and the example repository it clones; shared by the review and deploy e2e tests."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ class Loop:
     forge: GitHubServer
     repo: Path
 
-    def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None
-                ) -> tuple[int, dict[str, Any]]:
+    def deliver(
+        self, event: str, payload: dict[str, Any], delivery: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         body = json.dumps(payload).encode()
         return post(self.url, "/hooks/github", body, github_headers(event, body, delivery))
 
@@ -76,10 +78,12 @@ class Loop:
         return git(self.repo, "rev-parse", branch)
 
 
-def pr_payload(action: str, head: str, base: str, number: int = 1,
-               fork: bool = False) -> dict[str, Any]:
-    data = json.loads(fixture(f"github/pull_request/{'opened' if action == 'opened' else action}"
-                              ".payload.json"))
+def pr_payload(
+    action: str, head: str, base: str, number: int = 1, fork: bool = False
+) -> dict[str, Any]:
+    data = json.loads(
+        fixture(f"github/pull_request/{'opened' if action == 'opened' else action}.payload.json")
+    )
     pr = data["pull_request"]
     pr["number"] = data["number"] = number
     pr["head"]["sha"], pr["base"]["sha"] = head, base
@@ -92,11 +96,14 @@ def app_key_pair() -> tuple[str, str]:
     """A throwaway RSA key pair (private PEM, public PEM) for a GitHub App."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return private, public.decode()
 
 
@@ -112,18 +119,29 @@ def running_loop(tmp_path: Path, *, app: bool = False, **settings: Any) -> Itera
     if app:
         key_file = tmp_path / "app-key.pem"
         key_file.write_text(private)
-        settings = {"github_app_id": forge.app_id, "github_private_key_file": key_file,
-                    "github_token": None, **settings}
+        settings = {
+            "github_app_id": forge.app_id,
+            "github_private_key_file": key_file,
+            "github_token": None,
+            **settings,
+        }
     remotes = tmp_path / "remotes"
     repo = remotes / "Codertocat" / "Hello-World.git"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
-                   check=True, capture_output=True)
-    config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
-                    github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
-                    github_write_spacing=0,
-                    repo_allowlist=("127.0.0.1/Codertocat/*",),
-                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
-                    job_handlers="bot.pipeline.handlers:pipeline_handlers").with_(**settings)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
+        check=True,
+        capture_output=True,
+    )
+    config = Config(
+        data_dir=tmp_path / "data",
+        github_api_url=forge.url,
+        github_token=Secret(TOKEN),
+        github_webhook_secret=Secret(SECRET),
+        github_write_spacing=0,
+        repo_allowlist=("127.0.0.1/Codertocat/*",),
+        clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
+        job_handlers="bot.pipeline.handlers:pipeline_handlers",
+    ).with_(**settings)
     services = Services.build(config)
     server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -145,10 +163,15 @@ def loop(tmp_path: Path) -> Iterator[Loop]:
 
 def open_pr(loop: Loop, branch: str, number: int = 1, **kw: Any) -> str:
     head, base = loop.head(branch), loop.head("main")
-    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat",
-                        files=["apps/web/deployment.yaml"], **kw)
+    loop.forge.add_pull(
+        REPO,
+        number,
+        head_sha=head,
+        base_sha=base,
+        author="octocat",
+        files=["apps/web/deployment.yaml"],
+        **kw,
+    )
     code, answer = loop.deliver("pull_request", pr_payload("opened", head, base, number))
     assert code == 202, answer
     return head
-
-

@@ -1,6 +1,7 @@
 """What a change is, in the service and in `check` alike: the rules of the protected
 branch's tip, the proposal = the head merged into that tip (issue 9, wrong results 1 and 2),
 and both give the same verdict on the same repositories."""
+
 from __future__ import annotations
 
 import json
@@ -29,25 +30,56 @@ deny contains msg if {
 
 
 def check_json(repo: Path, base: str, head: str) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo), "--base", base,
-                           "--head", head, "--no-cache", "--format", "json"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            str(repo),
+            "--base",
+            base,
+            "--head",
+            head,
+            "--no-cache",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode in (0, 1, 3), done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
 def check_markdown(repo: Path, base: str, head: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo), "--base", base,
-                           "--head", head, "--no-cache"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            str(repo),
+            "--base",
+            base,
+            "--head",
+            head,
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode in (0, 1, 3), done.stderr
     return done.stdout
 
 
 def open_change(loop: Loop, branch: str, files: list[str], number: int = 1) -> str:
     head, base = loop.head(branch), loop.head("main")
-    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat",
-                        files=files)
+    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat", files=files)
     code, answer = loop.deliver("pull_request", pr_payload("opened", head, base, number))
     assert code == 202, answer
     loop.work()
@@ -73,21 +105,23 @@ def test_a_policy_tightened_on_main_after_the_branch_was_cut_judges_it(loop: Loo
     assert final["state"] == "failure" and "policy denial" in final["description"], final
     code, report = check_json(loop.repo, "main", "wide")
     assert code == 1
-    assert any("at most 3 replicas" in f["message"] for t in report["targets"]
-               for f in t["findings"])
+    assert any(
+        "at most 3 replicas" in f["message"] for t in report["targets"] for f in t["findings"]
+    )
 
 
 def _rows(markdown: str) -> list[str]:
     """The summary table rows and the per-object summaries of a review comment."""
     rows = [line for line in markdown.splitlines() if line.startswith("| `")]
-    objects = re.findall(r"<summary>((?:created|changed|deleted) <code>.*?)</summary>",
-                         markdown)
+    objects = re.findall(r"<summary>((?:created|changed|deleted) <code>.*?)</summary>", markdown)
     return rows + objects
 
 
 def _findings(found: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    return sorted((f["severity"], f["check"], f["message"], f["file"], f["line"], f["object"],
-                   f["rule"]) for f in found)
+    return sorted(
+        (f["severity"], f["check"], f["message"], f["file"], f["line"], f["object"], f["rule"])
+        for f in found
+    )
 
 
 def test_check_and_the_service_give_the_same_review(loop: Loop) -> None:
@@ -97,8 +131,15 @@ def test_check_and_the_service_give_the_same_review(loop: Loop) -> None:
     values = loop.repo / "charts/shop/values.yaml"
     values.write_text(values.read_text() + "\n# main moved on\n")
     git(loop.repo, "commit", "-qam", "shop: a comment")
-    head = open_change(loop, "change", ["apps/web/deployment.yaml", "apps/web/configmap.yaml",
-                                        "charts/shop/values-production.yaml"])
+    head = open_change(
+        loop,
+        "change",
+        [
+            "apps/web/deployment.yaml",
+            "apps/web/configmap.yaml",
+            "charts/shop/values-production.yaml",
+        ],
+    )
     [comment] = loop.comments()
     status = loop.statuses(head)[-1]
     code, report = check_json(loop.repo, "main", "change")

@@ -1,4 +1,5 @@
 """`gitops-bot check` end to end: real git repositories, real helm and kubectl."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,13 @@ FLUX = FIXTURES / "gitops-repos" / "fluxcd--flux2-kustomize-helm-example"
 
 def run_check(*args: str | Path, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
     cache_args = ["--cache-dir", str(cache)] if cache else ["--no-cache"]
-    return subprocess.run([sys.executable, "-m", "bot", "check", *map(str, args), *cache_args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check", *map(str, args), *cache_args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def check_json(*args: str | Path, cache: Path | None = None) -> tuple[int, dict[str, Any]]:
@@ -36,8 +42,11 @@ def by_target(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def shop(tmp_path: Path) -> Path:
     """The README's example repository, built by its own generator."""
     dest = tmp_path / "shop"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(dest)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_repo.py"), str(dest)],
+        check=True,
+        capture_output=True,
+    )
     return dest
 
 
@@ -48,8 +57,16 @@ def test_example_change_is_reported_exactly(shop: Path) -> None:
     assert set(targets) == {"web/staging", "web/production", "shop/production"}
     for name in ("web/staging", "web/production"):
         web = targets[name]
-        assert web["counts"] == {"created": 0, "changed": 1, "deleted": 1, "unchanged": 2,
-                                 "errors": 1, "warnings": 0, "new": 1, "existing": 0}
+        assert web["counts"] == {
+            "created": 0,
+            "changed": 1,
+            "deleted": 1,
+            "unchanged": 2,
+            "errors": 1,
+            "warnings": 0,
+            "new": 1,
+            "existing": 0,
+        }
         [error] = web["findings"]
         assert error["check"] == "validate" and error["object"] == "Deployment/web/web"
         assert "spec.replicas" in error["message"] and error["file"] == "apps/web/deployment.yaml"
@@ -125,9 +142,14 @@ def test_an_app_path_that_does_not_exist_is_a_config_error(shop: Path) -> None:
 def test_head_config_is_not_obeyed(shop: Path) -> None:
     """A change that drops an app from the config cannot hide that app's breakage."""
     git(shop, "checkout", "-q", "-b", "sneaky")
-    config = (shop / ".gitops-bot.yaml").read_text().replace(
-        "  web: {path: apps/web}                        # plain manifests, all environments\n",
-        "")
+    config = (
+        (shop / ".gitops-bot.yaml")
+        .read_text()
+        .replace(
+            "  web: {path: apps/web}                        # plain manifests, all environments\n",
+            "",
+        )
+    )
     (shop / ".gitops-bot.yaml").write_text(config)
     deploy = shop / "apps/web/deployment.yaml"
     deploy.write_text(deploy.read_text().replace("replicas: 2", "replicas: lots"))
@@ -160,22 +182,36 @@ def test_render_cache_is_used_when_inputs_are_unchanged(shop: Path, tmp_path: Pa
 
 def test_report_cut_to_the_limit_keeps_full_report(shop: Path, tmp_path: Path) -> None:
     out, full = tmp_path / "report.md", tmp_path / "full.md"
-    done = run_check(shop, "--base", "main", "--head", "change", "--max-chars", "3000",
-                     "--output", out, "--full-report", full)
+    done = run_check(
+        shop,
+        "--base",
+        "main",
+        "--head",
+        "change",
+        "--max-chars",
+        "3000",
+        "--output",
+        out,
+        "--full-report",
+        full,
+    )
     assert done.returncode == 1
     assert len(out.read_text()) <= 3000
     assert "spec.replicas" in out.read_text()  # findings survive the cut
     assert "web-banner" in full.read_text() and len(full.read_text()) > 3000
 
 
-FLUX_SKIP = ["helm.toolkit.fluxcd.io/v2/HelmRelease",
-             "source.toolkit.fluxcd.io/v1/HelmRepository",
-             "source.toolkit.fluxcd.io/v1/OCIRepository",
-             "kustomize.toolkit.fluxcd.io/v1/Kustomization",
-             "source.extensions.fluxcd.io/v1beta1/ArtifactGenerator",
-             "cert-manager.io/v1/ClusterIssuer", "gateway.networking.k8s.io/v1/Gateway",
-             "gateway.envoyproxy.io/v1alpha1/EnvoyProxy",
-             "gateway.networking.k8s.io/v1/GatewayClass"]
+FLUX_SKIP = [
+    "helm.toolkit.fluxcd.io/v2/HelmRelease",
+    "source.toolkit.fluxcd.io/v1/HelmRepository",
+    "source.toolkit.fluxcd.io/v1/OCIRepository",
+    "kustomize.toolkit.fluxcd.io/v1/Kustomization",
+    "source.extensions.fluxcd.io/v1beta1/ArtifactGenerator",
+    "cert-manager.io/v1/ClusterIssuer",
+    "gateway.networking.k8s.io/v1/Gateway",
+    "gateway.envoyproxy.io/v1alpha1/EnvoyProxy",
+    "gateway.networking.k8s.io/v1/GatewayClass",
+]
 
 
 @pytest.fixture
@@ -196,14 +232,18 @@ def test_flux_example_custom_kinds_validate_from_the_catalogue(flux: Path) -> No
     code, report = check_json(flux)
     # the default policies want app.kubernetes.io/name labels, but not on Flux objects
     assert code == 1
-    kinds = {f["object"].split("/")[0] for t in report["targets"] for f in t["findings"]
-             if f["object"]}
+    kinds = {
+        f["object"].split("/")[0] for t in report["targets"] for f in t["findings"] if f["object"]
+    }
     assert {"ClusterIssuer", "Gateway"} <= kinds  # policy findings
     assert not {"HelmRelease", "HelmRepository", "Kustomization"} & kinds
-    assert [f for t in report["targets"] for f in t["findings"] if f["check"] == "validate"] \
-        == []
-    render_errors = [f for t in report["targets"] for f in t["findings"]
-                     if f["check"] == "render" and f["severity"] == "error"]
+    assert [f for t in report["targets"] for f in t["findings"] if f["check"] == "validate"] == []
+    render_errors = [
+        f
+        for t in report["targets"]
+        for f in t["findings"]
+        if f["check"] == "render" and f["severity"] == "error"
+    ]
     assert render_errors == []  # every kustomization renders offline
 
 
@@ -214,8 +254,9 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     git(flux, "commit", "-qm", "config")
     code, report = check_json(flux)
     assert code == 1  # the bot's default policies want app.kubernetes.io/name labels
-    policy = {f["message"] for t in report["targets"] for f in t["findings"]
-              if f["check"] == "policy"}
+    policy = {
+        f["message"] for t in report["targets"] for f in t["findings"] if f["check"] == "policy"
+    }
     assert "ClusterIssuer/letsencrypt: missing the label app.kubernetes.io/name" in policy
     assert "Namespace/podinfo: missing the label app.kubernetes.io/name" not in policy
     code, report = check_json(flux, "--no-server-policies")
@@ -233,8 +274,12 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     targets = by_target(report)
     # the Flux Kustomizations that deploy the release, and the HelmRelease itself (its chart
     # comes from a chart repository: listed, not rendered)
-    assert set(targets) == {"apps/staging", "apps/production", "podinfo/staging",
-                            "podinfo/production"}
+    assert set(targets) == {
+        "apps/staging",
+        "apps/production",
+        "podinfo/staging",
+        "podinfo/production",
+    }
     for name in ("apps/staging", "apps/production"):
         [diff] = [d for d in targets[name]["diffs"] if d["status"] != "unchanged"]
         assert diff["key"] == "HelmRelease/podinfo/podinfo" and diff["status"] == "changed"
@@ -242,7 +287,8 @@ def test_flux_example_with_skip_list_passes_and_reports_a_change(flux: Path) -> 
     for name in ("podinfo/staging", "podinfo/production"):
         [finding] = targets[name]["findings"]
         assert finding["severity"] == "warning" and finding["message"].startswith(
-            "not rendered: remote source https://stefanprodan.github.io/podinfo")
+            "not rendered: remote source https://stefanprodan.github.io/podinfo"
+        )
 
 
 REPLICA_POLICY = """package main
@@ -286,14 +332,21 @@ def test_weakening_repository_policy_does_not_weaken_the_check(shop: Path) -> No
 def test_default_policies_flag_a_privileged_change(shop: Path) -> None:
     git(shop, "checkout", "-q", "-b", "priv")
     deploy = shop / "apps/web/deployment.yaml"
-    deploy.write_text(deploy.read_text().replace(
-        "      securityContext:\n        runAsNonRoot: true\n",
-        "      hostNetwork: true\n").replace("nginx-unprivileged:1.27.3", "nginx-unprivileged"))
+    deploy.write_text(
+        deploy.read_text()
+        .replace(
+            "      securityContext:\n        runAsNonRoot: true\n", "      hostNetwork: true\n"
+        )
+        .replace("nginx-unprivileged:1.27.3", "nginx-unprivileged")
+    )
     git(shop, "commit", "-qam", "web: host network")
     code, report = check_json(shop, "--base", "main", "--head", "priv")
     assert code == 1
-    rules = {(f["rule"], f["message"]) for f in by_target(report)["web/staging"]["findings"]
-             if f["check"] == "policy"}
+    rules = {
+        (f["rule"], f["message"])
+        for f in by_target(report)["web/staging"]["findings"]
+        if f["check"] == "policy"
+    }
     text = " ".join(m for _, m in rules)
     assert "host" in text.lower() and "tag" in text.lower() and "runAsNonRoot" in text
     assert {r for r, _ in rules} <= {"main.deny", "main.violation", "main.warn"}
@@ -372,8 +425,11 @@ def test_a_policy_folder_over_its_limit_is_an_error_naming_file_and_limit(shop: 
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     [error] = [f for f in errors if "MAX_POLICY_BYTES" in f["message"]]
     assert error["check"] == "policy" and error["file"] == "policies/aaa_big.rego"
-    assert "the repository policies were not evaluated: policies/aaa_big.rego brings" \
-        in error["message"] and str(4 * 1024 * 1024) in error["message"]
+    assert (
+        "the repository policies were not evaluated: policies/aaa_big.rego brings"
+        in error["message"]
+        and str(4 * 1024 * 1024) in error["message"]
+    )
 
 
 def test_a_policy_only_change_shows_what_newly_fails_in_every_app(shop: Path) -> None:
@@ -431,7 +487,8 @@ def test_check_gives_the_services_gate_for_destructive_changes(tmp_path: Path) -
         "data/default: Namespace/data is deleted: every object in the namespace is deleted "
         "with it; needs an approval from the platform team",
         "data/default: PersistentVolumeClaim/data/db is deleted: the volume's data is lost "
-        "(with the default Delete reclaim policy); needs an approval from the platform team"]
+        "(with the default Delete reclaim policy); needs an approval from the platform team",
+    ]
     [needed] = report["approvals"]
     assert needed["group"] == "platform" and needed["satisfied"] is False
     assert run_check(*args, "--approved-by", "carol").returncode == 1  # not in the team
@@ -447,12 +504,19 @@ def test_environment_approvals_in_the_config_are_honoured(tmp_path: Path) -> Non
     """Issue 9, wrong result 6: `environments.<env>.approvals` passed the schema and was
     ignored."""
     repo = GitRepo(tmp_path / "repo")
-    cm = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: n\n"
-          "  labels: {app.kubernetes.io/name: c}\ndata: {a: %s}\n")
-    repo.commit({".gitops-bot.yaml": "environments:\n  staging:\n"
-                                     "    approvals: {count: 1, groups: [sre]}\n"
-                                     "apps:\n  web: {path: web}\n",
-                 "web/cm.yaml": cm % "b"}, "web")
+    cm = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: n\n"
+        "  labels: {app.kubernetes.io/name: c}\ndata: {a: %s}\n"
+    )
+    repo.commit(
+        {
+            ".gitops-bot.yaml": "environments:\n  staging:\n"
+            "    approvals: {count: 1, groups: [sre]}\n"
+            "apps:\n  web: {path: web}\n",
+            "web/cm.yaml": cm % "b",
+        },
+        "web",
+    )
     repo.checkout("edit", create=True)
     repo.commit({"web/cm.yaml": cm % "c"}, "edit")
     done = run_check(repo.path, "--base", "main", "--head", "edit", "--format", "json")

@@ -1,5 +1,6 @@
 """Jobs on one change at the same time (three rechecks at once, on several worker threads)
 leave one review comment: comment upserts are serialised per change by a lease in the store."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,7 @@ def recheck(loop: Loop, sender: str = "alice") -> dict[str, Any]:
 
 def test_three_simultaneous_rechecks_post_one_review_comment(loop: Loop) -> None:
     head, base = loop.head("change"), loop.head("main")
-    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base,
-                        files=["apps/web/deployment.yaml"])
+    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base, files=["apps/web/deployment.yaml"])
     loop.forge.permissions[(REPO, "alice")] = "write"
     for _ in range(3):
         assert loop.deliver("issue_comment", recheck(loop))[0] == 202
@@ -52,5 +52,6 @@ def test_three_simultaneous_rechecks_post_one_review_comment(loop: Loop) -> None
 
 def _keys(loop: Loop) -> list[str]:
     from bot.store import deliveries
+
     with loop.services.store.engine.connect() as conn:
         return [row.id for row in conn.execute(deliveries.select())]

@@ -1,11 +1,18 @@
 """Deploy on merge end to end (git target): only reviewed, approved merges reach the
 environment branches, newest merge wins, redeliveries deploy nothing twice, a revert rolls
 back. Real git repositories, the GitHub test server, signed webhook deliveries."""
+
 from __future__ import annotations
 
 from tests.conftest import git
-from tests.e2e.deploys import (DEPLOY, deploy_statuses, env_objects, merge, push_payload,
-                               reviewed_change)
+from tests.e2e.deploys import (
+    DEPLOY,
+    deploy_statuses,
+    env_objects,
+    merge,
+    push_payload,
+    reviewed_change,
+)
 from tests.e2e.loop import REPO, Loop, open_pr, pr_payload
 
 
@@ -17,13 +24,26 @@ def test_merge_deploys_exactly_the_merged_render_once(loop: Loop) -> None:
     loop.work()
     assert deploy_statuses(loop, after) == ["success", "success"]  # staging, production
     production = env_objects(loop, "production")
-    deployment = next(o for p, o in production.items() if o["kind"] == "Deployment"
-                      and o["metadata"]["name"] == "shop")
+    deployment = next(
+        o
+        for p, o in production.items()
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop"
+    )
     assert deployment["spec"]["replicas"] == 4
     names = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in production.values())
-    assert names == sorted(["ConfigMap/shop-cache", "Deployment/shop", "Service/shop",
-                            "Deployment/api", "Service/api", "Deployment/web", "Service/web",
-                            "ConfigMap/web-site", "ConfigMap/web-banner"])
+    assert names == sorted(
+        [
+            "ConfigMap/shop-cache",
+            "Deployment/shop",
+            "Service/shop",
+            "Deployment/api",
+            "Service/api",
+            "Deployment/web",
+            "Service/web",
+            "ConfigMap/web-site",
+            "ConfigMap/web-banner",
+        ]
+    )
     commit = git(loop.repo, "log", "-1", "--format=%B", "env/production")
     assert after in commit and "Change: 1" in commit
     comment = [c["body"] for c in loop.comments(1) if "gitops-bot:deploy" in c["body"]]
@@ -78,8 +98,14 @@ def test_revert_merged_through_the_normal_path_rolls_back(loop: Loop) -> None:
     git(loop.repo, "revert", "--no-edit", "-m", "1", m1)
     head, base = loop.head("revert-bump"), loop.head("main")
     git(loop.repo, "checkout", "-q", "main")
-    loop.forge.add_pull(REPO, 2, head_sha=head, base_sha=base, author="octocat",
-                        files=["charts/shop/values-production.yaml"])
+    loop.forge.add_pull(
+        REPO,
+        2,
+        head_sha=head,
+        base_sha=base,
+        author="octocat",
+        files=["charts/shop/values-production.yaml"],
+    )
     for user in ("alice", "bob"):
         loop.forge.add_review(REPO, 2, user, "APPROVED", head)
     assert loop.deliver("pull_request", pr_payload("opened", head, base, 2))[0] == 202
@@ -87,8 +113,11 @@ def test_revert_merged_through_the_normal_path_rolls_back(loop: Loop) -> None:
     b2, m2 = merge(loop, 2, "revert-bump")
     assert loop.deliver("push", push_payload(b2, m2))[0] == 202
     loop.work()
-    shop = next(o for o in env_objects(loop, "production").values()
-                if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop")
+    shop = next(
+        o
+        for o in env_objects(loop, "production").values()
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop"
+    )
     assert shop["spec"]["replicas"] == 3  # the value before the reverted change
 
 
@@ -102,8 +131,11 @@ def test_merge_skew_is_refused_only_where_the_render_differs(loop: Loop) -> None
     b2, m2 = merge(loop, 2, "second")
     assert loop.deliver("push", push_payload(b2, m2))[0] == 202
     loop.work()
-    states = {s["description"].split(":")[0]: s["state"] for s in loop.forge.statuses
-              if s["sha"] == m2 and s["context"] == DEPLOY}
+    states = {
+        s["description"].split(":")[0]: s["state"]
+        for s in loop.forge.statuses
+        if s["sha"] == m2 and s["context"] == DEPLOY
+    }
     assert states["not deployed to production"] == "failure"
     assert any(k.startswith("deployed to staging") for k in states)
 
@@ -111,10 +143,17 @@ def test_merge_skew_is_refused_only_where_the_render_differs(loop: Loop) -> None
 def test_drift_behind_the_bots_back_is_reported_and_healed(loop: Loop, tmp_path) -> None:
     from bot.pipeline.drift import drift_runner
 
-    config_file = (loop.repo / ".gitops-bot.yaml").read_text().replace(
-        "  production: {branch: main}", "  production: {branch: main, self_heal: true}")
-    reviewed_change(loop, 1, "heal", {"charts/shop/values-production.yaml": "replicas: 4\n",
-                                      ".gitops-bot.yaml": config_file})
+    config_file = (
+        (loop.repo / ".gitops-bot.yaml")
+        .read_text()
+        .replace("  production: {branch: main}", "  production: {branch: main, self_heal: true}")
+    )
+    reviewed_change(
+        loop,
+        1,
+        "heal",
+        {"charts/shop/values-production.yaml": "replicas: 4\n", ".gitops-bot.yaml": config_file},
+    )
     before, after = merge(loop, 1, "heal")
     assert loop.deliver("push", push_payload(before, after))[0] == 202
     loop.work()
@@ -126,8 +165,11 @@ def test_drift_behind_the_bots_back_is_reported_and_healed(loop: Loop, tmp_path)
     for environment in ("staging", "production"):
         tree = tmp_path / environment
         git(loop.repo, "worktree", "add", "-q", str(tree), f"env/{environment}")
-        [path] = [p for p in tree.rglob("shop.yaml") if p.parent.name.startswith("Deployment")
-                  and p.relative_to(tree).parts[0] == "shop"]
+        [path] = [
+            p
+            for p in tree.rglob("shop.yaml")
+            if p.parent.name.startswith("Deployment") and p.relative_to(tree).parts[0] == "shop"
+        ]
         path.write_text(path.read_text().replace("replicas:", "replicas: 7 #"))
         git(tree, "commit", "-qam", "hotfix by hand")
         git(loop.repo, "worktree", "remove", "--force", str(tree))
@@ -136,12 +178,18 @@ def test_drift_behind_the_bots_back_is_reported_and_healed(loop: Loop, tmp_path)
     assert set(found) == {("staging", "shop/staging"), ("production", "shop/production")}
     for item in found.values():
         [obj] = item.as_records()
-        assert obj == {"key": "Deployment/shop/shop", "status": "changed",
-                       "changed_fields": ["spec.replicas"]}
+        assert obj == {
+            "key": "Deployment/shop/shop",
+            "status": "changed",
+            "changed_fields": ["spec.replicas"],
+        }
     assert found[("production", "shop/production")].healed  # self_heal: true
     assert not found[("staging", "shop/staging")].healed
-    shop = next(o for o in env_objects(loop, "production").values()
-                if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop")
+    shop = next(
+        o
+        for o in env_objects(loop, "production").values()
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop"
+    )
     assert shop["spec"]["replicas"] == 4  # the branch state is back
     recorded = {(r.environment, r.target): r for r in loop.services.store.latest_drift(REPO)}
     assert recorded[("production", "shop/production")].healed
@@ -149,8 +197,9 @@ def test_drift_behind_the_bots_back_is_reported_and_healed(loop: Loop, tmp_path)
     assert "drift.healed" in actions and "drift.found" in actions
 
 
-def test_review_shows_what_merging_does_to_what_is_live_and_drift_apart(loop: Loop,
-                                                                       tmp_path) -> None:
+def test_review_shows_what_merging_does_to_what_is_live_and_drift_apart(
+    loop: Loop, tmp_path
+) -> None:
     reviewed_change(loop, 1, "live", {"charts/shop/values-production.yaml": "replicas: 4\n"})
     before, after = merge(loop, 1, "live")
     assert loop.deliver("push", push_payload(before, after))[0] == 202
@@ -163,8 +212,7 @@ def test_review_shows_what_merging_does_to_what_is_live_and_drift_apart(loop: Lo
     git(tree, "commit", "-qam", "scaled by hand")
     git(loop.repo, "worktree", "remove", "--force", str(tree))
 
-    head = reviewed_change(loop, 2, "next", {"charts/shop/values-production.yaml":
-                                             "replicas: 5\n"})
+    head = reviewed_change(loop, 2, "next", {"charts/shop/values-production.yaml": "replicas: 5\n"})
     body = loop.comments(2)[-1]["body"]
     assert "Against what is live" in body
     assert "changed `Deployment/shop/shop`: `spec.replicas`" in body
@@ -174,9 +222,14 @@ def test_review_shows_what_merging_does_to_what_is_live_and_drift_apart(loop: Lo
 
 
 def test_unreadable_live_state_fails_the_review(loop: Loop) -> None:
-    config = (loop.repo / ".gitops-bot.yaml").read_text().replace(
-        "  production: {branch: main}",
-        "  production: {branch: main, deploy: {target: kubernetes, context: prod}}")
+    config = (
+        (loop.repo / ".gitops-bot.yaml")
+        .read_text()
+        .replace(
+            "  production: {branch: main}",
+            "  production: {branch: main, deploy: {target: kubernetes, context: prod}}",
+        )
+    )
     (loop.repo / ".gitops-bot.yaml").write_text(config)
     git(loop.repo, "commit", "-qam", "production deploys to a cluster")
     git(loop.repo, "checkout", "-q", "-b", "scale", "main")

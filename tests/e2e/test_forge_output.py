@@ -1,6 +1,7 @@
 """What the running bot writes to the forge when a review cannot finish or a command is
 refused: user text (here a key of the repository config, as a file name would be) goes out
 inert — fenced, mentions and HTML neutralised — and every status line is plain text."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """Overrides and break-glass end to end: signed comment deliveries, authority read from the
 GitHub test server (team membership) at the time of the command, the status and comment of
 the head, the deploy on merge, and the append-only audit records. Real git repositories."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,13 @@ def comment(loop: Loop, user: str, body: str, number: int = 1) -> None:
     loop.work()
 
 
-def change(loop: Loop, branch: str, image: str, approvers: tuple[str, ...] = ("alice", "bob"),
-           number: int = 1) -> str:
+def change(
+    loop: Loop,
+    branch: str,
+    image: str,
+    approvers: tuple[str, ...] = ("alice", "bob"),
+    number: int = 1,
+) -> str:
     """A pull request that sets the web image (policies on main judge it); its head."""
     git(loop.repo, "checkout", "-q", "-b", branch, "main")
     path = loop.repo / "apps/web/deployment.yaml"
@@ -59,8 +65,14 @@ def change(loop: Loop, branch: str, image: str, approvers: tuple[str, ...] = ("a
     git(loop.repo, "commit", "-qam", f"web: {image}")
     head, base = loop.head(branch), loop.head("main")
     git(loop.repo, "checkout", "-q", "main")
-    loop.forge.add_pull(REPO, number, head_sha=head, base_sha=base, author="octocat",
-                        files=["apps/web/deployment.yaml"])
+    loop.forge.add_pull(
+        REPO,
+        number,
+        head_sha=head,
+        base_sha=base,
+        author="octocat",
+        files=["apps/web/deployment.yaml"],
+    )
     for user in approvers:
         loop.forge.permissions[(REPO, user)] = "write"
         loop.forge.add_review(REPO, number, user, "APPROVED", head)
@@ -108,15 +120,20 @@ def test_override_by_an_owner_passes_that_rule_for_that_head_only(gov: Loop) -> 
     review = next(b for b in bodies(gov) if b.startswith("<!-- gitops-bot:review -->"))
     assert "overridden by carol: vendor image, OPS-7" in review
     [recorded] = records(gov, "override")
-    assert (recorded.actor, recorded.sha, recorded.rule, recorded.reason) == \
-        ("carol", head, "main.deny_vendor", "vendor image, OPS-7")
+    assert (recorded.actor, recorded.sha, recorded.rule, recorded.reason) == (
+        "carol",
+        head,
+        "main.deny_vendor",
+        "vendor image, OPS-7",
+    )
     assert recorded.detail["member_of"] == ["platform"]
     assert gov.forge.calls("GET", r"/orgs/Codertocat/teams/platform/memberships/carol")
 
     # A new push is a new head: the override does not follow it.
     git(gov.repo, "checkout", "-q", "vendor")
     (gov.repo / "apps/web/service.yaml").write_text(
-        (gov.repo / "apps/web/service.yaml").read_text() + "\n")
+        (gov.repo / "apps/web/service.yaml").read_text() + "\n"
+    )
     git(gov.repo, "commit", "-qam", "web: touch")
     new = gov.head("vendor")
     git(gov.repo, "checkout", "-q", "main")
@@ -131,9 +148,12 @@ def test_override_by_an_owner_passes_that_rule_for_that_head_only(gov: Loop) -> 
     gov.forge.pulls[(REPO, 1)]["head"]["sha"] = head
     comment(gov, "dan", "/gitops-bot override withdraw main.deny_vendor")
     assert status(gov, head)["state"] == "failure"
-    assert [r.kind for r in gov.services.store.audit_records(
-        repo=REPO, kinds=["override", "override.withdrawn"])] == ["override",
-                                                                 "override.withdrawn"]
+    assert [
+        r.kind
+        for r in gov.services.store.audit_records(
+            repo=REPO, kinds=["override", "override.withdrawn"]
+        )
+    ] == ["override", "override.withdrawn"]
 
 
 def test_a_rule_without_owners_cannot_be_overridden(gov: Loop) -> None:
@@ -153,7 +173,7 @@ def test_break_glass_two_members_then_withdrawn_then_deployed(gov: Loop) -> None
     assert any("pat is not a member of Codertocat/sre" in b for b in bodies(gov))
     comment(gov, "ann", glass)
     assert any("Break-glass requested by ann" in b for b in bodies(gov))
-    assert status(gov, head)["state"] == "failure"   # one person changes nothing
+    assert status(gov, head)["state"] == "failure"  # one person changes nothing
     comment(gov, "ann", "/gitops-bot break-glass confirm")
     assert any("second, different member" in b for b in bodies(gov))
     assert status(gov, head)["state"] == "failure"
@@ -175,15 +195,27 @@ def test_break_glass_two_members_then_withdrawn_then_deployed(gov: Loop) -> None
     before, after = merge(gov, 1, "hotfix")
     assert gov.deliver("push", push_payload(before, after))[0] == 202
     gov.work()
-    assert [s["state"] for s in gov.forge.statuses if s["sha"] == after
-            and s["context"] == DEPLOY] == ["success", "success"]
-    web = next(o for o in env_objects(gov, "production").values()
-               if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
+    assert [
+        s["state"] for s in gov.forge.statuses if s["sha"] == after and s["context"] == DEPLOY
+    ] == ["success", "success"]
+    web = next(
+        o
+        for o in env_objects(gov, "production").values()
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "web"
+    )
     assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:latest"
-    kinds = [r.kind for r in gov.services.store.audit_records(repo=REPO)
-             if r.kind.startswith("break_glass")]
-    assert kinds == ["break_glass.requested", "break_glass.confirmed", "break_glass.withdrawn",
-                     "break_glass.requested", "break_glass.confirmed"]
+    kinds = [
+        r.kind
+        for r in gov.services.store.audit_records(repo=REPO)
+        if r.kind.startswith("break_glass")
+    ]
+    assert kinds == [
+        "break_glass.requested",
+        "break_glass.confirmed",
+        "break_glass.withdrawn",
+        "break_glass.requested",
+        "break_glass.confirmed",
+    ]
     deploys = records(gov, "deploy")
     assert {(d.state, d.reviewed_sha) for d in deploys} == {("succeeded", head)}
 

@@ -1,6 +1,7 @@
 """The OPA server engine end to end, against the OPA REST test server backed by real OPA:
 `gitops-bot check --engine opa` gives the embedded engine's report, and the review and deploy
 jobs of the service evaluate on the server named by GITOPS_BOT_OPA_URL."""
+
 from __future__ import annotations
 
 import json
@@ -41,28 +42,56 @@ def opa() -> Iterator[OpaTestServer]:
 
 
 def evaluations(opa: OpaTestServer) -> int:
-    return sum(1 for method, path in opa.state.requests
-               if method == "POST" and path.startswith("/v1/data/gitops_bot/"))
+    return sum(
+        1
+        for method, path in opa.state.requests
+        if method == "POST" and path.startswith("/v1/data/gitops_bot/")
+    )
 
 
 def check(repo: Path, *engine: str) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo), "--base", "main",
-                           "--head", "change", "--format", "json", "--no-cache", "-q", *engine],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            str(repo),
+            "--base",
+            "main",
+            "--head",
+            "change",
+            "--format",
+            "json",
+            "--no-cache",
+            "-q",
+            *engine,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
 def without_timings(report: dict[str, Any]) -> dict[str, Any]:
-    return {**report, "targets": [{k: v for k, v in t.items() if k != "seconds"}
-                                  for t in report["targets"]]}
+    return {
+        **report,
+        "targets": [{k: v for k, v in t.items() if k != "seconds"} for t in report["targets"]],
+    }
 
 
 def test_check_with_the_opa_engine_reports_what_the_embedded_one_does(
-        tmp_path: Path, opa: OpaTestServer) -> None:
+    tmp_path: Path, opa: OpaTestServer
+) -> None:
     repo = tmp_path / "shop"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
+        check=True,
+        capture_output=True,
+    )
     (repo / "policies").mkdir()
     (repo / "policies" / "pods.rego").write_text(REPO_POLICY)
     git(repo, "add", "-A")
@@ -77,18 +106,25 @@ def test_check_with_the_opa_engine_reports_what_the_embedded_one_does(
     findings = [f for t in on_opa["targets"] for f in t["findings"] if f["check"] == "policy"]
     assert {f["rule"] for f in findings} == {"main.deny", "main.warn"}
     assert "web-site: configuration belongs in the chart's values" in {
-        f["message"] for f in findings}
+        f["message"] for f in findings
+    }
     [approval] = on_opa["approvals"]  # the default change policy: production needs two
     assert approval["reason"] == "changes production (shop/production, web/production)"
     assert evaluations(opa) > 0
 
-    usage = subprocess.run([sys.executable, "-m", "bot", "check", str(repo), "--engine", "opa"],
-                           capture_output=True, text=True, cwd=ROOT, timeout=60)
+    usage = subprocess.run(
+        [sys.executable, "-m", "bot", "check", str(repo), "--engine", "opa"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert usage.returncode == 2 and "--opa-url" in usage.stderr
 
 
-def test_review_and_deploy_jobs_evaluate_on_the_opa_server(tmp_path: Path,
-                                                           opa: OpaTestServer) -> None:
+def test_review_and_deploy_jobs_evaluate_on_the_opa_server(
+    tmp_path: Path, opa: OpaTestServer
+) -> None:
     with running_loop(tmp_path, policy_engine="opa", opa_url=opa.url) as loop:
         reviewed_change(loop, 1, "scale", {"charts/shop/values-production.yaml": "replicas: 4\n"})
         reviewed = evaluations(opa)
@@ -106,8 +142,14 @@ def test_review_and_deploy_jobs_evaluate_on_the_opa_server(tmp_path: Path,
         git(loop.repo, "commit", "-qam", "shop: 5 replicas")
         head, base = loop.head("more"), loop.head("main")
         git(loop.repo, "checkout", "-q", "main")
-        loop.forge.add_pull(REPO, 2, head_sha=head, base_sha=base, author="octocat",
-                            files=["charts/shop/values-production.yaml"])
+        loop.forge.add_pull(
+            REPO,
+            2,
+            head_sha=head,
+            base_sha=base,
+            author="octocat",
+            files=["charts/shop/values-production.yaml"],
+        )
         assert loop.deliver("pull_request", pr_payload("opened", head, base, 2))[0] == 202
         loop.work()
         assert loop.statuses(head)[-1]["state"] == "failure"

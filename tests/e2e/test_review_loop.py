@@ -1,6 +1,7 @@
 """The webhook review loop end to end: signed GitHub deliveries in, one comment and one
 required status out, against the GitHub test server (every request checked against the
 official OpenAPI description) and real git repositories."""
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ from tests.e2e.loop import REPO, SLOW_TEMPLATE, TOKEN, Loop, open_pr, pr_payload
 from tests.forgeserver import GitHubServer
 from tests.web.hookclient import SECRET, fixture, github_headers, post
 
+
 def test_opened_then_fixed_edits_one_comment(loop: Loop) -> None:
     head = open_pr(loop, "change")
     loop.work()
@@ -35,8 +37,9 @@ def test_opened_then_fixed_edits_one_comment(loop: Loop) -> None:
     git(loop.repo, "commit", "-qam", "web: replicas is a number")
     fixed = loop.head("change")
     loop.forge.pulls[(REPO, 1)]["head"]["sha"] = fixed
-    assert loop.deliver("pull_request", pr_payload("synchronize", fixed, loop.head("main")))[0] \
-        == 202
+    assert (
+        loop.deliver("pull_request", pr_payload("synchronize", fixed, loop.head("main")))[0] == 202
+    )
     loop.work()
     [comment] = loop.comments()
     assert "is not of type" not in comment["body"]
@@ -105,14 +108,18 @@ def test_recheck_from_a_read_only_user_is_refused(loop: Loop) -> None:
 
 def test_fork_is_reviewed_without_credentials_by_default(loop: Loop) -> None:
     head, base = loop.head("change"), loop.head("main")
-    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base, fork="mallory/Hello-World",
-                        files=["apps/web/deployment.yaml"])
+    loop.forge.add_pull(
+        REPO,
+        1,
+        head_sha=head,
+        base_sha=base,
+        fork="mallory/Hello-World",
+        files=["apps/web/deployment.yaml"],
+    )
     assert loop.deliver("pull_request", pr_payload("opened", head, base, fork=True))[0] == 202
     loop.work()
     assert loop.statuses(head)[-1]["state"] == "failure"  # the schema error is still found
     assert "spec.replicas" in loop.comments()[0]["body"]
-
-
 
 
 def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -> None:
@@ -125,30 +132,46 @@ def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -
     forge.start()
     remotes = tmp_path / "remotes"
     repo = GitRepo(remotes / "Codertocat" / "Hello-World.git")
-    base = repo.commit({"charts/slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
-                        "charts/slow/values.yaml": "spin: 10\n",
-                        "charts/slow/templates/cm.yaml": SLOW_TEMPLATE})
+    base = repo.commit(
+        {
+            "charts/slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
+            "charts/slow/values.yaml": "spin: 10\n",
+            "charts/slow/templates/cm.yaml": SLOW_TEMPLATE,
+        }
+    )
     repo.checkout("slow", create=True)
     head = repo.commit({"charts/slow/values.yaml": "spin: 7000000\n"})  # a render of seconds
-    config = Config(data_dir=tmp_path / "data", github_api_url=forge.url,
-                    github_token=Secret(TOKEN), github_webhook_secret=Secret(SECRET),
-                    github_write_spacing=0,
-                    repo_allowlist=("127.0.0.1/Codertocat/*",), job_lease_seconds=1.0,
-                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git")
+    config = Config(
+        data_dir=tmp_path / "data",
+        github_api_url=forge.url,
+        github_token=Secret(TOKEN),
+        github_webhook_secret=Secret(SECRET),
+        github_write_spacing=0,
+        repo_allowlist=("127.0.0.1/Codertocat/*",),
+        job_lease_seconds=1.0,
+        clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
+    )
     services = Services.build(config)
     server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
-    env = env_for(config, GITOPS_BOT_GITHUB_API_URL=forge.url, GITOPS_BOT_GITHUB_TOKEN=TOKEN,
-                  GITOPS_BOT_CLONE_URL_TEMPLATE=config.clone_url_template)
+    env = env_for(
+        config,
+        GITOPS_BOT_GITHUB_API_URL=forge.url,
+        GITOPS_BOT_GITHUB_TOKEN=TOKEN,
+        GITOPS_BOT_CLONE_URL_TEMPLATE=config.clone_url_template,
+    )
     try:
         forge.add_pull(REPO, 1, head_sha=head, base_sha=base, files=["charts/slow/values.yaml"])
         body = json.dumps(pr_payload("opened", head, base)).encode()
         assert post(url, "/hooks/github", body, github_headers("pull_request", body))[0] == 202
         first = bot_process(["worker", "--workers", "1"], env)
         try:
-            wait_for(lambda: [s for s in forge.statuses if s["state"] == "pending"],
-                     timeout=60, what="the first worker to start reviewing")
+            wait_for(
+                lambda: [s for s in forge.statuses if s["state"] == "pending"],
+                timeout=60,
+                what="the first worker to start reviewing",
+            )
             time.sleep(0.5)  # inside the slow render now
             first.kill()
             first.wait(10)
@@ -157,8 +180,11 @@ def test_worker_killed_mid_review_completes_once_after_restart(tmp_path: Path) -
         assert not forge.issue_comments(REPO, 1)  # it died before reporting
         second = bot_process(["worker", "--workers", "1"], env)
         try:
-            wait_for(lambda: [s for s in forge.statuses if s["state"] != "pending"],
-                     timeout=120, what="the second worker to finish the review")
+            wait_for(
+                lambda: [s for s in forge.statuses if s["state"] != "pending"],
+                timeout=120,
+                what="the second worker to finish the review",
+            )
         finally:
             assert stop(second) == 0
         final = [s for s in forge.statuses if s["state"] != "pending"]
@@ -191,6 +217,7 @@ def test_a_head_that_moves_during_the_review_gets_its_own_comment(loop: Loop) ->
         if call.body.get("state") == "pending" and call.params["sha"] == first:
             pull["head"]["sha"] = newer  # pushed while the bot renders the first head
         return reply
+
     # The test server's first matching route wins: put this one before its own.
     loop.forge.route("POST", "/repos/{owner}/{repo}/statuses/{sha}", status_then_push)
     loop.forge._routes.insert(0, loop.forge._routes.pop())
@@ -200,8 +227,9 @@ def test_a_head_that_moves_during_the_review_gets_its_own_comment(loop: Loop) ->
     assert loop.comments() == []
     assert "review.superseded" in [e["action"] for e in loop.services.store.audit_log()]
 
-    assert loop.deliver("pull_request", pr_payload("synchronize", newer, loop.head("main")))[0] \
-        == 202
+    assert (
+        loop.deliver("pull_request", pr_payload("synchronize", newer, loop.head("main")))[0] == 202
+    )
     loop.work()
     [comment] = loop.comments()
     assert newer[:7] in comment["body"] and first[:7] not in comment["body"]
@@ -258,8 +286,13 @@ def test_a_team_approval_counts_and_the_comment_names_who_can_give_it(loop: Loop
     git(loop.repo, "rm", "-q", "apps/web/pvc.yaml")
     git(loop.repo, "commit", "-qm", "web: no cache volume")
     loop.forge.add_team(REPO, "platform", ["carol", "erin", "frank", "octocat"])
-    for user, role in (("carol", "write"), ("erin", "write"), ("dave", "write"),
-                       ("frank", "read"), ("octocat", "write")):
+    for user, role in (
+        ("carol", "write"),
+        ("erin", "write"),
+        ("dave", "write"),
+        ("frank", "read"),
+        ("octocat", "write"),
+    ):
         loop.forge.permissions[(REPO, user)] = role
     head = open_pr(loop, "drop")
     loop.work()

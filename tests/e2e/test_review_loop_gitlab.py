@@ -1,6 +1,7 @@
 """The webhook review loop end to end on GitLab: Merge Request / Note Hook deliveries (GitLab's
 documented payload examples) in, one MR note and one `gitops-bot/review` commit status out,
 against the GitLab test server and a real git repository of a project in a nested group."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ class Loop:
         return results
 
     def states(self, sha: str) -> list[str]:
-        return [s["state"] for s in self.forge.statuses
-                if s["sha"] == sha and s.get("name") == STATUS]
+        return [
+            s["state"] for s in self.forge.statuses if s["sha"] == sha and s.get("name") == STATUS
+        ]
 
     def last_status(self, sha: str) -> dict[str, Any]:
         return [s for s in self.forge.statuses if s["sha"] == sha and s.get("name") == STATUS][-1]
@@ -75,8 +77,9 @@ def mr_hook(loop: Loop, action: str, head: str, oldrev: str | None = None) -> di
     data["project"]["id"] = loop.project_id
     for side in ("source", "target"):
         attrs[side]["path_with_namespace"] = REPO
-    attrs.update(iid=1, source_project_id=loop.project_id, target_project_id=loop.project_id,
-                 action=action)
+    attrs.update(
+        iid=1, source_project_id=loop.project_id, target_project_id=loop.project_id, action=action
+    )
     attrs["last_commit"]["id"] = head
     if oldrev:
         attrs["oldrev"] = oldrev  # present "only when there are actual code changes"
@@ -110,14 +113,21 @@ def gitlab_loop(tmp_path: Path, **settings: Any) -> Iterator[Loop]:
     forge.start()
     remotes = tmp_path / "remotes"
     repo = remotes / "awesome_space" / "platform" / "awesome_project.git"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
+        check=True,
+        capture_output=True,
+    )
     project = forge.add_project(REPO, group_id=41)
-    config = Config(data_dir=tmp_path / "data", gitlab_url=forge.origin,
-                    gitlab_token=Secret(API_TOKEN), gitlab_webhook_secret=Secret(HOOK_TOKEN),
-                    repo_allowlist=("127.0.0.1/awesome_space/*",),
-                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
-                    job_handlers="bot.pipeline.handlers:pipeline_handlers").with_(**settings)
+    config = Config(
+        data_dir=tmp_path / "data",
+        gitlab_url=forge.origin,
+        gitlab_token=Secret(API_TOKEN),
+        gitlab_webhook_secret=Secret(HOOK_TOKEN),
+        repo_allowlist=("127.0.0.1/awesome_space/*",),
+        clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
+        job_handlers="bot.pipeline.handlers:pipeline_handlers",
+    ).with_(**settings)
     services = Services.build(config)
     server = make_server("127.0.0.1", 0, create_app(config, services), threaded=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -131,8 +141,14 @@ def gitlab_loop(tmp_path: Path, **settings: Any) -> Iterator[Loop]:
 
 def open_mr(loop: Loop) -> str:
     head = loop.head("change")
-    loop.forge.add_mr(REPO, 1, sha=head, base_sha=loop.head("main"), author="root",
-                      files=["apps/web/deployment.yaml"])
+    loop.forge.add_mr(
+        REPO,
+        1,
+        sha=head,
+        base_sha=loop.head("main"),
+        author="root",
+        files=["apps/web/deployment.yaml"],
+    )
     code, answer = loop.deliver("Merge Request Hook", mr_hook(loop, "open", head))
     assert code == 202, answer
     return head
@@ -187,8 +203,9 @@ def test_open_then_fix_edits_one_note_and_approvals_open_the_gate(loop: Loop) ->
 
 def test_approval_by_a_reporter_does_not_count(loop: Loop) -> None:
     fixed = push_fix(loop)
-    loop.forge.add_mr(REPO, 1, sha=fixed, base_sha=loop.head("main"),
-                      files=["apps/web/deployment.yaml"])
+    loop.forge.add_mr(
+        REPO, 1, sha=fixed, base_sha=loop.head("main"), files=["apps/web/deployment.yaml"]
+    )
     loop.forge.approved[(REPO, 1)] = ["alice", "reporter"]
     loop.forge.access[(REPO, "alice")] = 30
     loop.forge.access[(REPO, "reporter")] = 20
@@ -202,20 +219,20 @@ def test_recheck_from_a_user_without_developer_access_is_refused(loop: Loop) -> 
     head = open_mr(loop)
     loop.work()
     loop.forge.user("root")
-    loop.forge.access[(REPO, "root")] = 20   # Reporter: may comment, may not push
+    loop.forge.access[(REPO, "root")] = 20  # Reporter: may comment, may not push
     code, answer = loop.deliver("Note Hook", note_hook(loop, head, "/gitops-bot recheck"))
     assert code == 202, answer
     loop.work()
     bodies = [n["body"] for n in loop.notes()]
     assert len(bodies) == 2 and any("needs write access" in b and "`root`" in b for b in bodies)
-    assert loop.states(head) == ["pending", "failed"]   # no new review ran
+    assert loop.states(head) == ["pending", "failed"]  # no new review ran
 
 
 def test_recheck_from_a_developer_reviews_again(loop: Loop) -> None:
     head = open_mr(loop)
     loop.work()
     loop.forge.user("root")
-    loop.forge.access[("awesome_space", "root")] = 30   # Developer, inherited from the group
+    loop.forge.access[("awesome_space", "root")] = 30  # Developer, inherited from the group
     code, _ = loop.deliver("Note Hook", note_hook(loop, head, "/gitops-bot recheck"))
     assert code == 202
     loop.work()
@@ -225,7 +242,8 @@ def test_recheck_from_a_developer_reviews_again(loop: Loop) -> None:
 
 def test_unsigned_delivery_is_refused(loop: Loop) -> None:
     body = json.dumps({"object_kind": "merge_request"}).encode()
-    code, _ = post(loop.url, "/hooks/gitlab", body,
-                   gitlab_headers("Merge Request Hook", token="wrong-token"))
+    code, _ = post(
+        loop.url, "/hooks/gitlab", body, gitlab_headers("Merge Request Hook", token="wrong-token")
+    )
     assert code == 401
     assert loop.forge.requests == []

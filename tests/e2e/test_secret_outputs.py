@@ -1,6 +1,7 @@
 """Secret values never leave through any output: seeded in every shape a Secret can take
 (and a few it should not), they appear in no report, JSON or message, in any spelling
 (docs/security.md#secrets-in-outputs)."""
+
 from __future__ import annotations
 
 import base64
@@ -29,16 +30,14 @@ SEEDS = {
 
 def forms(value: str) -> list[str]:
     raw = value.encode()
-    return [value, base64.b64encode(raw).decode().rstrip("="), raw.hex(),
-            quote(value, safe="")]
+    return [value, base64.b64encode(raw).decode().rstrip("="), raw.hex(), quote(value, safe="")]
 
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: app}}\n"
 
 HEAD_FILES = {
     "app/scalar.yaml": SECRET.format(name="scalar") + f"data: '{SEEDS['scalar']}'\n",
-    "app/list.yaml": SECRET.format(name="list")
-    + f"stringData:\n  token: ['{SEEDS['list']}']\n",
+    "app/list.yaml": SECRET.format(name="list") + f"stringData:\n  token: ['{SEEDS['list']}']\n",
     "app/number.yaml": SECRET.format(name="number") + f"stringData:\n  pin: {SEEDS['number']}\n",
     "app/misspelled.yaml": SECRET.format(name="misspelled")
     + f"stringdata:\n  api: {SEEDS['misspelled']}\n",
@@ -48,11 +47,12 @@ HEAD_FILES = {
     "  metadata: {name: listed, namespace: app}\n"
     f"  data: {{k: {base64.b64encode(SEEDS['listed'].encode()).decode()}}}\n"
     "  bogus: 1\n",
-    "app/dup.yaml": "\n---\n".join([SECRET.format(name="dup")
-                                     + f"stringData: {{pw: {SEEDS['duplicate']}}}\n"] * 2),
+    "app/dup.yaml": "\n---\n".join(
+        [SECRET.format(name="dup") + f"stringData: {{pw: {SEEDS['duplicate']}}}\n"] * 2
+    ),
     "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: app\n"
     "  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: "
-    f"'{{\"data\": \"{SEEDS['applied']}\"}}'\ndata: {{a: changed}}\n",
+    f'\'{{"data": "{SEEDS["applied"]}"}}\'\ndata: {{a: changed}}\n',
     "app/policy.yaml": SECRET.format(name="policy") + f"stringData: {{pw: {SEEDS['policy']}}}\n",
     "kust/kustomization.yaml": "secretGenerator:\n- name: gen\n  namespace: app\n  literals:\n"
     f"  - password:{SEEDS['literal']}\n",
@@ -80,18 +80,38 @@ deny contains sprintf("Secret %v holds %v", [input.metadata.name, input.stringDa
 
 def test_no_seeded_secret_value_in_any_check_output(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "repo")
-    base = repo.commit({
-        "policies/quote.rego": POLICY,
-        "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: app}\n"
-                       "data: {a: b}\n",
-        "kust/kustomization.yaml": "resources: []\n",
-    }, "base")
+    base = repo.commit(
+        {
+            "policies/quote.rego": POLICY,
+            "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: app}\n"
+            "data: {a: b}\n",
+            "kust/kustomization.yaml": "resources: []\n",
+        },
+        "base",
+    )
     head = repo.commit({**HEAD_FILES, "policies/leak.rego": LEAK}, "secrets in every shape")
     outputs = []
     for fmt in ("markdown", "json"):
-        done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo.path), "--base",
-                               base, "--head", head, "--no-cache", "--format", fmt],
-                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "check",
+                str(repo.path),
+                "--base",
+                base,
+                "--head",
+                head,
+                "--no-cache",
+                "--format",
+                fmt,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
         assert done.returncode == 1, done.stderr
         outputs += [done.stdout, done.stderr]
     report = json.loads(outputs[2])
@@ -137,12 +157,16 @@ def test_no_seeded_secret_value_in_any_service_output(tmp_path: Path) -> None:
         with running_loop(tmp_path, app=True, dashboard_token=Secret(DASH_TOKEN)) as loop:
             config = loop.repo / ".gitops-bot.yaml"
             git(loop.repo, "checkout", "-q", "main")
-            config.write_text(config.read_text() + "  app: {path: app}\n"
-                              "  kust: {path: kust, renderer: kustomize}\n")
-            for rel, text in {"policies/quote.rego": POLICY,
-                              "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: "
-                              "{name: cm, namespace: app}\ndata: {a: b}\n",
-                              "kust/kustomization.yaml": "resources: []\n"}.items():
+            config.write_text(
+                config.read_text() + "  app: {path: app}\n"
+                "  kust: {path: kust, renderer: kustomize}\n"
+            )
+            for rel, text in {
+                "policies/quote.rego": POLICY,
+                "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: "
+                "{name: cm, namespace: app}\ndata: {a: b}\n",
+                "kust/kustomization.yaml": "resources: []\n",
+            }.items():
                 (loop.repo / rel).parent.mkdir(parents=True, exist_ok=True)
                 (loop.repo / rel).write_text(text)
             git(loop.repo, "add", "-A")
@@ -158,14 +182,18 @@ def test_no_seeded_secret_value_in_any_service_output(tmp_path: Path) -> None:
             loop.work()
 
             def get(path: str) -> str:
-                req = urllib.request.Request(loop.url + path,
-                                             headers={"Authorization": f"Bearer {DASH_TOKEN}"})
+                req = urllib.request.Request(
+                    loop.url + path, headers={"Authorization": f"Bearer {DASH_TOKEN}"}
+                )
                 with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
                     return str(resp.read().decode())
 
             sent = [r.raw.decode("utf-8", "replace") for r in loop.forge.requests]
-            pages = [get("/api/v1/reviews"), get(f"/api/v1/reviews/127.0.0.1/{REPO}/1/{head}"),
-                     get(f"/reviews/127.0.0.1/{REPO}/1/{head}")]
+            pages = [
+                get("/api/v1/reviews"),
+                get(f"/api/v1/reviews/127.0.0.1/{REPO}/1/{head}"),
+                get(f"/reviews/127.0.0.1/{REPO}/1/{head}"),
+            ]
             [comment] = loop.comments()
             [annotations] = loop.forge.annotations.values()
     finally:
@@ -180,5 +208,7 @@ def test_no_seeded_secret_value_in_any_service_output(tmp_path: Path) -> None:
     assert any("stringData.token" in m for m in messages), messages
     assert any("data: a value of type string is not of type 'object'" in m for m in messages)
     assert "Secret policy holds" in comment["body"]
-    assert "With the new policies, app/staging would get: error main.deny: new rule sees" \
+    assert (
+        "With the new policies, app/staging would get: error main.deny: new rule sees"
         in comment["body"]
+    )

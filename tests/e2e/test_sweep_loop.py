@@ -2,6 +2,7 @@
 start the sweep finds both (the forge's open pull requests, the protected branch's tip over
 git) and they are reviewed and deployed with no webhook delivery. Real git, the GitHub test
 server, the queue and the store of the running loop."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ def recovered(kind: str) -> float:
 
 def start(loop: Loop) -> None:
     """What `serve` and `worker` do when they start: sweep once (then every interval)."""
-    with sweep_loop(loop.services.config, loop.services.store,
-                    loop.services.queue.enqueue) as sweeper:
+    with sweep_loop(
+        loop.services.config, loop.services.store, loop.services.queue.enqueue
+    ) as sweeper:
         assert sweeper is not None and sweeper.first.wait(120)
 
 
@@ -36,8 +38,7 @@ def readyz(loop: Loop) -> dict:
         return json.loads(resp.read())
 
 
-def test_a_pull_request_and_a_merge_missed_while_down_are_handled_at_start(
-        tmp_path: Path) -> None:
+def test_a_pull_request_and_a_merge_missed_while_down_are_handled_at_start(tmp_path: Path) -> None:
     with running_loop(tmp_path) as loop:
         # While up: the bot sees the repository (#1 reviewed, merged and deployed).
         reviewed_change(loop, 1, "one", {"charts/shop/values-staging.yaml": "replicas: 2\n"})
@@ -45,21 +46,23 @@ def test_a_pull_request_and_a_merge_missed_while_down_are_handled_at_start(
         assert loop.deliver("push", push_payload(before, after))[0] == 202
         loop.work()
         # #3 is reviewed while up too; the bot then goes down.
-        reviewed_change(loop, 3, "three", {"charts/shop/values-production.yaml":
-                                           "replicas: 5\n"})
+        reviewed_change(loop, 3, "three", {"charts/shop/values-production.yaml": "replicas: 5\n"})
         assert readyz(loop) == {"status": "ok", "checks": {"database": "ok", "queue": "ok"}}
         delivered = {d["id"] for d in _deliveries(loop)}
 
         # Down: #2 opens, #3 is merged. The forge's deliveries never arrive.
         git(loop.repo, "checkout", "-q", "-b", "two", "main")
         (loop.repo / "apps/web/deployment.yaml").write_text(
-            (loop.repo / "apps/web/deployment.yaml").read_text().replace("replicas: 2",
-                                                                          'replicas: "2"'))
+            (loop.repo / "apps/web/deployment.yaml")
+            .read_text()
+            .replace("replicas: 2", 'replicas: "2"')
+        )
         git(loop.repo, "commit", "-qam", "web: replicas as a string")
         git(loop.repo, "checkout", "-q", "main")
         head2 = loop.head("two")
-        loop.forge.add_pull(REPO, 2, head_sha=head2, base_sha=loop.head("main"),
-                            files=["apps/web/deployment.yaml"])
+        loop.forge.add_pull(
+            REPO, 2, head_sha=head2, base_sha=loop.head("main"), files=["apps/web/deployment.yaml"]
+        )
         _, merged = merge(loop, 3, "three")
 
         reviews, deploys = recovered("review"), recovered("deploy")
@@ -69,21 +72,30 @@ def test_a_pull_request_and_a_merge_missed_while_down_are_handled_at_start(
         # #2 was reviewed (its schema error found) and #3's merge deployed.
         assert [s["state"] for s in loop.statuses(head2)] == ["pending", "failure"]
         assert "spec.replicas" in loop.comments(2)[0]["body"]
-        assert [s["state"] for s in loop.forge.statuses if s["sha"] == merged
-                and s["context"] == DEPLOY] == ["success", "success"]
-        shop = next(o for o in env_objects(loop, "production").values()
-                    if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop")
+        assert [
+            s["state"] for s in loop.forge.statuses if s["sha"] == merged and s["context"] == DEPLOY
+        ] == ["success", "success"]
+        shop = next(
+            o
+            for o in env_objects(loop, "production").values()
+            if o["kind"] == "Deployment" and o["metadata"]["name"] == "shop"
+        )
         assert shop["spec"]["replicas"] == 5
         # ... with no delivery: only the sweep's own jobs were added.
         added = [d for d in _deliveries(loop) if d["id"] not in delivered]
-        assert sorted((d["event"], d["kind"]) for d in added) == [("sweep", "push"),
-                                                                  ("sweep", "review")]
+        assert sorted((d["event"], d["kind"]) for d in added) == [
+            ("sweep", "push"),
+            ("sweep", "review"),
+        ]
         assert (recovered("review") - reviews, recovered("deploy") - deploys) == (1, 1)
         detail = readyz(loop)
         assert detail["status"] == "ok"
         [missed] = detail["detail"]["deliveries"]
-        assert "1 change head(s) and 1 protected branch tip(s) moved without a webhook " \
-               "delivery" in missed and "GitLab disables a hook" in missed
+        assert (
+            "1 change head(s) and 1 protected branch tip(s) moved without a webhook delivery"
+            in missed
+            and "GitLab disables a hook" in missed
+        )
 
         # A second start recovers nothing more: everything is reviewed and deployed now.
         start(loop)
@@ -94,8 +106,9 @@ def test_a_pull_request_and_a_merge_missed_while_down_are_handled_at_start(
 def test_history_from_before_the_bot_is_left_alone(loop: Loop) -> None:
     # The first delivery comes after main's tip was committed: that tip predates the bot.
     head = loop.head("change")
-    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=loop.head("main"),
-                        files=["apps/web/deployment.yaml"])
+    loop.forge.add_pull(
+        REPO, 1, head_sha=head, base_sha=loop.head("main"), files=["apps/web/deployment.yaml"]
+    )
     assert loop.deliver("pull_request", pr_payload("opened", head, loop.head("main")))[0] == 202
     loop.work()
     count = loop.services.store.count("deliveries")

@@ -1,5 +1,6 @@
 """One target's failure is that target's ERROR finding, named by its stage; the other
 targets finish (issue 9, wrong result 9)."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,13 @@ def test_a_target_that_breaks_a_stage_does_not_sink_the_review(loop: Loop) -> No
     git(loop.repo, "add", "-A")
     git(loop.repo, "commit", "-qm", "web: a secret; shop: a comment")
     head, base = loop.head("odd"), loop.head("main")
-    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base,
-                        files=["apps/web/secret.yaml", "charts/shop/values-staging.yaml"])
+    loop.forge.add_pull(
+        REPO,
+        1,
+        head_sha=head,
+        base_sha=base,
+        files=["apps/web/secret.yaml", "charts/shop/values-staging.yaml"],
+    )
     assert loop.deliver("pull_request", pr_payload("opened", head, base))[0] == 202
     loop.work()
     [comment] = loop.comments()
@@ -58,17 +64,37 @@ exit 3
 
 def test_a_tool_error_during_validation_is_labelled_validate(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "repo")
-    repo.commit({"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
-                                "  namespace: n\n  labels: {app.kubernetes.io/name: c}\n"
-                                "data: {a: b}\n"})
+    repo.commit(
+        {
+            "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+            "  namespace: n\n  labels: {app.kubernetes.io/name: c}\n"
+            "data: {a: b}\n"
+        }
+    )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubeconform").write_text(KUBECONFORM_BROKEN)
     (bin_dir / "kubeconform").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo.path), "--no-cache",
-                           "--validator", "kubeconform", "--format", "json"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            str(repo.path),
+            "--no-cache",
+            "--validator",
+            "kubeconform",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stderr
     [target] = json.loads(done.stdout)["targets"]
     [finding] = target["findings"]

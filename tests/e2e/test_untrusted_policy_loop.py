@@ -1,6 +1,7 @@
 """A fork pull request adds a policy that reads the bot's credentials: nothing of them
 reaches the forge or the dashboard, in any encoding, and the policy is refused
 (docs/security.md#untrusted-rego)."""
+
 from __future__ import annotations
 
 import base64
@@ -34,7 +35,9 @@ deny contains msg if {
 def spellings(value: str) -> list[str]:
     raw = value.encode()
     return [value, raw.hex(), quote(value, safe="")] + [
-        base64.b64encode(raw)[:-4].decode(), base64.urlsafe_b64encode(raw)[:-4].decode()]
+        base64.b64encode(raw)[:-4].decode(),
+        base64.urlsafe_b64encode(raw)[:-4].decode(),
+    ]
 
 
 @pytest.fixture
@@ -51,14 +54,20 @@ def test_fork_policy_cannot_read_or_post_the_bots_credentials(loop: Loop) -> Non
     (loop.repo / "policies").mkdir()
     (loop.repo / "policies" / "steal.rego").write_text(STEAL)
     (loop.repo / "apps/web/deployment.yaml").write_text(
-        (loop.repo / "apps/web/deployment.yaml").read_text().replace("replicas: 2",
-                                                                      "replicas: 3"))
+        (loop.repo / "apps/web/deployment.yaml").read_text().replace("replicas: 2", "replicas: 3")
+    )
     git(loop.repo, "add", "-A")
     git(loop.repo, "commit", "-qm", "a harmless-looking policy")
     head, base = loop.head("steal"), loop.head("main")
-    loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=base, fork="mallory/Hello-World",
-                        author="mallory", files=["policies/steal.rego",
-                                                 "apps/web/deployment.yaml"])
+    loop.forge.add_pull(
+        REPO,
+        1,
+        head_sha=head,
+        base_sha=base,
+        fork="mallory/Hello-World",
+        author="mallory",
+        files=["policies/steal.rego", "apps/web/deployment.yaml"],
+    )
     assert loop.deliver("pull_request", pr_payload("opened", head, base, fork=True))[0] == 202
     loop.work()
 
@@ -75,8 +84,7 @@ def test_fork_policy_cannot_read_or_post_the_bots_credentials(loop: Loop) -> Non
 
 
 def _get(loop: Loop, path: str) -> str:
-    req = urllib.request.Request(loop.url + path,
-                                 headers={"Authorization": f"Bearer {DASH_TOKEN}"})
+    req = urllib.request.Request(loop.url + path, headers={"Authorization": f"Bearer {DASH_TOKEN}"})
     with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
         assert resp.status == 200
         return str(resp.read().decode())
@@ -88,17 +96,25 @@ def test_check_of_a_checkout_runs_its_policies_sandboxed(tmp_path: Path) -> None
     import os
     import subprocess
     import sys
+
     repo = tmp_path / "checkout"
     (repo / "policies").mkdir(parents=True)
-    (repo / "policies" / "steal.rego").write_text(STEAL.replace(
-        "GITOPS_BOT_GITHUB_TOKEN", "GITHUB_TOKEN"))
+    (repo / "policies" / "steal.rego").write_text(
+        STEAL.replace("GITOPS_BOT_GITHUB_TOKEN", "GITHUB_TOKEN")
+    )
     (repo / "app").mkdir()
     (repo / "app" / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {a: b}\n")
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {a: b}\n"
+    )
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "CI_JOB_TOKEN": "cijob-" + TOKEN[4:]}
-    done = subprocess.run([sys.executable, "-m", "bot", "check", str(repo), "--no-cache",
-                           "--format", "json"], capture_output=True, text=True, env=env,
-                          timeout=300, cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check", str(repo), "--no-cache", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 1, done.stderr
     for form in spellings(TOKEN) + spellings("cijob-" + TOKEN[4:]):
         assert form not in done.stdout + done.stderr

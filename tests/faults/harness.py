@@ -1,6 +1,7 @@
 """The fault-injection rig: the bot's intake in the test process, real `gitops-bot worker`
 processes (killed with SIGKILL at a fault point, bot.faults), the GitHub test server and a
 real repository; plus the invariants every fault must leave intact."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,8 @@ from tests.web.hookclient import SECRET
 from tests.web.procs import env_for
 
 ROOT = Path(__file__).resolve().parents[2]
-LEASE = 3.0          # job lease of the rig's workers (s): a killed worker's job waits this
-GRACE = 60.0         # every job finishes within LEASE + GRACE of the fault
+LEASE = 3.0  # job lease of the rig's workers (s): a killed worker's job waits this
+GRACE = 60.0  # every job finishes within LEASE + GRACE of the fault
 
 
 @dataclass
@@ -42,12 +43,17 @@ class Rig:
 
     def env(self, fault: str | None = None, **extra: str) -> dict[str, str]:
         config = self.loop.services.config
-        env = env_for(config, GITOPS_BOT_GITHUB_API_URL=self.loop.forge.url,
-                      GITOPS_BOT_GITHUB_TOKEN=TOKEN,
-                      GITOPS_BOT_CLONE_URL_TEMPLATE=config.clone_url_template,
-                      GITOPS_BOT_TOOLS_DIR=os.environ.get("GITOPS_BOT_TOOLS_DIR",
-                                                          str(ROOT / ".tools" / "bin")),
-                      TMPDIR=str(self.systmp), **extra)
+        env = env_for(
+            config,
+            GITOPS_BOT_GITHUB_API_URL=self.loop.forge.url,
+            GITOPS_BOT_GITHUB_TOKEN=TOKEN,
+            GITOPS_BOT_CLONE_URL_TEMPLATE=config.clone_url_template,
+            GITOPS_BOT_TOOLS_DIR=os.environ.get(
+                "GITOPS_BOT_TOOLS_DIR", str(ROOT / ".tools" / "bin")
+            ),
+            TMPDIR=str(self.systmp),
+            **extra,
+        )
         if config.database_url:
             env["GITOPS_BOT_DATABASE_URL"] = config.database_url
         if config.queue_url:
@@ -65,19 +71,26 @@ class Rig:
 
     def worker(self, fault: str | None = None, **extra: str) -> BotProcess:
         name = f"worker{len(self.workers)}"
-        proc = BotProcess(name, ["worker", "--workers", "1"], self.env(fault, **extra),
-                          self.tmp / "logs")
+        proc = BotProcess(
+            name, ["worker", "--workers", "1"], self.env(fault, **extra), self.tmp / "logs"
+        )
         self.workers.append(proc)
         return proc
 
-    def kill_at(self, fault: str, timeout: float = 90,
-                before_kill: Callable[[BotProcess], object] = lambda proc: None
-                ) -> tuple[BotProcess, float]:
+    def kill_at(
+        self,
+        fault: str,
+        timeout: float = 90,
+        before_kill: Callable[[BotProcess], object] = lambda proc: None,
+    ) -> tuple[BotProcess, float]:
         """Start a worker armed with `fault`, wait until it stops there, SIGKILL it; the
         process and the moment it died."""
         proc = self.worker(fault)
-        wait(lambda: f"fault point {fault} reached" in proc.log(10**6), timeout,
-             f"the worker to reach {fault}: {proc.log()}")
+        wait(
+            lambda: f"fault point {fault} reached" in proc.log(10**6),
+            timeout,
+            f"the worker to reach {fault}: {proc.log()}",
+        )
         before_kill(proc)
         proc.kill9()
         return proc, time.monotonic()
@@ -85,8 +98,11 @@ class Rig:
     def finish(self, since: float, timeout: float = LEASE + GRACE) -> float:
         """Run a healthy worker until every delivery is final; seconds since `since`."""
         proc = self.worker()
-        wait(lambda: self.open_deliveries() == [], timeout,
-             f"every job to finish: {self.open_deliveries()} {proc.log()}")
+        wait(
+            lambda: self.open_deliveries() == [],
+            timeout,
+            f"every job to finish: {self.open_deliveries()} {proc.log()}",
+        )
         elapsed = time.monotonic() - since
         assert proc.stop() == 0, proc.log()
         return elapsed
@@ -100,12 +116,16 @@ class Rig:
     def check(self, numbers: Iterable[int] = (1,)) -> None:
         """No event lost, no duplicate comment, no secret in any output, nothing left over."""
         with self.loop.services.store.engine.connect() as conn:
-            outcomes = {r.id: r.outcome for r in conn.execute(
-                sa.text("SELECT id, outcome FROM deliveries"))}
+            outcomes = {
+                r.id: r.outcome for r in conn.execute(sa.text("SELECT id, outcome FROM deliveries"))
+            }
         assert outcomes and set(outcomes.values()) == {"done"}, outcomes
         for number in numbers:
-            kinds = [markers.first_line(c["body"]) for c in self.loop.comments(number)
-                     if c["user"]["login"] == "gitops-bot"]
+            kinds = [
+                markers.first_line(c["body"])
+                for c in self.loop.comments(number)
+                if c["user"]["login"] == "gitops-bot"
+            ]
             assert len(kinds) == len(set(kinds)), f"duplicate comments on #{number}: {kinds}"
         assert_no_secret(self.outputs())
         jobs = self.data / "jobs"
@@ -116,8 +136,10 @@ class Rig:
     def outputs(self) -> Iterator[tuple[str, str]]:
         """Everything the bot wrote: forge requests (not their auth headers), logs, rows."""
         for r in self.loop.forge.requests:
-            yield (f"forge {r.method} {r.path}",
-                   f"{r.path} {r.query} {r.raw.decode(errors='replace')}")
+            yield (
+                f"forge {r.method} {r.path}",
+                f"{r.path} {r.query} {r.raw.decode(errors='replace')}",
+            )
         for proc in self.workers:
             yield f"log of {proc.name}", proc.log(10**8)
         with self.loop.services.store.engine.connect() as conn:
@@ -132,8 +154,13 @@ class Rig:
 def encodings(secret: str) -> list[str]:
     """A secret in every form a leak could take."""
     raw = secret.encode()
-    return [secret, base64.b64encode(raw).decode().rstrip("="),
-            base64.urlsafe_b64encode(raw).decode().rstrip("="), raw.hex(), quote(secret)]
+    return [
+        secret,
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        raw.hex(),
+        quote(secret),
+    ]
 
 
 def assert_no_secret(outputs: Iterable[tuple[str, str]]) -> None:
@@ -142,8 +169,7 @@ def assert_no_secret(outputs: Iterable[tuple[str, str]]) -> None:
     assert leaks == [], f"a credential in: {sorted(set(leaks))}"
 
 
-def wait(predicate: Callable[[], object], timeout: float, what: str,
-         interval: float = 0.1) -> None:
+def wait(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -2,6 +2,7 @@
 inside `helm template`, goes on once the change is closed on the forge; the review then
 publishes nothing (no comment, no final status) and records the run as skipped, saying why
 (docs/security.md#case-84)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,25 +19,37 @@ FAULT = "run:helm template"
 
 @pytest.mark.parametrize("merged", [False, True], ids=["closed", "merged"])
 def test_a_change_closed_while_it_renders_gets_no_comment_and_no_status(
-        tmp_path: Path, merged: bool) -> None:
+    tmp_path: Path, merged: bool
+) -> None:
     with rig(tmp_path) as r:
         slow_chart(r)
         head = r.loop.head("change")
-        r.loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=r.loop.head("main"),
-                              files=["apps/web/deployment.yaml", "charts/slow/values.yaml"])
+        r.loop.forge.add_pull(
+            REPO,
+            1,
+            head_sha=head,
+            base_sha=r.loop.head("main"),
+            files=["apps/web/deployment.yaml", "charts/slow/values.yaml"],
+        )
         open_pr_delivery(r, head)
         hold = tmp_path / "hold"
         hold.touch()
         worker = r.worker(FAULT, GITOPS_BOT_FAULT_HOLD=str(hold))
-        wait(lambda: f"fault point {FAULT} reached" in worker.log(10**6), 90,
-             f"the worker to reach {FAULT}: {worker.log()}")
+        wait(
+            lambda: f"fault point {FAULT} reached" in worker.log(10**6),
+            90,
+            f"the worker to reach {FAULT}: {worker.log()}",
+        )
         pull = r.loop.forge.pulls[(REPO, 1)]
         pull["state"] = "closed"
         if merged:
             pull.update(merged=True, merged_at="2026-01-01T00:00:00Z")
         hold.unlink()
-        wait(lambda: r.open_deliveries() == [], LEASE + GRACE,
-             f"the review to finish: {r.open_deliveries()} {worker.log()}")
+        wait(
+            lambda: r.open_deliveries() == [],
+            LEASE + GRACE,
+            f"the review to finish: {r.open_deliveries()} {worker.log()}",
+        )
         assert worker.stop() == 0, worker.log()
         assert r.loop.comments() == []
         assert r.review_statuses(head) == ["pending"]  # written before the render began

@@ -1,6 +1,7 @@
 """A worker whose data disk (workspaces, caches, job folders) is full: a 16 MB tmpfs in
 the worker's own mount namespace, filled up before a change comes in. The review does not
 fail the change for it and loses nothing: once space is freed, it completes, once."""
+
 from __future__ import annotations
 
 import errno
@@ -29,14 +30,32 @@ class TmpfsWorker:
         self.data, self.log_path = data, r.tmp / "logs" / "tmpfs-worker.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = r.env(GITOPS_BOT_DATA_DIR=str(data), GITOPS_BOT_DATA_MIN_FREE_MB="4")
-        script = (f'mount -t tmpfs -o size={size},mode=0700 tmpfs "$1" && shift && '
-                  'exec "$@"')
+        script = f'mount -t tmpfs -o size={size},mode=0700 tmpfs "$1" && shift && exec "$@"'
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                 str(data), sys.executable, "-m", "bot", "worker", "--workers", "1"],
-                env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT)
+                [
+                    "unshare",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    script,
+                    "sh",
+                    str(data),
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "worker",
+                    "--workers",
+                    "1",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         # The worker's view of its data dir, from outside its namespace (we are root).
         self.view = Path(f"/proc/{self.proc.pid}/root") / str(data).lstrip("/")
 
@@ -73,15 +92,21 @@ class TmpfsWorker:
 
 
 def test_a_full_data_disk_delays_the_review_and_loses_nothing(tmp_path: Path) -> None:
-    with rig(tmp_path, database_url=f"sqlite:///{tmp_path / 'store.db'}",
-             queue_url=f"sqlite:///{tmp_path / 'queue.db'}") as r:
+    with rig(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        queue_url=f"sqlite:///{tmp_path / 'queue.db'}",
+    ) as r:
         worker = TmpfsWorker(r, tmp_path / "worker-data")
         try:
             wait(worker.mounted, 30, f"the worker's tmpfs: {worker.log()}")
             worker.fill()
             head = open_pr(r.loop, "change")
-            wait(lambda: worker.log().count("less than 4 MB free") >= 3, 30,
-                 f"the job to wait for space: {worker.log()}")
+            wait(
+                lambda: worker.log().count("less than 4 MB free") >= 3,
+                30,
+                f"the job to wait for space: {worker.log()}",
+            )
             # Waiting, not failing: no status, no comment, the job queued with no attempt.
             assert r.review_statuses(head) == [] and r.loop.comments() == []
             [(key, outcome)] = r.open_deliveries()
@@ -89,8 +114,11 @@ def test_a_full_data_disk_delays_the_review_and_loses_nothing(tmp_path: Path) ->
             assert delivery_row(r.loop.services.store, key)["attempts"] == 0
             worker.free()
             freed = time.monotonic()
-            wait(lambda: r.open_deliveries() == [], LEASE + GRACE,
-                 f"the review once space was freed: {worker.log()}")
+            wait(
+                lambda: r.open_deliveries() == [],
+                LEASE + GRACE,
+                f"the review once space was freed: {worker.log()}",
+            )
             assert time.monotonic() - freed <= LEASE + GRACE
             states = r.review_statuses(head)
             assert states == ["pending", "failure"], states

@@ -2,6 +2,7 @@
 502, on the status, comment-list and comment-create calls — five failures in a few
 seconds. The job is retried with backoff and finishes once: no event is lost to the dead
 letters (a job goes there only after failing for an hour), no comment is duplicated."""
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,13 @@ def test_forge_5xx_and_429_bursts_are_ridden_out(tmp_path: Path) -> None:
     with rig(tmp_path) as r:
         forge = r.loop.forge
         forge.fail("POST", r"/statuses/", 503, times=2, headers=AFTER)
-        forge.fail("GET", r"/issues/1/comments$", 429, times=2,
-                   headers={**AFTER, "x-ratelimit-remaining": "0"})
+        forge.fail(
+            "GET",
+            r"/issues/1/comments$",
+            429,
+            times=2,
+            headers={**AFTER, "x-ratelimit-remaining": "0"},
+        )
         forge.fail("POST", r"/issues/1/comments$", 502, times=1, headers=AFTER)
         head = open_pr(r.loop, "change")
         started = time.monotonic()

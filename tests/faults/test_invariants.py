@@ -1,4 +1,5 @@
 """The fault suite's own checks can fail: a credential in any encoding is found."""
+
 from __future__ import annotations
 
 import pytest

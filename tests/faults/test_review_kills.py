@@ -1,6 +1,7 @@
 """A review worker killed (SIGKILL) at each step: before its pending status, while helm
 renders, after its comment but before its status. A healthy worker then finishes the job
 within the lease plus a minute; one comment, one final status, no leftovers, no secret."""
+
 from __future__ import annotations
 
 import time
@@ -42,11 +43,14 @@ def slow_chart(r: Rig) -> None:
     repo = r.loop.repo
     git(repo, "checkout", "-q", "main")
     config = repo / ".gitops-bot.yaml"
-    config.write_text(config.read_text() + "  slow: {renderer: helm, path: charts/slow, "
-                      "namespace: slow}\n")
-    for name, text in {"Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
-                       "values.yaml": "spin: 2000000\n",
-                       "templates/cm.yaml": SLOW_TEMPLATE}.items():
+    config.write_text(
+        config.read_text() + "  slow: {renderer: helm, path: charts/slow, namespace: slow}\n"
+    )
+    for name, text in {
+        "Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
+        "values.yaml": "spin: 2000000\n",
+        "templates/cm.yaml": SLOW_TEMPLATE,
+    }.items():
         (repo / "charts/slow" / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / "charts/slow" / name).write_text(text)
     git(repo, "add", "-A")
@@ -64,12 +68,18 @@ def test_review_worker_killed_at_each_step(tmp_path: Path, fault: str) -> None:
         if fault == "run:helm template":
             slow_chart(r)
         head = r.loop.head("change")
-        r.loop.forge.add_pull(REPO, 1, head_sha=head, base_sha=r.loop.head("main"),
-                              files=["apps/web/deployment.yaml", "charts/slow/values.yaml"])
+        r.loop.forge.add_pull(
+            REPO,
+            1,
+            head_sha=head,
+            base_sha=r.loop.head("main"),
+            files=["apps/web/deployment.yaml", "charts/slow/values.yaml"],
+        )
         open_pr_delivery(r, head)
         helm: list[int] = []
-        dead, killed_at = r.kill_at(fault, before_kill=lambda p: helm.extend(
-            children(p.pid, "helm")))
+        dead, killed_at = r.kill_at(
+            fault, before_kill=lambda p: helm.extend(children(p.pid, "helm"))
+        )
         if fault == "run:helm template":
             assert helm, "helm was not running when the worker was killed"
             # helm has a second or more of rendering left: it must die with its worker at
@@ -93,6 +103,6 @@ def test_review_worker_killed_at_each_step(tmp_path: Path, fault: str) -> None:
 
 def open_pr_delivery(r: Rig, head: str) -> None:
     from tests.e2e.loop import pr_payload
-    code, answer = r.loop.deliver("pull_request", pr_payload("opened", head,
-                                                             r.loop.head("main")))
+
+    code, answer = r.loop.deliver("pull_request", pr_payload("opened", head, r.loop.head("main")))
     assert code == 202, answer

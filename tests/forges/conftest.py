@@ -1,4 +1,5 @@
 """Forge tests: real payload fixtures, and the GitHub / GitLab test servers on loopback."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ from tests.forgeserver import GitHubServer, GitLabServer
 def app_key() -> tuple[str, str]:
     """A throwaway RSA key pair (private PEM, public PEM) for the GitHub App."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return private, public.decode()
 
 

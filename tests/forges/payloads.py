@@ -1,4 +1,5 @@
 """Real webhook payload examples (copies under tests/fixtures) and fake credentials."""
+
 from __future__ import annotations
 
 import copy
@@ -9,8 +10,8 @@ from typing import Any
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 GH_HOOKS = FIXTURES / "github" / "webhooks" / "payload-examples"
 GL_HOOKS = FIXTURES / "gitlab" / "webhooks" / "payload-examples"
-GH_TOKEN = "ghp_" + "T0kenValue" * 4          # shape of a classic PAT; fake
-GL_TOKEN = "glpat-" + "S3cretValue" * 2       # shape of a GitLab PAT; fake
+GH_TOKEN = "ghp_" + "T0kenValue" * 4  # shape of a classic PAT; fake
+GL_TOKEN = "glpat-" + "S3cretValue" * 2  # shape of a GitLab PAT; fake
 
 
 def gh_payload(event: str, name: str, host: str = "api.github.com") -> dict[str, Any]:

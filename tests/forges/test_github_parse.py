@@ -1,4 +1,5 @@
 """parse_github on GitHub's real payload examples (octokit/webhooks), adapted in code only."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,18 +15,32 @@ HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"  # pull_request.head.sha in th
 HOST = "github.com"
 
 
-def parse(event: str, payload: dict[str, Any],
-          delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958") -> Event:
+def parse(
+    event: str, payload: dict[str, Any], delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+) -> Event:
     return parse_github(event, delivery, payload, HOST)
 
 
-@pytest.mark.parametrize("name", ["opened", "opened.with-organization", "synchronize", "reopened",
-                                  "ready_for_review", "ready_for_review.with-installation"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "opened",
+        "opened.with-organization",
+        "synchronize",
+        "reopened",
+        "ready_for_review",
+        "ready_for_review.with-installation",
+    ],
+)
 def test_pull_request_actions_that_change_code_ask_for_review(name: str) -> None:
     event = parse("pull_request", gh_payload("pull_request", name))
     assert event.kind is EventKind.REVIEW
-    assert (event.forge, event.host, event.repo, event.number) == \
-        ("github", HOST, "Codertocat/Hello-World", 2)
+    assert (event.forge, event.host, event.repo, event.number) == (
+        "github",
+        HOST,
+        "Codertocat/Hello-World",
+        2,
+    )
     assert event.head_sha == HEAD and event.base_ref == "master" and event.sender == "Codertocat"
     assert event.is_fork is False
     assert event.action == name.split(".")[0]
@@ -33,8 +48,10 @@ def test_pull_request_actions_that_change_code_ask_for_review(name: str) -> None
 
 def test_installation_id_is_taken_when_present() -> None:
     assert parse("pull_request", gh_payload("pull_request", "opened")).installation_id == 1
-    assert parse("pull_request", gh_payload("pull_request", "ready_for_review")) \
-        .installation_id is None
+    assert (
+        parse("pull_request", gh_payload("pull_request", "ready_for_review")).installation_id
+        is None
+    )
 
 
 def test_closed_pull_request_cancels_work() -> None:
@@ -88,8 +105,7 @@ def test_ping_is_ignored(name: str) -> None:
         parse("ping", gh_payload("ping", name))
 
 
-@pytest.mark.parametrize("event,name", [("check_suite", "requested"),
-                                        ("installation", "created")])
+@pytest.mark.parametrize("event,name", [("check_suite", "requested"), ("installation", "created")])
 def test_unhandled_events_are_ignored(event: str, name: str) -> None:
     with pytest.raises(Ignored, match=event):
         parse(event, gh_payload(event, name))
@@ -107,7 +123,8 @@ def _pr_comment(body: str) -> dict[str, Any]:
     payload = gh_payload("issue_comment", "created.with-installation")
     # Every example is on a plain issue; a PR's issue carries `pull_request` (GitHub docs).
     payload["issue"]["pull_request"] = {
-        "url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"}
+        "url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"
+    }
     payload["comment"]["body"] = body
     return payload
 
@@ -115,13 +132,17 @@ def _pr_comment(body: str) -> dict[str, Any]:
 def test_recheck_comment_on_a_pull_request() -> None:
     event = parse("issue_comment", _pr_comment("/gitops-bot recheck\nplease"))
     assert event.kind is EventKind.RECHECK
-    assert (event.repo, event.number, event.comment) == \
-        ("Codertocat/Hello-World", 1, "/gitops-bot recheck")
+    assert (event.repo, event.number, event.comment) == (
+        "Codertocat/Hello-World",
+        1,
+        "/gitops-bot recheck",
+    )
     assert event.head_sha is None and event.installation_id == 1
 
 
-@pytest.mark.parametrize("body", ["please /gitops-bot recheck", "/gitops-botrecheck",
-                                  "/gitops-bot deploy", "LGTM", ""])
+@pytest.mark.parametrize(
+    "body", ["please /gitops-bot recheck", "/gitops-botrecheck", "/gitops-bot deploy", "LGTM", ""]
+)
 def test_other_comments_are_ignored(body: str) -> None:
     with pytest.raises(Ignored):
         parse("issue_comment", _pr_comment(body))
@@ -148,22 +169,25 @@ def test_branch_deletion_is_ignored() -> None:
         parse("push", payload)
 
 
-@pytest.mark.parametrize("path,value", [
-    (("pull_request", "head", "sha"), "ec26c3e"),
-    (("pull_request", "head", "sha"), "EC26C3E57CA3A959CA5AAD62DE7213C562F8C821"),
-    (("pull_request", "head", "sha"), None),
-    (("pull_request", "number"), 0),
-    (("pull_request", "number"), -2),
-    (("pull_request", "number"), 2**31),
-    (("pull_request", "number"), "2"),
-    (("pull_request", "number"), True),
-    (("repository", "full_name"), "../Hello-World"),
-    (("repository", "full_name"), "Codertocat/Hello-World/extra"),
-    (("repository", "full_name"), "-o/x"),
-    (("pull_request", "base", "ref"), "--upload-pack=touch pwned"),  # docs/security.md#case-38
-    (("pull_request", "base", "ref"), 'x";curl${IFS}evil;#'),
-    (("sender", "login"), "a b"),
-])
+@pytest.mark.parametrize(
+    "path,value",
+    [
+        (("pull_request", "head", "sha"), "ec26c3e"),
+        (("pull_request", "head", "sha"), "EC26C3E57CA3A959CA5AAD62DE7213C562F8C821"),
+        (("pull_request", "head", "sha"), None),
+        (("pull_request", "number"), 0),
+        (("pull_request", "number"), -2),
+        (("pull_request", "number"), 2**31),
+        (("pull_request", "number"), "2"),
+        (("pull_request", "number"), True),
+        (("repository", "full_name"), "../Hello-World"),
+        (("repository", "full_name"), "Codertocat/Hello-World/extra"),
+        (("repository", "full_name"), "-o/x"),
+        (("pull_request", "base", "ref"), "--upload-pack=touch pwned"),  # docs/security.md#case-38
+        (("pull_request", "base", "ref"), 'x";curl${IFS}evil;#'),
+        (("sender", "login"), "a b"),
+    ],
+)
 def test_malformed_values_are_rejected(path: tuple[str, ...], value: Any) -> None:
     payload = gh_payload("pull_request", "opened")
     target = payload

@@ -1,4 +1,5 @@
 """GitLabForge over python-gitlab, over real HTTP, against the GitLab test server."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,7 @@ from bot.model import State
 from tests.forges.payloads import GL_TOKEN
 from tests.forgeserver import GitLabServer
 
-REPO = "acme/platform/shop"   # a project in a nested group
+REPO = "acme/platform/shop"  # a project in a nested group
 HEAD, BASE = "4" * 40, "5" * 40
 MARKER = "<!-- gitops-bot:review -->"
 
@@ -17,15 +18,27 @@ MARKER = "<!-- gitops-bot:review -->"
 @pytest.fixture
 def forge(gitlab: GitLabServer) -> GitLabForge:
     gitlab.add_project(REPO, group_id=70, shared_with={"acme/sre": 71})
-    gitlab.add_mr(REPO, 3, sha=HEAD, base_sha=BASE, files=["apps/web/deploy.yaml"],
-                  renamed={"apps/old.yaml": "apps/new.yaml"}, labels=("env::prod",))
+    gitlab.add_mr(
+        REPO,
+        3,
+        sha=HEAD,
+        base_sha=BASE,
+        files=["apps/web/deploy.yaml"],
+        renamed={"apps/old.yaml": "apps/new.yaml"},
+        labels=("env::prod",),
+    )
     return GitLabForge(gitlab.origin, token=GL_TOKEN)
 
 
 def test_get_change_reads_the_merge_request_and_its_diffs(forge: GitLabForge) -> None:
     change = forge.get_change(REPO, 3)
-    assert (change.repo, change.number, change.head_sha, change.base_sha, change.base_ref) == \
-        (REPO, 3, HEAD, BASE, "main")
+    assert (change.repo, change.number, change.head_sha, change.base_sha, change.base_ref) == (
+        REPO,
+        3,
+        HEAD,
+        BASE,
+        "main",
+    )
     assert change.changed_files == ("apps/web/deploy.yaml", "apps/new.yaml", "apps/old.yaml")
     assert change.labels == ("env::prod",) and change.state == "open"
     assert change.author == "janedoe" and not change.is_fork and not change.draft
@@ -44,29 +57,36 @@ def test_diff_not_computed_yet_is_transient(gitlab: GitLabServer, forge: GitLabF
     assert err.value.retry_after == 5
 
 
-def test_approvals_are_bound_to_the_head_with_groups_and_access(gitlab: GitLabServer,
-                                                                 forge: GitLabForge) -> None:
+def test_approvals_are_bound_to_the_head_with_groups_and_access(
+    gitlab: GitLabServer, forge: GitLabForge
+) -> None:
     gitlab.approved[(REPO, 3)] = ["dev", "reader", "sre"]
-    gitlab.access[(REPO, "dev")] = 30          # Developer on the project
-    gitlab.access[(REPO, "reader")] = 20       # Reporter: approval is no authorisation (13)
-    gitlab.access[("acme/sre", "sre")] = 40    # Maintainer through a shared group
+    gitlab.access[(REPO, "dev")] = 30  # Developer on the project
+    gitlab.access[(REPO, "reader")] = 20  # Reporter: approval is no authorisation (13)
+    gitlab.access[("acme/sre", "sre")] = 40  # Maintainer through a shared group
     gitlab.access[("acme/platform", "dev")] = 30
     got = {a.user: a for a in forge.approvals(REPO, 3)}
     assert {a.sha for a in got.values()} == {HEAD}
-    assert (got["dev"].can_write, got["reader"].can_write, got["sre"].can_write) == \
-        (True, False, True)
+    assert (got["dev"].can_write, got["reader"].can_write, got["sre"].can_write) == (
+        True,
+        False,
+        True,
+    )
     assert got["dev"].teams == ("acme/platform",) and got["sre"].teams == ("acme/sre",)
     assert got["reader"].teams == ()
 
 
-def test_team_members_are_the_developers_of_the_projects_groups(gitlab: GitLabServer,
-                                                                forge: GitLabForge) -> None:
+def test_team_members_are_the_developers_of_the_projects_groups(
+    gitlab: GitLabServer, forge: GitLabForge
+) -> None:
     gitlab.access[("acme/platform", "dev")] = 30
-    gitlab.access[("acme/platform", "guest")] = 10     # Guest: cannot push
-    gitlab.access[("acme", "boss")] = 40               # inherited from the parent group
-    gitlab.access[("acme/sre", "sre")] = 40            # a group the project is shared with
-    assert forge.team_members(REPO) == {"acme/platform": ("boss", "dev"),
-                                        "acme/sre": ("boss", "sre")}
+    gitlab.access[("acme/platform", "guest")] = 10  # Guest: cannot push
+    gitlab.access[("acme", "boss")] = 40  # inherited from the parent group
+    gitlab.access[("acme/sre", "sre")] = 40  # a group the project is shared with
+    assert forge.team_members(REPO) == {
+        "acme/platform": ("boss", "dev"),
+        "acme/sre": ("boss", "sre"),
+    }
 
 
 def test_no_approvals_no_extra_requests(gitlab: GitLabServer, forge: GitLabForge) -> None:
@@ -84,8 +104,9 @@ def test_can_write(gitlab: GitLabServer, forge: GitLabForge) -> None:
     assert forge.can_write(REPO, "stranger") is False  # no such user
 
 
-def test_upsert_comment_creates_then_edits_the_same_note(gitlab: GitLabServer,
-                                                         forge: GitLabForge) -> None:
+def test_upsert_comment_creates_then_edits_the_same_note(
+    gitlab: GitLabServer, forge: GitLabForge
+) -> None:
     first = forge.upsert_comment(REPO, 3, "run 1", MARKER)
     second = forge.upsert_comment(REPO, 3, "run 2", MARKER)
     assert first == second
@@ -93,8 +114,9 @@ def test_upsert_comment_creates_then_edits_the_same_note(gitlab: GitLabServer,
     assert len(gitlab.calls("POST", "/notes$")) == 1 and len(gitlab.calls("PUT")) == 1
 
 
-def test_a_marker_note_by_someone_else_is_never_edited(gitlab: GitLabServer,
-                                                       forge: GitLabForge) -> None:
+def test_a_marker_note_by_someone_else_is_never_edited(
+    gitlab: GitLabServer, forge: GitLabForge
+) -> None:
     planted = gitlab.add_note(REPO, 3, "mallory", f"{MARKER}\nlooks fine")
     system = gitlab.add_note(REPO, 3, "gitops-bot", f"{MARKER}\nsystem", system=True)
     nid = forge.upsert_comment(REPO, 3, "real", MARKER)
@@ -103,15 +125,23 @@ def test_a_marker_note_by_someone_else_is_never_edited(gitlab: GitLabServer,
     assert gitlab.notes[int(nid)]["author"]["username"] == "gitops-bot"
 
 
-@pytest.mark.parametrize("state,expected", [
-    (State.SKIPPED, "success"), (State.SUCCESS, "success"), (State.PENDING, "pending"),
-    (State.WARNING, "success"), (State.FAILURE, "failed"), (State.ERROR, "failed")])
-def test_set_status_maps_states(gitlab: GitLabServer, forge: GitLabForge, state: State,
-                                expected: str) -> None:
+@pytest.mark.parametrize(
+    "state,expected",
+    [
+        (State.SKIPPED, "success"),
+        (State.SUCCESS, "success"),
+        (State.PENDING, "pending"),
+        (State.WARNING, "success"),
+        (State.FAILURE, "failed"),
+        (State.ERROR, "failed"),
+    ],
+)
+def test_set_status_maps_states(
+    gitlab: GitLabServer, forge: GitLabForge, state: State, expected: str
+) -> None:
     forge.set_status(REPO, HEAD, "gitops-bot/review", state, "d" * 300, "https://bot/runs/1")
     (status,) = gitlab.statuses
-    assert (status["sha"], status["state"], status["name"]) == \
-        (HEAD, expected, "gitops-bot/review")
+    assert (status["sha"], status["state"], status["name"]) == (HEAD, expected, "gitops-bot/review")
     assert len(status["description"]) == 140 and status["target_url"] == "https://bot/runs/1"
 
 
@@ -129,9 +159,15 @@ def test_publish_check_is_a_no_op(gitlab: GitLabServer, forge: GitLabForge) -> N
 
 
 def test_429_with_retry_after_is_transient_and_python_gitlab_does_not_sleep(
-        gitlab: GitLabServer, forge: GitLabForge) -> None:
-    gitlab.fail("POST", "/statuses/", 429, headers={"Retry-After": "7"},
-                body={"message": "429 Too Many Requests"})
+    gitlab: GitLabServer, forge: GitLabForge
+) -> None:
+    gitlab.fail(
+        "POST",
+        "/statuses/",
+        429,
+        headers={"Retry-After": "7"},
+        body={"message": "429 Too Many Requests"},
+    )
     with pytest.raises(Transient) as err:
         forge.set_status(REPO, HEAD, "gitops-bot/review", State.SUCCESS, "ok")
     assert err.value.retry_after == 7 and retry_after(err.value) == 7
@@ -140,8 +176,13 @@ def test_429_with_retry_after_is_transient_and_python_gitlab_does_not_sleep(
 
 def test_429_with_ratelimit_reset(gitlab: GitLabServer, forge: GitLabForge) -> None:
     import time
-    gitlab.fail("GET", "/merge_requests/3$", 429, headers={
-        "RateLimit-Remaining": "0", "RateLimit-Reset": str(int(time.time()) + 600)})
+
+    gitlab.fail(
+        "GET",
+        "/merge_requests/3$",
+        429,
+        headers={"RateLimit-Remaining": "0", "RateLimit-Reset": str(int(time.time()) + 600)},
+    )
     with pytest.raises(Transient) as err:
         forge.get_change(REPO, 3)
     assert err.value.retry_after is not None and 590 <= err.value.retry_after <= 600
@@ -158,8 +199,12 @@ def test_502_is_transient(gitlab: GitLabServer, forge: GitLabForge) -> None:
 def test_unauthorised_is_final_and_never_shows_the_token(gitlab: GitLabServer) -> None:
     gitlab.add_project(REPO)
     gitlab.add_mr(REPO, 3, sha=HEAD, base_sha=BASE)
-    gitlab.fail("GET", "/merge_requests/3$", 403,
-                body={"message": f"403 Forbidden - token {GL_TOKEN} lacks api scope"})
+    gitlab.fail(
+        "GET",
+        "/merge_requests/3$",
+        403,
+        body={"message": f"403 Forbidden - token {GL_TOKEN} lacks api scope"},
+    )
     forge = GitLabForge(gitlab.origin, token=GL_TOKEN)
     with pytest.raises(ForgeError) as err:
         forge.get_change(REPO, 3)
@@ -175,8 +220,9 @@ def test_unauthorised_is_final_and_never_shows_the_token(gitlab: GitLabServer) -
     assert GL_TOKEN not in str(err3.value) and err3.value.__cause__ is None
 
 
-def test_head_moving_while_approvals_are_read_is_transient(gitlab: GitLabServer,
-                                                           forge: GitLabForge) -> None:
+def test_head_moving_while_approvals_are_read_is_transient(
+    gitlab: GitLabServer, forge: GitLabForge
+) -> None:
     """The approvals API names no commit: a push between the two reads must not be bound."""
     gitlab.approved[(REPO, 3)] = ["dev"]
     moved = {**gitlab.mrs[(REPO, 3)], "sha": "7" * 40}

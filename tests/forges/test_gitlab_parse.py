@@ -1,4 +1,5 @@
 """parse_gitlab on GitLab's documented payload examples, adapted in code only."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,12 @@ UUID = "9cf6a8c8-6cde-4b23-a6c1-4f1e7c1b3a11"
 
 
 def parse(kind: str, name: str, payload: dict[str, Any] | None = None) -> Event:
-    return parse_gitlab(gl_event_header(kind, name), UUID,
-                        payload if payload is not None else gl_payload(kind, name), HOST)
+    return parse_gitlab(
+        gl_event_header(kind, name),
+        UUID,
+        payload if payload is not None else gl_payload(kind, name),
+        HOST,
+    )
 
 
 def mr(action: str, **attrs: Any) -> dict[str, Any]:
@@ -28,8 +33,13 @@ def mr(action: str, **attrs: Any) -> dict[str, Any]:
 def test_opened_merge_request_asks_for_review() -> None:
     event = parse("merge_request", "open")
     assert event.kind is EventKind.REVIEW and event.action == "open"
-    assert (event.forge, event.host, event.repo, event.number, event.project_id) == \
-        ("gitlab", HOST, "awesome_space/awesome_project", 1, 14)
+    assert (event.forge, event.host, event.repo, event.number, event.project_id) == (
+        "gitlab",
+        HOST,
+        "awesome_space/awesome_project",
+        1,
+        14,
+    )
     assert event.head_sha == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
     assert event.base_ref == "master" and event.sender == "root" and event.is_fork is False
 
@@ -39,8 +49,7 @@ def test_fork_detection() -> None:
     assert parse("merge_request", "open", payload).is_fork is True
 
 
-@pytest.mark.parametrize("action", ["reopen", "approved", "unapproved", "approval",
-                                    "unapproval"])
+@pytest.mark.parametrize("action", ["reopen", "approved", "unapproved", "approval", "unapproval"])
 def test_reopen_and_approval_changes_ask_for_review(action: str) -> None:
     assert parse("merge_request", "open", mr(action)).kind is EventKind.REVIEW
 
@@ -124,18 +133,25 @@ def test_branch_deletion_is_ignored() -> None:
         parse("push", "push", payload)
 
 
-@pytest.mark.parametrize("kind,name", [("tag_push", "tag_push"), ("pipeline", "success"),
-                                       ("deployment", "success")])
+@pytest.mark.parametrize(
+    "kind,name", [("tag_push", "tag_push"), ("pipeline", "success"), ("deployment", "success")]
+)
 def test_other_hooks_are_ignored(kind: str, name: str) -> None:
     with pytest.raises(Ignored):
         parse(kind, name)
 
 
-@pytest.mark.parametrize("key,value", [
-    ("iid", 0), ("iid", "1"), ("target_project_id", None), ("target_branch", "-x"),
-    ("last_commit", {"id": "da15608"}),
-    ("target", {"path_with_namespace": "a/../b"}),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("iid", 0),
+        ("iid", "1"),
+        ("target_project_id", None),
+        ("target_branch", "-x"),
+        ("last_commit", {"id": "da15608"}),
+        ("target", {"path_with_namespace": "a/../b"}),
+    ],
+)
 def test_malformed_values_are_rejected(key: str, value: Any) -> None:
     with pytest.raises(BadPayload):
         parse("merge_request", "open", mr("open", **{key: value}))

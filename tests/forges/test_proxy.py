@@ -1,5 +1,6 @@
 """ForgeProxy (bot.forges.proxy): the base of Forge wrappers delegates every method of the
 port by name, so a wrapper is a complete Forge without `__getattr__`."""
+
 from __future__ import annotations
 
 import inspect
@@ -11,8 +12,11 @@ from bot.pipeline.serial import SerialComments
 
 
 def port_methods() -> set[str]:
-    return {name for name, value in vars(Forge).items()
-            if inspect.isfunction(value) and not name.startswith("_")}
+    return {
+        name
+        for name, value in vars(Forge).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    }
 
 
 def test_every_forge_method_is_delegated() -> None:

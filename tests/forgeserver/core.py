@@ -1,4 +1,5 @@
 """A threaded loopback HTTP server base: routing, recording, request checks, fault scripts."""
+
 from __future__ import annotations
 
 import json
@@ -19,13 +20,13 @@ class Recorded:
     """One request as the server received it."""
 
     method: str
-    path: str                      # without the API prefix and query
+    path: str  # without the API prefix and query
     query: dict[str, list[str]]
     headers: dict[str, str]
-    body: Any                      # parsed JSON, or None
+    body: Any  # parsed JSON, or None
     raw: bytes
     at: float
-    status: int = 0                # what the server answered
+    status: int = 0  # what the server answered
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0             # seconds to wait before answering (slow-forge faults)
+    delay: float = 0.0  # seconds to wait before answering (slow-forge faults)
 
 
 @dataclass
@@ -111,15 +112,31 @@ class ForgeServer:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         self._routes.append((method, re.compile(regex + "$"), handler))
 
-    def fail(self, method: str, path_regex: str, status: int, *, times: int = 1,
-             headers: dict[str, str] | None = None, body: Any = None,
-             delay: float = 0.0) -> None:
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        delay: float = 0.0,
+    ) -> None:
         """Fault script: the next `times` `method` requests matching `path_regex` get `status`
         (after `delay` seconds)."""
         with self.lock:
-            self.faults.append(Fault(method.upper(), re.compile(path_regex), status, times,
-                                     headers or {}, body if body is not None else
-                                     {"message": f"injected {status}"}, delay))
+            self.faults.append(
+                Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    status,
+                    times,
+                    headers or {},
+                    body if body is not None else {"message": f"injected {status}"},
+                    delay,
+                )
+            )
 
     def slow(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
         """Fault script: the next `times` matching requests are answered normally, but only
@@ -129,12 +146,20 @@ class ForgeServer:
     def calls(self, method: str | None = None, path_regex: str = "") -> list[Recorded]:
         """Recorded requests, optionally filtered by method and a path regex (search)."""
         rx = re.compile(path_regex)
-        return [r for r in self.requests
-                if (method is None or r.method == method) and rx.search(r.path)]
+        return [
+            r for r in self.requests if (method is None or r.method == method) and rx.search(r.path)
+        ]
 
     # -- hooks for subclasses ---------------------------------------------------------------
-    def check(self, method: str, path: str, query: dict[str, list[str]], body: Any,
-              raw: bytes, headers: dict[str, str]) -> None:
+    def check(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        raw: bytes,
+        headers: dict[str, str],
+    ) -> None:
         """Raise Invalid when the API description does not allow this request."""
 
     def authenticate(self, call: Call, path: str) -> Reply | None:
@@ -145,7 +170,7 @@ class ForgeServer:
         """A page of `items` (page/per_page query) with an RFC 8288 Link to the next page."""
         page = int(call.arg("page", "1") or 1)
         per_page = min(int(call.arg("per_page", "30") or 30), 100)
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         headers: dict[str, str] = {}
         if page * per_page < len(items):
             q = {k: v[0] for k, v in call.query.items()}
@@ -154,8 +179,9 @@ class ForgeServer:
         return Reply(200, chunk, headers)
 
     # -- dispatch ---------------------------------------------------------------------------
-    def handle(self, method: str, target: str, headers: dict[str, str],
-               raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(target)
         path = split.path.removeprefix(self.prefix)
         query = parse_qs(split.query, keep_blank_values=True)
@@ -178,8 +204,15 @@ class ForgeServer:
         out = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
         return reply.status, out, payload
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any,
-                  raw: bytes, headers: dict[str, str]) -> Reply:
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        raw: bytes,
+        headers: dict[str, str],
+    ) -> Reply:
         if not path.startswith("/") or (self.prefix and not path):
             return Reply(404, {"message": "Not Found"})
         try:

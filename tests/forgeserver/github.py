@@ -4,6 +4,7 @@ checked against GitHub's OpenAPI description (github_spec.check) and rejected if
 Responses are GitHub's own `components/examples`, with ids, SHAs, names and URLs adapted.
 Served under /api/v3 like GitHub Enterprise Server, so the Enterprise base-URL path is used.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -20,8 +21,10 @@ from tests.forgeserver.core import Call, ForgeServer, Invalid, Reply
 from tests.forgeserver.github_deploy import DeploymentsMixin
 from tests.forgeserver.github_governance import GovernanceMixin
 
-BAD_CREDENTIALS = {"message": "Bad credentials",
-                   "documentation_url": "https://docs.github.com/rest"}
+BAD_CREDENTIALS = {
+    "message": "Bad credentials",
+    "documentation_url": "https://docs.github.com/rest",
+}
 NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 
 
@@ -34,18 +37,19 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
 
     prefix = "/api/v3"
 
-    def __init__(self, *, app_id: int = 4242, app_slug: str = "gitops-bot",
-                 app_public_key: str | None = None) -> None:
+    def __init__(
+        self, *, app_id: int = 4242, app_slug: str = "gitops-bot", app_public_key: str | None = None
+    ) -> None:
         super().__init__()
-        self.tokens: dict[str, str] = {}          # token -> login it authenticates
+        self.tokens: dict[str, str] = {}  # token -> login it authenticates
         self.app_id, self.app_slug, self.app_public_key = app_id, app_slug, app_public_key
         self.minted: list[str] = []
         self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
         self.files: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.reviews: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
-        self.comment_on: dict[int, tuple[str, int]] = {}   # comment id -> (repo, PR number)
-        self.statuses: list[dict[str, Any]] = []           # {"repo", "sha", **request body}
+        self.comment_on: dict[int, tuple[str, int]] = {}  # comment id -> (repo, PR number)
+        self.statuses: list[dict[str, Any]] = []  # {"repo", "sha", **request body}
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.annotations: dict[int, list[dict[str, Any]]] = {}
         self.permissions: dict[tuple[str, str], str] = {}
@@ -54,9 +58,11 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         self._ids = itertools.count(1000)
         R = "/repos/{owner}/{repo}"
         for method, pattern, handler in [
-            ("GET", "/user", self._user), ("GET", "/app", self._app),
+            ("GET", "/user", self._user),
+            ("GET", "/app", self._app),
             ("POST", "/app/installations/{iid}/access_tokens", self._mint),
-            ("GET", R + "/pulls/{n}", self._pull), ("GET", R + "/pulls/{n}/files", self._files),
+            ("GET", R + "/pulls/{n}", self._pull),
+            ("GET", R + "/pulls/{n}/files", self._files),
             ("GET", R + "/pulls/{n}/reviews", self._reviews),
             ("GET", R + "/issues/{n}/comments", self._list_comments),
             ("POST", R + "/issues/{n}/comments", self._create_comment),
@@ -73,8 +79,15 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         self.install_governance()
 
     # -- checks -----------------------------------------------------------------------------
-    def check(self, method: str, path: str, query: dict[str, list[str]], body: Any,
-              raw: bytes, headers: dict[str, str]) -> None:
+    def check(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        raw: bytes,
+        headers: dict[str, str],
+    ) -> None:
         github_spec.check(method, path, query, body, raw, headers)
 
     def authenticate(self, call: Call, path: str) -> Reply | None:
@@ -101,25 +114,50 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         """A simple-user object (the pull-request example's `user`) for `login`."""
         u = github_spec.example("pull-request")["user"]
         uid = zlib.crc32(login.encode()) % 10_000_000
-        u.update(login=login, id=uid, url=f"{self.url}/users/{login}",
-                 html_url=f"https://github.com/{login}",
-                 type="Bot" if login.endswith("[bot]") else "User")
+        u.update(
+            login=login,
+            id=uid,
+            url=f"{self.url}/users/{login}",
+            html_url=f"https://github.com/{login}",
+            type="Bot" if login.endswith("[bot]") else "User",
+        )
         return dict(u)
 
-    def add_pull(self, repo: str, number: int, *, head_sha: str, base_sha: str,
-                 files: list[str] | None = None, renamed: dict[str, str] | None = None,
-                 author: str = "octocat", base_ref: str = "main", head_ref: str = "topic",
-                 fork: str | None = None, draft: bool = False, labels: tuple[str, ...] = (),
-                 state: str = "open", merged: bool = False) -> dict[str, Any]:
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        *,
+        head_sha: str,
+        base_sha: str,
+        files: list[str] | None = None,
+        renamed: dict[str, str] | None = None,
+        author: str = "octocat",
+        base_ref: str = "main",
+        head_ref: str = "topic",
+        fork: str | None = None,
+        draft: bool = False,
+        labels: tuple[str, ...] = (),
+        state: str = "open",
+        merged: bool = False,
+    ) -> dict[str, Any]:
         """Create pull request `number`; `fork` names the head repository (None: same repo)."""
         pr = github_spec.example("pull-request")
         base_url = f"{self.url}/repos/{repo}"
-        pr.update(number=number, id=next(self._ids), state=state, draft=draft, merged=merged,
-                  merged_at=pr["merged_at"] if merged else None,  # the example's is not null
-                  title=f"Change {number}", user=self.user(author),
-                  url=f"{base_url}/pulls/{number}", issue_url=f"{base_url}/issues/{number}",
-                  html_url=f"https://github.com/{repo}/pull/{number}",
-                  labels=[{**pr["labels"][0], "name": name} for name in labels])
+        pr.update(
+            number=number,
+            id=next(self._ids),
+            state=state,
+            draft=draft,
+            merged=merged,
+            merged_at=pr["merged_at"] if merged else None,  # the example's is not null
+            title=f"Change {number}",
+            user=self.user(author),
+            url=f"{base_url}/pulls/{number}",
+            issue_url=f"{base_url}/issues/{number}",
+            html_url=f"https://github.com/{repo}/pull/{number}",
+            labels=[{**pr["labels"][0], "name": name} for name in labels],
+        )
         pr["base"].update(sha=base_sha, ref=base_ref)
         pr["base"]["repo"].update(full_name=repo, name=repo.split("/")[1])
         pr["head"].update(sha=head_sha, ref=head_ref)
@@ -129,11 +167,22 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
             pr["head"]["repo"].update(full_name=fork or repo)
         entries = []
         for name in files or []:
-            entries.append({**github_spec.example("diff-entry-items")[0], "filename": name,
-                            "status": "modified"})
+            entries.append(
+                {
+                    **github_spec.example("diff-entry-items")[0],
+                    "filename": name,
+                    "status": "modified",
+                }
+            )
         for old, new in (renamed or {}).items():
-            entries.append({**github_spec.example("diff-entry-items")[0], "filename": new,
-                            "previous_filename": old, "status": "renamed"})
+            entries.append(
+                {
+                    **github_spec.example("diff-entry-items")[0],
+                    "filename": new,
+                    "previous_filename": old,
+                    "status": "renamed",
+                }
+            )
         pr["changed_files"] = len(entries)
         self.pulls[(repo, number)] = pr
         self.files[(repo, number)] = entries
@@ -143,31 +192,42 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
     def add_review(self, repo: str, number: int, user: str, state: str, commit_id: str) -> None:
         """A review by `user` on `commit_id` with state APPROVED / CHANGES_REQUESTED / ..."""
         review = github_spec.example("pull-request-review-items")[0]
-        review.update(id=next(self._ids), user=self.user(user), state=state,
-                      commit_id=commit_id)
+        review.update(id=next(self._ids), user=self.user(user), state=state, commit_id=commit_id)
         self.reviews[(repo, number)].append(review)
 
     def add_comment(self, repo: str, number: int, user: str, body: str) -> dict[str, Any]:
         """An issue comment on PR `number` written by `user`."""
         cid = next(self._ids)
         comment = github_spec.example("issue-comment")
-        comment.update(id=cid, body=body, user=self.user(user),
-                       url=f"{self.url}/repos/{repo}/issues/comments/{cid}",
-                       issue_url=f"{self.url}/repos/{repo}/issues/{number}")
+        comment.update(
+            id=cid,
+            body=body,
+            user=self.user(user),
+            url=f"{self.url}/repos/{repo}/issues/comments/{cid}",
+            issue_url=f"{self.url}/repos/{repo}/issues/{number}",
+        )
         self.comments[cid] = comment
         self.comment_on[cid] = (repo, number)
         return dict(comment)
 
-    def add_team(self, repo: str, slug: str, members: list[str],
-                 permission: str = "push") -> None:
+    def add_team(self, repo: str, slug: str, members: list[str], permission: str = "push") -> None:
         tid = next(self._ids)
-        self.teams.setdefault(repo, []).append({
-            "id": tid, "node_id": f"T_{tid}", "name": slug, "slug": slug, "description": "",
-            "privacy": "closed", "permission": permission,
-            "url": f"{self.url}/organizations/1/team/{tid}",
-            "html_url": f"https://github.com/orgs/{repo.split('/')[0]}/teams/{slug}",
-            "members_url": f"{self.url}/organizations/1/team/{tid}/members{{/member}}",
-            "repositories_url": f"{self.url}/organizations/1/team/{tid}/repos", "parent": None})
+        self.teams.setdefault(repo, []).append(
+            {
+                "id": tid,
+                "node_id": f"T_{tid}",
+                "name": slug,
+                "slug": slug,
+                "description": "",
+                "privacy": "closed",
+                "permission": permission,
+                "url": f"{self.url}/organizations/1/team/{tid}",
+                "html_url": f"https://github.com/orgs/{repo.split('/')[0]}/teams/{slug}",
+                "members_url": f"{self.url}/organizations/1/team/{tid}/members{{/member}}",
+                "repositories_url": f"{self.url}/organizations/1/team/{tid}/repos",
+                "parent": None,
+            }
+        )
         self.members[tid] = list(members)
 
     def issue_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
@@ -178,9 +238,17 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         return Reply(200, self.user(call.user or ""))
 
     def _app(self, call: Call) -> Reply:
-        return Reply(200, {"id": self.app_id, "slug": self.app_slug, "node_id": "A_1",
-                           "name": self.app_slug, "owner": self.user("octo-org"),
-                           "html_url": f"https://github.com/apps/{self.app_slug}"})
+        return Reply(
+            200,
+            {
+                "id": self.app_id,
+                "slug": self.app_slug,
+                "node_id": "A_1",
+                "name": self.app_slug,
+                "owner": self.user("octo-org"),
+                "html_url": f"https://github.com/apps/{self.app_slug}",
+            },
+        )
 
     def _mint(self, call: Call) -> Reply:
         token = "ghs_" + secrets.token_hex(18)
@@ -198,18 +266,23 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         return Reply(200, pr) if pr else Reply(404, NOT_FOUND)
 
     def _files(self, call: Call) -> Reply:
-        return self.paginate(call, f"/repos/{self._key(call)[0]}/pulls/{self._key(call)[1]}"
-                             "/files", self.files.get(self._key(call), []))
+        return self.paginate(
+            call,
+            f"/repos/{self._key(call)[0]}/pulls/{self._key(call)[1]}/files",
+            self.files.get(self._key(call), []),
+        )
 
     def _reviews(self, call: Call) -> Reply:
         repo, n = self._key(call)
-        return self.paginate(call, f"/repos/{repo}/pulls/{n}/reviews",
-                             self.reviews.get((repo, n), []))
+        return self.paginate(
+            call, f"/repos/{repo}/pulls/{n}/reviews", self.reviews.get((repo, n), [])
+        )
 
     def _list_comments(self, call: Call) -> Reply:
         repo, n = self._key(call)
-        return self.paginate(call, f"/repos/{repo}/issues/{n}/comments",
-                             self.issue_comments(repo, n))
+        return self.paginate(
+            call, f"/repos/{repo}/issues/{n}/comments", self.issue_comments(repo, n)
+        )
 
     def _create_comment(self, call: Call) -> Reply:
         repo, n = self._key(call)
@@ -233,8 +306,11 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         status = github_spec.example("status")
         status.update(description=None, target_url=None)
         status.update(call.body)
-        status.update(id=next(self._ids), creator=self.user(call.user or ""),
-                      url=f"{self.url}/repos/{repo}/statuses/{call.params['sha']}")
+        status.update(
+            id=next(self._ids),
+            creator=self.user(call.user or ""),
+            url=f"{self.url}/repos/{repo}/statuses/{call.params['sha']}",
+        )
         return Reply(201, status)
 
     def _check_reply(self, run: dict[str, Any]) -> Reply:
@@ -255,8 +331,10 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
         output = body.pop("output", None)
         run.update(conclusion=None, completed_at=None)
         run.update(body)
-        run.update(id=rid, url=f"{self.url}/repos/{call.params['owner']}/{call.params['repo']}"
-                   f"/check-runs/{rid}")
+        run.update(
+            id=rid,
+            url=f"{self.url}/repos/{call.params['owner']}/{call.params['repo']}/check-runs/{rid}",
+        )
         try:
             self._annotate(rid, output)
         except Invalid as exc:
@@ -281,8 +359,10 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
             return Reply(422, {"message": str(exc)})
         run.update(body)
         if output:
-            run["output"] = {**{k: v for k, v in output.items() if k != "annotations"},
-                             "annotations_count": len(self.annotations[rid])}
+            run["output"] = {
+                **{k: v for k, v in output.items() if k != "annotations"},
+                "annotations_count": len(self.annotations[rid]),
+            }
         return Reply(200, run)
 
     def _permission(self, call: Call) -> Reply:
@@ -296,5 +376,8 @@ class GitHubServer(DeploymentsMixin, GovernanceMixin, ForgeServer):
 
     def _team_members(self, call: Call) -> Reply:
         tid = int(call.params["tid"])
-        return self.paginate(call, f"/organizations/{call.params['org']}/team/{tid}/members",
-                             [self.user(m) for m in self.members.get(tid, [])])
+        return self.paginate(
+            call,
+            f"/organizations/{call.params['org']}/team/{tid}/members",
+            [self.user(m) for m in self.members.get(tid, [])],
+        )

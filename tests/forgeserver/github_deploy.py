@@ -3,6 +3,7 @@
 Mixed into GitHubServer. Responses are GitHub's `deployment` / `deployment-status` /
 `pull-request` examples from the OpenAPI description, adapted.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,20 @@ NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.c
 # Fields of a full pull request that the pull-request-simple items of
 # `GET /repos/{owner}/{repo}/commits/{sha}/pulls` do not have (GitHub's schema
 # "pull-request-simple"); notably no `merged`: clients must read `merged_at`.
-_FULL_ONLY = ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by", "comments",
-              "review_comments", "maintainer_can_modify", "commits", "additions", "deletions",
-              "changed_files")
+_FULL_ONLY = (
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+)
 
 
 def _iso(ts: float) -> str:
@@ -56,8 +68,13 @@ class DeploymentsMixin:
     def merge_pull(self, repo: str, number: int, merge_commit_sha: str) -> dict[str, Any]:
         """Mark pull request `number` merged, its merge producing `merge_commit_sha`."""
         pr = self.pulls[(repo, number)]
-        pr.update(state="closed", merged=True, merged_at=_iso(time.time()),
-                  closed_at=_iso(time.time()), merge_commit_sha=merge_commit_sha)
+        pr.update(
+            state="closed",
+            merged=True,
+            merged_at=_iso(time.time()),
+            closed_at=_iso(time.time()),
+            merge_commit_sha=merge_commit_sha,
+        )
         return dict(pr)
 
     def deployment_states(self, deployment_id: int | str) -> list[str]:
@@ -72,9 +89,11 @@ class DeploymentsMixin:
     def _list_deployments(self, call: Call) -> Reply:
         repo = self._repo_of(call)
         wanted = {k: call.arg(k) for k in ("sha", "ref", "task", "environment") if call.arg(k)}
-        found = [d for did, d in sorted(self.deployments.items(), reverse=True)
-                 if self.deployment_repo[did] == repo
-                 and all(d.get(k) == v for k, v in wanted.items())]
+        found = [
+            d
+            for did, d in sorted(self.deployments.items(), reverse=True)
+            if self.deployment_repo[did] == repo and all(d.get(k) == v for k, v in wanted.items())
+        ]
         return self.paginate(call, f"/repos/{repo}/deployments", found)
 
     def _create_deployment(self, call: Call) -> Reply:
@@ -87,19 +106,27 @@ class DeploymentsMixin:
                 if s["repo"] == repo and s["sha"] == body["ref"]:
                     latest[s.get("context", "default")] = s["state"]
             if any(state != "success" for state in latest.values()):
-                return Reply(409, {"message": f"Conflict: Commit status checks failed for "
-                                              f"{body['ref']}."})
+                return Reply(
+                    409, {"message": f"Conflict: Commit status checks failed for {body['ref']}."}
+                )
         did = next(self._ids)
         d = github_spec.example("deployment")
-        d.update(id=did, sha=body["ref"], ref=body["ref"], task=body.get("task", "deploy"),
-                 environment=body.get("environment", "production"),
-                 original_environment=body.get("environment", "production"),
-                 description=body.get("description", ""), payload=body.get("payload", {}),
-                 creator=self.user(call.user or ""),
-                 url=f"{self.url}/repos/{repo}/deployments/{did}",
-                 statuses_url=f"{self.url}/repos/{repo}/deployments/{did}/statuses",
-                 repository_url=f"{self.url}/repos/{repo}", created_at=_iso(time.time()),
-                 updated_at=_iso(time.time()))
+        d.update(
+            id=did,
+            sha=body["ref"],
+            ref=body["ref"],
+            task=body.get("task", "deploy"),
+            environment=body.get("environment", "production"),
+            original_environment=body.get("environment", "production"),
+            description=body.get("description", ""),
+            payload=body.get("payload", {}),
+            creator=self.user(call.user or ""),
+            url=f"{self.url}/repos/{repo}/deployments/{did}",
+            statuses_url=f"{self.url}/repos/{repo}/deployments/{did}/statuses",
+            repository_url=f"{self.url}/repos/{repo}",
+            created_at=_iso(time.time()),
+            updated_at=_iso(time.time()),
+        )
         d["_request"] = dict(body)
         self.deployments[did] = d
         self.deployment_repo[did] = repo
@@ -117,8 +144,11 @@ class DeploymentsMixin:
         if found is None:
             return Reply(404, NOT_FOUND)
         did = found[0]
-        return self.paginate(call, f"/repos/{self._repo_of(call)}/deployments/{did}/statuses",
-                             self.deployment_statuses[did])
+        return self.paginate(
+            call,
+            f"/repos/{self._repo_of(call)}/deployments/{did}/statuses",
+            self.deployment_statuses[did],
+        )
 
     def _create_deployment_status(self, call: Call) -> Reply:
         found = self._deployment(call)
@@ -132,10 +162,14 @@ class DeploymentsMixin:
             # "Setting log_url will automatically set target_url to the same value".
             status["target_url"] = call.body["log_url"]
         sid = next(self._ids)
-        status.update(id=sid, environment=deployment["environment"],
-                      creator=self.user(call.user or ""),
-                      url=f"{deployment['url']}/statuses/{sid}",
-                      deployment_url=deployment["url"], created_at=_iso(time.time()))
+        status.update(
+            id=sid,
+            environment=deployment["environment"],
+            creator=self.user(call.user or ""),
+            url=f"{deployment['url']}/statuses/{sid}",
+            deployment_url=deployment["url"],
+            created_at=_iso(time.time()),
+        )
         self.deployment_statuses[did].insert(0, status)  # listed newest first
         return Reply(201, status)
 
@@ -143,8 +177,13 @@ class DeploymentsMixin:
         # repos/list-pull-requests-associated-with-commit: the merged PR that introduced the
         # commit (its merge commit), and PRs whose head is the commit.
         repo, sha = self._repo_of(call), call.params["sha"]
-        found = [{k: v for k, v in pr.items() if k not in _FULL_ONLY}
-                 for (r, _), pr in sorted(self.pulls.items()) if r == repo and (
-                     (pr.get("merged_at") and pr.get("merge_commit_sha") == sha)
-                     or pr["head"]["sha"] == sha)]
+        found = [
+            {k: v for k, v in pr.items() if k not in _FULL_ONLY}
+            for (r, _), pr in sorted(self.pulls.items())
+            if r == repo
+            and (
+                (pr.get("merged_at") and pr.get("merge_commit_sha") == sha)
+                or pr["head"]["sha"] == sha
+            )
+        ]
         return self.paginate(call, f"/repos/{repo}/commits/{sha}/pulls", found)

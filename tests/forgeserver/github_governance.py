@@ -4,6 +4,7 @@ Mixed into GitHubServer. List items are the stored pull requests reduced to GitH
 "pull-request-simple" schema (as `commits/{sha}/pulls` answers); a membership is the
 documented team-membership object (url, role, state).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,20 +34,26 @@ class GovernanceMixin:
         self.route("GET", R + "/pulls", self._list_pulls)
         self.route("GET", "/orgs/{org}/teams/{slug}/memberships/{user}", self._membership)
 
-    def add_org_team(self, org: str, slug: str, members: list[str],
-                     pending: tuple[str, ...] = ()) -> None:
+    def add_org_team(
+        self, org: str, slug: str, members: list[str], pending: tuple[str, ...] = ()
+    ) -> None:
         """A team of `org` (members active; `pending`: invited, not yet accepted)."""
-        self.org_teams[(org, slug)] = {**{m: "active" for m in members},
-                                       **{m: "pending" for m in pending}}
+        self.org_teams[(org, slug)] = {
+            **{m: "active" for m in members},
+            **{m: "pending" for m in pending},
+        }
 
     def _list_pulls(self, call: Call) -> Reply:
         repo = f"{call.params['owner']}/{call.params['repo']}"
         state = call.arg("state", "open")
         base = call.arg("base")
-        found = [{k: v for k, v in pr.items() if k not in _FULL_ONLY}
-                 for (r, _), pr in sorted(self.pulls.items()) if r == repo
-                 and (state == "all" or pr["state"] == state)
-                 and (base is None or pr["base"]["ref"] == base)]
+        found = [
+            {k: v for k, v in pr.items() if k not in _FULL_ONLY}
+            for (r, _), pr in sorted(self.pulls.items())
+            if r == repo
+            and (state == "all" or pr["state"] == state)
+            and (base is None or pr["base"]["ref"] == base)
+        ]
         return self.paginate(call, f"/repos/{repo}/pulls", found)
 
     def _membership(self, call: Call) -> Reply:
@@ -55,10 +62,19 @@ class GovernanceMixin:
         if state is None:  # teams with access to a repository of the org count too
             for repo, teams in self.teams.items():
                 for team in teams:
-                    if repo.split("/")[0] == org and team["slug"] == slug \
-                            and user in self.members.get(team["id"], []):
+                    if (
+                        repo.split("/")[0] == org
+                        and team["slug"] == slug
+                        and user in self.members.get(team["id"], [])
+                    ):
                         state = "active"
         if state is None:
             return Reply(404, NOT_FOUND)
-        return Reply(200, {"url": f"{self.url}/orgs/{org}/teams/{slug}/memberships/{user}",
-                           "role": "member", "state": state})
+        return Reply(
+            200,
+            {
+                "url": f"{self.url}/orgs/{org}/teams/{slug}/memberships/{user}",
+                "role": "member",
+                "state": state,
+            },
+        )

@@ -9,6 +9,7 @@ What is checked, per request:
   unknown keys: a typo there would otherwise pass unnoticed).
 Headers (Accept, API version) are not checked. Responses are not validated.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,13 @@ from openapi_core.testing import MockRequest
 
 from tests.forgeserver.core import Invalid
 
-SPEC_FILE = (Path(__file__).parents[1] / "fixtures" / "github" / "rest-api"
-             / "api.github.com.pr-bot-subset.openapi.json")
+SPEC_FILE = (
+    Path(__file__).parents[1]
+    / "fixtures"
+    / "github"
+    / "rest-api"
+    / "api.github.com.pr-bot-subset.openapi.json"
+)
 HOST = "https://api.github.com"
 
 # Endpoints the adapter calls that the trimmed description does not contain, allowed one by
@@ -38,32 +44,52 @@ EXTRA: list[tuple[str, str, frozenset[str], str]] = [
     ("GET", r"/app", frozenset(), "apps/get-authenticated"),
     # repos/get-collaborator-permission-level: write access of a commenter / approver.
     # https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user
-    ("GET", r"/repos/[^/]+/[^/]+/collaborators/[^/]+/permission", frozenset(),
-     "repos/get-collaborator-permission-level"),
+    (
+        "GET",
+        r"/repos/[^/]+/[^/]+/collaborators/[^/]+/permission",
+        frozenset(),
+        "repos/get-collaborator-permission-level",
+    ),
     # repos/list-teams: teams with access to the repository.
     # https://docs.github.com/en/rest/repos/repos#list-repository-teams
     ("GET", r"/repos/[^/]+/[^/]+/teams", frozenset({"per_page", "page"}), "repos/list-teams"),
     # teams/list-members-legacy: PyGithub follows the team's `url`
     # (`/organizations/{org_id}/team/{team_id}`) + `/members`.
     # https://docs.github.com/en/rest/teams/members#list-team-members
-    ("GET", r"/organizations/\d+/team/\d+/members", frozenset({"per_page", "page", "role"}),
-     "teams/list-members-legacy"),
+    (
+        "GET",
+        r"/organizations/\d+/team/\d+/members",
+        frozenset({"per_page", "page", "role"}),
+        "teams/list-members-legacy",
+    ),
     # repos/list-pull-requests-associated-with-commit: the merged pull request behind a commit
     # on the protected branch (deploy reporting). Not in the 2020 subset; items are
     # pull-request-simple objects (no `merged`, read `merged_at`).
     # https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
-    ("GET", r"/repos/[^/]+/[^/]+/commits/[0-9a-f]{40}/pulls", frozenset({"per_page", "page"}),
-     "repos/list-pull-requests-associated-with-commit"),
+    (
+        "GET",
+        r"/repos/[^/]+/[^/]+/commits/[0-9a-f]{40}/pulls",
+        frozenset({"per_page", "page"}),
+        "repos/list-pull-requests-associated-with-commit",
+    ),
     # pulls/list: the open pull requests of a repository (the sweep that recovers missed
     # deliveries). In the 2020 description, not in the subset; items are pull-request-simple.
     # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests
-    ("GET", r"/repos/[^/]+/[^/]+/pulls",
-     frozenset({"state", "head", "base", "sort", "direction", "per_page", "page"}), "pulls/list"),
+    (
+        "GET",
+        r"/repos/[^/]+/[^/]+/pulls",
+        frozenset({"state", "head", "base", "sort", "direction", "per_page", "page"}),
+        "pulls/list",
+    ),
     # teams/get-membership-for-user-in-org: whether a user is an active member of a team
     # (authority of override and break-glass commands).
     # https://docs.github.com/en/rest/teams/members#get-team-membership-for-a-user
-    ("GET", r"/orgs/[^/]+/teams/[^/]+/memberships/[^/]+", frozenset(),
-     "teams/get-membership-for-user-in-org"),
+    (
+        "GET",
+        r"/orgs/[^/]+/teams/[^/]+/memberships/[^/]+",
+        frozenset(),
+        "teams/get-membership-for-user-in-org",
+    ),
 ]
 
 
@@ -97,8 +123,10 @@ def _resolve(node: Any) -> Any:
 def _operations() -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
     ops = []
     for template, item in spec()["paths"].items():
-        regex = "".join(f"(?P<{part[1:-1]}>[^/]+?)" if part.startswith("{") else re.escape(part)
-                        for part in re.split(r"(\{\w+\})", template))
+        regex = "".join(
+            f"(?P<{part[1:-1]}>[^/]+?)" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{\w+\})", template)
+        )
         for method, op in item.items():
             if method in ("get", "post", "patch", "put", "delete"):
                 ops.append((re.compile(regex + "$"), method.upper(), op))
@@ -113,8 +141,14 @@ def operation(method: str, path: str) -> dict[str, Any] | None:
     return None
 
 
-def check(method: str, path: str, query: dict[str, list[str]], body: Any, raw: bytes,
-          headers: dict[str, str]) -> str:
+def check(
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    body: Any,
+    raw: bytes,
+    headers: dict[str, str],
+) -> str:
     """The operationId this request matches; Invalid when the description does not allow it."""
     op = operation(method, path)
     if op is None:
@@ -131,10 +165,17 @@ def check(method: str, path: str, query: dict[str, list[str]], body: Any, raw: b
     unknown = set(query) - declared
     if unknown:
         raise Invalid(f"{op['operationId']}: undeclared query parameters {sorted(unknown)}")
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"),
-                        "application/json")
-    request = MockRequest(HOST, method.lower(), path, args=query, data=raw or None,
-                          content_type=content_type.split(";")[0])
+    content_type = next(
+        (v for k, v in headers.items() if k.lower() == "content-type"), "application/json"
+    )
+    request = MockRequest(
+        HOST,
+        method.lower(),
+        path,
+        args=query,
+        data=raw or None,
+        content_type=content_type.split(";")[0],
+    )
     try:
         _openapi().validate_request(request)
     except (PathNotFound, OperationNotFound) as exc:  # pragma: no cover - found above
@@ -143,8 +184,9 @@ def check(method: str, path: str, query: dict[str, list[str]], body: Any, raw: b
         cause = exc.__cause__ or exc.__context__
         detail = getattr(cause, "schema_errors", None) or cause or ""
         raise Invalid(f"{op['operationId']}: {type(exc).__name__}: {exc} {detail}") from None
-    schema = _resolve(op.get("requestBody", {}).get("content", {})
-                      .get("application/json", {}).get("schema"))
+    schema = _resolve(
+        op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    )
     if isinstance(body, dict) and isinstance(schema, dict) and "properties" in schema:
         extra_keys = set(body) - set(schema["properties"])
         if extra_keys:

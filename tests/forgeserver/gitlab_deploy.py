@@ -4,6 +4,7 @@ Mixed into GitLabServer. Deployment bodies start from the documented "Create a d
 response (tests/fixtures/gitlab/rest-api/examples/deployments/), MRs from the documented
 "List merge requests associated with a commit" example, adapted.
 """
+
 from __future__ import annotations
 
 import time
@@ -48,12 +49,22 @@ class DeploymentsMixin:
             self.route(method, pattern, handler)
 
     # -- helpers for tests ------------------------------------------------------------------
-    def merge_mr(self, path: str, iid: int, *, merge_commit_sha: str | None,
-                 squash_commit_sha: str | None = None) -> dict[str, Any]:
+    def merge_mr(
+        self,
+        path: str,
+        iid: int,
+        *,
+        merge_commit_sha: str | None,
+        squash_commit_sha: str | None = None,
+    ) -> dict[str, Any]:
         """Mark MR `iid` merged (merge_commit_sha None: fast-forward merge method)."""
         mr = self.mrs[(path, iid)]
-        mr.update(state="merged", merge_commit_sha=merge_commit_sha,
-                  squash_commit_sha=squash_commit_sha, merged_at=_iso(time.time()))
+        mr.update(
+            state="merged",
+            merge_commit_sha=merge_commit_sha,
+            squash_commit_sha=squash_commit_sha,
+            merged_at=_iso(time.time()),
+        )
         return dict(mr)
 
     # -- handlers ---------------------------------------------------------------------------
@@ -61,12 +72,15 @@ class DeploymentsMixin:
         path = self._path_of(call.params["pid"])
         if not path:
             return Reply(404, NOT_FOUND)
-        found = [d for did, d in sorted(self.deployments.items(),
-                                        reverse=call.arg("sort") == "desc")
-                 if self.deployment_project[did] == path
-                 and all(call.arg(k) in (None, v) for k, v in
-                         (("environment", d["environment"]["name"]),
-                          ("status", d["status"])))]
+        found = [
+            d
+            for did, d in sorted(self.deployments.items(), reverse=call.arg("sort") == "desc")
+            if self.deployment_project[did] == path
+            and all(
+                call.arg(k) in (None, v)
+                for k, v in (("environment", d["environment"]["name"]), ("status", d["status"]))
+            )
+        ]
         return self.paginate(call, f"/projects/{call.params['pid']}/deployments", found)
 
     def _create_deployment(self, call: Call) -> Reply:
@@ -75,14 +89,22 @@ class DeploymentsMixin:
             return Reply(404, NOT_FOUND)
         did = next(self._ids)
         d = example("deployments/post-projects-id-deployments.response.json")
-        same_env = [x for x in self.deployments.values()
-                    if x["environment"]["name"] == call.body["environment"]]
+        same_env = [
+            x
+            for x in self.deployments.values()
+            if x["environment"]["name"] == call.body["environment"]
+        ]
         env_id = same_env[0]["environment"]["id"] if same_env else next(self._ids)
-        d.update(id=did, iid=len(self.deployments) + 1, ref=call.body["ref"],
-                 sha=call.body["sha"], status=call.body["status"],
-                 created_at=_iso(time.time()), user=self.user(call.user or ""),
-                 environment={"id": env_id, "name": call.body["environment"],
-                              "external_url": None})
+        d.update(
+            id=did,
+            iid=len(self.deployments) + 1,
+            ref=call.body["ref"],
+            sha=call.body["sha"],
+            status=call.body["status"],
+            created_at=_iso(time.time()),
+            user=self.user(call.user or ""),
+            environment={"id": env_id, "name": call.body["environment"], "external_url": None},
+        )
         self.deployments[did] = d
         self.deployment_project[did] = path
         return Reply(201, d)
@@ -103,21 +125,33 @@ class DeploymentsMixin:
         if d["status"] in _FINAL:
             # Assumed shape: the API answers 400 with the model's errors when the state
             # machine refuses the transition (the docs give no example of it).
-            return Reply(400, {"message": {"status": [
-                f"cannot transition from {d['status']} to {call.body['status']}"]}})
+            return Reply(
+                400,
+                {
+                    "message": {
+                        "status": [f"cannot transition from {d['status']} to {call.body['status']}"]
+                    }
+                },
+            )
         d.update(status=call.body["status"], updated_at=_iso(time.time()))
         return Reply(200, d)
 
     def _commit_mrs(self, call: Call) -> Reply:
         # MRs that contain the commit: as head, or as their merge / squash commit.
         path, sha = self._path_of(call.params["pid"]), call.params["sha"]
-        found = [mr for (p, _), mr in sorted(self.mrs.items()) if p == path and sha in (
-            mr["sha"], mr.get("merge_commit_sha"), mr.get("squash_commit_sha"))]
-        return self.paginate(call, f"/projects/{call.params['pid']}/repository/commits/{sha}"
-                             "/merge_requests", found)
+        found = [
+            mr
+            for (p, _), mr in sorted(self.mrs.items())
+            if p == path
+            and sha in (mr["sha"], mr.get("merge_commit_sha"), mr.get("squash_commit_sha"))
+        ]
+        return self.paginate(
+            call, f"/projects/{call.params['pid']}/repository/commits/{sha}/merge_requests", found
+        )
 
 
 def example(name: str) -> Any:
     """A documented response example (same loader as tests.forgeserver.gitlab)."""
     from tests.forgeserver.gitlab import example as load
+
     return load(name)

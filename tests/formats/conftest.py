@@ -1,6 +1,7 @@
 """Reviews made once by the real pipeline (helm, kubectl, policies) to render in CI formats:
 the example change (a schema error, a deletion, an image bump) and a change with policy
 denials and warnings."""
+
 from __future__ import annotations
 
 import subprocess
@@ -39,8 +40,11 @@ spec:
 @pytest.fixture(scope="session")
 def example_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("formats") / "shop"
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_repo.py"), str(repo)],
+        check=True,
+        capture_output=True,
+    )
     git(repo, "checkout", "-q", "-b", "denied", "main")
     (repo / "apps/web/api-latest.yaml").write_text(LATEST)
     git(repo, "add", "-A")
@@ -52,5 +56,7 @@ def example_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def reviews(example_repo: Path, tools: Tools) -> dict[str, ReviewResult]:
     options = ReviewOptions(tools=tools, enforce_approvals=False)
-    return {branch: review_change(example_repo, "main", branch, options)
-            for branch in ("change", "denied")}
+    return {
+        branch: review_change(example_repo, "main", branch, options)
+        for branch in ("change", "denied")
+    }

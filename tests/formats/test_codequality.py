@@ -1,6 +1,7 @@
 """`check --format codequality`: GitLab's Code Quality report, with the fields GitLab's docs
 require (https://docs.gitlab.com/ci/testing/code_quality/#code-quality-report-format), so
 findings show in the merge request widget."""
+
 from __future__ import annotations
 
 import jsonschema
@@ -18,10 +19,18 @@ ISSUE = {
         "check_name": {"type": "string", "minLength": 1},
         "fingerprint": {"type": "string", "minLength": 1},
         "severity": {"enum": ["info", "minor", "major", "critical", "blocker"]},
-        "location": {"type": "object", "required": ["path", "lines"], "properties": {
-            "path": {"type": "string", "pattern": "^[^/]"},
-            "lines": {"type": "object", "required": ["begin"],
-                      "properties": {"begin": {"type": "integer", "minimum": 1}}}}},
+        "location": {
+            "type": "object",
+            "required": ["path", "lines"],
+            "properties": {
+                "path": {"type": "string", "pattern": "^[^/]"},
+                "lines": {
+                    "type": "object",
+                    "required": ["begin"],
+                    "properties": {"begin": {"type": "integer", "minimum": 1}},
+                },
+            },
+        },
     },
 }
 REPORT = {"type": "array", "items": ISSUE}
@@ -34,7 +43,9 @@ def test_the_documented_fields_with_unique_fingerprints(reviews: dict[str, Revie
         assert issues and len({i["fingerprint"] for i in issues}) == len(issues)
     denied = render_codequality(reviews["denied"])
     latest = [i for i in denied if ":latest" in i["description"]]
-    assert latest[0]["severity"] == "major" and latest[0]["check_name"] == \
-        "gitops-bot/policy/main.deny"
+    assert (
+        latest[0]["severity"] == "major"
+        and latest[0]["check_name"] == "gitops-bot/policy/main.deny"
+    )
     assert latest[0]["location"] == {"path": "apps/web/api-latest.yaml", "lines": {"begin": 1}}
     assert any(i["severity"] == "minor" for i in denied)  # warnings

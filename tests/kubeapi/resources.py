@@ -6,6 +6,7 @@ documents when the answer is plain `application/json`, as older API servers do.
 OpenAPI v3 is served only as far as kubectl needs it to see that PATCH accepts the
 `fieldValidation` query parameter (then it validates server-side, not from schemas).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,13 @@ class Resource:
         return self.kind.lower()
 
     def discovery(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"name": self.plural, "singularName": self.singular,
-                                 "namespaced": self.namespaced, "kind": self.kind,
-                                 "verbs": VERBS}
+        entry: dict[str, Any] = {
+            "name": self.plural,
+            "singularName": self.singular,
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": VERBS,
+        }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
         return entry
@@ -57,8 +62,14 @@ BUILTIN = (
     Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",)),
     Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     Resource("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
-    Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
-             "customresourcedefinitions", False, ("crd", "crds")),
+    Resource(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+    ),
 )
 
 
@@ -69,15 +80,27 @@ def crd_resources(crd: dict[str, Any]) -> list[Resource]:
     out = []
     for v in spec.get("versions") or []:
         if v.get("served", True):
-            out.append(Resource(str(spec.get("group")), str(v.get("name")), str(names.get("kind")),
-                                str(names.get("plural")), spec.get("scope") == "Namespaced",
-                                tuple(names.get("shortNames") or ())))
+            out.append(
+                Resource(
+                    str(spec.get("group")),
+                    str(v.get("name")),
+                    str(names.get("kind")),
+                    str(names.get("plural")),
+                    spec.get("scope") == "Namespaced",
+                    tuple(names.get("shortNames") or ()),
+                )
+            )
     return out
 
 
 def api_versions(port: int) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-        {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{port}"}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{port}"}
+        ],
+    }
 
 
 def group_list(resources: list[Resource]) -> dict[str, Any]:
@@ -87,18 +110,30 @@ def group_list(resources: list[Resource]) -> dict[str, Any]:
             versions = groups.setdefault(r.group, [])
             if r.version not in versions:
                 versions.append(r.version)
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-        {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-         "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
-        for g, vs in sorted(groups.items())]}
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": g,
+                "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+            }
+            for g, vs in sorted(groups.items())
+        ],
+    }
 
 
 def resource_list(group_version: str, resources: list[Resource]) -> dict[str, Any] | None:
     served = [r for r in resources if r.group_version == group_version]
     if not served:
         return None
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": [r.discovery() for r in served]}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": [r.discovery() for r in served],
+    }
 
 
 def openapi_root(resources: list[Resource]) -> dict[str, Any]:
@@ -116,11 +151,22 @@ def openapi_group(group_version: str, resources: list[Resource]) -> dict[str, An
     paths: dict[str, Any] = {}
     for r in served:
         path = r.base_path("{namespace}" if r.namespaced else None) + "/{name}"
-        paths[path] = {"patch": {
-            "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version,
-                                                "kind": r.kind},
-            "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
-                           for n in ("dryRun", "fieldManager", "fieldValidation", "force")],
-            "responses": {"200": {"description": "OK"}}}}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.35.0"},
-            "paths": paths}
+        paths[path] = {
+            "patch": {
+                "x-kubernetes-group-version-kind": {
+                    "group": r.group,
+                    "version": r.version,
+                    "kind": r.kind,
+                },
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+                ],
+                "responses": {"200": {"description": "OK"}},
+            }
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.35.0"},
+        "paths": paths,
+    }

@@ -9,6 +9,7 @@ resourceVersion, creationTimestamp, generation, managedFields, a few defaults an
 Deployment status. Test hooks change objects behind the bot's back (`update`), make one
 object's apply fail (`reject`), and stop answering (`stop`: connection refused).
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,17 +49,25 @@ class Request:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
 
-def _status(code: int, reason: str, message: str,
-            details: dict[str, Any] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                           "status": "Failure" if code >= 300 else "Success",
-                           "message": message, "reason": reason, "code": code}
+def _status(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure" if code >= 300 else "Success",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     if details:
         out["details"] = details
     return out
@@ -119,8 +128,12 @@ class KubeAPIServer:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> KubeAPIServer:
         """Listen on 127.0.0.1 (the same port again after a `stop`)."""
-        self._httpd = serve(lambda method, target, headers, raw: json_reply(
-            *self.handle(method, target, headers.get("Content-Type", ""), raw)), self.port)
+        self._httpd = serve(
+            lambda method, target, headers, raw: json_reply(
+                *self.handle(method, target, headers.get("Content-Type", ""), raw)
+            ),
+            self.port,
+        )
         self.port = self._httpd.server_address[1]
         return self
 
@@ -133,20 +146,27 @@ class KubeAPIServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def kubeconfig(self, path: Any, context: str = "test", extra_user: dict[str, Any] | None
-                   = None) -> Any:
+    def kubeconfig(
+        self, path: Any, context: str = "test", extra_user: dict[str, Any] | None = None
+    ) -> Any:
         """Write a kubeconfig for this server (token auth) and return its path."""
-        doc = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-               "clusters": [{"name": "test", "cluster": {"server": self.url}}],
-               "users": [{"name": "bot", "user": {"token": "kube-token-not-a-secret",
-                                                  **(extra_user or {})}}],
-               "contexts": [{"name": context, "context": {"cluster": "test", "user": "bot"}}]}
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [{"name": "test", "cluster": {"server": self.url}}],
+            "users": [
+                {"name": "bot", "user": {"token": "kube-token-not-a-secret", **(extra_user or {})}}
+            ],
+            "contexts": [{"name": context, "context": {"cluster": "test", "user": "bot"}}],
+        }
         path.write_text(yaml.safe_dump(doc))
         return path
 
     # -- test hooks -----------------------------------------------------------------------
-    def reject(self, kind: str, name: str, code: int = 422,
-               message: str = "spec: Invalid value: rejected") -> None:
+    def reject(
+        self, kind: str, name: str, code: int = 422, message: str = "spec: Invalid value: rejected"
+    ) -> None:
         """Answer every apply of `kind`/`name` with an Invalid error; `message` is
         `<field>: <detail>`, as in the API server's field errors."""
         self.rejections[(kind, name)] = (code, message)
@@ -163,12 +183,21 @@ class KubeAPIServer:
         with self.lock:
             return [self._render(o) for o in self.objects.values()]
 
-    def update(self, kind: str, name: str, namespace: str, change: Callable[[dict[str, Any]],
-               None], manager: str = "kubectl-edit") -> None:
+    def update(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        change: Callable[[dict[str, Any]], None],
+        manager: str = "kubectl-edit",
+    ) -> None:
         """Change an object behind the bot's back (an Update by `manager`)."""
         with self.lock:
-            key = next(k for k, o in self.objects.items()
-                       if o.body["kind"] == kind and k[3] == name and k[2] == namespace)
+            key = next(
+                k
+                for k, o in self.objects.items()
+                if o.body["kind"] == kind and k[3] == name and k[2] == namespace
+            )
             obj = self.objects[key]
             before = ssa.tracked(obj.body)
             change(obj.body)
@@ -176,8 +205,10 @@ class KubeAPIServer:
             changed = {p for p in after if before.get(p, object()) != after[p]}
             for entry in obj.owners.values():
                 entry["paths"] = {p for p in entry["paths"] - changed if p in after}
-            entry = obj.owners.setdefault(manager, {"operation": "Update", "paths": set(),
-                                                    "apiVersion": obj.body["apiVersion"]})
+            entry = obj.owners.setdefault(
+                manager,
+                {"operation": "Update", "paths": set(), "apiVersion": obj.body["apiVersion"]},
+            )
             entry["paths"] |= changed
             entry["time"] = self._now()
             self._bump(obj, spec_changed=True)
@@ -189,8 +220,12 @@ class KubeAPIServer:
         with self.lock:
             obj = Stored(copy.deepcopy(body))
             self._init(obj)
-            obj.owners[manager] = {"operation": "Update", "paths": set(ssa.tracked(obj.body)),
-                                   "apiVersion": body["apiVersion"], "time": self._now()}
+            obj.owners[manager] = {
+                "operation": "Update",
+                "paths": set(ssa.tracked(obj.body)),
+                "apiVersion": body["apiVersion"],
+                "time": self._now(),
+            }
             self.objects[(resource.group, resource.plural, ns, body["metadata"]["name"])] = obj
             self._after_write(resource, obj)
 
@@ -245,18 +280,29 @@ class KubeAPIServer:
             meta["generation"] = int(meta.get("generation") or 0) + 1
         if obj.body.get("kind") == "Deployment":
             replicas = (obj.body.get("spec") or {}).get("replicas", 1)
-            obj.body["status"] = {"observedGeneration": meta["generation"], "replicas": replicas,
-                                  "readyReplicas": replicas, "availableReplicas": replicas,
-                                  "updatedReplicas": replicas, "conditions": [
-                                      {"type": "Available", "status": "True"}]}
+            obj.body["status"] = {
+                "observedGeneration": meta["generation"],
+                "replicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+                "updatedReplicas": replicas,
+                "conditions": [{"type": "Available", "status": "True"}],
+            }
 
     def _render(self, obj: Stored) -> dict[str, Any]:
         body = copy.deepcopy(obj.body)
         body["metadata"]["managedFields"] = [
-            {"manager": m, "operation": e["operation"], "apiVersion": e["apiVersion"],
-             "time": e.get("time", ""), "fieldsType": "FieldsV1",
-             "fieldsV1": ssa.fields_v1(e["paths"])}
-            for m, e in sorted(obj.owners.items()) if e["paths"]]
+            {
+                "manager": m,
+                "operation": e["operation"],
+                "apiVersion": e["apiVersion"],
+                "time": e.get("time", ""),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": ssa.fields_v1(e["paths"]),
+            }
+            for m, e in sorted(obj.owners.items())
+            if e["paths"]
+        ]
         return body
 
     def _route(self, path: str) -> tuple[res.Resource, str, str | None]:
@@ -277,8 +323,7 @@ class KubeAPIServer:
                 return r, namespace, rest[1] if len(rest) == 2 else None
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
-    def handle(self, method: str, target: str, content_type: str,
-               raw: bytes) -> tuple[int, Any]:
+    def handle(self, method: str, target: str, content_type: str, raw: bytes) -> tuple[int, Any]:
         split = urlsplit(target)
         query = parse_qs(split.query)
         record = Request(method, split.path, query, content_type)
@@ -291,14 +336,19 @@ class KubeAPIServer:
         record.status = code
         return code, body
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]],
-                  content_type: str, raw: bytes) -> tuple[int, Any]:
+    def _dispatch(
+        self, method: str, path: str, query: dict[str, list[str]], content_type: str, raw: bytes
+    ) -> tuple[int, Any]:
         resources = self._resources()
         if method == "GET":
             doc: Any = None
             if path == "/version":
-                doc = {"major": "1", "minor": "35", "gitVersion": "v1.35.0-gitops-bot-test",
-                       "platform": "linux/amd64"}
+                doc = {
+                    "major": "1",
+                    "minor": "35",
+                    "gitVersion": "v1.35.0-gitops-bot-test",
+                    "platform": "linux/amd64",
+                }
             elif path == "/api":
                 doc = res.api_versions(self.port)
             elif path == "/apis":
@@ -332,21 +382,31 @@ class KubeAPIServer:
             del self.objects[(*key, name)]
             if resource.kind == "CustomResourceDefinition":
                 self.crd_kinds.pop(name, None)
-            return 200, _status(200, "", "", {"name": name, "kind": resource.plural,
-                                              "uid": stored.body["metadata"]["uid"]})
+            return 200, _status(
+                200,
+                "",
+                "",
+                {"name": name, "kind": resource.plural, "uid": stored.body["metadata"]["uid"]},
+            )
         if method == "PATCH":
             return self._apply(resource, namespace, name, stored, query, content_type, raw)
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
 
     def _not_found(self, resource: res.Resource, name: str) -> ApiError:
-        return ApiError(404, "NotFound", f'{resource.plural} "{name}" not found',
-                        {"name": name, "kind": resource.plural})
+        return ApiError(
+            404,
+            "NotFound",
+            f'{resource.plural} "{name}" not found',
+            {"name": name, "kind": resource.plural},
+        )
 
-    def _list(self, resource: res.Resource, namespace: str,
-              query: dict[str, list[str]]) -> dict[str, Any]:
+    def _list(
+        self, resource: res.Resource, namespace: str, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         labels = (query.get("labelSelector") or [""])[0]
-        fields = dict(t.split("=", 1) for t in (query.get("fieldSelector") or [""])[0].split(",")
-                      if "=" in t)
+        fields = dict(
+            t.split("=", 1) for t in (query.get("fieldSelector") or [""])[0].split(",") if "=" in t
+        )
         items = []
         for (group, plural, ns, name), obj in sorted(self.objects.items()):
             if (group, plural) != (resource.group, resource.plural):
@@ -358,11 +418,23 @@ class KubeAPIServer:
             if fields.get("metadata.name", name) != name:
                 continue
             items.append(self._render(obj))
-        return {"kind": f"{resource.kind}List", "apiVersion": resource.group_version,
-                "metadata": {"resourceVersion": str(self._rv)}, "items": items}
+        return {
+            "kind": f"{resource.kind}List",
+            "apiVersion": resource.group_version,
+            "metadata": {"resourceVersion": str(self._rv)},
+            "items": items,
+        }
 
-    def _apply(self, resource: res.Resource, namespace: str, name: str, stored: Stored | None,
-               query: dict[str, list[str]], content_type: str, raw: bytes) -> tuple[int, Any]:
+    def _apply(
+        self,
+        resource: res.Resource,
+        namespace: str,
+        name: str,
+        stored: Stored | None,
+        query: dict[str, list[str]],
+        content_type: str,
+        raw: bytes,
+    ) -> tuple[int, Any]:
         if content_type.split(";")[0].strip() != APPLY_TYPE:
             raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type}")
         manager = (query.get("fieldManager") or [""])[0]
@@ -378,38 +450,70 @@ class KubeAPIServer:
         if resource.namespaced and meta.get("namespace", namespace) != namespace:
             raise ApiError(400, "BadRequest", "the namespace does not match the URL")
         if resource.namespaced and ("", "namespaces", "", namespace) not in self.objects:
-            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
-                           {"name": namespace, "kind": "namespaces"})
+            raise ApiError(
+                404,
+                "NotFound",
+                f'namespaces "{namespace}" not found',
+                {"name": namespace, "kind": "namespaces"},
+            )
         if (resource.kind, name) in self.rejections:
             code, message = self.rejections[(resource.kind, name)]
             field_path, _, detail = message.partition(": ")
-            raise ApiError(code, "Invalid", f'{resource.kind} "{name}" is invalid: {message}',
-                           {"name": name, "kind": resource.kind, "causes": [
-                               {"reason": "FieldValueInvalid", "message": detail or message,
-                                "field": field_path}]})
+            raise ApiError(
+                code,
+                "Invalid",
+                f'{resource.kind} "{name}" is invalid: {message}',
+                {
+                    "name": name,
+                    "kind": resource.kind,
+                    "causes": [
+                        {
+                            "reason": "FieldValueInvalid",
+                            "message": detail or message,
+                            "field": field_path,
+                        }
+                    ],
+                },
+            )
         new_paths = ssa.tracked(applied)
         if stored is None:
             obj = Stored(copy.deepcopy(applied))
             if resource.namespaced:
                 obj.body["metadata"].setdefault("namespace", namespace)
             self._init(obj)
-            obj.owners[manager] = {"operation": "Apply", "paths": set(new_paths),
-                                   "apiVersion": applied["apiVersion"], "time": self._now()}
+            obj.owners[manager] = {
+                "operation": "Apply",
+                "paths": set(new_paths),
+                "apiVersion": applied["apiVersion"],
+                "time": self._now(),
+            }
             self.objects[(resource.group, resource.plural, namespace, name)] = obj
             self._after_write(resource, obj)
             return 201, self._render(obj)
         live = ssa.tracked(stored.body)
         changed = {p for p, v in new_paths.items() if live.get(p, object()) != v}
-        conflicts = sorted((m, p) for m, e in stored.owners.items() if m != manager
-                           for p in e["paths"] & changed)
+        conflicts = sorted(
+            (m, p) for m, e in stored.owners.items() if m != manager for p in e["paths"] & changed
+        )
         if conflicts and not force:
-            text = ", ".join(f'conflict with "{m}": .{".".join(s[2:] for s in p)}'
-                             for m, p in conflicts)
-            raise ApiError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict(s): "
-                           f"{text}", {"causes": [
-                               {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
-                                "field": "." + ".".join(s[2:] for s in p)}
-                               for m, p in conflicts]})
+            text = ", ".join(
+                f'conflict with "{m}": .{".".join(s[2:] for s in p)}' for m, p in conflicts
+            )
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Apply failed with {len(conflicts)} conflict(s): {text}",
+                {
+                    "causes": [
+                        {
+                            "reason": "FieldManagerConflict",
+                            "message": f'conflict with "{m}"',
+                            "field": "." + ".".join(s[2:] for s in p),
+                        }
+                        for m, p in conflicts
+                    ]
+                },
+            )
         body = ssa.merge(stored.body, {k: v for k, v in applied.items() if k != "status"})
         mine = stored.owners.get(manager, {}).get("paths", set())
         others = set().union(*[e["paths"] for m, e in stored.owners.items() if m != manager])
@@ -419,17 +523,19 @@ class KubeAPIServer:
         for m, e in owners.items():
             if m != manager:
                 e["paths"] -= changed
-        entry = owners.setdefault(manager, {"operation": "Apply",
-                                            "apiVersion": applied["apiVersion"]})
+        entry = owners.setdefault(
+            manager, {"operation": "Apply", "apiVersion": applied["apiVersion"]}
+        )
         entry["paths"] = set(new_paths)
         self._defaults(body)
-        if body == stored.body and {m: e["paths"] for m, e in owners.items()} == \
-                {m: e["paths"] for m, e in stored.owners.items()}:
+        if body == stored.body and {m: e["paths"] for m, e in owners.items()} == {
+            m: e["paths"] for m, e in stored.owners.items()
+        }:
             return 200, self._render(stored)  # no-op: nothing written, no new resourceVersion
         entry["time"] = self._now()
-        spec_changed = ({k: v for k, v in body.items() if k not in ("metadata", "status")}
-                        != {k: v for k, v in stored.body.items()
-                            if k not in ("metadata", "status")})
+        spec_changed = {k: v for k, v in body.items() if k not in ("metadata", "status")} != {
+            k: v for k, v in stored.body.items() if k not in ("metadata", "status")
+        }
         stored.body, stored.owners = body, owners
         self._bump(stored, spec_changed)
         self._after_write(resource, stored)

@@ -4,6 +4,7 @@ A field path is a tuple of `fieldsV1` segments (`f:spec`, `f:replicas`,
 `k:{"name":"web"}`). Lists whose items are all mappings with a `name` are associative
 (merged by name, like containers, env, ports with names); other lists are atomic.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,13 +14,24 @@ from typing import Any
 Path = tuple[str, ...]
 # Never owned through apply: identity, server-set metadata and status.
 UNTRACKED_TOP = ("apiVersion", "kind", "status")
-UNTRACKED_META = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp",
-                  "generation", "managedFields", "selfLink")
+UNTRACKED_META = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+)
 
 
 def _assoc(value: Any) -> bool:
-    return (isinstance(value, list) and bool(value)
-            and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in value))
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in value)
+    )
 
 
 def _key(item: dict[str, Any]) -> str:
@@ -86,8 +98,7 @@ def merge(live: Any, applied: Any) -> Any:
         return out
     if _assoc(live) and _assoc(applied):
         by_name = {i["name"]: i for i in applied}
-        out_list = [merge(i, by_name.pop(i["name"])) if i["name"] in by_name else i
-                    for i in live]
+        out_list = [merge(i, by_name.pop(i["name"])) if i["name"] in by_name else i for i in live]
         return out_list + [copy.deepcopy(i) for i in applied if i["name"] in by_name]
     return copy.deepcopy(applied)
 

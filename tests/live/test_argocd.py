@@ -1,4 +1,5 @@
 """The `argocd` target: promotion to a bare remote, then sync via the Argo CD test server."""
+
 from __future__ import annotations
 
 import subprocess
@@ -49,32 +50,41 @@ def remote(tmp_path: Path) -> Path:
     return path
 
 
-def deployer(argo: ArgoCDServer, remote: Path, clock: FakeClock, token: str = TOKEN,
-             timeout: float = 60) -> ArgoCD:
+def deployer(
+    argo: ArgoCDServer, remote: Path, clock: FakeClock, token: str = TOKEN, timeout: float = 60
+) -> ArgoCD:
     branch = GitBranch(str(remote), "env/prod", allowed_protocols=("file",))
-    return ArgoCD(branch, ArgoCDClient(argo.url, Secret(token)), "shop-prod", timeout=timeout,
-                  interval=5, clock=clock, sleep=clock.sleep)
+    return ArgoCD(
+        branch,
+        ArgoCDClient(argo.url, Secret(token)),
+        "shop-prod",
+        timeout=timeout,
+        interval=5,
+        clock=clock,
+        sleep=clock.sleep,
+    )
 
 
 RENDER = {target(): manifests(namespace(), configmap(), deployment())}
 
 
 def test_sync_requested_with_the_branch_revision_and_waits_until_healthy(
-        argo: ArgoCDServer, remote: Path) -> None:
+    argo: ArgoCDServer, remote: Path
+) -> None:
     argo.add("shop-prod")
     clock = FakeClock()
     outcome = deployer(argo, remote, clock).deploy(RENDER, SOURCE)
     assert outcome.ok, outcome
     head = git(remote, "rev-parse", "env/prod")
     assert outcome.revision == head
-    assert argo.syncs() == [{"name": "shop-prod", "revision": head, "prune": True,
-                             "dryRun": False}]
+    assert argo.syncs() == [{"name": "shop-prod", "revision": head, "prune": True, "dryRun": False}]
     assert clock.sleeps == [5, 5]  # OutOfSync/Running, Synced/Progressing, Synced/Healthy
     assert all(h.get("Authorization") == f"Bearer {TOKEN}" for _, _, h, _ in argo.requests)
 
 
 def test_same_source_again_syncs_the_same_revision_without_a_new_commit(
-        argo: ArgoCDServer, remote: Path) -> None:
+    argo: ArgoCDServer, remote: Path
+) -> None:
     argo.add("shop-prod", script=HEALTHY)
     clock = FakeClock()
     first = deployer(argo, remote, clock).deploy(RENDER, SOURCE)
@@ -84,22 +94,38 @@ def test_same_source_again_syncs_the_same_revision_without_a_new_commit(
 
 
 def test_degraded_is_a_failure_naming_the_resource(argo: ArgoCDServer, remote: Path) -> None:
-    argo.add("shop-prod", script=DEGRADED, message="Deployment exceeded its progress deadline",
-             resources=[{"group": "apps", "kind": "Deployment", "namespace": "shop",
-                         "name": "web", "status": "Synced",
-                         "health": {"status": "Degraded", "message": "progress deadline"}},
-                        {"kind": "ConfigMap", "namespace": "shop", "name": "web",
-                         "status": "Synced", "health": {"status": "Healthy"}}])
+    argo.add(
+        "shop-prod",
+        script=DEGRADED,
+        message="Deployment exceeded its progress deadline",
+        resources=[
+            {
+                "group": "apps",
+                "kind": "Deployment",
+                "namespace": "shop",
+                "name": "web",
+                "status": "Synced",
+                "health": {"status": "Degraded", "message": "progress deadline"},
+            },
+            {
+                "kind": "ConfigMap",
+                "namespace": "shop",
+                "name": "web",
+                "status": "Synced",
+                "health": {"status": "Healthy"},
+            },
+        ],
+    )
     outcome = deployer(argo, remote, FakeClock()).deploy(RENDER, SOURCE)
     assert not outcome.ok
-    assert outcome.failed == ((ObjKey("apps", "Deployment", "shop", "web"),
-                               "Synced/Degraded: progress deadline"),)
+    assert outcome.failed == (
+        (ObjKey("apps", "Deployment", "shop", "web"), "Synced/Degraded: progress deadline"),
+    )
     assert "health Degraded" in outcome.message
     assert ObjKey("", "ConfigMap", "shop", "web") in outcome.applied
 
 
-def test_timeout_is_bounded_and_reports_the_last_status(argo: ArgoCDServer,
-                                                        remote: Path) -> None:
+def test_timeout_is_bounded_and_reports_the_last_status(argo: ArgoCDServer, remote: Path) -> None:
     argo.add("shop-prod", script=STUCK)
     clock = FakeClock()
     outcome = deployer(argo, remote, clock, timeout=30).deploy(RENDER, SOURCE)
@@ -109,8 +135,7 @@ def test_timeout_is_bounded_and_reports_the_last_status(argo: ArgoCDServer,
     assert len(outcome.failed) == 3  # no per-resource status: every object is named
 
 
-def test_operation_in_progress_waits_instead_of_failing(argo: ArgoCDServer,
-                                                        remote: Path) -> None:
+def test_operation_in_progress_waits_instead_of_failing(argo: ArgoCDServer, remote: Path) -> None:
     app = argo.add("shop-prod", script=HEALTHY)
     argo.in_progress = True
     branch = GitBranch(str(remote), "env/prod", allowed_protocols=("file",))

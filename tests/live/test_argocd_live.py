@@ -1,5 +1,6 @@
 """What is live for targets from Argo CD Applications comes from Argo CD's managed resources
 (against the Argo CD API test server), and a review shows live -> head from it."""
+
 from __future__ import annotations
 
 import base64
@@ -32,22 +33,31 @@ def argo() -> Iterator[ArgoCDServer]:
 
 
 def app_target(name: str = "guestbook", app: str = "guestbook") -> Target:
-    return Target(app=name, environment="in-cluster/shop", renderer="plain", path="guestbook",
-                  options=options.encode({"argocd": {"application": app,
-                                                     "namespace": "argocd"}}))
+    return Target(
+        app=name,
+        environment="in-cluster/shop",
+        renderer="plain",
+        path="guestbook",
+        options=options.encode({"argocd": {"application": app, "namespace": "argocd"}}),
+    )
 
 
 def secret(value: str) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
-            "data": {"password": base64.b64encode(value.encode()).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "data": {"password": base64.b64encode(value.encode()).decode()},
+    }
 
 
 def test_live_objects_are_argocd_managed_resources(argo: ArgoCDServer) -> None:
     argo.add("guestbook").live = [deployment(replicas=1), configmap("settings"), secret("old-pw")]
     live = ArgoCDLive(ArgoCDClient(argo.url, Secret(TOKEN)))
     other = Target(app="web", environment="in-cluster/shop", renderer="plain", path="web")
-    desired = {"guestbook/in-cluster/shop": [Manifest(deployment(replicas=2)),
-                                             Manifest(secret("new-pw"))]}
+    desired = {
+        "guestbook/in-cluster/shop": [Manifest(deployment(replicas=2)), Manifest(secret("new-pw"))]
+    }
     read = live.read([app_target(), other], desired)
     assert set(read) == {"guestbook/in-cluster/shop"}  # no fallback: the other has no live
     bodies = {m.key.name: m.body for m in read["guestbook/in-cluster/shop"]}
@@ -95,8 +105,9 @@ spec:
 """
 
 
-def test_review_shows_live_to_head_as_argocd_sees_it(argo: ArgoCDServer, tools: Tools,
-                                                     tmp_path: Path) -> None:
+def test_review_shows_live_to_head_as_argocd_sees_it(
+    argo: ArgoCDServer, tools: Tools, tmp_path: Path
+) -> None:
     repo = GitRepo(tmp_path / "repo")
     base = repo.commit({"argocd/guestbook.yaml": APPLICATION, "guestbook/web.yaml": DEPLOY % 2})
     repo.checkout("scale", create=True)
@@ -104,10 +115,15 @@ def test_review_shows_live_to_head_as_argocd_sees_it(argo: ArgoCDServer, tools: 
     live_web = dict(__import__("yaml").safe_load(DEPLOY % 3))
     argo.add("guestbook").live = [live_web]
     client = ArgoCDClient(argo.url, Secret(TOKEN))
-    opts = ReviewOptions(tools=tools, cache_dir=tmp_path / "cache", server_policies=None,
-                         enforce_approvals=False, validator="embedded",
-                         repo_urls=("https://git.example/acme/shop",),
-                         live_for=lambda env: ArgoCDLive(client))
+    opts = ReviewOptions(
+        tools=tools,
+        cache_dir=tmp_path / "cache",
+        server_policies=None,
+        enforce_approvals=False,
+        validator="embedded",
+        repo_urls=("https://git.example/acme/shop",),
+        live_for=lambda env: ArgoCDLive(client),
+    )
     result = review_change(repo.path, base, head, opts)
     [target] = [t for t in result.targets if t.target.app == "guestbook"]
     assert target.target.environment == "in-cluster/shop"

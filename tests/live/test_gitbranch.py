@@ -1,4 +1,5 @@
 """The `git` target end to end with real git and a bare remote made by the test."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,15 @@ from bot.live.base import DeploySource, EmptyRenderRefused, UnsafeObject, drift
 from bot.live.gitbranch import GitBranch, GitCredentials
 from bot.model import DiffStatus, ObjKey
 from tests.conftest import git
-from tests.live.helpers import (cluster_role, configmap, deployment, manifests, namespace,
-                                secret, target)
+from tests.live.helpers import (
+    cluster_role,
+    configmap,
+    deployment,
+    manifests,
+    namespace,
+    secret,
+    target,
+)
 
 SOURCE = DeploySource(repo="acme/shop", sha="a" * 40, change=12, environment="prod")
 
@@ -49,7 +57,8 @@ def test_deploy_writes_one_file_per_object(remote: Path) -> None:
         "deploy/shop/_cluster/ClusterRole.rbac.authorization.k8s.io/shop-reader.yaml",
         "deploy/shop/_cluster/Namespace.core/shop.yaml",
         "deploy/shop/shop/ConfigMap.core/web.yaml",
-        "deploy/shop/shop/Deployment.apps/web.yaml"]
+        "deploy/shop/shop/Deployment.apps/web.yaml",
+    ]
     body = yaml.safe_load(on_branch["deploy/shop/shop/Deployment.apps/web.yaml"])
     assert body == deployment()
     text = on_branch["deploy/shop/shop/ConfigMap.core/web.yaml"]
@@ -81,14 +90,17 @@ def test_object_that_left_the_render_is_removed(remote: Path) -> None:
     assert "deploy/billing/billing/ConfigMap.core/billing.yaml" in files(remote)
 
 
-@pytest.mark.parametrize("meta", [
-    {"name": "../../x", "namespace": "shop"},
-    {"name": "a/b", "namespace": "shop"},
-    {"name": "", "namespace": "shop"},
-    {"name": ".hidden", "namespace": "shop"},
-    {"name": "ok", "namespace": "../etc"},
-    {"name": "ok", "namespace": ".git"},
-])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"name": "../../x", "namespace": "shop"},
+        {"name": "a/b", "namespace": "shop"},
+        {"name": "", "namespace": "shop"},
+        {"name": ".hidden", "namespace": "shop"},
+        {"name": "ok", "namespace": "../etc"},
+        {"name": "ok", "namespace": ".git"},
+    ],
+)
 def test_hostile_names_refused_before_any_write(remote: Path, meta: dict[str, str]) -> None:
     hostile = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
     with pytest.raises(UnsafeObject):
@@ -98,8 +110,14 @@ def test_hostile_names_refused_before_any_write(remote: Path, meta: dict[str, st
 
 def test_hostile_kind_and_app_refused(remote: Path) -> None:
     with pytest.raises(UnsafeObject):
-        branch(remote).deploy({target(): manifests({"apiVersion": "v1", "kind": "../Pod",
-                                                    "metadata": {"name": "x"}})}, SOURCE)
+        branch(remote).deploy(
+            {
+                target(): manifests(
+                    {"apiVersion": "v1", "kind": "../Pod", "metadata": {"name": "x"}}
+                )
+            },
+            SOURCE,
+        )
     with pytest.raises(UnsafeObject):
         branch(remote).deploy({target("../x"): manifests(configmap())}, SOURCE)
     with pytest.raises(UnsafeObject):
@@ -112,16 +130,21 @@ def test_branch_moved_meanwhile_is_transient_and_pushes_nothing(remote: Path) ->
     first.deploy({target(): manifests(namespace())}, SOURCE)
     with first.prepare({target(): manifests(namespace(), configmap())}, SOURCE) as promotion:
         # another deploy lands between our fetch and our push
-        moved = branch(remote).deploy({target("billing"): manifests(configmap("b", "b"))},
-                                      SOURCE).revision
+        moved = (
+            branch(remote)
+            .deploy({target("billing"): manifests(configmap("b", "b"))}, SOURCE)
+            .revision
+        )
         with pytest.raises(Transient):
             promotion.publish()
     assert git(remote, "rev-parse", "env/prod") == moved
     assert "deploy/shop/shop/ConfigMap.core/web.yaml" not in files(remote)
     # the retry starts from the new head and keeps both writes
     branch(remote).deploy({target(): manifests(namespace(), configmap())}, SOURCE)
-    assert {"deploy/billing/b/ConfigMap.core/b.yaml",
-            "deploy/shop/shop/ConfigMap.core/web.yaml"} <= set(files(remote))
+    assert {
+        "deploy/billing/b/ConfigMap.core/b.yaml",
+        "deploy/shop/shop/ConfigMap.core/web.yaml",
+    } <= set(files(remote))
 
 
 def test_new_branch_must_not_exist_yet(remote: Path) -> None:
@@ -156,11 +179,13 @@ def test_live_read_round_trips_and_drift(remote: Path) -> None:
     changed = manifests(namespace(), configmap(mode="debug"), deployment(), secret())
     result = drift({"shop/prod": changed}, live)["shop/prod"]
     assert [(d.key.kind, d.status, d.changed_fields) for d in result] == [
-        ("ConfigMap", DiffStatus.CHANGED, ("data.mode",))]
+        ("ConfigMap", DiffStatus.CHANGED, ("data.mode",))
+    ]
 
 
 def test_unreachable_remote_is_live_unavailable(tmp_path: Path) -> None:
     from bot.live.base import LiveUnavailable
+
     gone = GitBranch(str(tmp_path / "missing.git"), "env/prod", allowed_protocols=("file",))
     with pytest.raises(LiveUnavailable):
         gone.read([target()])
@@ -168,11 +193,13 @@ def test_unreachable_remote_is_live_unavailable(tmp_path: Path) -> None:
 
 def test_protocols_outside_the_allowlist_refused(remote: Path) -> None:
     from bot.live.base import LiveUnavailable
+
     with pytest.raises(LiveUnavailable):
         GitBranch(str(remote), "env/prod").read([target()])  # file:// not allowed by default
     with pytest.raises(Exception):
         GitBranch("ext::sh -c touch% /tmp/pwned", "env/prod").deploy(
-            {target(): manifests(namespace())}, SOURCE)
+            {target(): manifests(namespace())}, SOURCE
+        )
     assert not Path("/tmp/pwned").exists()
 
 
@@ -182,8 +209,9 @@ def test_credentials_never_reach_config_or_errors(remote: Path) -> None:
     deployer = branch(remote, credentials=creds)
     deployer.deploy({target(): manifests(namespace())}, SOURCE)  # header unused for file://
     with pytest.raises(Exception) as info:
-        GitBranch("https://127.0.0.1:9/none.git", "env/prod", credentials=creds,
-                  timeout=20).deploy({target(): manifests(namespace())}, SOURCE)
+        GitBranch("https://127.0.0.1:9/none.git", "env/prod", credentials=creds, timeout=20).deploy(
+            {target(): manifests(namespace())}, SOURCE
+        )
     assert "ghs_abcdefghijklmnop" not in str(info.value)
     with pytest.raises(Exception):
         GitBranch("https://user:pw@example.com/x.git", "env/prod")

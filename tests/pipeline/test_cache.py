@@ -1,6 +1,7 @@
 """The render cache is proven: one function builds the key, and every input of a render
 changes it — each file the target reads, its values files, the tool versions, the options,
 the Kubernetes version, the CRDs and the policy revisions; a file it does not read does not."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,12 +19,31 @@ from bot.repo.repo_config import ValidationSettings
 from bot.repo.targets import target_inputs
 from tests.conftest import GitRepo
 
-TARGET = Target("shop", "production", "helm", "charts/shop", values=("charts/shop/v.yaml",),
-                release="shop", namespace="shop", kubernetes_version="1.35")
-CHECKS: dict[str, Any] = {"validator": "EmbeddedValidator", "validation": ValidationSettings(),
-                          "schemas": "1.37.0", "crds": "c" * 64, "policies": "p" * 64}
-KEY: dict[str, Any] = {"target": TARGET, "tool": "helm v4.1.4", "budgets": Budgets(),
-                       "inputs": "i" * 64, "checks": checks_key(**CHECKS), "namespace": "shop"}
+TARGET = Target(
+    "shop",
+    "production",
+    "helm",
+    "charts/shop",
+    values=("charts/shop/v.yaml",),
+    release="shop",
+    namespace="shop",
+    kubernetes_version="1.35",
+)
+CHECKS: dict[str, Any] = {
+    "validator": "EmbeddedValidator",
+    "validation": ValidationSettings(),
+    "schemas": "1.37.0",
+    "crds": "c" * 64,
+    "policies": "p" * 64,
+}
+KEY: dict[str, Any] = {
+    "target": TARGET,
+    "tool": "helm v4.1.4",
+    "budgets": Budgets(),
+    "inputs": "i" * 64,
+    "checks": checks_key(**CHECKS),
+    "namespace": "shop",
+}
 
 RENDER_VARIANTS: dict[str, dict[str, Any]] = {
     "values files": {"target": dataclasses.replace(TARGET, values=("charts/shop/w.yaml",))},
@@ -72,16 +92,15 @@ def test_the_key_is_stable() -> None:
 
 TREE = {
     # a kustomize target: its own files, a base outside its folder, a patch, generator files
-    "apps/api/overlays/prod/kustomization.yaml":
-        "resources: [../../base]\npatches: [{path: ../../../patches/replicas.yaml}]\n"
-        "configMapGenerator:\n- {name: cfg, files: [../../../config/app.properties]}\n",
+    "apps/api/overlays/prod/kustomization.yaml": "resources: [../../base]\npatches: [{path: ../../../patches/replicas.yaml}]\n"
+    "configMapGenerator:\n- {name: cfg, files: [../../../config/app.properties]}\n",
     "apps/api/base/kustomization.yaml": "resources: [deploy.yaml]\n",
     "apps/api/base/deploy.yaml": "kind: Deployment\n",
     "apps/patches/replicas.yaml": "spec: {replicas: 3}\n",
     "apps/config/app.properties": "a=b\n",
     # a helm chart with a values file and a file:// dependency outside its folder
     "charts/shop/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 0.1.0\n"
-                              "dependencies:\n- {name: lib, repository: 'file://../lib'}\n",
+    "dependencies:\n- {name: lib, repository: 'file://../lib'}\n",
     "charts/shop/templates/deploy.yaml": "kind: Deployment\n",
     "charts/shop/values.yaml": "a: 1\n",
     "values/shop-prod.yaml": "b: 2\n",
@@ -94,12 +113,21 @@ TREE = {
 KUSTOMIZE = Target("api", "prod", "kustomize", "apps/api/overlays/prod")
 HELM = Target("shop", "prod", "helm", "charts/shop", values=("values/shop-prod.yaml",))
 READ = {
-    KUSTOMIZE: ["apps/api/overlays/prod/kustomization.yaml", "apps/api/base/deploy.yaml",
-                "apps/api/base/kustomization.yaml", "apps/patches/replicas.yaml",
-                "apps/config/app.properties"],
-    HELM: ["charts/shop/Chart.yaml", "charts/shop/templates/deploy.yaml",
-           "charts/shop/values.yaml", "values/shop-prod.yaml", "charts/lib/Chart.yaml",
-           "charts/lib/templates/_helpers.tpl"],
+    KUSTOMIZE: [
+        "apps/api/overlays/prod/kustomization.yaml",
+        "apps/api/base/deploy.yaml",
+        "apps/api/base/kustomization.yaml",
+        "apps/patches/replicas.yaml",
+        "apps/config/app.properties",
+    ],
+    HELM: [
+        "charts/shop/Chart.yaml",
+        "charts/shop/templates/deploy.yaml",
+        "charts/shop/values.yaml",
+        "values/shop-prod.yaml",
+        "charts/lib/Chart.yaml",
+        "charts/lib/templates/_helpers.tpl",
+    ],
 }
 
 
@@ -113,8 +141,9 @@ def _key(repo: GitRepo, sha: str, target: Target) -> str:
 
 
 @pytest.mark.parametrize("target", [KUSTOMIZE, HELM], ids=["kustomize", "helm"])
-def test_every_file_a_target_reads_changes_its_key_and_no_other(target: Target,
-                                                               tmp_path: Path) -> None:
+def test_every_file_a_target_reads_changes_its_key_and_no_other(
+    target: Target, tmp_path: Path
+) -> None:
     repo = GitRepo(tmp_path / "repo")
     first = repo.commit(TREE)
     before = _key(repo, first, target)

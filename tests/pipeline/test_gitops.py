@@ -1,5 +1,6 @@
 """Reviews of Argo CD / Flux repositories as they are: targets from their objects, the
 custom resources validated from the catalogue, a typo in a Flux Kustomization found."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,49 +15,67 @@ from tests.conftest import GitRepo, git
 from tests.corpus_changes import apply_change, build_repo
 
 FLUX = ["flux2-kustomize-helm-example", "flux2-multi-tenancy"]
-TYPO_TARGET = {"flux2-kustomize-helm-example": ("flux-system/staging", "infra-controllers"),
-               "flux2-multi-tenancy": ("flux-system/production", "tenants")}
+TYPO_TARGET = {
+    "flux2-kustomize-helm-example": ("flux-system/staging", "infra-controllers"),
+    "flux2-multi-tenancy": ("flux-system/production", "tenants"),
+}
 
 
 def options(tools: Tools, tmp: Path) -> ReviewOptions:
-    return ReviewOptions(tools=tools, cache_dir=tmp / "cache", validator="embedded",
-                         enforce_approvals=False, server_policies=None)
+    return ReviewOptions(
+        tools=tools,
+        cache_dir=tmp / "cache",
+        validator="embedded",
+        enforce_approvals=False,
+        server_policies=None,
+    )
 
 
 def validate_findings(result: ReviewResult) -> list[str]:
-    return [f"{t.target.id}: {f.object}: {f.message}" for t in result.targets
-            for f in t.findings if f.check == "validate"]
+    return [
+        f"{t.target.id}: {f.object}: {f.message}"
+        for t in result.targets
+        for f in t.findings
+        if f.check == "validate"
+    ]
 
 
 @pytest.mark.parametrize("name", FLUX)
-def test_flux_examples_as_they_are_validate_without_skip_kinds(name: str, tools: Tools,
-                                                               tmp_path: Path) -> None:
+def test_flux_examples_as_they_are_validate_without_skip_kinds(
+    name: str, tools: Tools, tmp_path: Path
+) -> None:
     repo = build_repo(name, tmp_path / "repo")
     assert not (repo / ".gitops-bot.yaml").exists()
     result = review_worktree(repo, options(tools, tmp_path))
     ids = {t.target.id for t in result.targets}
     assert {"flux-system/staging", "flux-system/production"} <= ids
     assert validate_findings(result) == []  # no "no schema", no error at all
-    kinds = {str(f.object).split("/")[0] for t in result.targets for f in t.findings
-             if f.object}
+    kinds = {str(f.object).split("/")[0] for t in result.targets for f in t.findings if f.object}
     assert kinds == set()
-    errors = [f.message for t in result.targets for f in t.findings
-              if f.severity is Severity.ERROR]
+    errors = [f.message for t in result.targets for f in t.findings if f.severity is Severity.ERROR]
     assert errors == []
 
 
 @pytest.mark.parametrize("name", FLUX)
-def test_typo_in_a_flux_kustomization_is_an_unknown_field(name: str, tools: Tools,
-                                                          tmp_path: Path) -> None:
+def test_typo_in_a_flux_kustomization_is_an_unknown_field(
+    name: str, tools: Tools, tmp_path: Path
+) -> None:
     repo = build_repo(name, tmp_path / "repo")
     branch = apply_change(repo, name, "schema-error")
     result = review_change(repo, "main", branch, options(tools, tmp_path))
     target, kustomization = TYPO_TARGET[name]
-    found = {f.message for t in result.targets if t.target.id == target for f in t.findings
-             if f.check == "validate"}
+    found = {
+        f.message
+        for t in result.targets
+        if t.target.id == target
+        for f in t.findings
+        if f.check == "validate"
+    }
     obj = f"Kustomization/flux-system/{kustomization}"
-    assert found == {f"{obj}: spec: additional property 'prunee' is not allowed",
-                     f"{obj}: spec: missing required property 'prune'"}
+    assert found == {
+        f"{obj}: spec: additional property 'prunee' is not allowed",
+        f"{obj}: spec: missing required property 'prune'",
+    }
 
 
 APP = """apiVersion: argoproj.io/v1alpha1
@@ -76,12 +95,14 @@ spec:
     server: https://kubernetes.default.svc
     namespace: shop
 """
-CHART = {"charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
-         "charts/web/values.yaml": "replicas: 1\n",
-         "charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                                         "  name: {{ .Release.Name }}\n  labels:\n"
-                                         "    app.kubernetes.io/name: web\n"
-                                         "data:\n  replicas: {{ .Values.replicas | quote }}\n"}
+CHART = {
+    "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    "charts/web/values.yaml": "replicas: 1\n",
+    "charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+    "  name: {{ .Release.Name }}\n  labels:\n"
+    "    app.kubernetes.io/name: web\n"
+    "data:\n  replicas: {{ .Values.replicas | quote }}\n",
+}
 
 
 def fleet(tmp_path: Path, config: str = "") -> GitRepo:
@@ -98,8 +119,9 @@ def review(repo: GitRepo, tools: Tools, tmp_path: Path, head: str) -> ReviewResu
     return review_change(repo.path, "main", head, options(tools, tmp_path))
 
 
-def test_application_values_change_renders_with_each_revisions_copy(tools: Tools,
-                                                                    tmp_path: Path) -> None:
+def test_application_values_change_renders_with_each_revisions_copy(
+    tools: Tools, tmp_path: Path
+) -> None:
     repo = fleet(tmp_path)
     repo.checkout("more", create=True)
     repo.commit({"argocd/web.yaml": APP.format(name="web", path="charts/web", replicas=5)})
@@ -110,16 +132,21 @@ def test_application_values_change_renders_with_each_revisions_copy(tools: Tools
     assert (str(diff.key), diff.changed_fields) == ("ConfigMap/web", ("data.replicas",))
     assert "-  replicas: '2'\n+  replicas: '5'" in diff.diff
     # the folder holding the Application shows the object change as well
-    assert [d.changed_fields for d in by_id["argocd/default"].diffs
-            if d.status is DiffStatus.CHANGED] == [("spec.source.helm.valuesObject.replicas",)]
+    assert [
+        d.changed_fields for d in by_id["argocd/default"].diffs if d.status is DiffStatus.CHANGED
+    ] == [("spec.source.helm.valuesObject.replicas",)]
     assert any("This repository is git.example/acme/fleet" in n for n in result.notes)
 
 
 def test_application_removed_or_added_by_the_change(tools: Tools, tmp_path: Path) -> None:
     repo = fleet(tmp_path)
     repo.checkout("swap", create=True)
-    repo.commit({"argocd/web.yaml": None,
-                 "argocd/api.yaml": APP.format(name="api", path="charts/web", replicas=1)})
+    repo.commit(
+        {
+            "argocd/web.yaml": None,
+            "argocd/api.yaml": APP.format(name="api", path="charts/web", replicas=1),
+        }
+    )
     by_id = {t.target.id: t for t in review(repo, tools, tmp_path, "swap").targets}
     assert [d.status for d in by_id["web/in-cluster/shop"].diffs] == [DiffStatus.DELETED]
     api = by_id["api/in-cluster/shop"]
@@ -127,37 +154,54 @@ def test_application_removed_or_added_by_the_change(tools: Tools, tmp_path: Path
     assert [d.status for d in api.diffs] == [DiffStatus.CREATED]
 
 
-def test_application_moved_to_another_revision_is_not_a_deletion(tools: Tools,
-                                                                 tmp_path: Path) -> None:
+def test_application_moved_to_another_revision_is_not_a_deletion(
+    tools: Tools, tmp_path: Path
+) -> None:
     repo = fleet(tmp_path)
     repo.checkout("pin", create=True)
     moved = APP.format(name="web", path="charts/web", replicas=2).replace(
-        "targetRevision: main", "targetRevision: release-1.0")
+        "targetRevision: main", "targetRevision: release-1.0"
+    )
     repo.commit({"argocd/web.yaml": moved})
     result = review(repo, tools, tmp_path, "pin")
     by_id = {t.target.id: t for t in result.targets}
     web = by_id["web/in-cluster/shop"]
     assert (web.diffs, web.dangers) == ((), ())
-    assert [(f.severity, f.message.split(";")[0]) for f in web.findings] == [(
-        Severity.WARNING, "after this change not rendered here (its objects are not compared, "
-        "and not deleted): remote source https://git.example/acme/fleet.git (revision "
-        "release-1.0 of this repository, not the reviewed branch)")]
+    assert [(f.severity, f.message.split(";")[0]) for f in web.findings] == [
+        (
+            Severity.WARNING,
+            "after this change not rendered here (its objects are not compared, "
+            "and not deleted): remote source https://git.example/acme/fleet.git (revision "
+            "release-1.0 of this repository, not the reviewed branch)",
+        )
+    ]
     # the Application's own change is reviewed where it is defined
-    assert [d.changed_fields for d in by_id["argocd/default"].diffs
-            if d.status is DiffStatus.CHANGED] == [("spec.source.targetRevision",)]
+    assert [
+        d.changed_fields for d in by_id["argocd/default"].diffs if d.status is DiffStatus.CHANGED
+    ] == [("spec.source.targetRevision",)]
 
 
-def test_apps_of_an_app_moved_to_another_revision_are_not_deletions(tools: Tools,
-                                                                    tmp_path: Path) -> None:
+def test_apps_of_an_app_moved_to_another_revision_are_not_deletions(
+    tools: Tools, tmp_path: Path
+) -> None:
     repo = fleet(tmp_path)
     child = APP.format(name="web", path="charts/web", replicas=2)
-    repo.commit({"argocd/web.yaml": None,
-                 "charts/apps/Chart.yaml": "apiVersion: v2\nname: apps\nversion: 0.1.0\n",
-                 "charts/apps/templates/web.yaml": child,
-                 "argocd/root.yaml": APP.format(name="root", path="charts/apps", replicas=1)})
+    repo.commit(
+        {
+            "argocd/web.yaml": None,
+            "charts/apps/Chart.yaml": "apiVersion: v2\nname: apps\nversion: 0.1.0\n",
+            "charts/apps/templates/web.yaml": child,
+            "argocd/root.yaml": APP.format(name="root", path="charts/apps", replicas=1),
+        }
+    )
     repo.checkout("pin", create=True)
-    repo.commit({"argocd/root.yaml": APP.format(name="root", path="charts/apps", replicas=1)
-                 .replace("targetRevision: main", "targetRevision: release-1.0")})
+    repo.commit(
+        {
+            "argocd/root.yaml": APP.format(name="root", path="charts/apps", replicas=1).replace(
+                "targetRevision: main", "targetRevision: release-1.0"
+            )
+        }
+    )
     by_id = {t.target.id: t for t in review(repo, tools, tmp_path, "pin").targets}
     web = by_id["web/in-cluster/shop"]
     assert (web.diffs, web.dangers) == ((), ())
@@ -167,11 +211,16 @@ def test_apps_of_an_app_moved_to_another_revision_are_not_deletions(tools: Tools
 
 
 def test_config_maps_destinations_to_environments_and_chooses_the_source(
-        tools: Tools, tmp_path: Path) -> None:
-    config = ("environments:\n  production:\n    kubernetes_version: '1.33'\n"
-              "    destinations: ['in-cluster/*']\napps:\n  from: {mode}\n")
-    for mode, ids in (("argocd", {"web/production"}),
-                      ("folders", {"argocd/production", "charts-web/production"})):
+    tools: Tools, tmp_path: Path
+) -> None:
+    config = (
+        "environments:\n  production:\n    kubernetes_version: '1.33'\n"
+        "    destinations: ['in-cluster/*']\napps:\n  from: {mode}\n"
+    )
+    for mode, ids in (
+        ("argocd", {"web/production"}),
+        ("folders", {"argocd/production", "charts-web/production"}),
+    ):
         repo = fleet(tmp_path / mode, config.format(mode=mode))
         result = review_worktree(repo.path, options(tools, tmp_path / mode))
         assert {t.target.id for t in result.targets} == ids

@@ -1,4 +1,5 @@
 """The pipeline's wiring: forge adapters built from the server Config."""
+
 from __future__ import annotations
 
 import time
@@ -27,13 +28,23 @@ def github() -> Iterator[GitHubServer]:
 
 
 def _event() -> Event:
-    return Event("github", "d-1", EventKind.REVIEW, "opened", "127.0.0.1", REPO, "octocat",
-                 number=1, head_sha=SHA)
+    return Event(
+        "github",
+        "d-1",
+        EventKind.REVIEW,
+        "opened",
+        "127.0.0.1",
+        REPO,
+        "octocat",
+        number=1,
+        head_sha=SHA,
+    )
 
 
 def _three_writes(github: GitHubServer, spacing: float) -> float:
-    config = Config(github_api_url=github.url, github_token=Secret(TOKEN),
-                    github_write_spacing=spacing)
+    config = Config(
+        github_api_url=github.url, github_token=Secret(TOKEN), github_write_spacing=spacing
+    )
     forge = forge_factory(config)(_event())
     started = time.monotonic()
     for state in (State.PENDING, State.SUCCESS, State.FAILURE):
@@ -46,6 +57,6 @@ def test_write_spacing_comes_from_the_config(github: GitHubServer) -> None:
     (0: no wait, for test servers)."""
     assert Config.load({"GITOPS_BOT_GITHUB_WRITE_SPACING": "0"}).github_write_spacing == 0
     assert Config().github_write_spacing == 1.0
-    assert _three_writes(github, 0.4) >= 0.8   # two gaps between three writes
+    assert _three_writes(github, 0.4) >= 0.8  # two gaps between three writes
     assert _three_writes(github, 0) < 0.4
     assert len(github.statuses) == 6

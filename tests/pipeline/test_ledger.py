@@ -1,5 +1,6 @@
 """The deploy ledger's comment on the merged change: user text inert, one comment per
 environment, never the review comment."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -33,16 +34,27 @@ def github() -> Iterator[GitHubServer]:
 
 
 def test_deploy_comment_quotes_failures_inert_and_keeps_the_review_comment(
-        github: GitHubServer, tmp_path: Path) -> None:
+    github: GitHubServer, tmp_path: Path
+) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path / 'bot.db'}")
     store.upgrade()
     forge = GitHubForge(github.url, token=TOKEN, seconds_between_writes=None)
     review = forge.upsert_comment(REPO, 5, f"{markers.REVIEW}\nreview", markers.REVIEW)
     key = ObjKey("apps", "Deployment", "web", "@security-team")
-    outcome = DeployOutcome(applied=(), failed=((key, HOSTILE),), not_attempted=(key,),
-                            message=HOSTILE)
-    event = Event("github", "d-9", EventKind.PUSH, "push", "127.0.0.1", REPO, "octocat",
-                  ref="refs/heads/main", after=SHA)
+    outcome = DeployOutcome(
+        applied=(), failed=((key, HOSTILE),), not_attempted=(key,), message=HOSTILE
+    )
+    event = Event(
+        "github",
+        "d-9",
+        EventKind.PUSH,
+        "push",
+        "127.0.0.1",
+        REPO,
+        "octocat",
+        ref="refs/heads/main",
+        after=SHA,
+    )
     for environment in ("staging", "production", "production"):
         StoreLedger(store).comment(forge, event, 5, environment, SHA, outcome)
     comments = github.issue_comments(REPO, 5)
@@ -50,4 +62,7 @@ def test_deploy_comment_quotes_failures_inert_and_keeps_the_review_comment(
     for comment in comments[1:]:
         assert problems(comment["body"]) == [], comment["body"]
     assert [markers.first_line(c["body"]) for c in comments] == [
-        markers.REVIEW, markers.deploy("staging"), markers.deploy("production")]
+        markers.REVIEW,
+        markers.deploy("staging"),
+        markers.deploy("production"),
+    ]

@@ -2,6 +2,7 @@
 being evaluated is an ERROR finding naming the limit and the file (or fails the review
 closed), never a silent pass. The table lists every limit the code defines (a scan of
 bot/ keeps it complete); each evaluation limit has a case that hits it for real."""
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,13 @@ from tests.conftest import write_tree
 from tests.e2e.loop import SLOW_TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_FINDINGS: list[Finding] = []   # the fallback value of a failed stage
+NO_FINDINGS: list[Finding] = []  # the fallback value of a failed stage
 
 FINDING = "an ERROR finding naming the limit and the file"
 CLOSED = "fails closed: the target counts as reading every file (every change affects it)"
-REVIEW_FAILS = ("the review fails and says why (check: exit 2; service: 'review failed' "
-                "status and comment)")
+REVIEW_FAILS = (
+    "the review fails and says why (check: exit 2; service: 'review failed' status and comment)"
+)
 
 # Every limit the code defines -> what hitting it does. Keys: "<file>:<NAME>".
 LIMITS: dict[str, str] = {
@@ -47,7 +49,7 @@ LIMITS: dict[str, str] = {
     "bot/repo/kustomize_refs.py:MAX_DIRS": CLOSED,
     "bot/repo/targets.py:MAX_CHARTS": CLOSED,
     "bot/repo/repo_config.py:MAX_CONFIG_BYTES": "a configuration error naming the file and "
-                                                "the limit (check: exit 2)",
+    "the limit (check: exit 2)",
     # the sandboxed policy process: RegoFailure -> the engine's ERROR finding ("policy engine
     # error"); hitting them is proved in tests/policy/test_untrusted.py
     "bot/policy/isolated.py:DEFAULT_COMPILE_TIMEOUT": FINDING,
@@ -66,13 +68,13 @@ LIMITS: dict[str, str] = {
     "bot/repo/appset.py:MAX_PARAMS": "a WARNING finding naming the limit (not rendered)",
     "bot/repo/gotemplate.py:MAX_OUTPUT": "a WARNING finding naming the limit (not rendered)",
     "bot/repo/gitops_targets.py:MAX_ROUNDS": "a note naming the limit (deeper objects are "
-                                             "not reviewed)",
+    "not reviewed)",
     "bot/render/postbuild.py:max_bytes": "an ERROR finding (the object is not valid YAML "
-                                         "after substitution)",
+    "after substitution)",
     # renderers pass max_render_bytes and render_timeout; other commands (git) fail the review
     "bot/proc.py:timeout": REVIEW_FAILS,
     "bot/proc.py:max_line": "the sandboxed policy process' answer: RegoFailure, an ERROR "
-                            "finding (policy engine error)",
+    "finding (policy engine error)",
     "bot/proc.py:DEFAULT_TIMEOUT": REVIEW_FAILS,
     "bot/proc.py:DEFAULT_MAX_OUTPUT": REVIEW_FAILS,
     "bot/proc.py:max_output": REVIEW_FAILS,
@@ -120,18 +122,19 @@ LIMITS: dict[str, str] = {
     "bot/config.py:DEFAULT_MAX_BODY": "intake: 413, nothing reviewed",
     "bot/config.py:max_body_bytes": "intake: 413, nothing reviewed",
     "bot/config.py:DEFAULT_QUEUE_MAX": "intake: 503 + Retry-After, the delivery not recorded "
-                                       "(the forge redelivers it)",
+    "(the forge redelivers it)",
     "bot/web/hooks.py:MAX_JSON_DEPTH": "intake: 400, nothing reviewed",
     "bot/forges/payload.py:MAX_INT": "intake: 400, nothing reviewed",
     "bot/forges/gitlab_parse.py:MAX_PATH_SEGMENTS": "intake: 400, nothing reviewed",
     "bot/forges/payload.py:max_segments": "intake: 400, nothing reviewed",
     "bot/web/api.py:MAX_LIMIT": "API page size",
     "bot/validate/sops.py:_STRING_LIMITS": "not a limit: the JSON Schema keywords that "
-                                           "constrain a string",
+    "constrain a string",
 }
 
-_CONSTANT = re.compile(r"^((?:[A-Z0-9_]*_)?(?:MAX|LIMIT|TIMEOUT|MEMORY)[A-Z0-9_]*)\s*(?::[^=]*)?=",
-                       re.MULTILINE)
+_CONSTANT = re.compile(
+    r"^((?:[A-Z0-9_]*_)?(?:MAX|LIMIT|TIMEOUT|MEMORY)[A-Z0-9_]*)\s*(?::[^=]*)?=", re.MULTILINE
+)
 _PARAMETER = re.compile(r"\b((?:max_\w+|\w*timeout))\s*:\s*(?:int|float)\s*=")
 
 
@@ -153,12 +156,15 @@ def test_the_table_lists_every_limit_in_the_code() -> None:
 
 # -- each evaluation limit, hit for real ----------------------------------------------------
 
-CM = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: n\n"
-      "  labels: {{app.kubernetes.io/name: x}}\ndata: {{a: b}}\n")
+CM = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: n\n"
+    "  labels: {{app.kubernetes.io/name: x}}\ndata: {{a: b}}\n"
+)
 
 
-def review(root: Path, tools: Tools, budgets: Budgets = Budgets(), **options: object
-           ) -> list[Finding]:
+def review(
+    root: Path, tools: Tools, budgets: Budgets = Budgets(), **options: object
+) -> list[Finding]:
     settings: dict[str, object] = {"server_policies": None, **options}
     opts = ReviewOptions(tools=tools, budgets=budgets, **settings)  # type: ignore[arg-type]
     result = run_review(EmptySnapshot(), WorktreeSnapshot(root), None, opts)
@@ -166,8 +172,9 @@ def review(root: Path, tools: Tools, budgets: Budgets = Budgets(), **options: ob
 
 
 def one_error(findings: list[Finding], *words: str) -> Finding:
-    errors = [f for f in findings if f.severity is Severity.ERROR
-              and all(w in f.message for w in words)]
+    errors = [
+        f for f in findings if f.severity is Severity.ERROR and all(w in f.message for w in words)
+    ]
     assert len(errors) == 1, findings
     return errors[0]
 
@@ -188,9 +195,14 @@ def _yaml_nodes(tmp: Path, tools: Tools) -> Finding:
 
 
 def _render_timeout(tmp: Path, tools: Tools) -> Finding:
-    write_tree(tmp, {"slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
-                     "slow/values.yaml": "spin: 50000000\n",
-                     "slow/templates/cm.yaml": SLOW_TEMPLATE})
+    write_tree(
+        tmp,
+        {
+            "slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
+            "slow/values.yaml": "spin: 50000000\n",
+            "slow/templates/cm.yaml": SLOW_TEMPLATE,
+        },
+    )
     return one_error(review(tmp, tools, Budgets(render_timeout=0.5)), "timed out after 0.5s")
 
 
@@ -198,18 +210,26 @@ CHART = "apiVersion: v2\nname: {0}\nversion: 0.1.0\n"
 
 
 def _app_size(tmp: Path, tools: Tools) -> Finding:
-    write_tree(tmp, {"shop/Chart.yaml": CHART.format("shop"),
-                     "shop/templates/cm.yaml": CM.format(name="c")})
+    write_tree(
+        tmp,
+        {"shop/Chart.yaml": CHART.format("shop"), "shop/templates/cm.yaml": CM.format(name="c")},
+    )
     return one_error(review(tmp, tools, Budgets(max_app_bytes=100)), "limit 100")
 
 
 def _archive_depth(tmp: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch) -> Finding:
     import io
     import tarfile
+
     monkeypatch.setattr("bot.render.helmschema.MAX_ARCHIVE_DEPTH", 0)
-    write_tree(tmp, {"shop/Chart.yaml": CHART.format("shop")
-                     + "dependencies:\n- {name: sub, version: 0.1.0}\n",
-                     "shop/templates/cm.yaml": CM.format(name="c")})
+    write_tree(
+        tmp,
+        {
+            "shop/Chart.yaml": CHART.format("shop")
+            + "dependencies:\n- {name: sub, version: 0.1.0}\n",
+            "shop/templates/cm.yaml": CM.format(name="c"),
+        },
+    )
     (tmp / "shop/charts").mkdir()
     with tarfile.open(tmp / "shop/charts/sub-0.1.0.tgz", mode="w:gz") as tar:
         meta = CHART.format("sub").encode()
@@ -221,18 +241,25 @@ def _archive_depth(tmp: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _kustomizations(tmp: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch) -> Finding:
     monkeypatch.setattr("bot.render.kustomize.MAX_KUSTOMIZATIONS", 2)
-    write_tree(tmp, {"k/kustomization.yaml": "resources: [../k2]\n",
-                     "k2/kustomization.yaml": "resources: [../k3]\n",
-                     "k3/kustomization.yaml": "resources: [cm.yaml]\n",
-                     "k3/cm.yaml": CM.format(name="c"),
-                     ".gitops-bot.yaml": "apps:\n  k: {path: k}\n"})
+    write_tree(
+        tmp,
+        {
+            "k/kustomization.yaml": "resources: [../k2]\n",
+            "k2/kustomization.yaml": "resources: [../k3]\n",
+            "k3/kustomization.yaml": "resources: [cm.yaml]\n",
+            "k3/cm.yaml": CM.format(name="c"),
+            ".gitops-bot.yaml": "apps:\n  k: {path: k}\n",
+        },
+    )
     return one_error(review(tmp, tools), "more than 2 kustomizations")
 
 
 def _policy_folder(tmp: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch) -> Finding:
     monkeypatch.setattr("bot.pipeline.policies.MAX_POLICY_BYTES", 100)
-    write_tree(tmp, {"app/cm.yaml": CM.format(name="c"),
-                     "policies/a.rego": "package main\n" + "# pad\n" * 40})
+    write_tree(
+        tmp,
+        {"app/cm.yaml": CM.format(name="c"), "policies/a.rego": "package main\n" + "# pad\n" * 40},
+    )
     return one_error(review(tmp, tools), "MAX_POLICY_BYTES", "limit of 100 bytes")
 
 
@@ -257,15 +284,24 @@ def _kubeconform_timeout(tmp: Path, tools: Tools) -> Finding:
     from bot.model import Manifest
     from bot.pipeline.stages import run_stage
     from bot.validate.kubeconform import KubeconformValidator
+
     stand_in = tmp / "bin" / "kubeconform"  # STAND-IN that hangs (not the real binary)
     write_tree(tmp, {"bin/kubeconform": "#!/bin/sh\nsleep 30\n"})
     stand_in.chmod(0o755)
     validator = KubeconformValidator(str(stand_in), timeout=0.5)
-    body = {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "c", "namespace": "n"}, "data": {"a": "b"}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n"},
+        "data": {"a": "b"},
+    }
     target = Target("app", "d", "plain", "app")
-    _, [finding] = run_stage(target, "validate", lambda: validator.validate(
-        [Manifest(body, "app/cm.yaml", 1)], "1.35"), NO_FINDINGS)
+    _, [finding] = run_stage(
+        target,
+        "validate",
+        lambda: validator.validate([Manifest(body, "app/cm.yaml", 1)], "1.35"),
+        NO_FINDINGS,
+    )
     assert finding.check == "validate" and "timed out after 0.5s" in finding.message
     return finding
 
@@ -283,15 +319,18 @@ CASES: dict[str, Callable[..., Finding]] = {
     "bot/policy/policyset.py:MAX_BYTES": _policy_bytes,
     "bot/validate/kubeconform.py:timeout": _kubeconform_timeout,
 }
-FILES = {"bot/render/sandbox.py:max_file_bytes": "app/big.yaml",
-         "bot/pipeline/policies.py:MAX_POLICY_BYTES": "policies/a.rego"}
+FILES = {
+    "bot/render/sandbox.py:max_file_bytes": "app/big.yaml",
+    "bot/pipeline/policies.py:MAX_POLICY_BYTES": "policies/a.rego",
+}
 
 
 @pytest.mark.parametrize("limit", sorted(CASES))
-def test_an_evaluation_limit_is_an_error_finding(limit: str, tmp_path: Path, tools: Tools,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_evaluation_limit_is_an_error_finding(
+    limit: str, tmp_path: Path, tools: Tools, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = CASES[limit]
-    needs_patch = "monkeypatch" in case.__code__.co_varnames[:case.__code__.co_argcount]
+    needs_patch = "monkeypatch" in case.__code__.co_varnames[: case.__code__.co_argcount]
     finding = case(tmp_path, tools, monkeypatch) if needs_patch else case(tmp_path, tools)
     assert finding.severity is Severity.ERROR and finding.file
     if limit in FILES:
@@ -299,13 +338,15 @@ def test_an_evaluation_limit_is_an_error_finding(limit: str, tmp_path: Path, too
 
 
 def test_every_finding_limit_has_a_case_or_a_named_proof() -> None:
-    proved_elsewhere = {"bot/policy/opa_server.py:timeout",
-                        "bot/render/helmschema.py:MAX_ARCHIVE_BYTES",
-                        "bot/policy/isolated.py:DEFAULT_COMPILE_TIMEOUT",
-                        "bot/policy/isolated.py:DEFAULT_ANSWER_TIMEOUT",
-                        "bot/policy/isolated.py:answer_timeout",
-                        "bot/policy/isolated.py:compile_timeout",
-                        "bot/policy/isolated.py:DEFAULT_MEMORY"}
+    proved_elsewhere = {
+        "bot/policy/opa_server.py:timeout",
+        "bot/render/helmschema.py:MAX_ARCHIVE_BYTES",
+        "bot/policy/isolated.py:DEFAULT_COMPILE_TIMEOUT",
+        "bot/policy/isolated.py:DEFAULT_ANSWER_TIMEOUT",
+        "bot/policy/isolated.py:answer_timeout",
+        "bot/policy/isolated.py:compile_timeout",
+        "bot/policy/isolated.py:DEFAULT_MEMORY",
+    }
     assert {k for k, v in LIMITS.items() if v == FINDING} == set(CASES) | proved_elsewhere
 
 
@@ -322,16 +363,20 @@ def test_an_unreadable_file_is_an_error_finding_naming_it(tmp_path: Path, tools:
 def test_input_walk_limits_fail_closed(limit: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if limit == "MAX_DIRS":
         monkeypatch.setattr("bot.repo.kustomize_refs.MAX_DIRS", 1)
-        files = {"k/kustomization.yaml": b"resources: [../k2]\n",
-                 "k2/kustomization.yaml": b"resources: [../k3]\n",
-                 "k3/kustomization.yaml": b"resources: []\n"}
+        files = {
+            "k/kustomization.yaml": b"resources: [../k2]\n",
+            "k2/kustomization.yaml": b"resources: [../k3]\n",
+            "k3/kustomization.yaml": b"resources: []\n",
+        }
         target = Target("k", "d", "kustomize", "k")
     elif limit == "MAX_CHARTS":
         monkeypatch.setattr("bot.repo.targets.MAX_CHARTS", 1)
         dep = "dependencies:\n- {name: %s, repository: 'file://../%s'}\n"
-        files = {"c/Chart.yaml": ("apiVersion: v2\nname: c\n" + dep % ("d", "d")).encode(),
-                 "d/Chart.yaml": ("apiVersion: v2\nname: d\n" + dep % ("e", "e")).encode(),
-                 "e/Chart.yaml": b"apiVersion: v2\nname: e\n"}
+        files = {
+            "c/Chart.yaml": ("apiVersion: v2\nname: c\n" + dep % ("d", "d")).encode(),
+            "d/Chart.yaml": ("apiVersion: v2\nname: d\n" + dep % ("e", "e")).encode(),
+            "e/Chart.yaml": b"apiVersion: v2\nname: e\n",
+        }
         target = Target("c", "d", "helm", "c")
     else:  # a Chart.yaml too large for the input walk's YAML budget (1 MB)
         files = {"c/Chart.yaml": b"apiVersion: v2\nname: c\n# " + b"x" * (1 << 20) + b"\n"}
@@ -343,6 +388,7 @@ def test_input_walk_limits_fail_closed(limit: str, monkeypatch: pytest.MonkeyPat
 def test_a_config_file_over_its_limit_names_file_and_limit() -> None:
     from bot.errors import ConfigError
     from bot.repo.repo_config import MAX_CONFIG_BYTES, parse_repo_config
+
     with pytest.raises(ConfigError) as err:
         parse_repo_config("#" * (MAX_CONFIG_BYTES + 1))
     assert str(err.value).startswith(".gitops-bot.yaml:1: larger than 1048576 bytes")

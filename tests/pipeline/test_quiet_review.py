@@ -1,6 +1,7 @@
 """Issue 10 in a real review (git, helm, kubectl, regopy): only what the change introduces
 blocks; renders without noise (Helm test hooks, random names, identical renders,
 generateName); dangerous changes reach the change policies."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,16 +17,21 @@ LABELLED = "labels: {app.kubernetes.io/name: web}"
 
 
 def container(image: str) -> str:
-    return ("      containers:\n      - name: web\n        image: " + image + "\n"
-            "        securityContext: {runAsNonRoot: true}\n"
-            "        resources:\n          requests: {cpu: 10m, memory: 16Mi}\n"
-            "          limits: {cpu: 100m, memory: 32Mi}\n")
+    return (
+        "      containers:\n      - name: web\n        image: " + image + "\n"
+        "        securityContext: {runAsNonRoot: true}\n"
+        "        resources:\n          requests: {cpu: 10m, memory: 16Mi}\n"
+        "          limits: {cpu: 100m, memory: 32Mi}\n"
+    )
 
 
 def deployment(image: str) -> str:
-    return ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  " + LABELLED
-            + "\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n"
-            "    metadata: {labels: {app: web}}\n    spec:\n" + container(image))
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  "
+        + LABELLED
+        + "\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n    spec:\n" + container(image)
+    )
 
 
 # An untouched Service with an old problem: no app.kubernetes.io/name label.
@@ -40,14 +46,17 @@ spec:
 
 
 def review(repo: GitRepo, tools: Tools, tmp: Path, head: str = "HEAD") -> ReviewResult:
-    options = ReviewOptions(tools=tools, cache_dir=tmp / "cache", enforce_approvals=False,
-                            parallelism=1)
+    options = ReviewOptions(
+        tools=tools, cache_dir=tmp / "cache", enforce_approvals=False, parallelism=1
+    )
     return review_change(repo.path, "main", head, options)
 
 
 def web_repo(make_repo: Callable[..., GitRepo], config: str = "") -> GitRepo:
-    files = {"apps/web/deployment.yaml": deployment("ghcr.io/example/web:1.0.0"),
-             "apps/web/service.yaml": SERVICE}
+    files = {
+        "apps/web/deployment.yaml": deployment("ghcr.io/example/web:1.0.0"),
+        "apps/web/service.yaml": SERVICE,
+    }
     if config:
         files[".gitops-bot.yaml"] = config
     repo = make_repo(files)
@@ -55,15 +64,19 @@ def web_repo(make_repo: Callable[..., GitRepo], config: str = "") -> GitRepo:
     return repo
 
 
-def test_an_old_problem_does_not_block_an_image_bump(make_repo: Callable[..., GitRepo],
-                                                     tools: Tools, tmp_path: Path) -> None:
+def test_an_old_problem_does_not_block_an_image_bump(
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     repo = web_repo(make_repo)
     repo.commit({"apps/web/deployment.yaml": deployment("ghcr.io/example/web:1.0.1")})
     result = review(repo, tools, tmp_path)
     [target] = result.targets
     [old] = target.findings
     assert (old.severity, old.object and old.object.kind, old.new) == (
-        Severity.ERROR, "Service", False)
+        Severity.ERROR,
+        "Service",
+        False,
+    )
     assert "missing the label app.kubernetes.io/name" in old.message
     assert target.state is State.SUCCESS and result.state is State.SUCCESS
     # the second review of the same change reads both renders from the cache: same verdict
@@ -71,8 +84,9 @@ def test_an_old_problem_does_not_block_an_image_bump(make_repo: Callable[..., Gi
     assert [(f.message, f.new) for f in again.targets[0].findings] == [(old.message, False)]
 
 
-def test_a_new_problem_blocks_and_is_marked_new(make_repo: Callable[..., GitRepo],
-                                                tools: Tools, tmp_path: Path) -> None:
+def test_a_new_problem_blocks_and_is_marked_new(
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     repo = web_repo(make_repo)
     repo.commit({"apps/web/deployment.yaml": deployment("ghcr.io/example/web:latest")})
     result = review(repo, tools, tmp_path)
@@ -81,8 +95,9 @@ def test_a_new_problem_blocks_and_is_marked_new(make_repo: Callable[..., GitRepo
     assert result.state is State.FAILURE
 
 
-def test_block_all_makes_every_error_decide(make_repo: Callable[..., GitRepo], tools: Tools,
-                                            tmp_path: Path) -> None:
+def test_block_all_makes_every_error_decide(
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     repo = web_repo(make_repo, "apps:\n  web: {path: apps/web}\nfindings: {block: all}\n")
     repo.commit({"apps/web/deployment.yaml": deployment("ghcr.io/example/web:1.0.1")})
     result = review(repo, tools, tmp_path)
@@ -131,7 +146,8 @@ def chart_repo(make_repo: Callable[..., GitRepo], hooks: str = "") -> GitRepo:
 
 
 def test_helm_test_hooks_are_left_out_and_an_identical_render_is_unchanged(
-        make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path) -> None:
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     repo = chart_repo(make_repo)
     # staging's tag changes; production pins its own tag, so it renders identically
     repo.commit({"charts/web/values.yaml": "tag: 1.0.1\n"})
@@ -139,27 +155,27 @@ def test_helm_test_hooks_are_left_out_and_an_identical_render_is_unchanged(
     by_env = {t.target.environment: t for t in result.targets}
     assert all(d.key.kind != "Pod" for t in result.targets for d in t.diffs)
     staging, production = by_env["staging"], by_env["production"]
-    assert [(d.key.kind, d.status) for d in staging.diffs] == [
-        ("Deployment", DiffStatus.CHANGED)]
+    assert [(d.key.kind, d.status) for d in staging.diffs] == [("Deployment", DiffStatus.CHANGED)]
     assert [d.status for d in production.diffs] == [DiffStatus.UNCHANGED]
     assert not any("production" in a.reason for a in result.approvals)
 
 
 def test_included_hooks_with_random_names_are_paired_not_created_and_deleted(
-        make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path) -> None:
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     repo = chart_repo(make_repo, "render: {helm: {hooks: include}}\n")
     repo.commit({"charts/web/values.yaml": "tag: 1.0.1\n"})
     result = review(repo, tools, tmp_path)
     production = next(t for t in result.targets if t.target.environment == "production")
     pods = [d for d in production.diffs if d.key.kind == "Pod"]
-    assert [(d.status, d.renamed_from is not None) for d in pods] == [
-        (DiffStatus.UNCHANGED, True)]
+    assert [(d.status, d.renamed_from is not None) for d in pods] == [(DiffStatus.UNCHANGED, True)]
     assert all(d.status is DiffStatus.UNCHANGED for d in production.diffs)
     assert not any("production" in a.reason for a in result.approvals)
 
 
-def test_generate_name_objects_are_accepted(make_repo: Callable[..., GitRepo], tools: Tools,
-                                            tmp_path: Path) -> None:
+def test_generate_name_objects_are_accepted(
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     repo = web_repo(make_repo)
     job = """apiVersion: batch/v1
 kind: Job
@@ -181,18 +197,27 @@ spec:
 
 
 def test_a_deleted_volume_claim_reaches_the_change_policies(
-        make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path) -> None:
-    pvc = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  "
-           f"{LABELLED}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: "
-           "{requests: {storage: 1Gi}}\n")
-    repo = make_repo({"apps/web/deployment.yaml": deployment("ghcr.io/example/web:1.0.0"),
-                      "apps/web/pvc.yaml": pvc})
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
+    pvc = (
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  "
+        f"{LABELLED}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: "
+        "{requests: {storage: 1Gi}}\n"
+    )
+    repo = make_repo(
+        {
+            "apps/web/deployment.yaml": deployment("ghcr.io/example/web:1.0.0"),
+            "apps/web/pvc.yaml": pvc,
+        }
+    )
     repo.checkout("change", create=True)
     repo.commit({"apps/web/pvc.yaml": None})
     result = review(repo, tools, tmp_path)
     [target] = result.targets
     assert [(d.kind, d.object and d.object.name) for d in target.dangers] == [
-        ("delete", "data"), ("prune", None)]
+        ("delete", "data"),
+        ("prune", None),
+    ]
     [denial] = [f for f in result.findings if f.rule == "gitops.change.deny_dangerous"]
     assert denial.severity is Severity.ERROR and denial.new
     assert "PersistentVolumeClaim/data is deleted" in denial.message
@@ -200,7 +225,8 @@ def test_a_deleted_volume_claim_reaches_the_change_policies(
 
 
 def test_values_a_chart_makes_up_on_every_render_are_not_changes(
-        make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path) -> None:
+    make_repo: Callable[..., GitRepo], tools: Tools, tmp_path: Path
+) -> None:
     # like grafana's chart: a random admin password and a checksum of it on the Deployment
     secret = """apiVersion: v1
 kind: Secret
@@ -213,16 +239,22 @@ data:
     deploy = deployment("ghcr.io/example/web:{{ .Values.tag }}").replace(
         "    metadata: {labels: {app: web}}\n",
         "    metadata:\n      labels: {app: web}\n      annotations:\n"
-        "        checksum/secret: {{ include (print $.Template.BasePath \"/secret.yaml\") . "
-        "| sha256sum }}\n")
-    repo = make_repo({"charts/web/Chart.yaml": CHART["charts/web/Chart.yaml"],
-                      "charts/web/values.yaml": "tag: 1.0.0\n",
-                      "charts/web/templates/deployment.yaml": deploy,
-                      "charts/web/templates/secret.yaml": secret})
+        '        checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . '
+        "| sha256sum }}\n",
+    )
+    repo = make_repo(
+        {
+            "charts/web/Chart.yaml": CHART["charts/web/Chart.yaml"],
+            "charts/web/values.yaml": "tag: 1.0.0\n",
+            "charts/web/templates/deployment.yaml": deploy,
+            "charts/web/templates/secret.yaml": secret,
+        }
+    )
     repo.checkout("change", create=True)
     repo.commit({"charts/web/values.yaml": "tag: 1.0.1\n"})
     result = review(repo, tools, tmp_path)
     [target] = result.targets
-    changed = [(d.key.kind, d.changed_fields) for d in target.diffs
-               if d.status is not DiffStatus.UNCHANGED]
+    changed = [
+        (d.key.kind, d.changed_fields) for d in target.diffs if d.status is not DiffStatus.UNCHANGED
+    ]
     assert changed == [("Deployment", ("spec.template.spec.containers[0].image",))]

@@ -1,4 +1,5 @@
 """The job workspace: private, random, removed afterwards, and no credential on its disk."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,10 @@ def test_workspaces_are_private_random_and_removed(tmp_path: Path) -> None:
     sha = remote.commit({"apps/web/cm.yaml": "kind: ConfigMap\n"})
     root = tmp_path / "workspaces"
     url = f"file://{remote.path}"
-    with change_workspace(url, (sha,), root=root) as first, \
-            change_workspace(url, (sha,), root=root) as second:
+    with (
+        change_workspace(url, (sha,), root=root) as first,
+        change_workspace(url, (sha,), root=root) as second,
+    ):
         assert first.parent != second.parent
         for repo in (first, second):
             assert stat.S_IMODE(repo.parent.stat().st_mode) == 0o700
@@ -40,10 +43,14 @@ def test_the_clone_token_is_never_written_to_the_workspace(tmp_path: Path) -> No
     no credential there, in any spelling."""
     remote = GitRepo(tmp_path / "remote")
     sha = remote.commit({"apps/web/cm.yaml": "kind: ConfigMap\n"})
-    spellings = [TOKEN, base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode(),
-                 base64.b64encode(TOKEN.encode()).decode()[:-4]]
-    with change_workspace(f"file://{remote.path}", (sha,), token=TOKEN,
-                          root=tmp_path / "ws") as repo:
+    spellings = [
+        TOKEN,
+        base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode(),
+        base64.b64encode(TOKEN.encode()).decode()[:-4],
+    ]
+    with change_workspace(
+        f"file://{remote.path}", (sha,), token=TOKEN, root=tmp_path / "ws"
+    ) as repo:
         files = _files(repo.parent)
         assert repo / ".git" / "config" in files
         for path in files:

@@ -1,4 +1,5 @@
 """Fixtures of the policy tests: an OPA REST test server on loopback, engines."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

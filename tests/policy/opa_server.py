@@ -15,6 +15,7 @@ JSON bodies, known query parameters); anything else is answered 400 and kept in
 Known difference from `opa run --server`: the engine library uses strict built-in errors,
 so a failing built-in gives 500 here where OPA's data API leaves the expression undefined.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,17 +29,19 @@ from tests.loopback import json_reply, serve, shutdown
 from tests.policy.realopa import NO_INPUT, OpaFailure, RealOpa
 
 Reply = tuple[int, Mapping[str, str], bytes]
-DATA_PARAMS = frozenset({"partial", "pretty", "provenance", "explain", "metrics", "instrument",
-                         "strict-builtin-errors"})
+DATA_PARAMS = frozenset(
+    {"partial", "pretty", "provenance", "explain", "metrics", "instrument", "strict-builtin-errors"}
+)
 POLICY_PARAMS = frozenset({"pretty", "metrics"})
 _ERROR_LINE = re.compile(r"([^\s:]+):(\d+): (rego_[a-z_]+_error): ([^\n]*)")
 
 
 def compile_errors(message: str) -> list[dict[str, Any]]:
     """OPA's `errors` array from the engine's error text (file, row, code, message)."""
-    found = [{"code": code, "message": text,
-              "location": {"file": file, "row": int(row)}}
-             for file, row, code, text in _ERROR_LINE.findall(message)]
+    found = [
+        {"code": code, "message": text, "location": {"file": file, "row": int(row)}}
+        for file, row, code, text in _ERROR_LINE.findall(message)
+    ]
     return found or [{"code": "rego_compile_error", "message": message[:2000]}]
 
 
@@ -165,8 +168,9 @@ class OpaTestServer:
                 unknown = set(params) - POLICY_PARAMS
                 if unknown:
                     return self._refuse(f"unknown query parameters {sorted(unknown)}")
-                return self._policies(method, path.removeprefix("/v1/policies").strip("/"),
-                                      headers, body)
+                return self._policies(
+                    method, path.removeprefix("/v1/policies").strip("/"), headers, body
+                )
             if path == "/v1/data" or path.startswith("/v1/data/"):
                 unknown = set(params) - DATA_PARAMS
                 if unknown:
@@ -176,20 +180,20 @@ class OpaTestServer:
         state.violations.append(f"{method} {path}: not an OPA endpoint")
         return _error(404, "resource_not_found", f"{method} {path} is not an OPA endpoint")
 
-    def _policies(self, method: str, policy_id: str, headers: dict[str, str],
-                  body: bytes) -> Reply:
+    def _policies(self, method: str, policy_id: str, headers: dict[str, str], body: bytes) -> Reply:
         state = self.state
         if method == "GET" and not policy_id:
-            return json_reply(200, {"result": [{"id": i, "raw": r}
-                                               for i, r in sorted(state.policies.items())]})
+            return json_reply(
+                200, {"result": [{"id": i, "raw": r} for i, r in sorted(state.policies.items())]}
+            )
         if not policy_id:
             return self._refuse(f"{method} /v1/policies needs a policy id")
         if method == "GET":
             if policy_id not in state.policies:
-                return _error(404, "resource_not_found",
-                              f"storage_not_found_error: policy id {policy_id!r}")
-            return json_reply(200, {"result": {"id": policy_id,
-                                               "raw": state.policies[policy_id]}})
+                return _error(
+                    404, "resource_not_found", f"storage_not_found_error: policy id {policy_id!r}"
+                )
+            return json_reply(200, {"result": {"id": policy_id, "raw": state.policies[policy_id]}})
         if method == "PUT":
             content_type = headers.get("Content-Type", "").split(";")[0].strip()
             if content_type != "text/plain":
@@ -199,25 +203,33 @@ class OpaTestServer:
             except UnicodeDecodeError:
                 return self._refuse("the policy is not UTF-8")
             except OpaFailure as exc:
-                return _error(400, "invalid_parameter",
-                              "error(s) occurred while compiling module(s)",
-                              errors=compile_errors(exc.message))
+                return _error(
+                    400,
+                    "invalid_parameter",
+                    "error(s) occurred while compiling module(s)",
+                    errors=compile_errors(exc.message),
+                )
             return json_reply(200, {})
         if method == "DELETE":
             if policy_id not in state.policies:
-                return _error(404, "resource_not_found",
-                              f"storage_not_found_error: policy id {policy_id!r}")
+                return _error(
+                    404, "resource_not_found", f"storage_not_found_error: policy id {policy_id!r}"
+                )
             try:
                 state.delete_policy(policy_id)
             except OpaFailure as exc:
-                return _error(400, "invalid_parameter",
-                              "error(s) occurred while compiling module(s)",
-                              errors=compile_errors(exc.message))
+                return _error(
+                    400,
+                    "invalid_parameter",
+                    "error(s) occurred while compiling module(s)",
+                    errors=compile_errors(exc.message),
+                )
             return json_reply(200, {})
         return self._refuse(f"{method} is not a policy API method")
 
-    def _data(self, method: str, segments: list[str], headers: dict[str, str],
-              body: bytes) -> Reply:
+    def _data(
+        self, method: str, segments: list[str], headers: dict[str, str], body: bytes
+    ) -> Reply:
         state = self.state
         if method == "PUT":
             try:

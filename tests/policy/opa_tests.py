@@ -5,6 +5,7 @@ Each `with input as VALUE` of a test module is wrapped in a function that prints
 outcomes (to compare with `gitops-bot policy test` on regopy) and every input document the
 tests feed to the policies (to compare the two engines' findings on them).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ def _value_end(toks: list[source.Token], start: int) -> int:
     depth, last = toks[start].depth, start
     for j in range(start, len(toks)):
         tok = toks[j]
-        if tok.depth == depth and (tok.kind == "newline" or tok.text in _ENDS
-                                   or (tok.kind == "ident" and tok.text == "with")):
+        if tok.depth == depth and (
+            tok.kind == "newline"
+            or tok.text in _ENDS
+            or (tok.kind == "ident" and tok.text == "with")
+        ):
             break
         if tok.kind not in ("ws", "comment", "newline"):
             last = j

@@ -12,6 +12,7 @@ What the library does, as OPA does it:
 - built-in errors are strict (`rego.StrictBuiltinErrors(true)`), unlike `opa run --server`,
   whose data API makes an erroring built-in undefined unless `?strict-builtin-errors`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = Path(os.environ.get("GITOPS_BOT_OPA_LIBRARY") or ROOT / ".tools" / "opa"
-               / "libopabridge.so")
+LIBRARY = Path(
+    os.environ.get("GITOPS_BOT_OPA_LIBRARY") or ROOT / ".tools" / "opa" / "libopabridge.so"
+)
 NO_INPUT: Any = object()  # a query without `input` (unlike `input` = null)
 _loaded: ctypes.CDLL | None = None
 _load_lock = threading.Lock()
@@ -43,16 +45,19 @@ def library() -> ctypes.CDLL:
     with _load_lock:
         if _loaded is None:
             if not LIBRARY.is_file():
-                raise FileNotFoundError(f"{LIBRARY} is missing: run ./scripts/setup (it fetches "
-                                        "the real OPA engine for the OPA-server tests)")
+                raise FileNotFoundError(
+                    f"{LIBRARY} is missing: run ./scripts/setup (it fetches "
+                    "the real OPA engine for the OPA-server tests)"
+                )
             lib = ctypes.CDLL(str(LIBRARY))
             lib.OpaNew.restype, lib.OpaNew.argtypes = ctypes.c_uint64, []
             lib.OpaDestroy.restype, lib.OpaDestroy.argtypes = None, [ctypes.c_uint64]
             lib.OpaFreeString.restype, lib.OpaFreeString.argtypes = None, [ctypes.c_void_p]
-            for name, args in (("OpaAddPolicy", [ctypes.c_char_p, ctypes.c_char_p]),
-                               ("OpaAddData", [ctypes.c_char_p, ctypes.c_char_p]),
-                               ("OpaEvalQuery", [ctypes.c_char_p, ctypes.c_char_p,
-                                                 ctypes.c_int, ctypes.c_int])):
+            for name, args in (
+                ("OpaAddPolicy", [ctypes.c_char_p, ctypes.c_char_p]),
+                ("OpaAddData", [ctypes.c_char_p, ctypes.c_char_p]),
+                ("OpaEvalQuery", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]),
+            ):
                 fn = getattr(lib, name)
                 # c_void_p, not c_char_p: the envelope must be freed by OpaFreeString
                 fn.restype, fn.argtypes = ctypes.c_void_p, [ctypes.c_uint64, *args]

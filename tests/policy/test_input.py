@@ -1,4 +1,5 @@
 """The change input document: schema, approvals that count, approval requirements."""
+
 from __future__ import annotations
 
 import ast
@@ -22,22 +23,36 @@ from tests.policy.samples import DEFAULT_POLICIES, PVC_DELETED, ROOT, target_res
 
 SCHEMA = json.loads((ROOT / "bot" / "schemas" / "policy-input.schema.json").read_text())
 HEAD, OLD = "h" * 40, "o" * 40
-CHANGE = ChangeInfo("alice", "b" * 40, HEAD, labels=("z", "a"), changed_files=("b.yaml",),
-                    number=7, title="t")
+CHANGE = ChangeInfo(
+    "alice", "b" * 40, HEAD, labels=("z", "a"), changed_files=("b.yaml",), number=7, title="t"
+)
 
 
 def test_input_matches_schema_and_example() -> None:
-    result = target_result("shop", "production",
-                           [("apps", "Deployment", "web", DiffStatus.CHANGED)], State.WARNING)
-    result = type(result)(result.target, result.state, result.diffs, (
-        Finding(Severity.WARNING, "validate", "m", "f.yaml", 2, result.diffs[0].key, "r"),))
+    result = target_result(
+        "shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)], State.WARNING
+    )
+    result = type(result)(
+        result.target,
+        result.state,
+        result.diffs,
+        (Finding(Severity.WARNING, "validate", "m", "f.yaml", 2, result.diffs[0].key, "r"),),
+    )
     doc = build_change_input([result], CHANGE, [Review("bob", "APPROVED", HEAD, ("web",))])
     jsonschema.validate(doc, SCHEMA)
     assert doc["change"]["labels"] == ["a", "z"]
-    assert doc["targets"][0]["objects"] == [{
-        "group": "apps", "kind": "Deployment", "namespace": "shop", "name": "web",
-        "status": "changed", "changed_fields": ["spec"], "file": "apps/shop/production/web.yaml",
-        "line": 1}]
+    assert doc["targets"][0]["objects"] == [
+        {
+            "group": "apps",
+            "kind": "Deployment",
+            "namespace": "shop",
+            "name": "web",
+            "status": "changed",
+            "changed_fields": ["spec"],
+            "file": "apps/shop/production/web.yaml",
+            "line": 1,
+        }
+    ]
     assert doc["targets"][0]["findings"][0]["object"] == "Deployment/shop/web"
     assert doc["targets"][0]["state"] == "warning"
     readme = (ROOT / "bot" / "policy" / "README.md").read_text()
@@ -47,12 +62,12 @@ def test_input_matches_schema_and_example() -> None:
 
 def test_only_head_approvals_by_others_count() -> None:
     reviews = [
-        Review("alice", "APPROVED", HEAD, ("platform",)),        # the author: never counts
-        Review("bob", "APPROVED", OLD, ("platform",)),           # stale: lapsed on push
+        Review("alice", "APPROVED", HEAD, ("platform",)),  # the author: never counts
+        Review("bob", "APPROVED", OLD, ("platform",)),  # stale: lapsed on push
         Review("carol", "APPROVED", HEAD, ()),
-        Review("carol", "CHANGES_REQUESTED", HEAD, ()),          # later review wins
+        Review("carol", "CHANGES_REQUESTED", HEAD, ()),  # later review wins
         Review("dave", "APPROVED", HEAD, ("platform",)),
-        Review("dave", "COMMENTED", HEAD, ("platform",)),        # a comment keeps approval
+        Review("dave", "COMMENTED", HEAD, ("platform",)),  # a comment keeps approval
         Review("erin", "CHANGES_REQUESTED", HEAD, ()),
         Review("erin", "APPROVED", HEAD, ("sec",)),
     ]
@@ -63,65 +78,122 @@ def test_only_head_approvals_by_others_count() -> None:
 
 def test_approval_requirements_list_who_satisfies_them(embedded: EmbeddedEngine) -> None:
     ps = load_policy_set(DEFAULT_POLICIES, "server")
-    targets = [dataclasses.replace(target_result(
-        "shop", "production", [("apps", "Deployment", "web", DiffStatus.CHANGED),
-                               ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
-        dangers=(PVC_DELETED,))]
-    reviews = [Review("alice", "APPROVED", HEAD, ("platform",)),
-               Review("bob", "APPROVED", HEAD, ("platform",)),
-               Review("carol", "APPROVED", OLD, ("platform",))]
+    targets = [
+        dataclasses.replace(
+            target_result(
+                "shop",
+                "production",
+                [
+                    ("apps", "Deployment", "web", DiffStatus.CHANGED),
+                    ("", "PersistentVolumeClaim", "data", DiffStatus.DELETED),
+                ],
+            ),
+            dangers=(PVC_DELETED,),
+        )
+    ]
+    reviews = [
+        Review("alice", "APPROVED", HEAD, ("platform",)),
+        Review("bob", "APPROVED", HEAD, ("platform",)),
+        Review("carol", "APPROVED", OLD, ("platform",)),
+    ]
     decision = embedded.change_decision(ps, build_change_input(targets, CHANGE, reviews))
     assert decision.findings == ()
-    assert [(a.group, a.count, a.reason, a.satisfied_by, a.satisfied)
-            for a in decision.approvals] == [
+    assert [
+        (a.group, a.count, a.reason, a.satisfied_by, a.satisfied) for a in decision.approvals
+    ] == [
         ("*", 2, "changes production (shop/production)", ("bob",), False),
-        ("platform", 1, "dangerous: PersistentVolumeClaim/shop/data is deleted: the volume's "
-                        "data is lost", ("bob",), True)]
+        (
+            "platform",
+            1,
+            "dangerous: PersistentVolumeClaim/shop/data is deleted: the volume's data is lost",
+            ("bob",),
+            True,
+        ),
+    ]
 
 
 def test_dangerous_changes_reach_the_change_policies(embedded: EmbeddedEngine) -> None:
     ps = load_policy_set(DEFAULT_POLICIES, "server")
-    targets = [dataclasses.replace(target_result(
-        "shop", "staging", [("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]),
-        dangers=(PVC_DELETED,))]
+    targets = [
+        dataclasses.replace(
+            target_result(
+                "shop", "staging", [("", "PersistentVolumeClaim", "data", DiffStatus.DELETED)]
+            ),
+            dangers=(PVC_DELETED,),
+        )
+    ]
     doc = build_change_input(targets, CHANGE, [])
     jsonschema.validate(doc, SCHEMA)
-    assert doc["dangerous"] == doc["targets"][0]["dangerous"] == [{
-        "kind": "delete", "severity": "error", "target": "shop/staging",
-        "message": "PersistentVolumeClaim/shop/data is deleted: the volume's data is lost",
-        "object": {"group": "", "kind": "PersistentVolumeClaim", "namespace": "shop",
-                   "name": "data", "key": "PersistentVolumeClaim/shop/data"},
-        "field": None, "file": "apps/shop/staging/data.yaml", "line": 1, "count": 0}]
+    assert (
+        doc["dangerous"]
+        == doc["targets"][0]["dangerous"]
+        == [
+            {
+                "kind": "delete",
+                "severity": "error",
+                "target": "shop/staging",
+                "message": "PersistentVolumeClaim/shop/data is deleted: the volume's data is lost",
+                "object": {
+                    "group": "",
+                    "kind": "PersistentVolumeClaim",
+                    "namespace": "shop",
+                    "name": "data",
+                    "key": "PersistentVolumeClaim/shop/data",
+                },
+                "field": None,
+                "file": "apps/shop/staging/data.yaml",
+                "line": 1,
+                "count": 0,
+            }
+        ]
+    )
     decision = embedded.change_decision(ps, doc)
     [denial] = decision.findings
     assert (denial.severity, denial.rule, denial.object) == (
-        Severity.ERROR, "gitops.change.deny_dangerous", PVC_DELETED.object)
-    assert denial.message == ("shop/staging: PersistentVolumeClaim/shop/data is deleted: the "
-                              "volume's data is lost; needs an approval from the platform team")
+        Severity.ERROR,
+        "gitops.change.deny_dangerous",
+        PVC_DELETED.object,
+    )
+    assert denial.message == (
+        "shop/staging: PersistentVolumeClaim/shop/data is deleted: the "
+        "volume's data is lost; needs an approval from the platform team"
+    )
 
 
 def test_a_renamed_object_also_leaves_its_deleted_entry() -> None:
-    old, new = ObjKey("", "ConfigMap", "shop", "cfg-5g7h8k9m2t"), \
-        ObjKey("", "ConfigMap", "shop", "cfg-9b8c7d6f5g")
-    result = TargetResult(Target("shop", "staging", "kustomize", "apps/shop"), State.SUCCESS, (
-        ObjectDiff(new, DiffStatus.CHANGED, "d", ("data.a",), "cm.yaml", 1, renamed_from=old),))
+    old, new = (
+        ObjKey("", "ConfigMap", "shop", "cfg-5g7h8k9m2t"),
+        ObjKey("", "ConfigMap", "shop", "cfg-9b8c7d6f5g"),
+    )
+    result = TargetResult(
+        Target("shop", "staging", "kustomize", "apps/shop"),
+        State.SUCCESS,
+        (ObjectDiff(new, DiffStatus.CHANGED, "d", ("data.a",), "cm.yaml", 1, renamed_from=old),),
+    )
     doc = build_change_input([result], CHANGE)
     jsonschema.validate(doc, SCHEMA)
-    assert [(o["name"], o["status"], o.get("renamed_from"), o.get("renamed_to"))
-            for o in doc["targets"][0]["objects"]] == [
-        (new.name, "changed", str(old), None), (old.name, "deleted", None, str(new))]
+    assert [
+        (o["name"], o["status"], o.get("renamed_from"), o.get("renamed_to"))
+        for o in doc["targets"][0]["objects"]
+    ] == [(new.name, "changed", str(old), None), (old.name, "deleted", None, str(new))]
 
 
 def test_malformed_approvals_fail_closed(embedded: EmbeddedEngine) -> None:
-    ps = policy_set_from_files({"c.rego": b'package gitops.change\nimport rego.v1\n'
-                                          b'approvals contains {"group": "x", "count": 0} if true\n'
-                                          b'warn contains {"msg": "careful", "file": "a.yaml", '
-                                          b'"line": 4} if true\n'}, "server")
+    ps = policy_set_from_files(
+        {
+            "c.rego": b"package gitops.change\nimport rego.v1\n"
+            b'approvals contains {"group": "x", "count": 0} if true\n'
+            b'warn contains {"msg": "careful", "file": "a.yaml", '
+            b'"line": 4} if true\n'
+        },
+        "server",
+    )
     decision = embedded.change_decision(ps, build_change_input([], CHANGE))
     assert decision.approvals == ()
     assert [(f.severity, f.rule, f.file, f.line) for f in decision.findings] == [
         (Severity.ERROR, "gitops.change.approvals", None, None),
-        (Severity.WARNING, "gitops.change.warn", "a.yaml", 4)]
+        (Severity.WARNING, "gitops.change.warn", "a.yaml", 4),
+    ]
 
 
 def test_input_module_is_pure() -> None:

@@ -1,4 +1,5 @@
 """Policy input handed to regopy as one JSON document, and objects evaluated once."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,22 @@ from bot.policy.regocore import Program
 from tests.policy.test_embedded import policies
 
 ECHO = 'package main\nimport rego.v1\ndeny contains input.data.v if input.kind == "ConfigMap"\n'
-TRICKY = ['a "quoted" value', "back\\slash", "two\nlines\tand a tab", "\u0001", "é 日本 😀",
-          "</script>"]
+TRICKY = [
+    'a "quoted" value',
+    "back\\slash",
+    "two\nlines\tand a tab",
+    "\u0001",
+    "é 日本 😀",
+    "</script>",
+]
 
 
 def _config_map(value: str, name: str = "c") -> Manifest:
-    return Manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                     "data": {"v": value}}, "cm.yaml", 1)
+    return Manifest(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}},
+        "cm.yaml",
+        1,
+    )
 
 
 @pytest.mark.parametrize("value", TRICKY)
@@ -25,15 +35,18 @@ def test_json_input_keeps_every_string_exactly(value: str) -> None:
     program = Program([("p.rego", "package p\nr := input\n")], {}, ["p/r"])
     document = {"s": value, "n": 1.5e-7, "i": 2**63 - 1, "f": 1.0, "z": None, "l": [True]}
     assert program.evaluate_json("p/r", json.dumps(document).encode()) == (
-        True, {**document, "f": 1})
+        True,
+        {**document, "f": 1},
+    )
 
 
 @pytest.mark.parametrize("isolated", [False, True])
 def test_policy_messages_carry_input_strings_unchanged(isolated: bool) -> None:
     engine = EmbeddedEngine(isolated=isolated)
     try:
-        found = engine.resource_findings(policies(main=ECHO),
-                                         [_config_map(v, f"c{i}") for i, v in enumerate(TRICKY)])
+        found = engine.resource_findings(
+            policies(main=ECHO), [_config_map(v, f"c{i}") for i, v in enumerate(TRICKY)]
+        )
         assert sorted(f.message for f in found) == sorted(TRICKY)
     finally:
         engine.close()

@@ -1,5 +1,6 @@
 """The OPA server engine against the OPA REST test server (real OPA): errors, revisions,
 restarts, outages. The findings table of every policy library is test_real_opa_parity.py."""
+
 from __future__ import annotations
 
 
@@ -15,30 +16,42 @@ from tests.policy.samples import DEFAULT_POLICIES, mixed_objects, sample_change_
 from tests.policy.test_untrusted import SPELLINGS, _module
 
 
-def test_engine_errors_agree_on_bad_policies(embedded: EmbeddedEngine,
-                                             opa_engine: OpaServerEngine) -> None:
+def test_engine_errors_agree_on_bad_policies(
+    embedded: EmbeddedEngine, opa_engine: OpaServerEngine
+) -> None:
     forbidden = policy_set_from_files(
-        {"main.rego": b'package main\nimport rego.v1\nx := opa.runtime()\n'}, "repository")
+        {"main.rego": b"package main\nimport rego.v1\nx := opa.runtime()\n"}, "repository"
+    )
     pod = [Manifest({"kind": "Pod"})]
     assert opa_engine.resource_findings(forbidden, pod) == embedded.resource_findings(
-        forbidden, pod)
+        forbidden, pod
+    )
     broken = policy_set_from_files({"main.rego": b"package main\nx := = 1\n"}, "repository")
     for engine in (embedded, opa_engine):
         [finding] = engine.resource_findings(broken, pod)
         assert finding.severity is Severity.ERROR and "policy engine error" in finding.message
     # OPA's error names the repository's file and line, without the revision's prefix
-    unknown = policy_set_from_files({"main.rego": (
-        b"package main\nimport rego.v1\n\ndeny contains m if {\n  m := data.lib.f(1)\n}\n")},
-        "repository")
+    unknown = policy_set_from_files(
+        {
+            "main.rego": (
+                b"package main\nimport rego.v1\n\ndeny contains m if {\n  m := data.lib.f(1)\n}\n"
+            )
+        },
+        "repository",
+    )
     [finding] = opa_engine.resource_findings(unknown, pod)
-    assert "main.rego: " in finding.message and "line 5: undefined function data.lib.f" \
-        in finding.message and "gitops_bot" not in finding.message
+    assert (
+        "main.rego: " in finding.message
+        and "line 5: undefined function data.lib.f" in finding.message
+        and "gitops_bot" not in finding.message
+    )
 
 
 def test_revisions_never_mix(opa: OpaTestServer, opa_engine: OpaServerEngine) -> None:
     def deny(message: str) -> PolicySet:
         return policy_set_from_files(
-            {"main.rego": f'package main\ndeny["{message}"] {{ true }}\n'.encode()}, "repository")
+            {"main.rego": f'package main\ndeny["{message}"] {{ true }}\n'.encode()}, "repository"
+        )
 
     old, new = deny("old"), deny("new")
     pod = [Manifest({"kind": "Pod"})]
@@ -51,8 +64,7 @@ def test_revisions_never_mix(opa: OpaTestServer, opa_engine: OpaServerEngine) ->
     assert len({pid.split("/")[1] for pid in opa.state.policies}) == 1
 
 
-def test_lost_policies_are_uploaded_again(opa: OpaTestServer,
-                                          opa_engine: OpaServerEngine) -> None:
+def test_lost_policies_are_uploaded_again(opa: OpaTestServer, opa_engine: OpaServerEngine) -> None:
     ps = policy_set_from_files({"main.rego": b'package main\ndeny["x"] { true }\n'}, "server")
     pod = [Manifest({"kind": "Pod"})]
     assert len(opa_engine.resource_findings(ps, pod)) == 1
@@ -74,14 +86,23 @@ def test_bad_url_is_refused() -> None:
         OpaServerEngine("opa:8181")
 
 
-def test_an_evaluation_error_is_pinned_to_its_object(embedded: EmbeddedEngine,
-                                                     opa_engine: OpaServerEngine) -> None:
+def test_an_evaluation_error_is_pinned_to_its_object(
+    embedded: EmbeddedEngine, opa_engine: OpaServerEngine
+) -> None:
     # Two definitions of a complete rule that disagree for one object only.
-    policies = policy_set_from_files({"main.rego": (
-        b"package main\nimport rego.v1\n\nteam = input.metadata.labels.a\n"
-        b"team = input.metadata.labels.b\n\ndeny contains team if team\n")}, "repository")
-    objects = [Manifest({"kind": "Pod", "metadata": {"labels": {"a": "x", "b": "y"}}}, "a.yaml", 1),
-               Manifest({"kind": "Pod", "metadata": {"labels": {"a": "z", "b": "z"}}}, "b.yaml", 1)]
+    policies = policy_set_from_files(
+        {
+            "main.rego": (
+                b"package main\nimport rego.v1\n\nteam = input.metadata.labels.a\n"
+                b"team = input.metadata.labels.b\n\ndeny contains team if team\n"
+            )
+        },
+        "repository",
+    )
+    objects = [
+        Manifest({"kind": "Pod", "metadata": {"labels": {"a": "x", "b": "y"}}}, "a.yaml", 1),
+        Manifest({"kind": "Pod", "metadata": {"labels": {"a": "z", "b": "z"}}}, "b.yaml", 1),
+    ]
     for engine in (embedded, opa_engine):
         error, deny = engine.resource_findings(policies, objects)
         assert (error.severity, error.file) == (Severity.ERROR, "a.yaml"), engine.name
@@ -90,8 +111,9 @@ def test_an_evaluation_error_is_pinned_to_its_object(embedded: EmbeddedEngine,
 
 
 @pytest.mark.parametrize(("body", "builtin"), SPELLINGS)
-def test_a_forbidden_builtin_never_reaches_the_server(body: str, builtin: str, opa: OpaTestServer,
-                                                      opa_engine: OpaServerEngine) -> None:
+def test_a_forbidden_builtin_never_reaches_the_server(
+    body: str, builtin: str, opa: OpaTestServer, opa_engine: OpaServerEngine
+) -> None:
     policies = policy_set_from_files({"p.rego": _module(body).encode()}, "repository")
     [finding] = opa_engine.resource_findings(policies, [Manifest({"kind": "Pod"}, "p.yaml", 1)])
     assert finding.severity is Severity.ERROR and f"{builtin} is not allowed" in finding.message

@@ -7,6 +7,7 @@ engine (HTTP to the OPA REST test server, which evaluates with OPA v1.20's Go en
 agree on every finding and every change decision, and the folder's test rules must have the
 same outcomes on both.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -59,34 +60,54 @@ def _change_inputs() -> list[dict[str, Any]]:
     # must not depend on the engine's set order (regopy iterates sets in insertion order,
     # OPA in sorted order).
     productions = build_change_input(
-        [target_result(app, "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)])
-         for app in ("web", "shop")], ChangeInfo("alice", "b" * 40, "h" * 40))
+        [
+            target_result(app, "production", [("apps", "Deployment", "web", DiffStatus.CHANGED)])
+            for app in ("web", "shop")
+        ],
+        ChangeInfo("alice", "b" * 40, "h" * 40),
+    )
     return [sample_change_input(), productions]
 
 
 TABLE = {
-    "default-policies": Row(DEFAULT_POLICIES, "server", lambda: mixed_objects(25),
-                            _change_inputs, has_tests=True),
-    "conftest-kubernetes": Row(CONFTEST / "kubernetes" / "policy", "repository",
-                               _yaml(CONFTEST / "kubernetes" / "deployment+service.yaml")),
-    "conftest-exceptions": Row(CONFTEST / "exceptions" / "policy", "repository",
-                               _yaml(CONFTEST / "exceptions" / "deployments.yaml")),
-    "instrumenta": Row(INSTRUMENTA, "repository",
-                       _yaml(CONFTEST / "kubernetes" / "deployment+service.yaml"),
-                       has_tests=True),
+    "default-policies": Row(
+        DEFAULT_POLICIES, "server", lambda: mixed_objects(25), _change_inputs, has_tests=True
+    ),
+    "conftest-kubernetes": Row(
+        CONFTEST / "kubernetes" / "policy",
+        "repository",
+        _yaml(CONFTEST / "kubernetes" / "deployment+service.yaml"),
+    ),
+    "conftest-exceptions": Row(
+        CONFTEST / "exceptions" / "policy",
+        "repository",
+        _yaml(CONFTEST / "exceptions" / "deployments.yaml"),
+    ),
+    "instrumenta": Row(
+        INSTRUMENTA,
+        "repository",
+        _yaml(CONFTEST / "kubernetes" / "deployment+service.yaml"),
+        has_tests=True,
+    ),
 }
 
 
 @pytest.mark.parametrize("row_id", sorted(TABLE))
-def test_regopy_and_real_opa_agree(row_id: str, embedded: EmbeddedEngine,
-                                   opa_engine: OpaServerEngine) -> None:
+def test_regopy_and_real_opa_agree(
+    row_id: str, embedded: EmbeddedEngine, opa_engine: OpaServerEngine
+) -> None:
     row = TABLE[row_id]
     policies = load_policy_set(row.folder, row.layer)
     opa_run = run_on_real_opa(row.folder)
     manifests = row.manifests() + [
         Manifest(body, f"{row_id}-test-input-{i}.yaml", 1)
-        for i, body in enumerate(body for pkg, bodies in sorted(opa_run.inputs.items())
-                                 if pkg != CHANGE_PACKAGE for body in bodies)]
+        for i, body in enumerate(
+            body
+            for pkg, bodies in sorted(opa_run.inputs.items())
+            if pkg != CHANGE_PACKAGE
+            for body in bodies
+        )
+    ]
     change_inputs = row.change_inputs() + opa_run.inputs.get(CHANGE_PACKAGE, [])
     if row.has_tests:
         assert len(manifests) > len(row.manifests()), "no test inputs were captured"
@@ -115,14 +136,21 @@ def test_regopy_and_real_opa_agree(row_id: str, embedded: EmbeddedEngine,
         assert set(on_regopy.values()) == {"pass"}
 
 
-def test_a_known_regopy_bug_fails_closed(embedded: EmbeddedEngine,
-                                         opa_engine: OpaServerEngine) -> None:
+def test_a_known_regopy_bug_fails_closed(
+    embedded: EmbeddedEngine, opa_engine: OpaServerEngine
+) -> None:
     # regopy 1.5.2 writes a sprintf result whose argument came through a function with the
     # argument's quotes (`<"hi">`, which is not JSON). The embedded engine must report that
     # as an engine error, never as some other message; real OPA gives the message.
-    policies = policy_set_from_files({"main.rego": (
-        b'package main\nimport rego.v1\n\nname(x) := x\n\n'
-        b'deny contains sprintf("<%s>", [name("hi")]) if input.kind == "Pod"\n')}, "repository")
+    policies = policy_set_from_files(
+        {
+            "main.rego": (
+                b"package main\nimport rego.v1\n\nname(x) := x\n\n"
+                b'deny contains sprintf("<%s>", [name("hi")]) if input.kind == "Pod"\n'
+            )
+        },
+        "repository",
+    )
     pod = [Manifest({"kind": "Pod"}, "pod.yaml", 1)]
     [finding] = embedded.resource_findings(policies, pod)
     assert finding.severity is Severity.ERROR

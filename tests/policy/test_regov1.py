@@ -1,4 +1,5 @@
 """Rego v0 rule syntax rewritten to Rego v1 for OPA servers, checked by real OPA's parser."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from bot.policy.regov1 import to_v1
 from tests.policy.realopa import OpaFailure, RealOpa
 
-V0 = '''package main
+V0 = """package main
 
 import data.lib
 
@@ -38,9 +39,9 @@ obj = input.review.object {
 }
 
 limits := {"cpu": 1}
-'''
+"""
 
-V1 = '''package main
+V1 = """package main
 
 import data.lib
 
@@ -72,7 +73,7 @@ obj = input.review.object if {
 }
 
 limits := {"cpu": 1}
-'''
+"""
 
 
 def parses_on_opa(src: str) -> bool:
@@ -90,12 +91,15 @@ def test_v0_rules_become_v1_on_the_same_lines() -> None:
     assert parses_on_opa(V1)
 
 
-@pytest.mark.parametrize("src", [
-    V1,
-    "package m\nimport rego.v1\n\np[x] if { some x in input }\n"
-    "q[k] := v if { some k, v in input }\n",
-    "package m\n\nr contains x if {\n  some x in input\n}\ns := {x | some x in input}\n",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        V1,
+        "package m\nimport rego.v1\n\np[x] if { some x in input }\n"
+        "q[k] := v if { some k, v in input }\n",
+        "package m\n\nr contains x if {\n  some x in input\n}\ns := {x | some x in input}\n",
+    ],
+)
 def test_v1_modules_are_unchanged(src: str) -> None:
     assert to_v1(src) == src
 

@@ -1,4 +1,5 @@
 """Helpers for the render tests: a loopback canary and a recording wrapper around real tools."""
+
 from __future__ import annotations
 
 import os
@@ -63,6 +64,7 @@ def canary() -> Iterator[Canary]:
                     found.sentinel_seen.set()
                 found.hits.append(data)
                 conn.sendall(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield found
@@ -101,8 +103,9 @@ def recorded(tools: Tools, tmp_path: Path) -> Recorded:
             "#!/bin/sh\n"
             f'for a in "$0" "$@"; do printf "%s\\0" "$a"; done >> {log}\n'
             f'printf "\\n" >> {log}\n'
-            f'env > {spy}/env-$$\n'
-            f'exec {real} "$@"\n')
+            f"env > {spy}/env-$$\n"
+            f'exec {real} "$@"\n'
+        )
         os.chmod(script, 0o755)
         wrapped[name] = str(script)
     return Recorded(Tools(helm=wrapped["helm"], kubectl=wrapped["kubectl"], git=tools.git), log)

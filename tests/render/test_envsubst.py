@@ -1,4 +1,5 @@
 """Flux's variable substitution, checked against fluxcd/pkg/envsubst's own test table."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ import pytest
 from bot.render.envsubst import SubstitutionError
 from bot.render.envsubst_eval import path_match, substitute
 
-CASES = json.loads((Path(__file__).parents[1] / "fixtures" / "flux-envsubst" /
-                    "eval_test_cases.json").read_text())
+CASES = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "flux-envsubst" / "eval_test_cases.json").read_text()
+)
 
 
 @pytest.mark.parametrize("case", CASES["expand"], ids=lambda c: c["input"])
@@ -24,8 +26,14 @@ def test_strict_like_flux(case: dict[str, object]) -> None:
         with pytest.raises(SubstitutionError, match="variable not set"):
             substitute(str(case["input"]), case["params"], strict=True)  # type: ignore[arg-type]
     else:
-        assert substitute(str(case["input"]), case["params"],  # type: ignore[arg-type]
-                          strict=True) == case["output"]
+        assert (
+            substitute(
+                str(case["input"]),
+                case["params"],  # type: ignore[arg-type]
+                strict=True,
+            )
+            == case["output"]
+        )
 
 
 def test_only_braced_variables_are_substituted() -> None:

@@ -1,4 +1,5 @@
 """The helm renderer with the real helm: vendored charts only, offline, bounded."""
+
 from __future__ import annotations
 
 import io
@@ -33,34 +34,49 @@ metadata:
 
 
 def helm(path: str = "charts/shop", values: tuple[str, ...] = (), **kw: str) -> Target:
-    return Target(app="shop", environment="prod", renderer="helm", path=path, values=values,
-                  **kw)  # type: ignore[arg-type]
+    return Target(app="shop", environment="prod", renderer="helm", path=path, values=values, **kw)  # type: ignore[arg-type]
 
 
 def chart(root: Path, path: str = "charts/shop", name: str = "shop", **extra: str) -> None:
-    files = {f"{path}/Chart.yaml": CHART.format(name), f"{path}/values.yaml": "replicas: 1\n",
-             f"{path}/templates/cm.yaml": CM_TEMPLATE}
+    files = {
+        f"{path}/Chart.yaml": CHART.format(name),
+        f"{path}/values.yaml": "replicas: 1\n",
+        f"{path}/templates/cm.yaml": CM_TEMPLATE,
+    }
     files.update({f"{path}/{k}": v for k, v in extra.items()})
     write_tree(root, files)
 
 
-def test_chart_renders_with_defaults_and_objects_map_to_templates(tmp_path: Path,
-                                                                  tools: Tools) -> None:
-    chart(tmp_path, **{"crds/widget.yaml": CRD,
-                       "templates/two.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n"
-                                             "  name: svc\n---\napiVersion: v1\nkind: Secret\n"
-                                             "metadata:\n  name: sec\n"})
+def test_chart_renders_with_defaults_and_objects_map_to_templates(
+    tmp_path: Path, tools: Tools
+) -> None:
+    chart(
+        tmp_path,
+        **{
+            "crds/widget.yaml": CRD,
+            "templates/two.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n"
+            "  name: svc\n---\napiVersion: v1\nkind: Secret\n"
+            "metadata:\n  name: sec\n",
+        },
+    )
     write_tree(tmp_path, {"env/prod/values.yaml": "replicas: 3\n"})
-    result = render_target(tmp_path, helm(values=("env/prod/values.yaml",),
-                                          kubernetes_version="1.31"), tools)
+    result = render_target(
+        tmp_path, helm(values=("env/prod/values.yaml",), kubernetes_version="1.31"), tools
+    )
     assert result.findings == ()
     got = {(m.kind, m.key.namespace, m.key.name, m.file, m.line) for m in result.manifests}
     assert got == {
-        ("CustomResourceDefinition", "", "widgets.example.com", "charts/shop/crds/widget.yaml",
-         None),
+        (
+            "CustomResourceDefinition",
+            "",
+            "widgets.example.com",
+            "charts/shop/crds/widget.yaml",
+            None,
+        ),
         ("ConfigMap", "default", "shop-cm", "charts/shop/templates/cm.yaml", None),
         ("Service", "", "svc", "charts/shop/templates/two.yaml", None),
-        ("Secret", "", "sec", "charts/shop/templates/two.yaml", None)}
+        ("Secret", "", "sec", "charts/shop/templates/two.yaml", None),
+    }
     (cm,) = [m for m in result.manifests if m.kind == "ConfigMap"]
     assert cm.body["data"] == {"kube": "v1.31", "replicas": "3"}
     named = render_target(tmp_path, helm(release="web", namespace="shop-prod"), tools)
@@ -69,7 +85,10 @@ def test_chart_renders_with_defaults_and_objects_map_to_templates(tmp_path: Path
 
 
 def test_lookup_is_empty_and_dns_is_never_queried(tmp_path: Path, tools: Tools) -> None:
-    chart(tmp_path, **{"templates/cm.yaml": """apiVersion: v1
+    chart(
+        tmp_path,
+        **{
+            "templates/cm.yaml": """apiVersion: v1
 kind: ConfigMap
 metadata:
   name: probe
@@ -77,23 +96,31 @@ data:
   secret: {{ lookup "v1" "Secret" "kube-system" "admin" | toJson | quote }}
   all: {{ lookup "v1" "Secret" "" "" | toJson | quote }}
   host: {{ getHostByName "localhost" | quote }}
-"""})
+"""
+        },
+    )
     result = render_target(tmp_path, helm(), tools)
     assert result.ok, result.findings
     assert result.manifests[0].body["data"] == {"secret": "{}", "all": "{}", "host": ""}
 
 
-def test_dependency_not_vendored_is_refused_and_never_fetched(tmp_path: Path, tools: Tools,
-                                                              canary: Canary) -> None:
-    chart(tmp_path, **{"Chart.yaml": CHART.format("shop") +
-                       f"dependencies:\n- name: redis\n  version: 1.0.0\n"
-                       f"  repository: {canary.url}/charts\n"})
+def test_dependency_not_vendored_is_refused_and_never_fetched(
+    tmp_path: Path, tools: Tools, canary: Canary
+) -> None:
+    chart(
+        tmp_path,
+        **{
+            "Chart.yaml": CHART.format("shop") + f"dependencies:\n- name: redis\n  version: 1.0.0\n"
+            f"  repository: {canary.url}/charts\n"
+        },
+    )
     result = render_target(tmp_path, helm(), tools)
     assert not result.ok and result.manifests == ()
     (finding,) = result.findings
     assert finding.file == "charts/shop/Chart.yaml"
-    assert finding.message == ("dependency redis is not vendored in charts/; the bot never "
-                               "runs helm dependency update")
+    assert finding.message == (
+        "dependency redis is not vendored in charts/; the bot never runs helm dependency update"
+    )
     assert canary.settled_hits() == []
 
 
@@ -109,22 +136,35 @@ def _tgz(name: str, files: dict[str, str]) -> bytes:
 
 
 def test_vendored_dependencies_render(tmp_path: Path, tools: Tools, canary: Canary) -> None:
-    sub = {"Chart.yaml": CHART.format("redis"),
-           "templates/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: redis\n"}
-    chart(tmp_path, **{"Chart.yaml": CHART.format("shop") +
-                       f"dependencies:\n- name: redis\n  version: 0.1.0\n"
-                       f"  repository: {canary.url}\n- name: cache\n  version: 0.1.0\n"
-                       f"  repository: {canary.url}\n",
-                       **{f"charts/redis/{k}": v for k, v in sub.items()}})
-    (tmp_path / "charts/shop/charts/cache-0.1.0.tgz").write_bytes(_tgz("cache", {
-        "Chart.yaml": CHART.format("cache"),
-        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache\n"}))
+    sub = {
+        "Chart.yaml": CHART.format("redis"),
+        "templates/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: redis\n",
+    }
+    chart(
+        tmp_path,
+        **{
+            "Chart.yaml": CHART.format("shop") + f"dependencies:\n- name: redis\n  version: 0.1.0\n"
+            f"  repository: {canary.url}\n- name: cache\n  version: 0.1.0\n"
+            f"  repository: {canary.url}\n",
+            **{f"charts/redis/{k}": v for k, v in sub.items()},
+        },
+    )
+    (tmp_path / "charts/shop/charts/cache-0.1.0.tgz").write_bytes(
+        _tgz(
+            "cache",
+            {
+                "Chart.yaml": CHART.format("cache"),
+                "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cache\n",
+            },
+        )
+    )
     result = render_target(tmp_path, helm(), tools)
     assert result.ok, result.findings
     assert sorted((m.key.name, m.file) for m in result.manifests) == [
         ("cache", "charts/shop/charts/cache/templates/cm.yaml"),
         ("redis", "charts/shop/charts/redis/templates/svc.yaml"),
-        ("shop-cm", "charts/shop/templates/cm.yaml")]
+        ("shop-cm", "charts/shop/templates/cm.yaml"),
+    ]
     assert canary.settled_hits() == []
 
 
@@ -144,12 +184,13 @@ class _Zeros(io.RawIOBase):
         return n
 
 
-def test_vendored_archive_that_expands_1000_times_is_stopped(tmp_path: Path,
-                                                             tools: Tools) -> None:
+def test_vendored_archive_that_expands_1000_times_is_stopped(tmp_path: Path, tools: Tools) -> None:
     """docs/security.md#case-56: a vendored chart archive of ~120 KB expanding to 120 MiB
     stops at the 100 MiB decompressed-size cap; the render fails, quickly and in bounded memory."""
-    chart(tmp_path, **{"Chart.yaml": CHART.format("shop") +
-                       "dependencies:\n- name: bomb\n  version: 0.1.0\n"})
+    chart(
+        tmp_path,
+        **{"Chart.yaml": CHART.format("shop") + "dependencies:\n- name: bomb\n  version: 0.1.0\n"},
+    )
     archive = tmp_path / "charts/shop/charts/bomb-0.1.0.tgz"
     archive.parent.mkdir()
     big = 120 * 1024 * 1024
@@ -182,13 +223,17 @@ def test_symlinked_chart_lock_is_refused(tmp_path: Path, tools: Tools) -> None:
     os.symlink("../../rc", tmp_path / "charts/shop/Chart.lock")
     result = render_target(tmp_path, helm(), tools)
     assert [f.message for f in result.findings] == [
-        "symlink charts/shop/Chart.lock -> ../../rc leaves the app charts/shop; refused"]
+        "symlink charts/shop/Chart.lock -> ../../rc leaves the app charts/shop; refused"
+    ]
 
 
-@pytest.mark.parametrize("given", ["../secret.yaml", "../../../../../../{tmp}/secret.yaml",
-                                   "{tmp}/secret.yaml", "env/link.yaml"])
+@pytest.mark.parametrize(
+    "given",
+    ["../secret.yaml", "../../../../../../{tmp}/secret.yaml", "{tmp}/secret.yaml", "env/link.yaml"],
+)
 def test_values_outside_the_repository_are_refused_without_content(
-        tmp_path: Path, tools: Tools, given: str) -> None:
+    tmp_path: Path, tools: Tools, given: str
+) -> None:
     write_tree(tmp_path, {"secret.yaml": "password: NEVER-SHOW-THIS\n"})
     repo = tmp_path / "repo"
     chart(repo)
@@ -203,13 +248,17 @@ def test_values_outside_the_repository_are_refused_without_content(
     assert "NEVER-SHOW-THIS" not in repr(result)
 
 
-def test_chart_file_symlinked_out_of_the_repo_is_refused(tmp_path: Path,
-                                                         tools: Tools) -> None:
+def test_chart_file_symlinked_out_of_the_repo_is_refused(tmp_path: Path, tools: Tools) -> None:
     write_tree(tmp_path, {"other-job/secret.yaml": "password: NEVER-SHOW-THIS\n"})
     repo = tmp_path / "repo"
-    chart(repo, **{"templates/leak.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                                          "  name: leak\ndata:\n"
-                                          "  x: {{ .Files.Get \"stolen.yaml\" | quote }}\n"})
+    chart(
+        repo,
+        **{
+            "templates/leak.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+            "  name: leak\ndata:\n"
+            '  x: {{ .Files.Get "stolen.yaml" | quote }}\n'
+        },
+    )
     os.symlink("../../../other-job/secret.yaml", repo / "charts/shop/stolen.yaml")
     result = render_target(repo, helm(), tools)
     assert not result.ok and result.findings[0].file == "charts/shop/stolen.yaml"
@@ -217,29 +266,43 @@ def test_chart_file_symlinked_out_of_the_repo_is_refused(tmp_path: Path,
 
 
 def test_endless_template_is_killed_at_the_deadline_with_no_leftover(
-        tmp_path: Path, tools: Tools) -> None:
-    chart(tmp_path, path="charts/spin-7f3a", name="spin", **{
-        "templates/spin.yaml": "{{- range until 100000 }}{{- range until 100000 }}"
-                               "{{- end }}{{- end }}\n"})
+    tmp_path: Path, tools: Tools
+) -> None:
+    chart(
+        tmp_path,
+        path="charts/spin-7f3a",
+        name="spin",
+        **{
+            "templates/spin.yaml": "{{- range until 100000 }}{{- range until 100000 }}"
+            "{{- end }}{{- end }}\n"
+        },
+    )
     started = time.monotonic()
-    result = render_target(tmp_path, helm(path="charts/spin-7f3a"), tools,
-                           Budgets(render_timeout=1.5))
+    result = render_target(
+        tmp_path, helm(path="charts/spin-7f3a"), tools, Budgets(render_timeout=1.5)
+    )
     assert time.monotonic() - started < 5
     assert [f.message for f in result.findings] == ["render timed out after 1.5s"]
     assert process_running_with("charts/spin-7f3a") == []
 
 
 def test_output_cap(tmp_path: Path, tools: Tools) -> None:
-    chart(tmp_path, **{"templates/big.yaml": "{{- range $i := until 2000 }}\n---\n"
-                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{{ $i }}\n"
-                       "{{- end }}\n"})
+    chart(
+        tmp_path,
+        **{
+            "templates/big.yaml": "{{- range $i := until 2000 }}\n---\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{{ $i }}\n"
+            "{{- end }}\n"
+        },
+    )
     assert len(render_target(tmp_path, helm(), tools).manifests) == 2001
     result = render_target(tmp_path, helm(), tools, Budgets(max_render_bytes=10_000))
     assert [f.message for f in result.findings] == ["render output exceeded 10000 bytes"]
 
 
-def test_helm_runs_with_clean_env_and_safe_argv(tmp_path: Path, recorded: Recorded,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_helm_runs_with_clean_env_and_safe_argv(
+    tmp_path: Path, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KUBECONFIG", "/root/.kube/config")
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_secretsecret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
@@ -247,8 +310,15 @@ def test_helm_runs_with_clean_env_and_safe_argv(tmp_path: Path, recorded: Record
     assert render_target(tmp_path, helm(), recorded.tools).ok
     (call,) = recorded.calls()
     assert call[1] == "template" and "--include-crds" in call
-    for flag in ("--enable-dns", "--post-renderer", "--dependency-update", "--repo",
-                 "--kubeconfig", "--kube-apiserver", "--dry-run=server"):
+    for flag in (
+        "--enable-dns",
+        "--post-renderer",
+        "--dependency-update",
+        "--repo",
+        "--kubeconfig",
+        "--kube-apiserver",
+        "--dry-run=server",
+    ):
         assert flag not in call
     (env,) = recorded.environments()
     for leak in ("KUBECONFIG", "ghs_", "aws-secret"):
@@ -261,7 +331,7 @@ def test_bad_names_and_template_errors_are_findings(tmp_path: Path, tools: Tools
     chart(tmp_path)
     bad = render_target(tmp_path, helm(release="--post-renderer=/bin/sh"), tools)
     assert "release name" in bad.findings[0].message
-    chart(tmp_path, **{"templates/fail.yaml": "{{ fail \"values.x is required\" }}\n"})
+    chart(tmp_path, **{"templates/fail.yaml": '{{ fail "values.x is required" }}\n'})
     result = render_target(tmp_path, helm(), tools)
     (finding,) = result.findings
     assert finding.check == "render" and "values.x is required" in finding.message

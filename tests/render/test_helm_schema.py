@@ -1,4 +1,5 @@
 """`$ref`s in a chart's values.schema.json are refused unless they stay in the document."""
+
 from __future__ import annotations
 
 import io
@@ -30,11 +31,19 @@ def helm() -> Target:
     return Target(app="shop", environment="prod", renderer="helm", path="charts/shop")
 
 
-def chart(root: Path, schema: dict[str, Any] | str | bytes, path: str = "charts/shop",
-          name: str = "shop") -> None:
+def chart(
+    root: Path, schema: dict[str, Any] | str | bytes, path: str = "charts/shop", name: str = "shop"
+) -> None:
     text = schema if isinstance(schema, (str, bytes)) else json.dumps(schema)
-    write_tree(root, {f"{path}/Chart.yaml": CHART.format(name), f"{path}/values.yaml": "x: 1\n",
-                      f"{path}/templates/cm.yaml": CM, f"{path}/values.schema.json": text})
+    write_tree(
+        root,
+        {
+            f"{path}/Chart.yaml": CHART.format(name),
+            f"{path}/values.yaml": "x: 1\n",
+            f"{path}/templates/cm.yaml": CM,
+            f"{path}/values.schema.json": text,
+        },
+    )
 
 
 def host_schema(tmp_path: Path) -> Path:
@@ -55,21 +64,40 @@ def refs(tmp_path: Path, canary: Canary) -> dict[str, dict[str, Any]]:
         "relative-file": {**prop, "properties": {"x": {"$ref": "probe.json"}}},
         "dot-dot": {**prop, "properties": {"x": {"$ref": "../../../etc/hostname"}}},
         "http": {**prop, "properties": {"x": {"$ref": canary.url + "/x.json"}}},
-        "id-rebased": {"$id": (tmp_path / "host").as_uri() + "/", **prop,
-                       "properties": {"x": {"$ref": "probe.json"}}},
-        "draft4-id": {"id": (tmp_path / "host").as_uri() + "/", **prop,
-                      "properties": {"x": {"$ref": "probe.json"}}},
+        "id-rebased": {
+            "$id": (tmp_path / "host").as_uri() + "/",
+            **prop,
+            "properties": {"x": {"$ref": "probe.json"}},
+        },
+        "draft4-id": {
+            "id": (tmp_path / "host").as_uri() + "/",
+            **prop,
+            "properties": {"x": {"$ref": "probe.json"}},
+        },
         "dynamic-ref": {**prop, "properties": {"x": {"$dynamicRef": probe}}},
         "metaschema": {"$schema": probe, "type": "object"},
         "nested-in-defs": {**prop, "definitions": {"a": {"allOf": [{"$ref": probe}]}}},
     }
 
 
-@pytest.mark.parametrize("case", ["file-uri", "absolute-path", "relative-file", "dot-dot",
-                                  "http", "id-rebased", "draft4-id", "dynamic-ref",
-                                  "metaschema", "nested-in-defs"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "file-uri",
+        "absolute-path",
+        "relative-file",
+        "dot-dot",
+        "http",
+        "id-rebased",
+        "draft4-id",
+        "dynamic-ref",
+        "metaschema",
+        "nested-in-defs",
+    ],
+)
 def test_schema_refs_leaving_the_chart_are_refused_before_helm_runs(
-        tmp_path: Path, recorded: Recorded, canary: Canary, case: str) -> None:
+    tmp_path: Path, recorded: Recorded, canary: Canary, case: str
+) -> None:
     """Reproduces issue 14 item 11: helm resolved `$ref`s (and `$schema`, `$dynamicRef`,
     and relative refs after an `$id`) of values.schema.json on the bot's host, so a chart
     could probe which files exist there and learn their first bytes from the error. Now
@@ -80,12 +108,15 @@ def test_schema_refs_leaving_the_chart_are_refused_before_helm_runs(
     result = render_target(tmp_path / "repo", helm(), recorded.tools)
     assert not result.ok and result.manifests == ()
     (finding,) = result.findings
-    keyword, ref = next((k, v) for k, v in _pairs(schema)
-                        if k in ("$ref", "$dynamicRef", "$schema"))
+    keyword, ref = next(
+        (k, v) for k, v in _pairs(schema) if k in ("$ref", "$dynamicRef", "$schema")
+    )
     assert (finding.check, finding.file) == ("sandbox", SCHEMA_FILE)
-    assert finding.message == (f"{SCHEMA_FILE}: {keyword} {ref} is not a reference inside "
-                               "this schema; refused (helm would load it from the bot's "
-                               "host)")
+    assert finding.message == (
+        f"{SCHEMA_FILE}: {keyword} {ref} is not a reference inside "
+        "this schema; refused (helm would load it from the bot's "
+        "host)"
+    )
     assert recorded.calls() == [] and canary.hits == []
 
 
@@ -99,13 +130,17 @@ def _pairs(node: Any) -> list[tuple[str, Any]]:
 
 
 def test_local_fragments_and_known_metaschemas_render_and_still_validate(
-        tmp_path: Path, tools: Tools) -> None:
+    tmp_path: Path, tools: Tools
+) -> None:
     """References inside the document keep working, and helm still enforces the schema."""
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-              "properties": {"x": {"$ref": "#/definitions/num"},
-                             "y": {"$ref": "#/$defs/any"}},
-              "definitions": {"num": {"type": "integer"}}, "$defs": {"any": {}},
-              "examples": [{"$ref": "not a reference, just data"}]}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"x": {"$ref": "#/definitions/num"}, "y": {"$ref": "#/$defs/any"}},
+        "definitions": {"num": {"type": "integer"}},
+        "$defs": {"any": {}},
+        "examples": [{"$ref": "not a reference, just data"}],
+    }
     chart(tmp_path, schema)
     result = render_target(tmp_path, helm(), tools)
     assert result.ok, result.findings
@@ -125,25 +160,30 @@ def _tgz(files: dict[str, str]) -> bytes:
     return out.getvalue()
 
 
-def test_subchart_schemas_are_checked_in_folders_and_archives(tmp_path: Path,
-                                                              recorded: Recorded) -> None:
+def test_subchart_schemas_are_checked_in_folders_and_archives(
+    tmp_path: Path, recorded: Recorded
+) -> None:
     """Helm validates every subchart's schema too: vendored folders, archives and an
     archive inside an archive are all read before helm runs."""
     bad = json.dumps({"$ref": "file:///etc/hostname"})
     inner = _tgz({"deep/Chart.yaml": CHART.format("deep"), "deep/values.schema.json": bad})
     files: dict[str, str | bytes] = {
-        "charts/shop/Chart.yaml": CHART.format("shop"), "charts/shop/templates/cm.yaml": CM,
+        "charts/shop/Chart.yaml": CHART.format("shop"),
+        "charts/shop/templates/cm.yaml": CM,
         "charts/shop/values.yaml": "x: 1\n",
         "charts/shop/charts/folder/Chart.yaml": CHART.format("folder"),
         "charts/shop/charts/folder/values.schema.json": bad,
-        "charts/shop/charts/packed-0.1.0.tgz": _tgz({
-            "packed/Chart.yaml": CHART.format("packed"), "packed/values.schema.json": bad}),
+        "charts/shop/charts/packed-0.1.0.tgz": _tgz(
+            {"packed/Chart.yaml": CHART.format("packed"), "packed/values.schema.json": bad}
+        ),
         "charts/shop/charts/outer-0.1.0.tgz": b"",
     }
     outer = io.BytesIO()
     with tarfile.open(fileobj=outer, mode="w:gz") as tar:
-        for name, data in (("outer/Chart.yaml", CHART.format("outer").encode()),
-                           ("outer/charts/deep-0.1.0.tgz", inner)):
+        for name, data in (
+            ("outer/Chart.yaml", CHART.format("outer").encode()),
+            ("outer/charts/deep-0.1.0.tgz", inner),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -153,22 +193,31 @@ def test_subchart_schemas_are_checked_in_folders_and_archives(tmp_path: Path,
     assert sorted(f.file or "" for f in result.findings) == [
         "charts/shop/charts/folder/values.schema.json",
         "charts/shop/charts/outer-0.1.0.tgz:outer/charts/deep-0.1.0.tgz:deep/values.schema.json",
-        "charts/shop/charts/packed-0.1.0.tgz:packed/values.schema.json"]
-    assert all("$ref file:///etc/hostname is not a reference inside this schema" in f.message
-               for f in result.findings)
+        "charts/shop/charts/packed-0.1.0.tgz:packed/values.schema.json",
+    ]
+    assert all(
+        "$ref file:///etc/hostname is not a reference inside this schema" in f.message
+        for f in result.findings
+    )
     assert recorded.calls() == []
 
 
-@pytest.mark.parametrize("text, why", [
-    ('{"properties": {"x": {"$ref": "#/a", "$ref": "file:///etc/hostname"}}}',
-     "duplicate key $ref"),
-    ('{"type": "object", "x": NaN}', "not strict JSON"),
-    ("type: object\n", "not strict JSON"),
-    (b'{"type": "object", "title": "caf\xe9"}', "not strict JSON"),
-    ('\ufeff{"$ref": "file:///etc/hostname"}', "$ref file:///etc/hostname is not a reference"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        (
+            '{"properties": {"x": {"$ref": "#/a", "$ref": "file:///etc/hostname"}}}',
+            "duplicate key $ref",
+        ),
+        ('{"type": "object", "x": NaN}', "not strict JSON"),
+        ("type: object\n", "not strict JSON"),
+        (b'{"type": "object", "title": "caf\xe9"}', "not strict JSON"),
+        ('\ufeff{"$ref": "file:///etc/hostname"}', "$ref file:///etc/hostname is not a reference"),
+    ],
+)
 def test_schemas_python_and_helm_could_read_differently_are_refused(
-        tmp_path: Path, recorded: Recorded, text: str | bytes, why: str) -> None:
+    tmp_path: Path, recorded: Recorded, text: str | bytes, why: str
+) -> None:
     """The check must see what helm sees: duplicate keys (helm keeps the last), NaN, YAML
     and bytes that are not UTF-8 are refused rather than checked by a reading helm might
     not share; a byte-order mark is skipped, as helm skips it."""

@@ -1,4 +1,5 @@
 """The parse cache gives exactly what reading each stream in one piece gives."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,18 +11,20 @@ from bot.render import parsecache, yamlload
 from bot.render.sandbox import Budgets
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
-BOMB = (b"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-        b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n")
+BOMB = (
+    b"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+)
 
 STREAMS = {
     "plain": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
     "several": b"# lead\n---\napiVersion: v1\nkind: A\n---\n---\napiVersion: v1\nkind: B\n...\n"
-               b"--- # c\napiVersion: v1\nkind: C\n",
+    b"--- # c\napiVersion: v1\nkind: C\n",
     "block scalars": b"a: |\n  x\n  ---\n  y\n--- |\n  top\n---\nb: >\n  ---\n",
     "marker with content": b"--- !!map\na: 1\n--- [1, 2]\n---\t{b: 2}\n---\n",
     "list items": b"---\napiVersion: v1\nkind: List\nitems:\n- kind: A\n  apiVersion: v1\n"
-                  b"- kind: B\n  apiVersion: v1\n---\napiVersion: v1\nkind: List\nitems:\n"
-                  b"- kind: C\n  apiVersion: v1\n",
+    b"- kind: B\n  apiVersion: v1\n---\napiVersion: v1\nkind: List\nitems:\n"
+    b"- kind: C\n  apiVersion: v1\n",
     "crlf": b"a: 1\r\n---\r\nb: 2\r\n",
     "lone cr": b"a: 1\r---\rb: 2\r",
     "bom": b"\xef\xbb\xbfa: 1\n---\nb: 2\n",
@@ -54,7 +57,7 @@ def test_cached_reading_equals_reading_in_one_piece(name: str) -> None:
 
 
 def test_corpus_files_read_the_same_and_documents_are_shared() -> None:
-    install = (CORPUS / "argoproj--argo-cd" / "v3.5.1" / "manifests" / "install.yaml")
+    install = CORPUS / "argoproj--argo-cd" / "v3.5.1" / "manifests" / "install.yaml"
     core = install.with_name("core-install.yaml")
     parsecache.SHARED.clear()
     budgets = Budgets()
@@ -83,7 +86,9 @@ def test_split_refuses_streams_libyaml_would_break_differently() -> None:
     assert parsecache.split_stream(b"a\xc2\x85---\nb") is None
     assert parsecache.split_stream(b"%TAG ! x\n---\na") is None
     assert parsecache.split_stream(b"a: 1\n---\nb: 2\n----\n") == [
-        (1, b"a: 1\n"), (2, b"---\nb: 2\n----\n")]
+        (1, b"a: 1\n"),
+        (2, b"---\nb: 2\n----\n"),
+    ]
 
 
 def test_the_cache_is_bounded_by_source_bytes() -> None:

@@ -1,4 +1,5 @@
 """The render sandbox: checkout scans, path containment and private work dirs."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,13 @@ from tests.conftest import write_tree
 
 
 def test_scan_flags_absolute_and_dotdot_symlinks_and_fifos_but_not_in_repo_links(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     outside = tmp_path / "other-job" / "secret.yaml"
-    write_tree(tmp_path, {"other-job/secret.yaml": "token: hunter2\n",
-                          "repo/apps/a/cm.yaml": "kind: ConfigMap\n"})
+    write_tree(
+        tmp_path,
+        {"other-job/secret.yaml": "token: hunter2\n", "repo/apps/a/cm.yaml": "kind: ConfigMap\n"},
+    )
     repo = tmp_path / "repo"
     os.symlink("/etc/passwd", repo / "apps/a/abs.yaml")
     os.symlink("../../../other-job/secret.yaml", repo / "apps/a/values.yaml")
@@ -25,8 +29,7 @@ def test_scan_flags_absolute_and_dotdot_symlinks_and_fifos_but_not_in_repo_links
     os.mkfifo(repo / "apps/a/pipe.yaml")
     findings = scan_checkout(repo)
     flagged = {f.file: f.message for f in findings}
-    assert set(flagged) == {"apps/a/abs.yaml", "apps/a/values.yaml", "linkdir",
-                            "apps/a/pipe.yaml"}
+    assert set(flagged) == {"apps/a/abs.yaml", "apps/a/values.yaml", "linkdir", "apps/a/pipe.yaml"}
     assert "points outside the repository" in flagged["apps/a/values.yaml"]
     assert "fifo" in flagged["apps/a/pipe.yaml"]
     assert all(f.check == "sandbox" and "hunter2" not in f.message for f in findings)
@@ -39,8 +42,7 @@ def test_resolve_inside_refuses_escapes_and_follows_in_repo_links(tmp_path: Path
     os.symlink("v.yaml", repo / "a/in.yaml")
     assert resolve_inside(repo, "a/in.yaml", "values file") == (repo / "a/v.yaml").resolve()
     for bad in ("../outside.yaml", "a/../../outside.yaml", "/etc/passwd", "a/out.yaml"):
-        with pytest.raises(UserError, match=f"values file {bad} resolves outside the "
-                                            "repository"):
+        with pytest.raises(UserError, match=f"values file {bad} resolves outside the repository"):
             resolve_inside(repo, bad, "values file")
 
 

@@ -5,6 +5,7 @@ CAP_DAC_READ_SEARCH). The renders below run in a child process started through `
 with those two capabilities dropped, so file modes deny reading exactly as they do for the
 unprivileged user a CI job or the service runs as. The child prints the findings as JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ import pytest
 from tests.conftest import write_tree
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_DAC = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
-          "--bounding-set=-dac_override,-dac_read_search"]
+NO_DAC = [
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+]
 CHILD = """
 import json, sys
 from pathlib import Path
@@ -39,26 +43,55 @@ CHART = "apiVersion: v2\nname: shop\nversion: 0.1.0\n"
 
 def render_as_user(root: Path, renderer: str, path: str) -> dict[str, list[list[str]]]:
     prefix = NO_DAC if os.geteuid() == 0 else []
-    done = subprocess.run([*prefix, sys.executable, "-c", CHILD, str(root), renderer, path],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [*prefix, sys.executable, "-c", CHILD, str(root), renderer, path],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     found: dict[str, list[list[str]]] = json.loads(done.stdout)
     return found
 
 
-@pytest.mark.parametrize("renderer, files, locked", [
-    ("plain", {"apps/shop/a.yaml": CM.format("a"), "apps/shop/more/b.yaml": CM.format("b")},
-     "apps/shop/more"),
-    ("plain", {"apps/shop/a.yaml": CM.format("a"), "apps/shop/b.yaml": CM.format("b")},
-     "apps/shop/b.yaml"),
-    ("helm", {"apps/shop/Chart.yaml": CHART, "apps/shop/templates/a.yaml": CM.format("a"),
-              "apps/shop/files/more/x": "x\n"}, "apps/shop/files/more"),
-    ("helm", {"apps/shop/Chart.yaml": CHART, "apps/shop/templates/a.yaml": CM.format("a"),
-              "apps/shop/files/x": "x\n"}, "apps/shop/files/x"),
-])
-def test_unreadable_paths_in_an_app_are_errors(tmp_path: Path, renderer: str,
-                                               files: dict[str, str], locked: str) -> None:
+@pytest.mark.parametrize(
+    "renderer, files, locked",
+    [
+        (
+            "plain",
+            {"apps/shop/a.yaml": CM.format("a"), "apps/shop/more/b.yaml": CM.format("b")},
+            "apps/shop/more",
+        ),
+        (
+            "plain",
+            {"apps/shop/a.yaml": CM.format("a"), "apps/shop/b.yaml": CM.format("b")},
+            "apps/shop/b.yaml",
+        ),
+        (
+            "helm",
+            {
+                "apps/shop/Chart.yaml": CHART,
+                "apps/shop/templates/a.yaml": CM.format("a"),
+                "apps/shop/files/more/x": "x\n",
+            },
+            "apps/shop/files/more",
+        ),
+        (
+            "helm",
+            {
+                "apps/shop/Chart.yaml": CHART,
+                "apps/shop/templates/a.yaml": CM.format("a"),
+                "apps/shop/files/x": "x\n",
+            },
+            "apps/shop/files/x",
+        ),
+    ],
+)
+def test_unreadable_paths_in_an_app_are_errors(
+    tmp_path: Path, renderer: str, files: dict[str, str], locked: str
+) -> None:
     """Reproduces issue 14 item 9 in the renderers: the plain renderer's folder walk and
     the checkout scan skipped a mode-000 folder without a word and rendered the rest."""
     write_tree(tmp_path, files)

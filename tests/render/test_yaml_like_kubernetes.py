@@ -5,6 +5,7 @@ go-yaml v2 (its resolve table: booleans y/yes/on..., Go's strconv.ParseInt with 
 ParseFloat; merges applied in document order in decode.go `mapping`). Each row states what
 Kubernetes makes of a scalar where PyYAML differs, and the bot must agree with Kubernetes.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,11 +35,28 @@ SCALARS: list[tuple[str, Any, str]] = [
 ]
 # Where PyYAML and Kubernetes agree: kept, so the resolver change breaks none of them.
 SAME: list[tuple[str, Any]] = [
-    ("yes", True), ("No", False), ("on", True), ("OFF", False), ("true", True),
-    ("0777", 511), ("0x1F", 31), ("-0b11", -3), ("1_000", 1000), ("+12", 12), (".5", 0.5),
-    ("-.inf", -math.inf), ("~", None), ("null", None), ("", None),
+    ("yes", True),
+    ("No", False),
+    ("on", True),
+    ("OFF", False),
+    ("true", True),
+    ("0777", 511),
+    ("0x1F", 31),
+    ("-0b11", -3),
+    ("1_000", 1000),
+    ("+12", 12),
+    (".5", 0.5),
+    ("-.inf", -math.inf),
+    ("~", None),
+    ("null", None),
+    ("", None),
     ("2001-12-14", "2001-12-14"),  # a timestamp stays the string Kubernetes sees
-    ("1.5", 1.5), ("x1", "x1"), ("--", "--"), (".", "."), ("0x", "0x"), ("1_a", "1_a"),
+    ("1.5", 1.5),
+    ("x1", "x1"),
+    ("--", "--"),
+    (".", "."),
+    ("0x", "0x"),
+    ("1_a", "1_a"),
 ]
 
 
@@ -96,8 +114,9 @@ def test_keys_become_the_strings_json_carries() -> None:
 
 
 def test_merge_of_a_scalar_is_an_error_with_its_line_not_a_crash() -> None:
-    objs, findings = load_manifests(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: 3\n",
-                                    "cm.yaml", Budgets())
+    objs, findings = load_manifests(
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: 3\n", "cm.yaml", Budgets()
+    )
     assert objs == []
     assert [(f.severity, f.file, f.line) for f in findings] == [(Severity.ERROR, "cm.yaml", 4)]
     assert "map merge requires a map" in findings[0].message
@@ -105,22 +124,30 @@ def test_merge_of_a_scalar_is_an_error_with_its_line_not_a_crash() -> None:
 
 def test_duplicate_keys_stay_an_error() -> None:
     # Strict field validation (kubectl --validate=strict, the default) rejects them.
-    objs, findings = load_manifests(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
-                                    b"data: {k: 1, k: 2}\n", "cm.yaml", Budgets())
+    objs, findings = load_manifests(
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: 1, k: 2}\n",
+        "cm.yaml",
+        Budgets(),
+    )
     assert objs == [] and "duplicate key 'k'" in findings[0].message
 
 
 def test_prometheus_operator_crds_with_a_bare_equals_load() -> None:
     # Issue 10: `- =` in an enum made every prometheus-operator CRD unloadable, so the
     # kube-prometheus-stack target rendered 0 objects.
-    crds = (CORPUS / "prometheus-community--helm-charts" / "charts/kube-prometheus-stack"
-            / "charts/crds/crds")
+    crds = (
+        CORPUS
+        / "prometheus-community--helm-charts"
+        / "charts/kube-prometheus-stack"
+        / "charts/crds/crds"
+    )
     files = sorted(crds.glob("crd-*.yaml"))
     assert len(files) == 10
     loaded = []
     for path in files:
-        objs, findings = load_manifests(path.read_bytes(), path.name,
-                                        Budgets(max_file_bytes=8 << 20))
+        objs, findings = load_manifests(
+            path.read_bytes(), path.name, Budgets(max_file_bytes=8 << 20)
+        )
         assert findings == [], f"{path.name}: {findings[:1]}"
         loaded += objs
     assert {o.kind for o in loaded} == {"CustomResourceDefinition"}

@@ -1,4 +1,5 @@
 """load_manifests: multi-document streams, lines, Lists and every refusal of hostile YAML."""
+
 from __future__ import annotations
 
 import time
@@ -40,7 +41,8 @@ metadata: {name: second, namespace: shop}
     assert findings == []
     assert [(o.kind, o.key.name, o.file, o.line) for o in objs] == [
         ("ConfigMap", "first", "apps/shop/all.yaml", 8),
-        ("Deployment", "second", "apps/shop/all.yaml", 16)]
+        ("Deployment", "second", "apps/shop/all.yaml", 16),
+    ]
     assert objs[0].body["metadata"]["creationTimestamp"] == "2024-01-01"  # not a datetime
 
 
@@ -65,7 +67,10 @@ items:
     objs, findings = load_manifests(data, "l.yaml", B)
     assert findings == []
     assert [(o.kind, o.key.name, o.line) for o in objs] == [
-        ("Service", "a", 4), ("ConfigMap", "b", 7), ("ConfigMap", "c", 14)]
+        ("Service", "a", 4),
+        ("ConfigMap", "b", 7),
+        ("ConfigMap", "c", 14),
+    ]
 
 
 def test_documents_that_are_not_objects_are_errors_with_lines_not_crashes() -> None:
@@ -108,22 +113,28 @@ data: {}
 """
     objs, findings = load_manifests(data, "dup.yaml", B)
     assert objs == []
-    assert messages(findings) == ["7:duplicate key 'app' at line 7",
-                                  "9:duplicate key 'data' at line 9"]
+    assert messages(findings) == [
+        "7:duplicate key 'app' at line 7",
+        "9:duplicate key 'data' at line 9",
+    ]
 
 
 def test_python_tags_are_refused_and_nothing_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    data = (f'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n'
-            f'data:\n  a: !!python/object/apply:os.system ["touch {marker}"]\n'
-            f'---\n!!python/object/new:os.system ["touch {marker}"]\n'
-            f'---\napiVersion: v1\nkind: X\nmetadata: !custom {{name: y}}\n').encode()
+    data = (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+        f'data:\n  a: !!python/object/apply:os.system ["touch {marker}"]\n'
+        f'---\n!!python/object/new:os.system ["touch {marker}"]\n'
+        f"---\napiVersion: v1\nkind: X\nmetadata: !custom {{name: y}}\n"
+    ).encode()
     objs, findings = load_manifests(data, "evil.yaml", B)
     assert objs == []
     assert not marker.exists()
     got = messages(findings)
-    assert got[0] == "6:unsupported YAML tag !!python/object/apply:os.system; only plain " \
-                     "data is allowed"
+    assert (
+        got[0] == "6:unsupported YAML tag !!python/object/apply:os.system; only plain "
+        "data is allowed"
+    )
     assert got[1].startswith("8:unsupported YAML tag !!python/object/new:os.system")
     assert got[2].startswith("12:unsupported YAML tag !custom")
 
@@ -133,8 +144,10 @@ def test_billion_laughs_is_refused_before_construction_quickly() -> None:
     for i in range(1, 9):
         prev, cur = chr(96 + i), chr(97 + i)
         levels.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    data = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n" +
-            "".join(f"  {line}\n" for line in levels)).encode()
+    data = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n"
+        + "".join(f"  {line}\n" for line in levels)
+    ).encode()
     started = time.monotonic()
     objs, findings = load_manifests(data, "bomb.yaml", B)
     assert time.monotonic() - started < 1.0
@@ -143,8 +156,10 @@ def test_billion_laughs_is_refused_before_construction_quickly() -> None:
 
 
 def test_alias_budget_counts_aliases_at_full_size() -> None:
-    data = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n" \
-           b"data:\n  a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n  b: [*a, *a, *a, *a]\n"
+    data = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+        b"data:\n  a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n  b: [*a, *a, *a, *a]\n"
+    )
     assert load_manifests(data, "f.yaml", Budgets(max_yaml_nodes=70))[1] == []
     # 28 nodes if aliases were counted once
     _, findings = load_manifests(data, "f.yaml", Budgets(max_yaml_nodes=50))

@@ -1,4 +1,5 @@
 """One table of kustomization fields: the inputs walk and the render sandbox see the same paths."""
+
 from __future__ import annotations
 
 import posixpath
@@ -10,7 +11,12 @@ from bot.render.kustomize import Walk as SandboxWalk
 from bot.render.sandbox import Budgets
 from bot.repo.kustomize_fields import FIELDS, RefKind, path_refs, renders_objects
 from bot.repo.kustomize_refs import (
-    KUSTOMIZATION_FILES, RepoIndex, join, load_kustomization, raw_refs, walk,
+    KUSTOMIZATION_FILES,
+    RepoIndex,
+    join,
+    load_kustomization,
+    raw_refs,
+    walk,
 )
 from tests.corpus_changes import CORPUS, load_corpus
 from tests.repo.config_trees import load_dir, reader
@@ -37,10 +43,33 @@ helmGlobals: {chartHome: charts}
 helmCharts: [{name: c, valuesFile: v.yaml, additionalValuesFiles: [v2.yaml]}]
 helmChartInflationGenerator: [{chartName: c, chartHome: home, values: hv.yaml}]
 """
-EVERY_PATH = {"res.yaml", "base", "old-base", "comp", "gen.yaml", "tr.yaml", "val.yaml",
-              "crd.json", "conf.yaml", "psm.yaml", "p.yaml", "pj.yaml", "repl.yaml",
-              "cm-file.txt", "cm-plain.txt", "cm.env", "old.env", "s.txt", "s.env",
-              "schema.json", "charts", "v.yaml", "v2.yaml", "home", "hv.yaml"}
+EVERY_PATH = {
+    "res.yaml",
+    "base",
+    "old-base",
+    "comp",
+    "gen.yaml",
+    "tr.yaml",
+    "val.yaml",
+    "crd.json",
+    "conf.yaml",
+    "psm.yaml",
+    "p.yaml",
+    "pj.yaml",
+    "repl.yaml",
+    "cm-file.txt",
+    "cm-plain.txt",
+    "cm.env",
+    "old.env",
+    "s.txt",
+    "s.env",
+    "schema.json",
+    "charts",
+    "v.yaml",
+    "v2.yaml",
+    "home",
+    "hv.yaml",
+}
 
 
 def test_the_table_names_every_path_field_once() -> None:
@@ -49,8 +78,12 @@ def test_the_table_names_every_path_field_once() -> None:
     refs = list(path_refs(kust))
     assert {r.path for r in refs} == EVERY_PATH and len(refs) == len(EVERY_PATH)
     assert {r.field for r in refs} == {f.name for f in FIELDS}
-    assert {r.path for r in refs if r.kind is RefKind.BUILD} == {"res.yaml", "base",
-                                                                 "old-base", "comp"}
+    assert {r.path for r in refs if r.kind is RefKind.BUILD} == {
+        "res.yaml",
+        "base",
+        "old-base",
+        "comp",
+    }
     assert renders_objects(kust) and not renders_objects({"patches": [{"path": "p.yaml"}]})
 
 
@@ -93,13 +126,15 @@ def test_both_walkers_see_the_same_paths_on_every_corpus_kustomization(root: str
     tree = load_dir(CORPUS / root)
     index = RepoIndex(tree)
     read = reader(tree)
-    kdirs = sorted(posixpath.dirname(f) or "." for f in tree
-                   if posixpath.basename(f) in KUSTOMIZATION_FILES)
+    kdirs = sorted(
+        posixpath.dirname(f) or "." for f in tree if posixpath.basename(f) in KUSTOMIZATION_FILES
+    )
     for kdir in kdirs:
         assert _sandbox_walk(CORPUS / root, kdir) == _refs_walk(kdir, index, read), kdir
 
 
 def test_the_corpus_holds_enough_kustomizations_to_compare() -> None:
-    count = sum(1 for root in ROOTS for p in (CORPUS / root).rglob("*")
-                if p.name in KUSTOMIZATION_FILES)
+    count = sum(
+        1 for root in ROOTS for p in (CORPUS / root).rglob("*") if p.name in KUSTOMIZATION_FILES
+    )
     assert count >= 80

@@ -1,6 +1,7 @@
 """A scale-out deployment of the bot on one machine: `gitops-bot web` (gunicorn) and
 `gitops-bot worker` processes sharing PostgreSQL and Redis, each with its own data dir
 (as on separate machines), their output in log files so busy processes never block."""
+
 from __future__ import annotations
 
 import http.client
@@ -27,9 +28,14 @@ class BotProcess:
         self.log_path = logdir / f"{name}.log"
         logdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot", *args], env=env,
-                                         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", *args],
+                env=env,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     @property
     def pid(self) -> int:
@@ -62,8 +68,9 @@ class Web(BotProcess):
 
     def __init__(self, name: str, env: dict[str, str], logdir: Path, workers: int = 2) -> None:
         self.port = free_port()
-        super().__init__(name, ["web", "--port", str(self.port), "--workers", str(workers)],
-                         env, logdir)
+        super().__init__(
+            name, ["web", "--port", str(self.port), "--workers", str(workers)], env, logdir
+        )
 
     @property
     def url(self) -> str:
@@ -88,8 +95,9 @@ def get_json(url: str, path: str, timeout: float = 5) -> tuple[int, Any]:
         conn.close()
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str,
-               interval: float = 0.1) -> None:
+def wait_until(
+    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -103,7 +111,8 @@ def bot_env(**settings: str) -> dict[str, str]:
     (keys without the GITOPS_BOT_ prefix)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_BOT_")}
     env["PYTHONPATH"] = str(ROOT)
-    env["GITOPS_BOT_TOOLS_DIR"] = os.environ.get("GITOPS_BOT_TOOLS_DIR",
-                                                 str(ROOT / ".tools" / "bin"))
+    env["GITOPS_BOT_TOOLS_DIR"] = os.environ.get(
+        "GITOPS_BOT_TOOLS_DIR", str(ROOT / ".tools" / "bin")
+    )
     env.update({f"GITOPS_BOT_{k.upper()}": v for k, v in settings.items()})
     return env

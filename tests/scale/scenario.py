@@ -1,5 +1,6 @@
 """The pieces of a scale-out scenario: a git repository with one small app per change,
 the GitHub test server's pull requests, and signed deliveries that move each head."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,11 @@ TOKEN = "ghp_scaleTestToken0123456789abcdefABCDEF"
 STATUS = "gitops-bot/review"
 
 
-
 def configmap(name: str, rev: str) -> str:
-    return (f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {name}\n"
-            f"  labels:\n    app.kubernetes.io/name: {name}\ndata:\n  rev: \"{rev}\"\n")
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {name}\n"
+        f'  labels:\n    app.kubernetes.io/name: {name}\ndata:\n  rev: "{rev}"\n'
+    )
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Change:
     number: int
     path: str
     shas: list[str] = field(default_factory=list)
-    deliveries: list[str] = field(default_factory=list)   # one id per SHA
+    deliveries: list[str] = field(default_factory=list)  # one id per SHA
 
     @property
     def head(self) -> str:
@@ -51,7 +53,8 @@ def build_repo(path: Path, changes: int, shas: int, slow_spin: int) -> tuple[str
     files: dict[str, str | bytes | None] = {
         "charts/slow/Chart.yaml": "apiVersion: v2\nname: slow\nversion: 0.1.0\n",
         "charts/slow/values.yaml": "spin: 10\n",
-        "charts/slow/templates/cm.yaml": SLOW_TEMPLATE}
+        "charts/slow/templates/cm.yaml": SLOW_TEMPLATE,
+    }
     result = [Change(1, "charts/slow/values.yaml")]
     for n in range(2, changes + 1):
         name = f"c{n:02d}"
@@ -95,8 +98,9 @@ class Sender:
 
     def send(self, url: str, delivery: str) -> None:
         body = self.bodies[delivery]
-        code, answer = post(url, "/hooks/github", body,
-                            github_headers("pull_request", body, delivery))
+        code, answer = post(
+            url, "/hooks/github", body, github_headers("pull_request", body, delivery)
+        )
         with self._lock:
             self.answers[delivery].append((code, str(answer.get("status"))))
             self.sent += 1
@@ -107,13 +111,20 @@ class Sender:
         head = change.shas[index]
         with self.forge.lock:
             if index == 0:
-                self.forge.add_pull(REPO, change.number, head_sha=head, base_sha=self.base,
-                                    files=[change.path], head_ref=f"change-{change.number}")
+                self.forge.add_pull(
+                    REPO,
+                    change.number,
+                    head_sha=head,
+                    base_sha=self.base,
+                    files=[change.path],
+                    head_ref=f"change-{change.number}",
+                )
             else:
                 self.forge.pulls[(REPO, change.number)]["head"]["sha"] = head
         delivery = change.deliveries[index]
-        self.bodies[delivery] = pr_body("opened" if index == 0 else "synchronize",
-                                        change.number, head, self.base)
+        self.bodies[delivery] = pr_body(
+            "opened" if index == 0 else "synchronize", change.number, head, self.base
+        )
         for future in [self._pair.submit(self.send, url, delivery) for url in self.urls]:
             future.result()
 

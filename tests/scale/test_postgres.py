@@ -1,5 +1,6 @@
 """The store on a real PostgreSQL server: migrations raced by several processes, and the
 race-free delivery, lease and run operations that several machines rely on."""
+
 from __future__ import annotations
 
 import threading
@@ -38,16 +39,24 @@ def race(target: Callable[[int], Any], threads: int = THREADS) -> list[Any]:
 
 
 def event(delivery_id: str, number: int = 1, sha: str = "a" * 40) -> Event:
-    return Event(forge="github", delivery_id=delivery_id, kind=EventKind.REVIEW,
-                 action="synchronize", host="github.com", repo="acme/shop", sender="dev",
-                 number=number, head_sha=sha)
+    return Event(
+        forge="github",
+        delivery_id=delivery_id,
+        kind=EventKind.REVIEW,
+        action="synchronize",
+        host="github.com",
+        repo="acme/shop",
+        sender="dev",
+        number=number,
+        head_sha=sha,
+    )
 
 
 def test_migrations_run_once_when_processes_start_together(
-        tmp_path: Path, postgres_server: PostgresServer, postgres_url: str) -> None:
+    tmp_path: Path, postgres_server: PostgresServer, postgres_url: str
+) -> None:
     env = bot_env(database_url=postgres_url, data_dir=str(tmp_path / "data"))
-    procs = [BotProcess(f"upgrade{i}", ["db", "upgrade"], env, tmp_path / "logs")
-             for i in range(4)]
+    procs = [BotProcess(f"upgrade{i}", ["db", "upgrade"], env, tmp_path / "logs") for i in range(4)]
     wait_until(lambda: not any(p.alive() for p in procs), 60, "the migrations")
     for proc in procs:
         assert proc.proc.returncode == 0, proc.log()
@@ -95,7 +104,7 @@ def test_one_claim_wins_and_an_expired_claim_is_recovered_once(postgres_url: str
         assert winners == [1], (keys[n], claims)
 
     assert race(lambda i: stores[i % 2].expire_claims()) == [[]] * THREADS  # leases live
-    clock[0] += 31   # every worker presumed dead
+    clock[0] += 31  # every worker presumed dead
     recovered = race(lambda i: stores[i % 2].expire_claims())
     assert sorted(k for r in recovered for k, _ in r) == sorted(keys)  # each exactly once
     assert {delivery_row(stores[0], k)["outcome"] for k in keys} == {"queued"}

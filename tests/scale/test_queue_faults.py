@@ -1,5 +1,6 @@
 """Redis faults under scale-out mode (docs/security.md#case-101): real `gitops-bot web` and
 `gitops-bot worker` processes on PostgreSQL, a private redis-server crashed and restarted."""
+
 from __future__ import annotations
 
 import json
@@ -29,21 +30,25 @@ def delivery(web: Web, number: int, delivery_id: str | None = None) -> tuple[int
     data["pull_request"]["head"]["sha"] = f"{number:040x}"
     body = json.dumps(data).encode()
     delivery_id = delivery_id or str(uuid.uuid4())
-    code, answer = post(web.url, "/hooks/github", body,
-                        github_headers("pull_request", body, delivery_id))
+    code, answer = post(
+        web.url, "/hooks/github", body, github_headers("pull_request", body, delivery_id)
+    )
     return code, str(answer.get("status")), delivery_id
 
 
 class Deployment:
     """One web and (on demand) workers, on a test's own database and Redis."""
 
-    def __init__(self, tmp: Path, database_url: str, redis: RedisServer, **settings: str
-                 ) -> None:
+    def __init__(self, tmp: Path, database_url: str, redis: RedisServer, **settings: str) -> None:
         self.tmp, self.redis = tmp, redis
-        self.settings = {"database_url": database_url, "queue_url": redis.url(0),
-                         "github_webhook_secret": SECRET,
-                         "repo_allowlist": "github.com/Codertocat/*",
-                         "job_handlers": "bot.queue:default_handlers", **settings}
+        self.settings = {
+            "database_url": database_url,
+            "queue_url": redis.url(0),
+            "github_webhook_secret": SECRET,
+            "repo_allowlist": "github.com/Codertocat/*",
+            "job_handlers": "bot.queue:default_handlers",
+            **settings,
+        }
         self.store = Store.from_url(database_url)
         self.huey = make_huey(Config(queue_url=redis.url(0)))
         self.procs: list[BotProcess] = []
@@ -59,8 +64,9 @@ class Deployment:
         return web
 
     def start_worker(self, name: str = "worker", threads: int = 1) -> BotProcess:
-        worker = BotProcess(name, ["worker", "--workers", str(threads)], self.env(name),
-                            self.tmp / "logs")
+        worker = BotProcess(
+            name, ["worker", "--workers", str(threads)], self.env(name), self.tmp / "logs"
+        )
         self.procs.append(worker)
         return worker
 
@@ -75,8 +81,9 @@ class Deployment:
 
 
 @pytest.fixture
-def deploy(tmp_path: Path, postgres_url: str, private_redis: Callable[..., RedisServer]
-           ) -> Iterator[Callable[..., Deployment]]:
+def deploy(
+    tmp_path: Path, postgres_url: str, private_redis: Callable[..., RedisServer]
+) -> Iterator[Callable[..., Deployment]]:
     made: list[Deployment] = []
 
     def make(persistent: bool = True, **settings: str) -> Deployment:
@@ -89,22 +96,25 @@ def deploy(tmp_path: Path, postgres_url: str, private_redis: Callable[..., Redis
 
 
 def test_queued_jobs_survive_a_redis_crash_with_append_only_file(
-        deploy: Callable[..., Deployment]) -> None:
+    deploy: Callable[..., Deployment],
+) -> None:
     bot = deploy(job_lease_seconds="300")  # no start-up reconcile: the jobs must come from Redis
     sent = [delivery(bot.web, n) for n in range(1, 6)]
     assert [(code, status) for code, status, _ in sent] == [(202, "queued")] * 5
     assert bot.huey.pending_count() == 5
 
-    bot.redis.stop(signal.SIGKILL)   # a crash: no shutdown save
-    bot.redis.start()                # same port, same directory
+    bot.redis.stop(signal.SIGKILL)  # a crash: no shutdown save
+    bot.redis.start()  # same port, same directory
     assert bot.huey.pending_count() == 5
 
     worker = bot.start_worker()
-    wait_until(lambda: all(bot.outcome(d) == "done" for _, _, d in sent), 30,
-               "the surviving jobs to run")
+    wait_until(
+        lambda: all(bot.outcome(d) == "done" for _, _, d in sent), 30, "the surviving jobs to run"
+    )
     assert bot.store.count("review_runs") == 5
-    assert {delivery_row(bot.store, delivery_key("github", d))["attempts"]
-            for _, _, d in sent} == {1}
+    assert {delivery_row(bot.store, delivery_key("github", d))["attempts"] for _, _, d in sent} == {
+        1
+    }
     # The web process reconnects by itself after the restart.
     code, status, later = delivery(bot.web, 6)
     assert (code, status) == (202, "queued")
@@ -114,7 +124,8 @@ def test_queued_jobs_survive_a_redis_crash_with_append_only_file(
 
 
 def test_redis_down_answers_503_and_the_redelivery_is_accepted(
-        deploy: Callable[..., Deployment]) -> None:
+    deploy: Callable[..., Deployment],
+) -> None:
     bot = deploy()
     bot.redis.stop()
     started = time.monotonic()
@@ -135,30 +146,37 @@ def test_redis_down_answers_503_and_the_redelivery_is_accepted(
 
 
 def test_jobs_lost_with_redis_data_are_re_enqueued_by_a_running_worker(
-        deploy: Callable[..., Deployment], tmp_path: Path) -> None:
+    deploy: Callable[..., Deployment], tmp_path: Path
+) -> None:
     """Redis without persistence restarts empty while a worker runs: the worker re-derives
     the lost jobs from the store once the queue is idle, without a restart of its own."""
     # a lease long enough that a loaded machine's slow heartbeat never lets the running
     # job's claim expire (that would re-enqueue it as a fourth job)
-    bot = deploy(persistent=False, job_lease_seconds="6",
-                 job_handlers="tests.web.jobdoubles:blocking_handlers")
+    bot = deploy(
+        persistent=False,
+        job_lease_seconds="6",
+        job_handlers="tests.web.jobdoubles:blocking_handlers",
+    )
     data = tmp_path / "worker"
     data.mkdir()
     (data / "block").touch()
     worker = bot.start_worker()
     first = delivery(bot.web, 1)[2]
     wait_until(lambda: (data / "started").exists(), 30, "the worker to start the first job")
-    lost = [delivery(bot.web, n)[2] for n in range(2, 5)]   # wait in Redis behind it
+    lost = [delivery(bot.web, n)[2] for n in range(2, 5)]  # wait in Redis behind it
     assert bot.huey.pending_count() == 3
 
     bot.redis.stop(signal.SIGKILL)
     bot.redis.start()
-    assert bot.huey.pending_count() == 0    # the queue lost them; the store did not
+    assert bot.huey.pending_count() == 0  # the queue lost them; the store did not
     assert {bot.outcome(d) for d in lost} == {"queued"}
     (data / "block").unlink()
 
-    wait_until(lambda: all(bot.outcome(d) == "done" for d in [first, *lost]), 30,
-               "the lost jobs to be re-enqueued and run")
+    wait_until(
+        lambda: all(bot.outcome(d) == "done" for d in [first, *lost]),
+        30,
+        "the lost jobs to be re-enqueued and run",
+    )
     assert worker.alive()
     log = worker.log(10**6)
     assert log.index("Huey consumer started") < log.index("re-enqueued 3 interrupted job")

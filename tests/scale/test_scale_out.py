@@ -5,6 +5,7 @@ and two `gitops-bot worker` processes, the GitHub test server and a real git rep
 web processes at once, then redelivered), one worker killed with SIGKILL in the middle of a
 review (docs/security.md#idempotent-effects, docs/security.md#crash-recovery-and-shutdown).
 """
+
 from __future__ import annotations
 
 import random
@@ -24,29 +25,34 @@ from tests.web.hookclient import SECRET
 from tests.conftest import delivery_row
 
 CHANGES = 50
-SHAS = 3                 # heads per change: opened + 2 synchronize
-DELIVERIES = 500         # CHANGES * SHAS ids sent to both webs, the rest redeliveries
-LEASE = 6.0              # job lease (s): a killed worker's job runs again after this
-SLOW_SPIN = 8_000_000    # change 1's last head: a Helm render of several seconds
+SHAS = 3  # heads per change: opened + 2 synchronize
+DELIVERIES = 500  # CHANGES * SHAS ids sent to both webs, the rest redeliveries
+LEASE = 6.0  # job lease (s): a killed worker's job runs again after this
+SLOW_SPIN = 8_000_000  # change 1's last head: a Helm render of several seconds
 # Job threads per worker: a review mostly waits (PyGithub spaces writes 1 s apart).
 THREADS = 4
 
 
 def test_two_webs_and_two_workers_on_postgres_and_redis(
-        tmp_path: Path, postgres_server: PostgresServer, postgres_url: str,
-        redis_url: str) -> None:
+    tmp_path: Path, postgres_server: PostgresServer, postgres_url: str, redis_url: str
+) -> None:
     started = time.monotonic()
     forge = GitHubServer()
     forge.tokens[TOKEN] = "gitops-bot"
     forge.start()
     remotes = tmp_path / "remotes"
     base, changes = build_repo(remotes / f"{REPO}.git", CHANGES, SHAS, SLOW_SPIN)
-    settings = dict(database_url=postgres_url, queue_url=redis_url, github_api_url=forge.url,
-                    github_token=TOKEN, github_webhook_secret=SECRET,
-                    repo_allowlist="127.0.0.1/Codertocat/*",
-                    clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
-                    job_lease_seconds=str(LEASE),
-                    job_handlers="bot.pipeline.handlers:pipeline_handlers")
+    settings = dict(
+        database_url=postgres_url,
+        queue_url=redis_url,
+        github_api_url=forge.url,
+        github_token=TOKEN,
+        github_webhook_secret=SECRET,
+        repo_allowlist="127.0.0.1/Codertocat/*",
+        clone_url_template=f"file://{remotes}/{{owner}}/{{repo}}.git",
+        job_lease_seconds=str(LEASE),
+        job_handlers="bot.pipeline.handlers:pipeline_handlers",
+    )
     logs = tmp_path / "logs"
 
     def env(name: str) -> dict[str, str]:  # a data dir per process: separate machines
@@ -77,19 +83,24 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
             # head, the slow one (a stale event reviews the current head, once per SHA).
             for key in slow_keys:
                 row = store.delivery(key)
-                if (row and row["outcome"] == "claimed"
-                        and f":{worker_a.pid}:" in (row["worker"] or "")):
+                if (
+                    row
+                    and row["outcome"] == "claimed"
+                    and f":{worker_a.pid}:" in (row["worker"] or "")
+                ):
                     return key
             return None
 
         def a_renders_slow_head() -> bool:
             return a_claim() is not None and bool(statuses(forge, slow.head))
+
         wait_until(a_renders_slow_head, 60, "worker A to start reviewing the slow head")
         slow_key = a_claim()
         assert slow_key is not None
 
-        worker_b = BotProcess("worker-b", ["worker", "--workers", str(THREADS)], env("worker-b"),
-                              logs)
+        worker_b = BotProcess(
+            "worker-b", ["worker", "--workers", str(THREADS)], env("worker-b"), logs
+        )
         procs.append(worker_b)
         pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="change")
         pending = [pool.submit(sender.push_all, change) for change in changes[1:]]
@@ -113,15 +124,20 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
         assert sender.sent == DELIVERIES
 
         # A restarted worker A joins worker B.
-        worker_a2 = BotProcess("worker-a2", ["worker", "--workers", str(THREADS)],
-                               env("worker-a2"), logs)
+        worker_a2 = BotProcess(
+            "worker-a2", ["worker", "--workers", str(THREADS)], env("worker-a2"), logs
+        )
         procs.append(worker_a2)
 
         def all_done() -> bool:
             rows = store.count("deliveries")
             open_rows = _outcomes(store) - {"done", "superseded"}
-            return rows == len(ids) and not open_rows and all(
-                final_statuses(forge, c.head) for c in changes)
+            return (
+                rows == len(ids)
+                and not open_rows
+                and all(final_statuses(forge, c.head) for c in changes)
+            )
+
         wait_until(all_done, 240, "every job to finish", interval=0.5)
         recovered_after = time.monotonic() - killed_at
 
@@ -129,21 +145,27 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
         for delivery, answers in sender.answers.items():
             codes = Counter(answers)
             assert codes[(202, "queued")] == 1, (delivery, answers)
-            assert sum(codes.values()) == codes[(202, "queued")] + codes[(200, "duplicate")], \
-                (delivery, answers)
+            assert sum(codes.values()) == codes[(202, "queued")] + codes[(200, "duplicate")], (
+                delivery,
+                answers,
+            )
         assert store.count("deliveries") == CHANGES * SHAS
 
         # -- the queue: nothing left over or stuck ---------------------------------------
         huey = make_huey(Config(queue_url=redis_url))
-        wait_until(lambda: huey.pending_count() == 0 and huey.scheduled_count() == 0, 30,
-                   "the queue to drain")
+        wait_until(
+            lambda: huey.pending_count() == 0 and huey.scheduled_count() == 0,
+            30,
+            "the queue to drain",
+        )
 
         # -- per change: reviews, statuses, one comment -----------------------------------
         runs = _runs(store)
         coalesced = 0
         for change in changes:
-            outcomes = [delivery_row(store, delivery_key("github", d))["outcome"]
-                        for d in change.deliveries]
+            outcomes = [
+                delivery_row(store, delivery_key("github", d))["outcome"] for d in change.deliveries
+            ]
             assert set(outcomes) <= {"done", "superseded"}, (change.number, outcomes)
             for sha, outcome in zip(change.shas, outcomes):
                 run = runs.get((change.number, sha))
@@ -176,9 +198,11 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
         for proc in (worker_b, worker_a2):
             assert "lease lost" not in proc.log(10**7), proc.log()
         elapsed = time.monotonic() - started
-        print(f"\nscale-out: {DELIVERIES} deliveries, {CHANGES} changes, {len(runs)} reviews, "
-              f"{coalesced} heads coalesced, killed job re-run after {recovered_after:.1f}s, "
-              f"{elapsed:.1f}s in all")
+        print(
+            f"\nscale-out: {DELIVERIES} deliveries, {CHANGES} changes, {len(runs)} reviews, "
+            f"{coalesced} heads coalesced, killed job re-run after {recovered_after:.1f}s, "
+            f"{elapsed:.1f}s in all"
+        )
     finally:
         for proc in procs:
             proc.stop(timeout=10)
@@ -188,12 +212,15 @@ def test_two_webs_and_two_workers_on_postgres_and_redis(
 
 def _outcomes(store: Store) -> set[str]:
     with store.engine.connect() as conn:
-        return {row[0] for row in conn.execute(deliveries.select().with_only_columns(
-            deliveries.c.outcome).distinct())}
+        return {
+            row[0]
+            for row in conn.execute(
+                deliveries.select().with_only_columns(deliveries.c.outcome).distinct()
+            )
+        }
 
 
 def _runs(store: Store) -> dict[tuple[int, str], dict[str, object]]:
     with store.engine.connect() as conn:
         rows = conn.execute(review_runs.select()).mappings().all()
     return {(row["number"], row["head_sha"]): dict(row) for row in rows}
-

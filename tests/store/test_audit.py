@@ -1,5 +1,6 @@
 """The audit records are append-only: the store can only append and read them, and the
 database itself refuses to change or remove one (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import ast
@@ -27,15 +28,44 @@ def store_at(url: str) -> Store:
 
 
 def fill(store: Store) -> None:
-    store.append_record("approval", "github", "github.com", "acme/shop", actor="alice",
-                        number=7, sha=SHA, review_id="1001", detail={"teams": ["platform"]})
-    store.append_record("override", "github", "github.com", "acme/shop", actor="carol",
-                        number=7, sha=SHA, rule="main.deny", reason="vendor image, ticket 42")
-    store.append_record("deploy", "github", "github.com", "acme/shop", actor="gitops-bot",
-                        number=7, sha="d" * 40, reviewed_sha=SHA, environment="production",
-                        state="succeeded", detail={"approvers": ["alice"]})
-    store.append_record("approval", "gitlab", "gitlab.example.com", "acme/shop",
-                        actor="bob", number=3, sha="e" * 40)
+    store.append_record(
+        "approval",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="alice",
+        number=7,
+        sha=SHA,
+        review_id="1001",
+        detail={"teams": ["platform"]},
+    )
+    store.append_record(
+        "override",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="carol",
+        number=7,
+        sha=SHA,
+        rule="main.deny",
+        reason="vendor image, ticket 42",
+    )
+    store.append_record(
+        "deploy",
+        "github",
+        "github.com",
+        "acme/shop",
+        actor="gitops-bot",
+        number=7,
+        sha="d" * 40,
+        reviewed_sha=SHA,
+        environment="production",
+        state="succeeded",
+        detail={"approvers": ["alice"]},
+    )
+    store.append_record(
+        "approval", "gitlab", "gitlab.example.com", "acme/shop", actor="bob", number=3, sha="e" * 40
+    )
 
 
 def test_records_are_read_back_in_order_and_filtered(tmp_path: Path) -> None:
@@ -46,8 +76,11 @@ def test_records_are_read_back_in_order_and_filtered(tmp_path: Path) -> None:
     shop = store.audit_records(repo="github.com/acme/shop")
     assert [r.actor for r in shop] == ["alice", "carol", "gitops-bot"]
     assert len(store.audit_records(repo="acme/shop")) == 4  # any host
-    assert [r.kind for r in store.audit_records(repo="acme/shop", sha=SHA)] == \
-        ["approval", "override", "deploy"]  # the deploy names SHA as its reviewed SHA
+    assert [r.kind for r in store.audit_records(repo="acme/shop", sha=SHA)] == [
+        "approval",
+        "override",
+        "deploy",
+    ]  # the deploy names SHA as its reviewed SHA
     assert store.audit_records(kinds=["override"])[0].to_dict()["rule"] == "main.deny"
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     assert store.audit_records(since=later) == []
@@ -64,20 +97,30 @@ def test_split_repo() -> None:
 
 def test_the_store_api_has_no_update_or_delete_path() -> None:
     # The only public operations on the records are these two.
-    public = {name for name, _ in inspect.getmembers(AuditTrail, inspect.isfunction)
-              if not name.startswith("_")}
+    public = {
+        name
+        for name, _ in inspect.getmembers(AuditTrail, inspect.isfunction)
+        if not name.startswith("_")
+    }
     assert public == {"append_record", "audit_records"}
     # And no module of the store builds an UPDATE or DELETE of the table, by any spelling.
     offenders = []
     for path in sorted((ROOT / "bot" / "store").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and node.attr in ("update", "delete")
-                    and isinstance(node.value, ast.Name) and node.value.id == "audit_records"):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("update", "delete")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "audit_records"
+            ):
                 offenders.append(f"{path.name}:{node.lineno}")
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                    "audit_records" in node.value and any(
-                        word in node.value.upper() for word in ("UPDATE ", "DELETE ")):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and "audit_records" in node.value
+                and any(word in node.value.upper() for word in ("UPDATE ", "DELETE "))
+            ):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
 
@@ -89,9 +132,12 @@ def refused(store: Store, statement: str) -> str:
     return str(caught.value)
 
 
-STATEMENTS = ["UPDATE audit_records SET actor = 'mallory'",
-              "UPDATE audit_records SET state = 'succeeded' WHERE kind = 'deploy'",
-              "DELETE FROM audit_records", "DELETE FROM audit_records WHERE actor = 'carol'"]
+STATEMENTS = [
+    "UPDATE audit_records SET actor = 'mallory'",
+    "UPDATE audit_records SET state = 'succeeded' WHERE kind = 'deploy'",
+    "DELETE FROM audit_records",
+    "DELETE FROM audit_records WHERE actor = 'carol'",
+]
 
 
 def test_sqlite_refuses_to_change_or_remove_a_record(tmp_path: Path) -> None:

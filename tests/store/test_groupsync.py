@@ -1,5 +1,6 @@
 """Group commit: a write returns only once it is on disk, and one fsync serves every commit
 waiting for it."""
+
 from __future__ import annotations
 
 import fcntl
@@ -13,8 +14,17 @@ from bot.store import Store
 
 
 def _event(n: int) -> Event:
-    return Event(forge="github", delivery_id=f"d{n}", kind=EventKind.REVIEW, host="github.com",
-                 repo="o/r", action="opened", number=1, head_sha="a" * 40, sender="s")
+    return Event(
+        forge="github",
+        delivery_id=f"d{n}",
+        kind=EventKind.REVIEW,
+        host="github.com",
+        repo="o/r",
+        action="opened",
+        number=1,
+        head_sha="a" * 40,
+        sender="s",
+    )
 
 
 def test_every_write_returns_durable(tmp_path: Path) -> None:
@@ -38,8 +48,9 @@ def test_one_fsync_serves_every_commit_that_waited_for_it(tmp_path: Path) -> Non
     # another writer (here: the test) is in the middle of an fsync: hold the sync lock
     holder = os.open(f"{db}.sync.lock", os.O_RDWR)
     fcntl.flock(holder, fcntl.LOCK_EX)
-    writers = [threading.Thread(target=store.record_delivery, args=(_event(n), "pr"))
-               for n in range(4)]
+    writers = [
+        threading.Thread(target=store.record_delivery, args=(_event(n), "pr")) for n in range(4)
+    ]
     for w in writers:
         w.start()
     deadline = time.monotonic() + 30

@@ -1,4 +1,5 @@
 """Leased locks in the store: one deploy per environment across workers."""
+
 import threading
 import time
 

@@ -1,5 +1,6 @@
 """Store: deployments and drift reports (the deploy pipeline's records), review and audit filters,
 and the migration that adds them to an existing database."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,13 @@ def test_deployment_lifecycle(store: Store) -> None:
     assert queued.applied == [] and queued.failed == [] and queued.finished_at is None
     store.mark_deployment(first, DeployState.RUNNING, "applying 2 objects")
     assert store.deployments()[0].state == "running"
-    store.finish_deployment(first, DeployState.FAILED, "1 of 2 applied", ("ConfigMap/web/a",),
-                            [{"key": "Secret/web/b", "error": "forbidden"}])
+    store.finish_deployment(
+        first,
+        DeployState.FAILED,
+        "1 of 2 applied",
+        ("ConfigMap/web/a",),
+        [{"key": "Secret/web/b", "error": "forbidden"}],
+    )
     [done] = store.deployments()
     assert done.state == "failed" and done.summary == "1 of 2 applied"
     assert done.applied == ["ConfigMap/web/a"]
@@ -40,8 +46,7 @@ def test_deployment_lifecycle(store: Store) -> None:
 
 def test_deployment_states_are_checked(store: Store) -> None:
     with pytest.raises(ValueError, match="queued, running"):
-        store.record_deployment("github", "github.com", "acme/shop", "prod", SHA,
-                                state="ok")  # type: ignore[arg-type]
+        store.record_deployment("github", "github.com", "acme/shop", "prod", SHA, state="ok")  # type: ignore[arg-type]
     deploy = store.record_deployment("github", "github.com", "acme/shop", "prod", SHA)
     with pytest.raises(ValueError, match="succeeded, failed, refused, superseded"):
         store.finish_deployment(deploy, DeployState.RUNNING, "not final")
@@ -51,23 +56,31 @@ def test_deployments_newest_first_and_filtered(store: Store) -> None:
     for repo, env in (("acme/shop", "staging"), ("acme/shop", "prod"), ("acme/pay", "prod")):
         store.record_deployment("gitlab", "gitlab.com", repo, env, SHA)
     assert [(d.repo, d.environment) for d in store.deployments()] == [
-        ("acme/pay", "prod"), ("acme/shop", "prod"), ("acme/shop", "staging")]
+        ("acme/pay", "prod"),
+        ("acme/shop", "prod"),
+        ("acme/shop", "staging"),
+    ]
     assert len(store.deployments(limit=1)) == 1
     assert [d.repo for d in store.deployments(environment="prod")] == ["acme/pay", "acme/shop"]
-    assert [d.environment for d in store.deployments(repo="acme/shop", environment="prod")] \
-        == ["prod"]
+    assert [d.environment for d in store.deployments(repo="acme/shop", environment="prod")] == [
+        "prod"
+    ]
 
 
 def test_latest_drift_is_the_newest_report_per_target(store: Store) -> None:
-    changed = [{"key": "Deployment/web/web", "status": "changed",
-                "changed_fields": ["spec.replicas"]}]
+    changed = [
+        {"key": "Deployment/web/web", "status": "changed", "changed_fields": ["spec.replicas"]}
+    ]
     store.record_drift("github.com", "acme/shop", "prod", "web/prod", changed)
     newest = store.record_drift("github.com", "acme/shop", "prod", "web/prod", [], healed=True)
     store.record_drift("github.com", "acme/shop", "staging", "web/staging", changed)
     store.record_drift("github.com", "acme/pay", "prod", "pay/prod", changed)
     reports = store.latest_drift()
     assert [(r.repo, r.target) for r in reports] == [
-        ("acme/pay", "pay/prod"), ("acme/shop", "web/prod"), ("acme/shop", "web/staging")]
+        ("acme/pay", "pay/prod"),
+        ("acme/shop", "web/prod"),
+        ("acme/shop", "web/staging"),
+    ]
     prod = reports[1]
     assert prod.id == newest and prod.healed is True and prod.objects == []
     assert reports[2].objects == changed and reports[2].healed is False
@@ -75,8 +88,11 @@ def test_latest_drift_is_the_newest_report_per_target(store: Store) -> None:
 
 
 def test_review_and_audit_filters(store: Store) -> None:
-    for number, state in ((1, ReviewState.SUCCESS), (2, ReviewState.FAILURE),
-                          (3, ReviewState.FAILURE)):
+    for number, state in (
+        (1, ReviewState.SUCCESS),
+        (2, ReviewState.FAILURE),
+        (3, ReviewState.FAILURE),
+    ):
         store.finish_run(store.start_run("github", "github.com", "acme/shop", number, SHA), state)
     assert [r.number for r in store.latest_runs(state="failure")] == [3, 2]
     assert [r.number for r in store.latest_runs(number=1)] == [1]

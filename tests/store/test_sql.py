@@ -1,4 +1,5 @@
 """The SQL store: migrations (packaged, idempotent, concurrent), runs, audit."""
+
 from __future__ import annotations
 
 import subprocess
@@ -21,6 +22,7 @@ def _head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     from bot.migrations import alembic_config
+
     return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
 
 
@@ -91,27 +93,41 @@ def test_audit_log(tmp_path: Path) -> None:
     assert (entry["actor"], entry["number"], entry["detail"]) == ("alice", 3, {"why": "x"})
 
 
-
 def test_pending_jobs_counts_queued_and_claimed_up_to_a_limit(tmp_path: Path) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path}/p.db")
     store.upgrade()
     for n in range(6):
         assert store.record_delivery(_event(f"d-{n}"), "pull_request")
     keys = [delivery_key("github", f"d-{n}") for n in range(6)]
-    assert store.claim(keys[0], "w", 60) == 1                   # claimed: still pending
+    assert store.claim(keys[0], "w", 60) == 1  # claimed: still pending
     assert store.claim(keys[1], "w", 60) == 1
-    assert store.release(keys[1], "w", Delivery.DONE)           # final: not pending
+    assert store.release(keys[1], "w", Delivery.DONE)  # final: not pending
     assert store.claim(keys[2], "w", 60) == 1
     assert store.release(keys[2], "w", Delivery.QUEUED, run_after=0)  # a retry: pending
     assert store.pending_jobs(100) == 5
-    assert store.pending_jobs(3) == 3                            # stops at the limit
+    assert store.pending_jobs(3) == 3  # stops at the limit
     with store.engine.connect() as conn:  # and walks the outcome index, not the table
-        plan = " ".join(str(row) for row in conn.execute(sa.text(
-            "EXPLAIN QUERY PLAN SELECT 1 FROM deliveries "
-            "WHERE outcome IN ('queued', 'claimed') LIMIT 3")))
+        plan = " ".join(
+            str(row)
+            for row in conn.execute(
+                sa.text(
+                    "EXPLAIN QUERY PLAN SELECT 1 FROM deliveries "
+                    "WHERE outcome IN ('queued', 'claimed') LIMIT 3"
+                )
+            )
+        )
     assert "COVERING INDEX ix_deliveries_outcome" in plan
 
 
 def _event(delivery: str) -> Event:
-    return Event("github", delivery, EventKind.REVIEW, "opened", "github.com", "a/b", "u",
-                 number=1, head_sha="a" * 40)
+    return Event(
+        "github",
+        delivery,
+        EventKind.REVIEW,
+        "opened",
+        "github.com",
+        "a/b",
+        "u",
+        number=1,
+        head_sha="a" * 40,
+    )

@@ -1,4 +1,5 @@
 """Custom resources validate out of the box: upstream examples, typos, overrides, hints."""
+
 from __future__ import annotations
 
 import copy
@@ -52,10 +53,11 @@ def test_istio_invalid_examples_fail_where_istio_expects() -> None:
     for body in docs(HERE / "examples" / "istio" / "destinationrule-invalid.yaml"):
         expected = body.pop("_err").split(":")[0]
         found = messages([body])
-        assert found and all(m.startswith(f"DestinationRule/bookinfo-ratings: {expected}")
-                             or m.startswith("DestinationRule/bookinfo-ratings: "
-                                             + expected.rpartition(".")[0])
-                             for m in found), (expected, found)
+        assert found and all(
+            m.startswith(f"DestinationRule/bookinfo-ratings: {expected}")
+            or m.startswith("DestinationRule/bookinfo-ratings: " + expected.rpartition(".")[0])
+            for m in found
+        ), (expected, found)
 
 
 def test_typo_in_a_flux_kustomization_is_an_unknown_field() -> None:
@@ -63,7 +65,8 @@ def test_typo_in_a_flux_kustomization_is_an_unknown_field() -> None:
     assert messages([body]) == []
     body["spec"]["prunee"] = True
     assert messages([body]) == [
-        "Kustomization/flux-system/apps: spec: additional property 'prunee' is not allowed"]
+        "Kustomization/flux-system/apps: spec: additional property 'prunee' is not allowed"
+    ]
 
 
 def test_argo_cd_application_with_a_wrong_type_fails() -> None:
@@ -71,10 +74,10 @@ def test_argo_cd_application_with_a_wrong_type_fails() -> None:
     app["spec"]["syncPolicy"]["automated"]["prune"] = "yes"
     app["spec"]["revisionHistoryLimit"] = "ten"
     assert messages([app]) == [
-        "Application/argocd/guestbook: spec.revisionHistoryLimit: 'ten' is not of type "
-        "'integer'",
+        "Application/argocd/guestbook: spec.revisionHistoryLimit: 'ten' is not of type 'integer'",
         "Application/argocd/guestbook: spec.syncPolicy.automated.prune: 'yes' is not of type "
-        "'boolean'"]
+        "'boolean'",
+    ]
 
 
 def test_preserve_unknown_fields_stays_open_exactly_there() -> None:
@@ -83,7 +86,8 @@ def test_preserve_unknown_fields_stays_open_exactly_there() -> None:
     assert messages([release]) == []
     release["spec"]["valuez"] = {}
     assert messages([release]) == [
-        "HelmRelease/podinfo/podinfo: spec: additional property 'valuez' is not allowed"]
+        "HelmRelease/podinfo/podinfo: spec: additional property 'valuez' is not allowed"
+    ]
 
 
 def test_sealed_secret_checks_against_its_schema() -> None:
@@ -93,18 +97,21 @@ def test_sealed_secret_checks_against_its_schema() -> None:
     assert messages([sealed]) == [
         "SealedSecret/example: spec: additional property 'encryptedDta' is not allowed",
         "SealedSecret/example: spec: missing required property 'encryptedData'",
-        "SealedSecret/example: spec.template.type: 3 is not of type 'string'"]
+        "SealedSecret/example: spec.template.type: 3 is not of type 'string'",
+    ]
 
 
 def test_defaulted_type_picks_one_gateway_address_branch() -> None:
     gateway = one(HERE / "examples" / "gateway-api" / "gateway-addresses.yaml", "Gateway")
-    gateway["spec"]["addresses"] = [{"value": "1.2.3.4"}, {"type": "Hostname",
-                                                           "value": "example.com"}]
+    gateway["spec"]["addresses"] = [
+        {"value": "1.2.3.4"},
+        {"type": "Hostname", "value": "example.com"},
+    ]
     assert messages([gateway]) == []
     gateway["spec"]["addresses"] = [{"type": "NamedAddress", "value": "x", "bogus": 1}]
     assert messages([gateway]) == [
-        "Gateway/gateway-addresses: spec.addresses[0]: additional property 'bogus' is not "
-        "allowed"]
+        "Gateway/gateway-addresses: spec.addresses[0]: additional property 'bogus' is not allowed"
+    ]
 
 
 def override_crd(field: str) -> dict[str, Any]:
@@ -120,7 +127,8 @@ def test_a_crd_in_the_render_wins_over_the_catalogue() -> None:
     assert messages([override_crd("prunee"), body]) == []
     body["spec"]["pruneee"] = True
     assert messages([override_crd("prunee"), body]) == [
-        "Kustomization/flux-system/apps: spec: additional property 'pruneee' is not allowed"]
+        "Kustomization/flux-system/apps: spec: additional property 'pruneee' is not allowed"
+    ]
 
 
 def test_a_crd_folder_wins_over_the_catalogue(tmp_path: Path) -> None:
@@ -129,12 +137,17 @@ def test_a_crd_folder_wins_over_the_catalogue(tmp_path: Path) -> None:
     body["spec"]["retries"] = True
     assert messages([body], crd_dirs=[tmp_path]) == []
     assert messages([body]) == [
-        "Kustomization/flux-system/apps: spec: additional property 'retries' is not allowed"]
+        "Kustomization/flux-system/apps: spec: additional property 'retries' is not allowed"
+    ]
 
 
 def test_crd_folder_with_a_plain_equals_sign_loads(tmp_path: Path) -> None:
-    text = re.sub(r"(\n\s+)- GitRepository\n", r"\1- =\1- GitRepository\n",
-                  KUSTOMIZATION_CRD.read_text("utf-8"), count=1)
+    text = re.sub(
+        r"(\n\s+)- GitRepository\n",
+        r"\1- =\1- GitRepository\n",
+        KUSTOMIZATION_CRD.read_text("utf-8"),
+        count=1,
+    )
     assert "- =\n" in text
     (tmp_path / "crd.yaml").write_text(text)
     body = flux_kustomization()
@@ -150,7 +163,8 @@ def test_an_unknown_version_names_what_the_catalogue_has() -> None:
         "Kustomization in Kubernetes 1.35 (the bundled catalogue has "
         "kustomize.toolkit.fluxcd.io/v1, kustomize.toolkit.fluxcd.io/v1beta2): add its "
         "CustomResourceDefinition to the render or to a CRD folder, or list the kind in "
-        "skip_kinds"]
+        "skip_kinds"
+    ]
     assert messages([body], skip_kinds=["Kustomization"]) == []
 
 
@@ -160,7 +174,8 @@ def test_not_strict_accepts_unknown_fields_but_not_wrong_types() -> None:
     assert messages([body], strict=False) == []
     body["spec"]["prune"] = "yes"
     assert messages([body], strict=False) == [
-        "Kustomization/flux-system/apps: spec.prune: 'yes' is not of type 'boolean'"]
+        "Kustomization/flux-system/apps: spec.prune: 'yes' is not of type 'boolean'"
+    ]
 
 
 def test_a_catalogue_kind_compiles_once() -> None:
@@ -180,7 +195,12 @@ def test_kubeconform_checks_catalogue_kinds_with_the_same_schemas(tmp_path: Path
     bad["metadata"]["name"] = "typo"
     bad["spec"]["prunee"] = True
     found = KubeconformValidator(exe).validate(
-        [Manifest(good, "a.yaml", 1), Manifest(bad, "a.yaml", 9)], "1.35")
+        [Manifest(good, "a.yaml", 1), Manifest(bad, "a.yaml", 9)], "1.35"
+    )
     assert [(f.line, f.severity, f.message) for f in found] == [
-        (9, Severity.ERROR, "Kustomization/flux-system/typo: spec: additionalProperties "
-                            "'prunee' not allowed")]
+        (
+            9,
+            Severity.ERROR,
+            "Kustomization/flux-system/typo: spec: additionalProperties 'prunee' not allowed",
+        )
+    ]

@@ -1,4 +1,5 @@
 """duplicate_findings: the same group/kind/namespace/name twice is an error naming both places."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,14 @@ from bot.validate.scope import CLUSTER_SCOPED, namespaced
 from tests.conftest import write_tree
 
 
-def cm(name: str, namespace: str | None = None, api: str = "v1", kind: str = "ConfigMap",
-       file: str = "a.yaml", line: int = 1) -> Manifest:
+def cm(
+    name: str,
+    namespace: str | None = None,
+    api: str = "v1",
+    kind: str = "ConfigMap",
+    file: str = "a.yaml",
+    line: int = 1,
+) -> Manifest:
     meta = {"name": name, **({"namespace": namespace} if namespace else {})}
     return Manifest({"apiVersion": api, "kind": kind, "metadata": meta}, file, line)
 
@@ -23,13 +30,20 @@ def test_no_duplicates_no_findings() -> None:
 
 
 def test_duplicate_names_both_locations() -> None:
-    [found] = duplicate_findings([cm("a", "ns", file="base/a.yaml", line=3), cm("b"),
-                                  cm("a", "ns", file="overlay/b.yaml", line=12)])
+    [found] = duplicate_findings(
+        [
+            cm("a", "ns", file="base/a.yaml", line=3),
+            cm("b"),
+            cm("a", "ns", file="overlay/b.yaml", line=12),
+        ]
+    )
     assert found.severity is Severity.ERROR and found.check == "validate"
     assert (found.file, found.line) == ("overlay/b.yaml", 12)
     assert found.object == ObjKey("", "ConfigMap", "ns", "a")
-    assert "ConfigMap/ns/a is defined more than once: at base/a.yaml:3 and at " \
-           "overlay/b.yaml:12" in found.message
+    assert (
+        "ConfigMap/ns/a is defined more than once: at base/a.yaml:3 and at "
+        "overlay/b.yaml:12" in found.message
+    )
 
 
 def test_api_version_is_not_identity_but_group_is() -> None:
@@ -59,13 +73,13 @@ def test_namespaced_object_without_namespace_duplicates_the_one_in_default() -> 
     assert found.message == (
         "ConfigMap/default/app is defined more than once: at base/cm.yaml:2 and at "
         "extra/cm.yaml:7 (no namespace: applied into default); the later one would "
-        "silently replace the earlier")
+        "silently replace the earlier"
+    )
 
 
 def test_the_targets_namespace_decides_where_a_namespaceless_object_goes() -> None:
     implicit = cm("app", file="b.yaml")
-    [found] = duplicate_findings([cm("app", "shop", file="a.yaml"), implicit],
-                                 namespace="shop")
+    [found] = duplicate_findings([cm("app", "shop", file="a.yaml"), implicit], namespace="shop")
     assert found.object == ObjKey("", "ConfigMap", "shop", "app")
     assert "(no namespace: applied into shop)" in found.message
     assert duplicate_findings([cm("app", "default"), implicit], namespace="shop") == []
@@ -73,62 +87,95 @@ def test_the_targets_namespace_decides_where_a_namespaceless_object_goes() -> No
 
 def test_cluster_scoped_kinds_have_no_namespace_whatever_they_say() -> None:
     role = cm("admin", api="rbac.authorization.k8s.io/v1", kind="ClusterRole", file="a.yaml")
-    stray = cm("admin", "default", api="rbac.authorization.k8s.io/v1", kind="ClusterRole",
-               file="b.yaml")
-    other = cm("admin", "kube-system", api="rbac.authorization.k8s.io/v1", kind="ClusterRole",
-               file="c.yaml")
+    stray = cm(
+        "admin", "default", api="rbac.authorization.k8s.io/v1", kind="ClusterRole", file="b.yaml"
+    )
+    other = cm(
+        "admin",
+        "kube-system",
+        api="rbac.authorization.k8s.io/v1",
+        kind="ClusterRole",
+        file="c.yaml",
+    )
     found = duplicate_findings([role, stray, other], namespace="shop")
-    assert [f.object for f in found] == [ObjKey("rbac.authorization.k8s.io", "ClusterRole", "",
-                                                "admin")] * 2
+    assert [f.object for f in found] == [
+        ObjKey("rbac.authorization.k8s.io", "ClusterRole", "", "admin")
+    ] * 2
     assert [f.file for f in found] == ["b.yaml", "c.yaml"]
     assert found[0].message.startswith(
         "ClusterRole/admin (rbac.authorization.k8s.io) is defined more than once: at a.yaml:1 "
-        "and at b.yaml:1 (its namespace is ignored: ClusterRole is cluster-scoped); ")
+        "and at b.yaml:1 (its namespace is ignored: ClusterRole is cluster-scoped); "
+    )
 
 
 def test_custom_resources_follow_the_scope_of_their_crd() -> None:
     def crd(kind: str, scope: str) -> Manifest:
-        return Manifest({"apiVersion": "apiextensions.k8s.io/v1",
-                         "kind": "CustomResourceDefinition",
-                         "metadata": {"name": f"{kind.lower()}s.example.com"},
-                         "spec": {"group": "example.com", "scope": scope,
-                                  "names": {"kind": kind, "plural": f"{kind.lower()}s"}}},
-                        "crds.yaml", 1)
+        return Manifest(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{kind.lower()}s.example.com"},
+                "spec": {
+                    "group": "example.com",
+                    "scope": scope,
+                    "names": {"kind": kind, "plural": f"{kind.lower()}s"},
+                },
+            },
+            "crds.yaml",
+            1,
+        )
+
     objs = [crd("Cluster", "Cluster"), crd("Local", "Namespaced")]
     for kind in ("Cluster", "Local", "Unknown"):
-        objs += [cm("x", "a", api="example.com/v1", kind=kind, file=f"{kind}-a.yaml"),
-                 cm("x", "b", api="example.com/v1", kind=kind, file=f"{kind}-b.yaml")]
+        objs += [
+            cm("x", "a", api="example.com/v1", kind=kind, file=f"{kind}-a.yaml"),
+            cm("x", "b", api="example.com/v1", kind=kind, file=f"{kind}-b.yaml"),
+        ]
     found = duplicate_findings(objs)
     # only the cluster-scoped kind is one object across namespaces; an unknown kind is
     # taken as namespaced, as most custom resources are
     assert [(f.object, f.file) for f in found] == [
-        (ObjKey("example.com", "Cluster", "", "x"), "Cluster-b.yaml")]
+        (ObjKey("example.com", "Cluster", "", "x"), "Cluster-b.yaml")
+    ]
 
 
 def test_builtin_scopes_agree_with_the_bundled_schemas() -> None:
     """Every cluster-scoped kind listed is a real kind of the bundled Kubernetes schemas
     (a typo would make its objects namespaced to the duplicate check)."""
-    known = {(g.get("group", ""), g["kind"]) for version in supported_versions()
-             for body in definitions(normalize_version(version), False).values()
-             for g in body.get("x-kubernetes-group-version-kind", ())}
+    known = {
+        (g.get("group", ""), g["kind"])
+        for version in supported_versions()
+        for body in definitions(normalize_version(version), False).values()
+        for g in body.get("x-kubernetes-group-version-kind", ())
+    }
     assert CLUSTER_SCOPED <= known
     assert namespaced("", "ConfigMap") and namespaced("apps", "Deployment")
     assert not namespaced("", "Namespace") and not namespaced("storage.k8s.io", "StorageClass")
 
 
-def test_review_places_namespaceless_objects_where_the_deploy_would(tmp_path: Path,
-                                                                   tools: Tools) -> None:
+def test_review_places_namespaceless_objects_where_the_deploy_would(
+    tmp_path: Path, tools: Tools
+) -> None:
     """Through the review: the environment's deploy namespace decides (as the deploy's
     server-side apply places objects), so `namespace: shop` and no namespace collide."""
     body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n"
-    write_tree(tmp_path, {
-        ".gitops-bot.yaml": "environments:\n  prod:\n    deploy: {target: kubernetes, "
-                            "context: prod, namespace: shop}\napps:\n  web: {path: apps/web}\n",
-        "apps/web/a.yaml": body + "  namespace: shop\n", "apps/web/b.yaml": body})
-    result = review_worktree(tmp_path, ReviewOptions(tools=tools, server_policies=None,
-                                                     enforce_approvals=False))
+    write_tree(
+        tmp_path,
+        {
+            ".gitops-bot.yaml": "environments:\n  prod:\n    deploy: {target: kubernetes, "
+            "context: prod, namespace: shop}\napps:\n  web: {path: apps/web}\n",
+            "apps/web/a.yaml": body + "  namespace: shop\n",
+            "apps/web/b.yaml": body,
+        },
+    )
+    result = review_worktree(
+        tmp_path, ReviewOptions(tools=tools, server_policies=None, enforce_approvals=False)
+    )
     [target] = result.targets
     assert [(f.check, f.file, f.object) for f in target.findings] == [
-        ("validate", "apps/web/b.yaml", ObjKey("", "ConfigMap", "shop", "web"))]
-    assert "at apps/web/a.yaml:1 and at apps/web/b.yaml:1 (no namespace: applied into shop)" \
+        ("validate", "apps/web/b.yaml", ObjKey("", "ConfigMap", "shop", "web"))
+    ]
+    assert (
+        "at apps/web/a.yaml:1 and at apps/web/b.yaml:1 (no namespace: applied into shop)"
         in target.findings[0].message
+    )

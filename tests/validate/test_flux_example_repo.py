@@ -1,5 +1,6 @@
 """The real fluxcd/flux2-kustomize-helm-example objects through the embedded validator and a
 review with no configuration (its custom resources validate from the shipped catalogue)."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,8 +15,13 @@ from bot.validate import EmbeddedValidator, duplicate_findings
 from tests.conftest import FIXTURES
 
 REPO = FIXTURES / "gitops-repos" / "fluxcd--flux2-kustomize-helm-example"
-FLUX_KINDS = {"HelmRelease", "Kustomization", "HelmRepository", "OCIRepository",
-              "ArtifactGenerator"}
+FLUX_KINDS = {
+    "HelmRelease",
+    "Kustomization",
+    "HelmRepository",
+    "OCIRepository",
+    "ArtifactGenerator",
+}
 GATEWAY_KINDS = {"Gateway", "GatewayClass"}
 
 
@@ -30,8 +36,9 @@ def load(paths: list[Path]) -> list[Manifest]:
                 assert node is not None
                 body = loader.construct_document(node)
                 if isinstance(body, dict):
-                    out.append(Manifest(body, str(path.relative_to(REPO)),
-                                        node.start_mark.line + 1))
+                    out.append(
+                        Manifest(body, str(path.relative_to(REPO)), node.start_mark.line + 1)
+                    )
         finally:
             loader.dispose()
     return out
@@ -39,8 +46,11 @@ def load(paths: list[Path]) -> list[Manifest]:
 
 def cluster_objects(under: str = "") -> list[Manifest]:
     """Objects Flux would apply: not kustomize build files nor values patches."""
-    files = sorted(p for p in (REPO / under).rglob("*.yaml") if p.name != "kustomization.yaml"
-                   and not p.name.endswith("-values.yaml"))
+    files = sorted(
+        p
+        for p in (REPO / under).rglob("*.yaml")
+        if p.name != "kustomization.yaml" and not p.name.endswith("-values.yaml")
+    )
     return load(files)
 
 
@@ -61,9 +71,16 @@ def test_skip_list_still_skips_catalogue_kinds() -> None:
         if manifest.kind in FLUX_KINDS | GATEWAY_KINDS | {"ClusterIssuer"}:
             manifest.body["spec"]["typo"] = True
     assert len(EmbeddedValidator().validate(broken, "1.35")) == len(broken) - 3  # Namespaces
-    skip = ["helm.toolkit.fluxcd.io/v2/HelmRelease", "Kustomization", "HelmRepository",
-            "OCIRepository", "ArtifactGenerator", "gateway.networking.k8s.io/v1/Gateway",
-            "GatewayClass", "cert-manager.io/v1/ClusterIssuer"]
+    skip = [
+        "helm.toolkit.fluxcd.io/v2/HelmRelease",
+        "Kustomization",
+        "HelmRepository",
+        "OCIRepository",
+        "ArtifactGenerator",
+        "gateway.networking.k8s.io/v1/Gateway",
+        "GatewayClass",
+        "cert-manager.io/v1/ClusterIssuer",
+    ]
     assert EmbeddedValidator(skip_kinds=skip).validate(broken, "1.35") == []
 
 
@@ -71,20 +88,23 @@ def test_gvk_skip_entry_for_another_version_does_not_skip() -> None:
     releases = [m for m in cluster_objects("apps") if m.kind == "HelmRelease"]
     for manifest in releases:
         manifest.body["spec"]["typo"] = True
-    found = EmbeddedValidator(skip_kinds=["helm.toolkit.fluxcd.io/v2beta1/HelmRelease"]) \
-        .validate(releases, "1.35")
+    found = EmbeddedValidator(skip_kinds=["helm.toolkit.fluxcd.io/v2beta1/HelmRelease"]).validate(
+        releases, "1.35"
+    )
     assert len(found) == len(releases) > 0
     assert all("additional property 'typo'" in f.message for f in found)
 
 
-def test_review_with_no_config_finds_a_schema_for_everything(tools: Tools,
-                                                             tmp_path: Path) -> None:
+def test_review_with_no_config_finds_a_schema_for_everything(tools: Tools, tmp_path: Path) -> None:
     repo = tmp_path / "flux"
     shutil.copytree(REPO, repo)
     assert not (repo / ".gitops-bot.yaml").exists()
-    result = review_worktree(repo, ReviewOptions(tools=tools, cache_dir=tmp_path / "cache",
-                                                 validator="embedded",
-                                                 enforce_approvals=False))
+    result = review_worktree(
+        repo,
+        ReviewOptions(
+            tools=tools, cache_dir=tmp_path / "cache", validator="embedded", enforce_approvals=False
+        ),
+    )
     assert len(result.targets) >= 6
     validate = [f for t in result.targets for f in t.findings if f.check == "validate"]
     validate += [f for f in result.findings if f.check == "validate"]

@@ -6,6 +6,7 @@ and validated strictly by the embedded validator, as a review does. The one inte
 difference: YAML that is no Kubernetes object at all (`missing_kind.yaml` is `key: value`)
 is skipped with a note where kubeconform reports "missing 'kind' key".
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,8 +57,9 @@ def verdict(path: str, tools: Tools, crd_dirs: tuple[Path, ...] = ()) -> tuple[s
         findings += validator.validate(result.manifests, "1.35")
     if any(f.severity is Severity.ERROR for f in findings):
         return FAIL, len(result.manifests)
-    if findings and all(f.severity is Severity.INFO and "skipped YAML" in f.message
-                        for f in findings):
+    if findings and all(
+        f.severity is Severity.INFO and "skipped YAML" in f.message for f in findings
+    ):
         return SKIP, len(result.manifests)
     assert findings == []
     return PASS, len(result.manifests)

@@ -6,6 +6,7 @@ path runs a STAND-IN executable written by these tests: a small Python script th
 kubeconform's flags, resolves schemas with kubeconform's `-schema-location` template rules,
 validates with jsonschema and prints kubeconform's documented `-output json` format.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,7 +27,7 @@ from tests.validate.samples import CONFIGMAP, CRD, DEPLOYMENT, SERVICE, WIDGET
 
 SAMPLES = FIXTURES / "kubeconform"
 
-STAND_IN = r'''#!{python}
+STAND_IN = r"""#!{python}
 # STAND-IN for kubeconform (test double, not the real binary): same flags, same JSON output.
 import json, os, sys
 import jsonschema
@@ -85,7 +86,7 @@ for name in sorted(os.listdir(folder)):
     results.append(res)
 print(json.dumps({{"resources": results, "summary": counts}}, indent=2))
 sys.exit(1 if counts["invalid"] or counts["errors"] else 0)
-'''
+"""
 
 
 def stand_in(tmp_path: Path, mode: str = "normal") -> tuple[str, Path]:
@@ -104,15 +105,23 @@ def m(body: dict[str, Any], line: int = 1) -> Manifest:
 
 # --- parser, on kubeconform's documented samples ------------------------------------------
 
+
 def test_documented_invalid_result_maps_to_findings() -> None:
     [result] = parse_output((SAMPLES / "json-verbose-invalid.json").read_bytes())
     assert status_of(result) == "invalid"
-    manifest = Manifest({"apiVersion": "apps/v1", "kind": "Deployment",
-                         "metadata": {"name": "my-app"}}, "deploy.yaml", 4)
+    manifest = Manifest(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "my-app"}},
+        "deploy.yaml",
+        4,
+    )
     [found] = result_findings(manifest, result)
     assert found.message == "Deployment/my-app: foo: bar"
-    assert (found.file, found.line, found.check, found.severity) == \
-        ("deploy.yaml", 4, "validate", Severity.ERROR)
+    assert (found.file, found.line, found.check, found.severity) == (
+        "deploy.yaml",
+        4,
+        "validate",
+        Severity.ERROR,
+    )
 
 
 def test_documented_valid_and_summary_only_outputs() -> None:
@@ -126,15 +135,24 @@ def test_documented_valid_and_summary_only_outputs() -> None:
 def test_readme_sample_with_older_status_spelling_and_no_error_list() -> None:
     [result] = parse_output((SAMPLES / "readme-summary-invalid.json").read_text())
     assert status_of(result) == "invalid"
-    manifest = Manifest({"apiVersion": "v1", "kind": "ReplicationController",
-                         "metadata": {"name": "bob"}}, "fixtures/invalid.yaml", 1)
+    manifest = Manifest(
+        {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "bob"}},
+        "fixtures/invalid.yaml",
+        1,
+    )
     [found] = result_findings(manifest, result)
     assert found.message.startswith("ReplicationController/bob: Additional property templates")
 
 
-@pytest.mark.parametrize("pointer,path", [("", ""), ("/spec/replicas", "spec.replicas"),
-                                          ("/spec/containers/0", "spec.containers[0]"),
-                                          ("/metadata/labels/a~1b", 'metadata.labels["a/b"]')])
+@pytest.mark.parametrize(
+    "pointer,path",
+    [
+        ("", ""),
+        ("/spec/replicas", "spec.replicas"),
+        ("/spec/containers/0", "spec.containers[0]"),
+        ("/metadata/labels/a~1b", 'metadata.labels["a/b"]'),
+    ],
+)
 def test_json_pointer_paths(pointer: str, path: str) -> None:
     assert pointer_to_path(pointer) == path
 
@@ -147,15 +165,17 @@ def test_unparseable_output_is_a_tool_error(text: str) -> None:
 
 # --- subprocess path, with the stand-in ----------------------------------------------------
 
+
 def test_argv_and_local_schema_layout(tmp_path: Path) -> None:
     exe, log = stand_in(tmp_path)
     assert KubeconformValidator(exe).validate([m(DEPLOYMENT), m(SERVICE)], "v1.35.2") == []
     [argv] = [json.loads(line) for line in log.read_text().splitlines()]
-    assert argv[:6] == ["-output", "json", "-summary", "-verbose", "-kubernetes-version",
-                        "1.35.0"]
+    assert argv[:6] == ["-output", "json", "-summary", "-verbose", "-kubernetes-version", "1.35.0"]
     location = argv[argv.index("-schema-location") + 1]
-    assert location.endswith("/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/"
-                             "{{ .ResourceKind }}{{ .KindSuffix }}.json")
+    assert location.endswith(
+        "/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/"
+        "{{ .ResourceKind }}{{ .KindSuffix }}.json"
+    )
     assert location.startswith("/") and "://" not in location
     assert "-strict" in argv
     assert KubeconformValidator(exe, strict=False).validate([m(DEPLOYMENT)], "1.35") == []
@@ -171,11 +191,18 @@ def test_findings_match_the_embedded_shape(tmp_path: Path) -> None:
     found = KubeconformValidator(exe).validate(objs, "1.35")
     assert sorted((f.message, f.line) for f in found) == [
         ("Deployment/web: spec.replicas: expected ['integer', 'null'], but got str", 12),
-        (("Deployment/web: spec.template.spec.containers[0]: additionalProperties 'imagee' "
-          "not allowed"), 12)]
+        (
+            (
+                "Deployment/web: spec.template.spec.containers[0]: additionalProperties 'imagee' "
+                "not allowed"
+            ),
+            12,
+        ),
+    ]
     embedded = EmbeddedValidator().validate(objs, "1.35")
-    assert {(f.file, f.line, f.object, f.check, f.severity) for f in found} == \
-        {(f.file, f.line, f.object, f.check, f.severity) for f in embedded}
+    assert {(f.file, f.line, f.object, f.check, f.severity) for f in found} == {
+        (f.file, f.line, f.object, f.check, f.severity) for f in embedded
+    }
 
 
 def test_crds_unknown_kinds_and_skips_are_settled_before_kubeconform(tmp_path: Path) -> None:
@@ -185,9 +212,12 @@ def test_crds_unknown_kinds_and_skips_are_settled_before_kubeconform(tmp_path: P
     other = {"apiVersion": "example.org/v1", "kind": "Gadget", "metadata": {"name": "g"}}
     skipped = {"apiVersion": "example.net/v1", "kind": "Thing", "metadata": {"name": "t"}}
     found = KubeconformValidator(exe, skip_kinds=["Thing"]).validate(
-        [m(CRD), m(bad, 5), m(other, 9), m(skipped, 12)], "1.35")
+        [m(CRD), m(bad, 5), m(other, 9), m(skipped, 12)], "1.35"
+    )
     assert sorted((f.line, f.message.split(":")[1].strip()) for f in found) == [
-        (5, "spec.size"), (9, "no schema for example.org/v1 Gadget in Kubernetes 1.35")]
+        (5, "spec.size"),
+        (9, "no schema for example.org/v1 Gadget in Kubernetes 1.35"),
+    ]
 
 
 def test_version_errors_need_no_subprocess(tmp_path: Path) -> None:
@@ -209,6 +239,7 @@ def test_objects_without_a_result_fail_closed(tmp_path: Path) -> None:
 
 
 # --- make_validator --------------------------------------------------------------------------
+
 
 def tools(kubeconform: str | None) -> Tools:
     return Tools(helm=None, kubectl=None, git="git", kubeconform=kubeconform)

@@ -2,6 +2,7 @@
 
 Its fixtures (`config`, `serve`, `bot`) are registered for every test by `tests/conftest.py`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,17 +19,25 @@ from bot.config import Config, Secret
 from bot.services import Services
 from tests.web.hookclient import GL_TOKEN, SECRET, get, gitlab_headers, github_headers, post
 
-ALLOW = ("github.com/Codertocat/*", "gitlab.com/awesome_space/*", "gitlab.com/gitlab-org/*",
-         "gitlab.com/mike/*")
+ALLOW = (
+    "github.com/Codertocat/*",
+    "gitlab.com/awesome_space/*",
+    "gitlab.com/gitlab-org/*",
+    "gitlab.com/mike/*",
+)
 
 
 def make_config(data_dir: Path, **changes: Any) -> Config:
     """A service config for tests: both forges, test secrets, short leases."""
-    base = Config(data_dir=data_dir, github_webhook_secret=Secret(SECRET),
-                  gitlab_webhook_secret=Secret(GL_TOKEN), repo_allowlist=ALLOW,
-                  job_lease_seconds=2.0,
-                  # intake tests use the no-op handlers: no forge API is reachable here
-                  job_handlers="bot.queue:default_handlers")
+    base = Config(
+        data_dir=data_dir,
+        github_webhook_secret=Secret(SECRET),
+        gitlab_webhook_secret=Secret(GL_TOKEN),
+        repo_allowlist=ALLOW,
+        job_lease_seconds=2.0,
+        # intake tests use the no-op handlers: no forge API is reachable here
+        job_handlers="bot.queue:default_handlers",
+    )
     return base.with_(**changes)
 
 
@@ -47,13 +56,14 @@ class Bot:
     def queue(self) -> Any:
         return self.services.queue
 
-    def github(self, event: str, body: bytes, delivery: str | None = None,
-               **kw: Any) -> tuple[int, dict[str, Any]]:
-        return post(self.url, "/hooks/github", body,
-                    github_headers(event, body, delivery, **kw))
+    def github(
+        self, event: str, body: bytes, delivery: str | None = None, **kw: Any
+    ) -> tuple[int, dict[str, Any]]:
+        return post(self.url, "/hooks/github", body, github_headers(event, body, delivery, **kw))
 
-    def gitlab(self, event: str, body: bytes, delivery: str | None = None,
-               **kw: Any) -> tuple[int, dict[str, Any]]:
+    def gitlab(
+        self, event: str, body: bytes, delivery: str | None = None, **kw: Any
+    ) -> tuple[int, dict[str, Any]]:
         return post(self.url, "/hooks/gitlab", body, gitlab_headers(event, delivery, **kw))
 
     def get(self, path: str) -> tuple[int, dict[str, Any]]:

@@ -1,4 +1,5 @@
 """Test helpers: load real payload examples, sign them like the forges do, POST over HTTP."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,24 +35,34 @@ def with_head(body: bytes, sha: str) -> bytes:
     return json.dumps(data).encode()
 
 
-def github_headers(event: str, body: bytes, delivery: str | None = None,
-                   secret: str = SECRET) -> list[tuple[str, str]]:
-    return [("Content-Type", "application/json"), ("X-GitHub-Event", event),
-            ("X-GitHub-Delivery", delivery or str(uuid.uuid4())),
-            ("X-Hub-Signature-256", sign(body, secret)), ("User-Agent", "GitHub-Hookshot/test")]
+def github_headers(
+    event: str, body: bytes, delivery: str | None = None, secret: str = SECRET
+) -> list[tuple[str, str]]:
+    return [
+        ("Content-Type", "application/json"),
+        ("X-GitHub-Event", event),
+        ("X-GitHub-Delivery", delivery or str(uuid.uuid4())),
+        ("X-Hub-Signature-256", sign(body, secret)),
+        ("User-Agent", "GitHub-Hookshot/test"),
+    ]
 
 
-def gitlab_headers(event: str, delivery: str | None = None,
-                   token: str | None = GL_TOKEN) -> list[tuple[str, str]]:
-    headers = [("Content-Type", "application/json"), ("X-Gitlab-Event", event),
-               ("Idempotency-Key", delivery or str(uuid.uuid4()))]
+def gitlab_headers(
+    event: str, delivery: str | None = None, token: str | None = GL_TOKEN
+) -> list[tuple[str, str]]:
+    headers = [
+        ("Content-Type", "application/json"),
+        ("X-Gitlab-Event", event),
+        ("Idempotency-Key", delivery or str(uuid.uuid4())),
+    ]
     if token is not None:
         headers.append(("X-Gitlab-Token", token))
     return headers
 
 
-def post(url: str, path: str, body: bytes,
-         headers: list[tuple[str, str]]) -> tuple[int, dict[str, Any]]:
+def post(
+    url: str, path: str, body: bytes, headers: list[tuple[str, str]]
+) -> tuple[int, dict[str, Any]]:
     """POST with exactly these header lines (duplicates allowed); status and JSON answer."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.netloc, timeout=30)

@@ -1,4 +1,5 @@
 """Test-only job handlers, plugged in through GITOPS_BOT_JOB_HANDLERS (a seam, not a patch)."""
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ def blocking_handlers(config: Config, store: Store) -> Handlers:
     `<data_dir>/started` gets "pid attempt" per start, `<data_dir>/completed` one line per
     completed job, so a test can tell how often a job ran and finished.
     """
+
     def handler(event: Event, ctx: JobContext) -> None:
         data = ctx.config.data_dir
         with open(data / "started", "a") as f:
@@ -46,6 +48,8 @@ class Flaky:
 
 def always_transient(config: Config, store: Store) -> Handlers:
     """A review handler that always fails with a retryable error."""
+
     def handler(event: Event, ctx: JobContext) -> None:
         raise Transient("forge answered 502", retry_after=1)
+
     return {EventKind.REVIEW: handler}

@@ -1,4 +1,5 @@
 """Start `gitops-bot` commands as real subprocesses for tests, and stop them by pid."""
+
 from __future__ import annotations
 
 import os
@@ -18,15 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def env_for(config: Config, **extra: str) -> dict[str, str]:
     """GITOPS_BOT_* variables describing `config` (plus extra ones) for a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_BOT_")}
-    env.update({
-        "GITOPS_BOT_DATA_DIR": str(config.data_dir),
-        "GITOPS_BOT_REPO_ALLOWLIST": ",".join(config.repo_allowlist),
-        "GITOPS_BOT_JOB_LEASE_SECONDS": str(config.job_lease_seconds),
-        "GITOPS_BOT_JOB_HANDLERS": config.job_handlers,
-        "GITOPS_BOT_GITHUB_WRITE_SPACING": str(config.github_write_spacing),
-        # Test doubles (jobdoubles.py) live next to this file.
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)]),
-    })
+    env.update(
+        {
+            "GITOPS_BOT_DATA_DIR": str(config.data_dir),
+            "GITOPS_BOT_REPO_ALLOWLIST": ",".join(config.repo_allowlist),
+            "GITOPS_BOT_JOB_LEASE_SECONDS": str(config.job_lease_seconds),
+            "GITOPS_BOT_JOB_HANDLERS": config.job_handlers,
+            "GITOPS_BOT_GITHUB_WRITE_SPACING": str(config.github_write_spacing),
+            # Test doubles (jobdoubles.py) live next to this file.
+            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)]),
+        }
+    )
     for forge in ("github", "gitlab"):
         secret = config.webhook_secret(forge)
         if secret is not None:
@@ -37,8 +40,14 @@ def env_for(config: Config, **extra: str) -> dict[str, str]:
 
 def bot_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     """`python -m bot <args>` with stderr captured as text."""
-    return subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def listening_line(proc: subprocess.Popen[str], timeout: float = 20) -> str:

@@ -1,5 +1,6 @@
 """Store or queue down: the intake answers 503 so the forge redelivers
 (docs/security.md#fast-durable-acknowledgement, docs/security.md#case-101)."""
+
 from __future__ import annotations
 
 from pathlib import Path

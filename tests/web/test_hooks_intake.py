@@ -1,5 +1,6 @@
 """From verified delivery to queued job: handled vs ignored, allowlist, idempotency
 (docs/security.md#allowlisted-scope, docs/security.md#idempotent-effects)."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,15 @@ from tests.web.hookclient import SHA_A, fixture, gitlab_headers, post, with_head
 PR_OPENED = fixture("github/pull_request/opened.payload.json")
 
 
-@pytest.mark.parametrize("event,path", [
-    ("pull_request", "github/pull_request/opened.payload.json"),
-    ("pull_request", "github/pull_request/synchronize.payload.json"),
-    ("pull_request", "github/pull_request/closed.payload.json"),
-    ("push", "github/push/with-new-branch.payload.json"),
-])
+@pytest.mark.parametrize(
+    "event,path",
+    [
+        ("pull_request", "github/pull_request/opened.payload.json"),
+        ("pull_request", "github/pull_request/synchronize.payload.json"),
+        ("pull_request", "github/pull_request/closed.payload.json"),
+        ("push", "github/push/with-new-branch.payload.json"),
+    ],
+)
 def test_handled_github_events_are_stored_then_queued(bot: Bot, event: str, path: str) -> None:
     status, answer = bot.github(event, fixture(path), delivery="gh-1")
     assert (status, answer["status"], answer["delivery"]) == (202, "queued", "gh-1")
@@ -30,10 +34,13 @@ def test_handled_github_events_are_stored_then_queued(bot: Bot, event: str, path
     assert bot.queue.size() == 1
 
 
-@pytest.mark.parametrize("event,path", [
-    ("Merge Request Hook", "gitlab/merge_request/open.json"),
-    ("Push Hook", "gitlab/push/push.json"),
-])
+@pytest.mark.parametrize(
+    "event,path",
+    [
+        ("Merge Request Hook", "gitlab/merge_request/open.json"),
+        ("Push Hook", "gitlab/push/push.json"),
+    ],
+)
 def test_handled_gitlab_events_are_stored_then_queued(bot: Bot, event: str, path: str) -> None:
     status, answer = bot.gitlab(event, fixture(path), delivery="gl-1")
     assert (status, answer["status"]) == (202, "queued")
@@ -57,15 +64,19 @@ def test_gitlab_event_uuid_is_the_fallback_delivery_id(bot: Bot) -> None:
     assert bot.store.delivery("gitlab:13792a34-cac6-4fda-95a8-c58e00a3954e") is not None
 
 
-@pytest.mark.parametrize("event,path,reason", [
-    ("pull_request", "github/pull_request/labeled.payload.json", "labeled"),
-    ("ping", "github/ping/payload.json", "ping"),
-    ("issue_comment", "github/issue_comment/created.payload.json", "not a pull request"),
-    ("push", "github/push/payload.json", "tag push"),
-    ("issues", "github/issue_comment/created.payload.json", "issues"),
-])
+@pytest.mark.parametrize(
+    "event,path,reason",
+    [
+        ("pull_request", "github/pull_request/labeled.payload.json", "labeled"),
+        ("ping", "github/ping/payload.json", "ping"),
+        ("issue_comment", "github/issue_comment/created.payload.json", "not a pull request"),
+        ("push", "github/push/payload.json", "tag push"),
+        ("issues", "github/issue_comment/created.payload.json", "issues"),
+    ],
+)
 def test_ignored_events_answer_200_with_reason_and_store_nothing(
-        bot: Bot, event: str, path: str, reason: str) -> None:
+    bot: Bot, event: str, path: str, reason: str
+) -> None:
     status, answer = bot.github(event, fixture(path))
     assert (status, answer["status"]) == (200, "ignored")
     assert reason in answer["reason"]
@@ -127,8 +138,9 @@ def test_redelivery_of_the_same_id_makes_no_second_job(bot: Bot) -> None:
 
 def test_ten_concurrent_identical_deliveries_make_one_row_and_one_job(bot: Bot) -> None:
     with ThreadPoolExecutor(10) as pool:
-        results = list(pool.map(lambda _: bot.github("pull_request", PR_OPENED,
-                                                     delivery="race-1"), range(10)))
+        results = list(
+            pool.map(lambda _: bot.github("pull_request", PR_OPENED, delivery="race-1"), range(10))
+        )
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] * 9 + [202]
     assert bot.store.count("deliveries") == 1
@@ -147,18 +159,23 @@ def test_delivery_is_durable_before_the_202(bot: Bot) -> None:
     assert status == 202
     # A second, independent connection sees the committed row.
     from bot.store import Store
+
     other = Store.from_url(bot.services.config.database)
     row = other.delivery("github:durable-1")
     assert row is not None and row["head_sha"] == SHA_A
     assert row["event_data"]["kind"] == "review"
 
 
-@pytest.mark.parametrize("event,path,mr", [
-    ("Merge Request Hook", "gitlab/merge_request/open.json", ("object_attributes",)),
-    ("Note Hook", "gitlab/note/merge_request.json", ("merge_request",)),
-])
+@pytest.mark.parametrize(
+    "event,path,mr",
+    [
+        ("Merge Request Hook", "gitlab/merge_request/open.json", ("object_attributes",)),
+        ("Note Hook", "gitlab/note/merge_request.json", ("merge_request",)),
+    ],
+)
 def test_gitlab_hook_for_a_deleted_source_project_is_200_ignored(
-        bot: Bot, event: str, path: str, mr: tuple[str, ...]) -> None:
+    bot: Bot, event: str, path: str, mr: tuple[str, ...]
+) -> None:
     """GitLab sends `source_project_id: null` once the fork behind a merge request is
     deleted; a 400 would count toward GitLab disabling the hook (it did before)."""
     data = json.loads(fixture(path))

@@ -1,5 +1,6 @@
 """Bounded input: body size (Content-Length and chunked), content type, JSON depth
 (docs/security.md#bounded-resources)."""
+
 from __future__ import annotations
 
 import http.client
@@ -20,8 +21,12 @@ PR_OPENED = fixture("github/pull_request/opened.payload.json")
 
 
 def _headers(body: bytes, content_type: str = "application/json") -> list[tuple[str, str]]:
-    return [("Content-Type", content_type), ("X-GitHub-Event", "pull_request"),
-            ("X-GitHub-Delivery", "limits-1"), ("X-Hub-Signature-256", sign(body))]
+    return [
+        ("Content-Type", content_type),
+        ("X-GitHub-Event", "pull_request"),
+        ("X-GitHub-Delivery", "limits-1"),
+        ("X-Hub-Signature-256", sign(body)),
+    ]
 
 
 def _raw_request(bot: Bot, head: bytes, send_body: None | object = None) -> bytes:
@@ -51,10 +56,12 @@ def _raw_request(bot: Bot, head: bytes, send_body: None | object = None) -> byte
 
 
 def test_content_length_over_cap_is_413_before_the_body_is_read(bot: Bot) -> None:
-    head = (b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: big-1\r\n"
-            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\n"
-            b"Content-Length: " + str(30 * MB).encode() + b"\r\nConnection: close\r\n\r\n")
+    head = (
+        b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: big-1\r\n"
+        b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\n"
+        b"Content-Length: " + str(30 * MB).encode() + b"\r\nConnection: close\r\n\r\n"
+    )
     # No body is ever sent: the answer can only come from the Content-Length check.
     answer = _raw_request(bot, head, lambda sock: sock.shutdown(socket.SHUT_WR))
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -62,10 +69,12 @@ def test_content_length_over_cap_is_413_before_the_body_is_read(bot: Bot) -> Non
 
 
 def test_chunked_body_over_cap_is_413(bot: Bot) -> None:
-    head = (b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: big-2\r\n"
-            b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\n"
-            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    head = (
+        b"POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: big-2\r\n"
+        b"X-Hub-Signature-256: sha256=" + b"0" * 64 + b"\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
     chunk = b"%x\r\n" % MB + b" " * MB + b"\r\n"
 
     def send(sock: socket.socket) -> None:
@@ -81,6 +90,7 @@ def test_chunked_body_over_cap_is_413(bot: Bot) -> None:
 
 def test_body_just_under_cap_is_read(tmp_path, serve) -> None:
     from tests.web.appserver import make_config
+
     bot = serve(make_config(tmp_path, max_body_bytes=len(PR_OPENED)), None)
     status, _ = post(bot.url, "/hooks/github", PR_OPENED, _headers(PR_OPENED))
     assert status == 202
@@ -91,8 +101,9 @@ def test_body_just_under_cap_is_read(tmp_path, serve) -> None:
 
 def test_form_encoded_is_415(bot: Bot) -> None:
     body = b"payload=" + json.dumps(json.loads(PR_OPENED)).encode()
-    status, answer = post(bot.url, "/hooks/github", body,
-                          _headers(body, "application/x-www-form-urlencoded"))
+    status, answer = post(
+        bot.url, "/hooks/github", body, _headers(body, "application/x-www-form-urlencoded")
+    )
     assert status == 415
     assert "application/json" in answer["error"]
     assert bot.store.count("deliveries") == 0
@@ -105,8 +116,9 @@ def test_missing_content_type_is_415(bot: Bot) -> None:
 
 
 def test_json_with_charset_is_accepted(bot: Bot) -> None:
-    status, _ = post(bot.url, "/hooks/github", PR_OPENED,
-                     _headers(PR_OPENED, "application/json; charset=utf-8"))
+    status, _ = post(
+        bot.url, "/hooks/github", PR_OPENED, _headers(PR_OPENED, "application/json; charset=utf-8")
+    )
     assert status == 202
 
 
@@ -135,14 +147,18 @@ def test_invalid_json_and_non_object_are_400(bot: Bot) -> None:
 
 def test_missing_event_or_delivery_header_is_400(bot: Bot) -> None:
     base = [("Content-Type", "application/json"), ("X-Hub-Signature-256", sign(PR_OPENED))]
-    status, _ = post(bot.url, "/hooks/github", PR_OPENED,
-                     base + [("X-GitHub-Delivery", "d-9")])
+    status, _ = post(bot.url, "/hooks/github", PR_OPENED, base + [("X-GitHub-Delivery", "d-9")])
     assert status == 400
-    status, _ = post(bot.url, "/hooks/github", PR_OPENED,
-                     base + [("X-GitHub-Event", "pull_request")])
+    status, _ = post(
+        bot.url, "/hooks/github", PR_OPENED, base + [("X-GitHub-Event", "pull_request")]
+    )
     assert status == 400
-    status, _ = post(bot.url, "/hooks/github", PR_OPENED, base + [
-        ("X-GitHub-Event", "pull_request"), ("X-GitHub-Delivery", "../../etc/passwd")])
+    status, _ = post(
+        bot.url,
+        "/hooks/github",
+        PR_OPENED,
+        base + [("X-GitHub-Event", "pull_request"), ("X-GitHub-Delivery", "../../etc/passwd")],
+    )
     assert status == 400
     assert bot.store.count("deliveries") == 0
 
@@ -173,8 +189,7 @@ def test_bodies_that_are_not_utf8_json_are_400(bot: Bot) -> None:
         "utf-32": text.encode("utf-32"),
         "NaN": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": NaN,', 1),
         "Infinity": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": -Infinity,', 1),
-        "lone surrogate": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": "\\ud800",',
-                                            1),
+        "lone surrogate": PR_OPENED.replace(b'"number": 2,', b'"number": 2, "x": "\\ud800",', 1),
     }
     for name, body in bodies.items():
         assert body != PR_OPENED, name
@@ -185,13 +200,17 @@ def test_bodies_that_are_not_utf8_json_are_400(bot: Bot) -> None:
     assert post(bot.url, "/hooks/github", paired, _headers(paired))[0] == 202
 
 
-def _post_with_headers(bot: Bot, body: bytes, delivery: str
-                       ) -> tuple[int, dict[str, str], dict[str, object]]:
-    headers = [("Content-Type", "application/json"), ("X-GitHub-Event", "pull_request"),
-               ("X-GitHub-Delivery", delivery), ("X-Hub-Signature-256", sign(body))]
+def _post_with_headers(
+    bot: Bot, body: bytes, delivery: str
+) -> tuple[int, dict[str, str], dict[str, object]]:
+    headers = [
+        ("Content-Type", "application/json"),
+        ("X-GitHub-Event", "pull_request"),
+        ("X-GitHub-Delivery", delivery),
+        ("X-Hub-Signature-256", sign(body)),
+    ]
     parts = urlsplit(bot.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
-                                      timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         conn.request("POST", "/hooks/github", body, dict(headers))
         resp = conn.getresponse()
@@ -201,8 +220,10 @@ def _post_with_headers(bot: Bot, body: bytes, delivery: str
 
 
 def _refused() -> float:
-    return REGISTRY.get_sample_value("gitops_bot_deliveries_refused_total",
-                                     {"reason": "queue_full"}) or 0.0
+    return (
+        REGISTRY.get_sample_value("gitops_bot_deliveries_refused_total", {"reason": "queue_full"})
+        or 0.0
+    )
 
 
 def test_a_full_queue_answers_503_and_records_nothing(tmp_path: Path, serve) -> None:

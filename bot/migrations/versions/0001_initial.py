@@ -1,4 +1,5 @@
 """Initial schema: deliveries (with job leases), review_runs, audit_events."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -31,8 +32,9 @@ def upgrade() -> None:
         sa.Column("worker", sa.String(200)),
         sa.Column("error", sa.Text),
     )
-    op.create_index("ix_deliveries_change", "deliveries",
-                    ["forge", "host", "repo", "number", "received_at"])
+    op.create_index(
+        "ix_deliveries_change", "deliveries", ["forge", "host", "repo", "number", "received_at"]
+    )
     op.create_index("ix_deliveries_outcome", "deliveries", ["outcome", "lease_until"])
     op.create_table(
         "review_runs",
@@ -50,8 +52,9 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-        sa.UniqueConstraint("forge", "host", "repo", "number", "head_sha",
-                            name="uq_review_runs_sha"),
+        sa.UniqueConstraint(
+            "forge", "host", "repo", "number", "head_sha", name="uq_review_runs_sha"
+        ),
     )
     op.create_table(
         "audit_events",

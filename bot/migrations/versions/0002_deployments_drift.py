@@ -1,4 +1,5 @@
 """Deployments and drift reports (the deploy pipeline writes them, the dashboard shows them)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -39,8 +40,9 @@ def upgrade() -> None:
         sa.Column("objects", sa.JSON, nullable=False),
         sa.Column("healed", sa.Boolean, nullable=False, server_default=sa.false()),
     )
-    op.create_index("ix_drift_reports_target", "drift_reports",
-                    ["host", "repo", "environment", "target", "at"])
+    op.create_index(
+        "ix_drift_reports_target", "drift_reports", ["host", "repo", "environment", "target", "at"]
+    )
 
 
 def downgrade() -> None:

@@ -1,4 +1,5 @@
 """Leased locks: one deploy per environment across every worker and machine."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,5 +1,6 @@
 """Append-only audit records ("who let this in"): approvals counted, overrides, break-glass,
 review verdicts and deploys. UPDATE and DELETE are refused by the database itself."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

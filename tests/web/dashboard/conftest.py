@@ -1,4 +1,5 @@
 """Fixtures for the dashboard tests: a seeded store, the app on loopback, headless Chromium."""
+
 from __future__ import annotations
 
 import base64
@@ -22,18 +23,30 @@ from tests.web.dashboard.seed import DASH_TOKEN, Reviewed, make_reviews, seed
 from tests.web.hookclient import GL_TOKEN, SECRET
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS: list[Path] = []
 
 
 def make_config(data_dir: Path, **changes: Any) -> Config:
     """A service config with the dashboard token set (no forge API is reachable here)."""
-    base = Config(data_dir=data_dir, github_webhook_secret=Secret(SECRET),
-                  gitlab_webhook_secret=Secret(GL_TOKEN), repo_allowlist=("github.com/*",),
-                  job_handlers="bot.queue:default_handlers",
-                  dashboard_token=Secret(DASH_TOKEN), public_url="https://bot.example.com")
+    base = Config(
+        data_dir=data_dir,
+        github_webhook_secret=Secret(SECRET),
+        gitlab_webhook_secret=Secret(GL_TOKEN),
+        repo_allowlist=("github.com/*",),
+        job_handlers="bot.queue:default_handlers",
+        dashboard_token=Secret(DASH_TOKEN),
+        public_url="https://bot.example.com",
+    )
     return base.with_(**changes)
 
 
@@ -44,8 +57,12 @@ class Running:
     url: str
     services: Services
 
-    def get(self, path: str, token: str | None = None, basic: str | None = None,
-            ) -> tuple[int, dict[str, str], str]:
+    def get(
+        self,
+        path: str,
+        token: str | None = None,
+        basic: str | None = None,
+    ) -> tuple[int, dict[str, str], str]:
         """GET `path` with a bearer token or a basic-auth password: status, headers, body."""
         headers = {}
         if token is not None:
@@ -89,8 +106,11 @@ def serve_app() -> Iterator[Callable[[Config], Running]]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, reviews: tuple[Reviewed, Reviewed],
-         serve_app: Callable[[Config], Running]) -> Running:
+def site(
+    tmp_path_factory: pytest.TempPathFactory,
+    reviews: tuple[Reviewed, Reviewed],
+    serve_app: Callable[[Config], Running],
+) -> Running:
     """The app with a seeded store and a dashboard token."""
     running = serve_app(make_config(tmp_path_factory.mktemp("data")))
     seed(running.services.store, *reviews)
@@ -101,6 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, reviews: tuple[Reviewed, Revi
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (its own browsers are never used)."""
     from playwright.sync_api import sync_playwright
+
     assert os.access(CHROMIUM, os.X_OK), "chromium missing: run ./scripts/setup (as root)"
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -120,6 +141,7 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def shoot(screenshot_dir: Path, request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
     """Save a full-page screenshot, record it on the test report and list it at the end."""
+
     def take(page: Any, name: str) -> Path:
         path = screenshot_dir / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
@@ -127,6 +149,7 @@ def shoot(screenshot_dir: Path, request: pytest.FixtureRequest) -> Callable[[Any
         request.node.user_properties.append(("screenshot", str(path)))
         print(f"screenshot: {path}")
         return path
+
     return take
 
 

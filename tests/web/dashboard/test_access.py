@@ -1,4 +1,5 @@
 """Who may read: token (bearer or basic), off without one, public by choice; what stays open."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,16 @@ from tests.web.dashboard.conftest import Running, make_config
 from tests.web.dashboard.seed import DASH_TOKEN
 from tests.web.hookclient import fixture, github_headers, post
 
-READ_PATHS = ("/", "/deployments", "/drift", "/audit", "/api/v1/reviews", "/api/v1/deployments",
-              "/api/v1/drift", "/api/v1/audit")
+READ_PATHS = (
+    "/",
+    "/deployments",
+    "/drift",
+    "/audit",
+    "/api/v1/reviews",
+    "/api/v1/deployments",
+    "/api/v1/drift",
+    "/api/v1/audit",
+)
 
 
 def test_token_as_bearer_or_basic_password(site: Running) -> None:
@@ -32,8 +41,10 @@ def test_refusal_says_nothing_about_the_token(site: Running) -> None:
     assert status == 401 and headers["www-authenticate"].startswith('Basic realm="gitops-bot"')
     assert DASH_TOKEN not in body and "wrong" not in body
     status, _, body = site.get("/api/v1/reviews")
-    assert status == 401 and json.loads(body) == {"status": "error",
-                                                  "error": "authentication required"}
+    assert status == 401 and json.loads(body) == {
+        "status": "error",
+        "error": "authentication required",
+    }
 
 
 def test_hooks_health_and_static_stay_open(site: Running) -> None:
@@ -52,8 +63,9 @@ def test_pages_carry_a_strict_content_security_policy(site: Running) -> None:
     assert headers["x-content-type-options"] == "nosniff"
 
 
-def test_dashboard_is_off_without_a_token(tmp_path: Path,
-                                          serve_app: Callable[[Config], Running]) -> None:
+def test_dashboard_is_off_without_a_token(
+    tmp_path: Path, serve_app: Callable[[Config], Running]
+) -> None:
     off = serve_app(make_config(tmp_path / "off", dashboard_token=None))
     for path in READ_PATHS:
         assert off.get(path)[0] == 404, path
@@ -69,10 +81,12 @@ def test_dashboard_is_off_without_a_token(tmp_path: Path,
     assert "GITOPS_BOT_DASHBOARD" not in off.get("/deployments")[2]
 
 
-def test_public_dashboard_needs_no_login(tmp_path: Path,
-                                         serve_app: Callable[[Config], Running]) -> None:
-    public = serve_app(make_config(tmp_path / "public", dashboard_token=None,
-                                   dashboard_public=True))
+def test_public_dashboard_needs_no_login(
+    tmp_path: Path, serve_app: Callable[[Config], Running]
+) -> None:
+    public = serve_app(
+        make_config(tmp_path / "public", dashboard_token=None, dashboard_public=True)
+    )
     for path in READ_PATHS:
         assert public.get(path)[0] == 200, path
     # A token, when set, wins over "public": reads then need it.
@@ -80,8 +94,7 @@ def test_public_dashboard_needs_no_login(tmp_path: Path,
     assert both.get("/")[0] == 401 and both.get("/", token=DASH_TOKEN)[0] == 200
 
 
-def test_metrics_token_is_optional(tmp_path: Path,
-                                   serve_app: Callable[[Config], Running]) -> None:
+def test_metrics_token_is_optional(tmp_path: Path, serve_app: Callable[[Config], Running]) -> None:
     guarded = serve_app(make_config(tmp_path / "m", metrics_token=Secret("scrape-token-1234")))
     assert guarded.get("/metrics")[0] == 401
     assert guarded.get("/metrics", token=DASH_TOKEN)[0] == 401
@@ -91,17 +104,26 @@ def test_metrics_token_is_optional(tmp_path: Path,
 
 
 def test_settings_from_the_environment() -> None:
-    config = Config.load({"GITOPS_BOT_DASHBOARD_TOKEN": DASH_TOKEN,
-                          "GITOPS_BOT_DASHBOARD_PUBLIC": "true",
-                          "GITOPS_BOT_PUBLIC_URL": "https://bot.example.com/",
-                          "GITOPS_BOT_METRICS_TOKEN": "scrape-token-1234",
-                          "GITOPS_BOT_LOG_FORMAT": "TEXT", "GITOPS_BOT_LOG_LEVEL": "debug"})
+    config = Config.load(
+        {
+            "GITOPS_BOT_DASHBOARD_TOKEN": DASH_TOKEN,
+            "GITOPS_BOT_DASHBOARD_PUBLIC": "true",
+            "GITOPS_BOT_PUBLIC_URL": "https://bot.example.com/",
+            "GITOPS_BOT_METRICS_TOKEN": "scrape-token-1234",
+            "GITOPS_BOT_LOG_FORMAT": "TEXT",
+            "GITOPS_BOT_LOG_LEVEL": "debug",
+        }
+    )
     assert config.dashboard_token == Secret(DASH_TOKEN) and config.dashboard_public is True
     assert config.public_url == "https://bot.example.com/"
     assert (config.log_format, config.log_level) == ("text", "DEBUG")
     assert DASH_TOKEN not in repr(config) and "scrape-token-1234" not in repr(config)
     assert Config.load({}).dashboard_public is False and Config.load({}).log_format == "json"
-    for key, value in (("DASHBOARD_PUBLIC", "maybe"), ("PUBLIC_URL", "javascript:alert(1)"),
-                       ("LOG_FORMAT", "xml"), ("LOG_LEVEL", "LOUD")):
+    for key, value in (
+        ("DASHBOARD_PUBLIC", "maybe"),
+        ("PUBLIC_URL", "javascript:alert(1)"),
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "LOUD"),
+    ):
         with pytest.raises(ConfigError, match=f"GITOPS_BOT_{key}"):
             Config.load({f"GITOPS_BOT_{key}": value})

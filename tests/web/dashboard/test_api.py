@@ -1,12 +1,20 @@
 """The JSON API: the same data as the pages, filtered the same way, masked the same way."""
+
 from __future__ import annotations
 
 import json
 from typing import Any
 
 from tests.web.dashboard.conftest import Running
-from tests.web.dashboard.seed import (DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP,
-                                  Reviewed)
+from tests.web.dashboard.seed import (
+    DASH_TOKEN,
+    DB_PASSWORD,
+    GH_TOKEN,
+    HOST,
+    PAYMENTS,
+    SHOP,
+    Reviewed,
+)
 
 
 def api(site: Running, path: str, status: int = 200) -> Any:
@@ -21,7 +29,12 @@ def api(site: Running, path: str, status: int = 200) -> Any:
 def test_reviews_list_and_filters(site: Running) -> None:
     reviews = api(site, "/reviews")["reviews"]
     assert [(r["repo"], r["number"]) for r in reviews] == [
-        (PAYMENTS, 5), (PAYMENTS, 4), (PAYMENTS, 3), (SHOP, 8), (SHOP, 7)]
+        (PAYMENTS, 5),
+        (PAYMENTS, 4),
+        (PAYMENTS, 3),
+        (SHOP, 8),
+        (SHOP, 7),
+    ]
     assert "report" not in reviews[0] and "findings" not in reviews[0]
     assert reviews[0]["status_line"] == "clone failed: token ghp_***"
     assert reviews[-1]["path"].startswith(f"/reviews/{HOST}/{SHOP}/7/")
@@ -34,7 +47,8 @@ def test_reviews_list_and_filters(site: Running) -> None:
 
 
 def test_review_by_key_has_findings_and_the_full_report(
-        site: Running, reviews: tuple[Reviewed, Reviewed]) -> None:
+    site: Running, reviews: tuple[Reviewed, Reviewed]
+) -> None:
     example, secrets = reviews
     review = api(site, f"/reviews/{HOST}/{SHOP}/7/{example.head}")["review"]
     assert review["state"] == "failure" and review["report"] == example.report
@@ -49,7 +63,10 @@ def test_review_by_key_has_findings_and_the_full_report(
 def test_deployments_drift_and_audit(site: Running) -> None:
     deployments = api(site, "/deployments")["deployments"]
     assert [(d["environment"], d["state"]) for d in deployments] == [
-        ("production", "refused"), ("production", "failed"), ("staging", "succeeded")]
+        ("production", "refused"),
+        ("production", "failed"),
+        ("staging", "succeeded"),
+    ]
     failed = deployments[1]
     assert failed["applied"] == ["ConfigMap/web/web-deploy"]
     assert failed["failed"] == [{"key": "Secret/web/web-db", "error": "forbidden"}]

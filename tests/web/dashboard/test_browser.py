@@ -1,4 +1,5 @@
 """The dashboard in real headless Chromium: pages, the full report, filters, access, secrets."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -9,8 +10,15 @@ import pytest
 
 from bot.outcomes import ReviewState
 from tests.web.dashboard.conftest import Running
-from tests.web.dashboard.seed import (DASH_TOKEN, DB_PASSWORD, GH_TOKEN, HOST, PAYMENTS, SHOP,
-                                      Reviewed)
+from tests.web.dashboard.seed import (
+    DASH_TOKEN,
+    DB_PASSWORD,
+    GH_TOKEN,
+    HOST,
+    PAYMENTS,
+    SHOP,
+    Reviewed,
+)
 
 Shoot = Callable[[Any, str], Path]
 
@@ -18,9 +26,11 @@ Shoot = Callable[[Any, str], Path]
 @pytest.fixture
 def page(browser: Any, site: Running) -> Iterator[Any]:
     """A logged-in tab: the dashboard token as the basic-auth password."""
-    context = browser.new_context(base_url=site.url, viewport={"width": 1400, "height": 900},
-                                  http_credentials={"username": "reader",
-                                                    "password": DASH_TOKEN})
+    context = browser.new_context(
+        base_url=site.url,
+        viewport={"width": 1400, "height": 900},
+        http_credentials={"username": "reader", "password": DASH_TOKEN},
+    )
     tab = context.new_page()
     yield tab
     context.close()
@@ -42,8 +52,9 @@ def test_reviews_page_lists_every_review_with_its_state(page: Any, shoot: Shoot)
     shoot(page, "reviews")
 
 
-def test_full_report_shows_with_its_diff(page: Any, reviews: tuple[Reviewed, Reviewed],
-                                         shoot: Shoot) -> None:
+def test_full_report_shows_with_its_diff(
+    page: Any, reviews: tuple[Reviewed, Reviewed], shoot: Shoot
+) -> None:
     example, _ = reviews
     page.goto("/")
     page.locator("table#reviews tr", has_text="#7").get_by_role("link").first.click()
@@ -139,8 +150,11 @@ def test_unauthenticated_and_wrong_token_are_refused(browser: Any, site: Running
         context.close()
     context = browser.new_context(base_url=site.url)
     for path in paths:
-        for token, status in ((DASH_TOKEN[:-1], 401), (DASH_TOKEN + "x", 401),
-                              (DASH_TOKEN, 404 if "/reviews/" in path else 200)):
+        for token, status in (
+            (DASH_TOKEN[:-1], 401),
+            (DASH_TOKEN + "x", 401),
+            (DASH_TOKEN, 404 if "/reviews/" in path else 200),
+        ):
             response = context.request.get(path, headers={"Authorization": f"Bearer {token}"})
             assert response.status == status, (path, token)
     context.close()
@@ -162,17 +176,20 @@ def test_no_secret_value_in_any_page(page: Any, site: Running) -> None:
 
 
 def test_report_html_is_sanitised(browser: Any, site: Running) -> None:
-    hostile = ("### report\n\n<script>window.pwned = 1</script>\n\n"
-               "<img src=x onerror=\"window.pwned = 2\">\n\n"
-               "<details open><summary onclick=\"window.pwned = 3\">x</summary>\n\n"
-               "[click](javascript:window.pwned=4) <a href=\"javascript:alert(1)\">a</a>\n\n"
-               "<iframe src=\"https://example.com\"></iframe><style>body{display:none}</style>"
-               "\n\n</details>\n")
+    hostile = (
+        "### report\n\n<script>window.pwned = 1</script>\n\n"
+        '<img src=x onerror="window.pwned = 2">\n\n'
+        '<details open><summary onclick="window.pwned = 3">x</summary>\n\n'
+        '[click](javascript:window.pwned=4) <a href="javascript:alert(1)">a</a>\n\n'
+        '<iframe src="https://example.com"></iframe><style>body{display:none}</style>'
+        "\n\n</details>\n"
+    )
     store = site.services.store
     run_id = store.start_run("github", HOST, SHOP, 99, "f" * 40)
     store.finish_run(run_id, ReviewState.FAILURE, "hostile", None, hostile)
-    context = browser.new_context(base_url=site.url, http_credentials={
-        "username": "reader", "password": DASH_TOKEN})
+    context = browser.new_context(
+        base_url=site.url, http_credentials={"username": "reader", "password": DASH_TOKEN}
+    )
     tab = context.new_page()
     response = tab.goto(f"/reviews/{HOST}/{SHOP}/99/{'f' * 40}")
     assert response.status == 200
@@ -181,8 +198,10 @@ def test_report_html_is_sanitised(browser: Any, site: Running) -> None:
     report = tab.locator("article.report")
     assert report.locator("script, img, iframe, style").count() == 0
     assert report.locator("[onclick], [onerror]").count() == 0
-    assert all(not (a.get_attribute("href") or "").startswith("javascript")
-               for a in report.locator("a").all())
+    assert all(
+        not (a.get_attribute("href") or "").startswith("javascript")
+        for a in report.locator("a").all()
+    )
     assert report.locator("details summary").inner_text() == "x"
     assert tab.evaluate("window.pwned") is None
     context.close()

@@ -1,5 +1,6 @@
 """End to end: the review comment and status link to the dashboard (GITOPS_BOT_PUBLIC_URL), and
 that link opens the full report of the same review, which the review job recorded."""
+
 from __future__ import annotations
 
 import json
@@ -23,21 +24,25 @@ PUBLIC = "https://gitops-bot.example.com/"
 
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[tuple[Running, GitHubServer, Path]]:
-    with running_loop(tmp_path, dashboard_token=Secret(DASH_TOKEN),
-                      public_url=PUBLIC) as loop:
+    with running_loop(tmp_path, dashboard_token=Secret(DASH_TOKEN), public_url=PUBLIC) as loop:
         yield Running(loop.url, loop.services), loop.forge, loop.repo
 
 
 def reviews_observed() -> float:
-    return sum(s.value for m in JOB_SECONDS.collect() for s in m.samples
-               if s.name.endswith("_count") and s.labels.get("stage") == "review")
+    return sum(
+        s.value
+        for m in JOB_SECONDS.collect()
+        for s in m.samples
+        if s.name.endswith("_count") and s.labels.get("stage") == "review"
+    )
 
 
 def test_comment_links_to_the_full_report(bot: tuple[Running, GitHubServer, Path]) -> None:
     site, forge, repo = bot
     head, base = git(repo, "rev-parse", "change"), git(repo, "rev-parse", "main")
-    forge.add_pull(REPO, 1, head_sha=head, base_sha=base, author="octocat",
-                   files=["apps/web/deployment.yaml"])
+    forge.add_pull(
+        REPO, 1, head_sha=head, base_sha=base, author="octocat", files=["apps/web/deployment.yaml"]
+    )
     body = json.dumps(pr_payload("opened", head, base)).encode()
     assert post(site.url, "/hooks/github", body, github_headers("pull_request", body))[0] == 202
     before = reviews_observed()
