@@ -92,8 +92,9 @@ def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
 
 
 # Test lanes (README "Development"): folders mark their tests, so the fast lane is
-# `./scripts/test -m "not e2e and not browser and not scale"`.
-_LANES = {"e2e": "e2e", "scale": "scale"}
+# `./scripts/test -n 2 -m "not e2e and not browser and not scale and not faults"`.
+# tests/corpus reviews the vendored real-world repositories with real helm and kubectl.
+_LANES = {"e2e": "e2e", "scale": "scale", "corpus": "e2e"}
 # Files outside tests/e2e that start the service, kill workers or drive kubectl and
 # helm end to end against the test servers: slow, so not in the fast lane.
 _E2E_FILES = {
@@ -105,6 +106,9 @@ _E2E_FILES = {
     ("deploy", "test_ci.py"),
     ("deploy", "test_helm_chart.py"),
     ("web", "dashboard", "test_chain.py"),
+    ("pipeline", "test_gitops.py"),
+    ("pipeline", "test_gitops_helmrelease.py"),
+    ("validate", "test_flux_example_repo.py"),
 }
 
 
