@@ -22,6 +22,7 @@ from bot.pipeline.gitops import ReviewTargets
 from bot.pipeline.policies import PolicyStep
 from bot.pipeline.stages import run_stage
 from bot.render import render_target
+from bot.render.chartscan import chart_may_vary
 from bot.render.sandbox import Budgets, scan_checkout, unreadable_findings
 from bot.secrets import hide_values, secret_values
 from bot.tools import Tools, tool_version
@@ -155,6 +156,12 @@ class TargetRenderer:
             == {m.key: normalize(m.body) for m in after}
         ):
             return before, after
+        if not any(
+            chart_may_vary(root / (self.on(side, target) or target).path)
+            for side in sides
+            for root, _ in (side.checkout(),)
+        ):
+            return before, after  # no template makes anything up: renders are repeatable
         again = []
         for side, key in zip(sides, keys, strict=True):
             objs, problems = self.render(side, target, inputs, cache_key(key, "again"), None)
