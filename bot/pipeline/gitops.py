@@ -41,6 +41,8 @@ class Side:
     files: Collection[str]
     read: Read
     checkout: Callable[[], tuple[Path, list[Finding]]]
+    # renders a target through the render cache (the review's); None: render directly
+    cached: Callable[[Target], tuple[Sequence[Manifest], Sequence[Finding]]] | None = None
 
 
 @dataclass
@@ -69,11 +71,15 @@ def _renderer(side: Side, tools: Tools, budgets: Budgets) -> Callable[[Target], 
         prefix = target.path.rstrip("/") + "/"
         if any(f.file and (f.file == target.path or f.file.startswith(prefix)) for f in scan):
             raise DiscoveryRenderFailed("the checkout scan refused files of it")
-        result = render_target(root, target, tools, budgets)
-        errors = [f.message for f in result.findings if f.severity is Severity.ERROR]
+        if side.cached is not None:
+            manifests, findings = side.cached(target)
+        else:
+            result = render_target(root, target, tools, budgets)
+            manifests, findings = result.manifests, result.findings
+        errors = [f.message for f in findings if f.severity is Severity.ERROR]
         if errors:
             raise DiscoveryRenderFailed(f"it does not render: {errors[0].splitlines()[0]}")
-        return result.manifests
+        return manifests
 
     return render
 

@@ -302,8 +302,10 @@ class Reviewer:
     ) -> ReviewTargets:
         """Config / folder targets, or those Argo CD / Flux objects define (pipeline.gitops)."""
         sides = {
-            "base": GitopsSide("base", base_files, self.base.snapshot.read, self.base.checkout),
-            "head": GitopsSide("head", head_files, self.head.snapshot.read, self.head.checkout),
+            side.name: GitopsSide(
+                side.name, files, side.snapshot.read, side.checkout, self._cached(side, files)
+            )
+            for side, files in ((self.base, base_files), (self.head, head_files))
         }
         trusted = "head" if isinstance(self.base.snapshot, EmptySnapshot) else "base"
         other = None if trusted == "head" else sides["head"]
@@ -317,6 +319,19 @@ class Reviewer:
             self.options.environment,
             self.options.repo_urls,
         )
+
+    def _cached(
+        self, side: Side, files: RepoIndex
+    ) -> Callable[[Target], tuple[tuple[Manifest, ...], tuple[Finding, ...]]]:
+        """Discovery's renders (the folders holding Argo CD / Flux objects) through the render
+        cache: a push that leaves their inputs alone renders nothing to find its targets."""
+
+        def render(target: Target) -> tuple[tuple[Manifest, ...], tuple[Finding, ...]]:
+            inputs = target_inputs(target, files, side.snapshot.read)
+            key = self.renderer.key(side, target, inputs, checked=False)
+            return self.renderer.render(side, target, inputs, key, None)
+
+        return render
 
     def _validator(self, config: RepoConfig) -> Validator:
         """The validator the trusted config asks for; CRD folders read from its revision."""

@@ -3,12 +3,16 @@ custom resources validated from the catalogue, a typo in a Flux Kustomization fo
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bot.model import DiffStatus, ReviewResult, Severity
+from bot import proc
 from bot.pipeline.change import review_change
+from bot.pipeline.policies import DEFAULT_SERVER_POLICIES
+from bot.policy import EmbeddedEngine
 from bot.pipeline.review import ReviewOptions, review_worktree
 from bot.tools import Tools
 from tests.conftest import GitRepo, git
@@ -76,6 +80,25 @@ def test_typo_in_a_flux_kustomization_is_an_unknown_field(
         f"{obj}: spec: additional property 'prunee' is not allowed",
         f"{obj}: spec: missing required property 'prune'",
     }
+
+
+@pytest.mark.parametrize("name", FLUX)
+def test_a_flux_review_from_the_cache_renders_nothing_to_find_its_targets(
+    name: str, tools: Tools, tmp_path: Path
+) -> None:
+    repo = build_repo(name, tmp_path / "repo")
+    branch = apply_change(repo, name, "image-bump")
+    opts = dataclasses.replace(  # one engine per process, as the service has: compiled once
+        options(tools, tmp_path),
+        server_policies=DEFAULT_SERVER_POLICIES,
+        policy_engine=EmbeddedEngine(),
+    )
+    first = review_change(repo, "main", branch, opts)
+    before = proc.spawn_count()
+    again = review_change(repo, "main", branch, opts)
+    assert proc.spawn_count() == before  # discovery's renders came from the cache too
+    assert [t.target.id for t in again.targets] == [t.target.id for t in first.targets]
+    assert all(t.cached for t in again.targets)
 
 
 APP = """apiVersion: argoproj.io/v1alpha1
