@@ -157,6 +157,11 @@ def review_targets(
         _follow_moved_parents(out, other.name)  # type: ignore[union-attr]
     for key, t in sorted(by_key.items()):
         if key[0].startswith(("argocd:", "flux")):
+            renamed = _renamed_from(out, other.name, t)  # type: ignore[union-attr]
+            if renamed is not None:  # the same source under a new object name: one target
+                out.sides[(other.name, renamed.id)] = t  # type: ignore[union-attr]
+                out.notes.append(f"{renamed.origin} is renamed: {t.origin}.")
+                continue
             app = t.app if t.id not in taken else f"{t.app}-new"
             new = dataclasses.replace(t, app=app, origin=f"{t.origin} — new in this change")
             out.targets.append(new)
@@ -170,6 +175,24 @@ def review_targets(
     )
     out.targets = _only(out.targets, environment, out.config)
     return out
+
+
+def _renamed_from(out: ReviewTargets, side: str, new: Target) -> Target | None:
+    """The target whose object `side` no longer has and that renders the same source to the
+    same place as `new`: the object was renamed (its objects are compared, not all deleted
+    and created again; the rename itself shows in the object's own target)."""
+    return next(
+        (
+            t
+            for t in out.targets
+            if (side, t.id) in out.sides
+            and out.sides[(side, t.id)] is None
+            and (t.renderer, t.path, t.environment, t.namespace)
+            == (new.renderer, new.path, new.environment, new.namespace)
+            and t.renderer != "remote"
+        ),
+        None,
+    )
 
 
 def _follow_moved_parents(out: ReviewTargets, side: str) -> None:

@@ -167,14 +167,35 @@ def test_application_removed_or_added_by_the_change(tools: Tools, tmp_path: Path
     repo.commit(
         {
             "argocd/web.yaml": None,
-            "argocd/api.yaml": APP.format(name="api", path="charts/web", replicas=1),
+            "argocd/api.yaml": APP.format(name="api", path="charts/web", replicas=1).replace(
+                "namespace: shop", "namespace: api"
+            ),
         }
     )
     by_id = {t.target.id: t for t in review(repo, tools, tmp_path, "swap").targets}
     assert [d.status for d in by_id["web/in-cluster/shop"].diffs] == [DiffStatus.DELETED]
-    api = by_id["api/in-cluster/shop"]
+    api = by_id["api/in-cluster/api"]
     assert api.target.origin.endswith("— new in this change")
     assert [d.status for d in api.diffs] == [DiffStatus.CREATED]
+
+
+def test_a_renamed_application_is_one_target_compared_object_by_object(
+    tools: Tools, tmp_path: Path
+) -> None:
+    repo = fleet(tmp_path)
+    repo.checkout("rename", create=True)
+    repo.commit({"argocd/web.yaml": APP.format(name="web-2", path="charts/web", replicas=2)})
+    result = review(repo, tools, tmp_path, "rename")
+    by_id = {t.target.id: t for t in result.targets}
+    assert sorted(by_id) == ["argocd/default", "web/in-cluster/shop"]
+    web = by_id["web/in-cluster/shop"]  # the chart names its ConfigMap after the release
+    [diff] = web.diffs
+    assert (diff.status, str(diff.key), str(diff.renamed_from)) == (
+        DiffStatus.CHANGED,
+        "ConfigMap/web-2",
+        "ConfigMap/web",
+    )
+    assert any("Application web " in n and "is renamed" in n for n in result.notes)
 
 
 def test_application_moved_to_another_revision_is_not_a_deletion(
