@@ -77,8 +77,7 @@ def render_markdown(
     fitted = md.fit(parts, max_chars, lambda k: f"{shortened}: {sec.n(k, 'item')} not shown.\n\n")
     if fitted is not None:
         return fitted
-    state = result.state
-    head = sec.headline(result, title, MARKER, ICON[state], WORD[state])
+    head = sec.headline(result, title, MARKER, *sec.verdict_words(result))
     foot = _footer(result, url)
     findings = len(sec.all_findings(result))
     objects = sum(t.count(s) for t in result.targets for s in SHOWN)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot import markdown as md
+from bot.decide import review_outcome
 from bot.model import (
     MOVED_AWAY,
     NOT_RENDERED,
@@ -31,6 +32,7 @@ from bot.model import (
     State,
     TargetResult,
 )
+from bot.outcomes import Verdict
 from bot.redact import redact
 
 ICON = {
@@ -117,6 +119,14 @@ def finding_line(f: Finding) -> str:
         bits.append(md.code(f.location))
     line = "- " + " · ".join(b for b in bits if b) + " — " + md.text(f.message, limit=MESSAGE_LIMIT)
     return line + (f" (rule {md.code(f.rule)})" if f.rule else "") + "\n"
+
+
+def verdict_words(result: ReviewResult) -> tuple[str, str]:
+    """The headline's icon and word: the review's state, or "needs approval" when the
+    checks pass and only approvals are missing (what `check` exits 3 for)."""
+    if review_outcome(result) == Verdict.NEEDS_APPROVAL:
+        return "⏳", "needs approval"
+    return ICON[result.state], WORD[result.state]
 
 
 def headline(result: ReviewResult, title: str, marker: str, icon: str, word: str) -> str:
@@ -483,9 +493,8 @@ def parts(
     footer: Callable[[ReviewResult, str | None], str],
 ) -> list[md.Part]:
     """Every part of the comment, in order."""
-    state = result.state
     top = (
-        headline(result, title, marker, ICON[state], WORD[state])
+        headline(result, title, marker, *verdict_words(result))
         + files_line(result)
         + dangers(result)
         + table(result)

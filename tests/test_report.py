@@ -354,6 +354,27 @@ def test_failing_comment_content() -> None:
     assert "Cached" not in md and "`?`" not in md, "no internal columns or unknown SHAs"
 
 
+@pytest.mark.parametrize(
+    ("enforced", "given", "title"),
+    [
+        (True, (), "### ⏳ gitops-bot review: needs approval"),
+        (True, ("alice", "bob"), "### ✅ gitops-bot review: passed"),
+        (False, (), "### ✅ gitops-bot review: passed"),  # `check DIR` lists, never enforces
+    ],
+)
+def test_missing_approvals_alone_read_needs_approval(
+    enforced: bool, given: tuple[str, ...], title: str
+) -> None:
+    result = ReviewResult(
+        base="a",
+        head="b",
+        targets=(TargetResult(SHOP, State.SUCCESS),),
+        approvals=(ApprovalRequirement("*", 2, "changes production", given),),
+        approvals_enforced=enforced,
+    )
+    assert render_markdown(result).splitlines()[1].startswith(title)
+
+
 def test_no_targets_is_success() -> None:
     result = ReviewResult(BASE, HEAD)
     md = render_markdown(result)
