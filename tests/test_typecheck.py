@@ -1,8 +1,9 @@
 """The tests are type-checked too: mypy, non-strict (`mypy-tests.ini`), over `tests/`.
 
-`bot/` is checked strictly with the settings in pyproject.toml (the second test). The first keeps the
-tests honest about the types they pass to the bot (outcome enums, finding records, the
-optional rows the store returns). About 13 s with a cold cache, under a second warm.
+`bot/` is checked strictly with the settings in pyproject.toml (the second test). The
+first keeps the tests honest about the types they pass to the bot (outcome enums, finding
+records, the optional rows the store returns). Each takes seconds with a cold cache (about
+13 s for tests/, a minute for bot/), under a second warm.
 """
 
 from __future__ import annotations
