@@ -12,6 +12,7 @@ from bot.errors import ConfigError, Transient
 from bot.queue import MAX_ATTEMPTS, RETRY_WINDOW, Queue, backoff, default_handlers
 from bot.services import Services, load_handlers
 from bot.model import Event, EventKind
+from bot.outcomes import ReviewState
 from bot.store import Store, delivery_key
 from tests.e2e.loop import REPO as LOOP_REPO, Loop, pr_payload, running_loop
 from tests.web.appserver import Bot, make_config
@@ -216,6 +217,11 @@ def test_a_dead_review_ends_in_an_error_status_and_is_counted(tmp_path: Path) ->
             "gitops-bot could not finish the review: the forge or a service kept failing; "
             "comment /gitops-bot recheck to try again"
         )
+        # the run it started is not left "running" on the dashboard
+        event = data if isinstance(data, dict) else {}
+        run = loop.services.store.get_run("github", event["host"], LOOP_REPO, 1, head)
+        assert run is not None and run.state == ReviewState.ERROR
+        assert run.status_line == statuses[-1]["description"]
 
 
 def test_a_review_bug_ends_in_an_error_status_even_if_the_forge_fails_then(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from bot import markers
 from bot.errors import ConfigError, DiskFull, ToolError, Transient
 from bot.forges.base import REVIEW_CONTEXT, Forge, ForgeError
 from bot.model import Change, Event, State
+from bot.outcomes import ReviewState
 from bot.queue import JobContext, JobHandler
 from bot.redact import redact
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +96,18 @@ class WithLastWord:
     def gave_up(self, event: Event, ctx: JobContext, error: BaseException) -> None:
         """Say the last word (the queue catches and logs what this raises)."""
         self.last_word(event, error)
+
+
+def finish_dead_run(store: Store, event: Event, error: BaseException) -> None:
+    """The review run the dead job left `running` ends as `error` (the dashboard stops
+    showing it as running; a redelivery or recheck still reviews that head again)."""
+    if event.number is None or not event.head_sha:
+        return
+    try:
+        run = store.get_run(event.forge, event.host, event.repo, event.number, event.head_sha)
+        if run is not None and run.state == ReviewState.RUNNING:
+            store.finish_run(run.id, ReviewState.ERROR, redact(dead_description(error)))
+    except Exception:  # the store may be what failed; the status still gets said
+        log.warning(
+            "could not finish the review run of %s#%s", event.repo, event.number, exc_info=True
+        )

@@ -16,7 +16,7 @@ from bot.model import Event, EventKind
 from bot.outcomes import ReviewState
 from bot.pipeline.audit import deploy_waiver, record_review, waiver
 from bot.pipeline.commands import CommandJob
-from bot.pipeline.dead import DeadReview, WithLastWord
+from bot.pipeline.dead import DeadReview, WithLastWord, finish_dead_run
 from bot.pipeline.deploy import DeployJob, DeploySettings
 from bot.pipeline.job import JobSettings, ReviewJob
 from bot.pipeline.merge_queue import MergeGroupJob
@@ -102,13 +102,14 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
         return reader
 
     def reviewed(event: Event, sha: str) -> bool:
-        # finished reviews only: a run left RUNNING by a crashed worker is redone
+        # finished reviews only: a run left RUNNING by a crashed worker is redone, and so is
+        # one that ended in an error (its job died, or an internal error stopped it)
         run = (
             None
             if event.number is None
             else store.get_run(event.forge, event.host, event.repo, event.number, sha)
         )
-        return run is not None and run.state != ReviewState.RUNNING
+        return run is not None and run.state not in (ReviewState.RUNNING, ReviewState.ERROR)
 
     def started(event: Event, sha: str) -> int | None:
         if event.number is None:
@@ -161,7 +162,13 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
             {"delivery": ctx.delivery, "status": outcome.status_line},
         )
 
-    return WithLastWord(handle, DeadReview(forge_factory(config, store)))
+    dead = DeadReview(forge_factory(config, store))
+
+    def last_word(event: Event, error: BaseException) -> None:
+        finish_dead_run(store, event, error)
+        dead(event, error)
+
+    return WithLastWord(handle, last_word)
 
 
 def deploy_job(config: Config, store: Store) -> DeployJob:
