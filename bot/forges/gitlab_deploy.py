@@ -35,15 +35,16 @@ def _environment(name: str) -> str:
 def change_from_mr(
     repo: str, mr: Mapping[str, Any], files: tuple[str, ...], merge_sha: str | None
 ) -> Change:
-    """A merge request (GET .../merge_requests/:iid, with diff_refs) as a Change."""
-    refs = mr.get("diff_refs") or {}
+    """A merge request (GET .../merge_requests/:iid, with diff_refs) as a Change; from the
+    list endpoint (no diff_refs, `files` empty) the base SHA is left empty."""
+    refs = mr.get("diff_refs")
     return Change(
         repo=repo,
         number=p.number(mr["iid"], "iid"),
         title=str(mr["title"]),
         author=str(mr["author"]["username"]),
         base_ref=str(mr["target_branch"]),
-        base_sha=p.sha(refs["base_sha"], "diff_refs.base_sha"),
+        base_sha=p.sha(refs["base_sha"], "diff_refs.base_sha") if refs else "",
         head_sha=p.sha(mr["sha"], "sha"),
         is_fork=mr["source_project_id"] != mr["target_project_id"],
         draft=bool(mr.get("draft") or mr.get("work_in_progress")),

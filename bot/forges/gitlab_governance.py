@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.forges import payload as p
+from bot.forges.gitlab_deploy import change_from_mr
 from bot.model import Change
 
 # Guest (10) and above are members; Minimal Access (5) is not:
@@ -57,17 +58,4 @@ class GitLabGovernance:
 
 def _listed(repo: str, mr: Mapping[str, Any]) -> Change:
     # The list has no diff_refs: the base SHA is left empty (a review re-reads the MR).
-    return Change(
-        repo=repo,
-        number=p.number(mr["iid"], "iid"),
-        title=str(mr["title"]),
-        author=str(mr["author"]["username"]),
-        base_ref=str(mr["target_branch"]),
-        base_sha="",
-        head_sha=p.sha(mr["sha"], "sha"),
-        is_fork=mr["source_project_id"] != mr["target_project_id"],
-        draft=bool(mr.get("draft") or mr.get("work_in_progress")),
-        state="open",
-        labels=tuple(str(label) for label in mr.get("labels") or ()),
-        web_url=mr.get("web_url"),
-    )
+    return change_from_mr(repo, {**mr, "state": "opened"}, (), None)

@@ -5,6 +5,7 @@ made-up value from a change (`TargetRenderer.steady`)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,15 +20,23 @@ VOLATILE = re.compile(
 
 def chart_may_vary(chart: Path) -> bool:
     """Whether the chart at `chart` (with its subcharts) may render differently each time;
-    True when unsure (a packaged subchart, an unreadable file)."""
+    True when unsure (a packaged subchart, an unreadable file). Links are never followed:
+    the files are the pull request's."""
     try:
-        for path in chart.rglob("*"):
-            if path.is_symlink() or not path.is_file():
-                continue
-            if path.suffix in (".tgz", ".tar", ".gz"):
-                return True  # a packaged subchart: not read here, so it may
-            if "templates" in path.relative_to(chart).parts and VOLATILE.search(path.read_bytes()):
-                return True
+        for folder, _, names in os.walk(chart, onerror=_raise):
+            inside = Path(folder).relative_to(chart).parts
+            for name in names:
+                path = Path(folder, name)
+                if path.is_symlink():
+                    continue
+                if path.suffix in (".tgz", ".tar", ".gz"):
+                    return True  # a packaged subchart: not read here, so it may
+                if "templates" in inside and VOLATILE.search(path.read_bytes()):
+                    return True
     except OSError:
         return True
     return False
+
+
+def _raise(error: OSError) -> None:
+    raise error
