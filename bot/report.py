@@ -10,6 +10,7 @@ from bot import markdown as md
 from bot import markers
 from bot import report_sections as sec
 from bot.decide import review_outcome
+from bot.outcomes import Verdict
 from bot.model import DiffStatus, ReviewResult, Severity, State, TargetResult
 from bot.redact import redact
 
@@ -37,7 +38,12 @@ def public_url(url: str | None) -> str | None:
 
 def _footer(result: ReviewResult, url: str | None) -> str:
     state = result.state
-    if sec.failing(state):
+    if review_outcome(result) == Verdict.NEEDS_APPROVAL:
+        out = (
+            "**Waiting for approvals:** the checks pass; the review runs again when a "
+            f"reviewer approves (or comment `{RECHECK}`)."
+        )
+    elif sec.failing(state):
         out = (
             "**How to fix:** fix the new problems above and push again, or comment "
             f"`{RECHECK}` to run the review again."

@@ -372,7 +372,10 @@ def test_missing_approvals_alone_read_needs_approval(
         approvals=(ApprovalRequirement("*", 2, "changes production", given),),
         approvals_enforced=enforced,
     )
-    assert render_markdown(result).splitlines()[1].startswith(title)
+    text = render_markdown(result)
+    assert text.splitlines()[1].startswith(title)
+    assert ("**Waiting for approvals:**" in text) is title.endswith("needs approval")
+    assert "fix the new problems" not in text
 
 
 def test_no_targets_is_success() -> None:
