@@ -31,6 +31,15 @@ def children(pid: int, name: str) -> list[int]:
     return found
 
 
+def helm_started(pid: int, within: float = 0.5) -> list[int]:
+    """The helm children of `pid`, waiting up to `within` seconds for them: the fault point is
+    reached when `setpriv` has started, a moment before it execs helm (bot/proc.py)."""
+    deadline = time.monotonic() + within
+    while not (found := children(pid, "helm")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
+
+
 def running(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -77,9 +86,7 @@ def test_review_worker_killed_at_each_step(tmp_path: Path, fault: str) -> None:
         )
         open_pr_delivery(r, head)
         helm: list[int] = []
-        dead, killed_at = r.kill_at(
-            fault, before_kill=lambda p: helm.extend(children(p.pid, "helm"))
-        )
+        dead, killed_at = r.kill_at(fault, before_kill=lambda p: helm.extend(helm_started(p.pid)))
         if fault == "run:helm template":
             assert helm, "helm was not running when the worker was killed"
             # helm has a second or more of rendering left: it must die with its worker at
