@@ -58,5 +58,5 @@ def test_write_spacing_comes_from_the_config(github: GitHubServer) -> None:
     assert Config.load({"GITOPS_BOT_GITHUB_WRITE_SPACING": "0"}).github_write_spacing == 0
     assert Config().github_write_spacing == 1.0
     assert _three_writes(github, 0.4) >= 0.8  # two gaps between three writes
-    assert _three_writes(github, 0) < 0.4
+    assert _three_writes(github, 0) < 0.8  # no gaps: well under, even on a loaded machine
     assert len(github.statuses) == 6
