@@ -253,3 +253,19 @@ def test_a_review_bug_ends_in_an_error_status_even_if_the_forge_fails_then(tmp_p
         assert dead_jobs() == before + 2
         assert delivery_row(loop.services.store, key)["outcome"] == "failed"
         assert [s["state"] for s in loop.statuses(head)] == ["error"]
+
+
+def test_a_review_that_crashes_ends_with_one_status_and_one_comment(tmp_path: Path) -> None:
+    """A bug inside the review (here: a login that is a list breaks the adapter) gives the change
+    one final `error` status saying how to try again, not an "internal error" first and the
+    last word after it (docs/security.md#case-61), and one comment."""
+    with running_loop(tmp_path) as loop:
+        _, head = deliver_review(loop, "crash-review-1")
+        broken = [{"id": 1, "user": {"login": ["x"]}, "state": "APPROVED", "commit_id": head}]
+        loop.forge.fail("GET", r"/pulls/1/reviews", 200, body=broken, times=5)
+        assert loop.work() == ["failed"]
+        states = [(s["state"], s["description"]) for s in loop.statuses(head)]
+        assert [s for s, _ in states] == ["pending", "error"], states
+        assert states[1][1].startswith("gitops-bot could not finish the review: internal error;")
+        [comment] = loop.comments()
+        assert "internal error" in comment["body"]

@@ -221,7 +221,9 @@ class ReviewJob:
             return dataclasses.replace(outcome, run_id=run_id)
         except Exception:
             log.exception("review of %s#%s crashed", event.repo, event.number)
-            self._fail(forge, event, head, None, state=State.ERROR)
+            # The comment says so now; the final `error` status is the queue's last word
+            # (bot.pipeline.dead), so the change gets one, not two (docs/security.md#case-61).
+            self._crashed(forge, event)
             raise
         finally:
             observe_stage("review", time.monotonic() - clock)
@@ -322,16 +324,38 @@ class ReviewJob:
         findings += [f.to_dict() for f in result.findings]
         return Outcome(verdict.state, line, full, findings, comment_id, head)
 
-    def _fail(
-        self, forge: Forge, event: Event, head: str, error: str | None, state: State = State.FAILURE
-    ) -> Outcome:
-        """Report a review that could not finish: `error` is the user-fixable problem (None:
-        an internal error, whose details stay in the logs). The forge adapters escape and
-        cut the status text; the comment puts the error in a fence (bot.notices)."""
+    def _fail(self, forge: Forge, event: Event, head: str, error: str) -> Outcome:
+        """Report a review stopped by a user-fixable problem, `error`. The forge adapters
+        escape and cut the status text; the comment puts the error in a fence
+        (bot.notices)."""
         assert event.number is not None
         body = notices.review_failed(error)
+        line = redact(f"review failed: {error}")
+        now = forge.get_change(event.repo, event.number)  # closed, merged or moved meanwhile?
+        verdict = review_verdict(State.FAILURE, head, now.head_sha, now.state)
+        if not verdict.set_status:  # docs/security.md#case-84
+            return Outcome(
+                verdict.state,
+                f"not published: the change was {now.state} while it was reviewed",
+                head_sha=head,
+            )
+        if not verdict.publish:  # docs/security.md#case-23
+            forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE, line)
+            return Outcome(verdict.state, line, body, head_sha=head)
         comment_id = forge.upsert_comment(event.repo, event.number, body, markers.REVIEW)
-        line = redact(f"review failed: {error}" if error else "internal error while reviewing")
-        forge.set_status(event.repo, head, REVIEW_CONTEXT, state, line)
-        outcome = ReviewState.ERROR if state is State.ERROR else ReviewState.FAILURE
-        return Outcome(outcome, line, body, None, comment_id, head)
+        forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE, line)
+        return Outcome(ReviewState.FAILURE, line, body, None, comment_id, head)
+
+    @staticmethod
+    def _crashed(forge: Forge, event: Event) -> None:
+        """Say in the review comment that the review hit an internal error (its details
+        stay in the logs); best effort, the crash itself is what propagates."""
+        assert event.number is not None
+        try:
+            if forge.get_change(event.repo, event.number).state != "open":
+                return  # docs/security.md#case-84
+            forge.upsert_comment(
+                event.repo, event.number, notices.review_failed(None), markers.REVIEW
+            )
+        except Exception:
+            log.warning("could not comment on the crashed review", exc_info=True)

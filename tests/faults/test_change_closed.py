@@ -58,3 +58,38 @@ def test_a_change_closed_while_it_renders_gets_no_comment_and_no_status(
         assert run is not None and run.state == "skipped", run
         assert run.status_line == f"not published: the change was {state} while it was reviewed"
         r.check()
+
+
+def test_a_change_closed_before_its_review_fails_gets_no_comment_and_no_status(
+    tmp_path: Path,
+) -> None:
+    """The same when the review stops on a problem the user could fix (here the change's base
+    is not a branch name the bot accepts): nothing is posted on a closed change."""
+    with rig(tmp_path) as r:
+        head = r.loop.head("change")
+        r.loop.forge.add_pull(
+            REPO, 1, head_sha=head, base_sha=r.loop.head("main"), base_ref="main..x"
+        )
+        open_pr_delivery(r, head)
+        hold = tmp_path / "hold"
+        hold.touch()
+        worker = r.worker("before_pending", GITOPS_BOT_FAULT_HOLD=str(hold))
+        wait(
+            lambda: "fault point before_pending reached" in worker.log(10**6),
+            90,
+            f"the worker to reach before_pending: {worker.log()}",
+        )
+        r.loop.forge.pulls[(REPO, 1)]["state"] = "closed"
+        hold.unlink()
+        wait(
+            lambda: r.open_deliveries() == [],
+            LEASE + GRACE,
+            f"the review to finish: {r.open_deliveries()} {worker.log()}",
+        )
+        assert worker.stop() == 0, worker.log()
+        assert r.loop.comments() == []
+        assert r.review_statuses(head) == ["pending"]
+        run = r.loop.services.store.get_run("github", "127.0.0.1", REPO, 1, head)
+        assert run is not None and run.state == "skipped", run
+        assert run.status_line == "not published: the change was closed while it was reviewed"
+        r.check()
