@@ -26,9 +26,10 @@ APPROVAL_ACTIONS = frozenset(
         "unapproved",
         "approval",
         "unapproval",
-        "governance",
+        "governance",  # an override or break-glass given or withdrawn
+        "approvals_swept",  # approvals that changed while the bot was down (bot.pipeline.sweep)
     }
-)  # an override or break-glass given or withdrawn
+)
 
 
 @dataclass(frozen=True)

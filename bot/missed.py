@@ -3,8 +3,10 @@ what the store holds (the sweep, `bot.pipeline.sweep`, gathers these facts)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from bot.model import Approval
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,10 @@ class OpenChange:
     head_sha: str
     reviewed: bool  # a review of this head finished
     delivered: bool  # a delivery for this head was stored (a review will run or ran)
+    # who approved, as the last finished review of this head counted it and as the forge
+    # has it now (`counted_approvers`); None: not known (no review recorded, not asked)
+    counted: frozenset[str] | None = None
+    approvers_now: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,25 @@ class BranchTip:
 def reviews_to_recover(changes: Sequence[OpenChange]) -> list[OpenChange]:
     """Heads nobody told the bot about: no delivery and no review."""
     return [c for c in changes if not c.reviewed and not c.delivered]
+
+
+def counted_approvals(approvals: Iterable[Approval], head: str, author: str) -> list[Approval]:
+    """The approvals a review counts: by someone with write access, on the reviewed head,
+    not by the change's author."""
+    return [a for a in approvals if a.can_write and a.sha == head and a.user != author]
+
+
+def approvals_to_recover(changes: Sequence[OpenChange]) -> list[OpenChange]:
+    """Reviewed heads whose approvers changed since their last review with no delivery
+    saying so: an approval given or dismissed while the bot was down."""
+    return [
+        c
+        for c in changes
+        if c.reviewed
+        and c.counted is not None
+        and c.approvers_now is not None
+        and c.approvers_now != c.counted
+    ]
 
 
 def deploys_to_recover(tips: Sequence[BranchTip], watching_since: float) -> list[BranchTip]:

@@ -135,6 +135,26 @@ def approvers(store: Store, host: str, repo: str, sha: str) -> list[str]:
     return sorted({r.actor for r in found if r.sha == sha})
 
 
+def last_counted(
+    store: Store, host: str, repo: str, number: int, sha: str
+) -> frozenset[str] | None:
+    """Who the last recorded review of change `number` at `sha` counted as approvers (its
+    approval records come just before its review record); None when no review is recorded."""
+    found = store.audit_records(
+        host=host, repo=repo, sha=sha, number=number, kinds=("approval", "review")
+    )
+    batch: list[str] = []
+    last: frozenset[str] | None = None
+    for record in found:
+        if record.sha != sha:
+            continue
+        if record.kind == "approval":
+            batch.append(record.actor)
+        else:
+            last, batch = frozenset(batch), []
+    return last
+
+
 def record_deploy(
     store: Store,
     event: Event,

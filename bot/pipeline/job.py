@@ -29,6 +29,7 @@ from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.forges.proxy import ForgeProxy
 from bot.metrics import observe_stage, policy_denied
+from bot.missed import counted_approvals
 from bot.model import Approval, Change, Event, FindingRecord, ReviewResult, Severity, State
 from bot.outcomes import ReviewState
 from bot.pipeline.live_compare import LiveFor
@@ -99,9 +100,8 @@ class ApprovalsSeen(ForgeProxy):
 
 
 def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]) -> dict[str, Any]:
-    """What the audit trail keeps of a review: the approvals that counted (write access,
-    given on the reviewed head, not by the author) with their review ids, and the policy
-    revisions."""
+    """What the audit trail keeps of a review: the approvals that counted
+    (`bot.missed.counted_approvals`) with their review ids, and the policy revisions."""
     return {
         "author": change.author,
         "base": result.base,
@@ -109,8 +109,7 @@ def audit_facts(change: Change, result: ReviewResult, seen: Sequence[Approval]) 
         "policy_revisions": dict(result.policy_revisions),
         "approvals": [
             {"user": a.user, "sha": a.sha, "review_id": a.review_id, "teams": list(a.teams)}
-            for a in seen
-            if a.can_write and a.sha == change.head_sha and a.user != change.author
+            for a in counted_approvals(seen, change.head_sha, change.author)
         ],
     }
 

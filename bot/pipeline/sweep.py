@@ -4,12 +4,15 @@ failed or was disabled — GitLab disables a hook after repeated failures).
 At start and every GITOPS_BOT_SWEEP_INTERVAL seconds, for each allowlisted repository the
 bot has had deliveries for: every open change whose head has neither a delivery nor a
 finished review gets a review job, and every protected-branch tip that has neither a push
-delivery nor a recorded deploy gets a deploy job (`bot.missed` decides). The jobs are stored
+delivery nor a recorded deploy gets a deploy job, and every reviewed head whose approvers
+on the forge differ from those its last review counted is reviewed again (an approval given
+or withdrawn while the bot was down; `bot.missed` decides). The jobs are stored
 as deliveries with a fixed id, so two sweeps never queue the same work twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -27,11 +30,14 @@ from bot.metrics import sweep_recovered
 from bot.missed import (
     BranchTip,
     OpenChange,
+    approvals_to_recover,
+    counted_approvals,
     deploys_to_recover,
     reviews_to_recover,
     stopped_deliveries,
 )
 from bot.model import Change, Event, EventKind
+from bot.pipeline.audit import last_counted
 from bot.pipeline.deploy import DeployJob
 from bot.pipeline.drift import protected_branches
 from bot.pipeline.workspace import (
@@ -90,7 +96,7 @@ class Sweeper:
         forge = self.forge_for(
             self._event(seen, delivery_id="sweep", kind=EventKind.PUSH, action=SWEEP_EVENT)
         )
-        reviews = self._reviews(seen, forge.open_changes(seen.repo))
+        reviews = self._reviews(seen, forge, forge.open_changes(seen.repo))
         deploys = self._deploys(seen, forge)
         if reviews or deploys:
             detail = stopped_deliveries(
@@ -112,35 +118,68 @@ class Sweeper:
         sweep_recovered("deploy", deploys)
         return reviews, deploys
 
-    def _reviews(self, seen: SeenRepository, changes: list[Change]) -> int:
-        facts = [
-            OpenChange(
-                c.number,
-                c.head_sha,
-                self.store.reviewed(seen.forge, seen.host, seen.repo, c.number, c.head_sha),
-                self.store.delivered(
-                    seen.forge, seen.host, seen.repo, c.head_sha, kinds=("review",), number=c.number
-                ),
-            )
-            for c in changes
-        ]
+    def _reviews(self, seen: SeenRepository, forge: Forge, changes: list[Change]) -> int:
+        facts = [self._open_change(seen, forge, c) for c in changes]
         by_number = {c.number: c for c in changes}
         done = 0
         for missed in reviews_to_recover(facts):
             change = by_number[missed.number]
             done += self._queue(
-                self._event(
+                self._review_event(seen, change, f"sweep:review:{change.number}:{change.head_sha}")
+            )
+        for moved in approvals_to_recover(facts):
+            change = by_number[moved.number]
+            who = hashlib.sha256(",".join(sorted(moved.approvers_now or ())).encode()).hexdigest()
+            done += self._queue(
+                self._review_event(
                     seen,
-                    delivery_id=f"sweep:review:{change.number}:{change.head_sha}",
-                    kind=EventKind.REVIEW,
-                    action=SWEEP_EVENT,
-                    number=change.number,
-                    head_sha=change.head_sha,
-                    base_ref=change.base_ref,
-                    is_fork=change.is_fork,
+                    change,
+                    f"sweep:approvals:{change.number}:{change.head_sha}:{who[:16]}",
+                    action="approvals_swept",
                 )
             )
         return done
+
+    def _open_change(self, seen: SeenRepository, forge: Forge, change: Change) -> OpenChange:
+        """What the store and the forge say of one open change (the forge is asked for its
+        approvals only when a review of this head is recorded to compare them with)."""
+        reviewed = self.store.reviewed(
+            seen.forge, seen.host, seen.repo, change.number, change.head_sha
+        )
+        delivered = self.store.delivered(
+            seen.forge,
+            seen.host,
+            seen.repo,
+            change.head_sha,
+            kinds=("review",),
+            number=change.number,
+        )
+        counted = (
+            last_counted(self.store, seen.host, seen.repo, change.number, change.head_sha)
+            if reviewed
+            else None
+        )
+        now = None
+        if counted is not None:
+            approvals = forge.approvals(seen.repo, change.number)
+            now = frozenset(
+                a.user for a in counted_approvals(approvals, change.head_sha, change.author)
+            )
+        return OpenChange(change.number, change.head_sha, reviewed, delivered, counted, now)
+
+    def _review_event(
+        self, seen: SeenRepository, change: Change, delivery_id: str, action: str = SWEEP_EVENT
+    ) -> Event:
+        return self._event(
+            seen,
+            delivery_id=delivery_id,
+            kind=EventKind.REVIEW,
+            action=action,
+            number=change.number,
+            head_sha=change.head_sha,
+            base_ref=change.base_ref,
+            is_fork=change.is_fork,
+        )
 
     def _deploys(self, seen: SeenRepository, forge: Forge) -> int:
         remote = Remote(

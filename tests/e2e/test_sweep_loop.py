@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
+from bot.pipeline.audit import approvers
 from bot.pipeline.sweep import sweep_loop
 from bot.store import deliveries
 from tests.conftest import git
@@ -115,6 +116,49 @@ def test_history_from_before_the_bot_is_left_alone(loop: Loop) -> None:
     start(loop)
     assert loop.services.store.count("deliveries") == count  # nothing recovered
     assert git(loop.repo, "branch", "--list", "env/*") == ""
+
+
+def test_approvals_given_or_withdrawn_while_down_are_counted_by_the_sweep(loop: Loop) -> None:
+    """A production change waits for two approvals; they come while the bot is down, and
+    one is withdrawn in a later outage. The sweep sees the forge's approvers differ from
+    those the last review counted and reviews the head again (once per set of approvers)."""
+    git(loop.repo, "checkout", "-q", "-b", "wait", "main")
+    (loop.repo / "charts/shop/values-production.yaml").write_text("replicas: 4\n")
+    git(loop.repo, "commit", "-qam", "shop: 4 replicas in production")
+    git(loop.repo, "checkout", "-q", "main")
+    head, base = loop.head("wait"), loop.head("main")
+    loop.forge.add_pull(
+        REPO,
+        1,
+        head_sha=head,
+        base_sha=base,
+        author="octocat",
+        files=["charts/shop/values-production.yaml"],
+    )
+    assert loop.deliver("pull_request", pr_payload("opened", head, base))[0] == 202
+    loop.work()
+    assert [s["state"] for s in loop.statuses(head)] == ["pending", "failure"]
+    start(loop)
+    assert loop.services.queue.size() == 0  # nothing moved: nothing to recover
+
+    # Down: alice and bob approve; the review events never arrive.
+    for user in ("alice", "bob"):
+        loop.forge.permissions[(REPO, user)] = "write"
+        loop.forge.add_review(REPO, 1, user, "APPROVED", head)
+    start(loop)
+    loop.work()
+    assert loop.statuses(head)[-1]["state"] == "success", loop.comments(1)[-1]["body"]
+    assert approvers(loop.services.store, "127.0.0.1", REPO, head) == ["alice", "bob"]
+    start(loop)
+    assert loop.services.queue.size() == 0  # the same approvers: not reviewed again
+
+    # Down again: bob asks for changes, which cancels his approval.
+    loop.forge.add_review(REPO, 1, "bob", "CHANGES_REQUESTED", head)
+    start(loop)
+    loop.work()
+    assert loop.statuses(head)[-1]["state"] == "failure"
+    added = [d for d in _deliveries(loop) if d["action"] == "approvals_swept"]
+    assert len(added) == 2 and all(d["event"] == "sweep" for d in added)
 
 
 def _deliveries(loop: Loop) -> list[dict]:
