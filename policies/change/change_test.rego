@@ -163,3 +163,33 @@ test_a_deletion_in_two_environments_is_named_once if {
 	reqs := approvals with input as object.union(change_of([]), {"dangerous": [staging, production]})
 	reqs == {{"group": "platform", "count": 1, "reason": "dangerous: PersistentVolumeClaim/shop/data is deleted: the volume's data is lost"}}
 }
+
+secret_obj := {"group": "", "kind": "Secret", "namespace": "shop", "name": "db", "status": "changed", "changed_fields": ["data.password"], "file": "apps/shop/secret.yaml", "line": 1}
+
+secret_change(o) := change_of([{"id": "shop/staging", "app": "shop", "environment": "staging", "objects": [o]}])
+
+test_new_values_in_a_plaintext_secret_are_denied if {
+	msgs := deny_secret_values with input as secret_change(secret_obj)
+	count(msgs) == 1
+	some m in msgs
+	contains(m.msg, "Secret/db gets new values in plain text (data.password)")
+	m.object.name == "db"
+	m.file == "apps/shop/secret.yaml"
+}
+
+test_a_secret_that_gains_string_data_is_denied if {
+	o := object.union(secret_obj, {"changed_fields": ["stringData"]})
+	count(deny_secret_values) == 1 with input as secret_change(o)
+}
+
+test_new_values_in_a_sops_encrypted_secret_pass if {
+	o := object.union(secret_obj, {"changed_fields": ["data.password", "sops.lastmodified", "sops.mac"]})
+	count(deny_secret_values) == 0 with input as secret_change(o)
+}
+
+test_labels_of_a_secret_and_a_new_secret_pass_here if {
+	labels := object.union(secret_obj, {"changed_fields": ["metadata.labels.team"]})
+	count(deny_secret_values) == 0 with input as secret_change(labels)
+	created := object.union(secret_obj, {"status": "created", "changed_fields": []})
+	count(deny_secret_values) == 0 with input as secret_change(created)
+}
