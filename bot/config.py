@@ -113,6 +113,10 @@ class Config:
     # Missed events: every sweep_interval seconds (and at start) open changes and protected
     # branch tips of the repositories seen are compared with what was reviewed and deployed.
     sweep_interval: float = 600.0
+    # The Kubernetes namespace the bot runs in (empty: the pod's service account namespace,
+    # when it runs in a pod). The default change policies deny app folders objects in it
+    # (docs/security.md#case-75).
+    namespace: str = ""
 
     def __repr__(self) -> str:
         parts = []
@@ -399,3 +403,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError("must be a mapping of setting: value", file=str(path))
     # Accept both `github_webhook_secret:` and `GITOPS_BOT_GITHUB_WEBHOOK_SECRET:` keys.
     return {str(k).lower().removeprefix(PREFIX.lower()): v for k, v in data.items()}
+
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def own_namespace(config: Config, namespace_file: Path = SERVICE_ACCOUNT_NAMESPACE) -> str:
+    """The namespace the bot runs in: `GITOPS_BOT_NAMESPACE`, else the one Kubernetes mounts
+    into every pod with its service account token, else "" (not in a pod: `check`, tests)."""
+    if config.namespace:
+        return config.namespace
+    try:
+        return namespace_file.read_text().strip()
+    except OSError:
+        return ""

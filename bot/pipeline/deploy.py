@@ -77,6 +77,7 @@ class DeploySettings:
     waive: Callable[[Event, int | None, str | None, ReviewResult], ReviewResult] = (
         lambda event, number, reviewed, result: result
     )
+    bot_namespace: str = ""  # where the bot runs (bot.config.own_namespace)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class DeployJob:
             policy_engine=self.engine,
             head_is_protected=protected,
             cache_dir=None,
+            bot_namespace=self.settings.bot_namespace,
         )
 
     # -- actions ------------------------------------------------------------------------

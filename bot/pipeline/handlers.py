@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import Config
+from bot.config import Config, own_namespace
 from bot.errors import ConfigError
 from bot.forges.base import Forge
 from bot.live.argocd import ArgoCDClient
@@ -128,6 +128,7 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
             dashboard_url=config.public_url or None,
             policy_engine=policy_engine(config),
             waive=waiver(config, store),
+            bot_namespace=own_namespace(config),
         ),
         forge_factory(config, store),
     )
@@ -183,6 +184,7 @@ def deploy_job(config: Config, store: Store) -> DeployJob:
             argocd_token=config.argocd_token,
             policy_engine=policy_engine(config),
             waive=deploy_waiver(config, store),
+            bot_namespace=own_namespace(config),
         ),
         forge_factory(config, store),
         StoreLedger(store),
@@ -239,6 +241,7 @@ def merge_group_handler(config: Config, store: Store) -> Callable[[Event, JobCon
         data_dir=config.data_dir,
         clone_token=_clone_token,
         dashboard_url=config.public_url or None,
+        bot_namespace=own_namespace(config),
     )
     job = MergeGroupJob(
         settings,

@@ -69,6 +69,7 @@ class JobSettings:
     waive: Callable[[Event, Change, ReviewResult], tuple[ReviewResult, str | None]] = (
         lambda event, change, result: (result, None)
     )
+    bot_namespace: str = ""  # where the bot runs (bot.config.own_namespace)
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,7 @@ class ReviewJob:
                 reviews=_reviews(forge, event.repo, change.number),
                 live_for=live,
                 repo_urls=(f"https://{event.host}/{event.repo}",),
+                bot_namespace=self.settings.bot_namespace,
             )
             result = review_change(repo, base, change.head_sha, options, base_name=change.base_ref)
         return _with_candidates(forge, event.repo, change.author, result)

@@ -183,6 +183,7 @@ class MergeGroupJob:
             change=info,
             policy_engine=self.engine,
             reviews=tuple(reviews.values()),
+            bot_namespace=self.settings.bot_namespace,
         )
 
     def _publish(

@@ -186,10 +186,12 @@ class PolicyStep:
         change: ChangeInfo,
         reviews: Sequence[Review],
         asked: Mapping[str, Mapping[str, object]] | None = None,
+        bot_namespace: str = "",
     ) -> tuple[list[Finding], list[ApprovalRequirement], dict[str, object]]:
         """Change rules of both layers: findings, required approvals and the input used
-        (`asked`: the approvals the configuration asks per environment)."""
-        change_input = build_change_input(results, change, reviews, asked)
+        (`asked`: the approvals the configuration asks per environment; `bot_namespace`:
+        where the bot runs, which the default change policies protect)."""
+        change_input = build_change_input(results, change, reviews, asked, bot_namespace)
         findings: list[Finding] = []
         approvals: list[ApprovalRequirement] = []
         for engine, policies in (

@@ -89,6 +89,9 @@ class ReviewOptions:
     head_is_protected: bool = False
     # URLs of this repository (forge / origin remote): Argo CD / Flux sources it renders
     repo_urls: tuple[str, ...] = ()
+    # the namespace the bot runs in: the default change policies protect it
+    # (docs/security.md#case-75)
+    bot_namespace: str = ""
 
 
 def _read_union(head: Snapshot, base: Snapshot) -> Callable[[str], bytes | None]:
@@ -249,7 +252,7 @@ class Reviewer:
             if e.approvals is not None
         }
         findings, approvals, change_input = policy.change_outcome(
-            results, change, self.options.reviews, asked
+            results, change, self.options.reviews, asked, self.options.bot_namespace
         )
         coverage_notes, coverage = coverage_report(uncovered)
         findings = [*policy.load_findings, *findings, *coverage]

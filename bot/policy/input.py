@@ -106,13 +106,16 @@ def build_change_input(
     change: ChangeInfo,
     reviews: Sequence[Review] = (),
     approvals: Mapping[str, Mapping[str, Any]] | None = None,
+    bot_namespace: str = "",
 ) -> dict[str, Any]:
     """The `input` of `gitops.change` policies: targets with their objects' diff status and
     findings, the change's metadata and the approvals of the head SHA (see the schema).
     `approvals` maps an environment to what `.gitops-bot.yaml` asks of changes to it
-    (`{"count": N, "groups": [...]}`); each target carries its environment's (or null)."""
+    (`{"count": N, "groups": [...]}`); each target carries its environment's (or null).
+    `bot_namespace`: the namespace the bot itself runs in ("" when not known, e.g. `check`)."""
     asked = approvals or {}
     return {
+        "bot": {"namespace": bot_namespace},
         "version": INPUT_VERSION,
         "change": {
             "number": change.number,

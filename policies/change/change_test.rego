@@ -193,3 +193,28 @@ test_labels_of_a_secret_and_a_new_secret_pass_here if {
 	created := object.union(secret_obj, {"status": "created", "changed_fields": []})
 	count(deny_secret_values) == 0 with input as secret_change(created)
 }
+
+bot_change(o) := object.union(secret_change(o), {"bot": {"namespace": "gitops-bot"}})
+
+test_an_app_folder_may_not_reach_into_the_bots_namespace if {
+	o := object.union(pod_obj, {"kind": "ConfigMap", "name": "tokens", "namespace": "gitops-bot"})
+	msgs := deny with input as bot_change(o)
+	count(msgs) == 1
+	some m in msgs
+	contains(m.msg, "shop/staging: ConfigMap/tokens is in the namespace gitops-bot itself runs in")
+}
+
+test_the_bots_namespace_needs_a_platform_approval_from_a_platform_app if {
+	o := object.union(pod_obj, {"kind": "ConfigMap", "name": "tokens", "namespace": "gitops-bot"})
+	platform := {"id": "platform/prod", "app": "platform", "environment": "prod", "objects": [o]}
+	inp := object.union(change_of([platform]), {"bot": {"namespace": "gitops-bot"}})
+	count(deny) == 0 with input as inp
+	some a in approvals with input as inp
+	a.group == "platform"
+}
+
+test_no_bot_namespace_known_protects_nothing_more if {
+	o := object.union(pod_obj, {"namespace": "gitops-bot"})
+	count(deny) == 0 with input as secret_change(o)
+	count(deny) == 0 with input as object.union(secret_change(o), {"bot": {"namespace": ""}})
+}

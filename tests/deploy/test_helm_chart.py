@@ -26,6 +26,14 @@ VALUES = {
 }
 
 
+# The namespace the bot runs in, which the default change policies protect
+# (docs/security.md#case-75).
+OWN_NAMESPACE = {
+    "name": "GITOPS_BOT_NAMESPACE",
+    "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+}
+
+
 def helm(tools: Tools, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(tools.helm), *args], capture_output=True, text=True, timeout=120)
 
@@ -78,7 +86,8 @@ def test_sqlite_mode_is_one_web_one_worker_on_one_volume(tools: Tools) -> None:
         ]
         assert claims == [pvc["metadata"]["name"]]
         assert "podAffinity" in pod["affinity"]  # together on the volume's node
-        assert "env" not in pod["containers"][0]  # no external store
+        # no external store: only the namespace the bot runs in, from the pod
+        assert pod["containers"][0]["env"] == [OWN_NAMESPACE]
     assert web["spec"]["template"]["spec"]["containers"][0]["args"][0] == "web"
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"][0] == "worker"
     assert "ServiceMonitor" not in kinds and "PodDisruptionBudget" not in kinds
@@ -90,7 +99,8 @@ def test_scale_out_mode_uses_postgres_and_redis_from_the_secret(tools: Tools) ->
     for deployment in kinds["Deployment"]:
         assert deployment["spec"]["replicas"] == 3
         pod = deployment["spec"]["template"]["spec"]
-        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in pod["containers"][0]["env"]}
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in pod["containers"][0]["env"][1:]}
+        assert pod["containers"][0]["env"][0] == OWN_NAMESPACE
         assert env == {
             "GITOPS_BOT_DATABASE_URL": {
                 "name": "gitops-bot-credentials",

@@ -121,9 +121,9 @@ def test_default_keeps_sqlite_on_a_volume_and_scale_out_uses_the_secret(tools):
     for dep, spec in pods(scale):
         assert dep["spec"]["replicas"] >= 3
         assert "podAffinity" not in spec.get("affinity", {})
-        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in spec["containers"][0]["env"]}
+        env = {e["name"]: e["valueFrom"] for e in spec["containers"][0]["env"]}
         for key in ("GITOPS_BOT_DATABASE_URL", "GITOPS_BOT_QUEUE_URL"):
-            assert env[key] == {"name": CREDENTIALS, "key": key}
+            assert env[key] == {"secretKeyRef": {"name": CREDENTIALS, "key": key}}
         data = next(v for v in spec["volumes"] if v["name"] == "data")
         assert set(data) == {"name", "emptyDir"}
     ports = {
@@ -135,3 +135,16 @@ def test_default_keeps_sqlite_on_a_volume_and_scale_out_uses_the_secret(tools):
     }
     assert {5432, 6379} <= ports
     assert by(scale, "PodDisruptionBudget", "gitops-bot-worker")
+
+
+def test_the_worker_knows_the_namespace_it_runs_in(tools):
+    """The reviews protect the bot's own namespace (docs/security.md#case-75): the worker
+    gets it from the pod, in both modes."""
+    for folder in (KUBE, KUBE / "scale-out"):
+        [worker] = [
+            spec
+            for dep, spec in pods(build(tools, folder))
+            if dep["metadata"]["name"] == "gitops-bot-worker"
+        ]
+        env = {e["name"]: e.get("valueFrom") for e in worker["containers"][0]["env"]}
+        assert env["GITOPS_BOT_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}

@@ -64,10 +64,14 @@ envFrom:
       name: {{ include "gitops-bot.fullname" . }}
   - secretRef:
       name: {{ required "credentials.existingSecret names the Secret with the bot's credentials" .Values.credentials.existingSecret }}
-{{- if include "gitops-bot.external" . }}
-# Required keys: a Secret without them fails the pod start instead of falling back to
-# SQLite on a scratch volume.
 env:
+  # The namespace the bot runs in: the default change policies keep app folders out of it.
+  - name: GITOPS_BOT_NAMESPACE
+    valueFrom:
+      fieldRef: {fieldPath: metadata.namespace}
+{{- if include "gitops-bot.external" . }}
+  # Required keys: a Secret without them fails the pod start instead of falling back to
+  # SQLite on a scratch volume.
   - name: GITOPS_BOT_DATABASE_URL
     valueFrom:
       secretKeyRef: {name: {{ .Values.credentials.existingSecret }}, key: GITOPS_BOT_DATABASE_URL}
