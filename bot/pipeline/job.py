@@ -24,7 +24,7 @@ from bot.decide import (
     review_gate,
     review_verdict,
 )
-from bot.errors import GitopsBotError, Transient
+from bot.errors import GitopsBotError, Transient, retry_after
 from bot import faults, markers, notices
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.forges.proxy import ForgeProxy
@@ -219,11 +219,14 @@ class ReviewJob:
         except GitopsBotError as exc:  # a user-fixable problem: say it, fail closed
             outcome = self._fail(forge, event, head, str(exc))
             return dataclasses.replace(outcome, run_id=run_id)
-        except Exception:
+        except Exception as exc:
             log.exception("review of %s#%s crashed", event.repo, event.number)
             # The comment says so now; the final `error` status is the queue's last word
             # (bot.pipeline.dead), so the change gets one, not two (docs/security.md#case-61).
-            self._crashed(forge, event)
+            # A failure the queue retries (a full disk) says nothing yet
+            # (docs/security.md#case-102).
+            if retry_after(exc) is None:
+                self._crashed(forge, event)
             raise
         finally:
             observe_stage("review", time.monotonic() - clock)

@@ -20,16 +20,17 @@ from tests.conftest import delivery_row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 ROOT = Path(__file__).resolve().parents[2]
+FAULT = "before_pending"
 
 
 class TmpfsWorker:
     """`gitops-bot worker` in a new mount namespace whose data dir is a small tmpfs."""
 
-    def __init__(self, r: Rig, data: Path, size: str = "16m") -> None:
+    def __init__(self, r: Rig, data: Path, size: str = "16m", **extra: str) -> None:
         data.mkdir(parents=True, exist_ok=True)
         self.data, self.log_path = data, r.tmp / "logs" / "tmpfs-worker.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = r.env(GITOPS_BOT_DATA_DIR=str(data), GITOPS_BOT_DATA_MIN_FREE_MB="4")
+        env = r.env(GITOPS_BOT_DATA_DIR=str(data), GITOPS_BOT_DATA_MIN_FREE_MB="4", **extra)
         script = f'mount -t tmpfs -o size={size},mode=0700 tmpfs "$1" && shift && exec "$@"'
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -130,3 +131,54 @@ def test_a_full_data_disk_delays_the_review_and_loses_nothing(tmp_path: Path) ->
             worker.stop()
         r.check()
         assert_no_secret([("log of the tmpfs worker", worker.log())])
+
+
+def test_a_disk_that_fills_mid_review_says_nothing_until_the_retry_completes(
+    tmp_path: Path,
+) -> None:
+    """The disk fills after the job was claimed (the worker held at a fault point past the
+    free-space check): the review fails for lack of space and is retried, and meanwhile the
+    change gets no "internal error" comment or final status (docs/security.md#case-102);
+    once space is freed the retry posts the one review."""
+    with rig(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        queue_url=f"sqlite:///{tmp_path / 'queue.db'}",
+    ) as r:
+        hold = tmp_path / "hold"
+        hold.touch()
+        worker = TmpfsWorker(
+            r,
+            tmp_path / "worker-data",
+            GITOPS_BOT_FAULT_POINT=FAULT,
+            GITOPS_BOT_FAULT_HOLD=str(hold),
+        )
+        try:
+            wait(worker.mounted, 30, f"the worker's tmpfs: {worker.log()}")
+            head = open_pr(r.loop, "change")
+            wait(
+                lambda: f"fault point {FAULT} reached" in worker.log(),
+                90,
+                f"the worker to reach {FAULT}: {worker.log()}",
+            )
+            worker.fill()
+            hold.unlink()
+            wait(
+                lambda: "; retry 2 in" in worker.log() or not r.open_deliveries(),
+                LEASE + GRACE,
+                f"the job to fail for lack of space and wait for a retry: {worker.log()}",
+            )
+            assert r.loop.comments() == [], (r.review_statuses(head), worker.log())
+            assert r.review_statuses(head) == ["pending"]
+            worker.free()
+            wait(
+                lambda: r.open_deliveries() == [],
+                LEASE + GRACE + 60,  # the retry of a full disk waits a minute
+                f"the retried review: {worker.log()}",
+            )
+            assert r.review_statuses(head) == ["pending", "pending", "failure"]
+            [review] = r.loop.comments()
+            assert "spec.replicas" in review["body"]
+        finally:
+            worker.stop()
+        r.check()
