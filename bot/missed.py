@@ -69,11 +69,16 @@ def deploys_to_recover(tips: Sequence[BranchTip], watching_since: float) -> list
     ]
 
 
-def stopped_deliveries(repo: str, reviews: int, deploys: int, last_delivery: str) -> str:
-    """The readiness detail when changes moved while no delivery came."""
+def stopped_deliveries(
+    repo: str, reviews: int, deploys: int, last_delivery: str, approvals: int = 0
+) -> str:
+    """The readiness detail when changes moved while no delivery came (`reviews` counts
+    heads and `approvals` changes whose approvers changed)."""
     moved = []
     if reviews:
         moved.append(f"{reviews} change head(s)")
+    if approvals:
+        moved.append(f"the approvals of {approvals} change(s)")
     if deploys:
         moved.append(f"{deploys} protected branch tip(s)")
     return (

@@ -96,14 +96,16 @@ class Sweeper:
         forge = self.forge_for(
             self._event(seen, delivery_id="sweep", kind=EventKind.PUSH, action=SWEEP_EVENT)
         )
-        reviews = self._reviews(seen, forge, forge.open_changes(seen.repo))
+        heads, approvals = self._reviews(seen, forge, forge.open_changes(seen.repo))
+        reviews = heads + approvals
         deploys = self._deploys(seen, forge)
         if reviews or deploys:
             detail = stopped_deliveries(
                 f"{seen.host}/{seen.repo}",
-                reviews,
+                heads,
                 deploys,
                 seen.last_delivery.isoformat(timespec="seconds"),
+                approvals,
             )
             log.warning("%s", detail)
             self.store.audit(
@@ -118,15 +120,19 @@ class Sweeper:
         sweep_recovered("deploy", deploys)
         return reviews, deploys
 
-    def _reviews(self, seen: SeenRepository, forge: Forge, changes: list[Change]) -> int:
+    def _reviews(
+        self, seen: SeenRepository, forge: Forge, changes: list[Change]
+    ) -> tuple[int, int]:
+        """Queue the reviews missed: (heads never reviewed, heads whose approvers changed)."""
         facts = [self._open_change(seen, forge, c) for c in changes]
         by_number = {c.number: c for c in changes}
-        done = 0
+        heads = 0
         for missed in reviews_to_recover(facts):
             change = by_number[missed.number]
-            done += self._queue(
+            heads += self._queue(
                 self._review_event(seen, change, f"sweep:review:{change.number}:{change.head_sha}")
             )
+        done = 0
         for moved in approvals_to_recover(facts):
             change = by_number[moved.number]
             who = hashlib.sha256(",".join(sorted(moved.approvers_now or ())).encode()).hexdigest()
@@ -138,7 +144,7 @@ class Sweeper:
                     action="approvals_swept",
                 )
             )
-        return done
+        return heads, done
 
     def _open_change(self, seen: SeenRepository, forge: Forge, change: Change) -> OpenChange:
         """What the store and the forge say of one open change (the forge is asked for its

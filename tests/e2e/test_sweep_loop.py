@@ -149,6 +149,8 @@ def test_approvals_given_or_withdrawn_while_down_are_counted_by_the_sweep(loop: 
     loop.work()
     assert loop.statuses(head)[-1]["state"] == "success", loop.comments(1)[-1]["body"]
     assert approvers(loop.services.store, "127.0.0.1", REPO, head) == ["alice", "bob"]
+    [missed] = readyz(loop)["detail"]["deliveries"]
+    assert "the approvals of 1 change(s) moved without a webhook delivery" in missed
     start(loop)
     assert loop.services.queue.size() == 0  # the same approvers: not reviewed again
 
