@@ -58,6 +58,7 @@ def test_full_report_shows_with_its_diff(
     example, _ = reviews
     page.goto("/")
     page.locator("table#reviews tr", has_text="#7").get_by_role("link").first.click()
+    page.wait_for_load_state()  # the click commits the navigation; the page may still be parsing
     assert page.url.endswith(f"/reviews/{HOST}/{SHOP}/7/{example.head}")
     report = page.locator("article.report")
     assert "failed" in report.locator("h3").first.inner_text()
@@ -81,15 +82,18 @@ def test_review_filters_by_repo_and_state(page: Any, shoot: Shoot) -> None:
     page.goto("/")
     page.fill("input[name=repo]", PAYMENTS)
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
     listed = rows(page, "reviews")
     assert len(listed) == 3 and all(PAYMENTS in r for r in listed)
     page.select_option("select[name=state]", "running")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
     assert "repo=acme%2Fpayments" in page.url and "state=running" in page.url
     listed = rows(page, "reviews")
     assert len(listed) == 1 and "#4" in listed[0]
     page.fill("input[name=repo]", SHOP)
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
     assert page.locator("p.empty").inner_text() == "No reviews match these filters."
     shoot(page, "reviews-filtered")
 
@@ -99,11 +103,13 @@ def test_audit_filters_by_actor_and_action(page: Any, shoot: Shoot) -> None:
     assert len(rows(page, "audit")) == 5
     page.fill("input[name=actor]", "alice")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
     listed = rows(page, "audit")
     assert len(listed) == 2 and all("alice" in r for r in listed)
     page.fill("input[name=actor]", "")
     page.fill("input[name=action]", "deploy")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
     actions = [a.inner_text() for a in page.locator("table#audit td.action").all()]
     assert sorted(actions) == ["deploy.refused", "deploy.succeeded"]
     refused = page.locator("table#audit tr", has_text="deploy.refused").inner_text()
@@ -120,6 +126,7 @@ def test_deployments_and_drift_pages(page: Any, shoot: Shoot) -> None:
     assert production.locator(".state-refused").count() == 1
     assert "Secret/web/web-db" in production.inner_text() and "forbidden" in production.inner_text()
     page.locator("section.env", has_text="staging").get_by_role("link", name="#8").click()
+    page.wait_for_load_state()
     assert "number=8" in page.url and len(rows(page, "reviews")) == 1
     page.goto("/deployments")
     shoot(page, "deployments")

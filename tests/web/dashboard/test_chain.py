@@ -61,6 +61,7 @@ def test_from_the_deployed_commit_back_to_review_and_approvals(
     page.goto("/deployments")
     section = page.locator("section.env", has_text="production")
     section.locator("a.chain").first.click()
+    page.wait_for_load_state()  # the click commits the navigation; the page may still be parsing
     assert page.url.endswith(f"/chain/127.0.0.1/{REPO}/{merged}")
     assert page.title() == f"Who let {merged[:12]} in · gitops-bot"
     verdict = page.locator("#verdict").inner_text()
@@ -80,6 +81,7 @@ def test_from_the_deployed_commit_back_to_review_and_approvals(
     shoot(page, "chain")
     # The change links to its full report at the reviewed commit.
     page.locator("#verdict a", has_text="#1").click()
+    page.wait_for_load_state()
     assert page.url.endswith(f"/reviews/127.0.0.1/{REPO}/1/{head}")
     assert (
         "Override: `main.deny_vendor` passed by carol for this commit only: vendor image, "
