@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.decide import (
     ReviewFacts,
+    ReviewVerdict,
     approval_candidates,
     asks_review_record,
     asks_team_members,
@@ -153,6 +154,21 @@ def _annotations(result: ReviewResult) -> list[Annotation]:
                     )
                 )
     return notes[:MAX_ANNOTATIONS]
+
+
+def _verdict_now(
+    forge: Forge, event: Event, head: str, state: State, report: str = ""
+) -> tuple[ReviewVerdict, Outcome | None]:
+    """What a finished review publishes, from the change as it is now (closed, merged or
+    moved meanwhile?), and the outcome to return when it publishes nothing
+    (docs/security.md#case-84)."""
+    assert event.number is not None
+    now = forge.get_change(event.repo, event.number)
+    verdict = review_verdict(state, head, now.head_sha, now.state)
+    if verdict.set_status:
+        return verdict, None
+    line = f"not published: the change was {now.state} while it was reviewed"
+    return verdict, Outcome(verdict.state, line, report, head_sha=head)
 
 
 class ReviewJob:
@@ -303,15 +319,9 @@ class ReviewJob:
         )
         full = render_markdown(result, max_chars=10**9)
         body = render_markdown(result, max_chars=forge.comment_limit - 200, full_report_url=link)
-        now = forge.get_change(event.repo, event.number)  # closed, merged or moved meanwhile?
-        verdict = review_verdict(result.state, head, now.head_sha, now.state)
-        if not verdict.set_status:  # docs/security.md#case-84
-            return Outcome(
-                verdict.state,
-                f"not published: the change was {now.state} while it was reviewed",
-                full,
-                head_sha=head,
-            )
+        verdict, skipped = _verdict_now(forge, event, head, result.state, full)
+        if skipped is not None:
+            return skipped
         if not verdict.publish:
             # The head moved while we worked: the status stays on this SHA only and the
             # comment is left to the newer job, so it never mixes two heads
@@ -335,14 +345,9 @@ class ReviewJob:
         assert event.number is not None
         body = notices.review_failed(error)
         line = redact(f"review failed: {error}")
-        now = forge.get_change(event.repo, event.number)  # closed, merged or moved meanwhile?
-        verdict = review_verdict(State.FAILURE, head, now.head_sha, now.state)
-        if not verdict.set_status:  # docs/security.md#case-84
-            return Outcome(
-                verdict.state,
-                f"not published: the change was {now.state} while it was reviewed",
-                head_sha=head,
-            )
+        verdict, skipped = _verdict_now(forge, event, head, State.FAILURE)
+        if skipped is not None:
+            return skipped
         if not verdict.publish:  # docs/security.md#case-23
             forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE, line)
             return Outcome(verdict.state, line, body, head_sha=head)
