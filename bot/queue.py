@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -264,9 +263,7 @@ class Queue:
             log.exception("job %s: could not report that it failed for good", ctx.delivery)
 
     def _disk_full(self) -> bool:
-        data = self.config.data_dir
-        data.mkdir(parents=True, exist_ok=True)
-        return shutil.disk_usage(data).free < self.config.data_min_free_mb * 2**20
+        return scratch.short_of_space(self.config.data_dir, self.config.data_min_free_mb)
 
     def _defer(self, key: str, event_data: dict[str, Any]) -> JobRun:
         """Leave a job queued, unclaimed, while the data disk is full: a review that cannot

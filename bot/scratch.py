@@ -91,6 +91,12 @@ def job_dir(data_dir: Path, job_id: str) -> Iterator[Path]:
         os.close(fd)
 
 
+def short_of_space(data_dir: Path, min_free_mb: int) -> bool:
+    """Whether the data disk holding `data_dir` has less than `min_free_mb` MB free."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return shutil.disk_usage(data_dir).free < min_free_mb * 2**20
+
+
 def collect(data_dir: Path, min_age: float = 600.0) -> int:
     """Remove the folders of jobs that no live process holds; returns how many.
 

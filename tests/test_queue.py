@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.errors import ConfigError, Transient
+from bot.pipeline.handlers import pipeline_handlers
 from bot.queue import MAX_ATTEMPTS, RETRY_WINDOW, Queue, backoff, default_handlers
 from bot.services import Services, load_handlers
 from bot.model import Event, EventKind
@@ -269,3 +270,38 @@ def test_a_review_that_crashes_ends_with_one_status_and_one_comment(tmp_path: Pa
         assert states[1][1].startswith("gitops-bot could not finish the review: internal error;")
         [comment] = loop.comments()
         assert "internal error" in comment["body"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "body", "outcome"),
+    [
+        pytest.param(404, None, "done", id="user-fixable"),
+        pytest.param(
+            200, [{"id": 1, "user": {"login": ["x"]}, "state": "APPROVED"}], "failed", id="crash"
+        ),
+    ],
+)
+def test_a_review_failing_while_the_disk_is_short_is_retried_and_says_nothing(
+    tmp_path: Path, failure: int, body: object, outcome: str
+) -> None:
+    """A tool failing on a full disk does not always say so (git checkout prints "unable to
+    write file X", no cause), so a review that fails while the data disk is short of space
+    is the disk's fault: retried, with no comment and no final status on the change
+    (docs/security.md#case-102). With space, the same failure is posted."""
+    with running_loop(tmp_path) as loop:
+        key, head = deliver_review(loop, f"short-disk-{failure}")
+        loop.forge.fail("GET", r"/pulls/1/reviews", failure, body=body, times=2)
+        store = loop.services.store
+        data = delivery_row(store, key)["event_data"]
+        # The disk filled after the job was claimed: the review's handlers find it short.
+        short = loop.services.config.with_(data_min_free_mb=2**40)
+        queue = Queue(loop.services.config, store, pipeline_handlers(short, store))
+        assert queue.run(key, data) == "retry"
+        assert loop.comments() == []
+        assert [s["state"] for s in loop.statuses(head)] == ["pending"]
+        row = delivery_row(store, key)
+        assert row["outcome"] == "queued" and "the bot's disk filled" in row["error"]
+        # The same failure with space on the disk is the change's: said, once.
+        queue = Queue(loop.services.config, store, pipeline_handlers(loop.services.config, store))
+        assert queue.run(key, data) == outcome
+        assert len(loop.comments()) == 1

@@ -129,6 +129,7 @@ def review_handler(config: Config, store: Store) -> Callable[[Event, JobContext]
             policy_engine=policy_engine(config),
             waive=waiver(config, store),
             bot_namespace=own_namespace(config),
+            data_min_free_mb=config.data_min_free_mb,
         ),
         forge_factory(config, store),
     )
@@ -242,6 +243,7 @@ def merge_group_handler(config: Config, store: Store) -> Callable[[Event, JobCon
         clone_token=_clone_token,
         dashboard_url=config.public_url or None,
         bot_namespace=own_namespace(config),
+        data_min_free_mb=config.data_min_free_mb,
     )
     job = MergeGroupJob(
         settings,

@@ -25,8 +25,8 @@ from bot.decide import (
     review_gate,
     review_verdict,
 )
-from bot.errors import GitopsBotError, Transient, retry_after
-from bot import faults, markers, notices
+from bot.errors import DiskFull, GitopsBotError, Transient, retry_after
+from bot import faults, markers, notices, scratch
 from bot.forges.base import REVIEW_CONTEXT, Annotation, Forge
 from bot.forges.proxy import ForgeProxy
 from bot.metrics import observe_stage, policy_denied
@@ -71,6 +71,19 @@ class JobSettings:
         lambda event, change, result: (result, None)
     )
     bot_namespace: str = ""  # where the bot runs (bot.config.own_namespace)
+    # below this much free space on the data disk, a failed review is the disk's fault
+    data_min_free_mb: int = 0
+
+
+def blame_a_full_disk(settings: JobSettings, exc: Exception) -> None:
+    """Raise DiskFull from `exc` when the data disk is short of space, so that the queue
+    retries the review and nothing is posted (docs/security.md#case-102).
+
+    A tool failing on a full disk does not always say so (git checkout: "unable to write
+    file X", no cause), so the disk is asked, not the message.
+    """
+    if scratch.short_of_space(settings.data_dir, settings.data_min_free_mb):
+        raise DiskFull(f"the bot's disk filled during the review: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -232,10 +245,11 @@ class ReviewJob:
             result = self._review(event, forge, change)
         except Transient:
             raise
-        except GitopsBotError as exc:  # a user-fixable problem: say it, fail closed
-            outcome = self._fail(forge, event, head, str(exc))
-            return dataclasses.replace(outcome, run_id=run_id)
         except Exception as exc:
+            blame_a_full_disk(self.settings, exc)
+            if isinstance(exc, GitopsBotError):  # a user-fixable problem: say it, fail closed
+                outcome = self._fail(forge, event, head, str(exc))
+                return dataclasses.replace(outcome, run_id=run_id)
             log.exception("review of %s#%s crashed", event.repo, event.number)
             # The comment says so now; the final `error` status is the queue's last word
             # (bot.pipeline.dead), so the change gets one, not two (docs/security.md#case-61).

@@ -21,7 +21,7 @@ from bot.forges.base import REVIEW_CONTEXT, Forge
 from bot.merge_group import Counted, GroupFacts, Member, counted_approvals, group_gate, queue_entry
 from bot.model import Change, Event, ReviewResult, State
 from bot.outcomes import ReviewState
-from bot.pipeline.job import JobSettings, Outcome
+from bot.pipeline.job import JobSettings, Outcome, blame_a_full_disk
 from bot.pipeline.change import review_change
 from bot.pipeline.review import ReviewOptions
 from bot.pipeline.workspace import Remote, change_workspace, clone_url, clone_user, workspace_root
@@ -72,6 +72,7 @@ class MergeGroupJob:
         except Transient:
             raise
         except GitopsBotError as exc:
+            blame_a_full_disk(self.settings, exc)
             line = redact(f"{PREFIX}review failed: {exc}")
             forge.set_status(event.repo, head, REVIEW_CONTEXT, State.FAILURE, line)
             outcome = Outcome(
@@ -81,7 +82,8 @@ class MergeGroupJob:
                 head_sha=head,
                 audit={"head": head, "base": base, "number": entry, "approvals": []},
             )
-        except Exception:
+        except Exception as exc:
+            blame_a_full_disk(self.settings, exc)
             log.exception("review of the merge group %s of %s crashed", head[:12], event.repo)
             forge.set_status(
                 event.repo,
