@@ -29,7 +29,7 @@ from bot.model import (
     TargetResult,
 )
 
-CACHE_FORMAT = "3"  # 3: findings marked new and keeping their rule owners
+CACHE_FORMAT = "4"  # 4: kustomize objects with the line of their document
 
 
 def cache_key(*parts: Any) -> str:

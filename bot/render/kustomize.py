@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.render.sandbox import (
     scan_dir,
     tool_message,
 )
+from bot.render.doc_lines import DocumentStart, document_starts, line_of
 from bot.render.yamlload import load_documents, load_manifests
 from bot.repo.kustomize_fields import RefKind, inline_plugins, path_refs
 
@@ -282,6 +283,29 @@ def _origin(body: dict[str, Any], base: Path, real_root: Path, keep: bool) -> st
     return repo_path(real_root, path) if real_root in path.parents else None
 
 
+def _with_lines(root: Path, built: list[Manifest], max_bytes: int) -> list[Manifest]:
+    """The built objects with the line each starts at in its origin file, where one
+    document there matches (bot/render/doc_lines.py); the rest as they are."""
+    files: dict[str, tuple[DocumentStart, ...]] = {}
+    out = []
+    for m in built:
+        if m.file and m.file not in files:
+            files[m.file] = _starts(root, m.file, max_bytes)
+        line = line_of(files[m.file], m.kind, m.key.name) if m.file else None
+        out.append(replace(m, line=line) if line else m)
+    return out
+
+
+def _starts(root: Path, file: str, max_bytes: int) -> tuple[DocumentStart, ...]:
+    path = root / file
+    try:
+        if is_git_path(file) or path.is_symlink() or root not in path.resolve().parents:
+            return ()  # only the repository's own files, as written
+        return document_starts(read_limited(path, max_bytes, file).decode("utf-8", "replace"))
+    except (OSError, Refused, BudgetExceeded):
+        return ()
+
+
 def render_kustomize(
     root: Path, target: Target, kubectl: str, budgets: Budgets
 ) -> tuple[list[Manifest], list[Finding]]:
@@ -346,4 +370,4 @@ def render_kustomize(
             # The user's own originAnnotations stay; paths are then relative to the target.
             origin = _origin(body, build, real_root, keep=build != wrap)
             out.append(Manifest(body=body, file=origin or shown))
-        return out, findings
+        return _with_lines(real_root, out, budgets.max_render_bytes), findings

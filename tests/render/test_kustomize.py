@@ -94,6 +94,42 @@ def test_origin_wrapper_output_equals_a_plain_kustomize_build(
     assert [dict(m.body) for m in render_target(flux, kust(path), tools).manifests] == bodies
 
 
+def test_flux_example_objects_have_the_line_their_document_starts_at(
+    flux: Path, tools: Tools
+) -> None:
+    """kustomize names the file; the line is where the object's document starts in it, so a
+    finding on a kustomize app can be annotated on the changed line's file."""
+    result = render_target(flux, kust("infrastructure/controllers"), tools)
+    for m in result.manifests:
+        assert m.line is not None, m.key
+        text = (flux / str(m.file)).read_text().splitlines()
+        document = "\n".join(text[m.line - 1 :]).split("\n---", 1)[0]
+        assert yaml.safe_load(document)["metadata"]["name"] == m.key.name, m.location
+
+
+def test_a_prefixed_object_in_a_file_of_many_gets_its_own_documents_line(
+    tmp_path: Path, tools: Tools
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "base/kustomization.yaml": "resources: [all.yaml]\n",
+            "base/all.yaml": "# header\n---\n"
+            + CM.format("mysql")
+            + "---\n"
+            + CM.format("mysql-pass")
+            + "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: mysql-pass\n",
+            "overlay/kustomization.yaml": "namePrefix: demo-\nresources: [../base]\n",
+        },
+    )
+    result = render_target(tmp_path, kust("overlay"), tools)
+    assert sorted((m.kind, m.key.name, m.location) for m in result.manifests) == [
+        ("ConfigMap", "demo-mysql", "base/all.yaml:3"),
+        ("ConfigMap", "demo-mysql-pass", "base/all.yaml:8"),
+        ("Secret", "demo-mysql-pass", "base/all.yaml:13"),
+    ]
+
+
 def test_overlay_patch_is_applied(flux: Path, tools: Tools) -> None:
     staging = render_target(flux, kust("apps/staging"), tools).manifests
     production = render_target(flux, kust("apps/production"), tools).manifests
