@@ -228,6 +228,33 @@ def no_targets(result: ReviewResult) -> str:
     return "No apps affected by this change."
 
 
+def change_rule_problems(result: ReviewResult) -> dict[str, list[Finding]]:
+    """The new problems change rules found, by the target whose changed object they name.
+
+    Change rules judge the whole change, so their findings are listed once for it; a
+    target's row still counts those about its objects, or it would read "passed" under a
+    failed headline. An object several targets change belongs to the target whose id the
+    message starts with, as the default change policies write it."""
+    keys = {t.target.id: {d.key for d in t.diffs if d.status in SHOWN} for t in result.targets}
+    out: dict[str, list[Finding]] = defaultdict(list)
+    for f in result.findings:
+        if f.object is None or not (problem(f) and f.new):
+            continue
+        holders = [tid for tid, objs in keys.items() if f.object in objs]
+        named = [tid for tid in holders if f.message.startswith(f"{tid}: ")]
+        for tid in named or (holders if len(holders) == 1 else []):
+            out[tid].append(f)
+    return out
+
+
+def shown_state(t: TargetResult, ruled: Sequence[Finding] = ()) -> tuple[State, str]:
+    """A target's state and its word; failed when a change rule's error names one of its
+    objects (`change_rule_problems`), though its own checks passed."""
+    if not failing(t.state) and any(f.severity is Severity.ERROR for f in ruled):
+        return State.FAILURE, f"{WORD[State.FAILURE]} (change rule)"
+    return t.state, state_word(t)
+
+
 def table(result: ReviewResult) -> str:
     if not result.targets:
         return no_targets(result) + "\n\n"
@@ -235,12 +262,15 @@ def table(result: ReviewResult) -> str:
         "| Target | State | Created | Changed | Deleted | New problems | Already on main |\n"
         "| :-- | :-- | --: | --: | --: | --: | --: |\n"
     )
+    by_rule = change_rule_problems(result)
     for t in result.targets:
         counts = " | ".join(str(t.count(s)) for s in SHOWN)
-        new = sum(1 for f in t.findings if problem(f) and f.new)
+        ruled = by_rule.get(t.target.id, [])
+        new = sum(1 for f in t.findings if problem(f) and f.new) + len(ruled)
         old = sum(1 for f in t.findings if problem(f) and not f.new)
+        state, word = shown_state(t, ruled)
         out += (
-            f"| {md.code(t.target.id, cell=True)} | {ICON[t.state]} {state_word(t)} "
+            f"| {md.code(t.target.id, cell=True)} | {ICON[state]} {word} "
             f"| {counts} | {new} | {old} |\n"
         )
     return out + "\n"
@@ -446,24 +476,32 @@ def owners(result: ReviewResult) -> dict[DiffKey, list[str]]:
 
 
 def target_parts(
-    t: TargetResult, index: int, url: str | None, seen: dict[DiffKey, list[str]]
+    t: TargetResult,
+    index: int,
+    url: str | None,
+    seen: dict[DiffKey, list[str]],
+    ruled: Sequence[Finding] = (),
 ) -> list[md.Part]:
-    ctx = Ctx(url, 0 if failing(t.state) else 1, index)
+    """One target's section; `ruled`: the new problems change rules found in its objects
+    (`change_rule_problems`), listed for the whole change."""
+    state, word = shown_state(t, ruled)
+    fails = failing(state)
+    ctx = Ctx(url, 0 if fails else 1, index)
     new = [f for f in t.findings if f.new]
     old = [f for f in t.findings if not f.new]
-    bits = [f"{ICON[t.state]} <code>{md.html(t.target.id)}</code>", state_word(t)]
+    bits = [f"{ICON[state]} <code>{md.html(t.target.id)}</code>", word]
     counts = Counter("new" if f.new else "old" for f in t.findings if problem(f))
     if counts["new"]:
         bits.append(n(counts["new"], "new problem"))
+    if ruled:
+        bits.append(f"{n(len(ruled), 'change-rule problem')} (listed for the whole change)")
     if counts["old"]:
         bits.append(f"{counts['old']} already on main")
     if t.diffs and not unchanged(t):
         bits.append(changes(t))
     if unchanged(t) and not t.findings and t.live_diffs is None:
         return [md.Part(f"{' · '.join(bits)} — renders the same at base and head\n\n")]
-    head = (
-        f"<details{' open' if failing(t.state) else ''}>\n<summary>{' · '.join(bits)}</summary>\n\n"
-    )
+    head = f"<details{' open' if fails else ''}>\n<summary>{' · '.join(bits)}</summary>\n\n"
     parts = [md.Part(head)]
     parts += finding_parts(new, ctx)
     parts.append(md.Part("\n" if new else ""))
@@ -512,8 +550,8 @@ def parts(
                 lambda k: f"… {n(k, 'more attachment')} not shown ({see(url)})\n\n",
             )
         )
-    seen = owners(result)
+    seen, by_rule = owners(result), change_rule_problems(result)
     for i, t in enumerate(result.targets):
-        out += target_parts(t, i, url, seen)
+        out += target_parts(t, i, url, seen, by_rule.get(t.target.id, ()))
     out.append(md.Part(footer(result, url)))
     return out

@@ -255,6 +255,41 @@ def test_dangerous_changes_and_changed_files_come_first() -> None:
     ) in md
 
 
+def test_a_change_rule_on_a_targets_object_fails_that_targets_row() -> None:
+    """Change rules are listed once for the whole change; the row of the target whose object
+    one names counts it and reads failed, not "passed" under a failed headline. An object
+    several targets change goes to the target the message names; a warning is counted and
+    fails nothing."""
+    pvc = ObjKey("", "PersistentVolumeClaim", "shop", "data")
+    gone = (ObjectDiff(pvc, DiffStatus.DELETED),)
+    rows = [
+        TargetResult(SHOP, State.SUCCESS, diffs=gone),
+        TargetResult(WEB, State.SUCCESS, diffs=gone),
+        TargetResult(Target("api", "prod", "plain", "apps/api"), State.SUCCESS, diffs=gone),
+    ]
+    rule = "gitops.change.deny_dangerous"
+    result = ReviewResult(
+        base=BASE,
+        head=HEAD,
+        targets=tuple(rows),
+        findings=(
+            Finding(
+                Severity.ERROR, "policy", f"{SHOP.id}: the PVC is deleted", object=pvc, rule=rule
+            ),
+            Finding(Severity.WARNING, "policy", f"{WEB.id}: the PVC is deleted", object=pvc),
+            Finding(Severity.ERROR, "policy", "not about an object", rule=rule),
+        ),
+    )
+    md = render_markdown(result)
+    assert f"| `{SHOP.id}` | ❌ failed (change rule) | 0 | 0 | 1 | 1 | 0 |" in md
+    assert f"| `{WEB.id}` | ✅ passed | 0 | 0 | 1 | 1 | 0 |" in md
+    assert "| `api/prod` | ✅ passed | 0 | 0 | 1 | 0 | 0 |" in md
+    assert (
+        f"<details open>\n<summary>❌ <code>{SHOP.id}</code> · failed (change rule) · "
+        "1 change-rule problem (listed for the whole change) · 1 deleted</summary>"
+    ) in md
+
+
 def test_files_reaching_the_same_targets_share_one_entry() -> None:
     targets = [
         TargetResult(
