@@ -153,19 +153,22 @@ def _with_candidates(forge: Forge, repo: str, author: str, result: ReviewResult)
 
 
 def _annotations(result: ReviewResult) -> list[Annotation]:
+    """The change's new findings that point at a line of a repository file: each target's,
+    then the change rules' (a plaintext Secret value, a deleted volume)."""
+    found = [(f"{t.target.id}: ", f) for t in result.targets for f in t.findings]
+    found += [("change rule: " if f.rule else "", f) for f in result.findings]
     notes = []
-    for target in result.targets:
-        for f in target.findings:  # old problems are the base's: not annotated on the change
-            if f.new and f.file and f.line and not f.file.startswith(("helm:", "/")):
-                notes.append(
-                    Annotation(
-                        path=f.file,
-                        start_line=f.line,
-                        level=LEVEL[f.severity],
-                        message=redact(f.message)[:4000],
-                        title=f"{target.target.id}: {f.check}",
-                    )
+    for title, f in found:  # old problems are the base's: not annotated on the change
+        if f.new and f.file and f.line and not f.file.startswith(("helm:", "/")):
+            notes.append(
+                Annotation(
+                    path=f.file,
+                    start_line=f.line,
+                    level=LEVEL[f.severity],
+                    message=redact(f.message)[:4000],
+                    title=f"{title}{f.check}",
                 )
+            )
     return notes[:MAX_ANNOTATIONS]
 
 
