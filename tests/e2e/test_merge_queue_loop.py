@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import git
+from bot.pipeline.handlers import pipeline_handlers
+from bot.queue import Queue
+from bot.store import delivery_key
+from tests.conftest import delivery_row, git
 from tests.e2e.loop import REPO, Loop, pr_payload
 from tests.e2e.test_deploy_loop import DEPLOY, env_objects, merge, push_payload, reviewed_change
 from tests.web.hookclient import fixture
@@ -167,3 +170,27 @@ def test_a_queue_branch_for_a_closed_pull_request_fails(loop: Loop) -> None:
         "failure",
         "merge queue: #4 is not an open pull request into main",
     )
+
+
+def test_a_group_review_failing_while_the_disk_is_short_is_retried_not_failed(
+    loop: Loop,
+) -> None:
+    """A merge group whose review fails while the bot's data disk is short of space is
+    retried, not failed: a failed group drops its pull requests from the queue
+    (docs/security.md#case-102). With space, the same failure fails the group."""
+    base = loop.head("main")
+    head = reviewed_change(loop, 6, "six", {"charts/shop/values-staging.yaml": "replicas: 6\n"})
+    commit = queue(loop, base, head)
+    loop.forge.fail("GET", r"/pulls/6/reviews", 404, times=2)  # a ForgeError: not retried
+    assert loop.deliver("merge_group", group_payload(commit, base, 6), delivery="group-6")[0]
+    store, config = loop.services.store, loop.services.config
+    key = delivery_key("github", "group-6")
+    data = delivery_row(store, key)["event_data"]
+    short = Queue(config, store, pipeline_handlers(config.with_(data_min_free_mb=2**40), store))
+    assert short.run(key, data) == "retry"
+    assert [state for state, _ in review_states(loop, commit)] == ["pending"]
+    roomy = Queue(config, store, pipeline_handlers(config, store))
+    assert roomy.run(key, data) == "done"
+    state, description = review_states(loop, commit)[-1]
+    assert state == "failure", description
+    assert description.startswith("merge queue: review failed:"), description
