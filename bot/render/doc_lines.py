@@ -5,14 +5,13 @@ name may carry a `namePrefix`/`nameSuffix`. A finding without a line gets no che
 annotation (bot/pipeline/job.py), so the line is looked up here: one regex pass over the
 file's text finds each document's first line, `kind` and `metadata.name`. It reads block-
 style YAML as Kubernetes manifests are written; a document it cannot read (flow style, a
-list) gets no line, never a wrong one, and an ambiguous match gets none either.
+list) gets no line, and neither does an ambiguous match. Each render scans each origin file
+once (bot/render/kustomize.py): 38 ms for 1.9 MB, microseconds for a typical file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 
 # Top-level lines (a key, `---`, a comment) and indented `name:` keys; nothing else matters.
@@ -20,7 +19,6 @@ _LINES = re.compile(
     r"^(?:(---|\.\.\.)(?:[ \t].*)?|(#).*|([ \t]+)name:[ \t]*(.*)|(\S.*))$", re.MULTILINE
 )
 _KEY = re.compile(r"([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$")
-_CACHE_ENTRIES = 32
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,6 @@ class DocumentStart:
     line: int
     kind: str
     name: str
-
-
-_cache: OrderedDict[bytes, tuple[DocumentStart, ...]] = OrderedDict()
 
 
 def _scalar(raw: str | None) -> str:
@@ -46,10 +41,6 @@ def _scalar(raw: str | None) -> str:
 
 def document_starts(text: str) -> tuple[DocumentStart, ...]:
     """The documents of `text` that name a kind and a name, with their first lines."""
-    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
     found: list[DocumentStart] = []
     line, pos = 1, 0
     start: int | None = None
@@ -82,11 +73,7 @@ def document_starts(text: str) -> tuple[DocumentStart, ...]:
             if key_value is not None and key_value.group(1) == "kind":
                 kind = _scalar(key_value.group(2))
     close()
-    result = tuple(found)
-    _cache[key] = result
-    if len(_cache) > _CACHE_ENTRIES:
-        _cache.popitem(last=False)
-    return result
+    return tuple(found)
 
 
 def line_of(starts: tuple[DocumentStart, ...], kind: str, built_name: str) -> int | None:
